@@ -1,0 +1,361 @@
+//! The command line: arguments, exit codes, and output of every command.
+//!
+//! Exit codes (DESIGN.md): 0 success, 1 a check found a problem (verify),
+//! 2 bad usage or configuration, 3 a runtime failure.
+
+mod output;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Config, ExtractOverrides};
+use crate::ledger::{self, Checkpoint};
+
+#[derive(Debug, Parser)]
+#[command(name = "newsledger", version, about = "Watches news articles and keeps a tamper-evident record of what they said and when")]
+pub struct Cli {
+    /// Configuration file [default: $NEWSLEDGER_CONFIG or ./newsledger.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Ledger database, overriding the configuration's `ledger.path`
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Log format on stderr
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable; without timestamps under systemd (the journal adds them)
+    Auto,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The daemon: every source on its schedule until SIGTERM/SIGINT
+    Run,
+    /// One cycle of every (or one) source, then exit
+    Once {
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// A local news site that changes between cycles, and what was flagged (no config, no internet)
+    Demo,
+    /// Validate the configuration and print what it would watch
+    CheckConfig,
+    /// Print the article extracted from one page (no ledger)
+    Extract {
+        /// An HTML file, or an http(s) URL to fetch
+        input: String,
+        /// The page's URL, when INPUT is a file (resolves relative links)
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The revisions of an article
+    History {
+        url: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One revision's text and metadata
+    Show {
+        url: String,
+        #[arg(long)]
+        rev: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Word-level diff between two revisions
+    Diff {
+        url: String,
+        #[arg(long)]
+        from: Option<i64>,
+        #[arg(long)]
+        to: Option<i64>,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Flagged changes and removals, newest first
+    Changes {
+        /// A duration back from now (24h, 7d) or an RFC 3339 timestamp
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per source: last cycle and counts, next run; ledger size and head
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute the hash chain; exit 1 with the first bad seq if broken
+    Verify {
+        /// A checkpoint taken earlier (SEQ:HEXHASH) that the ledger must still extend
+        #[arg(long)]
+        checkpoint: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the head as SEQ:HEXHASH, to keep elsewhere
+    Checkpoint,
+}
+
+/// A failure with its exit code and one line to print.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure { code: 2, message: message.into() }
+    }
+    fn runtime(message: impl std::fmt::Display) -> Failure {
+        Failure { code: 3, message: message.to_string() }
+    }
+}
+
+impl From<ledger::LedgerError> for Failure {
+    fn from(e: ledger::LedgerError) -> Failure {
+        match e {
+            ledger::LedgerError::Missing(_) => Failure::usage(e.to_string()),
+            other => Failure::runtime(other),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::runtime(e)
+    }
+}
+
+/// Entry point used by `main`: parses arguments, runs, returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 });
+            }
+            // One line: clap's first line, without the usage block.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("error: bad arguments").trim();
+            eprintln!("{first} (see `newsledger --help`)");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Auto if under_systemd => builder.without_time().with_ansi(false).try_init(),
+        _ => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+    };
+}
+
+fn load_config(cli: &Cli) -> Result<Config, Failure> {
+    let path = cli.config.clone().unwrap_or_else(config::default_path);
+    let mut cfg = Config::load(&path).map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(db) = &cli.db {
+        cfg.ledger_path = db.clone();
+    }
+    Ok(cfg)
+}
+
+/// The ledger a read command uses: `--db`, else the configuration's.
+fn ledger_path(cli: &Cli) -> Result<PathBuf, Failure> {
+    if let Some(db) = &cli.db {
+        return Ok(db.clone());
+    }
+    load_config(cli).map(|c| c.ledger_path).map_err(|f| Failure::usage(format!("{} (or pass --db PATH)", f.message)))
+}
+
+fn open_ro(cli: &Cli) -> Result<(PathBuf, rusqlite::Connection), Failure> {
+    let path = ledger_path(cli)?;
+    let conn = ledger::open_read_only(&path)?;
+    Ok((path, conn))
+}
+
+fn resolve(conn: &rusqlite::Connection, url: &str) -> Result<String, Failure> {
+    ledger::read::resolve_article(conn, url)?
+        .ok_or_else(|| Failure::usage(format!("no article {url} in the ledger (see `newsledger changes` or `status`)")))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    let mut out = std::io::stdout().lock();
+    match &cli.command {
+        Command::Run => {
+            let cfg = load_config(&cli)?;
+            crate::service::run(&cfg, shutdown_signal()).await.map_err(Failure::runtime)?;
+        }
+        Command::Once { source } => {
+            let cfg = load_config(&cli)?;
+            let summaries = crate::service::once(&cfg, source.as_deref()).await.map_err(|e| match e {
+                crate::service::ServiceError::UnknownSource(_) => Failure::usage(e.to_string()),
+                other => Failure::runtime(other),
+            })?;
+            for s in &summaries {
+                writeln!(out, "{}: {}", s.source, output::counts(&s.counts))?;
+            }
+        }
+        Command::Demo => {
+            let path = cli.db.clone().unwrap_or_else(crate::demo::default_ledger_path);
+            let color = std::io::stdout().is_terminal();
+            crate::demo::run(&mut out, &path, color).await.map_err(Failure::runtime)?;
+        }
+        Command::CheckConfig => {
+            let cfg = load_config(&cli)?;
+            output::check_config(&mut out, &cfg)?;
+        }
+        Command::Extract { input, url, json } => {
+            let article = extract_input(input, url.as_deref(), &cli).await?;
+            output::article(&mut out, &article, *json)?;
+        }
+        Command::History { url, json } => {
+            let (_, conn) = open_ro(&cli)?;
+            let url = resolve(&conn, url)?;
+            let rows = ledger::read::history(&conn, &url)?;
+            output::history(&mut out, &url, &rows, *json)?;
+        }
+        Command::Show { url, rev, json } => {
+            let (_, conn) = open_ro(&cli)?;
+            let url = resolve(&conn, url)?;
+            let (row, article) = ledger::read::revision(&conn, &url, *rev)?
+                .ok_or_else(|| Failure::usage(format!("{url} has no revision {}", rev.unwrap_or(0))))?;
+            output::show(&mut out, &url, &row, &article, *json)?;
+        }
+        Command::Diff { url, from, to, color, json } => {
+            let (_, conn) = open_ro(&cli)?;
+            let url = resolve(&conn, url)?;
+            let rows = ledger::read::history(&conn, &url)?;
+            let last = rows.last().map_or(1, |r| r.revision);
+            let to = to.unwrap_or(last);
+            let from = from.unwrap_or((to - 1).max(1));
+            let load = |n: i64| -> Result<crate::extract::Article, Failure> {
+                ledger::read::revision(&conn, &url, Some(n))?
+                    .map(|(_, a)| a)
+                    .ok_or_else(|| Failure::usage(format!("{url} has no revision {n} (it has 1 to {last})")))
+            };
+            let (a, b) = (load(from)?, load(to)?);
+            let color = match color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            };
+            output::diff(&mut out, &url, from, to, &a, &b, color, *json)?;
+        }
+        Command::Changes { since, json } => {
+            let (_, conn) = open_ro(&cli)?;
+            let since = since.as_deref().map(parse_since).transpose()?;
+            let rows = ledger::read::changes(&conn, since.as_deref())?;
+            output::changes(&mut out, &rows, *json)?;
+        }
+        Command::Status { json } => {
+            let (path, conn) = open_ro(&cli)?;
+            let status = ledger::read::status(&conn, &path)?;
+            output::status(&mut out, &status, *json)?;
+        }
+        Command::Verify { checkpoint, json } => {
+            let cp: Option<Checkpoint> = checkpoint
+                .as_deref()
+                .map(|c| c.parse().map_err(|e: String| Failure::usage(format!("--checkpoint: {e}"))))
+                .transpose()?;
+            let (_, conn) = open_ro(&cli)?;
+            let report = ledger::verify::verify(&conn, cp.as_ref())?;
+            output::verify(&mut out, &report, cp.as_ref(), *json)?;
+            return Ok(if report.ok() { 0 } else { 1 });
+        }
+        Command::Checkpoint => {
+            let (_, conn) = open_ro(&cli)?;
+            let head = ledger::head(&conn).map_err(Failure::runtime)?.ok_or_else(|| Failure::runtime("the ledger is empty"))?;
+            writeln!(out, "{}", Checkpoint { seq: head.0, hash: head.1.as_slice().try_into().unwrap_or([0; 32]) })?;
+        }
+    }
+    Ok(0)
+}
+
+/// `--since 24h` (a duration back from now) or an RFC 3339 timestamp.
+fn parse_since(s: &str) -> Result<String, Failure> {
+    if let Ok(d) = humantime::parse_duration(s) {
+        let d = chrono::Duration::from_std(d).map_err(|_| Failure::usage(format!("--since {s}: too long")))?;
+        return Ok(ledger::timestamp(chrono::Utc::now() - d));
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| ledger::timestamp(t.with_timezone(&chrono::Utc)))
+        .map_err(|_| Failure::usage(format!("--since {s}: give a duration (24h, 7d) or an RFC 3339 time (2026-01-19T00:00:00Z)")))
+}
+
+async fn extract_input(input: &str, url: Option<&str>, cli: &Cli) -> Result<crate::extract::Article, Failure> {
+    let overrides = ExtractOverrides::default();
+    if input.starts_with("http://") || input.starts_with("https://") {
+        let fetch_cfg = load_config(cli).map(|c| c.fetch).unwrap_or_default();
+        let fetcher = crate::fetch::Fetcher::new(&fetch_cfg).map_err(Failure::runtime)?;
+        let r = fetcher.fetch(input, &Default::default()).await;
+        let resp = r.response.map_err(|e| Failure::runtime(format!("{input}: {e}")))?;
+        if !(200..300).contains(&resp.status) {
+            return Err(Failure::runtime(format!("{input}: HTTP {}", resp.status)));
+        }
+        let html = crate::extract::decode(&resp.body, resp.header("content-type"));
+        let final_url = r.final_url.clone();
+        return tokio::task::spawn_blocking(move || crate::extract::extract(&html, Some(&final_url), &overrides))
+            .await
+            .map_err(Failure::runtime);
+    }
+    let bytes = std::fs::read(input).map_err(|e| Failure::usage(format!("{input}: cannot read it: {e}")))?;
+    let html = crate::extract::decode(&bytes, None);
+    let url = url.map(str::to_string);
+    tokio::task::spawn_blocking(move || crate::extract::extract(&html, url.as_deref(), &overrides))
+        .await
+        .map_err(Failure::runtime)
+}

@@ -1,0 +1,468 @@
+//! Configuration: TOML parsed into raw structs, then validated into types.
+//! After [`Config::load`] nothing re-checks strings: durations are
+//! `Duration`, schedules are parsed, URLs are `Url`.
+//!
+//! Every error is one line naming the file, the line and the key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+use toml::Spanned;
+use url::Url;
+
+use crate::schedule::Schedule;
+
+/// One clear configuration error: `FILE:LINE: KEY: what is wrong (how to fix)`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file}:{line}: {key}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    ledger: Option<RawLedger>,
+    fetch: Option<RawFetch>,
+    #[serde(default)]
+    source: Vec<RawSource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLedger {
+    path: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFetch {
+    user_agent: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    max_body_bytes: Option<Spanned<i64>>,
+    max_redirects: Option<Spanned<i64>>,
+    per_host_interval: Option<Spanned<String>>,
+    concurrency: Option<Spanned<i64>>,
+    respect_robots_txt: Option<bool>,
+    allow_private_networks: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Spanned<String>,
+    schedule: Spanned<String>,
+    timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    urls: Vec<Spanned<String>>,
+    #[serde(default)]
+    feeds: Vec<Spanned<String>>,
+    #[serde(default)]
+    sitemaps: Vec<Spanned<String>>,
+    #[serde(default)]
+    listings: Vec<Spanned<String>>,
+    link_selector: Option<Spanned<String>>,
+    content_selector: Option<Spanned<String>>,
+    #[serde(default)]
+    ignore_selectors: Vec<Spanned<String>>,
+    keep_raw: Option<Spanned<String>>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub file: PathBuf,
+    pub ledger_path: PathBuf,
+    pub fetch: FetchConfig,
+    pub sources: Vec<Source>,
+}
+
+/// HTTP limits and manners, shared by every source.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub user_agent: String,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_body_bytes: u64,
+    pub max_redirects: usize,
+    pub per_host_interval: Duration,
+    /// At most this many fetches run at once across all sources.
+    pub concurrency: usize,
+    pub respect_robots_txt: bool,
+    pub allow_private_networks: bool,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            user_agent: format!(
+                "newsledger/{} (+https://github.com/newsledger/newsledger)",
+                env!("CARGO_PKG_VERSION")
+            ),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body_bytes: 10_000_000,
+            max_redirects: 10,
+            per_host_interval: Duration::from_secs(2),
+            concurrency: 8,
+            respect_robots_txt: true,
+            allow_private_networks: false,
+        }
+    }
+}
+
+/// Which raw responses a source keeps as blobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepRaw {
+    /// Only those of fetches that created a revision (the default).
+    Revisions,
+    /// Every fetch's, for full evidence.
+    All,
+}
+
+/// Per-source extraction overrides, for sites the general algorithm gets wrong.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractOverrides {
+    pub content_selector: Option<String>,
+    pub ignore_selectors: Vec<String>,
+}
+
+/// A named set of pages with one schedule.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub schedule: Schedule,
+    pub timezone: Option<String>,
+    pub urls: Vec<Url>,
+    pub feeds: Vec<Url>,
+    pub sitemaps: Vec<Url>,
+    pub listings: Vec<Url>,
+    pub link_selector: Option<String>,
+    pub overrides: ExtractOverrides,
+    pub keep_raw: KeepRaw,
+}
+
+impl Source {
+    /// The source's configuration as recorded in a `source` ledger entry.
+    pub fn to_json(&self) -> serde_json::Value {
+        fn urls(v: &[Url]) -> Vec<&str> {
+            v.iter().map(Url::as_str).collect()
+        }
+        json!({
+            "name": self.name,
+            "schedule": self.schedule.expr(),
+            "timezone": self.timezone,
+            "urls": urls(&self.urls),
+            "feeds": urls(&self.feeds),
+            "sitemaps": urls(&self.sitemaps),
+            "listings": urls(&self.listings),
+            "link_selector": self.link_selector,
+            "content_selector": self.overrides.content_selector,
+            "ignore_selectors": self.overrides.ignore_selectors,
+            "keep_raw": match self.keep_raw { KeepRaw::All => "all", KeepRaw::Revisions => "revisions" },
+        })
+    }
+}
+
+/// Where the configuration is read from: `--config`, `NEWSLEDGER_CONFIG`, or `./newsledger.toml`.
+pub fn default_path() -> PathBuf {
+    std::env::var_os("NEWSLEDGER_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("newsledger.toml"))
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            line: 0,
+            key: "(file)".into(),
+            message: format!("cannot read it: {e} (pass --config PATH or set NEWSLEDGER_CONFIG)"),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates configuration text; `path` is used in messages and to
+    /// resolve a relative ledger path.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let v = Validator { text, file: path.display().to_string() };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| v.toml_error(&e))?;
+        v.validate(raw, path)
+    }
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    file: String,
+}
+
+impl Validator<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    fn error<T>(&self, span: &Spanned<T>, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            line: self.line_of(span.span().start),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let line = e.span().map_or(0, |s| self.line_of(s.start));
+        let message = e.message().trim().replace('\n', " ");
+        // serde's "unknown field `x`, expected one of ..." names the key itself.
+        let key = message
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+            .map(str::to_string)
+            .or_else(|| {
+                e.span()
+                    .map(|s| self.text[s.clone()].trim().to_string())
+                    .filter(|k| !k.is_empty() && k.len() < 60 && !k.contains('\n'))
+            })
+            .unwrap_or_else(|| "(syntax)".into());
+        ConfigError {
+            file: self.file.clone(),
+            line,
+            key,
+            message: format!("{message} (see config/example.toml for every key)"),
+        }
+    }
+
+    fn duration(&self, s: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
+        humantime::parse_duration(s.get_ref().trim())
+            .map_err(|e| self.error(s, key, format!("`{}` is not a duration ({e}); write e.g. \"30s\", \"15m\", \"2h\"", s.get_ref())))
+    }
+
+    fn positive(&self, n: &Spanned<i64>, key: &str) -> Result<u64, ConfigError> {
+        u64::try_from(*n.get_ref())
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| self.error(n, key, format!("{} must be a positive number", n.get_ref())))
+    }
+
+    fn url(&self, s: &Spanned<String>, key: &str) -> Result<Url, ConfigError> {
+        let url = Url::parse(s.get_ref().trim())
+            .map_err(|e| self.error(s, key, format!("`{}` is not a URL ({e}); write it in full, e.g. \"https://example.org/news/\"", s.get_ref())))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(self.error(s, key, format!("`{}` is not an http(s) URL with a host", s.get_ref())));
+        }
+        Ok(url)
+    }
+
+    fn selector(&self, s: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
+        scraper::Selector::parse(s.get_ref())
+            .map_err(|e| self.error(s, key, format!("`{}` is not a CSS selector: {e}", s.get_ref())))?;
+        Ok(s.get_ref().clone())
+    }
+
+    fn validate(&self, raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
+        let ledger_path = match raw.ledger.and_then(|l| l.path) {
+            Some(p) if p.get_ref().trim().is_empty() => {
+                return Err(self.error(&p, "ledger.path", "is empty; give a file path such as \"/var/lib/newsledger/ledger.db\""));
+            }
+            Some(p) => {
+                let p = PathBuf::from(p.get_ref());
+                match path.parent() {
+                    Some(dir) if p.is_relative() => dir.join(p),
+                    _ => p,
+                }
+            }
+            None => PathBuf::from("newsledger.db"),
+        };
+        let mut fetch = FetchConfig::default();
+        if let Some(f) = raw.fetch {
+            if let Some(ua) = f.user_agent {
+                if ua.get_ref().trim().is_empty() || reqwest::header::HeaderValue::from_str(ua.get_ref()).is_err() {
+                    return Err(self.error(&ua, "fetch.user_agent", "must be a non-empty header value naming the operator, e.g. \"newsledger/0.1 (+https://example.org/contact)\""));
+                }
+                fetch.user_agent = ua.into_inner();
+            }
+            if let Some(d) = &f.timeout {
+                fetch.timeout = self.duration(d, "fetch.timeout")?;
+            }
+            if let Some(d) = &f.connect_timeout {
+                fetch.connect_timeout = self.duration(d, "fetch.connect_timeout")?;
+            }
+            if let Some(d) = &f.per_host_interval {
+                fetch.per_host_interval = self.duration(d, "fetch.per_host_interval")?;
+            }
+            if let Some(n) = &f.max_body_bytes {
+                fetch.max_body_bytes = self.positive(n, "fetch.max_body_bytes")?;
+            }
+            if let Some(n) = &f.max_redirects {
+                let r = self.positive(n, "fetch.max_redirects")?;
+                if r > 20 {
+                    return Err(self.error(n, "fetch.max_redirects", "at most 20 redirects are allowed"));
+                }
+                fetch.max_redirects = r as usize;
+            }
+            if let Some(n) = &f.concurrency {
+                fetch.concurrency = self.positive(n, "fetch.concurrency")?.min(256) as usize;
+            }
+            if let Some(b) = f.respect_robots_txt {
+                fetch.respect_robots_txt = b;
+            }
+            if let Some(b) = f.allow_private_networks {
+                fetch.allow_private_networks = b;
+            }
+        }
+        let mut names: BTreeMap<String, usize> = BTreeMap::new();
+        let mut sources = Vec::new();
+        for s in raw.source {
+            let name = s.name.get_ref().trim().to_string();
+            let line = self.line_of(s.name.span().start);
+            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)) {
+                return Err(self.error(&s.name, "source.name", format!("`{name}` must be non-empty letters, digits, '-', '_' or '.'")));
+            }
+            if let Some(first) = names.insert(name.clone(), line) {
+                return Err(self.error(&s.name, "source.name", format!("duplicate source name `{name}` (first defined on line {first}); names must be unique")));
+            }
+            let tz = s.timezone.as_ref().map(|t| t.get_ref().trim().to_string());
+            let schedule = match Schedule::parse(s.schedule.get_ref(), tz.as_deref()) {
+                Ok(sch) => sch,
+                Err(msg) if msg.contains("time zone") => {
+                    let span = s.timezone.as_ref().expect("a zone error has a zone");
+                    return Err(self.error(span, &format!("source.{name}.timezone"), msg));
+                }
+                Err(msg) => return Err(self.error(&s.schedule, &format!("source.{name}.schedule"), msg)),
+            };
+            let urls_of = |list: &[Spanned<String>], key: &str| -> Result<Vec<Url>, ConfigError> {
+                list.iter().map(|u| self.url(u, &format!("source.{name}.{key}"))).collect()
+            };
+            let urls = urls_of(&s.urls, "urls")?;
+            let feeds = urls_of(&s.feeds, "feeds")?;
+            let sitemaps = urls_of(&s.sitemaps, "sitemaps")?;
+            let listings = urls_of(&s.listings, "listings")?;
+            if urls.is_empty() && feeds.is_empty() && sitemaps.is_empty() && listings.is_empty() {
+                return Err(self.error(&s.name, &format!("source.{name}"), "watches nothing; give at least one of urls, feeds, sitemaps, listings"));
+            }
+            let sel = |v: &Option<Spanned<String>>, key: &str| -> Result<Option<String>, ConfigError> {
+                v.as_ref().map(|x| self.selector(x, &format!("source.{name}.{key}"))).transpose()
+            };
+            let keep_raw = match s.keep_raw.as_ref().map(|k| (k, k.get_ref().as_str())) {
+                None | Some((_, "revisions")) => KeepRaw::Revisions,
+                Some((_, "all")) => KeepRaw::All,
+                Some((k, other)) => return Err(self.error(k, &format!("source.{name}.keep_raw"), format!("`{other}` is not one of \"revisions\", \"all\""))),
+            };
+            sources.push(Source {
+                name: name.clone(),
+                schedule,
+                timezone: tz,
+                urls,
+                feeds,
+                sitemaps,
+                listings,
+                link_selector: sel(&s.link_selector, "link_selector")?,
+                overrides: ExtractOverrides {
+                    content_selector: sel(&s.content_selector, "content_selector")?,
+                    ignore_selectors: s
+                        .ignore_selectors
+                        .iter()
+                        .map(|x| self.selector(x, &format!("source.{name}.ignore_selectors")))
+                        .collect::<Result<_, _>>()?,
+                },
+                keep_raw,
+            });
+        }
+        Ok(Config {
+            file: path.to_path_buf(),
+            ledger_path,
+            fetch,
+            sources,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/newsledger.toml"))
+    }
+
+    const GOOD: &str = r#"
+[ledger]
+path = "/var/lib/newsledger/ledger.db"
+
+[fetch]
+timeout = "30s"
+per_host_interval = "2s"
+
+[[source]]
+name = "nordic-monitor"
+schedule = "*/15 * * * *"
+timezone = "Europe/Istanbul"
+urls = ["https://nordicmonitor.com/2022/03/turkey-may-send-its-police-to-azerbaijan/"]
+"#;
+
+    #[test]
+    fn a_good_config_validates_into_types() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.ledger_path, PathBuf::from("/var/lib/newsledger/ledger.db"));
+        assert_eq!(c.fetch.timeout, Duration::from_secs(30));
+        assert_eq!(c.sources[0].name, "nordic-monitor");
+        assert_eq!(c.sources[0].urls[0].host_str(), Some("nordicmonitor.com"));
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = error_of(&GOOD.replace("timeout = \"30s\"", "timeout = \"30s\"\ntimeuot = \"5s\""));
+        assert!(e.starts_with("/etc/newsledger.toml:7: timeuot:"), "{e}");
+    }
+
+    #[test]
+    fn bad_cron_names_line_and_key() {
+        let e = error_of(&GOOD.replace("*/15 * * * *", "every 15 minutes"));
+        assert!(e.starts_with("/etc/newsledger.toml:11: source.nordic-monitor.schedule:"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_names_line_and_key() {
+        let e = error_of(&GOOD.replace("\"2s\"", "\"two seconds\""));
+        assert!(e.starts_with("/etc/newsledger.toml:7: fetch.per_host_interval:"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_source_names_are_refused() {
+        let text = format!("{GOOD}\n[[source]]\nname = \"nordic-monitor\"\nschedule = \"0 * * * *\"\nurls = [\"https://example.org/a\"]\n");
+        let e = error_of(&text);
+        assert!(e.contains(":17: source.name: duplicate source name `nordic-monitor` (first defined on line 10)"), "{e}");
+    }
+
+    #[test]
+    fn unparsable_url_names_line_and_key() {
+        let e = error_of(&GOOD.replace("https://nordicmonitor.com/2022", "nordicmonitor dot com/2022"));
+        assert!(e.starts_with("/etc/newsledger.toml:13: source.nordic-monitor.urls:"), "{e}");
+    }
+
+    #[test]
+    fn bad_timezone_names_its_key() {
+        let e = error_of(&GOOD.replace("Europe/Istanbul", "Europe/Atlantis"));
+        assert!(e.starts_with("/etc/newsledger.toml:12: source.nordic-monitor.timezone:"), "{e}");
+    }
+
+    #[test]
+    fn toml_syntax_errors_are_one_line() {
+        let e = error_of("[ledger\npath = 1");
+        assert!(e.starts_with("/etc/newsledger.toml:1:"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+}

@@ -1,0 +1,161 @@
+//! `newsledger demo`: no configuration, no internet. An embedded news site
+//! on 127.0.0.1 serves pages built from the seed articles; between cycles
+//! one article is quietly edited, one only has its chrome changed, and one
+//! disappears. The report shows what was flagged and how to audit it.
+
+pub mod server;
+pub mod site;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{Config, FetchConfig, KeepRaw, Source, ExtractOverrides};
+use crate::ledger;
+use crate::schedule::Schedule;
+use crate::service::{self, CycleSummary};
+use server::{Page, Server};
+use site::{Block, Chrome, SeedArticle};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("demo: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("demo: {0}")]
+    Service(#[from] service::ServiceError),
+    #[error("demo: {0}")]
+    Ledger(#[from] ledger::LedgerError),
+}
+
+/// Where the demo ledger goes unless `--db` says otherwise.
+pub fn default_ledger_path() -> PathBuf {
+    std::env::temp_dir().join("newsledger-demo").join("ledger.db")
+}
+
+fn publish(server: &Server, a: &SeedArticle, visit: u64) {
+    let url = server.url(&a.path);
+    server.set(&a.path, Page::html(site::render(a, &url, &Chrome::visit(visit))));
+}
+
+fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config {
+    Config {
+        file: PathBuf::from("(demo)"),
+        ledger_path: ledger_path.to_path_buf(),
+        fetch: FetchConfig {
+            per_host_interval: Duration::ZERO,
+            timeout: Duration::from_secs(10),
+            ..FetchConfig::default()
+        },
+        sources: vec![Source {
+            name: "demo-news".into(),
+            schedule: Schedule::parse("*/15 * * * *", None).expect("static schedule"),
+            timezone: None,
+            urls: seeds.iter().map(|a| url::Url::parse(&server.url(&a.path)).expect("server URL")).collect(),
+            feeds: vec![],
+            sitemaps: vec![],
+            listings: vec![],
+            link_selector: None,
+            overrides: ExtractOverrides::default(),
+            keep_raw: KeepRaw::Revisions,
+        }],
+    }
+}
+
+fn counts_line(s: &[CycleSummary]) -> String {
+    let mut parts = Vec::new();
+    for sum in s {
+        for (k, v) in &sum.counts {
+            parts.push(format!("{v} {k}"));
+        }
+    }
+    parts.join(", ")
+}
+
+/// Runs the demo and writes its report to `out`.
+pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result<(), DemoError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", ledger_path.display()));
+        if p.exists() {
+            std::fs::remove_file(&p)?;
+        }
+    }
+    let server = Server::start().await?;
+    let seeds = site::seeds();
+    for a in &seeds {
+        publish(&server, a, 0);
+    }
+    let cfg = config(&server, &seeds, ledger_path);
+    let bold = |s: &str| if color { format!("\x1b[1m{s}\x1b[0m") } else { s.to_string() };
+
+    writeln!(out, "{}", bold(&format!("newsledger demo: a local news site at http://{}/ with {} articles", server.addr(), seeds.len())))?;
+    let c1 = service::once(&cfg, None).await?;
+    writeln!(out, "cycle 1: first visit .................. {}", counts_line(&c1))?;
+
+    // Between cycles: a quiet edit, a chrome-only change, a removal.
+    let nordic = seeds.iter().find(|a| a.key == "nordic-monitor").expect("seed");
+    let mut edited = nordic.clone();
+    edited.blocks.push(Block::Paragraph(site::NORDIC_ADDED_PARAGRAPH.into()));
+    publish(&server, &edited, 0);
+    let portal = seeds.iter().find(|a| a.key == "hurriyet-daily-news").expect("seed");
+    publish(&server, portal, 1);
+    let gone = seeds.iter().find(|a| a.key == "news-az").expect("seed");
+    server.remove(&gone.path);
+    writeln!(out, "  (site changes: Nordic Monitor quietly adds a paragraph; Hürriyet's sidebar, \"most read\", view counter and ad slot change; News.Az deletes its article)")?;
+
+    let c2 = service::once(&cfg, None).await?;
+    writeln!(out, "cycle 2: after the changes ............ {}", counts_line(&c2))?;
+    let c3 = service::once(&cfg, None).await?;
+    writeln!(out, "cycle 3: nothing changed .............. {}", counts_line(&c3))?;
+    writeln!(out)?;
+
+    writeln!(out, "{}", bold("Flagged:"))?;
+    let conn = ledger::open_read_only(ledger_path)?;
+    let changes = ledger::read::changes(&conn, None)?;
+    for ch in changes.iter().rev() {
+        match ch.kind.as_str() {
+            "gone" => writeln!(out, "  GONE     {}  (last revision {}, seq {})", ch.url, ch.from_revision.unwrap_or(0), ch.seq)?,
+            kind => {
+                let from = ch.from_revision.unwrap_or(0);
+                let to = ch.to_revision.unwrap_or(0);
+                let label = if ch.declared { "declared" } else { "stealth edit" };
+                writeln!(out, "  {:<8} {}  revision {from} → {to}, fields {}, {label} (seq {})", kind.to_uppercase(), ch.url, ch.fields, ch.seq)?;
+                if let (Some((_, old)), Some((_, new))) = (
+                    ledger::read::revision(&conn, &ch.url, Some(from))?,
+                    ledger::read::revision(&conn, &ch.url, Some(to))?,
+                ) {
+                    let d = crate::diff::words::diff(&old.text, &new.text);
+                    for hunk in crate::diff::words::excerpt(&d, 8) {
+                        let hunk = if color {
+                            hunk.replace("+[", "\x1b[1;32m+[").replace("-[", "\x1b[1;31m-[").replace(']', "]\x1b[0m")
+                        } else {
+                            hunk
+                        };
+                        writeln!(out, "           {hunk}")?;
+                    }
+                }
+            }
+        }
+    }
+    let flagged: Vec<&str> = changes.iter().map(|c| c.url.as_str()).collect();
+    let portal_url = server.url(&portal.path);
+    if !flagged.contains(&portal_url.as_str()) {
+        writeln!(out, "  (nothing for {portal_url}: only its chrome changed)")?;
+    }
+    let report = ledger::verify::verify(&conn, None)?;
+    let head = report.head.as_ref().map(|h| h.to_string()).unwrap_or_default();
+    writeln!(out)?;
+    writeln!(out, "{}", bold(&format!("Ledger: {}", ledger_path.display())))?;
+    writeln!(out, "  {} entries, chain {}, head {head}", report.entries, if report.ok() { "intact" } else { "BROKEN" })?;
+    writeln!(out)?;
+    let db = ledger_path.display();
+    let edited_url = server.url(&nordic.path);
+    writeln!(out, "Audit it (the site is gone when the demo exits; the ledger stays):")?;
+    writeln!(out, "  newsledger changes --db {db}")?;
+    writeln!(out, "  newsledger history {edited_url} --db {db}")?;
+    writeln!(out, "  newsledger diff {edited_url} --db {db}")?;
+    writeln!(out, "  newsledger show {edited_url} --rev 1 --db {db}")?;
+    writeln!(out, "  newsledger verify --db {db}")?;
+    writeln!(out, "  newsledger checkpoint --db {db}")?;
+    writeln!(out, "(with cargo: cargo run --release -- changes --db {db})")?;
+    Ok(())
+}

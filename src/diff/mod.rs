@@ -1,0 +1,173 @@
+//! What decides "changed": normalization, per-field hashes, and the
+//! comparison of two versions of an article. Pure functions over values.
+//!
+//! The content hash covers the normalized title, byline and body text, never
+//! the raw HTML, so page chrome cannot flag a change. Published and modified
+//! dates have their own hashes: a change of those alone is metadata-only.
+
+pub mod words;
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::extract::Article;
+
+/// Fields whose change is an edit of the article's text.
+pub const TEXT_FIELDS: [&str; 3] = ["title", "byline", "body"];
+/// Fields whose change alone is metadata-only.
+pub const META_FIELDS: [&str; 2] = ["published", "modified"];
+
+/// The normalized article and its hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// Normalized field values, keyed by field name.
+    pub fields: BTreeMap<&'static str, String>,
+    /// SHA-256 (hex) of each normalized field.
+    pub field_hashes: BTreeMap<String, String>,
+    /// SHA-256 (hex) of the canonical JSON of the normalized text fields.
+    pub content_hash: String,
+}
+
+/// Unicode NFC, whitespace folded to single spaces inside a paragraph,
+/// paragraphs separated by one blank line, no leading or trailing space.
+pub fn normalize_text(text: &str) -> String {
+    let nfc: String = text.nfc().collect();
+    let mut out = String::with_capacity(nfc.len());
+    for para in nfc.split("\n\n") {
+        let folded = para.split_whitespace().collect::<Vec<_>>().join(" ");
+        if folded.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(&folded);
+    }
+    out
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Normalizes an article and computes its hashes.
+pub fn fingerprint(article: &Article) -> Fingerprint {
+    let norm = |v: &Option<String>| v.as_deref().map(normalize_text).unwrap_or_default();
+    let mut fields = BTreeMap::new();
+    fields.insert("title", norm(&article.title));
+    fields.insert("byline", norm(&article.byline));
+    fields.insert("body", normalize_text(&article.text));
+    fields.insert("published", norm(&article.published));
+    fields.insert("modified", norm(&article.modified));
+    let field_hashes = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), sha256_hex(v)))
+        .collect();
+    let text = json!({
+        "title": fields["title"],
+        "byline": fields["byline"],
+        "body": fields["body"],
+    });
+    let content_hash = sha256_hex(&crate::ledger::entry::canonical_json(&text));
+    Fingerprint {
+        fields,
+        field_hashes,
+        content_hash,
+    }
+}
+
+/// Names of the fields whose hashes differ, text fields first.
+pub fn changed_fields(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Vec<String> {
+    TEXT_FIELDS
+        .iter()
+        .chain(META_FIELDS.iter())
+        .filter(|f| old.get(**f) != new.get(**f))
+        .map(|f| f.to_string())
+        .collect()
+}
+
+/// True when a change touched only metadata fields.
+pub fn is_metadata_only(fields: &[String]) -> bool {
+    !fields.is_empty() && fields.iter().all(|f| META_FIELDS.contains(&f.as_str()))
+}
+
+static UPDATE_NOTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(correction|clarification|editor['’]s note|update[d]?|this (article|story) (has been|was) (updated|corrected|amended))\s*[:\-–—(]",
+    )
+    .expect("static regex")
+});
+
+/// A change is *declared* when the page admits it: a newer modified date, or
+/// an update/correction note that the previous text did not have. Otherwise
+/// it is a stealth edit.
+pub fn is_declared(old: &Fingerprint, new: &Fingerprint) -> bool {
+    let (old_mod, new_mod) = (&old.fields["modified"], &new.fields["modified"]);
+    let newer_date = !new_mod.is_empty() && new_mod != old_mod;
+    let notes = |f: &Fingerprint| UPDATE_NOTE.find_iter(&f.fields["body"]).count();
+    newer_date || notes(new) > notes(old)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(title: &str, text: &str) -> Article {
+        Article {
+            title: Some(title.into()),
+            text: text.into(),
+            ..Article::default()
+        }
+    }
+
+    #[test]
+    fn normalization_folds_whitespace_and_composes_unicode() {
+        // "Erdog\u{306}an" (combining breve) composes to "Erdoğan".
+        let t = normalize_text("  Erdog\u{306}an   said\n\n\n\n  Çevik\tKuvvet \n");
+        assert_eq!(t, "Erdoğan said\n\nÇevik Kuvvet");
+    }
+
+    #[test]
+    fn whitespace_and_composition_do_not_change_the_hash() {
+        let a = fingerprint(&article("Türkiye", "One  paragraph.\n\nTwo."));
+        let b = fingerprint(&article("Tu\u{308}rkiye", "One paragraph.\n\n\n\nTwo. "));
+        assert_eq!(a.content_hash, b.content_hash);
+    }
+
+    #[test]
+    fn a_changed_word_changes_the_hash_and_names_the_field() {
+        let a = fingerprint(&article("T", "Turkey may send police."));
+        let b = fingerprint(&article("T", "Turkey will send police."));
+        assert_ne!(a.content_hash, b.content_hash);
+        assert_eq!(changed_fields(&a.field_hashes, &b.field_hashes), vec!["body"]);
+    }
+
+    #[test]
+    fn modified_date_alone_is_metadata_only() {
+        let mut a = article("T", "Body.");
+        let fa = fingerprint(&a);
+        a.modified = Some("2026-01-02T00:00:00Z".into());
+        let fb = fingerprint(&a);
+        assert_eq!(fa.content_hash, fb.content_hash);
+        let fields = changed_fields(&fa.field_hashes, &fb.field_hashes);
+        assert_eq!(fields, vec!["modified"]);
+        assert!(is_metadata_only(&fields));
+    }
+
+    #[test]
+    fn declared_needs_a_newer_date_or_a_note() {
+        let old = fingerprint(&article("T", "Body."));
+        let stealth = fingerprint(&article("T", "Body, edited."));
+        let noted = fingerprint(&article("T", "Body, edited.\n\nCorrection: an earlier version misspelled a name."));
+        assert!(!is_declared(&old, &stealth));
+        assert!(is_declared(&old, &noted));
+    }
+}

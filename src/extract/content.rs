@@ -1,0 +1,446 @@
+//! Finding the article body: readability-style candidate scoring over the
+//! DOM, after pruning what is never content, then pruning inside the winner.
+//!
+//! Each step is its own function so that it can be read and tested alone:
+//! [`prune_junk`] (tags, roles, hidden and boilerplate-named elements),
+//! [`Stats::compute`] (text and link lengths, bottom-up), [`score`]
+//! (paragraph scores propagated to ancestors), [`pick`] (best candidate and
+//! its related siblings), and [`clean_inside`] (link lists, share bars and
+//! other conditional junk inside the chosen content).
+//!
+//! Invariant: every walk is iterative; nesting depth cannot overflow the stack.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use ego_tree::{NodeId, NodeRef};
+use regex::Regex;
+use scraper::{ElementRef, Html, Node, Selector};
+
+use crate::config::ExtractOverrides;
+
+type N<'a> = NodeRef<'a, Node>;
+
+/// Tags whose content is never article text.
+const JUNK_TAGS: &[&str] = &[
+    "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed",
+    "button", "select", "input", "textarea", "nav", "aside", "footer", "header", "figcaption",
+    "head", "link", "meta", "dialog", "menu", "label", "option",
+];
+
+/// ARIA roles of page chrome.
+const JUNK_ROLES: &[&str] = &[
+    "navigation", "complementary", "banner", "contentinfo", "dialog", "alertdialog", "menu",
+    "menubar", "search", "toolbar", "tablist",
+];
+
+/// Block-level tags: they start a new paragraph in the text.
+pub const BLOCK_TAGS: &[&str] = &[
+    "p", "div", "section", "article", "main", "ul", "ol", "li", "table", "tr", "blockquote",
+    "pre", "h1", "h2", "h3", "h4", "h5", "h6", "figure", "dl", "dt", "dd", "address", "hr",
+    "br", "center", "details", "summary", "form", "fieldset", "tbody", "thead", "tfoot", "td", "th",
+];
+
+static UNLIKELY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)-ad-|^ad-|\bads?\b|advert|banner|breadcrumb|combx|comment|community|cookie|disqus|extra|footer|gdpr|legends|menu|related|recent|remark|replies|rss|share|sharing|shoutbox|sidebar|skyscraper|social|sponsor|supplemental|pagination|pager|popup|modal|newsletter|subscribe|promo|widget|tag-?cloud|\btags\b|post-?nav|nav-?links|navigation|navbar|masthead|toolbar|print|signup|outbrain|taboola|most-?(read|popular|viewed)|trending|read-?more|also-?read|author-?(bio|box|info)|caption|credit|byline-share|wp-caption-text",
+    )
+    .expect("static regex")
+});
+
+static MAYBE_OK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)and|article|body|column|content|main|shadow|story|entry|post-text").expect("static regex"));
+
+static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)article|body|content|entry|hentry|h-entry|main|page|pagination|post|text|blog|story|prose|articlebody").expect("static regex")
+});
+
+static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)-ad-|hidden|^hid$|\bhid\b|banner|combx|comment|com-|contact|foot|footer|footnote|gdpr|masthead|media|meta|outbrain|promo|related|recent|scroll|share|shoutbox|sidebar|skyscraper|sponsor|shopping|social|tags|tool|widget|newsletter|subscribe|caption|byline|author").expect("static regex")
+});
+
+fn class_and_id(e: &scraper::node::Element) -> String {
+    let mut s = String::new();
+    if let Some(c) = e.attr("class") {
+        s.push_str(c);
+    }
+    if let Some(i) = e.attr("id") {
+        s.push(' ');
+        s.push_str(i);
+    }
+    s
+}
+
+/// +25 for content-like class/id names, −25 for chrome-like ones.
+pub fn class_weight(e: &scraper::node::Element) -> f64 {
+    let ci = class_and_id(e);
+    if ci.is_empty() {
+        return 0.0;
+    }
+    let mut w = 0.0;
+    if NEGATIVE.is_match(&ci) {
+        w -= 25.0;
+    }
+    if POSITIVE.is_match(&ci) {
+        w += 25.0;
+    }
+    if e.attr("itemprop").is_some_and(|p| p.contains("articleBody")) {
+        w += 50.0;
+    }
+    w
+}
+
+fn is_hidden(e: &scraper::node::Element) -> bool {
+    if e.attr("hidden").is_some() || e.attr("aria-hidden") == Some("true") {
+        return true;
+    }
+    e.attr("style").is_some_and(|s| {
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+        s.contains("display:none") || s.contains("visibility:hidden")
+    })
+}
+
+/// Why an element is dropped before scoring, if it is.
+pub fn junk_reason(e: &scraper::node::Element) -> Option<&'static str> {
+    let name = e.name();
+    if JUNK_TAGS.contains(&name) {
+        return Some("tag");
+    }
+    if matches!(name, "html" | "body" | "article" | "main") {
+        return None;
+    }
+    if e.attr("role").is_some_and(|r| JUNK_ROLES.contains(&r.trim())) {
+        return Some("role");
+    }
+    if is_hidden(e) {
+        return Some("hidden");
+    }
+    if e.attr("itemprop").is_some_and(|p| p.contains("articleBody")) {
+        return None;
+    }
+    let ci = class_and_id(e);
+    if !ci.is_empty() && UNLIKELY.is_match(&ci) && !MAYBE_OK.is_match(&ci) {
+        return Some("class");
+    }
+    None
+}
+
+/// The set of pruned subtrees' roots.
+pub type Removed = HashSet<NodeId>;
+
+/// Marks chrome that is never content (see [`junk_reason`]), plus whatever
+/// the source's `ignore_selectors` name.
+pub fn prune_junk(doc: &Html, ignore: &[Selector]) -> Removed {
+    let mut removed = Removed::new();
+    for node in doc.tree.root().descendants() {
+        if let Node::Element(e) = node.value()
+            && junk_reason(e).is_some()
+        {
+            removed.insert(node.id());
+        }
+    }
+    for sel in ignore {
+        removed.extend(doc.select(sel).map(|e| e.id()));
+    }
+    removed
+}
+
+/// Text measurements of one element's live (unpruned) subtree.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stat {
+    /// Characters of text, whitespace runs counted as one.
+    pub text: usize,
+    /// Characters of text inside links.
+    pub links: usize,
+    /// Number of `<p>` elements.
+    pub paragraphs: usize,
+    /// Number of `<li>` elements.
+    pub items: usize,
+    /// Number of `<img>` elements.
+    pub images: usize,
+}
+
+impl Stat {
+    pub fn link_density(&self) -> f64 {
+        if self.text == 0 { 0.0 } else { self.links as f64 / self.text as f64 }
+    }
+}
+
+/// Bottom-up text statistics for every live node.
+pub struct Stats {
+    map: HashMap<NodeId, Stat>,
+    dead: HashSet<NodeId>,
+}
+
+fn collapsed_len(s: &str) -> usize {
+    let mut n = 0;
+    let mut in_space = true;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            if !in_space {
+                n += 1;
+                in_space = true;
+            }
+        } else {
+            n += 1;
+            in_space = false;
+        }
+    }
+    n
+}
+
+impl Stats {
+    pub fn compute(root: N<'_>, removed: &Removed) -> Stats {
+        let order: Vec<N<'_>> = root.descendants().collect();
+        let mut dead = HashSet::new();
+        for n in &order {
+            if removed.contains(&n.id()) || n.parent().is_some_and(|p| dead.contains(&p.id())) {
+                dead.insert(n.id());
+            }
+        }
+        let mut map: HashMap<NodeId, Stat> = HashMap::with_capacity(order.len());
+        for n in order.iter().rev() {
+            if dead.contains(&n.id()) {
+                continue;
+            }
+            let mut st = map.remove(&n.id()).unwrap_or_default();
+            match n.value() {
+                Node::Text(t) => st.text += collapsed_len(t),
+                Node::Element(e) => match e.name() {
+                    "a" => st.links = st.text,
+                    "p" => st.paragraphs += 1,
+                    "li" => st.items += 1,
+                    "img" => st.images += 1,
+                    _ => {}
+                },
+                _ => {}
+            }
+            if let Some(p) = n.parent() {
+                let ps = map.entry(p.id()).or_default();
+                ps.text += st.text;
+                ps.links += st.links;
+                ps.paragraphs += st.paragraphs;
+                ps.items += st.items;
+                ps.images += st.images;
+            }
+            map.insert(n.id(), st);
+        }
+        Stats { map, dead }
+    }
+
+    pub fn get(&self, id: NodeId) -> Stat {
+        self.map.get(&id).copied().unwrap_or_default()
+    }
+
+    pub fn is_dead(&self, id: NodeId) -> bool {
+        self.dead.contains(&id)
+    }
+}
+
+fn element(n: N<'_>) -> Option<&scraper::node::Element> {
+    match n.value() {
+        Node::Element(e) => Some(e),
+        _ => None,
+    }
+}
+
+fn has_block_child(n: N<'_>) -> bool {
+    n.children().any(|c| element(c).is_some_and(|e| BLOCK_TAGS.contains(&e.name()) && e.name() != "br"))
+}
+
+/// Text of a small element (paragraph-sized: its subtree is inline only).
+fn inline_text(n: N<'_>, stats: &Stats) -> String {
+    let mut s = String::new();
+    for d in n.descendants() {
+        if stats.is_dead(d.id()) {
+            continue;
+        }
+        if let Node::Text(t) = d.value() {
+            s.push_str(t);
+        }
+    }
+    s
+}
+
+/// Readability scores: each paragraph-like element scores by length and
+/// commas; the score flows to its parent (full), grandparent (half) and
+/// great-grandparent (a third). Ancestors start from a tag and class prior.
+pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, f64> {
+    let mut scores: HashMap<NodeId, f64> = HashMap::new();
+    for n in root.descendants() {
+        if stats.is_dead(n.id()) {
+            continue;
+        }
+        let Some(e) = element(n) else { continue };
+        let paragraph_like = match e.name() {
+            "p" | "pre" | "td" | "blockquote" => true,
+            "div" | "section" | "span" | "font" => !has_block_child(n) && stats.get(n.id()).text >= 25,
+            _ => false,
+        };
+        if !paragraph_like {
+            continue;
+        }
+        let st = stats.get(n.id());
+        if st.text < 25 {
+            continue;
+        }
+        let text = inline_text(n, stats);
+        let commas = text.chars().filter(|c| matches!(c, ',' | '،' | '，' | '、')).count();
+        let base = 1.0 + commas as f64 + (st.text as f64 / 100.0).floor().min(3.0);
+        let mut ancestor = n.parent();
+        for level in 0..3 {
+            let Some(a) = ancestor else { break };
+            let Some(ae) = element(a) else { break };
+            let prior = || {
+                let tag = match ae.name() {
+                    "div" | "article" | "main" => 5.0,
+                    "pre" | "td" | "blockquote" | "section" => 3.0,
+                    "address" | "ol" | "ul" | "dl" | "dd" | "dt" | "li" | "form" => -3.0,
+                    "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
+                    _ => 0.0,
+                };
+                tag + class_weight(ae)
+            };
+            let divider = match level {
+                0 => 1.0,
+                1 => 2.0,
+                _ => 3.0 * level as f64,
+            };
+            *scores.entry(a.id()).or_insert_with(prior) += base / divider;
+            ancestor = a.parent();
+        }
+    }
+    // Link-heavy candidates are navigation, whatever their text.
+    for (id, s) in scores.iter_mut() {
+        *s *= 1.0 - stats.get(*id).link_density();
+    }
+    scores
+}
+
+/// The chosen content: the best candidate and the siblings that belong with it.
+pub fn pick<'a>(doc: &'a Html, scores: &HashMap<NodeId, f64>, stats: &Stats) -> Vec<N<'a>> {
+    let best = scores
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .and_then(|(id, s)| doc.tree.get(*id).map(|n| (n, *s)));
+    let Some((top, top_score)) = best else {
+        // Nothing scored: the whole body, pruned, is the best we have.
+        return doc.tree.root().descendants().filter(|n| element(*n).is_some_and(|e| e.name() == "body")).take(1).collect();
+    };
+    let Some(parent) = top.parent() else { return vec![top] };
+    let threshold = (top_score * 0.2).max(10.0);
+    let top_class = element(top).and_then(|e| e.attr("class")).unwrap_or("");
+    let mut out = Vec::new();
+    for sib in parent.children() {
+        if sib.id() == top.id() {
+            out.push(sib);
+            continue;
+        }
+        if stats.is_dead(sib.id()) {
+            continue;
+        }
+        let Some(e) = element(sib) else { continue };
+        let mut s = scores.get(&sib.id()).copied().unwrap_or(0.0);
+        if !top_class.is_empty() && e.attr("class") == Some(top_class) {
+            s += top_score * 0.2;
+        }
+        let st = stats.get(sib.id());
+        let keep = s >= threshold
+            || (e.name() == "p" && {
+                let ld = st.link_density();
+                let text = inline_text(sib, stats);
+                (st.text > 80 && ld < 0.25)
+                    || (st.text > 0 && st.text <= 80 && ld == 0.0 && text.trim_end().ends_with(['.', '!', '?', '”', '"']))
+            });
+        if keep {
+            out.push(sib);
+        }
+    }
+    out
+}
+
+/// Conditional cleaning inside the chosen content: containers that look
+/// like link lists, share bars, galleries or forms are pruned.
+pub fn clean_inside(roots: &[N<'_>], scores: &HashMap<NodeId, f64>, stats: &Stats) -> Removed {
+    let mut removed = Removed::new();
+    for root in roots {
+        for n in root.descendants().skip(1) {
+            if stats.is_dead(n.id()) {
+                continue;
+            }
+            let Some(e) = element(n) else { continue };
+            let tag = e.name();
+            if !matches!(tag, "div" | "section" | "ul" | "ol" | "table" | "form" | "p" | "dl" | "span" | "blockquote") {
+                continue;
+            }
+            let st = stats.get(n.id());
+            let weight = class_weight(e);
+            if weight + scores.get(&n.id()).copied().unwrap_or(0.0) < 0.0 && st.text < 500 {
+                removed.insert(n.id());
+                continue;
+            }
+            let ld = st.link_density();
+            let text = st.text;
+            // A paragraph or list that is mostly links is navigation ("Related: …").
+            if ld > 0.5 && text < 300 && !matches!(tag, "blockquote") {
+                removed.insert(n.id());
+                continue;
+            }
+            if tag == "p" || tag == "span" || tag == "blockquote" {
+                continue;
+            }
+            let p = st.paragraphs as f64;
+            let bad = (st.images > 1 && p / (st.images as f64) < 0.5 && text < 200)
+                || (!matches!(tag, "ul" | "ol") && st.items as f64 > p + 1.0 && ld > 0.3)
+                || (text < 25 && (st.images == 0 || st.images > 2) && !has_heading(n))
+                || (weight < 25.0 && ld > 0.33 && text < 1000)
+                || (weight >= 25.0 && ld > 0.5);
+            if bad {
+                removed.insert(n.id());
+            }
+        }
+    }
+    removed
+}
+
+fn has_heading(n: N<'_>) -> bool {
+    n.descendants().any(|d| element(d).is_some_and(|e| matches!(e.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6")))
+}
+
+/// Finds the article content of a parsed page: the roots to read text from
+/// and every pruned subtree.
+pub fn find<'a>(doc: &'a Html, overrides: &ExtractOverrides) -> (Vec<N<'a>>, Removed) {
+    let ignore: Vec<Selector> = overrides
+        .ignore_selectors
+        .iter()
+        .filter_map(|s| Selector::parse(s).ok())
+        .collect();
+    let mut removed = prune_junk(doc, &ignore);
+    if let Some(sel) = overrides.content_selector.as_deref().and_then(|s| Selector::parse(s).ok()) {
+        let roots: Vec<N<'a>> = doc.select(&sel).map(|e| *e).collect();
+        if !roots.is_empty() {
+            // The operator chose the container: only their ignore list and
+            // never-content tags apply inside it.
+            let mut kept = Removed::new();
+            for r in &roots {
+                for d in r.descendants() {
+                    if removed.contains(&d.id())
+                        && (element(d).is_some_and(|e| JUNK_TAGS.contains(&e.name())) || doc_ignored(&ignore, d))
+                    {
+                        kept.insert(d.id());
+                    }
+                }
+            }
+            return (roots, kept);
+        }
+    }
+    let stats = Stats::compute(doc.tree.root(), &removed);
+    let scores = score(doc.tree.root(), &stats);
+    let roots = pick(doc, &scores, &stats);
+    removed.extend(clean_inside(&roots, &scores, &stats));
+    (roots, removed)
+}
+
+fn doc_ignored(ignore: &[Selector], n: N<'_>) -> bool {
+    ElementRef::wrap(n).is_some_and(|e| ignore.iter().any(|s| s.matches(&e)))
+}

@@ -1,0 +1,370 @@
+//! Article metadata from JSON-LD (schema.org Article types, `@graph`
+//! included), OpenGraph, `article:*`, Dublin Core and plain meta tags,
+//! `<time>`, and the page itself. Each field takes the first source that
+//! has it, in that order of trust.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+use scraper::{ElementRef, Html, Selector};
+use serde_json::Value;
+use std::sync::LazyLock;
+
+/// Metadata fields as found on the page (normalized, not yet trusted).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Metadata {
+    pub title: Option<String>,
+    pub byline: Option<String>,
+    pub published: Option<String>,
+    pub modified: Option<String>,
+    pub language: Option<String>,
+    pub canonical_url: Option<String>,
+    pub site_name: Option<String>,
+    pub description: Option<String>,
+}
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).expect("static selector")
+}
+
+static LD_JSON: LazyLock<Selector> = LazyLock::new(|| sel(r#"script[type="application/ld+json"]"#));
+static META: LazyLock<Selector> = LazyLock::new(|| sel("meta"));
+static CANONICAL: LazyLock<Selector> = LazyLock::new(|| sel(r#"link[rel~="canonical"]"#));
+static TITLE: LazyLock<Selector> = LazyLock::new(|| sel("title"));
+static H1: LazyLock<Selector> = LazyLock::new(|| sel("h1"));
+static HTML: LazyLock<Selector> = LazyLock::new(|| sel("html"));
+static TIME: LazyLock<Selector> = LazyLock::new(|| sel("time[datetime]"));
+static AUTHOR_LINK: LazyLock<Selector> =
+    LazyLock::new(|| sel(r#"a[rel~="author"], [itemprop="author"] [itemprop="name"], .byline .author, .author-name"#));
+
+/// Schema.org types that describe an article.
+const ARTICLE_TYPES: &[&str] = &[
+    "Article",
+    "NewsArticle",
+    "ReportageNewsArticle",
+    "AnalysisNewsArticle",
+    "OpinionNewsArticle",
+    "BackgroundNewsArticle",
+    "ReviewNewsArticle",
+    "BlogPosting",
+    "LiveBlogPosting",
+    "Report",
+    "ScholarlyArticle",
+    "TechArticle",
+    "SocialMediaPosting",
+];
+
+/// Collapses whitespace and decodes nothing more: scraper already decoded entities.
+pub fn clean(s: &str) -> Option<String> {
+    let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!t.is_empty()).then_some(t)
+}
+
+/// Reads metadata from a parsed page.
+pub fn read(doc: &Html) -> Metadata {
+    let ld = json_ld_article(doc);
+    let metas = MetaTags::read(doc);
+    let mut m = Metadata::default();
+
+    let ld_str = |k: &str| ld.as_ref().and_then(|a| a.get(k)).and_then(text_of);
+    m.title = ld_str("headline")
+        .or_else(|| metas.get(&["og:title", "twitter:title", "dc.title", "dcterms.title"]))
+        .or_else(|| first_text(doc, &H1))
+        .or_else(|| first_text(doc, &TITLE).map(|t| strip_site_suffix(&t)));
+    m.byline = ld
+        .as_ref()
+        .and_then(|a| a.get("author").or_else(|| a.get("creator")))
+        .and_then(names_of)
+        .or_else(|| metas.get(&["author", "dc.creator", "dcterms.creator", "sailthru.author", "parsely-author"]))
+        .or_else(|| metas.get(&["article:author"]).filter(|a| !a.starts_with("http")))
+        .or_else(|| first_text(doc, &AUTHOR_LINK))
+        .map(|b| strip_by(&b));
+    m.published = ld_str("datePublished")
+        .and_then(|d| normalize_date(&d))
+        .or_else(|| {
+            metas
+                .get_all(&["article:published_time", "og:published_time", "datePublished", "dc.date", "dcterms.created", "dc.date.issued", "date", "pubdate", "publish-date", "sailthru.date"])
+                .iter()
+                .find_map(|d| normalize_date(d))
+        })
+        .or_else(|| time_element(doc));
+    m.modified = ld_str("dateModified")
+        .and_then(|d| normalize_date(&d))
+        .or_else(|| {
+            metas
+                .get_all(&["article:modified_time", "og:updated_time", "dateModified", "dcterms.modified", "last-modified"])
+                .iter()
+                .find_map(|d| normalize_date(d))
+        });
+    m.language = ld_str("inLanguage")
+        .or_else(|| doc.select(&HTML).next().and_then(|h| h.value().attr("lang")).and_then(clean))
+        .or_else(|| metas.get(&["og:locale", "dc.language", "content-language", "language"]).map(|l| l.replace('_', "-")));
+    m.canonical_url = doc
+        .select(&CANONICAL)
+        .find_map(|l| l.value().attr("href").and_then(clean))
+        .or_else(|| metas.get(&["og:url"]))
+        .or_else(|| ld_str("url"))
+        .or_else(|| {
+            ld.as_ref()
+                .and_then(|a| a.get("mainEntityOfPage"))
+                .and_then(|v| v.get("@id").and_then(text_of).or_else(|| text_of(v)))
+        });
+    m.site_name = metas
+        .get(&["og:site_name", "application-name", "publisher"])
+        .or_else(|| {
+            ld.as_ref()
+                .and_then(|a| a.get("publisher"))
+                .and_then(|p| p.get("name").and_then(text_of).or_else(|| text_of(p)))
+        });
+    m.description = ld_str("description")
+        .or_else(|| metas.get(&["og:description", "description", "twitter:description", "dc.description"]));
+    m
+}
+
+fn first_text(doc: &Html, s: &Selector) -> Option<String> {
+    doc.select(s).find_map(|e| clean(&e.text().collect::<String>()))
+}
+
+fn time_element(doc: &Html) -> Option<String> {
+    doc.select(&TIME)
+        .find(|t| {
+            let v = t.value();
+            v.attr("itemprop") == Some("datePublished")
+                || v.attr("pubdate").is_some()
+                || v.attr("class").is_some_and(|c| c.contains("publish") || c.contains("entry-date"))
+        })
+        .or_else(|| doc.select(&TIME).next())
+        .and_then(|t| t.value().attr("datetime"))
+        .and_then(normalize_date)
+}
+
+/// "Headline | Site" → "Headline", when the separated part is short.
+fn strip_site_suffix(title: &str) -> String {
+    for sep in [" | ", " – ", " — ", " - ", " :: "] {
+        if let Some((head, tail)) = title.rsplit_once(sep)
+            && tail.split_whitespace().count() <= 4
+            && head.len() > tail.len()
+        {
+            return head.trim().to_string();
+        }
+    }
+    title.to_string()
+}
+
+fn strip_by(b: &str) -> String {
+    let t = b.trim();
+    for p in ["By ", "by ", "BY "] {
+        if let Some(rest) = t.strip_prefix(p) {
+            return rest.trim().to_string();
+        }
+    }
+    t.to_string()
+}
+
+/// A JSON-LD value as text: a string, or the first string of an array.
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => clean(s),
+        Value::Array(a) => a.iter().find_map(text_of),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `author` as a string, an object with `name`, or a list of either.
+fn names_of(v: &Value) -> Option<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut push = |n: Option<String>| {
+        if let Some(n) = n.filter(|n| !n.starts_with("http") && !names.contains(n)) {
+            names.push(n);
+        }
+    };
+    match v {
+        Value::Array(items) => {
+            for i in items {
+                push(i.get("name").and_then(text_of).or_else(|| text_of(i)));
+            }
+        }
+        Value::Object(_) => push(v.get("name").and_then(text_of)),
+        other => push(text_of(other)),
+    }
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
+fn is_article(v: &Value) -> bool {
+    let types: Vec<&str> = match v.get("@type") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => return false,
+    };
+    types.iter().any(|t| {
+        let t = t.rsplit('/').next().unwrap_or(t);
+        ARTICLE_TYPES.contains(&t)
+    })
+}
+
+/// The first schema.org article object in any JSON-LD block, searching
+/// arrays and `@graph` (iteratively: a hostile block cannot recurse us).
+fn json_ld_article(doc: &Html) -> Option<Value> {
+    for script in doc.select(&LD_JSON) {
+        let raw: String = script.text().collect();
+        // Some sites wrap the JSON in HTML comments or CDATA.
+        let raw = raw.trim().trim_start_matches("<!--").trim_end_matches("-->");
+        let raw = raw.trim_start_matches("//<![CDATA[").trim_end_matches("//]]>");
+        let Ok(value) = serde_json::from_str::<Value>(raw.trim()) else {
+            continue;
+        };
+        let mut stack = vec![value];
+        let mut visited = 0;
+        while let Some(v) = stack.pop() {
+            visited += 1;
+            if visited > 10_000 {
+                break;
+            }
+            if is_article(&v) {
+                return Some(v);
+            }
+            match v {
+                Value::Array(items) => stack.extend(items.into_iter().rev()),
+                Value::Object(mut o) => {
+                    if let Some(g) = o.remove("@graph") {
+                        stack.push(g);
+                    }
+                    if let Some(e) = o.remove("mainEntity") {
+                        stack.push(e);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// `<meta>` tags by lower-cased `property`, `name`, `itemprop` or `http-equiv`.
+struct MetaTags(Vec<(String, String)>);
+
+impl MetaTags {
+    fn read(doc: &Html) -> MetaTags {
+        let mut out = Vec::new();
+        for m in doc.select(&META) {
+            let v = m.value();
+            let Some(content) = v.attr("content").and_then(clean) else {
+                continue;
+            };
+            for key in ["property", "name", "itemprop", "http-equiv"] {
+                if let Some(k) = v.attr(key) {
+                    out.push((k.trim().to_ascii_lowercase(), content.clone()));
+                }
+            }
+        }
+        MetaTags(out)
+    }
+
+    fn get(&self, keys: &[&str]) -> Option<String> {
+        self.get_all(keys).into_iter().next()
+    }
+
+    /// Values for the keys, in the order of `keys` (then page order).
+    fn get_all(&self, keys: &[&str]) -> Vec<String> {
+        keys.iter()
+            .flat_map(|k| {
+                let k = k.to_ascii_lowercase();
+                self.0.iter().filter(move |(n, _)| *n == k).map(|(_, v)| v.clone())
+            })
+            .collect()
+    }
+}
+
+/// Normalizes a date to RFC 3339, keeping the page's offset. A date with
+/// no time stays a full-date (`2022-03-30`); a time with no offset is kept
+/// without one rather than guessed. Absurd years are refused.
+pub fn normalize_date(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 64 {
+        return None;
+    }
+    let plausible = |y: i32| (1990..=2100).contains(&y);
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return plausible(chrono::Datelike::year(&d)).then(|| rfc3339(&d));
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S %z"] {
+        if let Ok(d) = DateTime::<FixedOffset>::parse_from_str(s, f) {
+            return plausible(chrono::Datelike::year(&d)).then(|| rfc3339(&d));
+        }
+    }
+    if let Ok(d) = DateTime::parse_from_rfc2822(s) {
+        return plausible(chrono::Datelike::year(&d)).then(|| rfc3339(&d));
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(s, f) {
+            return plausible(chrono::Datelike::year(&d)).then(|| d.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+    }
+    let date_part = s.get(..10).unwrap_or(s);
+    for f in ["%Y-%m-%d", "%Y/%m/%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(date_part, f) {
+            return plausible(chrono::Datelike::year(&d)).then(|| d.format("%Y-%m-%d").to_string());
+        }
+    }
+    None
+}
+
+fn rfc3339(d: &DateTime<FixedOffset>) -> String {
+    d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// True for elements that carry only metadata (used by the text walk).
+pub fn is_metadata_element(e: &ElementRef<'_>) -> bool {
+    matches!(e.value().name(), "meta" | "link" | "script" | "style" | "title")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_keep_their_offset() {
+        assert_eq!(normalize_date("2022-03-30T09:12:00+03:00").as_deref(), Some("2022-03-30T09:12:00+03:00"));
+        assert_eq!(normalize_date("2022-03-30T09:12:00+0300").as_deref(), Some("2022-03-30T09:12:00+03:00"));
+        assert_eq!(normalize_date("2022-03-30T06:12:00Z").as_deref(), Some("2022-03-30T06:12:00Z"));
+        assert_eq!(normalize_date("Wed, 30 Mar 2022 09:12:00 +0300").as_deref(), Some("2022-03-30T09:12:00+03:00"));
+        assert_eq!(normalize_date("2022-03-30").as_deref(), Some("2022-03-30"));
+        assert_eq!(normalize_date("2022-03-30 09:12:00").as_deref(), Some("2022-03-30T09:12:00"));
+    }
+
+    #[test]
+    fn absurd_dates_are_refused() {
+        assert_eq!(normalize_date("0001-01-01T00:00:00Z"), None);
+        assert_eq!(normalize_date("9999-12-31"), None);
+        assert_eq!(normalize_date("yesterday"), None);
+    }
+
+    #[test]
+    fn json_ld_graph_and_author_list() {
+        let html = r#"<html lang="en"><head><script type="application/ld+json">
+        {"@context":"https://schema.org","@graph":[{"@type":"WebSite","name":"X"},
+         {"@type":["NewsArticle"],"headline":"H","datePublished":"2022-03-30T09:12:00+03:00",
+          "author":[{"@type":"Person","name":"A One"},"B Two"],"publisher":{"name":"Pub"}}]}
+        </script></head><body></body></html>"#;
+        let m = read(&Html::parse_document(html));
+        assert_eq!(m.title.as_deref(), Some("H"));
+        assert_eq!(m.byline.as_deref(), Some("A One, B Two"));
+        assert_eq!(m.site_name.as_deref(), Some("Pub"));
+        assert_eq!(m.language.as_deref(), Some("en"));
+    }
+
+    #[test]
+    fn broken_json_ld_falls_back_to_opengraph() {
+        let html = r#"<head><script type="application/ld+json">{not json</script>
+        <meta property="og:title" content="OG title"><meta property="article:published_time" content="2020-12-02T08:30:00+08:00">
+        <meta property="og:locale" content="en_US"><title>T | Site</title></head>"#;
+        let m = read(&Html::parse_document(html));
+        assert_eq!(m.title.as_deref(), Some("OG title"));
+        assert_eq!(m.published.as_deref(), Some("2020-12-02T08:30:00+08:00"));
+        assert_eq!(m.language.as_deref(), Some("en-US"));
+    }
+
+    #[test]
+    fn title_tag_loses_its_site_suffix() {
+        assert_eq!(strip_site_suffix("Turkey may send police | Nordic Monitor"), "Turkey may send police");
+    }
+}

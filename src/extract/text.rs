@@ -1,0 +1,73 @@
+//! Text assembly: the chosen content as paragraphs.
+//!
+//! Decided explicitly: headings are paragraphs of their own; each list item
+//! is a paragraph; each table row is a paragraph with its cells separated by
+//! spaces; block quotes and `<pre>` are kept as paragraphs; `<br>` breaks a
+//! paragraph; image captions (`<figcaption>`, caption classes) are not
+//! article text and are pruned before this step.
+
+use ego_tree::NodeRef;
+use ego_tree::iter::Edge;
+use scraper::Node;
+
+use super::content::{BLOCK_TAGS, Removed};
+
+/// Paragraphs of text under `roots`, skipping pruned subtrees.
+pub fn paragraphs(roots: &[NodeRef<'_, Node>], removed: &Removed) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let flush = |current: &mut String, out: &mut Vec<String>| {
+        let p = current.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !p.is_empty() {
+            out.push(p);
+        }
+        current.clear();
+    };
+    for root in roots {
+        let mut skip_depth: Option<ego_tree::NodeId> = None;
+        for edge in root.traverse() {
+            match edge {
+                Edge::Open(n) => {
+                    if skip_depth.is_some() {
+                        continue;
+                    }
+                    if removed.contains(&n.id()) {
+                        skip_depth = Some(n.id());
+                        continue;
+                    }
+                    match n.value() {
+                        Node::Text(t) => current.push_str(t),
+                        Node::Element(e) => {
+                            let name = e.name();
+                            if BLOCK_TAGS.contains(&name) {
+                                flush(&mut current, &mut out);
+                            } else if matches!(name, "td" | "th") {
+                                current.push(' ');
+                            } else if name == "img" {
+                                // Images carry no text of their own here.
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Edge::Close(n) => {
+                    if let Some(id) = skip_depth {
+                        if id == n.id() {
+                            skip_depth = None;
+                        }
+                        continue;
+                    }
+                    if let Node::Element(e) = n.value() {
+                        if BLOCK_TAGS.contains(&e.name()) {
+                            flush(&mut current, &mut out);
+                        } else if matches!(e.name(), "td" | "th") {
+                            current.push(' ');
+                        }
+                    }
+                }
+            }
+        }
+        flush(&mut current, &mut out);
+    }
+    out
+}

@@ -1,0 +1,110 @@
+//! `verify`: recompute every entry hash and link, check every referenced
+//! blob, and optionally that the ledger still extends a checkpoint.
+
+use rusqlite::Connection;
+use serde_json::Value;
+
+use super::entry::{Checkpoint, Entry, ZERO_HASH};
+use super::{LedgerError, blobs};
+
+/// The first problem found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Break {
+    pub seq: i64,
+    pub reason: String,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub entries: u64,
+    pub blobs_checked: u64,
+    pub head: Option<Checkpoint>,
+    pub first_break: Option<Break>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
+
+/// Blob hashes an entry's payload refers to (keys ending in `_blob`).
+fn referenced_blobs(payload: &str) -> Vec<String> {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(payload) else {
+        return vec![];
+    };
+    map.iter()
+        .filter(|(k, _)| k.ends_with("_blob"))
+        .filter_map(|(_, v)| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Verifies the whole chain. Stops at the first break.
+pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Report, LedgerError> {
+    let sqlite = |source| LedgerError::Sqlite { path: "ledger".into(), source };
+    let mut stmt = conn
+        .prepare("SELECT seq, recorded_at, kind, url, payload, prev_hash, entry_hash FROM ledger ORDER BY seq")
+        .map_err(sqlite)?;
+    let mut rows = stmt.query([]).map_err(sqlite)?;
+    let mut report = Report { entries: 0, blobs_checked: 0, head: None, first_break: None };
+    let mut expected_seq = 1i64;
+    let mut prev: Vec<u8> = ZERO_HASH.to_vec();
+    let mut checkpoint_seen = false;
+    let fail = |report: &mut Report, seq: i64, reason: String| {
+        report.first_break = Some(Break { seq, reason });
+    };
+    while let Some(row) = rows.next().map_err(sqlite)? {
+        let e = Entry {
+            seq: row.get(0).map_err(sqlite)?,
+            recorded_at: row.get(1).map_err(sqlite)?,
+            kind: row.get(2).map_err(sqlite)?,
+            url: row.get(3).map_err(sqlite)?,
+            payload: row.get(4).map_err(sqlite)?,
+            prev_hash: row.get(5).map_err(sqlite)?,
+            entry_hash: row.get(6).map_err(sqlite)?,
+        };
+        report.entries += 1;
+        if e.seq != expected_seq {
+            fail(&mut report, expected_seq, format!("entry {expected_seq} is missing (next entry is {})", e.seq));
+            return Ok(report);
+        }
+        if e.prev_hash != prev {
+            fail(&mut report, e.seq, "prev_hash does not match the entry_hash of the entry before it".into());
+            return Ok(report);
+        }
+        if e.computed_hash().as_slice() != e.entry_hash.as_slice() {
+            fail(&mut report, e.seq, "entry_hash does not match the entry's contents (the entry was altered)".into());
+            return Ok(report);
+        }
+        if e.seq == 1 && e.kind != "genesis" {
+            fail(&mut report, 1, "the first entry is not the genesis entry".into());
+            return Ok(report);
+        }
+        for h in referenced_blobs(&e.payload) {
+            report.blobs_checked += 1;
+            if let Err(err) = blobs::get(conn, &h) {
+                fail(&mut report, e.seq, err.to_string());
+                return Ok(report);
+            }
+        }
+        if let Some(cp) = checkpoint
+            && cp.seq == e.seq
+        {
+            checkpoint_seen = true;
+            if cp.hash.as_slice() != e.entry_hash.as_slice() {
+                fail(&mut report, e.seq, format!("entry {} does not match the checkpoint {cp}: the history up to it was rewritten", e.seq));
+                return Ok(report);
+            }
+        }
+        prev = e.entry_hash.clone();
+        report.head = Some(Checkpoint { seq: e.seq, hash: e.entry_hash.as_slice().try_into().unwrap_or([0; 32]) });
+        expected_seq += 1;
+    }
+    if let Some(cp) = checkpoint
+        && !checkpoint_seen
+    {
+        fail(&mut report, expected_seq, format!("the ledger ends at entry {} and does not reach the checkpoint {cp}: it was truncated", expected_seq - 1));
+    }
+    Ok(report)
+}

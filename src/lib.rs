@@ -1,0 +1,26 @@
+//! newsledger watches news articles and keeps a tamper-evident record of
+//! what they said and when.
+//!
+//! The modules follow the pipeline, in order:
+//!
+//! - [`config`]: the TOML configuration, parsed and validated into types.
+//! - [`schedule`]: when each source fires (cron, time zones, DST).
+//! - [`fetch`]: one bounded HTTP exchange per URL, conditional when possible.
+//! - [`extract`]: article text and metadata from a page (pure, no I/O).
+//! - [`diff`]: normalization, per-field hashes, word diffs: what "changed" means.
+//! - [`ledger`]: the append-only, hash-chained SQLite ledger; its one writer,
+//!   its readers, and `verify`.
+//! - [`service`]: the daemon: scheduler loop, cycles, shutdown.
+//! - [`cli`]: the command line on top of all of the above.
+//! - [`demo`]: an embedded local news site that changes between cycles.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod diff;
+pub mod extract;
+pub mod fetch;
+pub mod ledger;
+pub mod schedule;
+pub mod service;
+pub mod identity;

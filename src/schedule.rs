@@ -1,0 +1,149 @@
+//! When a source fires: crontab expressions (5 fields, or 6 with seconds)
+//! evaluated in UTC or in the source's time zone. Pure: "now" is an argument.
+//!
+//! Built on `croner`, which handles daylight-saving days like Vixie cron: a
+//! wall time skipped by spring-forward fires once, right after the gap, and a
+//! wall time repeated by fall-back fires once (CRATES.md records that the
+//! `cron` crate gets both wrong and rejects 5 fields).
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use croner::parser::{CronParser, Seconds};
+
+/// A parsed schedule.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    expr: String,
+    cron: Cron,
+    tz: Option<Tz>,
+}
+
+impl Schedule {
+    /// Parses a crontab expression and an optional IANA time zone name.
+    pub fn parse(expr: &str, timezone: Option<&str>) -> Result<Self, String> {
+        let fields = expr.split_whitespace().count();
+        if !(fields == 5 || fields == 6) && !expr.trim_start().starts_with('@') {
+            return Err(format!(
+                "`{expr}` has {fields} fields; use 5 (minute hour day month weekday) or 6 (with seconds first)"
+            ));
+        }
+        let cron = CronParser::builder()
+            .seconds(Seconds::Optional)
+            .build()
+            .parse(expr)
+            .map_err(|e| format!("`{expr}` is not a valid cron expression: {e}"))?;
+        let tz = match timezone {
+            None => None,
+            Some(name) => Some(name.parse::<Tz>().map_err(|_| {
+                format!("`{name}` is not an IANA time zone name (e.g. \"Europe/Istanbul\", \"UTC\")")
+            })?),
+        };
+        Ok(Schedule {
+            expr: expr.to_string(),
+            cron,
+            tz,
+        })
+    }
+
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    /// The first firing strictly after `now`, or `None` if there is none.
+    pub fn next_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.tz {
+            None => self
+                .cron
+                .find_next_occurrence(&now, false)
+                .ok(),
+            Some(tz) => self
+                .cron
+                .find_next_occurrence(&now.with_timezone(&tz), false)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+        }
+    }
+
+    /// Every firing in `(from, to]`, in order (for tests and `check-config`).
+    pub fn firings(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let mut out = Vec::new();
+        let mut t = from;
+        while let Some(next) = self.next_after(t).filter(|n| *n <= to) {
+            out.push(next);
+            t = next;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn five_and_six_fields_are_accepted() {
+        let five = Schedule::parse("*/15 * * * *", None).unwrap();
+        assert_eq!(
+            five.next_after(utc("2026-01-01T10:07:00Z")),
+            Some(utc("2026-01-01T10:15:00Z"))
+        );
+        let six = Schedule::parse("30 */15 * * * *", None).unwrap();
+        assert_eq!(
+            six.next_after(utc("2026-01-01T10:07:00Z")),
+            Some(utc("2026-01-01T10:15:30Z"))
+        );
+    }
+
+    #[test]
+    fn bad_expressions_and_zones_are_refused() {
+        assert!(Schedule::parse("* * *", None).is_err());
+        assert!(Schedule::parse("61 * * * *", None).is_err());
+        assert!(Schedule::parse("* * * * * * * *", None).is_err());
+        assert!(Schedule::parse("0 * * * *", Some("Mars/Olympus")).is_err());
+    }
+
+    // Europe/Berlin: 2026-03-29 02:00 → 03:00 (spring forward),
+    // 2026-10-25 03:00 → 02:00 (fall back).
+    #[test]
+    fn a_job_in_the_spring_forward_gap_fires_exactly_once() {
+        let s = Schedule::parse("30 2 * * *", Some("Europe/Berlin")).unwrap();
+        let fired = s.firings(utc("2026-03-28T12:00:00Z"), utc("2026-03-29T12:00:00Z"));
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        // 02:30 does not exist that day; it runs at 03:00 CEST = 01:00 UTC.
+        assert_eq!(fired[0], utc("2026-03-29T01:00:00Z"));
+    }
+
+    #[test]
+    fn a_job_in_the_fall_back_overlap_fires_exactly_once() {
+        let s = Schedule::parse("30 2 * * *", Some("Europe/Berlin")).unwrap();
+        let fired = s.firings(utc("2026-10-24T12:00:00Z"), utc("2026-10-25T12:00:00Z"));
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        // 02:30 happens twice; the first (CEST, UTC+2) is the one that runs.
+        assert_eq!(fired[0], utc("2026-10-25T00:30:00Z"));
+    }
+
+    #[test]
+    fn hourly_jobs_keep_their_count_across_dst_days() {
+        let s = Schedule::parse("0 * * * *", Some("America/New_York")).unwrap();
+        // Spring forward 2026-03-08: the local day has 23 hours.
+        let spring = s.firings(utc("2026-03-08T05:00:00Z"), utc("2026-03-09T04:00:00Z"));
+        assert_eq!(spring.len(), 23);
+        // Fall back 2026-11-01: the local day has 25 hours; every real hour fires.
+        let fall = s.firings(utc("2026-11-01T04:00:00Z"), utc("2026-11-02T05:00:00Z"));
+        assert_eq!(fall.len(), 25);
+    }
+
+    #[test]
+    fn istanbul_has_no_dst_and_fires_daily() {
+        let s = Schedule::parse("0 9 * * *", Some("Europe/Istanbul")).unwrap();
+        assert_eq!(
+            s.next_after(utc("2026-06-01T00:00:00Z")),
+            Some(utc("2026-06-01T06:00:00Z"))
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! One cycle of one source: fetch every URL, extract off the reactor, and
+//! hand each complete report to the ledger writer.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::config::Source;
+use crate::extract;
+use crate::fetch::{Conditional, FetchResult, Fetcher};
+use crate::ledger::writer::{Applied, ChangeKind, FetchReport, Outcome, WriterHandle};
+use crate::ledger::{self, LedgerError};
+
+/// How long an in-flight fetch may still finish after shutdown was asked.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Extraction taking longer than this is recorded as failed (the page is
+/// hostile or broken; the daemon moves on).
+pub const EXTRACT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the service shares with every cycle.
+#[derive(Clone)]
+pub struct Context {
+    pub fetcher: Fetcher,
+    pub writer: WriterHandle,
+    pub ledger_path: std::path::PathBuf,
+    /// Bounds concurrent fetches across all sources.
+    pub permits: Arc<Semaphore>,
+    /// Becomes `true` when the service is asked to stop.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The result of one cycle, for the summary line and `status`.
+#[derive(Debug, Clone, Default)]
+pub struct CycleSummary {
+    pub source: String,
+    pub counts: BTreeMap<&'static str, u64>,
+    pub flags: Vec<crate::ledger::writer::Flag>,
+    pub last_error: Option<String>,
+    pub duration: Duration,
+    /// True when shutdown cut the cycle short.
+    pub interrupted: bool,
+}
+
+impl CycleSummary {
+    pub fn counts_json(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        for o in Outcome::ALL {
+            m.insert(o.as_str().into(), json!(self.counts.get(o.as_str()).copied().unwrap_or(0)));
+        }
+        m.insert("duration_ms".into(), json!(self.duration.as_millis() as u64));
+        Value::Object(m)
+    }
+}
+
+/// Per-URL state read before a cycle: validators and the last fetch time.
+struct UrlState {
+    conditional: Conditional,
+    last_fetch_at: Option<String>,
+}
+
+fn load_state(path: &std::path::Path, source: &str) -> Result<(HashMap<String, UrlState>, Option<String>), LedgerError> {
+    let conn = ledger::open_read_only(path)?;
+    let sqlite = |source| LedgerError::Sqlite { path: path.to_path_buf(), source };
+    let mut stmt = conn
+        .prepare("SELECT url, etag, last_modified, last_fetch_at FROM fetch_state WHERE source = ?1")
+        .map_err(sqlite)?;
+    let rows = stmt
+        .query_map(params![source], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                UrlState {
+                    conditional: Conditional { etag: r.get(1)?, last_modified: r.get(2)? },
+                    last_fetch_at: r.get(3)?,
+                },
+            ))
+        })
+        .map_err(sqlite)?
+        .collect::<Result<HashMap<_, _>, _>>()
+        .map_err(sqlite)?;
+    // An unfinished cycle: started after the last one finished.
+    let unfinished: Option<String> = conn
+        .query_row(
+            "SELECT cycle_started_at FROM source_state WHERE name = ?1
+             AND cycle_started_at IS NOT NULL AND (last_cycle_at IS NULL OR cycle_started_at > last_cycle_at)",
+            params![source],
+            |r| r.get(0),
+        )
+        .ok();
+    Ok((rows, unfinished))
+}
+
+/// URLs of `source` that an interrupted cycle did not reach, if one was interrupted.
+pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<String>> {
+    let (state, unfinished) = load_state(&ctx.ledger_path, &source.name).ok()?;
+    let started = unfinished?;
+    Some(
+        source
+            .urls
+            .iter()
+            .map(|u| u.to_string())
+            .filter(|u| state.get(u).and_then(|s| s.last_fetch_at.as_deref()).is_none_or(|t| t < started.as_str()))
+            .collect(),
+    )
+}
+
+/// Runs one cycle over `urls` (all of the source's URLs, or those an
+/// interrupted cycle left).
+pub async fn run(ctx: &Context, source: &Source, urls: Vec<String>, resume: bool) -> CycleSummary {
+    let t0 = Instant::now();
+    let mut summary = CycleSummary { source: source.name.clone(), ..Default::default() };
+    let state = match tokio::task::spawn_blocking({
+        let path = ctx.ledger_path.clone();
+        let name = source.name.clone();
+        move || load_state(&path, &name)
+    })
+    .await
+    {
+        Ok(Ok((s, _))) => s,
+        Ok(Err(e)) => {
+            warn!(source = %source.name, error = %e, "cannot read fetch state; fetching without validators");
+            HashMap::new()
+        }
+        Err(_) => HashMap::new(),
+    };
+    if !resume && let Err(e) = ctx.writer.cycle_started(&source.name, Utc::now()).await {
+        tracing::error!(source = %source.name, error = %e, "ledger unwritable");
+        summary.last_error = Some(e.to_string());
+        return summary;
+    }
+    let mut tasks = JoinSet::new();
+    let mut seen = HashSet::new();
+    for url in urls {
+        if !seen.insert(url.clone()) {
+            continue;
+        }
+        let cond = state.get(&url).map(|s| s.conditional.clone()).unwrap_or_default();
+        let ctx = ctx.clone();
+        let source = source.clone();
+        tasks.spawn(async move { fetch_one(&ctx, &source, url, cond).await });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Some(Ok(applied))) => note(&mut summary, &source.name, applied),
+            Ok(Some(Err(e))) => {
+                tracing::error!(source = %source.name, error = %e, "ledger unwritable: the fetch was not recorded");
+                summary.last_error = Some(e.to_string());
+            }
+            Ok(None) => summary.interrupted = true,
+            Err(e) => {
+                // A panic in one fetch must not end the cycle or the daemon.
+                tracing::error!(source = %source.name, error = %e, "fetch task failed");
+                summary.last_error = Some(format!("internal error: {e}"));
+            }
+        }
+    }
+    summary.duration = t0.elapsed();
+    summary
+}
+
+fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
+    *summary.counts.entry(applied.outcome.as_str()).or_default() += 1;
+    let url = applied.article_url.as_deref().unwrap_or_default();
+    if let Some(err) = &applied.error {
+        warn!(source, url, outcome = applied.outcome.as_str(), seq = applied.fetch_seq, error = %err, "fetch failed");
+        summary.last_error = Some(err.clone());
+    } else {
+        debug!(source, url, outcome = applied.outcome.as_str(), seq = applied.fetch_seq, revision = ?applied.revision, "fetched");
+    }
+    if let Some(flag) = &applied.flag {
+        let fields = flag.fields.join(",");
+        match flag.kind {
+            ChangeKind::Changed => warn!(
+                source, url = %flag.url, from_revision = ?flag.from_revision, to_revision = ?flag.to_revision,
+                fields = %fields, words_added = flag.words_added, words_removed = flag.words_removed,
+                declared = flag.declared, seq = flag.seq, diff = %flag.excerpt.join(" | "),
+                "article changed"
+            ),
+            ChangeKind::Gone => warn!(source, url = %flag.url, last_revision = ?flag.from_revision, seq = flag.seq, "article gone"),
+            ChangeKind::Reverted => info!(source, url = %flag.url, to_revision = ?flag.to_revision, seq = flag.seq, "article reverted to an earlier text"),
+            ChangeKind::Metadata => info!(source, url = %flag.url, fields = %fields, seq = flag.seq, "article metadata changed"),
+            ChangeKind::Rebaseline => info!(source, url = %flag.url, seq = flag.seq, "article re-baselined for a new extractor"),
+        }
+        summary.flags.push(flag.clone());
+    }
+}
+
+/// Completes when the service is asked to stop (or the sender is gone).
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Fetches, extracts and records one URL. `None` when shutdown abandoned it.
+async fn fetch_one(ctx: &Context, source: &Source, url: String, cond: Conditional) -> Option<Result<Applied, LedgerError>> {
+    let mut shutdown = ctx.shutdown.clone();
+    let _permit = tokio::select! {
+        p = ctx.permits.clone().acquire_owned() => p.ok()?,
+        _ = stopped(&mut shutdown) => return None,
+    };
+    if *shutdown.borrow_and_update() {
+        return None;
+    }
+    let fetch = ctx.fetcher.fetch(&url, &cond);
+    tokio::pin!(fetch);
+    let result: FetchResult = tokio::select! {
+        r = &mut fetch => r,
+        _ = stopped(&mut shutdown) => {
+            // Stopping: give the exchange a short grace, then abandon it.
+            tokio::time::timeout(SHUTDOWN_GRACE, &mut fetch).await.ok()?
+        }
+    };
+    let (article, skipped) = match &result.response {
+        Ok(resp) if (200..300).contains(&resp.status) && resp.is_html() => {
+            let body = resp.body.clone();
+            let ct = resp.header("content-type").map(str::to_string);
+            let final_url = result.final_url.clone();
+            let overrides = source.overrides.clone();
+            let job = tokio::task::spawn_blocking(move || {
+                let html = extract::decode(&body, ct.as_deref());
+                extract::extract(&html, Some(&final_url), &overrides)
+            });
+            match tokio::time::timeout(EXTRACT_TIMEOUT, job).await {
+                Ok(Ok(a)) => (Some(a), None),
+                Ok(Err(e)) => (None, Some(format!("extraction failed: {e}"))),
+                Err(_) => (None, Some(format!("extraction took longer than {EXTRACT_TIMEOUT:?}"))),
+            }
+        }
+        Ok(resp) if (200..300).contains(&resp.status) => (None, Some(format!("not HTML: {}", resp.header("content-type").unwrap_or("?")))),
+        _ => (None, None),
+    };
+    let report = FetchReport {
+        source: source.name.clone(),
+        keep_raw: source.keep_raw,
+        result,
+        article,
+        skipped,
+        overrides: source.overrides.clone(),
+    };
+    Some(ctx.writer.record(report).await)
+}
+
+/// Logs the one summary line of a cycle.
+pub fn log_summary(s: &CycleSummary, next_run: Option<DateTime<Utc>>) {
+    let c = |k: &str| s.counts.get(k).copied().unwrap_or(0);
+    info!(
+        source = %s.source,
+        fetched = s.counts.values().sum::<u64>(),
+        new = c("new"), changed = c("changed"), unchanged = c("unchanged"),
+        not_modified = c("not_modified"), failed = c("failed"), gone = c("gone"), skipped = c("skipped"),
+        duration_ms = s.duration.as_millis() as u64,
+        interrupted = s.interrupted,
+        next_run = next_run.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        "cycle finished"
+    );
+}

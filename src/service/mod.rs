@@ -1,0 +1,182 @@
+//! The daemon: every source on its schedule until shutdown, then a clean exit.
+//!
+//! Invariant: a source's cycles never overlap: each source has one task that
+//! runs a cycle, then sleeps until the next firing after it ended.
+//! Invariant: shutdown stops new work at once; in-flight fetches get
+//! [`cycle::SHUTDOWN_GRACE`], complete records are committed, the rest is
+//! abandoned (never half-written).
+
+pub mod cycle;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::config::{Config, Source};
+use crate::fetch::Fetcher;
+use crate::ledger::LedgerError;
+use crate::ledger::writer::WriterHandle;
+pub use cycle::CycleSummary;
+use cycle::stopped;
+
+/// Errors that stop the service from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("cannot start the fetcher: {0}")]
+    Fetcher(String),
+    #[error("no source named `{0}` in the configuration")]
+    UnknownSource(String),
+}
+
+/// A started service: the shared context plus the writer thread to join.
+struct Started {
+    ctx: cycle::Context,
+    shutdown_tx: watch::Sender<bool>,
+    writer_thread: std::thread::JoinHandle<()>,
+}
+
+async fn start(config: &Config) -> Result<Started, ServiceError> {
+    let (writer, writer_thread) = WriterHandle::spawn(&config.ledger_path)?;
+    let fetcher = Fetcher::new(&config.fetch).map_err(|e| ServiceError::Fetcher(e.to_string()))?;
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    for s in &config.sources {
+        if let Some(seq) = writer.record_source(&s.name, s.to_json()).await? {
+            info!(source = %s.name, seq, "source configuration recorded");
+        }
+        if !(s.feeds.is_empty() && s.sitemaps.is_empty() && s.listings.is_empty()) {
+            warn!(source = %s.name, "feeds, sitemaps and listings are accepted but discovery is not implemented yet; only `urls` are fetched");
+        }
+    }
+    Ok(Started {
+        ctx: cycle::Context {
+            fetcher,
+            writer,
+            ledger_path: config.ledger_path.clone(),
+            permits: Arc::new(Semaphore::new(config.fetch.concurrency)),
+            shutdown,
+        },
+        shutdown_tx,
+        writer_thread,
+    })
+}
+
+async fn finish(started: Started) {
+    let Started { ctx, shutdown_tx, writer_thread } = started;
+    drop(ctx);
+    drop(shutdown_tx);
+    // The writer stops once every handle is gone and its queue is drained.
+    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+}
+
+/// Runs one cycle of every source (or of the one named), then returns.
+pub async fn once(config: &Config, only: Option<&str>) -> Result<Vec<CycleSummary>, ServiceError> {
+    if let Some(name) = only
+        && !config.sources.iter().any(|s| s.name == name)
+    {
+        return Err(ServiceError::UnknownSource(name.to_string()));
+    }
+    let started = start(config).await?;
+    let mut set = JoinSet::new();
+    for s in config.sources.iter().filter(|s| only.is_none_or(|n| n == s.name)) {
+        let ctx = started.ctx.clone();
+        let s = s.clone();
+        set.spawn(async move {
+            let urls = s.urls.iter().map(|u| u.to_string()).collect();
+            let summary = cycle::run(&ctx, &s, urls, false).await;
+            let next = s.schedule.next_after(Utc::now());
+            record_end(&ctx, &s, &summary, next).await;
+            summary
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(s) = r {
+            out.push(s);
+        }
+    }
+    out.sort_by(|a, b| a.source.cmp(&b.source));
+    finish(started).await;
+    Ok(out)
+}
+
+async fn record_end(ctx: &cycle::Context, s: &Source, summary: &CycleSummary, next: Option<chrono::DateTime<Utc>>) {
+    cycle::log_summary(summary, next);
+    if summary.interrupted {
+        // Leave cycle_started_at newer than last_cycle_at: the next start resumes.
+        return;
+    }
+    if let Err(e) = ctx
+        .writer
+        .cycle_finished(&s.name, Utc::now(), next, summary.counts_json(), summary.last_error.clone())
+        .await
+    {
+        error!(source = %s.name, error = %e, "ledger unwritable");
+    }
+}
+
+/// The daemon. Returns when `shutdown` completes and every task has stopped.
+pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
+    let started = start(config).await?;
+    let mut set = JoinSet::new();
+    for s in &config.sources {
+        let ctx = started.ctx.clone();
+        let s = s.clone();
+        set.spawn(async move { source_loop(ctx, s).await });
+    }
+    info!(sources = config.sources.len(), ledger = %config.ledger_path.display(), "newsledger running");
+    shutdown.await;
+    info!("shutdown requested: finishing in-flight fetches");
+    let _ = started.shutdown_tx.send(true);
+    let deadline = tokio::time::Instant::now() + cycle::SHUTDOWN_GRACE + Duration::from_secs(2);
+    while !set.is_empty() {
+        match tokio::time::timeout_at(deadline, set.join_next()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => {
+                warn!("abandoning tasks still running after the grace period");
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    finish(started).await;
+    info!("newsledger stopped");
+    Ok(())
+}
+
+/// One source's loop: resume an interrupted cycle, then cycle on schedule.
+async fn source_loop(ctx: cycle::Context, source: Source) {
+    let mut shutdown = ctx.shutdown.clone();
+    if let Some(pending) = cycle::pending_after_interruption(&ctx, &source) {
+        info!(source = %source.name, pending = pending.len(), "resuming an interrupted cycle");
+        let summary = cycle::run(&ctx, &source, pending, true).await;
+        let next = source.schedule.next_after(Utc::now());
+        record_end(&ctx, &source, &summary, next).await;
+    }
+    loop {
+        let Some(next) = source.schedule.next_after(Utc::now()) else {
+            warn!(source = %source.name, "the schedule never fires again");
+            return;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stopped(&mut shutdown) => return,
+        }
+        let urls = source.urls.iter().map(|u| u.to_string()).collect();
+        let summary = cycle::run(&ctx, &source, urls, false).await;
+        let next = source.schedule.next_after(Utc::now());
+        record_end(&ctx, &source, &summary, next).await;
+        if summary.interrupted || *shutdown.borrow() {
+            return;
+        }
+    }
+}
