@@ -444,7 +444,7 @@ urls = ["https://nordicmonitor.com/2022/03/turkey-may-send-its-police-to-azerbai
     fn duplicate_source_names_are_refused() {
         let text = format!("{GOOD}\n[[source]]\nname = \"nordic-monitor\"\nschedule = \"0 * * * *\"\nurls = [\"https://example.org/a\"]\n");
         let e = error_of(&text);
-        assert!(e.contains(":17: source.name: duplicate source name `nordic-monitor` (first defined on line 10)"), "{e}");
+        assert!(e.contains(":16: source.name: duplicate source name `nordic-monitor` (first defined on line 10)"), "{e}");
     }
 
     #[test]

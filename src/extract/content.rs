@@ -262,11 +262,20 @@ fn inline_text(n: N<'_>, stats: &Stats) -> String {
     s
 }
 
+/// A candidate's score: `total` = tag and class prior + `evidence`, where
+/// `evidence` is what its paragraphs contributed (both scaled by
+/// 1 − link density).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Score {
+    pub total: f64,
+    pub evidence: f64,
+}
+
 /// Readability scores: each paragraph-like element scores by length and
 /// commas; the score flows to its parent (full), grandparent (half) and
 /// great-grandparent (a third). Ancestors start from a tag and class prior.
-pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, f64> {
-    let mut scores: HashMap<NodeId, f64> = HashMap::new();
+pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, Score> {
+    let mut scores: HashMap<NodeId, Score> = HashMap::new();
     for n in root.descendants() {
         if stats.is_dead(n.id()) {
             continue;
@@ -306,23 +315,27 @@ pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, f64> {
                 1 => 2.0,
                 _ => 3.0 * level as f64,
             };
-            *scores.entry(a.id()).or_insert_with(prior) += base / divider;
+            let entry = scores.entry(a.id()).or_insert_with(|| Score { total: prior(), evidence: 0.0 });
+            entry.total += base / divider;
+            entry.evidence += base / divider;
             ancestor = a.parent();
         }
     }
     // Link-heavy candidates are navigation, whatever their text.
     for (id, s) in scores.iter_mut() {
-        *s *= 1.0 - stats.get(*id).link_density();
+        let keep = 1.0 - stats.get(*id).link_density();
+        s.total *= keep;
+        s.evidence *= keep;
     }
     scores
 }
 
 /// The chosen content: the best candidate and the siblings that belong with it.
-pub fn pick<'a>(doc: &'a Html, scores: &HashMap<NodeId, f64>, stats: &Stats) -> Vec<N<'a>> {
+pub fn pick<'a>(doc: &'a Html, scores: &HashMap<NodeId, Score>, stats: &Stats) -> Vec<N<'a>> {
     let best = scores
         .iter()
-        .max_by(|a, b| a.1.total_cmp(b.1).then_with(|| b.0.cmp(a.0)))
-        .and_then(|(id, s)| doc.tree.get(*id).map(|n| (n, *s)));
+        .max_by(|a, b| a.1.total.total_cmp(&b.1.total).then_with(|| b.0.cmp(a.0)))
+        .and_then(|(id, s)| doc.tree.get(*id).map(|n| (n, s.total)));
     let Some((top, top_score)) = best else {
         // Nothing scored: the whole body, pruned, is the best we have.
         return doc.tree.root().descendants().filter(|n| element(*n).is_some_and(|e| e.name() == "body")).take(1).collect();
@@ -340,7 +353,9 @@ pub fn pick<'a>(doc: &'a Html, scores: &HashMap<NodeId, f64>, stats: &Stats) -> 
             continue;
         }
         let Some(e) = element(sib) else { continue };
-        let mut s = scores.get(&sib.id()).copied().unwrap_or(0.0);
+        // Evidence, not the class prior: a class name alone ("content-header")
+        // must not pull chrome into the article.
+        let mut s = scores.get(&sib.id()).map_or(0.0, |s| s.evidence);
         if !top_class.is_empty() && e.attr("class") == Some(top_class) {
             s += top_score * 0.2;
         }
@@ -361,7 +376,7 @@ pub fn pick<'a>(doc: &'a Html, scores: &HashMap<NodeId, f64>, stats: &Stats) -> 
 
 /// Conditional cleaning inside the chosen content: containers that look
 /// like link lists, share bars, galleries or forms are pruned.
-pub fn clean_inside(roots: &[N<'_>], scores: &HashMap<NodeId, f64>, stats: &Stats) -> Removed {
+pub fn clean_inside(roots: &[N<'_>], scores: &HashMap<NodeId, Score>, stats: &Stats) -> Removed {
     let mut removed = Removed::new();
     for root in roots {
         for n in root.descendants().skip(1) {
@@ -375,7 +390,7 @@ pub fn clean_inside(roots: &[N<'_>], scores: &HashMap<NodeId, f64>, stats: &Stat
             }
             let st = stats.get(n.id());
             let weight = class_weight(e);
-            if weight + scores.get(&n.id()).copied().unwrap_or(0.0) < 0.0 && st.text < 500 {
+            if weight + scores.get(&n.id()).map_or(0.0, |s| s.total) < 0.0 && st.text < 500 {
                 removed.insert(n.id());
                 continue;
             }
