@@ -5,6 +5,8 @@
 
 mod output;
 
+pub use output::counts;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -11,6 +11,7 @@ use crate::extract::Article;
 use crate::ledger::Checkpoint;
 use crate::ledger::read::{ChangeRow, HistoryRow, Status};
 use crate::ledger::verify::Report;
+use crate::ledger::writer::Outcome;
 
 fn print_json(out: &mut dyn Write, v: &impl serde::Serialize) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, v)?;
@@ -21,7 +22,12 @@ pub fn counts(c: &BTreeMap<&'static str, u64>) -> String {
     if c.is_empty() {
         return "nothing fetched".into();
     }
-    c.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+    // In the order of the pipeline's outcomes, not alphabetically.
+    Outcome::ALL
+        .iter()
+        .filter_map(|o| c.get(o.as_str()).map(|v| format!("{v} {}", o.as_str())))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn check_config(out: &mut dyn Write, cfg: &Config) -> io::Result<()> {

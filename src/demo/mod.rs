@@ -62,13 +62,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
 }
 
 fn counts_line(s: &[CycleSummary]) -> String {
-    let mut parts = Vec::new();
-    for sum in s {
-        for (k, v) in &sum.counts {
-            parts.push(format!("{v} {k}"));
-        }
-    }
-    parts.join(", ")
+    s.iter().map(|sum| crate::cli::counts(&sum.counts)).collect::<Vec<_>>().join("; ")
 }
 
 /// Runs the demo and writes its report to `out`.

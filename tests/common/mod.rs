@@ -1,0 +1,79 @@
+//! Shared helpers for the integration tests: the real binary, a real HTTP
+//! server on 127.0.0.1, a real SQLite file in a temp dir.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use newsledger::demo::server::{Page, Server};
+use newsledger::demo::site::{self, Chrome, SeedArticle};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_newsledger")
+}
+
+/// A test site, a temp dir, and a config file pointing at both.
+pub struct Setup {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub db: PathBuf,
+}
+
+impl Setup {
+    pub async fn new() -> Setup {
+        let server = Server::start().await.expect("bind 127.0.0.1");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("ledger.db");
+        let config = dir.path().join("newsledger.toml");
+        Setup { server, dir, config, db }
+    }
+
+    /// Writes a config with one source over `paths` on the test server.
+    pub fn write_config(&self, schedule: &str, paths: &[&str]) {
+        let urls: Vec<String> = paths.iter().map(|p| format!("\"{}\"", self.server.url(p))).collect();
+        let text = format!(
+            "[ledger]\npath = \"{}\"\n\n[fetch]\nper_host_interval = \"0s\"\ntimeout = \"20s\"\n\n[[source]]\nname = \"test-news\"\nschedule = \"{schedule}\"\nurls = [{}]\n",
+            self.db.display(),
+            urls.join(", ")
+        );
+        std::fs::write(&self.config, text).expect("write config");
+    }
+
+    pub fn publish(&self, a: &SeedArticle, visit: u64) {
+        let url = self.server.url(&a.path);
+        self.server.set(&a.path, Page::html(site::render(a, &url, &Chrome::visit(visit))));
+    }
+
+    /// Runs the binary with `--config` and waits for it.
+    pub async fn cli(&self, args: &[&str]) -> Output {
+        run(Some(&self.config), args).await
+    }
+
+    pub async fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cli(args).await;
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+pub async fn run(config: Option<&Path>, args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::new(bin());
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    cmd.args(args).env("RUST_LOG", "info").env_remove("NEWSLEDGER_CONFIG");
+    cmd.output().await.expect("run newsledger")
+}
+
+pub fn seed(key: &str) -> SeedArticle {
+    site::seeds().into_iter().find(|a| a.key == key).expect("seed exists")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
