@@ -156,13 +156,14 @@ async fn serve(mut stream: TcpStream, pages: Pages, hits: Arc<Mutex<Vec<Hit>>>) 
         .collect();
     let page = pages.lock().expect("pages lock").get(&path).cloned();
     let page = page.unwrap_or_else(|| Page::status(404));
-    if !page.delay.is_zero() {
-        tokio::time::sleep(page.delay).await;
-    }
     let inm = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("if-none-match")).map(|(_, v)| v.clone());
     let not_modified = page.etag.is_some() && inm.is_some() && inm == page.etag;
     let status = if not_modified { 304 } else { page.status };
+    // Recorded on arrival, so a test can act while a slow answer is pending.
     hits.lock().expect("hits lock").push(Hit { path, headers, status });
+    if !page.delay.is_zero() {
+        tokio::time::sleep(page.delay).await;
+    }
     let reason = match status {
         200 => "OK",
         304 => "Not Modified",
