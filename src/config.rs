@@ -194,7 +194,10 @@ impl Config {
     /// Validates configuration text; `path` is used in messages and to
     /// resolve a relative ledger path.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let v = Validator { text, file: path.display().to_string() };
+        let v = Validator {
+            text,
+            file: path.display().to_string(),
+        };
         let raw: RawConfig = toml::from_str(text).map_err(|e| v.toml_error(&e))?;
         v.validate(raw, path)
     }
@@ -207,7 +210,10 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
     fn error<T>(&self, span: &Spanned<T>, key: &str, message: impl Into<String>) -> ConfigError {
@@ -242,8 +248,16 @@ impl Validator<'_> {
     }
 
     fn duration(&self, s: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
-        humantime::parse_duration(s.get_ref().trim())
-            .map_err(|e| self.error(s, key, format!("`{}` is not a duration ({e}); write e.g. \"30s\", \"15m\", \"2h\"", s.get_ref())))
+        humantime::parse_duration(s.get_ref().trim()).map_err(|e| {
+            self.error(
+                s,
+                key,
+                format!(
+                    "`{}` is not a duration ({e}); write e.g. \"30s\", \"15m\", \"2h\"",
+                    s.get_ref()
+                ),
+            )
+        })
     }
 
     fn positive(&self, n: &Spanned<i64>, key: &str) -> Result<u64, ConfigError> {
@@ -254,24 +268,45 @@ impl Validator<'_> {
     }
 
     fn url(&self, s: &Spanned<String>, key: &str) -> Result<Url, ConfigError> {
-        let url = Url::parse(s.get_ref().trim())
-            .map_err(|e| self.error(s, key, format!("`{}` is not a URL ({e}); write it in full, e.g. \"https://example.org/news/\"", s.get_ref())))?;
+        let url = Url::parse(s.get_ref().trim()).map_err(|e| {
+            self.error(
+                s,
+                key,
+                format!(
+                    "`{}` is not a URL ({e}); write it in full, e.g. \"https://example.org/news/\"",
+                    s.get_ref()
+                ),
+            )
+        })?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(self.error(s, key, format!("`{}` is not an http(s) URL with a host", s.get_ref())));
+            return Err(self.error(
+                s,
+                key,
+                format!("`{}` is not an http(s) URL with a host", s.get_ref()),
+            ));
         }
         Ok(url)
     }
 
     fn selector(&self, s: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
-        scraper::Selector::parse(s.get_ref())
-            .map_err(|e| self.error(s, key, format!("`{}` is not a CSS selector: {e}", s.get_ref())))?;
+        scraper::Selector::parse(s.get_ref()).map_err(|e| {
+            self.error(
+                s,
+                key,
+                format!("`{}` is not a CSS selector: {e}", s.get_ref()),
+            )
+        })?;
         Ok(s.get_ref().clone())
     }
 
     fn validate(&self, raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
         let ledger_path = match raw.ledger.and_then(|l| l.path) {
             Some(p) if p.get_ref().trim().is_empty() => {
-                return Err(self.error(&p, "ledger.path", "is empty; give a file path such as \"/var/lib/newsledger/ledger.db\""));
+                return Err(self.error(
+                    &p,
+                    "ledger.path",
+                    "is empty; give a file path such as \"/var/lib/newsledger/ledger.db\"",
+                ));
             }
             Some(p) => {
                 let p = PathBuf::from(p.get_ref());
@@ -285,7 +320,9 @@ impl Validator<'_> {
         let mut fetch = FetchConfig::default();
         if let Some(f) = raw.fetch {
             if let Some(ua) = f.user_agent {
-                if ua.get_ref().trim().is_empty() || reqwest::header::HeaderValue::from_str(ua.get_ref()).is_err() {
+                if ua.get_ref().trim().is_empty()
+                    || reqwest::header::HeaderValue::from_str(ua.get_ref()).is_err()
+                {
                     return Err(self.error(&ua, "fetch.user_agent", "must be a non-empty header value naming the operator, e.g. \"newsledger/0.1 (+https://example.org/contact)\""));
                 }
                 fetch.user_agent = ua.into_inner();
@@ -305,7 +342,11 @@ impl Validator<'_> {
             if let Some(n) = &f.max_redirects {
                 let r = self.positive(n, "fetch.max_redirects")?;
                 if r > 20 {
-                    return Err(self.error(n, "fetch.max_redirects", "at most 20 redirects are allowed"));
+                    return Err(self.error(
+                        n,
+                        "fetch.max_redirects",
+                        "at most 20 redirects are allowed",
+                    ));
                 }
                 fetch.max_redirects = r as usize;
             }
@@ -324,8 +365,16 @@ impl Validator<'_> {
         for s in raw.source {
             let name = s.name.get_ref().trim().to_string();
             let line = self.line_of(s.name.span().start);
-            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)) {
-                return Err(self.error(&s.name, "source.name", format!("`{name}` must be non-empty letters, digits, '-', '_' or '.'")));
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(self.error(
+                    &s.name,
+                    "source.name",
+                    format!("`{name}` must be non-empty letters, digits, '-', '_' or '.'"),
+                ));
             }
             if let Some(first) = names.insert(name.clone(), line) {
                 return Err(self.error(&s.name, "source.name", format!("duplicate source name `{name}` (first defined on line {first}); names must be unique")));
@@ -337,25 +386,42 @@ impl Validator<'_> {
                     let span = s.timezone.as_ref().expect("a zone error has a zone");
                     return Err(self.error(span, &format!("source.{name}.timezone"), msg));
                 }
-                Err(msg) => return Err(self.error(&s.schedule, &format!("source.{name}.schedule"), msg)),
+                Err(msg) => {
+                    return Err(self.error(&s.schedule, &format!("source.{name}.schedule"), msg));
+                }
             };
             let urls_of = |list: &[Spanned<String>], key: &str| -> Result<Vec<Url>, ConfigError> {
-                list.iter().map(|u| self.url(u, &format!("source.{name}.{key}"))).collect()
+                list.iter()
+                    .map(|u| self.url(u, &format!("source.{name}.{key}")))
+                    .collect()
             };
             let urls = urls_of(&s.urls, "urls")?;
             let feeds = urls_of(&s.feeds, "feeds")?;
             let sitemaps = urls_of(&s.sitemaps, "sitemaps")?;
             let listings = urls_of(&s.listings, "listings")?;
             if urls.is_empty() && feeds.is_empty() && sitemaps.is_empty() && listings.is_empty() {
-                return Err(self.error(&s.name, &format!("source.{name}"), "watches nothing; give at least one of urls, feeds, sitemaps, listings"));
+                return Err(self.error(
+                    &s.name,
+                    &format!("source.{name}"),
+                    "watches nothing; give at least one of urls, feeds, sitemaps, listings",
+                ));
             }
-            let sel = |v: &Option<Spanned<String>>, key: &str| -> Result<Option<String>, ConfigError> {
-                v.as_ref().map(|x| self.selector(x, &format!("source.{name}.{key}"))).transpose()
-            };
+            let sel =
+                |v: &Option<Spanned<String>>, key: &str| -> Result<Option<String>, ConfigError> {
+                    v.as_ref()
+                        .map(|x| self.selector(x, &format!("source.{name}.{key}")))
+                        .transpose()
+                };
             let keep_raw = match s.keep_raw.as_ref().map(|k| (k, k.get_ref().as_str())) {
                 None | Some((_, "revisions")) => KeepRaw::Revisions,
                 Some((_, "all")) => KeepRaw::All,
-                Some((k, other)) => return Err(self.error(k, &format!("source.{name}.keep_raw"), format!("`{other}` is not one of \"revisions\", \"all\""))),
+                Some((k, other)) => {
+                    return Err(self.error(
+                        k,
+                        &format!("source.{name}.keep_raw"),
+                        format!("`{other}` is not one of \"revisions\", \"all\""),
+                    ));
+                }
             };
             sources.push(Source {
                 name: name.clone(),
@@ -412,7 +478,10 @@ urls = ["https://nordicmonitor.com/2022/03/turkey-may-send-its-police-to-azerbai
     #[test]
     fn a_good_config_validates_into_types() {
         let c = parse(GOOD).unwrap();
-        assert_eq!(c.ledger_path, PathBuf::from("/var/lib/newsledger/ledger.db"));
+        assert_eq!(
+            c.ledger_path,
+            PathBuf::from("/var/lib/newsledger/ledger.db")
+        );
         assert_eq!(c.fetch.timeout, Duration::from_secs(30));
         assert_eq!(c.sources[0].name, "nordic-monitor");
         assert_eq!(c.sources[0].urls[0].host_str(), Some("nordicmonitor.com"));
@@ -431,32 +500,49 @@ urls = ["https://nordicmonitor.com/2022/03/turkey-may-send-its-police-to-azerbai
     #[test]
     fn bad_cron_names_line_and_key() {
         let e = error_of(&GOOD.replace("*/15 * * * *", "every 15 minutes"));
-        assert!(e.starts_with("/etc/newsledger.toml:11: source.nordic-monitor.schedule:"), "{e}");
+        assert!(
+            e.starts_with("/etc/newsledger.toml:11: source.nordic-monitor.schedule:"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_duration_names_line_and_key() {
         let e = error_of(&GOOD.replace("\"2s\"", "\"two seconds\""));
-        assert!(e.starts_with("/etc/newsledger.toml:7: fetch.per_host_interval:"), "{e}");
+        assert!(
+            e.starts_with("/etc/newsledger.toml:7: fetch.per_host_interval:"),
+            "{e}"
+        );
     }
 
     #[test]
     fn duplicate_source_names_are_refused() {
-        let text = format!("{GOOD}\n[[source]]\nname = \"nordic-monitor\"\nschedule = \"0 * * * *\"\nurls = [\"https://example.org/a\"]\n");
+        let text = format!(
+            "{GOOD}\n[[source]]\nname = \"nordic-monitor\"\nschedule = \"0 * * * *\"\nurls = [\"https://example.org/a\"]\n"
+        );
         let e = error_of(&text);
         assert!(e.contains(":16: source.name: duplicate source name `nordic-monitor` (first defined on line 10)"), "{e}");
     }
 
     #[test]
     fn unparsable_url_names_line_and_key() {
-        let e = error_of(&GOOD.replace("https://nordicmonitor.com/2022", "nordicmonitor dot com/2022"));
-        assert!(e.starts_with("/etc/newsledger.toml:13: source.nordic-monitor.urls:"), "{e}");
+        let e = error_of(&GOOD.replace(
+            "https://nordicmonitor.com/2022",
+            "nordicmonitor dot com/2022",
+        ));
+        assert!(
+            e.starts_with("/etc/newsledger.toml:13: source.nordic-monitor.urls:"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_timezone_names_its_key() {
         let e = error_of(&GOOD.replace("Europe/Istanbul", "Europe/Atlantis"));
-        assert!(e.starts_with("/etc/newsledger.toml:12: source.nordic-monitor.timezone:"), "{e}");
+        assert!(
+            e.starts_with("/etc/newsledger.toml:12: source.nordic-monitor.timezone:"),
+            "{e}"
+        );
     }
 
     #[test]

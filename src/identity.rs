@@ -44,10 +44,16 @@ mod tests {
     #[test]
     fn strips_tracking_fragment_and_case() {
         assert_eq!(
-            normalize("HTTPS://NordicMonitor.com:443/2022/03/x/?utm_source=tw&id=7&fbclid=abc#comments").as_deref(),
+            normalize(
+                "HTTPS://NordicMonitor.com:443/2022/03/x/?utm_source=tw&id=7&fbclid=abc#comments"
+            )
+            .as_deref(),
             Some("https://nordicmonitor.com/2022/03/x/?id=7")
         );
-        assert_eq!(normalize("http://a.example/p?gclid=1").as_deref(), Some("http://a.example/p"));
+        assert_eq!(
+            normalize("http://a.example/p?gclid=1").as_deref(),
+            Some("http://a.example/p")
+        );
     }
 
     #[test]

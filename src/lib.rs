@@ -20,7 +20,7 @@ pub mod demo;
 pub mod diff;
 pub mod extract;
 pub mod fetch;
+pub mod identity;
 pub mod ledger;
 pub mod schedule;
 pub mod service;
-pub mod identity;

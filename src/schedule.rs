@@ -23,7 +23,7 @@ impl Schedule {
     /// Parses a crontab expression and an optional IANA time zone name.
     pub fn parse(expr: &str, timezone: Option<&str>) -> Result<Self, String> {
         let fields = expr.split_whitespace().count();
-        if !(fields == 5 || fields == 6) && !expr.trim_start().starts_with('@') {
+        if !(fields == 5 || fields == 6 || expr.trim_start().starts_with('@')) {
             return Err(format!(
                 "`{expr}` has {fields} fields; use 5 (minute hour day month weekday) or 6 (with seconds first)"
             ));
@@ -36,7 +36,9 @@ impl Schedule {
         let tz = match timezone {
             None => None,
             Some(name) => Some(name.parse::<Tz>().map_err(|_| {
-                format!("`{name}` is not an IANA time zone name (e.g. \"Europe/Istanbul\", \"UTC\")")
+                format!(
+                    "`{name}` is not an IANA time zone name (e.g. \"Europe/Istanbul\", \"UTC\")"
+                )
             })?),
         };
         Ok(Schedule {
@@ -53,10 +55,7 @@ impl Schedule {
     /// The first firing strictly after `now`, or `None` if there is none.
     pub fn next_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self.tz {
-            None => self
-                .cron
-                .find_next_occurrence(&now, false)
-                .ok(),
+            None => self.cron.find_next_occurrence(&now, false).ok(),
             Some(tz) => self
                 .cron
                 .find_next_occurrence(&now.with_timezone(&tz), false)

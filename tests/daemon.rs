@@ -26,7 +26,10 @@ fn spawn_run(s: &Setup) -> tokio::process::Child {
 
 fn sigterm(child: &tokio::process::Child) {
     let pid = child.id().expect("running").to_string();
-    let st = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     assert!(st.success());
 }
 
@@ -41,10 +44,19 @@ async fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 async fn stop(mut child: tokio::process::Child) -> (std::process::ExitStatus, String, Duration) {
     sigterm(&child);
     let t0 = Instant::now();
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exit within 10 s").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exit within 10 s")
+        .unwrap();
     let elapsed = t0.elapsed();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).await.unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
     (status, err, elapsed)
 }
 
@@ -78,14 +90,24 @@ async fn sigterm_mid_cycle_exits_cleanly_and_the_next_start_resumes() {
     s.write_config("* * * * * *", &refs);
 
     let child = spawn_run(&s);
-    wait_until("six requests in flight", Duration::from_secs(15), || s.server.hits().len() >= 6).await;
-    wait_until("the fast pages recorded", Duration::from_secs(10), || s.db.exists() && fetched_urls(&s.db).len() >= 3).await;
+    wait_until("six requests in flight", Duration::from_secs(15), || {
+        s.server.hits().len() >= 6
+    })
+    .await;
+    wait_until("the fast pages recorded", Duration::from_secs(10), || {
+        s.db.exists() && fetched_urls(&s.db).len() >= 3
+    })
+    .await;
     let (status, err, elapsed) = stop(child).await;
     assert!(status.success(), "exit status {status:?}: {err}");
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     assert!(err.contains("shutdown requested"), "{err}");
     let recorded = fetched_urls(&s.db);
-    assert_eq!(recorded.len(), 3, "only complete fetches are committed: {recorded:?}");
+    assert_eq!(
+        recorded.len(),
+        3,
+        "only complete fetches are committed: {recorded:?}"
+    );
     let verify = s.cli(&["verify"]).await;
     assert!(verify.status.success(), "{}", common::stdout(&verify));
 
@@ -93,13 +115,20 @@ async fn sigterm_mid_cycle_exits_cleanly_and_the_next_start_resumes() {
     // with exactly the URLs it had not reached.
     for path in &paths[3..] {
         let url = s.server.url(path);
-        s.server.set(path, Page::html(site::render(&a, &url, &Chrome::visit(0))));
+        s.server
+            .set(path, Page::html(site::render(&a, &url, &Chrome::visit(0))));
     }
     let child = spawn_run(&s);
-    wait_until("the resumed fetches", Duration::from_secs(15), || fetched_urls(&s.db).len() >= 6).await;
+    wait_until("the resumed fetches", Duration::from_secs(15), || {
+        fetched_urls(&s.db).len() >= 6
+    })
+    .await;
     let (status, err, _) = stop(child).await;
     assert!(status.success(), "{err}");
-    assert!(err.contains("resuming an interrupted cycle") && err.contains("pending=3"), "{err}");
+    assert!(
+        err.contains("resuming an interrupted cycle") && err.contains("pending=3"),
+        "{err}"
+    );
     let recorded = fetched_urls(&s.db);
     let mut first_six: Vec<String> = recorded[..6].to_vec();
     first_six.sort();
@@ -122,16 +151,24 @@ async fn readers_never_see_a_locked_database_while_run_writes() {
         for p in &paths {
             // Every round edits every article: revisions and changes on each cycle.
             let mut edited = a.clone();
-            edited.blocks.push(Block::Paragraph(format!("Update {round}: the story continues.")));
+            edited.blocks.push(Block::Paragraph(format!(
+                "Update {round}: the story continues."
+            )));
             let url = s.server.url(p);
-            s.server.set(p, Page::html(site::render(&edited, &url, &Chrome::visit(round as u64))));
+            s.server.set(
+                p,
+                Page::html(site::render(&edited, &url, &Chrome::visit(round as u64))),
+            );
         }
     };
     publish(0);
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     s.write_config("* * * * * *", &refs);
     let child = spawn_run(&s);
-    wait_until("the first cycle", Duration::from_secs(15), || s.db.exists() && fetched_urls(&s.db).len() >= 12).await;
+    wait_until("the first cycle", Duration::from_secs(15), || {
+        s.db.exists() && fetched_urls(&s.db).len() >= 12
+    })
+    .await;
 
     let url = s.server.url(&paths[0]);
     let mut failures = Vec::new();
@@ -141,7 +178,12 @@ async fn readers_never_see_a_locked_database_while_run_writes() {
     while t0.elapsed() < Duration::from_secs(6) {
         publish(round);
         round += 1;
-        let (ha, ca, sa, va) = (["history", url.as_str(), "--json"], ["changes", "--json"], ["status", "--json"], ["verify"]);
+        let (ha, ca, sa, va) = (
+            ["history", url.as_str(), "--json"],
+            ["changes", "--json"],
+            ["status", "--json"],
+            ["verify"],
+        );
         let (h, c, st, v) = tokio::join!(s.cli(&ha), s.cli(&ca), s.cli(&sa), s.cli(&va));
         for o in [h, c, st, v] {
             runs += 1;
@@ -153,8 +195,16 @@ async fn readers_never_see_a_locked_database_while_run_writes() {
     }
     let (status, err, _) = stop(child).await;
     assert!(status.success(), "{err}");
-    assert!(failures.is_empty(), "{} of {runs} reads failed: {:?}", failures.len(), failures.first());
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} reads failed: {:?}",
+        failures.len(),
+        failures.first()
+    );
     assert!(runs >= 8, "only {runs} reads ran");
     let changes = s.json(&["changes", "--json"]).await;
-    assert!(changes.as_array().unwrap().len() >= 12, "the daemon kept writing revisions");
+    assert!(
+        changes.as_array().unwrap().len() >= 12,
+        "the daemon kept writing revisions"
+    );
 }

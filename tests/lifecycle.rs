@@ -10,12 +10,18 @@ use serde_json::Value;
 fn outcomes(db: &std::path::Path) -> Vec<(i64, String, String)> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut stmt = conn.prepare("SELECT seq, url, json_extract(payload, '$.outcome') FROM ledger WHERE kind = 'fetch' ORDER BY seq").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 fn count_kind(db: &std::path::Path, kind: &str) -> i64 {
     let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row("SELECT COUNT(*) FROM ledger WHERE kind = ?1", [kind], |r| r.get(0)).unwrap()
+    conn.query_row("SELECT COUNT(*) FROM ledger WHERE kind = ?1", [kind], |r| {
+        r.get(0)
+    })
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +35,12 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
     s.publish(&wp, 0);
     // The Nordic page answers without an ETag: its refetch is a full 200.
     let nordic_url = s.server.url(&nordic.path);
-    let page = newsledger::demo::server::Page::html(newsledger::demo::site::render(&nordic, &nordic_url, &newsledger::demo::site::Chrome::visit(0))).without_etag();
+    let page = newsledger::demo::server::Page::html(newsledger::demo::site::render(
+        &nordic,
+        &nordic_url,
+        &newsledger::demo::site::Chrome::visit(0),
+    ))
+    .without_etag();
     s.server.set(&nordic.path, page);
     s.write_config("0 */15 * * * *", &[&nordic.path, &portal.path, &wp.path]);
 
@@ -45,32 +56,67 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
     // Cycle 2: nothing changed. Nordic refetched in full → unchanged; the
     // others answer 304 to the conditional request → not_modified.
     let out = s.cli(&["once"]).await;
-    assert_eq!(stdout(&out).trim(), "test-news: 1 unchanged, 2 not_modified");
-    assert_eq!(count_kind(&s.db, "revision"), 3, "no revision for an unchanged page");
-    let conditional = s.server.hits().iter().filter(|h| h.header("if-none-match").is_some()).count();
+    assert_eq!(
+        stdout(&out).trim(),
+        "test-news: 1 unchanged, 2 not_modified"
+    );
+    assert_eq!(
+        count_kind(&s.db, "revision"),
+        3,
+        "no revision for an unchanged page"
+    );
+    let conditional = s
+        .server
+        .hits()
+        .iter()
+        .filter(|h| h.header("if-none-match").is_some())
+        .count();
     assert_eq!(conditional, 2, "the ETag of the last fetch is sent back");
 
     // Cycle 3: a quiet edit of Nordic; chrome-only change on YCPress.
     let mut edited = nordic.clone();
-    edited.blocks.push(Block::Paragraph(NORDIC_ADDED_PARAGRAPH.into()));
-    let page = newsledger::demo::server::Page::html(newsledger::demo::site::render(&edited, &nordic_url, &newsledger::demo::site::Chrome::visit(0))).without_etag();
+    edited
+        .blocks
+        .push(Block::Paragraph(NORDIC_ADDED_PARAGRAPH.into()));
+    let page = newsledger::demo::server::Page::html(newsledger::demo::site::render(
+        &edited,
+        &nordic_url,
+        &newsledger::demo::site::Chrome::visit(0),
+    ))
+    .without_etag();
     s.server.set(&nordic.path, page);
     s.publish(&wp, 5);
     let out = s.cli(&["once"]).await;
-    assert!(common::stderr(&out).contains("article changed"), "WARN line expected: {}", common::stderr(&out));
-    assert_eq!(stdout(&out).trim(), "test-news: 1 unchanged, 1 changed, 1 not_modified");
+    assert!(
+        common::stderr(&out).contains("article changed"),
+        "WARN line expected: {}",
+        common::stderr(&out)
+    );
+    assert_eq!(
+        stdout(&out).trim(),
+        "test-news: 1 unchanged, 1 changed, 1 not_modified"
+    );
     let history = s.json(&["history", &nordic_url, "--json"]).await;
     let h = history.as_array().unwrap();
     assert_eq!(h.len(), 2);
     assert_eq!(h[1]["revision"], 2);
     assert_eq!(h[1]["words_added"], 27);
     assert_eq!(h[1]["words_removed"], 0);
-    let wp_history = s.json(&["history", &s.server.url(&wp.path), "--json"]).await;
-    assert_eq!(wp_history.as_array().unwrap().len(), 1, "chrome-only change made a revision");
+    let wp_history = s
+        .json(&["history", &s.server.url(&wp.path), "--json"])
+        .await;
+    assert_eq!(
+        wp_history.as_array().unwrap().len(),
+        1,
+        "chrome-only change made a revision"
+    );
 
     let diff = s.cli(&["diff", &nordic_url, "--color", "never"]).await;
     let diff = stdout(&diff);
-    assert!(diff.contains(&format!("since 2009.{{+\n\n{NORDIC_ADDED_PARAGRAPH}+}}")), "{diff}");
+    assert!(
+        diff.contains(&format!("since 2009.{{+\n\n{NORDIC_ADDED_PARAGRAPH}+}}")),
+        "{diff}"
+    );
     assert!(diff.contains("revision 1 → 2, +27 −0 words"), "{diff}");
 
     // Cycle 4: the portal article is deleted → gone, flagged.
@@ -80,9 +126,21 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
     assert_eq!(count_kind(&s.db, "gone"), 1);
 
     let changes = s.json(&["changes", "--json"]).await;
-    let kinds: Vec<(&str, &str)> = changes.as_array().unwrap().iter().map(|c| (c["kind"].as_str().unwrap(), c["url"].as_str().unwrap())).collect();
+    let kinds: Vec<(&str, &str)> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap(), c["url"].as_str().unwrap()))
+        .collect();
     let portal_url = s.server.url(&portal.path);
-    assert_eq!(kinds, vec![("gone", portal_url.as_str()), ("changed", nordic_url.as_str())], "newest first");
+    assert_eq!(
+        kinds,
+        vec![
+            ("gone", portal_url.as_str()),
+            ("changed", nordic_url.as_str())
+        ],
+        "newest first"
+    );
     assert_eq!(changes[1]["fields"], serde_json::json!(["body"]));
     assert_eq!(changes[1]["from_revision"], 1);
     assert_eq!(changes[1]["to_revision"], 2);
@@ -93,9 +151,19 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
 
     // `show` returns the stored text of each revision.
     let rev1 = s.json(&["show", &nordic_url, "--rev", "1", "--json"]).await;
-    assert!(!rev1["article"]["text"].as_str().unwrap().contains("Riot Police are a notorious"));
+    assert!(
+        !rev1["article"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Riot Police are a notorious")
+    );
     let rev2 = s.json(&["show", &nordic_url, "--json"]).await;
-    assert!(rev2["article"]["text"].as_str().unwrap().ends_with(NORDIC_ADDED_PARAGRAPH));
+    assert!(
+        rev2["article"]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with(NORDIC_ADDED_PARAGRAPH)
+    );
 
     let status = s.json(&["status", "--json"]).await;
     assert_eq!(status["sources"][0]["name"], "test-news");
@@ -106,7 +174,9 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
     assert!(verify.status.success(), "{}", stdout(&verify));
     let changes_since: Value = s.json(&["changes", "--since", "1h", "--json"]).await;
     assert_eq!(changes_since.as_array().unwrap().len(), 2);
-    let none_since: Value = s.json(&["changes", "--since", "2999-01-01T00:00:00Z", "--json"]).await;
+    let none_since: Value = s
+        .json(&["changes", "--since", "2999-01-01T00:00:00Z", "--json"])
+        .await;
     assert_eq!(none_since.as_array().unwrap().len(), 0);
 }
 
@@ -115,7 +185,8 @@ async fn failures_are_recorded_and_do_not_stop_the_cycle() {
     let s = Setup::new().await;
     let wp = seed("ycpress");
     s.publish(&wp, 0);
-    s.server.set("/broken", newsledger::demo::server::Page::status(500));
+    s.server
+        .set("/broken", newsledger::demo::server::Page::status(500));
     s.server.set("/feed.json", {
         let mut p = newsledger::demo::server::Page::html("{\"not\": \"html\"}");
         p.content_type = "application/json".into();

@@ -25,18 +25,29 @@ fn verify_output(o: &std::process::Output) -> (i32, String) {
 async fn update_and_delete_are_refused_by_triggers() {
     let s = populated().await;
     let conn = Connection::open(&s.db).unwrap();
-    conn.execute_batch("PRAGMA recursive_triggers = ON").unwrap();
-    let e = conn.execute("UPDATE ledger SET payload = '{}' WHERE seq = 3", []).unwrap_err();
+    conn.execute_batch("PRAGMA recursive_triggers = ON")
+        .unwrap();
+    let e = conn
+        .execute("UPDATE ledger SET payload = '{}' WHERE seq = 3", [])
+        .unwrap_err();
     assert!(e.to_string().contains("append-only"), "{e}");
-    let e = conn.execute("DELETE FROM ledger WHERE seq = 3", []).unwrap_err();
+    let e = conn
+        .execute("DELETE FROM ledger WHERE seq = 3", [])
+        .unwrap_err();
     assert!(e.to_string().contains("append-only"), "{e}");
     let e = conn.execute("DELETE FROM blobs", []).unwrap_err();
     assert!(e.to_string().contains("insert-only"), "{e}");
     // REPLACE on an existing seq would delete first: the trigger fires.
     let e = conn
-        .execute("INSERT OR REPLACE INTO ledger SELECT * FROM ledger WHERE seq = 2", [])
+        .execute(
+            "INSERT OR REPLACE INTO ledger SELECT * FROM ledger WHERE seq = 2",
+            [],
+        )
         .unwrap_err();
-    assert!(e.to_string().contains("append-only") || e.to_string().contains("next number"), "{e}");
+    assert!(
+        e.to_string().contains("append-only") || e.to_string().contains("next number"),
+        "{e}"
+    );
     // An insert that does not extend the head is refused.
     let e = conn
         .execute("INSERT INTO ledger (seq, recorded_at, kind, url, payload, prev_hash, entry_hash) VALUES (999, 't', 'fetch', NULL, '{}', zeroblob(32), zeroblob(32))", [])
@@ -51,7 +62,11 @@ async fn a_row_changed_behind_the_triggers_is_named_by_seq() {
     let s = populated().await;
     let conn = Connection::open(&s.db).unwrap();
     conn.execute_batch("DROP TRIGGER ledger_no_update").unwrap();
-    conn.execute("UPDATE ledger SET payload = replace(payload, '\"new\"', '\"unchanged\"') WHERE seq = 4", []).unwrap();
+    conn.execute(
+        "UPDATE ledger SET payload = replace(payload, '\"new\"', '\"unchanged\"') WHERE seq = 4",
+        [],
+    )
+    .unwrap();
     drop(conn);
     let (code, out) = verify_output(&s.cli(&["verify"]).await);
     assert_eq!(code, 1, "{out}");
@@ -72,16 +87,23 @@ async fn a_deleted_row_and_a_swapped_blob_are_detected() {
     drop(conn);
     let (code, out) = verify_output(&s.cli(&["verify"]).await);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("does not match its hash") || out.contains("corrupt"), "{out}");
+    assert!(
+        out.contains("does not match its hash") || out.contains("corrupt"),
+        "{out}"
+    );
 
     let s = populated().await;
     let conn = Connection::open(&s.db).unwrap();
     conn.execute_batch("DROP TRIGGER ledger_no_delete").unwrap();
-    conn.execute("DELETE FROM ledger WHERE seq = 5", []).unwrap();
+    conn.execute("DELETE FROM ledger WHERE seq = 5", [])
+        .unwrap();
     drop(conn);
     let (code, out) = verify_output(&s.cli(&["verify"]).await);
     assert_eq!(code, 1);
-    assert!(out.starts_with("BROKEN at seq 5: entry 5 is missing"), "{out}");
+    assert!(
+        out.starts_with("BROKEN at seq 5: entry 5 is missing"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,18 +119,29 @@ async fn a_ledger_rehashed_from_scratch_fails_an_earlier_checkpoint() {
     // forger with write access would: the chain is consistent again…
     let conn = Connection::open(&s.db).unwrap();
     conn.execute_batch("DROP TRIGGER ledger_no_update; DROP TRIGGER ledger_no_delete; DROP TRIGGER ledger_chain_check;").unwrap();
-    conn.execute("UPDATE ledger SET payload = replace(payload, 'test-news', 'forged-news') WHERE seq = 3", []).unwrap();
+    conn.execute(
+        "UPDATE ledger SET payload = replace(payload, 'test-news', 'forged-news') WHERE seq = 3",
+        [],
+    )
+    .unwrap();
     let rows: Vec<(i64, String, String, Option<String>, String)> = conn
         .prepare("SELECT seq, recorded_at, kind, url, payload FROM ledger ORDER BY seq")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .unwrap()
         .map(Result::unwrap)
         .collect();
     let mut prev = [0u8; 32].to_vec();
     for (seq, at, kind, url, payload) in rows {
-        let h = newsledger::ledger::entry::entry_hash(seq, &at, &kind, url.as_deref(), &payload, &prev);
-        conn.execute("UPDATE ledger SET prev_hash = ?1, entry_hash = ?2 WHERE seq = ?3", rusqlite::params![prev, h.to_vec(), seq]).unwrap();
+        let h =
+            newsledger::ledger::entry::entry_hash(seq, &at, &kind, url.as_deref(), &payload, &prev);
+        conn.execute(
+            "UPDATE ledger SET prev_hash = ?1, entry_hash = ?2 WHERE seq = ?3",
+            rusqlite::params![prev, h.to_vec(), seq],
+        )
+        .unwrap();
         prev = h.to_vec();
     }
     drop(conn);
@@ -121,7 +154,11 @@ async fn a_ledger_rehashed_from_scratch_fails_an_earlier_checkpoint() {
 
     // A truncated ledger does not reach the checkpoint either.
     let conn = Connection::open(&s.db).unwrap();
-    conn.execute("DELETE FROM ledger WHERE seq >= ?1", [seq.parse::<i64>().unwrap()]).unwrap();
+    conn.execute(
+        "DELETE FROM ledger WHERE seq >= ?1",
+        [seq.parse::<i64>().unwrap()],
+    )
+    .unwrap();
     drop(conn);
     let (code, out) = verify_output(&s.cli(&["verify", "--checkpoint", &cp]).await);
     assert_eq!(code, 1, "{out}");
@@ -132,14 +169,32 @@ async fn a_ledger_rehashed_from_scratch_fails_an_earlier_checkpoint() {
 async fn the_python_audit_script_agrees_with_verify() {
     let s = populated().await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/verify_ledger.py");
-    let run = |db: &std::path::Path| std::process::Command::new("python3").arg(script).arg(db).output().expect("python3");
+    let run = |db: &std::path::Path| {
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(db)
+            .output()
+            .expect("python3")
+    };
     let ok = run(&s.db);
-    assert!(ok.status.success(), "{}{}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let head = stdout(&s.cli(&["checkpoint"]).await);
-    assert!(String::from_utf8_lossy(&ok.stdout).contains(head.trim()), "script prints the same head");
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains(head.trim()),
+        "script prints the same head"
+    );
     let conn = Connection::open(&s.db).unwrap();
     conn.execute_batch("DROP TRIGGER ledger_no_update").unwrap();
-    conn.execute("UPDATE ledger SET recorded_at = '2000-01-01T00:00:00.000Z' WHERE seq = 6", []).unwrap();
+    conn.execute(
+        "UPDATE ledger SET recorded_at = '2000-01-01T00:00:00.000Z' WHERE seq = 6",
+        [],
+    )
+    .unwrap();
     drop(conn);
     let bad = run(&s.db);
     assert_eq!(bad.status.code(), Some(1));

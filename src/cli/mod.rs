@@ -17,7 +17,11 @@ use crate::config::{self, Config, ExtractOverrides};
 use crate::ledger::{self, Checkpoint};
 
 #[derive(Debug, Parser)]
-#[command(name = "newsledger", version, about = "Watches news articles and keeps a tamper-evident record of what they said and when")]
+#[command(
+    name = "newsledger",
+    version,
+    about = "Watches news articles and keeps a tamper-evident record of what they said and when"
+)]
 pub struct Cli {
     /// Configuration file [default: $NEWSLEDGER_CONFIG or ./newsledger.toml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -129,10 +133,16 @@ pub struct Failure {
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Failure {
-        Failure { code: 2, message: message.into() }
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
     }
     fn runtime(message: impl std::fmt::Display) -> Failure {
-        Failure { code: 3, message: message.to_string() }
+        Failure {
+            code: 3,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -157,9 +167,20 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
-                return ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 });
+                return ExitCode::from(
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        2
+                    } else {
+                        0
+                    },
+                );
             }
             // One line: clap's first line, without the usage block.
             let text = e.render().to_string();
@@ -168,8 +189,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // The demo prints its own report; its log shows only what was flagged.
+    let default_level = if matches!(cli.command, Command::Demo) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_logging(cli.log_format, default_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -185,15 +215,21 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
+    let filter =
+        EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let under_systemd =
+        std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Auto if under_systemd => builder.without_time().with_ansi(false).try_init(),
-        _ => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        _ => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
 }
 
@@ -211,7 +247,9 @@ fn ledger_path(cli: &Cli) -> Result<PathBuf, Failure> {
     if let Some(db) = &cli.db {
         return Ok(db.clone());
     }
-    load_config(cli).map(|c| c.ledger_path).map_err(|f| Failure::usage(format!("{} (or pass --db PATH)", f.message)))
+    load_config(cli)
+        .map(|c| c.ledger_path)
+        .map_err(|f| Failure::usage(format!("{} (or pass --db PATH)", f.message)))
 }
 
 fn open_ro(cli: &Cli) -> Result<(PathBuf, rusqlite::Connection), Failure> {
@@ -221,8 +259,11 @@ fn open_ro(cli: &Cli) -> Result<(PathBuf, rusqlite::Connection), Failure> {
 }
 
 fn resolve(conn: &rusqlite::Connection, url: &str) -> Result<String, Failure> {
-    ledger::read::resolve_article(conn, url)?
-        .ok_or_else(|| Failure::usage(format!("no article {url} in the ledger (see `newsledger changes` or `status`)")))
+    ledger::read::resolve_article(conn, url)?.ok_or_else(|| {
+        Failure::usage(format!(
+            "no article {url} in the ledger (see `newsledger changes` or `status`)"
+        ))
+    })
 }
 
 async fn shutdown_signal() {
@@ -239,22 +280,31 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match &cli.command {
         Command::Run => {
             let cfg = load_config(&cli)?;
-            crate::service::run(&cfg, shutdown_signal()).await.map_err(Failure::runtime)?;
+            crate::service::run(&cfg, shutdown_signal())
+                .await
+                .map_err(Failure::runtime)?;
         }
         Command::Once { source } => {
             let cfg = load_config(&cli)?;
-            let summaries = crate::service::once(&cfg, source.as_deref()).await.map_err(|e| match e {
-                crate::service::ServiceError::UnknownSource(_) => Failure::usage(e.to_string()),
-                other => Failure::runtime(other),
-            })?;
+            let summaries = crate::service::once(&cfg, source.as_deref())
+                .await
+                .map_err(|e| match e {
+                    crate::service::ServiceError::UnknownSource(_) => Failure::usage(e.to_string()),
+                    other => Failure::runtime(other),
+                })?;
             for s in &summaries {
                 writeln!(out, "{}: {}", s.source, output::counts(&s.counts))?;
             }
         }
         Command::Demo => {
-            let path = cli.db.clone().unwrap_or_else(crate::demo::default_ledger_path);
+            let path = cli
+                .db
+                .clone()
+                .unwrap_or_else(crate::demo::default_ledger_path);
             let color = std::io::stdout().is_terminal();
-            crate::demo::run(&mut out, &path, color).await.map_err(Failure::runtime)?;
+            crate::demo::run(&mut out, &path, color)
+                .await
+                .map_err(Failure::runtime)?;
         }
         Command::CheckConfig => {
             let cfg = load_config(&cli)?;
@@ -273,11 +323,18 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Show { url, rev, json } => {
             let (_, conn) = open_ro(&cli)?;
             let url = resolve(&conn, url)?;
-            let (row, article) = ledger::read::revision(&conn, &url, *rev)?
-                .ok_or_else(|| Failure::usage(format!("{url} has no revision {}", rev.unwrap_or(0))))?;
+            let (row, article) = ledger::read::revision(&conn, &url, *rev)?.ok_or_else(|| {
+                Failure::usage(format!("{url} has no revision {}", rev.unwrap_or(0)))
+            })?;
             output::show(&mut out, &url, &row, &article, *json)?;
         }
-        Command::Diff { url, from, to, color, json } => {
+        Command::Diff {
+            url,
+            from,
+            to,
+            color,
+            json,
+        } => {
             let (_, conn) = open_ro(&cli)?;
             let url = resolve(&conn, url)?;
             let rows = ledger::read::history(&conn, &url)?;
@@ -287,13 +344,17 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let load = |n: i64| -> Result<crate::extract::Article, Failure> {
                 ledger::read::revision(&conn, &url, Some(n))?
                     .map(|(_, a)| a)
-                    .ok_or_else(|| Failure::usage(format!("{url} has no revision {n} (it has 1 to {last})")))
+                    .ok_or_else(|| {
+                        Failure::usage(format!("{url} has no revision {n} (it has 1 to {last})"))
+                    })
             };
             let (a, b) = (load(from)?, load(to)?);
             let color = match color {
                 Color::Always => true,
                 Color::Never => false,
-                Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                Color::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
             };
             output::diff(&mut out, &url, from, to, &a, &b, color, *json)?;
         }
@@ -311,7 +372,10 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Verify { checkpoint, json } => {
             let cp: Option<Checkpoint> = checkpoint
                 .as_deref()
-                .map(|c| c.parse().map_err(|e: String| Failure::usage(format!("--checkpoint: {e}"))))
+                .map(|c| {
+                    c.parse()
+                        .map_err(|e: String| Failure::usage(format!("--checkpoint: {e}")))
+                })
                 .transpose()?;
             let (_, conn) = open_ro(&cli)?;
             let report = ledger::verify::verify(&conn, cp.as_ref())?;
@@ -320,8 +384,17 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Checkpoint => {
             let (_, conn) = open_ro(&cli)?;
-            let head = ledger::head(&conn).map_err(Failure::runtime)?.ok_or_else(|| Failure::runtime("the ledger is empty"))?;
-            writeln!(out, "{}", Checkpoint { seq: head.0, hash: head.1.as_slice().try_into().unwrap_or([0; 32]) })?;
+            let head = ledger::head(&conn)
+                .map_err(Failure::runtime)?
+                .ok_or_else(|| Failure::runtime("the ledger is empty"))?;
+            writeln!(
+                out,
+                "{}",
+                Checkpoint {
+                    seq: head.0,
+                    hash: head.1.as_slice().try_into().unwrap_or([0; 32])
+                }
+            )?;
         }
     }
     Ok(0)
@@ -330,31 +403,45 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
 /// `--since 24h` (a duration back from now) or an RFC 3339 timestamp.
 fn parse_since(s: &str) -> Result<String, Failure> {
     if let Ok(d) = humantime::parse_duration(s) {
-        let d = chrono::Duration::from_std(d).map_err(|_| Failure::usage(format!("--since {s}: too long")))?;
+        let d = chrono::Duration::from_std(d)
+            .map_err(|_| Failure::usage(format!("--since {s}: too long")))?;
         return Ok(ledger::timestamp(chrono::Utc::now() - d));
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| ledger::timestamp(t.with_timezone(&chrono::Utc)))
-        .map_err(|_| Failure::usage(format!("--since {s}: give a duration (24h, 7d) or an RFC 3339 time (2026-01-19T00:00:00Z)")))
+        .map_err(|_| {
+            Failure::usage(format!(
+                "--since {s}: give a duration (24h, 7d) or an RFC 3339 time (2026-01-19T00:00:00Z)"
+            ))
+        })
 }
 
-async fn extract_input(input: &str, url: Option<&str>, cli: &Cli) -> Result<crate::extract::Article, Failure> {
+async fn extract_input(
+    input: &str,
+    url: Option<&str>,
+    cli: &Cli,
+) -> Result<crate::extract::Article, Failure> {
     let overrides = ExtractOverrides::default();
     if input.starts_with("http://") || input.starts_with("https://") {
         let fetch_cfg = load_config(cli).map(|c| c.fetch).unwrap_or_default();
         let fetcher = crate::fetch::Fetcher::new(&fetch_cfg).map_err(Failure::runtime)?;
         let r = fetcher.fetch(input, &Default::default()).await;
-        let resp = r.response.map_err(|e| Failure::runtime(format!("{input}: {e}")))?;
+        let resp = r
+            .response
+            .map_err(|e| Failure::runtime(format!("{input}: {e}")))?;
         if !(200..300).contains(&resp.status) {
             return Err(Failure::runtime(format!("{input}: HTTP {}", resp.status)));
         }
         let html = crate::extract::decode(&resp.body, resp.header("content-type"));
         let final_url = r.final_url.clone();
-        return tokio::task::spawn_blocking(move || crate::extract::extract(&html, Some(&final_url), &overrides))
-            .await
-            .map_err(Failure::runtime);
+        return tokio::task::spawn_blocking(move || {
+            crate::extract::extract(&html, Some(&final_url), &overrides)
+        })
+        .await
+        .map_err(Failure::runtime);
     }
-    let bytes = std::fs::read(input).map_err(|e| Failure::usage(format!("{input}: cannot read it: {e}")))?;
+    let bytes = std::fs::read(input)
+        .map_err(|e| Failure::usage(format!("{input}: cannot read it: {e}")))?;
     let html = crate::extract::decode(&bytes, None);
     let url = url.map(str::to_string);
     tokio::task::spawn_blocking(move || crate::extract::extract(&html, url.as_deref(), &overrides))

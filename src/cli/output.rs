@@ -35,13 +35,26 @@ pub fn check_config(out: &mut dyn Write, cfg: &Config) -> io::Result<()> {
     writeln!(out, "ledger: {}", cfg.ledger_path.display())?;
     let now = chrono::Utc::now();
     for s in &cfg.sources {
-        let next = s.schedule.next_after(now).map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
+        let next = s
+            .schedule
+            .next_after(now)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "never".into());
         let tz = s.timezone.as_deref().unwrap_or("UTC");
-        writeln!(out, "source {}: schedule \"{}\" ({tz}), next run {next}", s.name, s.schedule.expr())?;
+        writeln!(
+            out,
+            "source {}: schedule \"{}\" ({tz}), next run {next}",
+            s.name,
+            s.schedule.expr()
+        )?;
         for u in &s.urls {
             writeln!(out, "  url     {u}")?;
         }
-        for (label, list) in [("feed", &s.feeds), ("sitemap", &s.sitemaps), ("listing", &s.listings)] {
+        for (label, list) in [
+            ("feed", &s.feeds),
+            ("sitemap", &s.sitemaps),
+            ("listing", &s.listings),
+        ] {
             for u in list {
                 writeln!(out, "  {label:<7} {u}")?;
             }
@@ -73,37 +86,69 @@ pub fn history(out: &mut dyn Write, url: &str, rows: &[HistoryRow], json: bool) 
         return print_json(out, &rows);
     }
     writeln!(out, "{url}")?;
-    writeln!(out, "{:>4}  {:<24}  {:<24}  {:<12}  {:>6}  {:>6}  {:>6}  title", "rev", "first seen", "last seen", "content", "+words", "-words", "seq")?;
+    writeln!(
+        out,
+        "{:>4}  {:<24}  {:<24}  {:<12}  {:>6}  {:>6}  {:>6}  title",
+        "rev", "first seen", "last seen", "content", "+words", "-words", "seq"
+    )?;
     for r in rows {
         writeln!(
             out,
             "{:>4}  {:<24}  {:<24}  {:<12}  {:>6}  {:>6}  {:>6}  {}",
-            r.revision, r.first_seen, r.last_seen, &r.content_hash[..12], r.words_added, r.words_removed, r.seq,
+            r.revision,
+            r.first_seen,
+            r.last_seen,
+            &r.content_hash[..12],
+            r.words_added,
+            r.words_removed,
+            r.seq,
             r.title.as_deref().unwrap_or("")
         )?;
     }
     Ok(())
 }
 
-pub fn show(out: &mut dyn Write, url: &str, row: &HistoryRow, a: &Article, json: bool) -> io::Result<()> {
+pub fn show(
+    out: &mut dyn Write,
+    url: &str,
+    row: &HistoryRow,
+    a: &Article,
+    json: bool,
+) -> io::Result<()> {
     if json {
-        return print_json(out, &json!({
-            "url": url,
-            "revision": row.revision,
-            "first_seen": row.first_seen,
-            "last_seen": row.last_seen,
-            "content_hash": row.content_hash,
-            "seq": row.seq,
-            "article": a,
-        }));
+        return print_json(
+            out,
+            &json!({
+                "url": url,
+                "revision": row.revision,
+                "first_seen": row.first_seen,
+                "last_seen": row.last_seen,
+                "content_hash": row.content_hash,
+                "seq": row.seq,
+                "article": a,
+            }),
+        );
     }
-    writeln!(out, "{url} — revision {} (first seen {}, last seen {}, seq {})", row.revision, row.first_seen, row.last_seen, row.seq)?;
+    writeln!(
+        out,
+        "{url} — revision {} (first seen {}, last seen {}, seq {})",
+        row.revision, row.first_seen, row.last_seen, row.seq
+    )?;
     writeln!(out, "content hash: {}", row.content_hash)?;
     article(out, a, false)
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn diff(out: &mut dyn Write, url: &str, from: i64, to: i64, a: &Article, b: &Article, color: bool, json: bool) -> io::Result<()> {
+pub fn diff(
+    out: &mut dyn Write,
+    url: &str,
+    from: i64,
+    to: i64,
+    a: &Article,
+    b: &Article,
+    color: bool,
+    json: bool,
+) -> io::Result<()> {
     let fields: Vec<(&str, String, String)> = [
         ("title", a.title.clone(), b.title.clone()),
         ("byline", a.byline.clone(), b.byline.clone()),
@@ -125,14 +170,21 @@ pub fn diff(out: &mut dyn Write, url: &str, from: i64, to: i64, a: &Article, b: 
                 words::Segment::Removed(t) => json!({"op": "removed", "text": t}),
             })
             .collect();
-        return print_json(out, &json!({
-            "url": url, "from": from, "to": to,
-            "fields": fields.iter().map(|(k, x, y)| json!({"field": k, "from": x, "to": y})).collect::<Vec<_>>(),
-            "words_added": d.words_added, "words_removed": d.words_removed,
-            "segments": segments,
-        }));
+        return print_json(
+            out,
+            &json!({
+                "url": url, "from": from, "to": to,
+                "fields": fields.iter().map(|(k, x, y)| json!({"field": k, "from": x, "to": y})).collect::<Vec<_>>(),
+                "words_added": d.words_added, "words_removed": d.words_removed,
+                "segments": segments,
+            }),
+        );
     }
-    writeln!(out, "{url}: revision {from} → {to}, +{} −{} words", d.words_added, d.words_removed)?;
+    writeln!(
+        out,
+        "{url}: revision {from} → {to}, +{} −{} words",
+        d.words_added, d.words_removed
+    )?;
     for (k, x, y) in &fields {
         writeln!(out, "{k}: {x:?} → {y:?}")?;
     }
@@ -153,8 +205,16 @@ pub fn changes(out: &mut dyn Write, rows: &[ChangeRow], json: bool) -> io::Resul
             (Some(a), None) => format!("{a} → removed"),
             _ => String::new(),
         };
-        let how = if r.kind == "changed" { if r.declared { " declared" } else { " stealth" } } else { "" };
-        writeln!(out, "{}  {:<9}{how:<9} {:<14} {}  fields {}  (seq {})", r.detected_at, r.kind, revs, r.url, r.fields, r.seq)?;
+        let how = if r.kind == "changed" {
+            if r.declared { " declared" } else { " stealth" }
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "{}  {:<9}{how:<9} {:<14} {}  fields {}  (seq {})",
+            r.detected_at, r.kind, revs, r.url, r.fields, r.seq
+        )?;
     }
     Ok(())
 }
@@ -165,36 +225,66 @@ pub fn status(out: &mut dyn Write, s: &Status, json: bool) -> io::Result<()> {
     }
     for src in &s.sources {
         writeln!(out, "source {}: {} articles", src.name, src.articles)?;
-        writeln!(out, "  last cycle: {}", src.last_cycle_at.as_deref().unwrap_or("never"))?;
-        writeln!(out, "  next run:   {}", src.next_run_at.as_deref().unwrap_or("-"))?;
+        writeln!(
+            out,
+            "  last cycle: {}",
+            src.last_cycle_at.as_deref().unwrap_or("never")
+        )?;
+        writeln!(
+            out,
+            "  next run:   {}",
+            src.next_run_at.as_deref().unwrap_or("-")
+        )?;
         if let Some(c) = src.counts.as_object() {
-            let parts: Vec<String> = c.iter().filter(|(_, v)| v.as_u64() != Some(0)).map(|(k, v)| format!("{k} {v}")).collect();
+            let parts: Vec<String> = c
+                .iter()
+                .filter(|(_, v)| v.as_u64() != Some(0))
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
             writeln!(out, "  counts:     {}", parts.join(", "))?;
         }
         if let Some(e) = &src.last_error {
             writeln!(out, "  last error: {e}")?;
         }
     }
-    writeln!(out, "ledger {}: {} entries, {} bytes, head {}:{}", s.ledger.path, s.ledger.entries, s.ledger.bytes, s.ledger.head_seq, s.ledger.head_hash)
+    writeln!(
+        out,
+        "ledger {}: {} entries, {} bytes, head {}:{}",
+        s.ledger.path, s.ledger.entries, s.ledger.bytes, s.ledger.head_seq, s.ledger.head_hash
+    )
 }
 
-pub fn verify(out: &mut dyn Write, r: &Report, cp: Option<&Checkpoint>, json: bool) -> io::Result<()> {
+pub fn verify(
+    out: &mut dyn Write,
+    r: &Report,
+    cp: Option<&Checkpoint>,
+    json: bool,
+) -> io::Result<()> {
     if json {
-        return print_json(out, &json!({
-            "ok": r.ok(),
-            "entries": r.entries,
-            "blobs_checked": r.blobs_checked,
-            "head": r.head.as_ref().map(|h| h.to_string()),
-            "checkpoint": cp.map(|c| c.to_string()),
-            "first_bad_seq": r.first_break.as_ref().map(|b| b.seq),
-            "reason": r.first_break.as_ref().map(|b| b.reason.clone()),
-        }));
+        return print_json(
+            out,
+            &json!({
+                "ok": r.ok(),
+                "entries": r.entries,
+                "blobs_checked": r.blobs_checked,
+                "head": r.head.as_ref().map(|h| h.to_string()),
+                "checkpoint": cp.map(|c| c.to_string()),
+                "first_bad_seq": r.first_break.as_ref().map(|b| b.seq),
+                "reason": r.first_break.as_ref().map(|b| b.reason.clone()),
+            }),
+        );
     }
     match &r.first_break {
         None => {
             let head = r.head.as_ref().map(|h| h.to_string()).unwrap_or_default();
-            let extends = cp.map(|c| format!("; extends checkpoint {c}")).unwrap_or_default();
-            writeln!(out, "OK: {} entries, {} blob references checked, head {head}{extends}", r.entries, r.blobs_checked)
+            let extends = cp
+                .map(|c| format!("; extends checkpoint {c}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "OK: {} entries, {} blob references checked, head {head}{extends}",
+                r.entries, r.blobs_checked
+            )
         }
         Some(b) => writeln!(out, "BROKEN at seq {}: {}", b.seq, b.reason),
     }

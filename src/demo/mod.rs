@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{Config, FetchConfig, KeepRaw, Source, ExtractOverrides};
+use crate::config::{Config, ExtractOverrides, FetchConfig, KeepRaw, Source};
 use crate::ledger;
 use crate::schedule::Schedule;
 use crate::service::{self, CycleSummary};
@@ -29,12 +29,17 @@ pub enum DemoError {
 
 /// Where the demo ledger goes unless `--db` says otherwise.
 pub fn default_ledger_path() -> PathBuf {
-    std::env::temp_dir().join("newsledger-demo").join("ledger.db")
+    std::env::temp_dir()
+        .join("newsledger-demo")
+        .join("ledger.db")
 }
 
 fn publish(server: &Server, a: &SeedArticle, visit: u64) {
     let url = server.url(&a.path);
-    server.set(&a.path, Page::html(site::render(a, &url, &Chrome::visit(visit))));
+    server.set(
+        &a.path,
+        Page::html(site::render(a, &url, &Chrome::visit(visit))),
+    );
 }
 
 fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config {
@@ -50,7 +55,10 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
             name: "demo-news".into(),
             schedule: Schedule::parse("*/15 * * * *", None).expect("static schedule"),
             timezone: None,
-            urls: seeds.iter().map(|a| url::Url::parse(&server.url(&a.path)).expect("server URL")).collect(),
+            urls: seeds
+                .iter()
+                .map(|a| url::Url::parse(&server.url(&a.path)).expect("server URL"))
+                .collect(),
             feeds: vec![],
             sitemaps: vec![],
             listings: vec![],
@@ -62,7 +70,10 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
 }
 
 fn counts_line(s: &[CycleSummary]) -> String {
-    s.iter().map(|sum| crate::cli::counts(&sum.counts)).collect::<Vec<_>>().join("; ")
+    s.iter()
+        .map(|sum| crate::cli::counts(&sum.counts))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Runs the demo and writes its report to `out`.
@@ -79,27 +90,64 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
         publish(&server, a, 0);
     }
     let cfg = config(&server, &seeds, ledger_path);
-    let bold = |s: &str| if color { format!("\x1b[1m{s}\x1b[0m") } else { s.to_string() };
+    let bold = |s: &str| {
+        if color {
+            format!("\x1b[1m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
 
-    writeln!(out, "{}", bold(&format!("newsledger demo: a local news site at http://{}/ with {} articles", server.addr(), seeds.len())))?;
+    writeln!(
+        out,
+        "{}",
+        bold(&format!(
+            "newsledger demo: a local news site at http://{}/ with {} articles",
+            server.addr(),
+            seeds.len()
+        ))
+    )?;
     let c1 = service::once(&cfg, None).await?;
-    writeln!(out, "cycle 1: first visit .................. {}", counts_line(&c1))?;
+    writeln!(
+        out,
+        "cycle 1: first visit .................. {}",
+        counts_line(&c1)
+    )?;
 
     // Between cycles: a quiet edit, a chrome-only change, a removal.
-    let nordic = seeds.iter().find(|a| a.key == "nordic-monitor").expect("seed");
+    let nordic = seeds
+        .iter()
+        .find(|a| a.key == "nordic-monitor")
+        .expect("seed");
     let mut edited = nordic.clone();
-    edited.blocks.push(Block::Paragraph(site::NORDIC_ADDED_PARAGRAPH.into()));
+    edited
+        .blocks
+        .push(Block::Paragraph(site::NORDIC_ADDED_PARAGRAPH.into()));
     publish(&server, &edited, 0);
-    let portal = seeds.iter().find(|a| a.key == "hurriyet-daily-news").expect("seed");
+    let portal = seeds
+        .iter()
+        .find(|a| a.key == "hurriyet-daily-news")
+        .expect("seed");
     publish(&server, portal, 1);
     let gone = seeds.iter().find(|a| a.key == "news-az").expect("seed");
     server.remove(&gone.path);
-    writeln!(out, "  (site changes: Nordic Monitor quietly adds a paragraph; Hürriyet's sidebar, \"most read\", view counter and ad slot change; News.Az deletes its article)")?;
+    writeln!(
+        out,
+        "  (site changes: Nordic Monitor quietly adds a paragraph; Hürriyet's sidebar, \"most read\", view counter and ad slot change; News.Az deletes its article)"
+    )?;
 
     let c2 = service::once(&cfg, None).await?;
-    writeln!(out, "cycle 2: after the changes ............ {}", counts_line(&c2))?;
+    writeln!(
+        out,
+        "cycle 2: after the changes ............ {}",
+        counts_line(&c2)
+    )?;
     let c3 = service::once(&cfg, None).await?;
-    writeln!(out, "cycle 3: nothing changed .............. {}", counts_line(&c3))?;
+    writeln!(
+        out,
+        "cycle 3: nothing changed .............. {}",
+        counts_line(&c3)
+    )?;
     writeln!(out)?;
 
     writeln!(out, "{}", bold("Flagged:"))?;
@@ -107,12 +155,29 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
     let changes = ledger::read::changes(&conn, None)?;
     for ch in changes.iter().rev() {
         match ch.kind.as_str() {
-            "gone" => writeln!(out, "  GONE     {}  (last revision {}, seq {})", ch.url, ch.from_revision.unwrap_or(0), ch.seq)?,
+            "gone" => writeln!(
+                out,
+                "  GONE     {}  (last revision {}, seq {})",
+                ch.url,
+                ch.from_revision.unwrap_or(0),
+                ch.seq
+            )?,
             kind => {
                 let from = ch.from_revision.unwrap_or(0);
                 let to = ch.to_revision.unwrap_or(0);
-                let label = if ch.declared { "declared" } else { "stealth edit" };
-                writeln!(out, "  {:<8} {}  revision {from} → {to}, fields {}, {label} (seq {})", kind.to_uppercase(), ch.url, ch.fields, ch.seq)?;
+                let label = if ch.declared {
+                    "declared"
+                } else {
+                    "stealth edit"
+                };
+                writeln!(
+                    out,
+                    "  {:<8} {}  revision {from} → {to}, fields {}, {label} (seq {})",
+                    kind.to_uppercase(),
+                    ch.url,
+                    ch.fields,
+                    ch.seq
+                )?;
                 if let (Some((_, old)), Some((_, new))) = (
                     ledger::read::revision(&conn, &ch.url, Some(from))?,
                     ledger::read::revision(&conn, &ch.url, Some(to))?,
@@ -120,7 +185,9 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
                     let d = crate::diff::words::diff(&old.text, &new.text);
                     for hunk in crate::diff::words::excerpt(&d, 8) {
                         let hunk = if color {
-                            hunk.replace("+[", "\x1b[1;32m+[").replace("-[", "\x1b[1;31m-[").replace(']', "]\x1b[0m")
+                            hunk.replace("+[", "\x1b[1;32m+[")
+                                .replace("-[", "\x1b[1;31m-[")
+                                .replace(']', "]\x1b[0m")
                         } else {
                             hunk
                         };
@@ -136,20 +203,39 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
         writeln!(out, "  (nothing for {portal_url}: only its chrome changed)")?;
     }
     let report = ledger::verify::verify(&conn, None)?;
-    let head = report.head.as_ref().map(|h| h.to_string()).unwrap_or_default();
+    let head = report
+        .head
+        .as_ref()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
     writeln!(out)?;
-    writeln!(out, "{}", bold(&format!("Ledger: {}", ledger_path.display())))?;
-    writeln!(out, "  {} entries, chain {}, head {head}", report.entries, if report.ok() { "intact" } else { "BROKEN" })?;
+    writeln!(
+        out,
+        "{}",
+        bold(&format!("Ledger: {}", ledger_path.display()))
+    )?;
+    writeln!(
+        out,
+        "  {} entries, chain {}, head {head}",
+        report.entries,
+        if report.ok() { "intact" } else { "BROKEN" }
+    )?;
     writeln!(out)?;
     let db = ledger_path.display();
     let edited_url = server.url(&nordic.path);
-    writeln!(out, "Audit it (the site is gone when the demo exits; the ledger stays):")?;
+    writeln!(
+        out,
+        "Audit it (the site is gone when the demo exits; the ledger stays):"
+    )?;
     writeln!(out, "  newsledger changes --db {db}")?;
     writeln!(out, "  newsledger history {edited_url} --db {db}")?;
     writeln!(out, "  newsledger diff {edited_url} --db {db}")?;
     writeln!(out, "  newsledger show {edited_url} --rev 1 --db {db}")?;
     writeln!(out, "  newsledger verify --db {db}")?;
     writeln!(out, "  newsledger checkpoint --db {db}")?;
-    writeln!(out, "(with cargo: cargo run --release -- changes --db {db})")?;
+    writeln!(
+        out,
+        "(with cargo: cargo run --release -- changes --db {db})"
+    )?;
     Ok(())
 }

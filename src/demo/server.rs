@@ -74,7 +74,10 @@ pub struct Hit {
 
 impl Hit {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -110,7 +113,12 @@ impl Server {
                 });
             }
         });
-        Ok(Server { addr, pages, hits, task })
+        Ok(Server {
+            addr,
+            pages,
+            hits,
+            task,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -123,7 +131,10 @@ impl Server {
     }
 
     pub fn set(&self, path: &str, page: Page) {
-        self.pages.lock().expect("pages lock").insert(path.to_string(), page);
+        self.pages
+            .lock()
+            .expect("pages lock")
+            .insert(path.to_string(), page);
     }
 
     pub fn remove(&self, path: &str) {
@@ -136,7 +147,11 @@ impl Server {
     }
 }
 
-async fn serve(mut stream: TcpStream, pages: Pages, hits: Arc<Mutex<Vec<Hit>>>) -> std::io::Result<()> {
+async fn serve(
+    mut stream: TcpStream,
+    pages: Pages,
+    hits: Arc<Mutex<Vec<Hit>>>,
+) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -149,18 +164,32 @@ async fn serve(mut stream: TcpStream, pages: Pages, hits: Arc<Mutex<Vec<Hit>>>) 
     let head = String::from_utf8_lossy(&buf);
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or_default();
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     let headers: Vec<(String, String)> = lines
         .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
     let page = pages.lock().expect("pages lock").get(&path).cloned();
     let page = page.unwrap_or_else(|| Page::status(404));
-    let inm = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("if-none-match")).map(|(_, v)| v.clone());
+    let inm = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("if-none-match"))
+        .map(|(_, v)| v.clone());
     let not_modified = page.etag.is_some() && inm.is_some() && inm == page.etag;
     let status = if not_modified { 304 } else { page.status };
     // Recorded on arrival, so a test can act while a slow answer is pending.
-    hits.lock().expect("hits lock").push(Hit { path, headers, status });
+    hits.lock().expect("hits lock").push(Hit {
+        path,
+        headers,
+        status,
+    });
     if !page.delay.is_zero() {
         tokio::time::sleep(page.delay).await;
     }

@@ -30,8 +30,14 @@ pub struct SeedArticle {
 }
 
 const SEEDS: &[(&str, &str)] = &[
-    ("nordic-monitor", include_str!("articles/nordic-monitor.txt")),
-    ("hurriyet-daily-news", include_str!("articles/hurriyet-daily-news.txt")),
+    (
+        "nordic-monitor",
+        include_str!("articles/nordic-monitor.txt"),
+    ),
+    (
+        "hurriyet-daily-news",
+        include_str!("articles/hurriyet-daily-news.txt"),
+    ),
     ("ycpress", include_str!("articles/ycpress.txt")),
     ("news-az", include_str!("articles/news-az.txt")),
 ];
@@ -134,7 +140,10 @@ impl Chrome {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn json_ld(a: &SeedArticle, url: &str) -> String {
@@ -229,7 +238,13 @@ fn recent_list(chrome: &Chrome) -> String {
         .recent
         .iter()
         .enumerate()
-        .map(|(i, (h, d))| format!("<li><a href=\"/2026/01/story-{i}/\">{}</a><time>{}</time></li>", esc(h), esc(d)))
+        .map(|(i, (h, d))| {
+            format!(
+                "<li><a href=\"/2026/01/story-{i}/\">{}</a><time>{}</time></li>",
+                esc(h),
+                esc(d)
+            )
+        })
         .collect()
 }
 

@@ -147,7 +147,10 @@ mod tests {
         let a = fingerprint(&article("T", "Turkey may send police."));
         let b = fingerprint(&article("T", "Turkey will send police."));
         assert_ne!(a.content_hash, b.content_hash);
-        assert_eq!(changed_fields(&a.field_hashes, &b.field_hashes), vec!["body"]);
+        assert_eq!(
+            changed_fields(&a.field_hashes, &b.field_hashes),
+            vec!["body"]
+        );
     }
 
     #[test]
@@ -166,7 +169,10 @@ mod tests {
     fn declared_needs_a_newer_date_or_a_note() {
         let old = fingerprint(&article("T", "Body."));
         let stealth = fingerprint(&article("T", "Body, edited."));
-        let noted = fingerprint(&article("T", "Body, edited.\n\nCorrection: an earlier version misspelled a name."));
+        let noted = fingerprint(&article(
+            "T",
+            "Body, edited.\n\nCorrection: an earlier version misspelled a name.",
+        ));
         assert!(!is_declared(&old, &stealth));
         assert!(is_declared(&old, &noted));
     }

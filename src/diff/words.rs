@@ -88,7 +88,11 @@ pub fn excerpt(diff: &WordDiff, context_words: usize) -> Vec<String> {
             _ => String::new(),
         };
         let body: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        hunks.push(format!("{before} {mark}[{body}] {after}").trim().to_string());
+        hunks.push(
+            format!("{before} {mark}[{body}] {after}")
+                .trim()
+                .to_string(),
+        );
     }
     hunks
 }
@@ -112,7 +116,10 @@ mod tests {
 
     #[test]
     fn counts_added_and_removed_words() {
-        let d = diff("Turkey may send its police", "Turkey will send its riot police");
+        let d = diff(
+            "Turkey may send its police",
+            "Turkey will send its riot police",
+        );
         assert_eq!(d.words_added, 2);
         assert_eq!(d.words_removed, 1);
         assert_eq!(

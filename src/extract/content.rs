@@ -23,22 +23,85 @@ type N<'a> = NodeRef<'a, Node>;
 
 /// Tags whose content is never article text.
 const JUNK_TAGS: &[&str] = &[
-    "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed",
-    "button", "select", "input", "textarea", "nav", "aside", "footer", "header", "figcaption",
-    "head", "link", "meta", "dialog", "menu", "label", "option",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "canvas",
+    "iframe",
+    "object",
+    "embed",
+    "button",
+    "select",
+    "input",
+    "textarea",
+    "nav",
+    "aside",
+    "footer",
+    "header",
+    "figcaption",
+    "head",
+    "link",
+    "meta",
+    "dialog",
+    "menu",
+    "label",
+    "option",
 ];
 
 /// ARIA roles of page chrome.
 const JUNK_ROLES: &[&str] = &[
-    "navigation", "complementary", "banner", "contentinfo", "dialog", "alertdialog", "menu",
-    "menubar", "search", "toolbar", "tablist",
+    "navigation",
+    "complementary",
+    "banner",
+    "contentinfo",
+    "dialog",
+    "alertdialog",
+    "menu",
+    "menubar",
+    "search",
+    "toolbar",
+    "tablist",
 ];
 
 /// Block-level tags: they start a new paragraph in the text.
 pub const BLOCK_TAGS: &[&str] = &[
-    "p", "div", "section", "article", "main", "ul", "ol", "li", "table", "tr", "blockquote",
-    "pre", "h1", "h2", "h3", "h4", "h5", "h6", "figure", "dl", "dt", "dd", "address", "hr",
-    "br", "center", "details", "summary", "form", "fieldset", "tbody", "thead", "tfoot", "td", "th",
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "tr",
+    "blockquote",
+    "pre",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "figure",
+    "dl",
+    "dt",
+    "dd",
+    "address",
+    "hr",
+    "br",
+    "center",
+    "details",
+    "summary",
+    "form",
+    "fieldset",
+    "tbody",
+    "thead",
+    "tfoot",
+    "td",
+    "th",
 ];
 
 static UNLIKELY: LazyLock<Regex> = LazyLock::new(|| {
@@ -48,8 +111,10 @@ static UNLIKELY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
-static MAYBE_OK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)and|article|body|column|content|main|shadow|story|entry|post-text").expect("static regex"));
+static MAYBE_OK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)and|article|body|column|content|main|shadow|story|entry|post-text")
+        .expect("static regex")
+});
 
 static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)article|body|content|entry|hentry|h-entry|main|page|pagination|post|text|blog|story|prose|articlebody").expect("static regex")
@@ -84,7 +149,9 @@ pub fn class_weight(e: &scraper::node::Element) -> f64 {
     if POSITIVE.is_match(&ci) {
         w += 25.0;
     }
-    if e.attr("itemprop").is_some_and(|p| p.contains("articleBody")) {
+    if e.attr("itemprop")
+        .is_some_and(|p| p.contains("articleBody"))
+    {
         w += 50.0;
     }
     w
@@ -95,7 +162,11 @@ fn is_hidden(e: &scraper::node::Element) -> bool {
         return true;
     }
     e.attr("style").is_some_and(|s| {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+        let s: String = s
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
         s.contains("display:none") || s.contains("visibility:hidden")
     })
 }
@@ -109,13 +180,17 @@ pub fn junk_reason(e: &scraper::node::Element) -> Option<&'static str> {
     if matches!(name, "html" | "body" | "article" | "main") {
         return None;
     }
-    if e.attr("role").is_some_and(|r| JUNK_ROLES.contains(&r.trim())) {
+    if e.attr("role")
+        .is_some_and(|r| JUNK_ROLES.contains(&r.trim()))
+    {
         return Some("role");
     }
     if is_hidden(e) {
         return Some("hidden");
     }
-    if e.attr("itemprop").is_some_and(|p| p.contains("articleBody")) {
+    if e.attr("itemprop")
+        .is_some_and(|p| p.contains("articleBody"))
+    {
         return None;
     }
     let ci = class_and_id(e);
@@ -162,7 +237,11 @@ pub struct Stat {
 
 impl Stat {
     pub fn link_density(&self) -> f64 {
-        if self.text == 0 { 0.0 } else { self.links as f64 / self.text as f64 }
+        if self.text == 0 {
+            0.0
+        } else {
+            self.links as f64 / self.text as f64
+        }
     }
 }
 
@@ -245,7 +324,8 @@ fn element(n: N<'_>) -> Option<&scraper::node::Element> {
 }
 
 fn has_block_child(n: N<'_>) -> bool {
-    n.children().any(|c| element(c).is_some_and(|e| BLOCK_TAGS.contains(&e.name()) && e.name() != "br"))
+    n.children()
+        .any(|c| element(c).is_some_and(|e| BLOCK_TAGS.contains(&e.name()) && e.name() != "br"))
 }
 
 /// Text of a small element (paragraph-sized: its subtree is inline only).
@@ -283,7 +363,9 @@ pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, Score> {
         let Some(e) = element(n) else { continue };
         let paragraph_like = match e.name() {
             "p" | "pre" | "td" | "blockquote" => true,
-            "div" | "section" | "span" | "font" => !has_block_child(n) && stats.get(n.id()).text >= 25,
+            "div" | "section" | "span" | "font" => {
+                !has_block_child(n) && stats.get(n.id()).text >= 25
+            }
             _ => false,
         };
         if !paragraph_like {
@@ -294,7 +376,10 @@ pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, Score> {
             continue;
         }
         let text = inline_text(n, stats);
-        let commas = text.chars().filter(|c| matches!(c, ',' | '،' | '，' | '、')).count();
+        let commas = text
+            .chars()
+            .filter(|c| matches!(c, ',' | '،' | '，' | '、'))
+            .count();
         let base = 1.0 + commas as f64 + (st.text as f64 / 100.0).floor().min(3.0);
         let mut ancestor = n.parent();
         for level in 0..3 {
@@ -315,7 +400,10 @@ pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, Score> {
                 1 => 2.0,
                 _ => 3.0 * level as f64,
             };
-            let entry = scores.entry(a.id()).or_insert_with(|| Score { total: prior(), evidence: 0.0 });
+            let entry = scores.entry(a.id()).or_insert_with(|| Score {
+                total: prior(),
+                evidence: 0.0,
+            });
             entry.total += base / divider;
             entry.evidence += base / divider;
             ancestor = a.parent();
@@ -338,9 +426,17 @@ pub fn pick<'a>(doc: &'a Html, scores: &HashMap<NodeId, Score>, stats: &Stats) -
         .and_then(|(id, s)| doc.tree.get(*id).map(|n| (n, s.total)));
     let Some((top, top_score)) = best else {
         // Nothing scored: the whole body, pruned, is the best we have.
-        return doc.tree.root().descendants().filter(|n| element(*n).is_some_and(|e| e.name() == "body")).take(1).collect();
+        return doc
+            .tree
+            .root()
+            .descendants()
+            .filter(|n| element(*n).is_some_and(|e| e.name() == "body"))
+            .take(1)
+            .collect();
     };
-    let Some(parent) = top.parent() else { return vec![top] };
+    let Some(parent) = top.parent() else {
+        return vec![top];
+    };
     let threshold = (top_score * 0.2).max(10.0);
     let top_class = element(top).and_then(|e| e.attr("class")).unwrap_or("");
     let mut out = Vec::new();
@@ -365,7 +461,10 @@ pub fn pick<'a>(doc: &'a Html, scores: &HashMap<NodeId, Score>, stats: &Stats) -
                 let ld = st.link_density();
                 let text = inline_text(sib, stats);
                 (st.text > 80 && ld < 0.25)
-                    || (st.text > 0 && st.text <= 80 && ld == 0.0 && text.trim_end().ends_with(['.', '!', '?', '”', '"']))
+                    || (st.text > 0
+                        && st.text <= 80
+                        && ld == 0.0
+                        && text.trim_end().ends_with(['.', '!', '?', '”', '"']))
             });
         if keep {
             out.push(sib);
@@ -385,7 +484,19 @@ pub fn clean_inside(roots: &[N<'_>], scores: &HashMap<NodeId, Score>, stats: &St
             }
             let Some(e) = element(n) else { continue };
             let tag = e.name();
-            if !matches!(tag, "div" | "section" | "ul" | "ol" | "table" | "form" | "p" | "dl" | "span" | "blockquote") {
+            if !matches!(
+                tag,
+                "div"
+                    | "section"
+                    | "ul"
+                    | "ol"
+                    | "table"
+                    | "form"
+                    | "p"
+                    | "dl"
+                    | "span"
+                    | "blockquote"
+            ) {
                 continue;
             }
             let st = stats.get(n.id());
@@ -419,7 +530,9 @@ pub fn clean_inside(roots: &[N<'_>], scores: &HashMap<NodeId, Score>, stats: &St
 }
 
 fn has_heading(n: N<'_>) -> bool {
-    n.descendants().any(|d| element(d).is_some_and(|e| matches!(e.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6")))
+    n.descendants().any(|d| {
+        element(d).is_some_and(|e| matches!(e.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6"))
+    })
 }
 
 /// Finds the article content of a parsed page: the roots to read text from
@@ -431,7 +544,11 @@ pub fn find<'a>(doc: &'a Html, overrides: &ExtractOverrides) -> (Vec<N<'a>>, Rem
         .filter_map(|s| Selector::parse(s).ok())
         .collect();
     let mut removed = prune_junk(doc, &ignore);
-    if let Some(sel) = overrides.content_selector.as_deref().and_then(|s| Selector::parse(s).ok()) {
+    if let Some(sel) = overrides
+        .content_selector
+        .as_deref()
+        .and_then(|s| Selector::parse(s).ok())
+    {
         let roots: Vec<N<'a>> = doc.select(&sel).map(|e| *e).collect();
         if !roots.is_empty() {
             // The operator chose the container: only their ignore list and
@@ -440,7 +557,8 @@ pub fn find<'a>(doc: &'a Html, overrides: &ExtractOverrides) -> (Vec<N<'a>>, Rem
             for r in &roots {
                 for d in r.descendants() {
                     if removed.contains(&d.id())
-                        && (element(d).is_some_and(|e| JUNK_TAGS.contains(&e.name())) || doc_ignored(&ignore, d))
+                        && (element(d).is_some_and(|e| JUNK_TAGS.contains(&e.name()))
+                            || doc_ignored(&ignore, d))
                     {
                         kept.insert(d.id());
                     }

@@ -32,8 +32,9 @@ static TITLE: LazyLock<Selector> = LazyLock::new(|| sel("title"));
 static H1: LazyLock<Selector> = LazyLock::new(|| sel("h1"));
 static HTML: LazyLock<Selector> = LazyLock::new(|| sel("html"));
 static TIME: LazyLock<Selector> = LazyLock::new(|| sel("time[datetime]"));
-static AUTHOR_LINK: LazyLock<Selector> =
-    LazyLock::new(|| sel(r#"a[rel~="author"], [itemprop="author"] [itemprop="name"], .byline .author, .author-name"#));
+static AUTHOR_LINK: LazyLock<Selector> = LazyLock::new(|| {
+    sel(r#"a[rel~="author"], [itemprop="author"] [itemprop="name"], .byline .author, .author-name"#)
+});
 
 /// Schema.org types that describe an article.
 const ARTICLE_TYPES: &[&str] = &[
@@ -73,15 +74,38 @@ pub fn read(doc: &Html) -> Metadata {
         .as_ref()
         .and_then(|a| a.get("author").or_else(|| a.get("creator")))
         .and_then(names_of)
-        .or_else(|| metas.get(&["author", "dc.creator", "dcterms.creator", "sailthru.author", "parsely-author"]))
-        .or_else(|| metas.get(&["article:author"]).filter(|a| !a.starts_with("http")))
+        .or_else(|| {
+            metas.get(&[
+                "author",
+                "dc.creator",
+                "dcterms.creator",
+                "sailthru.author",
+                "parsely-author",
+            ])
+        })
+        .or_else(|| {
+            metas
+                .get(&["article:author"])
+                .filter(|a| !a.starts_with("http"))
+        })
         .or_else(|| first_text(doc, &AUTHOR_LINK))
         .map(|b| strip_by(&b));
     m.published = ld_str("datePublished")
         .and_then(|d| normalize_date(&d))
         .or_else(|| {
             metas
-                .get_all(&["article:published_time", "og:published_time", "datePublished", "dc.date", "dcterms.created", "dc.date.issued", "date", "pubdate", "publish-date", "sailthru.date"])
+                .get_all(&[
+                    "article:published_time",
+                    "og:published_time",
+                    "datePublished",
+                    "dc.date",
+                    "dcterms.created",
+                    "dc.date.issued",
+                    "date",
+                    "pubdate",
+                    "publish-date",
+                    "sailthru.date",
+                ])
                 .iter()
                 .find_map(|d| normalize_date(d))
         })
@@ -90,13 +114,28 @@ pub fn read(doc: &Html) -> Metadata {
         .and_then(|d| normalize_date(&d))
         .or_else(|| {
             metas
-                .get_all(&["article:modified_time", "og:updated_time", "dateModified", "dcterms.modified", "last-modified"])
+                .get_all(&[
+                    "article:modified_time",
+                    "og:updated_time",
+                    "dateModified",
+                    "dcterms.modified",
+                    "last-modified",
+                ])
                 .iter()
                 .find_map(|d| normalize_date(d))
         });
     m.language = ld_str("inLanguage")
-        .or_else(|| doc.select(&HTML).next().and_then(|h| h.value().attr("lang")).and_then(clean))
-        .or_else(|| metas.get(&["og:locale", "dc.language", "content-language", "language"]).map(|l| l.replace('_', "-")));
+        .or_else(|| {
+            doc.select(&HTML)
+                .next()
+                .and_then(|h| h.value().attr("lang"))
+                .and_then(clean)
+        })
+        .or_else(|| {
+            metas
+                .get(&["og:locale", "dc.language", "content-language", "language"])
+                .map(|l| l.replace('_', "-"))
+        });
     m.canonical_url = doc
         .select(&CANONICAL)
         .find_map(|l| l.value().attr("href").and_then(clean))
@@ -114,13 +153,20 @@ pub fn read(doc: &Html) -> Metadata {
                 .and_then(|a| a.get("publisher"))
                 .and_then(|p| p.get("name").and_then(text_of).or_else(|| text_of(p)))
         });
-    m.description = ld_str("description")
-        .or_else(|| metas.get(&["og:description", "description", "twitter:description", "dc.description"]));
+    m.description = ld_str("description").or_else(|| {
+        metas.get(&[
+            "og:description",
+            "description",
+            "twitter:description",
+            "dc.description",
+        ])
+    });
     m
 }
 
 fn first_text(doc: &Html, s: &Selector) -> Option<String> {
-    doc.select(s).find_map(|e| clean(&e.text().collect::<String>()))
+    doc.select(s)
+        .find_map(|e| clean(&e.text().collect::<String>()))
 }
 
 fn time_element(doc: &Html) -> Option<String> {
@@ -129,7 +175,8 @@ fn time_element(doc: &Html) -> Option<String> {
             let v = t.value();
             v.attr("itemprop") == Some("datePublished")
                 || v.attr("pubdate").is_some()
-                || v.attr("class").is_some_and(|c| c.contains("publish") || c.contains("entry-date"))
+                || v.attr("class")
+                    .is_some_and(|c| c.contains("publish") || c.contains("entry-date"))
         })
         .or_else(|| doc.select(&TIME).next())
         .and_then(|t| t.value().attr("datetime"))
@@ -207,8 +254,13 @@ fn json_ld_article(doc: &Html) -> Option<Value> {
     for script in doc.select(&LD_JSON) {
         let raw: String = script.text().collect();
         // Some sites wrap the JSON in HTML comments or CDATA.
-        let raw = raw.trim().trim_start_matches("<!--").trim_end_matches("-->");
-        let raw = raw.trim_start_matches("//<![CDATA[").trim_end_matches("//]]>");
+        let raw = raw
+            .trim()
+            .trim_start_matches("<!--")
+            .trim_end_matches("-->");
+        let raw = raw
+            .trim_start_matches("//<![CDATA[")
+            .trim_end_matches("//]]>");
         let Ok(value) = serde_json::from_str::<Value>(raw.trim()) else {
             continue;
         };
@@ -268,7 +320,10 @@ impl MetaTags {
         keys.iter()
             .flat_map(|k| {
                 let k = k.to_ascii_lowercase();
-                self.0.iter().filter(move |(n, _)| *n == k).map(|(_, v)| v.clone())
+                self.0
+                    .iter()
+                    .filter(move |(n, _)| *n == k)
+                    .map(|(_, v)| v.clone())
             })
             .collect()
     }
@@ -286,7 +341,13 @@ pub fn normalize_date(s: &str) -> Option<String> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return plausible(chrono::Datelike::year(&d)).then(|| rfc3339(&d));
     }
-    for f in ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S %z"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%z",
+        "%Y-%m-%d %H:%M:%S%z",
+        "%Y-%m-%d %H:%M:%S %z",
+    ] {
         if let Ok(d) = DateTime::<FixedOffset>::parse_from_str(s, f) {
             return plausible(chrono::Datelike::year(&d)).then(|| rfc3339(&d));
         }
@@ -294,9 +355,15 @@ pub fn normalize_date(s: &str) -> Option<String> {
     if let Ok(d) = DateTime::parse_from_rfc2822(s) {
         return plausible(chrono::Datelike::year(&d)).then(|| rfc3339(&d));
     }
-    for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(s, f) {
-            return plausible(chrono::Datelike::year(&d)).then(|| d.format("%Y-%m-%dT%H:%M:%S").to_string());
+            return plausible(chrono::Datelike::year(&d))
+                .then(|| d.format("%Y-%m-%dT%H:%M:%S").to_string());
         }
     }
     let date_part = s.get(..10).unwrap_or(s);
@@ -314,7 +381,10 @@ fn rfc3339(d: &DateTime<FixedOffset>) -> String {
 
 /// True for elements that carry only metadata (used by the text walk).
 pub fn is_metadata_element(e: &ElementRef<'_>) -> bool {
-    matches!(e.value().name(), "meta" | "link" | "script" | "style" | "title")
+    matches!(
+        e.value().name(),
+        "meta" | "link" | "script" | "style" | "title"
+    )
 }
 
 #[cfg(test)]
@@ -323,12 +393,27 @@ mod tests {
 
     #[test]
     fn dates_keep_their_offset() {
-        assert_eq!(normalize_date("2022-03-30T09:12:00+03:00").as_deref(), Some("2022-03-30T09:12:00+03:00"));
-        assert_eq!(normalize_date("2022-03-30T09:12:00+0300").as_deref(), Some("2022-03-30T09:12:00+03:00"));
-        assert_eq!(normalize_date("2022-03-30T06:12:00Z").as_deref(), Some("2022-03-30T06:12:00Z"));
-        assert_eq!(normalize_date("Wed, 30 Mar 2022 09:12:00 +0300").as_deref(), Some("2022-03-30T09:12:00+03:00"));
+        assert_eq!(
+            normalize_date("2022-03-30T09:12:00+03:00").as_deref(),
+            Some("2022-03-30T09:12:00+03:00")
+        );
+        assert_eq!(
+            normalize_date("2022-03-30T09:12:00+0300").as_deref(),
+            Some("2022-03-30T09:12:00+03:00")
+        );
+        assert_eq!(
+            normalize_date("2022-03-30T06:12:00Z").as_deref(),
+            Some("2022-03-30T06:12:00Z")
+        );
+        assert_eq!(
+            normalize_date("Wed, 30 Mar 2022 09:12:00 +0300").as_deref(),
+            Some("2022-03-30T09:12:00+03:00")
+        );
         assert_eq!(normalize_date("2022-03-30").as_deref(), Some("2022-03-30"));
-        assert_eq!(normalize_date("2022-03-30 09:12:00").as_deref(), Some("2022-03-30T09:12:00"));
+        assert_eq!(
+            normalize_date("2022-03-30 09:12:00").as_deref(),
+            Some("2022-03-30T09:12:00")
+        );
     }
 
     #[test]
@@ -365,6 +450,9 @@ mod tests {
 
     #[test]
     fn title_tag_loses_its_site_suffix() {
-        assert_eq!(strip_site_suffix("Turkey may send police | Nordic Monitor"), "Turkey may send police");
+        assert_eq!(
+            strip_site_suffix("Turkey may send police | Nordic Monitor"),
+            "Turkey may send police"
+        );
     }
 }

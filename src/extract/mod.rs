@@ -47,7 +47,13 @@ pub struct Article {
 /// else UTF-8 (with replacement characters for invalid bytes).
 pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
     let from_header = content_type
-        .and_then(|ct| ct.split(';').find_map(|p| p.trim().strip_prefix("charset=").map(|c| c.trim_matches('"').to_string())))
+        .and_then(|ct| {
+            ct.split(';').find_map(|p| {
+                p.trim()
+                    .strip_prefix("charset=")
+                    .map(|c| c.trim_matches('"').to_string())
+            })
+        })
         .and_then(|label| Encoding::for_label(label.as_bytes()));
     let from_bom = Encoding::for_bom(body).map(|(e, _)| e);
     let from_meta = || {
@@ -62,7 +68,10 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
             .collect();
         Encoding::for_label(label.as_bytes())
     };
-    let enc = from_bom.or(from_header).or_else(from_meta).unwrap_or(encoding_rs::UTF_8);
+    let enc = from_bom
+        .or(from_header)
+        .or_else(from_meta)
+        .unwrap_or(encoding_rs::UTF_8);
     let (text, _, _) = enc.decode(body);
     text.into_owned()
 }
@@ -78,7 +87,12 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
 
     // The headline is metadata, not body: drop it where the template repeats it.
     if let Some(title) = meta.title.as_deref() {
-        let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let fold = |s: &str| {
+            s.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
         let t = fold(title);
         while paras.first().is_some_and(|p| fold(p) == t) {
             paras.remove(0);
@@ -125,7 +139,8 @@ mod tests {
 
     #[test]
     fn charset_from_meta_is_honoured() {
-        let body = b"<html><head><meta charset=\"windows-1254\"></head><body>\xdeehir</body></html>";
+        let body =
+            b"<html><head><meta charset=\"windows-1254\"></head><body>\xdeehir</body></html>";
         assert!(decode(body, None).contains("Şehir"));
         assert!(decode(body, Some("text/html; charset=windows-1254")).contains("Şehir"));
     }
@@ -133,7 +148,11 @@ mod tests {
     #[test]
     fn deep_nesting_does_not_overflow_the_stack() {
         let depth = 10_000;
-        let html = format!("{}<p>deep text, with a comma, and more words here</p>{}", "<div>".repeat(depth), "</div>".repeat(depth));
+        let html = format!(
+            "{}<p>deep text, with a comma, and more words here</p>{}",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        );
         // Run on a thread with a small stack to prove the walks are iterative.
         let article = std::thread::Builder::new()
             .stack_size(256 * 1024)

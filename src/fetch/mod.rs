@@ -131,7 +131,11 @@ impl Fetcher {
         let wait_until = {
             let mut slots = self.next_slot.lock().await;
             let now = Instant::now();
-            let start = slots.get(&host).copied().filter(|t| *t > now).unwrap_or(now);
+            let start = slots
+                .get(&host)
+                .copied()
+                .filter(|t| *t > now)
+                .unwrap_or(now);
             slots.insert(host, start + self.per_host_interval);
             start
         };
@@ -155,7 +159,11 @@ impl Fetcher {
         }
     }
 
-    async fn exchange(&self, url: &str, cond: &Conditional) -> Result<(String, Response), FetchError> {
+    async fn exchange(
+        &self,
+        url: &str,
+        cond: &Conditional,
+    ) -> Result<(String, Response), FetchError> {
         let parsed = reqwest::Url::parse(url).map_err(|e| FetchError {
             class: "invalid_url",
             message: format!("{url}: {e}"),
@@ -166,7 +174,11 @@ impl Fetcher {
             header::ACCEPT,
             HeaderValue::from_static("text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"),
         );
-        if let Some(v) = cond.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        if let Some(v) = cond
+            .etag
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
             headers.insert(header::IF_NONE_MATCH, v);
         }
         if let Some(v) = cond
@@ -189,7 +201,12 @@ impl Fetcher {
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         if let Some(len) = resp.content_length().filter(|l| *l > self.max_body_bytes) {
             return Err(too_large(len, self.max_body_bytes));

@@ -158,13 +158,31 @@ mod tests {
     #[test]
     fn hash_depends_on_every_column() {
         let base = entry_hash(1, "t", "fetch", Some("u"), "{}", &ZERO_HASH);
-        assert_ne!(base, entry_hash(2, "t", "fetch", Some("u"), "{}", &ZERO_HASH));
-        assert_ne!(base, entry_hash(1, "t2", "fetch", Some("u"), "{}", &ZERO_HASH));
-        assert_ne!(base, entry_hash(1, "t", "gone", Some("u"), "{}", &ZERO_HASH));
+        assert_ne!(
+            base,
+            entry_hash(2, "t", "fetch", Some("u"), "{}", &ZERO_HASH)
+        );
+        assert_ne!(
+            base,
+            entry_hash(1, "t2", "fetch", Some("u"), "{}", &ZERO_HASH)
+        );
+        assert_ne!(
+            base,
+            entry_hash(1, "t", "gone", Some("u"), "{}", &ZERO_HASH)
+        );
         assert_ne!(base, entry_hash(1, "t", "fetch", None, "{}", &ZERO_HASH));
-        assert_ne!(base, entry_hash(1, "t", "fetch", Some(""), "{}", &ZERO_HASH));
-        assert_ne!(base, entry_hash(1, "t", "fetch", Some("u"), "{ }", &ZERO_HASH));
-        assert_ne!(base, entry_hash(1, "t", "fetch", Some("u"), "{}", &[1u8; 32]));
+        assert_ne!(
+            base,
+            entry_hash(1, "t", "fetch", Some(""), "{}", &ZERO_HASH)
+        );
+        assert_ne!(
+            base,
+            entry_hash(1, "t", "fetch", Some("u"), "{ }", &ZERO_HASH)
+        );
+        assert_ne!(
+            base,
+            entry_hash(1, "t", "fetch", Some("u"), "{}", &[1u8; 32])
+        );
     }
 
     #[test]
@@ -187,7 +205,10 @@ mod tests {
 
     #[test]
     fn checkpoint_round_trips_and_rejects_garbage() {
-        let c = Checkpoint { seq: 42, hash: [0xab; 32] };
+        let c = Checkpoint {
+            seq: 42,
+            hash: [0xab; 32],
+        };
         assert_eq!(c.to_string().parse::<Checkpoint>().unwrap(), c);
         assert!("42".parse::<Checkpoint>().is_err());
         assert!("x:00".parse::<Checkpoint>().is_err());

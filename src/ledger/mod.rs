@@ -42,7 +42,9 @@ pub enum LedgerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("ledger {path} has schema version {found}, newer than this newsledger knows ({known}); upgrade newsledger")]
+    #[error(
+        "ledger {path} has schema version {found}, newer than this newsledger knows ({known}); upgrade newsledger"
+    )]
     TooNew {
         path: PathBuf,
         found: i64,
@@ -161,7 +163,8 @@ fn ensure_genesis(conn: &mut Connection, path: &Path) -> Result<()> {
             "software": format!("newsledger {}", env!("CARGO_PKG_VERSION")),
             "hash": "sha256",
         });
-        append(&tx, Kind::Genesis, None, &payload, Utc::now()).map_err(LedgerError::sqlite(path))?;
+        append(&tx, Kind::Genesis, None, &payload, Utc::now())
+            .map_err(LedgerError::sqlite(path))?;
     }
     tx.commit().map_err(LedgerError::sqlite(path))
 }
@@ -194,7 +197,15 @@ pub fn append(
     tx.execute(
         "INSERT INTO ledger (seq, recorded_at, kind, url, payload, prev_hash, entry_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![seq, recorded_at, kind.as_str(), url, payload, prev_hash, hash.to_vec()],
+        params![
+            seq,
+            recorded_at,
+            kind.as_str(),
+            url,
+            payload,
+            prev_hash,
+            hash.to_vec()
+        ],
     )?;
     Ok(seq)
 }

@@ -8,7 +8,10 @@ use super::{LedgerError, blobs};
 use crate::extract::Article;
 
 fn sqlite(source: rusqlite::Error) -> LedgerError {
-    LedgerError::Sqlite { path: "ledger".into(), source }
+    LedgerError::Sqlite {
+        path: "ledger".into(),
+        source,
+    }
 }
 
 /// Finds the article a user means: its canonical URL, or a URL it was fetched from.
@@ -71,7 +74,11 @@ pub fn history(conn: &Connection, url: &str) -> Result<Vec<HistoryRow>, LedgerEr
 }
 
 /// One revision's stored article (text and metadata) and its history row.
-pub fn revision(conn: &Connection, url: &str, rev: Option<i64>) -> Result<Option<(HistoryRow, Article)>, LedgerError> {
+pub fn revision(
+    conn: &Connection,
+    url: &str,
+    rev: Option<i64>,
+) -> Result<Option<(HistoryRow, Article)>, LedgerError> {
     let rows = history(conn, url)?;
     let row = match rev {
         Some(n) => rows.into_iter().find(|r| r.revision == n),
@@ -79,10 +86,18 @@ pub fn revision(conn: &Connection, url: &str, rev: Option<i64>) -> Result<Option
     };
     let Some(row) = row else { return Ok(None) };
     let blob: String = conn
-        .query_row("SELECT text_blob FROM revisions WHERE url = ?1 AND revision = ?2", params![url, row.revision], |r| r.get(0))
+        .query_row(
+            "SELECT text_blob FROM revisions WHERE url = ?1 AND revision = ?2",
+            params![url, row.revision],
+            |r| r.get(0),
+        )
         .map_err(sqlite)?;
     let bytes = blobs::get(conn, &blob)?;
-    let article: Article = serde_json::from_slice(&bytes).map_err(|e| LedgerError::CorruptBlob { hash: blob, reason: e.to_string() })?;
+    let article: Article =
+        serde_json::from_slice(&bytes).map_err(|e| LedgerError::CorruptBlob {
+            hash: blob,
+            reason: e.to_string(),
+        })?;
     Ok(Some((row, article)))
 }
 
@@ -164,7 +179,9 @@ pub fn status(conn: &Connection, path: &std::path::Path) -> Result<Status, Ledge
                 name: r.get(0)?,
                 last_cycle_at: r.get(1)?,
                 next_run_at: r.get(2)?,
-                counts: counts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or(Value::Null),
+                counts: counts
+                    .and_then(|c| serde_json::from_str(&c).ok())
+                    .unwrap_or(Value::Null),
                 last_error: r.get(4)?,
                 articles: r.get(5)?,
             })

@@ -42,12 +42,20 @@ fn referenced_blobs(payload: &str) -> Vec<String> {
 
 /// Verifies the whole chain. Stops at the first break.
 pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Report, LedgerError> {
-    let sqlite = |source| LedgerError::Sqlite { path: "ledger".into(), source };
+    let sqlite = |source| LedgerError::Sqlite {
+        path: "ledger".into(),
+        source,
+    };
     let mut stmt = conn
         .prepare("SELECT seq, recorded_at, kind, url, payload, prev_hash, entry_hash FROM ledger ORDER BY seq")
         .map_err(sqlite)?;
     let mut rows = stmt.query([]).map_err(sqlite)?;
-    let mut report = Report { entries: 0, blobs_checked: 0, head: None, first_break: None };
+    let mut report = Report {
+        entries: 0,
+        blobs_checked: 0,
+        head: None,
+        first_break: None,
+    };
     let mut expected_seq = 1i64;
     let mut prev: Vec<u8> = ZERO_HASH.to_vec();
     let mut checkpoint_seen = false;
@@ -66,19 +74,35 @@ pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repo
         };
         report.entries += 1;
         if e.seq != expected_seq {
-            fail(&mut report, expected_seq, format!("entry {expected_seq} is missing (next entry is {})", e.seq));
+            fail(
+                &mut report,
+                expected_seq,
+                format!("entry {expected_seq} is missing (next entry is {})", e.seq),
+            );
             return Ok(report);
         }
         if e.prev_hash != prev {
-            fail(&mut report, e.seq, "prev_hash does not match the entry_hash of the entry before it".into());
+            fail(
+                &mut report,
+                e.seq,
+                "prev_hash does not match the entry_hash of the entry before it".into(),
+            );
             return Ok(report);
         }
         if e.computed_hash().as_slice() != e.entry_hash.as_slice() {
-            fail(&mut report, e.seq, "entry_hash does not match the entry's contents (the entry was altered)".into());
+            fail(
+                &mut report,
+                e.seq,
+                "entry_hash does not match the entry's contents (the entry was altered)".into(),
+            );
             return Ok(report);
         }
         if e.seq == 1 && e.kind != "genesis" {
-            fail(&mut report, 1, "the first entry is not the genesis entry".into());
+            fail(
+                &mut report,
+                1,
+                "the first entry is not the genesis entry".into(),
+            );
             return Ok(report);
         }
         for h in referenced_blobs(&e.payload) {
@@ -93,18 +117,35 @@ pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repo
         {
             checkpoint_seen = true;
             if cp.hash.as_slice() != e.entry_hash.as_slice() {
-                fail(&mut report, e.seq, format!("entry {} does not match the checkpoint {cp}: the history up to it was rewritten", e.seq));
+                fail(
+                    &mut report,
+                    e.seq,
+                    format!(
+                        "entry {} does not match the checkpoint {cp}: the history up to it was rewritten",
+                        e.seq
+                    ),
+                );
                 return Ok(report);
             }
         }
         prev = e.entry_hash.clone();
-        report.head = Some(Checkpoint { seq: e.seq, hash: e.entry_hash.as_slice().try_into().unwrap_or([0; 32]) });
+        report.head = Some(Checkpoint {
+            seq: e.seq,
+            hash: e.entry_hash.as_slice().try_into().unwrap_or([0; 32]),
+        });
         expected_seq += 1;
     }
     if let Some(cp) = checkpoint
         && !checkpoint_seen
     {
-        fail(&mut report, expected_seq, format!("the ledger ends at entry {} and does not reach the checkpoint {cp}: it was truncated", expected_seq - 1));
+        fail(
+            &mut report,
+            expected_seq,
+            format!(
+                "the ledger ends at entry {} and does not reach the checkpoint {cp}: it was truncated",
+                expected_seq - 1
+            ),
+        );
     }
     Ok(report)
 }

@@ -161,20 +161,30 @@ impl Writer {
 
     /// Records a source's configuration if it is new or changed. Returns the
     /// seq of the `source` entry written, if one was.
-    pub fn record_source(&mut self, name: &str, config: &Value, now: DateTime<Utc>) -> Result<Option<i64>> {
+    pub fn record_source(
+        &mut self,
+        name: &str,
+        config: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
         let canonical = super::entry::canonical_json(config);
         let hash = blobs::hash_hex(canonical.as_bytes());
         let path = self.path.clone();
         let tx = self.begin()?;
         let known: Option<Option<String>> = tx
-            .query_row("SELECT config_hash FROM source_state WHERE name = ?1", [name], |r| r.get(0))
+            .query_row(
+                "SELECT config_hash FROM source_state WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(LedgerError::sqlite(&path))?;
         if known.flatten().as_deref() == Some(hash.as_str()) {
             return Ok(None);
         }
         let payload = json!({ "name": name, "config": config, "config_hash": hash });
-        let seq = append(&tx, Kind::Source, None, &payload, now).map_err(LedgerError::sqlite(&path))?;
+        let seq =
+            append(&tx, Kind::Source, None, &payload, now).map_err(LedgerError::sqlite(&path))?;
         tx.execute(
             "INSERT INTO source_state (name, config_hash) VALUES (?1, ?2)
              ON CONFLICT(name) DO UPDATE SET config_hash = excluded.config_hash",
@@ -269,7 +279,11 @@ fn fingerprint_json(fp: &Fingerprint) -> Value {
     })
 }
 
-fn fingerprint_from_fields(fields: &BTreeMap<String, String>, hashes: &BTreeMap<String, String>, content_hash: &str) -> Fingerprint {
+fn fingerprint_from_fields(
+    fields: &BTreeMap<String, String>,
+    hashes: &BTreeMap<String, String>,
+    content_hash: &str,
+) -> Fingerprint {
     let mut f = BTreeMap::new();
     for k in diff::TEXT_FIELDS.iter().chain(diff::META_FIELDS.iter()) {
         f.insert(*k, fields.get(*k).cloned().unwrap_or_default());
@@ -281,10 +295,18 @@ fn fingerprint_from_fields(fields: &BTreeMap<String, String>, hashes: &BTreeMap<
     }
 }
 
-fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> rusqlite::Result<Applied> {
+fn apply_in(
+    tx: &Transaction<'_>,
+    report: &FetchReport,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Applied> {
     let r = &report.result;
     let state: Option<(Option<String>,)> = tx
-        .query_row("SELECT article_url FROM fetch_state WHERE url = ?1", [&r.requested_url], |row| Ok((row.get(0)?,)))
+        .query_row(
+            "SELECT article_url FROM fetch_state WHERE url = ?1",
+            [&r.requested_url],
+            |row| Ok((row.get(0)?,)),
+        )
         .optional()?;
     let known_article = state.and_then(|s| s.0);
 
@@ -325,7 +347,11 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
         }
         (Ok(resp), _) if resp.status == 304 => applied.outcome = Outcome::NotModified,
         (Ok(resp), _) if resp.status == 404 || resp.status == 410 => {
-            applied.outcome = if known_article.is_some() { Outcome::Gone } else { Outcome::Failed };
+            applied.outcome = if known_article.is_some() {
+                Outcome::Gone
+            } else {
+                Outcome::Failed
+            };
             if applied.outcome == Outcome::Failed {
                 applied.error = Some(format!("HTTP {}", resp.status));
                 payload["error_class"] = json!("http_status");
@@ -338,7 +364,12 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
         }
         (Ok(_), None) => {
             applied.outcome = Outcome::Skipped;
-            payload["reason"] = json!(report.skipped.clone().unwrap_or_else(|| "not extracted".into()));
+            payload["reason"] = json!(
+                report
+                    .skipped
+                    .clone()
+                    .unwrap_or_else(|| "not extracted".into())
+            );
         }
         (Ok(_), Some(article)) if article.text.trim().is_empty() => {
             applied.outcome = Outcome::Failed;
@@ -367,7 +398,11 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
         match current(tx, canonical)? {
             None => {
                 applied.outcome = Outcome::New;
-                change = Some((ChangeKind::Changed, None, diff::TEXT_FIELDS.iter().map(|s| s.to_string()).collect()));
+                change = Some((
+                    ChangeKind::Changed,
+                    None,
+                    diff::TEXT_FIELDS.iter().map(|s| s.to_string()).collect(),
+                ));
             }
             Some(cur) => {
                 let fields = diff::changed_fields(&cur.field_hashes, &fp.field_hashes);
@@ -375,7 +410,10 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
                     applied.outcome = Outcome::Unchanged;
                     applied.revision = Some(cur.revision);
                     if cur.gone {
-                        tx.execute("UPDATE articles SET gone_at = NULL WHERE url = ?1", [canonical])?;
+                        tx.execute(
+                            "UPDATE articles SET gone_at = NULL WHERE url = ?1",
+                            [canonical],
+                        )?;
                     }
                 } else if cur.extractor != article.extractor_version
                     && reextracts_equal(tx, &cur, report, fp)
@@ -386,14 +424,17 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
                     applied.outcome = Outcome::Changed;
                     change = Some((ChangeKind::Metadata, Some(cur), fields));
                 } else {
-                    let earlier: Option<i64> = tx
-                        .query_row(
-                            "SELECT MAX(revision) FROM revisions WHERE url = ?1 AND content_hash = ?2",
-                            params![canonical, fp.content_hash],
-                            |row| row.get(0),
-                        )?;
+                    let earlier: Option<i64> = tx.query_row(
+                        "SELECT MAX(revision) FROM revisions WHERE url = ?1 AND content_hash = ?2",
+                        params![canonical, fp.content_hash],
+                        |row| row.get(0),
+                    )?;
                     applied.outcome = Outcome::Changed;
-                    let kind = if earlier.is_some() { ChangeKind::Reverted } else { ChangeKind::Changed };
+                    let kind = if earlier.is_some() {
+                        ChangeKind::Reverted
+                    } else {
+                        ChangeKind::Changed
+                    };
                     change = Some((kind, Some(cur), fields));
                 }
             }
@@ -402,14 +443,18 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
 
     payload["outcome"] = json!(applied.outcome.as_str());
     // Keep the raw capture when a revision is made, or always if asked.
-    let keep_raw = matches!(change, Some((k, _, _)) if k != ChangeKind::Rebaseline) || report.keep_raw == KeepRaw::All;
+    let keep_raw = matches!(change, Some((k, _, _)) if k != ChangeKind::Rebaseline)
+        || report.keep_raw == KeepRaw::All;
     let mut raw_blob = None;
     if let (true, Some(resp)) = (keep_raw, response) {
         let h = blobs::put(tx, &resp.raw())?;
         payload["raw_blob"] = json!(h);
         raw_blob = Some(h);
     }
-    let fetch_url = applied.article_url.clone().unwrap_or_else(|| r.requested_url.clone());
+    let fetch_url = applied
+        .article_url
+        .clone()
+        .unwrap_or_else(|| r.requested_url.clone());
     applied.fetch_seq = append(tx, Kind::Fetch, Some(&fetch_url), &payload, now)?;
     let at = timestamp(now);
 
@@ -418,12 +463,23 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
         let text_blob = blobs::put(tx, &text_json)?;
         let (from_rev, words) = match &cur {
             None => (None, diff::words::diff("", &fp.fields["body"])),
-            Some(c) => (Some(c.revision), diff::words::diff(&c.fields.get("body").cloned().unwrap_or_default(), &fp.fields["body"])),
+            Some(c) => (
+                Some(c.revision),
+                diff::words::diff(
+                    &c.fields.get("body").cloned().unwrap_or_default(),
+                    &fp.fields["body"],
+                ),
+            ),
         };
         let to_rev = from_rev.unwrap_or(0) + 1;
         let declared = cur
             .as_ref()
-            .map(|c| diff::is_declared(&fingerprint_from_fields(&c.fields, &c.field_hashes, &c.content_hash), fp))
+            .map(|c| {
+                diff::is_declared(
+                    &fingerprint_from_fields(&c.fields, &c.field_hashes, &c.content_hash),
+                    fp,
+                )
+            })
             .unwrap_or(false);
         let rev_payload = json!({
             "article_url": canonical,
@@ -475,20 +531,30 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
                 words_removed: words.words_removed,
                 declared,
                 seq,
-                excerpt: diff::words::excerpt(&words, 6).into_iter().take(5).collect(),
+                excerpt: diff::words::excerpt(&words, 6)
+                    .into_iter()
+                    .take(5)
+                    .collect(),
             });
         }
     } else if matches!(applied.outcome, Outcome::Unchanged | Outcome::NotModified)
         && let Some(url) = &applied.article_url
     {
-        tx.execute("UPDATE articles SET last_seen = ?2 WHERE url = ?1", params![url, at])?;
+        tx.execute(
+            "UPDATE articles SET last_seen = ?2 WHERE url = ?1",
+            params![url, at],
+        )?;
         tx.execute(
             "UPDATE revisions SET last_seen = ?2 WHERE url = ?1 AND revision = (SELECT revision FROM articles WHERE url = ?1)",
             params![url, at],
         )?;
         if applied.revision.is_none() {
             applied.revision = tx
-                .query_row("SELECT revision FROM articles WHERE url = ?1", [url], |row| row.get(0))
+                .query_row(
+                    "SELECT revision FROM articles WHERE url = ?1",
+                    [url],
+                    |row| row.get(0),
+                )
                 .optional()?;
         }
     }
@@ -497,7 +563,11 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
         && let Some(url) = &applied.article_url
     {
         let row: Option<(i64, Option<String>)> = tx
-            .query_row("SELECT revision, gone_at FROM articles WHERE url = ?1", [url], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_row(
+                "SELECT revision, gone_at FROM articles WHERE url = ?1",
+                [url],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
             .optional()?;
         if let Some((rev, None)) = row {
             let status = response.map(|r| r.status);
@@ -508,7 +578,10 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
                 "fetch_seq": applied.fetch_seq,
             });
             let seq = append(tx, Kind::Gone, Some(url), &gone_payload, now)?;
-            tx.execute("UPDATE articles SET gone_at = ?2 WHERE url = ?1", params![url, at])?;
+            tx.execute(
+                "UPDATE articles SET gone_at = ?2 WHERE url = ?1",
+                params![url, at],
+            )?;
             tx.execute(
                 "INSERT INTO changes (seq, url, kind, from_revision, to_revision, detected_at, fields_json, declared)
                  VALUES (?1, ?2, 'gone', ?3, NULL, ?4, '[]', 0)",
@@ -531,7 +604,10 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
 
     // Fetch state: validators only from a response we extracted and stored.
     let (etag, last_modified) = match (response, &new_revision) {
-        (Some(resp), Some(_)) => (resp.header("etag").map(str::to_string), resp.header("last-modified").map(str::to_string)),
+        (Some(resp), Some(_)) => (
+            resp.header("etag").map(str::to_string),
+            resp.header("last-modified").map(str::to_string),
+        ),
         _ => (None, None),
     };
     tx.execute(
@@ -562,7 +638,12 @@ fn apply_in(tx: &Transaction<'_>, report: &FetchReport, now: DateTime<Utc>) -> r
 /// Re-extracts the stored raw capture of the current revision with today's
 /// extractor: equal to the new fingerprint means the page was not edited,
 /// only read better.
-fn reextracts_equal(tx: &Transaction<'_>, cur: &Current, report: &FetchReport, new: &Fingerprint) -> bool {
+fn reextracts_equal(
+    tx: &Transaction<'_>,
+    cur: &Current,
+    report: &FetchReport,
+    new: &Fingerprint,
+) -> bool {
     let Some(raw) = cur.raw_blob.as_deref().and_then(|h| blobs::get(tx, h).ok()) else {
         return false;
     };
@@ -570,13 +651,16 @@ fn reextracts_equal(tx: &Transaction<'_>, cur: &Current, report: &FetchReport, n
         return false;
     };
     let head = String::from_utf8_lossy(&raw[..split]);
-    let content_type = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.trim().to_string()));
+    let content_type = head.lines().find_map(|l| {
+        l.split_once(':')
+            .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.trim().to_string())
+    });
     let html = extract::decode(&raw[split + 4..], content_type.as_deref());
-    let old_url = serde_json::from_slice::<Article>(&blobs::get(tx, &cur.text_blob).unwrap_or_default())
-        .ok()
-        .and_then(|a| a.canonical_url);
+    let old_url =
+        serde_json::from_slice::<Article>(&blobs::get(tx, &cur.text_blob).unwrap_or_default())
+            .ok()
+            .and_then(|a| a.canonical_url);
     let again = extract::extract(&html, old_url.as_deref(), &report.overrides);
     diff::fingerprint(&again).content_hash == new.content_hash
 }
@@ -632,13 +716,29 @@ impl WriterHandle {
                         Request::CycleStarted(name, at, reply) => {
                             let _ = reply.send(writer.cycle_started(&name, at));
                         }
-                        Request::CycleFinished { name, at, next_run, counts, last_error, reply } => {
-                            let _ = reply.send(writer.cycle_finished(&name, at, next_run, &counts, last_error.as_deref()));
+                        Request::CycleFinished {
+                            name,
+                            at,
+                            next_run,
+                            counts,
+                            last_error,
+                            reply,
+                        } => {
+                            let _ = reply.send(writer.cycle_finished(
+                                &name,
+                                at,
+                                next_run,
+                                &counts,
+                                last_error.as_deref(),
+                            ));
                         }
                     }
                 }
             })
-            .map_err(|e| LedgerError::Directory { path: path.to_path_buf(), source: e })?;
+            .map_err(|e| LedgerError::Directory {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
         Ok((WriterHandle { tx }, join))
     }
 
@@ -649,17 +749,20 @@ impl WriterHandle {
     }
 
     pub async fn record(&self, report: FetchReport) -> Result<Applied> {
-        self.call(|reply| Request::Fetch(Box::new(report), reply)).await
+        self.call(|reply| Request::Fetch(Box::new(report), reply))
+            .await
     }
 
     pub async fn record_source(&self, name: &str, config: Value) -> Result<Option<i64>> {
         let name = name.to_string();
-        self.call(|reply| Request::Source(name, config, reply)).await
+        self.call(|reply| Request::Source(name, config, reply))
+            .await
     }
 
     pub async fn cycle_started(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
         let name = name.to_string();
-        self.call(|reply| Request::CycleStarted(name, at, reply)).await
+        self.call(|reply| Request::CycleStarted(name, at, reply))
+            .await
     }
 
     pub async fn cycle_finished(
@@ -671,6 +774,14 @@ impl WriterHandle {
         last_error: Option<String>,
     ) -> Result<()> {
         let name = name.to_string();
-        self.call(|reply| Request::CycleFinished { name, at, next_run, counts, last_error, reply }).await
+        self.call(|reply| Request::CycleFinished {
+            name,
+            at,
+            next_run,
+            counts,
+            last_error,
+            reply,
+        })
+        .await
     }
 }

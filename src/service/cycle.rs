@@ -53,9 +53,15 @@ impl CycleSummary {
     pub fn counts_json(&self) -> Value {
         let mut m = serde_json::Map::new();
         for o in Outcome::ALL {
-            m.insert(o.as_str().into(), json!(self.counts.get(o.as_str()).copied().unwrap_or(0)));
+            m.insert(
+                o.as_str().into(),
+                json!(self.counts.get(o.as_str()).copied().unwrap_or(0)),
+            );
         }
-        m.insert("duration_ms".into(), json!(self.duration.as_millis() as u64));
+        m.insert(
+            "duration_ms".into(),
+            json!(self.duration.as_millis() as u64),
+        );
         Value::Object(m)
     }
 }
@@ -66,18 +72,29 @@ struct UrlState {
     last_fetch_at: Option<String>,
 }
 
-fn load_state(path: &std::path::Path, source: &str) -> Result<(HashMap<String, UrlState>, Option<String>), LedgerError> {
+fn load_state(
+    path: &std::path::Path,
+    source: &str,
+) -> Result<(HashMap<String, UrlState>, Option<String>), LedgerError> {
     let conn = ledger::open_read_only(path)?;
-    let sqlite = |source| LedgerError::Sqlite { path: path.to_path_buf(), source };
+    let sqlite = |source| LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut stmt = conn
-        .prepare("SELECT url, etag, last_modified, last_fetch_at FROM fetch_state WHERE source = ?1")
+        .prepare(
+            "SELECT url, etag, last_modified, last_fetch_at FROM fetch_state WHERE source = ?1",
+        )
         .map_err(sqlite)?;
     let rows = stmt
         .query_map(params![source], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 UrlState {
-                    conditional: Conditional { etag: r.get(1)?, last_modified: r.get(2)? },
+                    conditional: Conditional {
+                        etag: r.get(1)?,
+                        last_modified: r.get(2)?,
+                    },
                     last_fetch_at: r.get(3)?,
                 },
             ))
@@ -106,7 +123,12 @@ pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<
             .urls
             .iter()
             .map(|u| u.to_string())
-            .filter(|u| state.get(u).and_then(|s| s.last_fetch_at.as_deref()).is_none_or(|t| t < started.as_str()))
+            .filter(|u| {
+                state
+                    .get(u)
+                    .and_then(|s| s.last_fetch_at.as_deref())
+                    .is_none_or(|t| t < started.as_str())
+            })
             .collect(),
     )
 }
@@ -115,7 +137,10 @@ pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<
 /// interrupted cycle left).
 pub async fn run(ctx: &Context, source: &Source, urls: Vec<String>, resume: bool) -> CycleSummary {
     let t0 = Instant::now();
-    let mut summary = CycleSummary { source: source.name.clone(), ..Default::default() };
+    let mut summary = CycleSummary {
+        source: source.name.clone(),
+        ..Default::default()
+    };
     let state = match tokio::task::spawn_blocking({
         let path = ctx.ledger_path.clone();
         let name = source.name.clone();
@@ -141,7 +166,10 @@ pub async fn run(ctx: &Context, source: &Source, urls: Vec<String>, resume: bool
         if !seen.insert(url.clone()) {
             continue;
         }
-        let cond = state.get(&url).map(|s| s.conditional.clone()).unwrap_or_default();
+        let cond = state
+            .get(&url)
+            .map(|s| s.conditional.clone())
+            .unwrap_or_default();
         let ctx = ctx.clone();
         let source = source.clone();
         tasks.spawn(async move { fetch_one(&ctx, &source, url, cond).await });
@@ -183,10 +211,18 @@ fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
                 declared = flag.declared, seq = flag.seq, diff = %flag.excerpt.join(" | "),
                 "article changed"
             ),
-            ChangeKind::Gone => warn!(source, url = %flag.url, last_revision = ?flag.from_revision, seq = flag.seq, "article gone"),
-            ChangeKind::Reverted => info!(source, url = %flag.url, to_revision = ?flag.to_revision, seq = flag.seq, "article reverted to an earlier text"),
-            ChangeKind::Metadata => info!(source, url = %flag.url, fields = %fields, seq = flag.seq, "article metadata changed"),
-            ChangeKind::Rebaseline => info!(source, url = %flag.url, seq = flag.seq, "article re-baselined for a new extractor"),
+            ChangeKind::Gone => {
+                warn!(source, url = %flag.url, last_revision = ?flag.from_revision, seq = flag.seq, "article gone")
+            }
+            ChangeKind::Reverted => {
+                info!(source, url = %flag.url, to_revision = ?flag.to_revision, seq = flag.seq, "article reverted to an earlier text")
+            }
+            ChangeKind::Metadata => {
+                info!(source, url = %flag.url, fields = %fields, seq = flag.seq, "article metadata changed")
+            }
+            ChangeKind::Rebaseline => {
+                info!(source, url = %flag.url, seq = flag.seq, "article re-baselined for a new extractor")
+            }
         }
         summary.flags.push(flag.clone());
     }
@@ -198,7 +234,12 @@ pub async fn stopped(rx: &mut watch::Receiver<bool>) {
 }
 
 /// Fetches, extracts and records one URL. `None` when shutdown abandoned it.
-async fn fetch_one(ctx: &Context, source: &Source, url: String, cond: Conditional) -> Option<Result<Applied, LedgerError>> {
+async fn fetch_one(
+    ctx: &Context,
+    source: &Source,
+    url: String,
+    cond: Conditional,
+) -> Option<Result<Applied, LedgerError>> {
     let mut shutdown = ctx.shutdown.clone();
     let _permit = tokio::select! {
         p = ctx.permits.clone().acquire_owned() => p.ok()?,
@@ -229,10 +270,19 @@ async fn fetch_one(ctx: &Context, source: &Source, url: String, cond: Conditiona
             match tokio::time::timeout(EXTRACT_TIMEOUT, job).await {
                 Ok(Ok(a)) => (Some(a), None),
                 Ok(Err(e)) => (None, Some(format!("extraction failed: {e}"))),
-                Err(_) => (None, Some(format!("extraction took longer than {EXTRACT_TIMEOUT:?}"))),
+                Err(_) => (
+                    None,
+                    Some(format!("extraction took longer than {EXTRACT_TIMEOUT:?}")),
+                ),
             }
         }
-        Ok(resp) if (200..300).contains(&resp.status) => (None, Some(format!("not HTML: {}", resp.header("content-type").unwrap_or("?")))),
+        Ok(resp) if (200..300).contains(&resp.status) => (
+            None,
+            Some(format!(
+                "not HTML: {}",
+                resp.header("content-type").unwrap_or("?")
+            )),
+        ),
         _ => (None, None),
     };
     let report = FetchReport {

@@ -68,7 +68,11 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
 }
 
 async fn finish(started: Started) {
-    let Started { ctx, shutdown_tx, writer_thread } = started;
+    let Started {
+        ctx,
+        shutdown_tx,
+        writer_thread,
+    } = started;
     drop(ctx);
     drop(shutdown_tx);
     // The writer stops once every handle is gone and its queue is drained.
@@ -84,7 +88,11 @@ pub async fn once(config: &Config, only: Option<&str>) -> Result<Vec<CycleSummar
     }
     let started = start(config).await?;
     let mut set = JoinSet::new();
-    for s in config.sources.iter().filter(|s| only.is_none_or(|n| n == s.name)) {
+    for s in config
+        .sources
+        .iter()
+        .filter(|s| only.is_none_or(|n| n == s.name))
+    {
         let ctx = started.ctx.clone();
         let s = s.clone();
         set.spawn(async move {
@@ -106,7 +114,12 @@ pub async fn once(config: &Config, only: Option<&str>) -> Result<Vec<CycleSummar
     Ok(out)
 }
 
-async fn record_end(ctx: &cycle::Context, s: &Source, summary: &CycleSummary, next: Option<chrono::DateTime<Utc>>) {
+async fn record_end(
+    ctx: &cycle::Context,
+    s: &Source,
+    summary: &CycleSummary,
+    next: Option<chrono::DateTime<Utc>>,
+) {
     cycle::log_summary(summary, next);
     if summary.interrupted {
         // Leave cycle_started_at newer than last_cycle_at: the next start resumes.
@@ -114,7 +127,13 @@ async fn record_end(ctx: &cycle::Context, s: &Source, summary: &CycleSummary, ne
     }
     if let Err(e) = ctx
         .writer
-        .cycle_finished(&s.name, Utc::now(), next, summary.counts_json(), summary.last_error.clone())
+        .cycle_finished(
+            &s.name,
+            Utc::now(),
+            next,
+            summary.counts_json(),
+            summary.last_error.clone(),
+        )
         .await
     {
         error!(source = %s.name, error = %e, "ledger unwritable");

@@ -26,12 +26,20 @@ impl Setup {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("ledger.db");
         let config = dir.path().join("newsledger.toml");
-        Setup { server, dir, config, db }
+        Setup {
+            server,
+            dir,
+            config,
+            db,
+        }
     }
 
     /// Writes a config with one source over `paths` on the test server.
     pub fn write_config(&self, schedule: &str, paths: &[&str]) {
-        let urls: Vec<String> = paths.iter().map(|p| format!("\"{}\"", self.server.url(p))).collect();
+        let urls: Vec<String> = paths
+            .iter()
+            .map(|p| format!("\"{}\"", self.server.url(p)))
+            .collect();
         let text = format!(
             "[ledger]\npath = \"{}\"\n\n[fetch]\nper_host_interval = \"0s\"\ntimeout = \"20s\"\n\n[[source]]\nname = \"test-news\"\nschedule = \"{schedule}\"\nurls = [{}]\n",
             self.db.display(),
@@ -42,7 +50,10 @@ impl Setup {
 
     pub fn publish(&self, a: &SeedArticle, visit: u64) {
         let url = self.server.url(&a.path);
-        self.server.set(&a.path, Page::html(site::render(a, &url, &Chrome::visit(visit))));
+        self.server.set(
+            &a.path,
+            Page::html(site::render(a, &url, &Chrome::visit(visit))),
+        );
     }
 
     /// Runs the binary with `--config` and waits for it.
@@ -52,8 +63,17 @@ impl Setup {
 
     pub async fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.cli(args).await;
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
     }
 }
 
@@ -62,12 +82,17 @@ pub async fn run(config: Option<&Path>, args: &[&str]) -> Output {
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
     }
-    cmd.args(args).env("RUST_LOG", "info").env_remove("NEWSLEDGER_CONFIG");
+    cmd.args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("NEWSLEDGER_CONFIG");
     cmd.output().await.expect("run newsledger")
 }
 
 pub fn seed(key: &str) -> SeedArticle {
-    site::seeds().into_iter().find(|a| a.key == key).expect("seed exists")
+    site::seeds()
+        .into_iter()
+        .find(|a| a.key == key)
+        .expect("seed exists")
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -1,0 +1,169 @@
+//! Command-line contracts: bad configuration and bad arguments give one
+//! clear line and exit 2; the example config validates; the demo works.
+
+mod common;
+
+use common::{run, stderr, stdout};
+
+fn write(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join("newsledger.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const GOOD: &str = "[ledger]\npath = \"l.db\"\n\n[[source]]\nname = \"a\"\nschedule = \"*/15 * * * *\"\nurls = [\"https://example.org/a\"]\n";
+
+#[tokio::test]
+async fn bad_configurations_give_one_line_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            GOOD.replace("name = \"a\"", "name = \"a\"\ncolour = \"red\""),
+            ":6: colour:",
+        ),
+        (
+            GOOD.replace("*/15 * * * *", "*/15 * *"),
+            ":6: source.a.schedule:",
+        ),
+        (
+            GOOD.replace("[ledger]", "[fetch]\ntimeout = \"soon\"\n[ledger]"),
+            ":2: fetch.timeout:",
+        ),
+        (
+            format!(
+                "{GOOD}\n[[source]]\nname = \"a\"\nschedule = \"0 * * * *\"\nurls = [\"https://example.org/b\"]\n"
+            ),
+            ":10: source.name: duplicate source name `a`",
+        ),
+        (
+            GOOD.replace("https://example.org/a", "example dot org"),
+            ":7: source.a.urls:",
+        ),
+    ];
+    for (text, want) in cases {
+        let path = write(&dir, &text);
+        let out = run(Some(&path), &["check-config"]).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains(&format!("{}{want}", path.display())),
+            "want {want:?} in {err}"
+        );
+        // `run` refuses to start on the same file, with the same line.
+        let out = run(Some(&path), &["run"]).await;
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(stderr(&out).trim(), err.trim());
+    }
+}
+
+#[tokio::test]
+async fn bad_arguments_give_one_line_and_exit_2() {
+    for args in [
+        &["frobnicate"][..],
+        &["history"][..],
+        &["verify", "--checkpoint", "12"][..],
+        &["once", "--bogus"][..],
+    ] {
+        let out = run(None, args).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none.db");
+    let out = run(None, &["status", "--db", missing.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn the_example_config_validates() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml");
+    let out = run(Some(std::path::Path::new(path)), &["check-config"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("source nordic-monitor: schedule \"*/15 * * * *\" (Europe/Istanbul)"),
+        "{text}"
+    );
+    assert!(text.contains("source hurriyet"), "{text}");
+}
+
+#[tokio::test]
+async fn extract_prints_text_and_json() {
+    let a = common::seed("nordic-monitor");
+    let url = format!("https://nordicmonitor.example{}", a.path);
+    let html = newsledger::demo::site::render(&a, &url, &newsledger::demo::site::Chrome::visit(3));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("page.html");
+    std::fs::write(&file, html).unwrap();
+    let out = run(None, &["extract", file.to_str().unwrap(), "--json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "title",
+        "byline",
+        "published",
+        "modified",
+        "language",
+        "canonical_url",
+        "site_name",
+        "description",
+        "text",
+        "extractor_version",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["title"], a.title);
+    assert_eq!(v["canonical_url"], url);
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Abdullah Bozkurt/Stockholm\n\nTurkey and Azerbaijan")
+    );
+    let out = run(None, &["extract", file.to_str().unwrap()]).await;
+    assert!(stdout(&out).contains("byline:      Abdullah Bozkurt"));
+}
+
+#[tokio::test]
+async fn the_demo_flags_the_edit_and_the_removal_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let out = run(None, &["demo", "--db", db.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let flagged: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  CHANGED") || l.starts_with("  GONE"))
+        .collect();
+    assert_eq!(flagged.len(), 2, "{text}");
+    assert!(
+        flagged
+            .iter()
+            .any(|l| l.contains("CHANGED") && l.contains("turkey-may-send-its-police")),
+        "{text}"
+    );
+    assert!(
+        flagged
+            .iter()
+            .any(|l| l.contains("GONE") && l.contains("azerbaijani-parliament")),
+        "{text}"
+    );
+    assert!(
+        text.contains("+[The Turkish Riot Police are a notorious branch"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(nothing for ") && text.contains("only its chrome changed"),
+        "{text}"
+    );
+    assert!(text.contains("chain intact"), "{text}");
+    assert!(
+        text.contains(&format!("newsledger verify --db {}", db.display())),
+        "{text}"
+    );
+    let verify = run(None, &["verify", "--db", db.to_str().unwrap()]).await;
+    assert!(verify.status.success());
+}
