@@ -17,7 +17,6 @@ use ego_tree::{NodeId, NodeRef};
 use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 
-use crate::config::ExtractOverrides;
 
 type N<'a> = NodeRef<'a, Node>;
 
@@ -171,8 +170,26 @@ fn is_hidden(e: &scraper::node::Element) -> bool {
     })
 }
 
+/// How strict one extraction pass is. A page whose strict pass finds too
+/// little text is read again with less pruning (readability's retry): a
+/// main container named "sidebar-layout" or "Page-ad-margins" is common.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Drop elements whose class or id looks like chrome.
+    pub class_pruning: bool,
+    /// Prune link lists and junk containers inside the chosen content.
+    pub clean_inside: bool,
+}
+
+/// The passes, strictest first.
+pub const PASSES: [Pass; 3] = [
+    Pass { class_pruning: true, clean_inside: true },
+    Pass { class_pruning: false, clean_inside: true },
+    Pass { class_pruning: false, clean_inside: false },
+];
+
 /// Why an element is dropped before scoring, if it is.
-pub fn junk_reason(e: &scraper::node::Element) -> Option<&'static str> {
+pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static str> {
     let name = e.name();
     if JUNK_TAGS.contains(&name) {
         return Some("tag");
@@ -194,7 +211,7 @@ pub fn junk_reason(e: &scraper::node::Element) -> Option<&'static str> {
         return None;
     }
     let ci = class_and_id(e);
-    if !ci.is_empty() && UNLIKELY.is_match(&ci) && !MAYBE_OK.is_match(&ci) {
+    if pass.class_pruning && !ci.is_empty() && UNLIKELY.is_match(&ci) && !MAYBE_OK.is_match(&ci) {
         return Some("class");
     }
     None
@@ -205,11 +222,11 @@ pub type Removed = HashSet<NodeId>;
 
 /// Marks chrome that is never content (see [`junk_reason`]), plus whatever
 /// the source's `ignore_selectors` name.
-pub fn prune_junk(doc: &Html, ignore: &[Selector]) -> Removed {
+pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
     let mut removed = Removed::new();
     for node in doc.tree.root().descendants() {
         if let Node::Element(e) = node.value()
-            && junk_reason(e).is_some()
+            && junk_reason(e, pass).is_some()
         {
             removed.insert(node.id());
         }
@@ -535,42 +552,35 @@ fn has_heading(n: N<'_>) -> bool {
     })
 }
 
-/// Finds the article content of a parsed page: the roots to read text from
-/// and every pruned subtree.
-pub fn find<'a>(doc: &'a Html, overrides: &ExtractOverrides) -> (Vec<N<'a>>, Removed) {
-    let ignore: Vec<Selector> = overrides
-        .ignore_selectors
-        .iter()
-        .filter_map(|s| Selector::parse(s).ok())
-        .collect();
-    let mut removed = prune_junk(doc, &ignore);
-    if let Some(sel) = overrides
-        .content_selector
-        .as_deref()
-        .and_then(|s| Selector::parse(s).ok())
-    {
-        let roots: Vec<N<'a>> = doc.select(&sel).map(|e| *e).collect();
-        if !roots.is_empty() {
-            // The operator chose the container: only their ignore list and
-            // never-content tags apply inside it.
-            let mut kept = Removed::new();
-            for r in &roots {
-                for d in r.descendants() {
-                    if removed.contains(&d.id())
-                        && (element(d).is_some_and(|e| JUNK_TAGS.contains(&e.name()))
-                            || doc_ignored(&ignore, d))
-                    {
-                        kept.insert(d.id());
-                    }
-                }
+/// The roots chosen by the operator's `content_selector`, with only their
+/// `ignore_selectors` and never-content tags pruned inside; `None` when the
+/// selector matches nothing (the general algorithm then runs).
+pub fn find_selected<'a>(doc: &'a Html, content: &Selector, ignore: &[Selector]) -> Option<(Vec<N<'a>>, Removed)> {
+    let roots: Vec<N<'a>> = doc.select(content).map(|e| *e).collect();
+    if roots.is_empty() {
+        return None;
+    }
+    let mut removed = Removed::new();
+    for r in &roots {
+        for d in r.descendants() {
+            if element(d).is_some_and(|e| JUNK_TAGS.contains(&e.name())) || doc_ignored(ignore, d) {
+                removed.insert(d.id());
             }
-            return (roots, kept);
         }
     }
+    Some((roots, removed))
+}
+
+/// Finds the article content of a parsed page in one pass: the roots to
+/// read text from and every pruned subtree.
+pub fn find<'a>(doc: &'a Html, ignore: &[Selector], pass: Pass) -> (Vec<N<'a>>, Removed) {
+    let mut removed = prune_junk(doc, ignore, pass);
     let stats = Stats::compute(doc.tree.root(), &removed);
     let scores = score(doc.tree.root(), &stats);
     let roots = pick(doc, &scores, &stats);
-    removed.extend(clean_inside(&roots, &scores, &stats));
+    if pass.clean_inside {
+        removed.extend(clean_inside(&roots, &scores, &stats));
+    }
     (roots, removed)
 }
 

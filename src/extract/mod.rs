@@ -9,11 +9,12 @@
 //! finds the body, [`text`] turns it into paragraphs.
 
 pub mod content;
+pub mod eval;
 pub mod metadata;
 pub mod text;
 
 use encoding_rs::Encoding;
-use scraper::Html;
+use scraper::{Html, Selector};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ExtractOverrides;
@@ -82,8 +83,7 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
     let html = truncate_at_char(html, MAX_PARSE_BYTES);
     let doc = Html::parse_document(html);
     let meta = metadata::read(&doc);
-    let (roots, removed) = content::find(&doc, overrides);
-    let mut paras = text::paragraphs(&roots, &removed);
+    let mut paras = body_paragraphs(&doc, overrides);
 
     // The headline is metadata, not body: drop it where the template repeats it.
     if let Some(title) = meta.title.as_deref() {
@@ -120,6 +120,34 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
         text: paras.join("\n\n"),
         extractor_version: EXTRACTOR_VERSION.to_string(),
     }
+}
+
+/// A strict pass that yields at least this many characters is kept;
+/// otherwise the next, less strict pass is tried and the longest result wins.
+const ENOUGH_TEXT: usize = 500;
+
+fn body_paragraphs(doc: &Html, overrides: &ExtractOverrides) -> Vec<String> {
+    let ignore: Vec<Selector> = overrides.ignore_selectors.iter().filter_map(|s| Selector::parse(s).ok()).collect();
+    if let Some(sel) = overrides.content_selector.as_deref().and_then(|s| Selector::parse(s).ok())
+        && let Some((roots, removed)) = content::find_selected(doc, &sel, &ignore)
+    {
+        return text::paragraphs(&roots, &removed);
+    }
+    let mut best: Vec<String> = Vec::new();
+    let mut best_len = 0;
+    for pass in content::PASSES {
+        let (roots, removed) = content::find(doc, &ignore, pass);
+        let paras = text::paragraphs(&roots, &removed);
+        let len: usize = paras.iter().map(|p| p.chars().count()).sum();
+        if len >= ENOUGH_TEXT {
+            return paras;
+        }
+        if len > best_len {
+            best_len = len;
+            best = paras;
+        }
+    }
+    best
 }
 
 fn truncate_at_char(s: &str, max: usize) -> &str {
