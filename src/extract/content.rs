@@ -217,16 +217,47 @@ pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static st
     None
 }
 
+static STRONG_CONTENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)article-?body|articlebody|article-?content|article-?text|post-?body|post-?content|entry-?content|story-?body|story-?content|body-?text|main-?content|hentry|h-entry").expect("static regex")
+});
+
+/// Elements that contain (or are) a strongly marked content container
+/// (`itemprop=articleBody`, `entry-content`, `post-body`, `<article>`…):
+/// a chrome-like class name on such an element ("widget Blog",
+/// "theiaStickySidebar") does not prune it. One pass up the tree per marker.
+fn content_ancestors(doc: &Html) -> HashSet<NodeId> {
+    let mut out = HashSet::new();
+    for n in doc.tree.root().descendants() {
+        let Some(e) = element(n) else { continue };
+        let marked = e.name() == "article"
+            || e.attr("itemprop").is_some_and(|p| p.contains("articleBody"))
+            || STRONG_CONTENT.is_match(&class_and_id(e));
+        if !marked {
+            continue;
+        }
+        let mut cur = Some(n);
+        while let Some(c) = cur {
+            if !out.insert(c.id()) {
+                break;
+            }
+            cur = c.parent();
+        }
+    }
+    out
+}
+
 /// The set of pruned subtrees' roots.
 pub type Removed = HashSet<NodeId>;
 
 /// Marks chrome that is never content (see [`junk_reason`]), plus whatever
 /// the source's `ignore_selectors` name.
 pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
+    let protected = content_ancestors(doc);
     let mut removed = Removed::new();
     for node in doc.tree.root().descendants() {
         if let Node::Element(e) = node.value()
-            && junk_reason(e, pass).is_some()
+            && let Some(reason) = junk_reason(e, pass)
+            && !(reason == "class" && protected.contains(&node.id()))
         {
             removed.insert(node.id());
         }
@@ -378,52 +409,26 @@ pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, Score> {
             continue;
         }
         let Some(e) = element(n) else { continue };
+        let st = stats.get(n.id());
         let paragraph_like = match e.name() {
             "p" | "pre" | "td" | "blockquote" => true,
-            "div" | "section" | "span" | "font" => {
-                !has_block_child(n) && stats.get(n.id()).text >= 25
-            }
+            "div" | "section" | "span" | "font" | "article" | "main" => !has_block_child(n) && st.text >= 25,
             _ => false,
         };
-        if !paragraph_like {
+        if paragraph_like {
+            if st.text >= 25 && let Some(parent) = n.parent() {
+                add_paragraph(&mut scores, parent, st.text, &inline_text(n, stats));
+            }
             continue;
         }
-        let st = stats.get(n.id());
-        if st.text < 25 {
-            continue;
-        }
-        let text = inline_text(n, stats);
-        let commas = text
-            .chars()
-            .filter(|c| matches!(c, ',' | '،' | '，' | '、'))
-            .count();
-        let base = 1.0 + commas as f64 + (st.text as f64 / 100.0).floor().min(3.0);
-        let mut ancestor = n.parent();
-        for level in 0..3 {
-            let Some(a) = ancestor else { break };
-            let Some(ae) = element(a) else { break };
-            let prior = || {
-                let tag = match ae.name() {
-                    "div" | "article" | "main" => 5.0,
-                    "pre" | "td" | "blockquote" | "section" => 3.0,
-                    "address" | "ol" | "ul" | "dl" | "dd" | "dt" | "li" | "form" => -3.0,
-                    "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
-                    _ => 0.0,
-                };
-                tag + class_weight(ae)
-            };
-            let divider = match level {
-                0 => 1.0,
-                1 => 2.0,
-                _ => 3.0 * level as f64,
-            };
-            let entry = scores.entry(a.id()).or_insert_with(|| Score {
-                total: prior(),
-                evidence: 0.0,
-            });
-            entry.total += base / divider;
-            entry.evidence += base / divider;
-            ancestor = a.parent();
+        // Text written straight into a container between its blocks
+        // ("text<br><br>more text<div>…</div>") is a paragraph of that container.
+        if matches!(e.name(), "div" | "section" | "article" | "main" | "td" | "span" | "font" | "center") {
+            for run in inline_runs(n, stats) {
+                if run.chars().count() >= 25 {
+                    add_paragraph(&mut scores, n, run.chars().count(), &run);
+                }
+            }
         }
     }
     // Link-heavy candidates are navigation, whatever their text.
@@ -433,6 +438,77 @@ pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, Score> {
         s.evidence *= keep;
     }
     scores
+}
+
+/// Adds one paragraph's score to `first` (full), its parent (half) and
+/// grandparent (a sixth), creating their entries from a tag and class prior.
+fn add_paragraph(scores: &mut HashMap<NodeId, Score>, first: N<'_>, len: usize, text: &str) {
+    let commas = text.chars().filter(|c| matches!(c, ',' | '،' | '，' | '、')).count();
+    let base = 1.0 + commas as f64 + (len as f64 / 100.0).floor().min(3.0);
+    let mut ancestor = Some(first);
+    for level in 0..3 {
+        let Some(a) = ancestor else { break };
+        let Some(ae) = element(a) else { break };
+        let prior = || {
+            let tag = match ae.name() {
+                "div" | "article" | "main" => 5.0,
+                "pre" | "td" | "blockquote" | "section" => 3.0,
+                "address" | "ol" | "ul" | "dl" | "dd" | "dt" | "li" | "form" => -3.0,
+                "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
+                _ => 0.0,
+            };
+            tag + class_weight(ae)
+        };
+        let divider = match level {
+            0 => 1.0,
+            1 => 2.0,
+            _ => 3.0 * level as f64,
+        };
+        let entry = scores.entry(a.id()).or_insert_with(|| Score { total: prior(), evidence: 0.0 });
+        entry.total += base / divider;
+        entry.evidence += base / divider;
+        ancestor = a.parent();
+    }
+}
+
+/// The runs of inline content (text and inline elements) directly inside
+/// a container, split at its block children and at double `<br>`.
+fn inline_runs(n: N<'_>, stats: &Stats) -> Vec<String> {
+    let mut runs = Vec::new();
+    let mut current = String::new();
+    let mut last_br = false;
+    for c in n.children() {
+        if stats.is_dead(c.id()) {
+            continue;
+        }
+        match c.value() {
+            Node::Text(t) => {
+                current.push_str(t);
+                if !t.trim().is_empty() {
+                    last_br = false;
+                }
+            }
+            Node::Element(e) if e.name() == "br" => {
+                if last_br {
+                    runs.push(std::mem::take(&mut current));
+                }
+                current.push(' ');
+                last_br = true;
+            }
+            Node::Element(e) if BLOCK_TAGS.contains(&e.name()) => {
+                runs.push(std::mem::take(&mut current));
+                last_br = false;
+            }
+            Node::Element(_) => {
+                current.push_str(&inline_text(c, stats));
+                last_br = false;
+            }
+            _ => {}
+        }
+    }
+    runs.push(current);
+    runs.retain(|r| !r.trim().is_empty());
+    runs
 }
 
 /// The chosen content: the best candidate and the siblings that belong with it.
