@@ -563,7 +563,46 @@ pub fn pick<'a>(doc: &'a Html, scores: &HashMap<NodeId, Score>, stats: &Stats) -
             out.push(sib);
         }
     }
+    add_repeated_chunks(top, scores, stats, &mut out);
     out
+}
+
+/// How far up from the best candidate a repeated chunk may be joined.
+const CHUNK_REACH: usize = 6;
+
+/// Articles split into several containers of the same template (a body
+/// interrupted by ads or embeds, each piece a `div.article__body`) are
+/// joined: other elements with the top candidate's tag and class that hold
+/// real paragraphs, little link text, and sit near it in the tree.
+fn add_repeated_chunks<'a>(top: N<'a>, scores: &HashMap<NodeId, Score>, stats: &Stats, out: &mut Vec<N<'a>>) {
+    let Some(te) = element(top) else { return };
+    let Some(class) = te.attr("class").filter(|c| !c.trim().is_empty()) else { return };
+    let Some(region) = top.ancestors().nth(CHUNK_REACH - 1).or_else(|| top.ancestors().last()) else { return };
+    let chunks: Vec<N<'a>> = region
+        .descendants()
+        .filter(|n| n.id() != top.id() && !stats.is_dead(n.id()))
+        .filter(|n| element(*n).is_some_and(|e| e.name() == te.name() && e.attr("class") == Some(class)))
+        .filter(|n| {
+            let st = stats.get(n.id());
+            scores.get(&n.id()).is_some_and(|s| s.evidence >= 1.0) && st.link_density() < 0.3
+        })
+        .collect();
+    if chunks.is_empty() {
+        return;
+    }
+    // Keep only chunks not nested in, or containing, something already chosen.
+    let chosen: HashSet<NodeId> = out.iter().map(|n| n.id()).collect();
+    let mut add: Vec<N<'a>> = chunks
+        .into_iter()
+        .filter(|c| !c.ancestors().any(|a| chosen.contains(&a.id())) && !out.iter().any(|o| o.ancestors().any(|a| a.id() == c.id())))
+        .collect();
+    // Of chunks nested in one another, the outermost stands for all.
+    let ids: HashSet<NodeId> = add.iter().map(|n| n.id()).collect();
+    add.retain(|c| !c.ancestors().any(|a| ids.contains(&a.id())));
+    out.extend(add);
+    // Document order, for the text.
+    let order: HashMap<NodeId, usize> = region.descendants().enumerate().map(|(i, n)| (n.id(), i)).collect();
+    out.sort_by_key(|n| order.get(&n.id()).copied().unwrap_or(usize::MAX));
 }
 
 /// Conditional cleaning inside the chosen content: containers that look

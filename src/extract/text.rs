@@ -1,6 +1,7 @@
 //! Text assembly: the chosen content as paragraphs.
 //!
-//! Decided explicitly: headings are paragraphs of their own; each list item
+//! Decided explicitly: a paragraph of ten words or more is kept once even if the
+//! page repeats it; headings are paragraphs of their own; each list item
 //! is a paragraph; each table row is a paragraph with its cells separated by
 //! spaces; block quotes and `<pre>` are kept as paragraphs; `<br>` breaks a
 //! paragraph; image captions (`<figcaption>`, caption classes) are not
@@ -16,9 +17,13 @@ use super::content::{BLOCK_TAGS, Removed};
 pub fn paragraphs(roots: &[NodeRef<'_, Node>], removed: &Removed) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
-    let flush = |current: &mut String, out: &mut Vec<String>| {
+    let mut seen = std::collections::HashSet::new();
+    // A paragraph of ten words or more that the page repeats (live-blog
+    // templates, duplicated teasers) is kept once.
+    let mut flush = |current: &mut String, out: &mut Vec<String>| {
         let p = current.split_whitespace().collect::<Vec<_>>().join(" ");
-        if !p.is_empty() {
+        let repeated = p.split(' ').count() >= 10 && !seen.insert(p.clone());
+        if !p.is_empty() && !repeated {
             out.push(p);
         }
         current.clear();
