@@ -110,6 +110,12 @@ static UNLIKELY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
+/// Reader comments: never article text, however content-like their class
+/// ("comment-content", `<article class="comment-body">`). Pruned in every pass.
+static COMMENTS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(^|[\s_-])comments?([\s_-]|$)|commentlist|comment-?(body|content|list|respond|form|meta|author|text|wrap|area|section|thread)|disqus|^respond$").expect("static regex")
+});
+
 static MAYBE_OK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)and|article|body|column|content|main|shadow|story|entry|post-text")
         .expect("static regex")
@@ -194,7 +200,14 @@ pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static st
     if JUNK_TAGS.contains(&name) {
         return Some("tag");
     }
-    if matches!(name, "html" | "body" | "article" | "main") {
+    if matches!(name, "html" | "body" | "main") {
+        return None;
+    }
+    let ci = class_and_id(e);
+    if !ci.is_empty() && COMMENTS.is_match(&ci) {
+        return Some("comments");
+    }
+    if name == "article" {
         return None;
     }
     if e.attr("role")
@@ -210,7 +223,6 @@ pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static st
     {
         return None;
     }
-    let ci = class_and_id(e);
     if pass.class_pruning && !ci.is_empty() && UNLIKELY.is_match(&ci) && !MAYBE_OK.is_match(&ci) {
         return Some("class");
     }
