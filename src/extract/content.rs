@@ -20,6 +20,38 @@ use scraper::{ElementRef, Html, Node, Selector};
 
 type N<'a> = NodeRef<'a, Node>;
 
+/// FxHash-style hasher for node ids: SipHash on every `NodeId` lookup was a
+/// tenth of extraction time, and these maps never see untrusted keys
+/// (ids are indices the parser assigned).
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type IdBuild = std::hash::BuildHasherDefault<IdHasher>;
+/// A map keyed by node id.
+pub type IdMap<V> = HashMap<NodeId, V, IdBuild>;
+/// A set of node ids.
+pub type IdSet = HashSet<NodeId, IdBuild>;
+
 /// Tags whose content is never article text.
 const JUNK_TAGS: &[&str] = &[
     "script",
@@ -141,17 +173,60 @@ fn class_and_id(e: &scraper::node::Element) -> String {
     s
 }
 
-/// +25 for content-like class/id names, −25 for chrome-like ones.
-pub fn class_weight(e: &scraper::node::Element) -> f64 {
+/// What the class/id patterns say about one `class id` string.
+#[derive(Debug, Clone, Copy, Default)]
+struct ClassFlags {
+    unlikely: bool,
+    maybe_ok: bool,
+    comments: bool,
+    strong_content: bool,
+    positive: bool,
+    negative: bool,
+}
+
+/// Entries kept in the per-thread pattern cache before it is cleared.
+const CLASS_CACHE_LIMIT: usize = 20_000;
+
+thread_local! {
+    /// Pattern results by `class id` string: pages repeat a few hundred
+    /// class strings over thousands of elements, and the patterns are pure.
+    static CLASS_CACHE: std::cell::RefCell<HashMap<String, ClassFlags>> = std::cell::RefCell::new(HashMap::new());
+}
+
+fn class_flags(e: &scraper::node::Element) -> ClassFlags {
     let ci = class_and_id(e);
     if ci.is_empty() {
-        return 0.0;
+        return ClassFlags::default();
     }
+    CLASS_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(f) = cache.get(&ci) {
+            return *f;
+        }
+        let f = ClassFlags {
+            unlikely: UNLIKELY.is_match(&ci),
+            maybe_ok: MAYBE_OK.is_match(&ci),
+            comments: COMMENTS.is_match(&ci),
+            strong_content: STRONG_CONTENT.is_match(&ci),
+            positive: POSITIVE.is_match(&ci),
+            negative: NEGATIVE.is_match(&ci),
+        };
+        if cache.len() >= CLASS_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(ci, f);
+        f
+    })
+}
+
+/// +25 for content-like class/id names, −25 for chrome-like ones.
+pub fn class_weight(e: &scraper::node::Element) -> f64 {
+    let f = class_flags(e);
     let mut w = 0.0;
-    if NEGATIVE.is_match(&ci) {
+    if f.negative {
         w -= 25.0;
     }
-    if POSITIVE.is_match(&ci) {
+    if f.positive {
         w += 25.0;
     }
     if e.attr("itemprop")
@@ -203,8 +278,8 @@ pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static st
     if matches!(name, "html" | "body" | "main") {
         return None;
     }
-    let ci = class_and_id(e);
-    if !ci.is_empty() && COMMENTS.is_match(&ci) {
+    let flags = class_flags(e);
+    if flags.comments {
         return Some("comments");
     }
     if name == "article" {
@@ -223,7 +298,7 @@ pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static st
     {
         return None;
     }
-    if pass.class_pruning && !ci.is_empty() && UNLIKELY.is_match(&ci) && !MAYBE_OK.is_match(&ci) {
+    if pass.class_pruning && flags.unlikely && !flags.maybe_ok {
         return Some("class");
     }
     None
@@ -237,13 +312,13 @@ static STRONG_CONTENT: LazyLock<Regex> = LazyLock::new(|| {
 /// (`itemprop=articleBody`, `entry-content`, `post-body`, `<article>`…):
 /// a chrome-like class name on such an element ("widget Blog",
 /// "theiaStickySidebar") does not prune it. One pass up the tree per marker.
-fn content_ancestors(doc: &Html) -> HashSet<NodeId> {
-    let mut out = HashSet::new();
+fn content_ancestors(doc: &Html) -> IdSet {
+    let mut out = IdSet::default();
     for n in doc.tree.root().descendants() {
         let Some(e) = element(n) else { continue };
         let marked = e.name() == "article"
             || e.attr("itemprop").is_some_and(|p| p.contains("articleBody"))
-            || STRONG_CONTENT.is_match(&class_and_id(e));
+            || class_flags(e).strong_content;
         if !marked {
             continue;
         }
@@ -259,13 +334,13 @@ fn content_ancestors(doc: &Html) -> HashSet<NodeId> {
 }
 
 /// The set of pruned subtrees' roots.
-pub type Removed = HashSet<NodeId>;
+pub type Removed = IdSet;
 
 /// Marks chrome that is never content (see [`junk_reason`]), plus whatever
 /// the source's `ignore_selectors` name.
 pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
     let protected = content_ancestors(doc);
-    let mut removed = Removed::new();
+    let mut removed = Removed::default();
     for node in doc.tree.root().descendants() {
         if let Node::Element(e) = node.value()
             && let Some(reason) = junk_reason(e, pass)
@@ -307,8 +382,8 @@ impl Stat {
 
 /// Bottom-up text statistics for every live node.
 pub struct Stats {
-    map: HashMap<NodeId, Stat>,
-    dead: HashSet<NodeId>,
+    map: IdMap<Stat>,
+    dead: IdSet,
 }
 
 fn collapsed_len(s: &str) -> usize {
@@ -331,13 +406,13 @@ fn collapsed_len(s: &str) -> usize {
 impl Stats {
     pub fn compute(root: N<'_>, removed: &Removed) -> Stats {
         let order: Vec<N<'_>> = root.descendants().collect();
-        let mut dead = HashSet::new();
+        let mut dead = IdSet::default();
         for n in &order {
             if removed.contains(&n.id()) || n.parent().is_some_and(|p| dead.contains(&p.id())) {
                 dead.insert(n.id());
             }
         }
-        let mut map: HashMap<NodeId, Stat> = HashMap::with_capacity(order.len());
+        let mut map: IdMap<Stat> = IdMap::with_capacity_and_hasher(order.len(), IdBuild::default());
         for n in order.iter().rev() {
             if dead.contains(&n.id()) {
                 continue;
@@ -414,8 +489,8 @@ pub struct Score {
 /// Readability scores: each paragraph-like element scores by length and
 /// commas; the score flows to its parent (full), grandparent (half) and
 /// great-grandparent (a third). Ancestors start from a tag and class prior.
-pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, Score> {
-    let mut scores: HashMap<NodeId, Score> = HashMap::new();
+pub fn score(root: N<'_>, stats: &Stats) -> IdMap<Score> {
+    let mut scores: IdMap<Score> = IdMap::default();
     for n in root.descendants() {
         if stats.is_dead(n.id()) {
             continue;
@@ -435,7 +510,14 @@ pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, Score> {
         }
         // Text written straight into a container between its blocks
         // ("text<br><br>more text<div>…</div>") is a paragraph of that container.
-        if matches!(e.name(), "div" | "section" | "article" | "main" | "td" | "span" | "font" | "center") {
+        let in_blocks: usize = n
+            .children()
+            .filter(|c| element(*c).is_some_and(|ce| BLOCK_TAGS.contains(&ce.name())))
+            .map(|c| stats.get(c.id()).text)
+            .sum();
+        if st.text.saturating_sub(in_blocks) >= 25
+            && matches!(e.name(), "div" | "section" | "article" | "main" | "td" | "span" | "font" | "center")
+        {
             for run in inline_runs(n, stats) {
                 if run.chars().count() >= 25 {
                     add_paragraph(&mut scores, n, run.chars().count(), &run);
@@ -454,7 +536,7 @@ pub fn score(root: N<'_>, stats: &Stats) -> HashMap<NodeId, Score> {
 
 /// Adds one paragraph's score to `first` (full), its parent (half) and
 /// grandparent (a sixth), creating their entries from a tag and class prior.
-fn add_paragraph(scores: &mut HashMap<NodeId, Score>, first: N<'_>, len: usize, text: &str) {
+fn add_paragraph(scores: &mut IdMap<Score>, first: N<'_>, len: usize, text: &str) {
     let commas = text.chars().filter(|c| matches!(c, ',' | '،' | '，' | '、')).count();
     let base = 1.0 + commas as f64 + (len as f64 / 100.0).floor().min(3.0);
     let mut ancestor = Some(first);
@@ -524,7 +606,7 @@ fn inline_runs(n: N<'_>, stats: &Stats) -> Vec<String> {
 }
 
 /// The chosen content: the best candidate and the siblings that belong with it.
-pub fn pick<'a>(doc: &'a Html, scores: &HashMap<NodeId, Score>, stats: &Stats) -> Vec<N<'a>> {
+pub fn pick<'a>(doc: &'a Html, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a>> {
     let best = scores
         .iter()
         .max_by(|a, b| a.1.total.total_cmp(&b.1.total).then_with(|| b.0.cmp(a.0)))
@@ -586,7 +668,7 @@ const CHUNK_REACH: usize = 6;
 /// interrupted by ads or embeds, each piece a `div.article__body`) are
 /// joined: other elements with the top candidate's tag and class that hold
 /// real paragraphs, little link text, and sit near it in the tree.
-fn add_repeated_chunks<'a>(top: N<'a>, scores: &HashMap<NodeId, Score>, stats: &Stats, out: &mut Vec<N<'a>>) {
+fn add_repeated_chunks<'a>(top: N<'a>, scores: &IdMap<Score>, stats: &Stats, out: &mut Vec<N<'a>>) {
     let Some(te) = element(top) else { return };
     let Some(class) = te.attr("class").filter(|c| !c.trim().is_empty()) else { return };
     let Some(region) = top.ancestors().nth(CHUNK_REACH - 1).or_else(|| top.ancestors().last()) else { return };
@@ -603,24 +685,24 @@ fn add_repeated_chunks<'a>(top: N<'a>, scores: &HashMap<NodeId, Score>, stats: &
         return;
     }
     // Keep only chunks not nested in, or containing, something already chosen.
-    let chosen: HashSet<NodeId> = out.iter().map(|n| n.id()).collect();
+    let chosen: IdSet = out.iter().map(|n| n.id()).collect();
     let mut add: Vec<N<'a>> = chunks
         .into_iter()
         .filter(|c| !c.ancestors().any(|a| chosen.contains(&a.id())) && !out.iter().any(|o| o.ancestors().any(|a| a.id() == c.id())))
         .collect();
     // Of chunks nested in one another, the outermost stands for all.
-    let ids: HashSet<NodeId> = add.iter().map(|n| n.id()).collect();
+    let ids: IdSet = add.iter().map(|n| n.id()).collect();
     add.retain(|c| !c.ancestors().any(|a| ids.contains(&a.id())));
     out.extend(add);
     // Document order, for the text.
-    let order: HashMap<NodeId, usize> = region.descendants().enumerate().map(|(i, n)| (n.id(), i)).collect();
+    let order: IdMap<usize> = region.descendants().enumerate().map(|(i, n)| (n.id(), i)).collect();
     out.sort_by_key(|n| order.get(&n.id()).copied().unwrap_or(usize::MAX));
 }
 
 /// Conditional cleaning inside the chosen content: containers that look
 /// like link lists, share bars, galleries or forms are pruned.
-pub fn clean_inside(roots: &[N<'_>], scores: &HashMap<NodeId, Score>, stats: &Stats) -> Removed {
-    let mut removed = Removed::new();
+pub fn clean_inside(roots: &[N<'_>], scores: &IdMap<Score>, stats: &Stats) -> Removed {
+    let mut removed = Removed::default();
     for root in roots {
         for n in root.descendants().skip(1) {
             if stats.is_dead(n.id()) {
@@ -687,7 +769,7 @@ pub fn find_selected<'a>(doc: &'a Html, content: &Selector, ignore: &[Selector])
     if roots.is_empty() {
         return None;
     }
-    let mut removed = Removed::new();
+    let mut removed = Removed::default();
     for r in &roots {
         for d in r.descendants() {
             if element(d).is_some_and(|e| JUNK_TAGS.contains(&e.name())) || doc_ignored(ignore, d) {

@@ -11,6 +11,7 @@
 pub mod content;
 pub mod eval;
 pub mod metadata;
+pub mod prefilter;
 pub mod text;
 
 use encoding_rs::Encoding;
@@ -80,7 +81,8 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
 /// Extracts the article from a page. `url` is the page's final URL, used to
 /// resolve a relative canonical link and as the canonical URL of last resort.
 pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> Article {
-    let html = truncate_at_char(html, MAX_PARSE_BYTES);
+    let html = prefilter::strip(html);
+    let html = truncate_at_char(&html, MAX_PARSE_BYTES);
     let doc = Html::parse_document(html);
     let meta = metadata::read(&doc);
     let mut paras = body_paragraphs(&doc, overrides);
