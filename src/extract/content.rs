@@ -382,8 +382,10 @@ impl Stat {
 
 /// Bottom-up text statistics for every live node.
 pub struct Stats {
-    map: IdMap<Stat>,
-    dead: IdSet,
+    /// Preorder index of each node under the root.
+    index: IdMap<usize>,
+    stats: Vec<Stat>,
+    dead: Vec<bool>,
 }
 
 fn collapsed_len(s: &str) -> usize {
@@ -405,49 +407,65 @@ fn collapsed_len(s: &str) -> usize {
 
 impl Stats {
     pub fn compute(root: N<'_>, removed: &Removed) -> Stats {
-        let order: Vec<N<'_>> = root.descendants().collect();
-        let mut dead = IdSet::default();
-        for n in &order {
-            if removed.contains(&n.id()) || n.parent().is_some_and(|p| dead.contains(&p.id())) {
-                dead.insert(n.id());
+        // One preorder walk records each node's index, parent and liveness;
+        // a reverse sweep then adds children into parents. One hash insert
+        // per node, no other hashing.
+        let mut index: IdMap<usize> = IdMap::default();
+        let mut nodes: Vec<N<'_>> = Vec::new();
+        let mut parent: Vec<Option<usize>> = Vec::new();
+        let mut dead: Vec<bool> = Vec::new();
+        let mut open: Vec<usize> = Vec::new();
+        for edge in root.traverse() {
+            match edge {
+                ego_tree::iter::Edge::Open(n) => {
+                    let i = nodes.len();
+                    let p = open.last().copied();
+                    index.insert(n.id(), i);
+                    dead.push(removed.contains(&n.id()) || p.is_some_and(|p| dead[p]));
+                    parent.push(p);
+                    nodes.push(n);
+                    open.push(i);
+                }
+                ego_tree::iter::Edge::Close(_) => {
+                    open.pop();
+                }
             }
         }
-        let mut map: IdMap<Stat> = IdMap::with_capacity_and_hasher(order.len(), IdBuild::default());
-        for n in order.iter().rev() {
-            if dead.contains(&n.id()) {
+        let mut stats = vec![Stat::default(); nodes.len()];
+        for i in (0..nodes.len()).rev() {
+            if dead[i] {
                 continue;
             }
-            let mut st = map.remove(&n.id()).unwrap_or_default();
-            match n.value() {
-                Node::Text(t) => st.text += collapsed_len(t),
+            match nodes[i].value() {
+                Node::Text(t) => stats[i].text += collapsed_len(t),
                 Node::Element(e) => match e.name() {
-                    "a" => st.links = st.text,
-                    "p" => st.paragraphs += 1,
-                    "li" => st.items += 1,
-                    "img" => st.images += 1,
+                    "a" => stats[i].links = stats[i].text,
+                    "p" => stats[i].paragraphs += 1,
+                    "li" => stats[i].items += 1,
+                    "img" => stats[i].images += 1,
                     _ => {}
                 },
                 _ => {}
             }
-            if let Some(p) = n.parent() {
-                let ps = map.entry(p.id()).or_default();
+            if let Some(p) = parent[i] {
+                let st = stats[i];
+                let ps = &mut stats[p];
                 ps.text += st.text;
                 ps.links += st.links;
                 ps.paragraphs += st.paragraphs;
                 ps.items += st.items;
                 ps.images += st.images;
             }
-            map.insert(n.id(), st);
         }
-        Stats { map, dead }
+        Stats { index, stats, dead }
     }
 
     pub fn get(&self, id: NodeId) -> Stat {
-        self.map.get(&id).copied().unwrap_or_default()
+        self.index.get(&id).map(|i| self.stats[*i]).unwrap_or_default()
     }
 
     pub fn is_dead(&self, id: NodeId) -> bool {
-        self.dead.contains(&id)
+        self.index.get(&id).is_none_or(|i| self.dead[*i])
     }
 }
 
