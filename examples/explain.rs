@@ -8,7 +8,12 @@ use scraper::Node;
 
 fn describe(n: ego_tree::NodeRef<'_, Node>) -> String {
     match n.value() {
-        Node::Element(e) => format!("<{} class={:?} id={:?}>", e.name(), e.attr("class").unwrap_or(""), e.attr("id").unwrap_or("")),
+        Node::Element(e) => format!(
+            "<{} class={:?} id={:?}>",
+            e.name(),
+            e.attr("class").unwrap_or(""),
+            e.attr("id").unwrap_or("")
+        ),
         _ => "(node)".into(),
     }
 }
@@ -25,7 +30,14 @@ fn main() {
     v.sort_by(|a, b| b.1.total.total_cmp(&a.1.total));
     for (id, s) in v.iter().take(8) {
         let n = doc.tree.get(**id).expect("node");
-        println!("{:>7.1} (evidence {:>6.1}) text={:>6} ld={:.2} {}", s.total, s.evidence, stats.get(**id).text, stats.get(**id).link_density(), describe(n));
+        println!(
+            "{:>7.1} (evidence {:>6.1}) text={:>6} ld={:.2} {}",
+            s.total,
+            s.evidence,
+            stats.get(**id).text,
+            stats.get(**id).link_density(),
+            describe(n)
+        );
     }
     for r in pick(&doc, &scores, &stats) {
         println!("root: {}", describe(r));
@@ -35,10 +47,17 @@ fn main() {
             if let Node::Text(t) = n.value()
                 && t.contains(needle.as_str())
             {
-                let chain: Vec<String> = n.ancestors().filter(|a| removed.contains(&a.id())).map(|a| {
-                    let reason = match a.value() { Node::Element(e) => junk_reason(e, pass).unwrap_or("ignored"), _ => "" };
-                    format!("{} [{reason}]", describe(a))
-                }).collect();
+                let chain: Vec<String> = n
+                    .ancestors()
+                    .filter(|a| removed.contains(&a.id()))
+                    .map(|a| {
+                        let reason = match a.value() {
+                            Node::Element(e) => junk_reason(e, pass).unwrap_or("ignored"),
+                            _ => "",
+                        };
+                        format!("{} [{reason}]", describe(a))
+                    })
+                    .collect();
                 println!("text found; pruned ancestors: {chain:?}");
                 let path: Vec<String> = n.ancestors().take(6).map(describe).collect();
                 println!("  path: {}", path.join(" < "));

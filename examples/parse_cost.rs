@@ -11,7 +11,9 @@ fn main() {
     for e in std::fs::read_dir(&dir).expect("dir") {
         let p = e.expect("entry").path();
         let mut s = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(&p).expect("open")).read_to_string(&mut s).ok();
+        flate2::read::GzDecoder::new(std::fs::File::open(&p).expect("open"))
+            .read_to_string(&mut s)
+            .ok();
         pages.push(s);
     }
     let n = pages.len() as f64;
@@ -20,7 +22,10 @@ fn main() {
     let stripped: Vec<String> = pages.iter().map(|p| prefilter::strip(p)).collect();
     let strip_ms = ms(t);
     let t = Instant::now();
-    let docs: Vec<scraper::Html> = stripped.iter().map(|p| scraper::Html::parse_document(p)).collect();
+    let docs: Vec<scraper::Html> = stripped
+        .iter()
+        .map(|p| scraper::Html::parse_document(p))
+        .collect();
     let parse_ms = ms(t);
     let t = Instant::now();
     for d in &docs {
@@ -40,5 +45,7 @@ fn main() {
         std::hint::black_box(extract::extract(p, None, &Default::default()));
     }
     let all_ms = ms(t);
-    println!("per page: prefilter {strip_ms:.2} ms, parse {parse_ms:.2}, metadata {meta_ms:.2}, content pass 1 {find_ms:.2}, drop {drop_ms:.2}; full extract {all_ms:.2} ms");
+    println!(
+        "per page: prefilter {strip_ms:.2} ms, parse {parse_ms:.2}, metadata {meta_ms:.2}, content pass 1 {find_ms:.2}, drop {drop_ms:.2}; full extract {all_ms:.2} ms"
+    );
 }

@@ -19,7 +19,9 @@ use newsledger::extract::{self, eval};
 use serde_json::Value;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: extract-eval DIR GROUND_TRUTH.json [--write-predictions OUT.json] [--worst N] | extract-eval --score PREDICTIONS.json GROUND_TRUTH.json");
+    eprintln!(
+        "usage: extract-eval DIR GROUND_TRUTH.json [--write-predictions OUT.json] [--worst N] | extract-eval --score PREDICTIONS.json GROUND_TRUTH.json"
+    );
     ExitCode::from(2)
 }
 
@@ -34,7 +36,15 @@ fn bodies(v: &Value) -> BTreeMap<String, String> {
     map.as_object()
         .map(|o| {
             o.iter()
-                .map(|(k, v)| (k.clone(), v.get("articleBody").and_then(Value::as_str).unwrap_or_default().to_string()))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.get("articleBody")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -45,22 +55,41 @@ fn read_page(dir: &Path, id: &str) -> Result<Vec<u8>, String> {
     if gz.exists() {
         let file = std::fs::File::open(&gz).map_err(|e| format!("{}: {e}", gz.display()))?;
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(file).read_to_end(&mut out).map_err(|e| format!("{}: {e}", gz.display()))?;
+        flate2::read::GzDecoder::new(file)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("{}: {e}", gz.display()))?;
         return Ok(out);
     }
     let plain = dir.join(format!("{id}.html"));
     std::fs::read(&plain).map_err(|e| format!("{}: {e}", plain.display()))
 }
 
-fn report(truth: &BTreeMap<String, String>, predictions: &BTreeMap<String, String>, urls: &BTreeMap<String, String>, worst: usize) {
+fn report(
+    truth: &BTreeMap<String, String>,
+    predictions: &BTreeMap<String, String>,
+    urls: &BTreeMap<String, String>,
+    worst: usize,
+) {
     let scored: Vec<(String, eval::DocScore)> = truth
         .iter()
-        .map(|(id, gold)| (id.clone(), eval::score_doc(gold, predictions.get(id).map_or("", String::as_str))))
+        .map(|(id, gold)| {
+            (
+                id.clone(),
+                eval::score_doc(gold, predictions.get(id).map_or("", String::as_str)),
+            )
+        })
         .collect();
     let docs: Vec<eval::DocScore> = scored.iter().map(|(_, d)| *d).collect();
     let m = eval::aggregate(&docs);
     let sd = eval::bootstrap(&docs, 1000);
-    let empty = truth.keys().filter(|id| predictions.get(*id).is_none_or(|p| eval::tokens(p).is_empty())).count();
+    let empty = truth
+        .keys()
+        .filter(|id| {
+            predictions
+                .get(*id)
+                .is_none_or(|p| eval::tokens(p).is_empty())
+        })
+        .count();
     println!("pages:     {}", docs.len());
     println!("F1:        {:.3} ± {:.3}", m.f1, sd.f1);
     println!("precision: {:.3} ± {:.3}", m.precision, sd.precision);
@@ -86,7 +115,12 @@ fn report(truth: &BTreeMap<String, String>, predictions: &BTreeMap<String, Strin
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let positional: Vec<&String> = {
         let mut out = Vec::new();
         let mut skip = false;
@@ -103,7 +137,9 @@ fn main() -> ExitCode {
     };
     let worst: usize = flag("--worst").and_then(|w| w.parse().ok()).unwrap_or(20);
     if let Some(pred) = flag("--score") {
-        let Some(gt) = positional.first() else { return usage() };
+        let Some(gt) = positional.first() else {
+            return usage();
+        };
         let (p, t) = match (load_json(Path::new(&pred)), load_json(Path::new(gt))) {
             (Ok(p), Ok(t)) => (p, t),
             (Err(e), _) | (_, Err(e)) => {
@@ -111,11 +147,20 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let urls = t.as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), v["url"].as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default();
+        let urls = t
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v["url"].as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
         report(&bodies(&t), &bodies(&p), &urls, worst);
         return ExitCode::SUCCESS;
     }
-    let [dir, gt] = positional[..] else { return usage() };
+    let [dir, gt] = positional[..] else {
+        return usage();
+    };
     let truth_json = match load_json(Path::new(gt)) {
         Ok(t) => t,
         Err(e) => {
@@ -126,7 +171,11 @@ fn main() -> ExitCode {
     let truth = bodies(&truth_json);
     let urls: BTreeMap<String, String> = truth_json
         .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v["url"].as_str().unwrap_or_default().to_string())).collect())
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v["url"].as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     let dir = PathBuf::from(dir);
     let mut pages = Vec::new();
@@ -152,10 +201,18 @@ fn main() -> ExitCode {
         .collect();
     let secs = t0.elapsed().as_secs_f64();
     report(&truth, &predictions, &urls, worst);
-    println!("\nspeed:     {:.1} pages/s, {:.1} MB/s, {:.2} ms/page (one thread, parse included)", pages.len() as f64 / secs, bytes as f64 / 1e6 / secs, secs * 1000.0 / pages.len() as f64);
+    println!(
+        "\nspeed:     {:.1} pages/s, {:.1} MB/s, {:.2} ms/page (one thread, parse included)",
+        pages.len() as f64 / secs,
+        bytes as f64 / 1e6 / secs,
+        secs * 1000.0 / pages.len() as f64
+    );
     println!("extractor: {}", extract::EXTRACTOR_VERSION);
     if let Some(out) = flag("--write-predictions") {
-        let v: serde_json::Map<String, Value> = predictions.into_iter().map(|(k, t)| (k, serde_json::json!({ "articleBody": t }))).collect();
+        let v: serde_json::Map<String, Value> = predictions
+            .into_iter()
+            .map(|(k, t)| (k, serde_json::json!({ "articleBody": t })))
+            .collect();
         if let Err(e) = std::fs::write(&out, serde_json::to_string(&v).unwrap_or_default()) {
             eprintln!("error: {out}: {e}");
             return ExitCode::from(3);

@@ -17,7 +17,6 @@ use ego_tree::{NodeId, NodeRef};
 use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 
-
 type N<'a> = NodeRef<'a, Node>;
 
 /// FxHash-style hasher for node ids: SipHash on every `NodeId` lookup was a
@@ -264,9 +263,18 @@ pub struct Pass {
 
 /// The passes, strictest first.
 pub const PASSES: [Pass; 3] = [
-    Pass { class_pruning: true, clean_inside: true },
-    Pass { class_pruning: false, clean_inside: true },
-    Pass { class_pruning: false, clean_inside: false },
+    Pass {
+        class_pruning: true,
+        clean_inside: true,
+    },
+    Pass {
+        class_pruning: false,
+        clean_inside: true,
+    },
+    Pass {
+        class_pruning: false,
+        clean_inside: false,
+    },
 ];
 
 /// Why an element is dropped before scoring, if it is.
@@ -317,7 +325,8 @@ fn content_ancestors(doc: &Html) -> IdSet {
     for n in doc.tree.root().descendants() {
         let Some(e) = element(n) else { continue };
         let marked = e.name() == "article"
-            || e.attr("itemprop").is_some_and(|p| p.contains("articleBody"))
+            || e.attr("itemprop")
+                .is_some_and(|p| p.contains("articleBody"))
             || class_flags(e).strong_content;
         if !marked {
             continue;
@@ -461,7 +470,10 @@ impl Stats {
     }
 
     pub fn get(&self, id: NodeId) -> Stat {
-        self.index.get(&id).map(|i| self.stats[*i]).unwrap_or_default()
+        self.index
+            .get(&id)
+            .map(|i| self.stats[*i])
+            .unwrap_or_default()
     }
 
     pub fn is_dead(&self, id: NodeId) -> bool {
@@ -517,11 +529,15 @@ pub fn score(root: N<'_>, stats: &Stats) -> IdMap<Score> {
         let st = stats.get(n.id());
         let paragraph_like = match e.name() {
             "p" | "pre" | "td" | "blockquote" => true,
-            "div" | "section" | "span" | "font" | "article" | "main" => !has_block_child(n) && st.text >= 25,
+            "div" | "section" | "span" | "font" | "article" | "main" => {
+                !has_block_child(n) && st.text >= 25
+            }
             _ => false,
         };
         if paragraph_like {
-            if st.text >= 25 && let Some(parent) = n.parent() {
+            if st.text >= 25
+                && let Some(parent) = n.parent()
+            {
                 add_paragraph(&mut scores, parent, st.text, &inline_text(n, stats));
             }
             continue;
@@ -534,7 +550,10 @@ pub fn score(root: N<'_>, stats: &Stats) -> IdMap<Score> {
             .map(|c| stats.get(c.id()).text)
             .sum();
         if st.text.saturating_sub(in_blocks) >= 25
-            && matches!(e.name(), "div" | "section" | "article" | "main" | "td" | "span" | "font" | "center")
+            && matches!(
+                e.name(),
+                "div" | "section" | "article" | "main" | "td" | "span" | "font" | "center"
+            )
         {
             for run in inline_runs(n, stats) {
                 if run.chars().count() >= 25 {
@@ -555,7 +574,10 @@ pub fn score(root: N<'_>, stats: &Stats) -> IdMap<Score> {
 /// Adds one paragraph's score to `first` (full), its parent (half) and
 /// grandparent (a sixth), creating their entries from a tag and class prior.
 fn add_paragraph(scores: &mut IdMap<Score>, first: N<'_>, len: usize, text: &str) {
-    let commas = text.chars().filter(|c| matches!(c, ',' | '،' | '，' | '、')).count();
+    let commas = text
+        .chars()
+        .filter(|c| matches!(c, ',' | '،' | '，' | '、'))
+        .count();
     let base = 1.0 + commas as f64 + (len as f64 / 100.0).floor().min(3.0);
     let mut ancestor = Some(first);
     for level in 0..3 {
@@ -576,7 +598,10 @@ fn add_paragraph(scores: &mut IdMap<Score>, first: N<'_>, len: usize, text: &str
             1 => 2.0,
             _ => 3.0 * level as f64,
         };
-        let entry = scores.entry(a.id()).or_insert_with(|| Score { total: prior(), evidence: 0.0 });
+        let entry = scores.entry(a.id()).or_insert_with(|| Score {
+            total: prior(),
+            evidence: 0.0,
+        });
         entry.total += base / divider;
         entry.evidence += base / divider;
         ancestor = a.parent();
@@ -688,12 +713,22 @@ const CHUNK_REACH: usize = 6;
 /// real paragraphs, little link text, and sit near it in the tree.
 fn add_repeated_chunks<'a>(top: N<'a>, scores: &IdMap<Score>, stats: &Stats, out: &mut Vec<N<'a>>) {
     let Some(te) = element(top) else { return };
-    let Some(class) = te.attr("class").filter(|c| !c.trim().is_empty()) else { return };
-    let Some(region) = top.ancestors().nth(CHUNK_REACH - 1).or_else(|| top.ancestors().last()) else { return };
+    let Some(class) = te.attr("class").filter(|c| !c.trim().is_empty()) else {
+        return;
+    };
+    let Some(region) = top
+        .ancestors()
+        .nth(CHUNK_REACH - 1)
+        .or_else(|| top.ancestors().last())
+    else {
+        return;
+    };
     let chunks: Vec<N<'a>> = region
         .descendants()
         .filter(|n| n.id() != top.id() && !stats.is_dead(n.id()))
-        .filter(|n| element(*n).is_some_and(|e| e.name() == te.name() && e.attr("class") == Some(class)))
+        .filter(|n| {
+            element(*n).is_some_and(|e| e.name() == te.name() && e.attr("class") == Some(class))
+        })
         .filter(|n| {
             let st = stats.get(n.id());
             scores.get(&n.id()).is_some_and(|s| s.evidence >= 1.0) && st.link_density() < 0.3
@@ -706,14 +741,21 @@ fn add_repeated_chunks<'a>(top: N<'a>, scores: &IdMap<Score>, stats: &Stats, out
     let chosen: IdSet = out.iter().map(|n| n.id()).collect();
     let mut add: Vec<N<'a>> = chunks
         .into_iter()
-        .filter(|c| !c.ancestors().any(|a| chosen.contains(&a.id())) && !out.iter().any(|o| o.ancestors().any(|a| a.id() == c.id())))
+        .filter(|c| {
+            !c.ancestors().any(|a| chosen.contains(&a.id()))
+                && !out.iter().any(|o| o.ancestors().any(|a| a.id() == c.id()))
+        })
         .collect();
     // Of chunks nested in one another, the outermost stands for all.
     let ids: IdSet = add.iter().map(|n| n.id()).collect();
     add.retain(|c| !c.ancestors().any(|a| ids.contains(&a.id())));
     out.extend(add);
     // Document order, for the text.
-    let order: IdMap<usize> = region.descendants().enumerate().map(|(i, n)| (n.id(), i)).collect();
+    let order: IdMap<usize> = region
+        .descendants()
+        .enumerate()
+        .map(|(i, n)| (n.id(), i))
+        .collect();
     out.sort_by_key(|n| order.get(&n.id()).copied().unwrap_or(usize::MAX));
 }
 
@@ -782,7 +824,11 @@ fn has_heading(n: N<'_>) -> bool {
 /// The roots chosen by the operator's `content_selector`, with only their
 /// `ignore_selectors` and never-content tags pruned inside; `None` when the
 /// selector matches nothing (the general algorithm then runs).
-pub fn find_selected<'a>(doc: &'a Html, content: &Selector, ignore: &[Selector]) -> Option<(Vec<N<'a>>, Removed)> {
+pub fn find_selected<'a>(
+    doc: &'a Html,
+    content: &Selector,
+    ignore: &[Selector],
+) -> Option<(Vec<N<'a>>, Removed)> {
     let roots: Vec<N<'a>> = doc.select(content).map(|e| *e).collect();
     if roots.is_empty() {
         return None;

@@ -85,8 +85,15 @@ impl DocScore {
 
     /// This document's own F1 (for ranking the worst pages).
     pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision().unwrap_or(0.0), self.recall().unwrap_or(0.0));
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        let (p, r) = (
+            self.precision().unwrap_or(0.0),
+            self.recall().unwrap_or(0.0),
+        );
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
 }
 
@@ -109,9 +116,17 @@ pub fn score_doc(truth: &str, prediction: &str) -> DocScore {
     let total = (tp + fp + fn_) as f64;
     let exact = t_tokens == p_tokens;
     if total == 0.0 {
-        return DocScore { exact, ..DocScore::default() };
+        return DocScore {
+            exact,
+            ..DocScore::default()
+        };
     }
-    DocScore { tp: tp as f64 / total, fp: fp as f64 / total, fn_: fn_ as f64 / total, exact }
+    DocScore {
+        tp: tp as f64 / total,
+        fp: fp as f64 / total,
+        fn_: fn_ as f64 / total,
+        exact,
+    }
 }
 
 /// Dataset-level figures.
@@ -132,9 +147,18 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 pub fn aggregate(docs: &[DocScore]) -> Metrics {
     let precision = mean(docs.iter().filter_map(DocScore::precision));
     let recall = mean(docs.iter().filter_map(DocScore::recall));
-    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
     let accuracy = mean(docs.iter().map(|d| if d.exact { 1.0 } else { 0.0 }));
-    Metrics { f1, precision, recall, accuracy }
+    Metrics {
+        f1,
+        precision,
+        recall,
+        accuracy,
+    }
 }
 
 /// Standard deviation of each metric over `rounds` bootstrap resamples
@@ -149,7 +173,9 @@ pub fn bootstrap(docs: &[DocScore], rounds: usize) -> Metrics {
     };
     let samples: Vec<Metrics> = (0..rounds)
         .map(|_| {
-            let resample: Vec<DocScore> = (0..docs.len()).map(|_| docs[(next() % docs.len() as u64) as usize]).collect();
+            let resample: Vec<DocScore> = (0..docs.len())
+                .map(|_| docs[(next() % docs.len() as u64) as usize])
+                .collect();
             aggregate(&resample)
         })
         .collect();
@@ -157,7 +183,12 @@ pub fn bootstrap(docs: &[DocScore], rounds: usize) -> Metrics {
         let m = mean(samples.iter().map(f));
         mean(samples.iter().map(|s| (f(s) - m).powi(2))).sqrt()
     };
-    Metrics { f1: sd(|m| m.f1), precision: sd(|m| m.precision), recall: sd(|m| m.recall), accuracy: sd(|m| m.accuracy) }
+    Metrics {
+        f1: sd(|m| m.f1),
+        precision: sd(|m| m.precision),
+        recall: sd(|m| m.recall),
+        accuracy: sd(|m| m.accuracy),
+    }
 }
 
 #[cfg(test)]
@@ -166,7 +197,10 @@ mod tests {
 
     #[test]
     fn tokens_follow_python_word_semantics() {
-        assert_eq!(tokens("Erdoğan’s 330,000 police_force!"), vec!["Erdoğan", "s", "330", "000", "police_force"]);
+        assert_eq!(
+            tokens("Erdoğan’s 330,000 police_force!"),
+            vec!["Erdoğan", "s", "330", "000", "police_force"]
+        );
         // Devanagari vowel signs are marks (Mc): Python's \w splits on them.
         assert_eq!(tokens("हिंदी"), vec!["ह", "द"]);
     }
@@ -174,7 +208,10 @@ mod tests {
     #[test]
     fn identical_texts_score_one() {
         let d = score_doc("one two three four five", "one two three four five");
-        assert_eq!((d.precision(), d.recall(), d.exact), (Some(1.0), Some(1.0), true));
+        assert_eq!(
+            (d.precision(), d.recall(), d.exact),
+            (Some(1.0), Some(1.0), true)
+        );
     }
 
     #[test]

@@ -129,8 +129,15 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
 const ENOUGH_TEXT: usize = 500;
 
 fn body_paragraphs(doc: &Html, overrides: &ExtractOverrides) -> Vec<String> {
-    let ignore: Vec<Selector> = overrides.ignore_selectors.iter().filter_map(|s| Selector::parse(s).ok()).collect();
-    if let Some(sel) = overrides.content_selector.as_deref().and_then(|s| Selector::parse(s).ok())
+    let ignore: Vec<Selector> = overrides
+        .ignore_selectors
+        .iter()
+        .filter_map(|s| Selector::parse(s).ok())
+        .collect();
+    if let Some(sel) = overrides
+        .content_selector
+        .as_deref()
+        .and_then(|s| Selector::parse(s).ok())
         && let Some((roots, removed)) = content::find_selected(doc, &sel, &ignore)
     {
         return text::paragraphs(&roots, &removed);

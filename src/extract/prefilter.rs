@@ -32,10 +32,47 @@ fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
+/// Deepest element nesting passed to the parser. html5ever's cost grows
+/// with the square of nesting depth (100,000 nested `<div>` took 14 s);
+/// start tags deeper than this are dropped, their text kept. Real pages
+/// nest a few dozen levels.
+pub const MAX_DEPTH: usize = 256;
+
+/// Elements that do not nest: void elements, and those whose end tag is
+/// optional (counting an unclosed `<p>` would make depth grow forever).
+const NON_NESTING: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "p", "li", "dt", "dd", "option", "tr", "td", "th", "thead", "tbody", "tfoot",
+    "html", "head", "body", "colgroup", "optgroup", "rb", "rp", "rt", "rtc", "image",
+];
+
+fn tag_name(rest: &[u8]) -> String {
+    rest.iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b':')
+        .map(|b| b.to_ascii_lowercase() as char)
+        .collect()
+}
+
 /// Attributes that extraction reads; every other one is dropped.
 const KEPT_ATTRIBUTES: &[&str] = &[
-    "class", "id", "role", "itemprop", "itemtype", "hidden", "aria-hidden", "href", "rel", "name",
-    "property", "content", "http-equiv", "charset", "lang", "type", "datetime", "pubdate",
+    "class",
+    "id",
+    "role",
+    "itemprop",
+    "itemtype",
+    "hidden",
+    "aria-hidden",
+    "href",
+    "rel",
+    "name",
+    "property",
+    "content",
+    "http-equiv",
+    "charset",
+    "lang",
+    "type",
+    "datetime",
+    "pubdate",
 ];
 
 /// Rewrites one start tag `<name attrs…>` (from `at`, which is at `<`)
@@ -95,7 +132,12 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
         }
         let lower = attr.to_ascii_lowercase();
         if lower == "style" {
-            let v: String = value.unwrap_or("").chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+            let v: String = value
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_lowercase();
             if v.contains("display:none") || v.contains("visibility:hidden") {
                 kept.push_str(" hidden");
             }
@@ -120,6 +162,7 @@ pub fn strip(html: &str) -> String {
     let bytes = html.as_bytes();
     let mut out = String::with_capacity(html.len() / 2);
     let mut copied = 0; // bytes[..copied] are handled
+    let mut depth = 0usize;
     let mut i = 0;
     while let Some(lt) = memchr::memchr(b'<', &bytes[i..]) {
         let at = i + lt;
@@ -134,13 +177,44 @@ pub fn strip(html: &str) -> String {
         }
         let Some(name) = RAW_ELEMENTS.iter().find(|n| {
             starts_with_ci(rest, n.as_bytes())
-                && rest.get(n.len()).is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
+                && rest
+                    .get(n.len())
+                    .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
         }) else {
+            if rest.first() == Some(&b'/') {
+                let name = tag_name(&rest[1..]);
+                if !name.is_empty() && !NON_NESTING.contains(&name.as_str()) {
+                    if depth > MAX_DEPTH {
+                        // The end tag of a start tag dropped for depth.
+                        if let Some(end) = memchr::memchr(b'>', &bytes[at..]).map(|p| at + p + 1) {
+                            out.push_str(&html[copied..at]);
+                            copied = end;
+                            depth -= 1;
+                            i = end;
+                            continue;
+                        }
+                    }
+                    depth = depth.saturating_sub(1);
+                }
+                i = at + 1;
+                continue;
+            }
             if rest.first().is_some_and(u8::is_ascii_alphabetic) {
+                let name = tag_name(rest);
+                let nests = !NON_NESTING.contains(&name.as_str());
                 let mark = out.len();
                 out.push_str(&html[copied..at]);
+                let too_deep = nests && depth >= MAX_DEPTH;
                 match rewrite_start_tag(html, at, &mut out) {
                     Some(end) => {
+                        let self_closing = html[..end].trim_end_matches('>').ends_with('/');
+                        if too_deep {
+                            out.truncate(mark);
+                            out.push_str(&html[copied..at]);
+                        }
+                        if nests && !self_closing {
+                            depth += 1;
+                        }
                         copied = end;
                         i = end;
                     }
@@ -154,7 +228,11 @@ pub fn strip(html: &str) -> String {
             i = at + 1;
             continue;
         };
-        let Some(tag_end) = bytes[at..].iter().position(|b| *b == b'>').map(|p| at + p + 1) else {
+        let Some(tag_end) = bytes[at..]
+            .iter()
+            .position(|b| *b == b'>')
+            .map(|p| at + p + 1)
+        else {
             break;
         };
         let open_tag = &html[at..tag_end];
@@ -163,7 +241,8 @@ pub fn strip(html: &str) -> String {
             continue;
         }
         let close = format!("</{name}");
-        let Some(close_at) = find_ci(&bytes[tag_end..], close.as_bytes()).map(|p| tag_end + p) else {
+        let Some(close_at) = find_ci(&bytes[tag_end..], close.as_bytes()).map(|p| tag_end + p)
+        else {
             break;
         };
         out.push_str(&html[copied..tag_end]);
@@ -190,14 +269,40 @@ mod tests {
     #[test]
     fn start_tags_keep_only_what_extraction_reads() {
         let html = r#"<div class="a b" data-x='{"k":">"}' onclick="go()" style="display: none"><img src=x.jpg srcset="a 1x, b 2x" alt="pic"><a href="/p" rel=author>Me</a><br/></div>"#;
-        assert_eq!(strip(html), r#"<div class="a b" hidden><img><a href="/p" rel=author>Me</a><br></div>"#);
+        assert_eq!(
+            strip(html),
+            r#"<div class="a b" hidden><img><a href="/p" rel=author>Me</a><br></div>"#
+        );
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_flattened() {
+        let depth = super::MAX_DEPTH + 100;
+        let html = format!(
+            "{}<p>deep</p>{}<p>after</p>",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        );
+        let out = strip(&html);
+        assert_eq!(out.matches("<div>").count(), super::MAX_DEPTH);
+        assert_eq!(out.matches("</div>").count(), super::MAX_DEPTH);
+        assert!(out.ends_with("<p>deep</p></div><p>after</p>") || out.contains("<p>after</p>"));
+        // Unclosed paragraphs and list items do not count as nesting.
+        let flat = "<p>x".repeat(1000);
+        assert_eq!(strip(&flat).matches("<p>").count(), 1000);
     }
 
     #[test]
     fn unterminated_constructs_are_copied_through() {
         assert_eq!(strip("<p>a<script>var x"), "<p>a<script>var x");
         assert_eq!(strip("<p>a</p><!-- open"), "<p>a</p>");
-        assert_eq!(strip("<scripting>text</scripting>"), "<scripting>text</scripting>");
-        assert_eq!(strip("Ünïcödé <style>x</style> ß"), "Ünïcödé <style></style> ß");
+        assert_eq!(
+            strip("<scripting>text</scripting>"),
+            "<scripting>text</scripting>"
+        );
+        assert_eq!(
+            strip("Ünïcödé <style>x</style> ß"),
+            "Ünïcödé <style></style> ß"
+        );
     }
 }
