@@ -379,6 +379,18 @@ fn rfc3339(d: &DateTime<FixedOffset>) -> String {
     d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
+static URL_DATE: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_.]|$)").expect("static regex")
+});
+
+/// A publication date written in the URL path (`/2022/03/30/…`,
+/// `/2019-11-19/…`): the last resort when the page carries none.
+pub fn date_from_url(url: &str) -> Option<String> {
+    let path = url::Url::parse(url).ok()?.path().to_string();
+    let c = URL_DATE.captures(&path)?;
+    normalize_date(&format!("{}-{}-{}", &c[1], &c[2], &c[3]))
+}
+
 /// True for elements that carry only metadata (used by the text walk).
 pub fn is_metadata_element(e: &ElementRef<'_>) -> bool {
     matches!(
@@ -446,6 +458,14 @@ mod tests {
         assert_eq!(m.title.as_deref(), Some("OG title"));
         assert_eq!(m.published.as_deref(), Some("2020-12-02T08:30:00+08:00"));
         assert_eq!(m.language.as_deref(), Some("en-US"));
+    }
+
+    #[test]
+    fn dates_in_urls_are_a_last_resort() {
+        assert_eq!(date_from_url("https://www.latimes.com/business/story/2019-11-19/gannett").as_deref(), Some("2019-11-19"));
+        assert_eq!(date_from_url("https://bgr.com/2019/11/19/apple-black-friday/").as_deref(), Some("2019-11-19"));
+        assert_eq!(date_from_url("https://example.org/2019/13/45/x"), None);
+        assert_eq!(date_from_url("https://example.org/id/20191119999"), None);
     }
 
     #[test]
