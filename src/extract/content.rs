@@ -189,19 +189,37 @@ const CLASS_CACHE_LIMIT: usize = 20_000;
 thread_local! {
     /// Pattern results by `class id` string: pages repeat a few hundred
     /// class strings over thousands of elements, and the patterns are pure.
-    static CLASS_CACHE: std::cell::RefCell<HashMap<String, ClassFlags>> = std::cell::RefCell::new(HashMap::new());
+    static CLASS_CACHE: std::cell::RefCell<HashMap<u64, ClassFlags, IdBuild>> = std::cell::RefCell::new(HashMap::default());
+}
+
+/// A 64-bit hash of an element's class and id (8 bytes per step), the key
+/// of the pattern cache: no allocation on a hit.
+fn class_key(class: &str, id: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = (class.len() as u64) << 32 | id.len() as u64;
+    for part in [class.as_bytes(), id.as_bytes()] {
+        for chunk in part.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+        }
+        h = h.rotate_left(17).wrapping_mul(K);
+    }
+    h
 }
 
 fn class_flags(e: &scraper::node::Element) -> ClassFlags {
-    let ci = class_and_id(e);
-    if ci.is_empty() {
+    let (class, id) = (e.attr("class"), e.attr("id"));
+    if class.is_none() && id.is_none() {
         return ClassFlags::default();
     }
+    let key = class_key(class.unwrap_or(""), id.unwrap_or(""));
     CLASS_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(f) = cache.get(&ci) {
+        if let Some(f) = cache.get(&key) {
             return *f;
         }
+        let ci = class_and_id(e);
         let f = ClassFlags {
             unlikely: UNLIKELY.is_match(&ci),
             maybe_ok: MAYBE_OK.is_match(&ci),
@@ -213,7 +231,7 @@ fn class_flags(e: &scraper::node::Element) -> ClassFlags {
         if cache.len() >= CLASS_CACHE_LIMIT {
             cache.clear();
         }
-        cache.insert(ci, f);
+        cache.insert(key, f);
         f
     })
 }
