@@ -208,3 +208,86 @@ async fn readers_never_see_a_locked_database_while_run_writes() {
         "the daemon kept writing revisions"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_notifications_reach_a_notify_socket() {
+    let s = Setup::new().await;
+    let a = seed("ycpress");
+    s.publish(&a, 0);
+    s.write_config("* * * * * *", &[&a.path]);
+    let sock_path = s.dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let child = tokio::process::Command::new(bin())
+        .arg("--config")
+        .arg(&s.config)
+        .arg("run")
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut got: Vec<String> = Vec::new();
+    let t0 = Instant::now();
+    let mut buf = [0u8; 4096];
+    while t0.elapsed() < Duration::from_secs(15) {
+        let done = got.iter().any(|m| m == "READY=1")
+            && got.iter().any(|m| m.starts_with("STATUS="))
+            && got.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2;
+        if done {
+            break;
+        }
+        let recv = tokio::task::block_in_place(|| sock.recv(&mut buf));
+        if let Ok(n) = recv {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    let (status, err, _) = stop(child).await;
+    assert!(status.success(), "{err}");
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(got.iter().any(|m| m == "READY=1"), "{got:?}");
+    let status_line = got
+        .iter()
+        .find(|m| m.starts_with("STATUS="))
+        .unwrap_or_else(|| panic!("no STATUS line in {got:?}: {err}"));
+    assert!(
+        status_line.contains("test-news: last cycle") && status_line.contains("1 fetched"),
+        "{status_line}"
+    );
+    assert!(
+        got.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2,
+        "{got:?}"
+    );
+    assert!(got.iter().any(|m| m == "STOPPING=1"), "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_have_one_summary_line_per_source_and_cycle() {
+    let s = Setup::new().await;
+    let a = seed("nordic-monitor");
+    s.publish(&a, 0);
+    s.write_config("0 * * * *", &[&a.path]);
+    let out = s.cli(&["--log-format", "json", "once"]).await;
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = common::stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let summaries: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "cycle finished")
+        .collect();
+    assert_eq!(summaries.len(), 1, "{lines:?}");
+    let s0 = summaries[0];
+    assert_eq!(s0["source"], "test-news");
+    assert_eq!(s0["new"], 1);
+    assert_eq!(s0["failed"], 0);
+    assert_eq!(s0["level"], "INFO");
+    assert!(s0["duration_ms"].is_u64());
+}

@@ -221,3 +221,28 @@ async fn failures_are_recorded_and_do_not_stop_the_cycle() {
     sorted.sort();
     assert_eq!(sorted, vec!["connect", "http_status", "http_status"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_overdue_sources() {
+    let s = Setup::new().await;
+    let a = seed("ycpress");
+    s.publish(&a, 0);
+    // A yearly schedule: the next run is far away, so the source is healthy…
+    s.write_config("0 0 1 1 *", &[&a.path]);
+    assert!(s.cli(&["once"]).await.status.success());
+    let ok = s.cli(&["health"]).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    // …until its recorded next run lies in the past beyond the grace.
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    conn.execute(
+        "UPDATE source_state SET next_run_at = '2020-01-01T00:00:00.000Z'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let late = s.cli(&["health", "--json"]).await;
+    assert_eq!(late.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&late.stdout).unwrap();
+    assert_eq!(v["healthy"], false);
+    assert!(v["problems"][0].as_str().unwrap().contains("test-news"));
+}

@@ -123,6 +123,14 @@ enum Command {
     },
     /// Print the head as SEQ:HEXHASH, to keep elsewhere
     Checkpoint,
+    /// Exit 0 if every source cycled on schedule, 1 if one is overdue (for HEALTHCHECK)
+    Health {
+        /// How late a cycle may be before the daemon counts as stuck
+        #[arg(long, default_value = "15m")]
+        grace: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A failure with its exit code and one line to print.
@@ -381,6 +389,15 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let report = ledger::verify::verify(&conn, cp.as_ref())?;
             output::verify(&mut out, &report, cp.as_ref(), *json)?;
             return Ok(if report.ok() { 0 } else { 1 });
+        }
+        Command::Health { grace, json } => {
+            let grace = humantime::parse_duration(grace)
+                .map_err(|e| Failure::usage(format!("--grace {grace}: {e}")))?;
+            let (path, conn) = open_ro(&cli)?;
+            let status = ledger::read::status(&conn, &path)?;
+            let problems = output::overdue(&status, chrono::Utc::now(), grace);
+            output::health(&mut out, &problems, *json)?;
+            return Ok(if problems.is_empty() { 0 } else { 1 });
         }
         Command::Checkpoint => {
             let (_, conn) = open_ro(&cli)?;

@@ -289,3 +289,47 @@ pub fn verify(
         Some(b) => writeln!(out, "BROKEN at seq {}: {}", b.seq, b.reason),
     }
 }
+
+/// Sources whose next run is more than `grace` in the past: the daemon is
+/// not running, or stuck.
+pub fn overdue(
+    s: &Status,
+    now: chrono::DateTime<chrono::Utc>,
+    grace: std::time::Duration,
+) -> Vec<String> {
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    let mut problems = Vec::new();
+    if s.sources.is_empty() {
+        problems.push("no source has been recorded in the ledger yet".to_string());
+    }
+    for src in &s.sources {
+        match src
+            .next_run_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        {
+            Some(next) if now - next.with_timezone(&chrono::Utc) > grace => {
+                problems.push(format!(
+                    "source {}: its cycle due at {next} has not run",
+                    src.name
+                ));
+            }
+            Some(_) => {}
+            None => problems.push(format!("source {}: no cycle has finished yet", src.name)),
+        }
+    }
+    problems
+}
+
+pub fn health(out: &mut dyn Write, problems: &[String], json: bool) -> io::Result<()> {
+    if json {
+        return print_json(
+            out,
+            &json!({ "healthy": problems.is_empty(), "problems": problems }),
+        );
+    }
+    if problems.is_empty() {
+        return writeln!(out, "healthy: every source cycled on schedule");
+    }
+    writeln!(out, "unhealthy: {}", problems.join("; "))
+}

@@ -380,7 +380,10 @@ fn rfc3339(d: &DateTime<FixedOffset>) -> String {
 }
 
 static URL_DATE: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_.]|$)").expect("static regex")
+    regex::Regex::new(
+        r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_.]|$)",
+    )
+    .expect("static regex")
 });
 
 /// A publication date written in the URL path (`/2022/03/30/…`,
@@ -462,8 +465,14 @@ mod tests {
 
     #[test]
     fn dates_in_urls_are_a_last_resort() {
-        assert_eq!(date_from_url("https://www.latimes.com/business/story/2019-11-19/gannett").as_deref(), Some("2019-11-19"));
-        assert_eq!(date_from_url("https://bgr.com/2019/11/19/apple-black-friday/").as_deref(), Some("2019-11-19"));
+        assert_eq!(
+            date_from_url("https://www.latimes.com/business/story/2019-11-19/gannett").as_deref(),
+            Some("2019-11-19")
+        );
+        assert_eq!(
+            date_from_url("https://bgr.com/2019/11/19/apple-black-friday/").as_deref(),
+            Some("2019-11-19")
+        );
         assert_eq!(date_from_url("https://example.org/2019/13/45/x"), None);
         assert_eq!(date_from_url("https://example.org/id/20191119999"), None);
     }

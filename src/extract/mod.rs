@@ -110,7 +110,9 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
         })
         .or_else(|| url.map(str::to_string));
 
-    let published = meta.published.or_else(|| url.and_then(metadata::date_from_url));
+    let published = meta
+        .published
+        .or_else(|| url.and_then(metadata::date_from_url));
     Article {
         title: meta.title,
         byline: meta.byline,

@@ -7,6 +7,7 @@
 //! abandoned (never half-written).
 
 pub mod cycle;
+pub mod notify;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -56,6 +57,7 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
     }
     Ok(Started {
         ctx: cycle::Context {
+            notifier: notify::Notifier::from_env(),
             fetcher,
             writer,
             ledger_path: config.ledger_path.clone(),
@@ -121,6 +123,7 @@ async fn record_end(
     next: Option<chrono::DateTime<Utc>>,
 ) {
     cycle::log_summary(summary, next);
+    ctx.notifier.status(&cycle::status_line(summary, next));
     if summary.interrupted {
         // Leave cycle_started_at newer than last_cycle_at: the next start resumes.
         return;
@@ -150,7 +153,23 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         set.spawn(async move { source_loop(ctx, s).await });
     }
     info!(sources = config.sources.len(), ledger = %config.ledger_path.display(), "newsledger running");
+    let notifier = started.ctx.notifier.clone();
+    notifier.ready();
+    if let Some(every) = notifier.watchdog_interval() {
+        let n = notifier.clone();
+        let mut stop = started.ctx.shutdown.clone();
+        set.spawn(async move {
+            loop {
+                n.send("WATCHDOG=1");
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stopped(&mut stop) => return,
+                }
+            }
+        });
+    }
     shutdown.await;
+    notifier.stopping();
     info!("shutdown requested: finishing in-flight fetches");
     let _ = started.shutdown_tx.send(true);
     let deadline = tokio::time::Instant::now() + cycle::SHUTDOWN_GRACE + Duration::from_secs(2);
