@@ -11,6 +11,7 @@
 //! - [`ledger`]: the append-only, hash-chained SQLite ledger; its one writer,
 //!   its readers, and `verify`.
 //! - [`service`]: the daemon: scheduler loop, cycles, shutdown.
+//! - [`export`]: the ledger as JSON lines or WARC 1.1, for archives.
 //! - [`cli`]: the command line on top of all of the above.
 //! - [`demo`]: an embedded local news site that changes between cycles.
 
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod diff;
+pub mod export;
 pub mod extract;
 pub mod fetch;
 pub mod identity;

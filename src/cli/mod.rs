@@ -45,6 +45,12 @@ enum LogFormat {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Jsonl,
+    Warc,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum Color {
     Auto,
     Always,
@@ -118,11 +124,25 @@ enum Command {
         /// A checkpoint taken earlier (SEQ:HEXHASH) that the ledger must still extend
         #[arg(long)]
         checkpoint: Option<String>,
+        /// Verify an exported JSONL file instead of the ledger database
+        #[arg(long, value_name = "FILE")]
+        jsonl: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
     /// Print the head as SEQ:HEXHASH, to keep elsewhere
     Checkpoint,
+    /// Every entry as JSON lines (verifiable offline), or stored captures as WARC 1.1
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Output file [default: standard output]
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// JSONL: also write every referenced blob (texts and raw captures)
+        #[arg(long)]
+        blobs: bool,
+    },
     /// Exit 0 if every source cycled on schedule, 1 if one is overdue (for HEALTHCHECK)
     Health {
         /// How late a cycle may be before the daemon counts as stuck
@@ -377,7 +397,11 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let status = ledger::read::status(&conn, &path)?;
             output::status(&mut out, &status, *json)?;
         }
-        Command::Verify { checkpoint, json } => {
+        Command::Verify {
+            checkpoint,
+            jsonl,
+            json,
+        } => {
             let cp: Option<Checkpoint> = checkpoint
                 .as_deref()
                 .map(|c| {
@@ -385,6 +409,18 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
                         .map_err(|e: String| Failure::usage(format!("--checkpoint: {e}")))
                 })
                 .transpose()?;
+            if let Some(file) = jsonl {
+                let f = std::fs::File::open(file)
+                    .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+                let report =
+                    crate::export::jsonl::verify_file(&mut std::io::BufReader::new(f), cp.as_ref())
+                        .map_err(|e| Failure {
+                            code: 1,
+                            message: format!("{}: {e}", file.display()),
+                        })?;
+                output::verify(&mut out, &report, cp.as_ref(), *json)?;
+                return Ok(if report.ok() { 0 } else { 1 });
+            }
             let (_, conn) = open_ro(&cli)?;
             let report = ledger::verify::verify(&conn, cp.as_ref())?;
             output::verify(&mut out, &report, cp.as_ref(), *json)?;
@@ -398,6 +434,35 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let problems = output::overdue(&status, chrono::Utc::now(), grace);
             output::health(&mut out, &problems, *json)?;
             return Ok(if problems.is_empty() { 0 } else { 1 });
+        }
+        Command::Export {
+            format,
+            output,
+            blobs,
+        } => {
+            let (_, conn) = open_ro(&cli)?;
+            let mut sink: Box<dyn Write> = match output {
+                Some(p) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(p)
+                        .map_err(|e| Failure::runtime(format!("{}: {e}", p.display())))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            let n = match format {
+                ExportFormat::Jsonl => crate::export::jsonl::export(&conn, &mut sink, *blobs),
+                ExportFormat::Warc => crate::export::warc::export(&conn, &mut sink),
+            }
+            .map_err(Failure::runtime)?;
+            sink.flush()?;
+            drop(sink);
+            eprintln!(
+                "exported {n} {}",
+                if matches!(format, ExportFormat::Jsonl) {
+                    "entries"
+                } else {
+                    "records"
+                }
+            );
         }
         Command::Checkpoint => {
             let (_, conn) = open_ro(&cli)?;

@@ -44,12 +44,28 @@ impl Response {
     }
 
     /// The exchange as received: status line, headers, blank line, body.
+    ///
+    /// The body is stored after content decoding, so the framing headers
+    /// that described the wire form (`Content-Encoding`, `Transfer-Encoding`,
+    /// `Content-Length`) are replaced by one `Content-Length` of the stored
+    /// body: the capture then parses as the HTTP message it holds (WARC
+    /// replay tools read it as is).
     pub fn raw(&self) -> Vec<u8> {
-        let mut out = format!("{} {}\r\n", self.version, self.status).into_bytes();
+        let reason = reqwest::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let mut out = format!("{} {} {reason}\r\n", self.version, self.status).into_bytes();
         for (k, v) in &self.headers {
+            if ["content-encoding", "transfer-encoding", "content-length"]
+                .iter()
+                .any(|h| k.eq_ignore_ascii_case(h))
+            {
+                continue;
+            }
             out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
         }
-        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(format!("content-length: {}\r\n\r\n", self.body.len()).as_bytes());
         out.extend_from_slice(&self.body);
         out
     }
