@@ -30,8 +30,15 @@ pub struct ConfigError {
 struct RawConfig {
     ledger: Option<RawLedger>,
     fetch: Option<RawFetch>,
+    metrics: Option<RawMetrics>,
     #[serde(default)]
     source: Vec<RawSource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +89,8 @@ pub struct Config {
     pub file: PathBuf,
     pub ledger_path: PathBuf,
     pub fetch: FetchConfig,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     pub sources: Vec<Source>,
 }
 
@@ -443,10 +452,24 @@ impl Validator<'_> {
                 keep_raw,
             });
         }
+        let metrics_listen = match raw.metrics {
+            None => None,
+            Some(m) => Some(m.listen.get_ref().parse().map_err(|_| {
+                self.error(
+                    &m.listen,
+                    "metrics.listen",
+                    format!(
+                        "`{}` is not an address with a port, e.g. \"127.0.0.1:9464\"",
+                        m.listen.get_ref()
+                    ),
+                )
+            })?),
+        };
         Ok(Config {
             file: path.to_path_buf(),
             ledger_path,
             fetch,
+            metrics_listen,
             sources,
         })
     }

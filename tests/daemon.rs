@@ -291,3 +291,60 @@ async fn json_logs_have_one_summary_line_per_source_and_cycle() {
     assert_eq!(s0["level"], "INFO");
     assert!(s0["duration_ms"].is_u64());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_endpoint_serves_prometheus_text() {
+    let s = Setup::new().await;
+    let a = seed("nordic-monitor");
+    s.publish(&a, 0);
+    s.write_config("* * * * * *", &[&a.path]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    text.push_str(&format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"));
+    std::fs::write(&s.config, text).unwrap();
+    let child = spawn_run(&s);
+    wait_until("two cycles", Duration::from_secs(15), || {
+        s.db.exists() && fetched_urls(&s.db).len() >= 2
+    })
+    .await;
+    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (status, err, _) = stop(child).await;
+    assert!(status.success(), "{err}");
+    let sample =
+        regex::Regex::new(r#"^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+-]+$"#)
+            .unwrap();
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        assert!(sample.is_match(line), "not a Prometheus sample: {line}");
+    }
+    let value = |name: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    assert_eq!(
+        value("newsledger_fetches_total{source=\"test-news\",outcome=\"new\"}"),
+        1.0
+    );
+    assert!(value("newsledger_fetch_duration_seconds_count{source=\"test-news\"}") >= 2.0);
+    assert!(value("newsledger_downloaded_bytes_total{source=\"test-news\"}") > 10_000.0);
+    assert_eq!(
+        value("newsledger_revisions_total{source=\"test-news\"}"),
+        1.0
+    );
+    assert!(value("newsledger_ledger_entries") >= 5.0);
+    assert!(value("newsledger_ledger_size_bytes") > 0.0);
+    assert!(
+        value("newsledger_last_successful_cycle_timestamp_seconds{source=\"test-news\"}") > 1.7e9
+    );
+}

@@ -51,6 +51,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
             timeout: Duration::from_secs(10),
             ..FetchConfig::default()
         },
+        metrics_listen: None,
         sources: vec![Source {
             name: "demo-news".into(),
             schedule: Schedule::parse("*/15 * * * *", None).expect("static schedule"),

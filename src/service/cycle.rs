@@ -28,6 +28,7 @@ pub const EXTRACT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the service shares with every cycle.
 #[derive(Clone)]
 pub struct Context {
+    pub metrics: super::metrics::Metrics,
     pub notifier: super::notify::Notifier,
     pub fetcher: Fetcher,
     pub writer: WriterHandle,
@@ -286,6 +287,11 @@ async fn fetch_one(
         ),
         _ => (None, None),
     };
+    let seconds = (result.finished_at - result.started_at)
+        .num_milliseconds()
+        .max(0) as f64
+        / 1000.0;
+    let bytes = result.response.as_ref().map_or(0, |r| r.body.len() as u64);
     let report = FetchReport {
         source: source.name.clone(),
         keep_raw: source.keep_raw,
@@ -294,7 +300,17 @@ async fn fetch_one(
         skipped,
         overrides: source.overrides.clone(),
     };
-    Some(ctx.writer.record(report).await)
+    let applied = ctx.writer.record(report).await;
+    if let Ok(a) = &applied {
+        let revision =
+            a.flag.as_ref().is_some_and(|f| f.to_revision.is_some()) || a.outcome == Outcome::New;
+        ctx.metrics
+            .fetch(&source.name, a.outcome.as_str(), seconds, bytes, revision);
+        if let Some(f) = &a.flag {
+            ctx.metrics.change(&source.name, f.kind.as_str());
+        }
+    }
+    Some(applied)
 }
 
 /// The STATUS= line systemd shows: "demo: last cycle 12:00: 40 fetched,

@@ -7,6 +7,7 @@
 //! abandoned (never half-written).
 
 pub mod cycle;
+pub mod metrics;
 pub mod notify;
 
 use std::future::Future;
@@ -34,6 +35,8 @@ pub enum ServiceError {
     Fetcher(String),
     #[error("no source named `{0}` in the configuration")]
     UnknownSource(String),
+    #[error("cannot serve metrics on {0}")]
+    Metrics(String),
 }
 
 /// A started service: the shared context plus the writer thread to join.
@@ -57,6 +60,7 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
     }
     Ok(Started {
         ctx: cycle::Context {
+            metrics: metrics::Metrics::default(),
             notifier: notify::Notifier::from_env(),
             fetcher,
             writer,
@@ -123,6 +127,9 @@ async fn record_end(
     next: Option<chrono::DateTime<Utc>>,
 ) {
     cycle::log_summary(summary, next);
+    if summary.last_error.is_none() && !summary.interrupted {
+        ctx.metrics.cycle_succeeded(&s.name, Utc::now());
+    }
     ctx.notifier.status(&cycle::status_line(summary, next));
     if summary.interrupted {
         // Leave cycle_started_at newer than last_cycle_at: the next start resumes.
@@ -153,6 +160,23 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         set.spawn(async move { source_loop(ctx, s).await });
     }
     info!(sources = config.sources.len(), ledger = %config.ledger_path.display(), "newsledger running");
+    if let Some(addr) = config.metrics_listen {
+        let listener = metrics::bind(addr)
+            .await
+            .map_err(|e| ServiceError::Metrics(format!("{addr}: {e}")))?;
+        info!(addr = %listener.local_addr().map_or(addr, |a| a), "metrics at /metrics");
+        let (m, ledger, mut stop) = (
+            started.ctx.metrics.clone(),
+            config.ledger_path.clone(),
+            started.ctx.shutdown.clone(),
+        );
+        set.spawn(async move {
+            tokio::select! {
+                _ = metrics::serve(listener, m, ledger) => {}
+                _ = stopped(&mut stop) => {}
+            }
+        });
+    }
     let notifier = started.ctx.notifier.clone();
     notifier.ready();
     if let Some(every) = notifier.watchdog_interval() {

@@ -1,0 +1,160 @@
+//! Prometheus metrics, served on `[metrics] listen` when configured:
+//! fetches by outcome, changes flagged, revisions, fetch latency, bytes
+//! downloaded, last successful cycle per source, ledger entries and size.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Upper bounds (seconds) of the fetch latency histogram.
+const BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+#[derive(Default)]
+struct Inner {
+    fetches: BTreeMap<(String, String), u64>,
+    changes: BTreeMap<(String, String), u64>,
+    revisions: BTreeMap<String, u64>,
+    bytes: BTreeMap<String, u64>,
+    /// Per source: bucket counts, sum and count of fetch durations.
+    latency: BTreeMap<String, ([u64; BUCKETS.len()], f64, u64)>,
+    last_success: BTreeMap<String, f64>,
+}
+
+/// The daemon's counters; cheap to clone and share.
+#[derive(Clone, Default)]
+pub struct Metrics {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Metrics {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        // A poisoned lock only means a panic elsewhere mid-update; counters stay usable.
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g)
+    }
+
+    pub fn fetch(&self, source: &str, outcome: &str, seconds: f64, bytes: u64, revision: bool) {
+        self.with(|m| {
+            *m.fetches
+                .entry((source.into(), outcome.into()))
+                .or_default() += 1;
+            *m.bytes.entry(source.into()).or_default() += bytes;
+            if revision {
+                *m.revisions.entry(source.into()).or_default() += 1;
+            }
+            let h = m
+                .latency
+                .entry(source.into())
+                .or_insert(([0; BUCKETS.len()], 0.0, 0));
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if seconds <= *b {
+                    h.0[i] += 1;
+                }
+            }
+            h.1 += seconds;
+            h.2 += 1;
+        });
+    }
+
+    pub fn change(&self, source: &str, kind: &str) {
+        self.with(|m| *m.changes.entry((source.into(), kind.into())).or_default() += 1);
+    }
+
+    pub fn cycle_succeeded(&self, source: &str, at: chrono::DateTime<chrono::Utc>) {
+        self.with(|m| {
+            m.last_success
+                .insert(source.into(), at.timestamp_millis() as f64 / 1000.0)
+        });
+    }
+
+    /// The exposition text (Prometheus text format 0.0.4).
+    pub fn render(&self, ledger: Option<(i64, u64)>) -> String {
+        let esc = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        };
+        self.with(|m| {
+            let mut o = String::new();
+            let _ = writeln!(o, "# HELP newsledger_fetches_total Fetches by source and outcome.\n# TYPE newsledger_fetches_total counter");
+            for ((s, out), n) in &m.fetches {
+                let _ = writeln!(o, "newsledger_fetches_total{{source=\"{}\",outcome=\"{}\"}} {n}", esc(s), esc(out));
+            }
+            let _ = writeln!(o, "# HELP newsledger_changes_flagged_total Changes and removals recorded, by kind.\n# TYPE newsledger_changes_flagged_total counter");
+            for ((s, k), n) in &m.changes {
+                let _ = writeln!(o, "newsledger_changes_flagged_total{{source=\"{}\",kind=\"{}\"}} {n}", esc(s), esc(k));
+            }
+            let _ = writeln!(o, "# HELP newsledger_revisions_total Revisions written.\n# TYPE newsledger_revisions_total counter");
+            for (s, n) in &m.revisions {
+                let _ = writeln!(o, "newsledger_revisions_total{{source=\"{}\"}} {n}", esc(s));
+            }
+            let _ = writeln!(o, "# HELP newsledger_downloaded_bytes_total Response body bytes downloaded (after decoding).\n# TYPE newsledger_downloaded_bytes_total counter");
+            for (s, n) in &m.bytes {
+                let _ = writeln!(o, "newsledger_downloaded_bytes_total{{source=\"{}\"}} {n}", esc(s));
+            }
+            let _ = writeln!(o, "# HELP newsledger_fetch_duration_seconds Time from request to complete body.\n# TYPE newsledger_fetch_duration_seconds histogram");
+            for (s, (buckets, sum, count)) in &m.latency {
+                for (b, n) in BUCKETS.iter().zip(buckets) {
+                    let _ = writeln!(o, "newsledger_fetch_duration_seconds_bucket{{source=\"{}\",le=\"{b}\"}} {n}", esc(s));
+                }
+                let _ = writeln!(o, "newsledger_fetch_duration_seconds_bucket{{source=\"{}\",le=\"+Inf\"}} {count}", esc(s));
+                let _ = writeln!(o, "newsledger_fetch_duration_seconds_sum{{source=\"{}\"}} {sum}", esc(s));
+                let _ = writeln!(o, "newsledger_fetch_duration_seconds_count{{source=\"{}\"}} {count}", esc(s));
+            }
+            let _ = writeln!(o, "# HELP newsledger_last_successful_cycle_timestamp_seconds When each source last finished a cycle without failures.\n# TYPE newsledger_last_successful_cycle_timestamp_seconds gauge");
+            for (s, t) in &m.last_success {
+                let _ = writeln!(o, "newsledger_last_successful_cycle_timestamp_seconds{{source=\"{}\"}} {t}", esc(s));
+            }
+            if let Some((entries, bytes)) = ledger {
+                let _ = writeln!(o, "# HELP newsledger_ledger_entries Entries in the ledger.\n# TYPE newsledger_ledger_entries gauge\nnewsledger_ledger_entries {entries}");
+                let _ = writeln!(o, "# HELP newsledger_ledger_size_bytes Size of the ledger files.\n# TYPE newsledger_ledger_size_bytes gauge\nnewsledger_ledger_size_bytes {bytes}");
+            }
+            o
+        })
+    }
+}
+
+/// Serves `GET /metrics` until the task is dropped.
+pub async fn serve(listener: TcpListener, metrics: Metrics, ledger: PathBuf) {
+    while let Ok((mut stream, _)) = listener.accept().await {
+        let (metrics, ledger) = (metrics.clone(), ledger.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]);
+            let path = head.split_whitespace().nth(1).unwrap_or("/");
+            let (status, body) = if path == "/metrics" {
+                let stats = tokio::task::spawn_blocking(move || {
+                    let conn = crate::ledger::open_read_only(&ledger).ok()?;
+                    let head = crate::ledger::head(&conn).ok()??;
+                    Some((head.0, crate::ledger::size_on_disk(&ledger)))
+                })
+                .await
+                .ok()
+                .flatten();
+                ("200 OK", metrics.render(stats))
+            } else {
+                (
+                    "404 Not Found",
+                    "not found; metrics are at /metrics\n".to_string(),
+                )
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(resp.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+}
+
+/// Binds the metrics listener (a bad address is a configuration error).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
