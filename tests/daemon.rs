@@ -348,3 +348,67 @@ async fn the_metrics_endpoint_serves_prometheus_text() {
         value("newsledger_last_successful_cycle_timestamp_seconds{source=\"test-news\"}") > 1.7e9
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_a_good_config_and_keeps_running_on_a_bad_one() {
+    let s = Setup::new().await;
+    let a = seed("nordic-monitor");
+    let b = seed("ycpress");
+    s.publish(&a, 0);
+    s.publish(&b, 0);
+    s.write_config("* * * * * *", &[&a.path]);
+    let child = spawn_run(&s);
+    let pid = child.id().unwrap().to_string();
+    let hup = || {
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    wait_until("the first cycle", Duration::from_secs(15), || {
+        s.db.exists() && !fetched_urls(&s.db).is_empty()
+    })
+    .await;
+
+    // A bad file: refused, the daemon goes on with the running configuration.
+    let good = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(&s.config, good.replace("schedule =", "schedul =")).unwrap();
+    hup();
+    let before = fetched_urls(&s.db).len();
+    wait_until(
+        "cycles after a refused reload",
+        Duration::from_secs(10),
+        || fetched_urls(&s.db).len() >= before + 2,
+    )
+    .await;
+
+    // A good file with a second URL: reloaded, the new URL is fetched.
+    s.write_config("* * * * * *", &[&a.path, &b.path]);
+    hup();
+    let b_url = s.server.url(&b.path);
+    wait_until("the new URL fetched", Duration::from_secs(15), || {
+        fetched_urls(&s.db).contains(&b_url)
+    })
+    .await;
+    let (status, err, _) = stop(child).await;
+    assert!(status.success(), "{err}");
+    assert!(err.contains("configuration reload refused"), "{err}");
+    assert!(
+        err.contains("schedul"),
+        "the refusal names the bad key: {err}"
+    );
+    assert!(err.contains("configuration reloaded"), "{err}");
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let sources: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM ledger WHERE kind = 'source'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sources, 2, "the changed source configuration is recorded");
+    assert!(s.cli(&["verify"]).await.status.success());
+}

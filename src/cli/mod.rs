@@ -294,6 +294,37 @@ fn resolve(conn: &rusqlite::Connection, url: &str) -> Result<String, Failure> {
     })
 }
 
+/// On SIGHUP, reads and validates the configuration again: a good one is
+/// handed to the daemon, a bad one is logged and the running one kept.
+fn reload_on_sighup(cli: &Cli) -> tokio::sync::mpsc::Receiver<Config> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let path = cli.config.clone().unwrap_or_else(config::default_path);
+    let db = cli.db.clone();
+    // Registered now, before the daemon starts: SIGHUP's default action is to exit.
+    let hup = signal(SignalKind::hangup());
+    tokio::spawn(async move {
+        let Ok(mut hup) = hup else { return };
+        while hup.recv().await.is_some() {
+            tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
+            match Config::load(&path) {
+                Ok(mut cfg) => {
+                    if let Some(db) = &db {
+                        cfg.ledger_path = db.clone();
+                    }
+                    if tx.send(cfg).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "configuration reload refused; keeping the running configuration")
+                }
+            }
+        }
+    });
+    rx
+}
+
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
@@ -308,7 +339,8 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match &cli.command {
         Command::Run => {
             let cfg = load_config(&cli)?;
-            crate::service::run(&cfg, shutdown_signal())
+            let reloads = reload_on_sighup(&cli);
+            crate::service::run(&cfg, shutdown_signal(), reloads)
                 .await
                 .map_err(Failure::runtime)?;
         }

@@ -150,15 +150,52 @@ async fn record_end(
     }
 }
 
-/// The daemon. Returns when `shutdown` completes and every task has stopped.
-pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
-    let started = start(config).await?;
+/// Starts one task per source; they stop when `stop` turns true.
+fn spawn_sources(
+    ctx: &cycle::Context,
+    stop: watch::Receiver<bool>,
+    config: &Config,
+) -> JoinSet<()> {
     let mut set = JoinSet::new();
     for s in &config.sources {
-        let ctx = started.ctx.clone();
+        let mut ctx = ctx.clone();
+        ctx.shutdown = stop.clone();
         let s = s.clone();
         set.spawn(async move { source_loop(ctx, s).await });
     }
+    set
+}
+
+/// Waits for a set of tasks, abandoning them after the shutdown grace.
+async fn drain(set: &mut JoinSet<()>) {
+    let deadline = tokio::time::Instant::now() + cycle::SHUTDOWN_GRACE + Duration::from_secs(2);
+    while !set.is_empty() {
+        match tokio::time::timeout_at(deadline, set.join_next()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => {
+                warn!("abandoning tasks still running after the grace period");
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+}
+
+/// The daemon. Returns when `shutdown` completes and every task has stopped.
+/// Each configuration received on `reloads` (already validated) replaces the
+/// running one: sources stop after their in-flight fetches, the new
+/// sources are recorded and started.
+pub async fn run(
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+    mut reloads: tokio::sync::mpsc::Receiver<Config>,
+) -> Result<(), ServiceError> {
+    let mut started = start(config).await?;
+    let (mut generation, stop) = watch::channel(false);
+    let mut sources = spawn_sources(&started.ctx, stop, config);
+    let mut set: JoinSet<()> = JoinSet::new();
     info!(sources = config.sources.len(), ledger = %config.ledger_path.display(), "newsledger running");
     if let Some(addr) = config.metrics_listen {
         let listener = metrics::bind(addr)
@@ -192,23 +229,47 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             }
         });
     }
-    shutdown.await;
-    notifier.stopping();
-    info!("shutdown requested: finishing in-flight fetches");
-    let _ = started.shutdown_tx.send(true);
-    let deadline = tokio::time::Instant::now() + cycle::SHUTDOWN_GRACE + Duration::from_secs(2);
-    while !set.is_empty() {
-        match tokio::time::timeout_at(deadline, set.join_next()).await {
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(_) => {
-                warn!("abandoning tasks still running after the grace period");
-                set.abort_all();
-                while set.join_next().await.is_some() {}
-                break;
+    let mut current = config.clone();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(new) = reloads.recv() => {
+                notifier.send("RELOADING=1");
+                if new.ledger_path != current.ledger_path {
+                    warn!(running = %current.ledger_path.display(), "ledger.path changed: that takes a restart; the running ledger is kept");
+                }
+                if new.metrics_listen != current.metrics_listen {
+                    warn!("metrics.listen changed: that takes a restart");
+                }
+                for s in &new.sources {
+                    match started.ctx.writer.record_source(&s.name, s.to_json()).await {
+                        Ok(Some(seq)) => info!(source = %s.name, seq, "source configuration recorded"),
+                        Ok(None) => {}
+                        Err(e) => error!(source = %s.name, error = %e, "ledger unwritable"),
+                    }
+                }
+                let _ = generation.send(true);
+                drain(&mut sources).await;
+                match Fetcher::new(&new.fetch) {
+                    Ok(f) => started.ctx.fetcher = f,
+                    Err(e) => warn!(error = %e, "new fetch settings refused; keeping the running ones"),
+                }
+                let (tx, stop) = watch::channel(false);
+                generation = tx;
+                sources = spawn_sources(&started.ctx, stop, &new);
+                info!(sources = new.sources.len(), "configuration reloaded");
+                current = new;
+                notifier.ready();
             }
         }
     }
+    notifier.stopping();
+    info!("shutdown requested: finishing in-flight fetches");
+    let _ = generation.send(true);
+    let _ = started.shutdown_tx.send(true);
+    drain(&mut sources).await;
+    drain(&mut set).await;
     finish(started).await;
     info!("newsledger stopped");
     Ok(())
