@@ -32,7 +32,16 @@ struct RawConfig {
     fetch: Option<RawFetch>,
     metrics: Option<RawMetrics>,
     #[serde(default)]
+    webhook: Vec<RawWebhook>,
+    #[serde(default)]
     source: Vec<RawSource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: Spanned<String>,
+    events: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +100,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Where to POST flagged changes.
+    pub webhooks: Vec<Webhook>,
     pub sources: Vec<Source>,
 }
 
@@ -126,6 +137,17 @@ impl Default for FetchConfig {
             allow_private_networks: false,
         }
     }
+}
+
+/// Change kinds a webhook can subscribe to.
+pub const WEBHOOK_EVENTS: [&str; 4] = ["changed", "gone", "reverted", "metadata"];
+
+/// A URL that receives a JSON document for each flagged change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: Url,
+    /// Change kinds to send (default: `changed` and `gone`).
+    pub events: Vec<String>,
 }
 
 /// Which raw responses a source keeps as blobs.
@@ -465,11 +487,34 @@ impl Validator<'_> {
                 )
             })?),
         };
+        let mut webhooks = Vec::new();
+        for w in raw.webhook {
+            let url = self.url(&w.url, "webhook.url")?;
+            let events = match w.events {
+                None => vec!["changed".to_string(), "gone".to_string()],
+                Some(list) => list
+                    .into_iter()
+                    .map(|e| {
+                        if WEBHOOK_EVENTS.contains(&e.get_ref().as_str()) {
+                            Ok(e.into_inner())
+                        } else {
+                            Err(self.error(
+                                &e,
+                                "webhook.events",
+                                format!("`{}` is not one of {WEBHOOK_EVENTS:?}", e.get_ref()),
+                            ))
+                        }
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            webhooks.push(Webhook { url, events });
+        }
         Ok(Config {
             file: path.to_path_buf(),
             ledger_path,
             fetch,
             metrics_listen,
+            webhooks,
             sources,
         })
     }

@@ -52,6 +52,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
             ..FetchConfig::default()
         },
         metrics_listen: None,
+        webhooks: vec![],
         sources: vec![Source {
             name: "demo-news".into(),
             schedule: Schedule::parse("*/15 * * * *", None).expect("static schedule"),

@@ -67,7 +67,10 @@ impl Page {
 /// A request the server received.
 #[derive(Debug, Clone)]
 pub struct Hit {
+    pub method: String,
     pub path: String,
+    /// The request body (for POSTs, read by `Content-Length`).
+    pub body: Vec<u8>,
     pub headers: Vec<(String, String)>,
     pub status: u16,
 }
@@ -161,14 +164,16 @@ async fn serve(
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    let head = String::from_utf8_lossy(&buf);
+    let head_end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(buf.len(), |p| p + 4);
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or_default();
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+    let mut words = request_line.split_whitespace();
+    let method = words.next().unwrap_or("GET").to_string();
+    let path = words.next().unwrap_or("/").to_string();
     let headers: Vec<(String, String)> = lines
         .take_while(|l| !l.is_empty())
         .filter_map(|l| {
@@ -176,6 +181,20 @@ async fn serve(
                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         })
         .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+        .min(16 * 1024 * 1024);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
     let page = pages.lock().expect("pages lock").get(&path).cloned();
     let page = page.unwrap_or_else(|| Page::status(404));
     let inm = headers
@@ -186,7 +205,9 @@ async fn serve(
     let status = if not_modified { 304 } else { page.status };
     // Recorded on arrival, so a test can act while a slow answer is pending.
     hits.lock().expect("hits lock").push(Hit {
+        method,
         path,
+        body,
         headers,
         status,
     });
@@ -199,6 +220,7 @@ async fn serve(
         404 => "Not Found",
         410 => "Gone",
         500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Status",
     };
     let mut out = format!("HTTP/1.1 {status} {reason}\r\nConnection: close\r\n");

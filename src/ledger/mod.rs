@@ -21,7 +21,10 @@ use serde_json::{Value, json};
 pub use entry::{Checkpoint, Entry, Kind, ZERO_HASH};
 
 /// Migrations, embedded in the binary and applied in order at open.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_ledger.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_ledger.sql")),
+    (2, include_str!("../../migrations/0002_notifications.sql")),
+];
 
 /// How long a connection waits on a lock before reporting it.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

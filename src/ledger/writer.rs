@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Kind, LedgerError, Result, append, blobs, timestamp};
-use crate::config::{ExtractOverrides, KeepRaw};
+use crate::config::{ExtractOverrides, KeepRaw, Webhook};
 use crate::diff::{self, Fingerprint};
 use crate::extract::{self, Article};
 use crate::fetch::{FetchResult, Response};
@@ -138,6 +138,29 @@ struct Current {
 pub struct Writer {
     conn: Connection,
     path: PathBuf,
+    /// Webhooks that get a notification queued with each flagged change.
+    webhooks: Vec<Webhook>,
+}
+
+/// A queued webhook notification that is due.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: i64,
+    pub webhook: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// After this many failed attempts a notification is given up (with its
+/// last error kept): about four days of backoff.
+pub const MAX_ATTEMPTS: i64 = 30;
+
+/// Delay before attempt `attempts + 1`: 5 s doubling to at most an hour,
+/// spread by ±20% (by id) so that a recovering receiver is not hit at once.
+pub fn backoff(attempts: i64, id: i64) -> chrono::Duration {
+    let base = 5i64.saturating_mul(1i64 << attempts.clamp(0, 20)).min(3600);
+    let spread = (id.wrapping_mul(2_654_435_761) % 41 - 20) as f64 / 100.0;
+    chrono::Duration::milliseconds((base as f64 * 1000.0 * (1.0 + spread)) as i64)
 }
 
 impl Writer {
@@ -145,11 +168,74 @@ impl Writer {
         Ok(Writer {
             conn: super::open_writable(path)?,
             path: path.to_path_buf(),
+            webhooks: Vec::new(),
         })
     }
 
-    fn err(&self) -> impl FnOnce(rusqlite::Error) -> LedgerError + '_ {
-        LedgerError::sqlite(&self.path)
+    pub fn set_webhooks(&mut self, webhooks: Vec<Webhook>) {
+        self.webhooks = webhooks;
+    }
+
+    /// Notifications due at `now`, oldest first.
+    pub fn due_notifications(&mut self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Pending>> {
+        let path = self.path.clone();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, webhook, body, attempts FROM notifications
+                 WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?1
+                 ORDER BY id LIMIT ?2",
+            )
+            .map_err(LedgerError::sqlite(&path))?;
+        let rows = stmt
+            .query_map(params![timestamp(now), limit as i64], |r| {
+                Ok(Pending {
+                    id: r.get(0)?,
+                    webhook: r.get(1)?,
+                    body: r.get(2)?,
+                    attempts: r.get(3)?,
+                })
+            })
+            .map_err(LedgerError::sqlite(&path))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(LedgerError::sqlite(&path))?;
+        Ok(rows)
+    }
+
+    /// Records one delivery attempt.
+    pub fn notification_attempted(
+        &mut self,
+        id: i64,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let attempts = self
+            .conn
+            .query_row(
+                "SELECT attempts FROM notifications WHERE id = ?1",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(LedgerError::sqlite(&path))?
+            + 1;
+        let at = timestamp(now);
+        let result = match error {
+            None => self.conn.execute(
+                "UPDATE notifications SET attempts = ?2, delivered_at = ?3, last_error = NULL WHERE id = ?1",
+                params![id, attempts, at],
+            ),
+            Some(e) if attempts >= MAX_ATTEMPTS => self.conn.execute(
+                "UPDATE notifications SET attempts = ?2, gave_up_at = ?3, last_error = ?4 WHERE id = ?1",
+                params![id, attempts, at, e],
+            ),
+            Some(e) => self.conn.execute(
+                "UPDATE notifications SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
+                params![id, attempts, timestamp(now + backoff(attempts - 1, id)), e],
+            ),
+        };
+        result.map_err(LedgerError::sqlite(&path))?;
+        Ok(())
     }
 
     fn begin(&mut self) -> Result<Transaction<'_>> {
@@ -235,9 +321,19 @@ impl Writer {
     pub fn apply(&mut self, report: &FetchReport) -> Result<Applied> {
         let path = self.path.clone();
         let now = Utc::now();
-        let tx = self.begin()?;
-        let applied = apply_in(&tx, report, now).map_err(LedgerError::sqlite(&path))?;
-        tx.commit().map_err(self.err())?;
+        let webhooks = std::mem::take(&mut self.webhooks);
+        let result = (|| {
+            let tx = self.begin()?;
+            let applied = apply_in(&tx, report, now).map_err(LedgerError::sqlite(&path))?;
+            if let Some(flag) = &applied.flag {
+                enqueue(&tx, &webhooks, &report.source, flag, now)
+                    .map_err(LedgerError::sqlite(&path))?;
+            }
+            tx.commit().map_err(LedgerError::sqlite(&path))?;
+            Ok(applied)
+        })();
+        self.webhooks = webhooks;
+        let applied = result?;
         Ok(applied)
     }
 }
@@ -635,6 +731,61 @@ fn apply_in(
     Ok(applied)
 }
 
+/// Queues the notification of a flagged change for every webhook that
+/// wants its kind, in the change's own transaction.
+fn enqueue(
+    tx: &Transaction<'_>,
+    webhooks: &[Webhook],
+    source: &str,
+    flag: &Flag,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let wanted: Vec<&Webhook> = webhooks
+        .iter()
+        .filter(|w| w.events.iter().any(|e| e == flag.kind.as_str()))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let entry_hash: Vec<u8> = tx.query_row(
+        "SELECT entry_hash FROM ledger WHERE seq = ?1",
+        [flag.seq],
+        |r| r.get(0),
+    )?;
+    let title: Option<String> = tx
+        .query_row(
+            "SELECT title FROM revisions WHERE url = ?1 ORDER BY revision DESC LIMIT 1",
+            [&flag.url],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let body = json!({
+        "event": flag.kind.as_str(),
+        "source": source,
+        "url": flag.url,
+        "title": title,
+        "from_revision": flag.from_revision,
+        "to_revision": flag.to_revision,
+        "fields": flag.fields,
+        "words_added": flag.words_added,
+        "words_removed": flag.words_removed,
+        "declared": flag.declared,
+        "diff": flag.excerpt,
+        "seq": flag.seq,
+        "entry_hash": hex::encode(entry_hash),
+        "detected_at": timestamp(now),
+    })
+    .to_string();
+    for w in wanted {
+        tx.execute(
+            "INSERT INTO notifications (webhook, seq, body, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![w.url.as_str(), flag.seq, body, timestamp(now)],
+        )?;
+    }
+    Ok(())
+}
+
 /// Re-extracts the stored raw capture of the current revision with today's
 /// extractor: equal to the new fingerprint means the page was not edited,
 /// only read better.
@@ -670,6 +821,9 @@ enum Request {
     Fetch(Box<FetchReport>, oneshot::Sender<Result<Applied>>),
     Source(String, Value, oneshot::Sender<Result<Option<i64>>>),
     CycleStarted(String, DateTime<Utc>, oneshot::Sender<Result<()>>),
+    SetWebhooks(Vec<Webhook>, oneshot::Sender<Result<()>>),
+    Due(DateTime<Utc>, usize, oneshot::Sender<Result<Vec<Pending>>>),
+    Attempted(i64, Option<String>, oneshot::Sender<Result<()>>),
     CycleFinished {
         name: String,
         at: DateTime<Utc>,
@@ -712,6 +866,20 @@ impl WriterHandle {
                         }
                         Request::Source(name, cfg, reply) => {
                             let _ = reply.send(writer.record_source(&name, &cfg, Utc::now()));
+                        }
+                        Request::SetWebhooks(w, reply) => {
+                            writer.set_webhooks(w);
+                            let _ = reply.send(Ok(()));
+                        }
+                        Request::Due(now, limit, reply) => {
+                            let _ = reply.send(writer.due_notifications(now, limit));
+                        }
+                        Request::Attempted(id, error, reply) => {
+                            let _ = reply.send(writer.notification_attempted(
+                                id,
+                                error.as_deref(),
+                                Utc::now(),
+                            ));
                         }
                         Request::CycleStarted(name, at, reply) => {
                             let _ = reply.send(writer.cycle_started(&name, at));
@@ -756,6 +924,21 @@ impl WriterHandle {
     pub async fn record_source(&self, name: &str, config: Value) -> Result<Option<i64>> {
         let name = name.to_string();
         self.call(|reply| Request::Source(name, config, reply))
+            .await
+    }
+
+    pub async fn set_webhooks(&self, webhooks: Vec<Webhook>) -> Result<()> {
+        self.call(|reply| Request::SetWebhooks(webhooks, reply))
+            .await
+    }
+
+    pub async fn due_notifications(&self, limit: usize) -> Result<Vec<Pending>> {
+        self.call(|reply| Request::Due(Utc::now(), limit, reply))
+            .await
+    }
+
+    pub async fn notification_attempted(&self, id: i64, error: Option<String>) -> Result<()> {
+        self.call(|reply| Request::Attempted(id, error, reply))
             .await
     }
 

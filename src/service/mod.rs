@@ -9,6 +9,7 @@
 pub mod cycle;
 pub mod metrics;
 pub mod notify;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -50,6 +51,7 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
     let (writer, writer_thread) = WriterHandle::spawn(&config.ledger_path)?;
     let fetcher = Fetcher::new(&config.fetch).map_err(|e| ServiceError::Fetcher(e.to_string()))?;
     let (shutdown_tx, shutdown) = watch::channel(false);
+    writer.set_webhooks(config.webhooks.clone()).await?;
     for s in &config.sources {
         if let Some(seq) = writer.record_source(&s.name, s.to_json()).await? {
             info!(source = %s.name, seq, "source configuration recorded");
@@ -116,6 +118,15 @@ pub async fn once(config: &Config, only: Option<&str>) -> Result<Vec<CycleSummar
         }
     }
     out.sort_by(|a, b| a.source.cmp(&b.source));
+    if !config.webhooks.is_empty() {
+        // One delivery pass; what fails stays queued for the daemon.
+        let client = webhooks::client(&config.fetch.user_agent);
+        let _ = tokio::time::timeout(
+            Duration::from_secs(30),
+            webhooks::deliver_due(&started.ctx.writer, &client),
+        )
+        .await;
+    }
     finish(started).await;
     Ok(out)
 }
@@ -214,6 +225,11 @@ pub async fn run(
             }
         });
     }
+    if !config.webhooks.is_empty() {
+        let client = webhooks::client(&config.fetch.user_agent);
+        let (w, stop) = (started.ctx.writer.clone(), started.ctx.shutdown.clone());
+        set.spawn(webhooks::run(w, client, stop));
+    }
     let notifier = started.ctx.notifier.clone();
     notifier.ready();
     if let Some(every) = notifier.watchdog_interval() {
@@ -241,6 +257,16 @@ pub async fn run(
                 }
                 if new.metrics_listen != current.metrics_listen {
                     warn!("metrics.listen changed: that takes a restart");
+                }
+                if new.webhooks != current.webhooks {
+                    if let Err(e) = started.ctx.writer.set_webhooks(new.webhooks.clone()).await {
+                        error!(error = %e, "ledger unwritable");
+                    }
+                    if current.webhooks.is_empty() {
+                        let client = webhooks::client(&new.fetch.user_agent);
+                        let (w, stop) = (started.ctx.writer.clone(), started.ctx.shutdown.clone());
+                        set.spawn(webhooks::run(w, client, stop));
+                    }
                 }
                 for s in &new.sources {
                     match started.ctx.writer.record_source(&s.name, s.to_json()).await {

@@ -1,0 +1,121 @@
+//! Webhooks: a change is queued in its own transaction, survives a
+//! receiver that is down and a restart, and is delivered with the ledger
+//! seq and entry hash.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Setup, bin, seed};
+use newsledger::demo::server::{Page, Server};
+use newsledger::demo::site::{Block, NORDIC_ADDED_PARAGRAPH};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_reaches_a_receiver_that_was_down_across_a_restart() {
+    let s = Setup::new().await;
+    let receiver = Server::start().await.unwrap();
+    receiver.set("/hook", Page::status(503));
+    let a = seed("nordic-monitor");
+    s.publish(&a, 0);
+    s.write_config("0 0 1 1 *", &[&a.path]);
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    text.push_str(&format!(
+        "\n[[webhook]]\nurl = \"{}\"\n",
+        receiver.url("/hook")
+    ));
+    std::fs::write(&s.config, text).unwrap();
+
+    assert!(s.cli(&["once"]).await.status.success());
+    let mut edited = a.clone();
+    edited
+        .blocks
+        .push(Block::Paragraph(NORDIC_ADDED_PARAGRAPH.into()));
+    s.publish(&edited, 0);
+    // The change happens while the receiver answers 503: queued, attempted, kept.
+    let out = s.cli(&["once"]).await;
+    assert!(
+        common::stderr(&out).contains("webhook delivery failed"),
+        "{}",
+        common::stderr(&out)
+    );
+    let posts = |r: &Server| {
+        r.hits()
+            .into_iter()
+            .filter(|h| h.method == "POST")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(posts(&receiver).len(), 1);
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let (attempts, delivered): (i64, Option<String>) = conn
+        .query_row(
+            "SELECT attempts, delivered_at FROM notifications",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((attempts, delivered), (1, None));
+
+    // The receiver comes back; a new daemon process delivers from the queue.
+    receiver.set("/hook", Page::html("ok"));
+    let mut child = tokio::process::Command::new(bin())
+        .arg("--config")
+        .arg(&s.config)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while posts(&receiver).len() < 2 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "not redelivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+
+    let body: Value = serde_json::from_slice(&posts(&receiver)[1].body).unwrap();
+    assert_eq!(body["event"], "changed");
+    assert_eq!(body["url"], s.server.url(&a.path));
+    assert_eq!(body["from_revision"], 1);
+    assert_eq!(body["to_revision"], 2);
+    assert_eq!(body["fields"], serde_json::json!(["body"]));
+    assert_eq!(body["words_added"], 27);
+    assert!(body["diff"][0].as_str().unwrap().contains("Riot Police"));
+    let seq = body["seq"].as_i64().unwrap();
+    let (kind, hash): (String, String) = conn
+        .query_row(
+            "SELECT kind, lower(hex(entry_hash)) FROM ledger WHERE seq = ?1",
+            [seq],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kind, "revision");
+    assert_eq!(body["entry_hash"], hash);
+    let delivered: Option<String> = conn
+        .query_row("SELECT delivered_at FROM notifications", [], |r| r.get(0))
+        .unwrap();
+    assert!(delivered.is_some());
+}
+
+#[test]
+fn backoff_grows_and_is_capped() {
+    use newsledger::ledger::writer::backoff;
+    let secs = |a| backoff(a, 7).num_milliseconds() as f64 / 1000.0;
+    assert!((4.0..=6.0).contains(&secs(0)));
+    assert!((8.0..=12.0).contains(&secs(1)));
+    assert!(secs(5) > secs(4));
+    assert!(secs(40) <= 3600.0 * 1.2);
+}
