@@ -91,6 +91,17 @@ async fn the_example_config_validates() {
 }
 
 #[tokio::test]
+async fn the_production_example_validates() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/newsledger.toml");
+    let out = run(Some(std::path::Path::new(path)), &["check-config"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("source hurriyet-daily-news: schedule \"7 * * * *\" (Europe/Istanbul)")
+    );
+}
+
+#[tokio::test]
 async fn extract_prints_text_and_json() {
     let a = common::seed("nordic-monitor");
     let url = format!("https://nordicmonitor.example{}", a.path);

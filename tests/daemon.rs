@@ -412,3 +412,41 @@ async fn sighup_reloads_a_good_config_and_keeps_running_on_a_bad_one() {
     assert_eq!(sources, 2, "the changed source configuration is recorded");
     assert!(s.cli(&["verify"]).await.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_systemd_log_lines_carry_priorities_and_no_timestamps() {
+    let s = Setup::new().await;
+    let a = seed("ycpress");
+    s.publish(&a, 0);
+    let missing = s.server.url("/missing");
+    let text = format!(
+        "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\n[[source]]\nname = \"test-news\"\nschedule = \"0 * * * *\"\nurls = [\"{}\", \"{missing}\"]\n",
+        s.db.display(),
+        s.server.url(&a.path)
+    );
+    std::fs::write(&s.config, text).unwrap();
+    let out = tokio::process::Command::new(bin())
+        .args(["--config", s.config.to_str().unwrap(), "once"])
+        .env("JOURNAL_STREAM", "8:12345")
+        .env("RUST_LOG", "info")
+        .output()
+        .await
+        .unwrap();
+    let err = common::stderr(&out);
+    let summary = err
+        .lines()
+        .find(|l| l.contains("cycle finished"))
+        .expect("summary line");
+    assert!(summary.starts_with("<6>"), "{summary}");
+    let failed = err
+        .lines()
+        .find(|l| l.contains("fetch failed"))
+        .expect("failure line");
+    assert!(failed.starts_with("<4>"), "{failed}");
+    for line in err.lines() {
+        assert!(
+            line.starts_with('<') && !line[3..].starts_with(|c: char| c.is_ascii_digit()),
+            "a priority and no timestamp: {line}"
+        );
+    }
+}

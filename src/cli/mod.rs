@@ -3,6 +3,7 @@
 //! Exit codes (DESIGN.md): 0 success, 1 a check found a problem (verify),
 //! 2 bad usage or configuration, 3 a runtime failure.
 
+mod journal;
 mod output;
 
 pub use output::counts;
@@ -254,7 +255,14 @@ fn init_logging(format: LogFormat, default_level: &str) {
         std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Auto if under_systemd => builder.without_time().with_ansi(false).try_init(),
+        LogFormat::Auto if under_systemd => builder
+            .with_ansi(false)
+            .event_format(journal::Journald(
+                tracing_subscriber::fmt::format()
+                    .without_time()
+                    .with_level(false),
+            ))
+            .try_init(),
         _ => builder
             .with_ansi(std::io::stderr().is_terminal())
             .try_init(),
