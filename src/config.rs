@@ -66,6 +66,8 @@ struct RawFetch {
     max_redirects: Option<Spanned<i64>>,
     per_host_interval: Option<Spanned<String>>,
     concurrency: Option<Spanned<i64>>,
+    retries: Option<Spanned<i64>>,
+    stall_timeout: Option<Spanned<String>>,
     respect_robots_txt: Option<bool>,
     allow_private_networks: Option<bool>,
 }
@@ -116,6 +118,10 @@ pub struct FetchConfig {
     pub per_host_interval: Duration,
     /// At most this many fetches run at once across all sources.
     pub concurrency: usize,
+    /// Retries after a transient failure (connect error, timeout, 429, 5xx).
+    pub retries: u32,
+    /// A body that delivers nothing for this long is cut.
+    pub stall_timeout: Duration,
     pub respect_robots_txt: bool,
     pub allow_private_networks: bool,
 }
@@ -133,6 +139,8 @@ impl Default for FetchConfig {
             max_redirects: 10,
             per_host_interval: Duration::from_secs(2),
             concurrency: 8,
+            retries: 2,
+            stall_timeout: Duration::from_secs(15),
             respect_robots_txt: true,
             allow_private_networks: false,
         }
@@ -383,6 +391,16 @@ impl Validator<'_> {
             }
             if let Some(n) = &f.concurrency {
                 fetch.concurrency = self.positive(n, "fetch.concurrency")?.min(256) as usize;
+            }
+            if let Some(n) = &f.retries {
+                let r = *n.get_ref();
+                if !(0..=10).contains(&r) {
+                    return Err(self.error(n, "fetch.retries", format!("{r} is not between 0 and 10")));
+                }
+                fetch.retries = r as u32;
+            }
+            if let Some(d) = &f.stall_timeout {
+                fetch.stall_timeout = self.duration(d, "fetch.stall_timeout")?;
             }
             if let Some(b) = f.respect_robots_txt {
                 fetch.respect_robots_txt = b;

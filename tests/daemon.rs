@@ -73,27 +73,34 @@ fn fetched_urls(db: &std::path::Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_cycle_exits_cleanly_and_the_next_start_resumes() {
     let s = Setup::new().await;
+    // A second host (another loopback address) with pages slower than the
+    // shutdown grace: requests to it are serial, so one is in flight and two
+    // wait when SIGTERM comes; all three are abandoned.
+    let slow = newsledger::demo::server::Server::start_on("127.0.0.2").await.unwrap();
     let a = seed("nordic-monitor");
-    let mut paths = Vec::new();
+    let mut urls = Vec::new();
     for i in 0..6 {
         let path = format!("/story-{i}/");
-        let url = s.server.url(&path);
+        let server = if i >= 3 { &slow } else { &s.server };
+        let url = server.url(&path);
         let mut page = Page::html(site::render(&a, &url, &Chrome::visit(0)));
         if i >= 3 {
-            // Slower than the shutdown grace: these fetches are abandoned.
             page = page.with_delay(Duration::from_secs(30));
         }
-        s.server.set(&path, page);
-        paths.push(path);
+        server.set(&path, page);
+        urls.push(url);
     }
-    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    s.write_config("* * * * * *", &refs);
+    let list: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
+    let text = format!(
+        "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\n[[source]]\nname = \"test-news\"\nschedule = \"* * * * * *\"\nurls = [{}]\n",
+        s.db.display(),
+        list.join(", ")
+    );
+    std::fs::write(&s.config, text).unwrap();
+    let paths: Vec<String> = (0..6).map(|i| format!("/story-{i}/")).collect();
 
     let child = spawn_run(&s);
-    wait_until("six requests in flight", Duration::from_secs(15), || {
-        s.server.hits().len() >= 6
-    })
-    .await;
+    wait_until("a slow request in flight", Duration::from_secs(15), || slow.hits().iter().any(|h| h.path.starts_with("/story-"))).await;
     wait_until("the fast pages recorded", Duration::from_secs(10), || {
         s.db.exists() && fetched_urls(&s.db).len() >= 3
     })
@@ -114,9 +121,8 @@ async fn sigterm_mid_cycle_exits_cleanly_and_the_next_start_resumes() {
     // Next start: the slow pages answer now; the interrupted cycle resumes
     // with exactly the URLs it had not reached.
     for path in &paths[3..] {
-        let url = s.server.url(path);
-        s.server
-            .set(path, Page::html(site::render(&a, &url, &Chrome::visit(0))));
+        let url = slow.url(path);
+        slow.set(path, Page::html(site::render(&a, &url, &Chrome::visit(0))));
     }
     let child = spawn_run(&s);
     wait_until("the resumed fetches", Duration::from_secs(15), || {
@@ -132,7 +138,7 @@ async fn sigterm_mid_cycle_exits_cleanly_and_the_next_start_resumes() {
     let recorded = fetched_urls(&s.db);
     let mut first_six: Vec<String> = recorded[..6].to_vec();
     first_six.sort();
-    let mut want: Vec<String> = paths.iter().map(|p| s.server.url(p)).collect();
+    let mut want: Vec<String> = urls.clone();
     want.sort();
     assert_eq!(first_six, want, "each URL once before any refetch");
     assert!(s.cli(&["verify"]).await.status.success());

@@ -103,7 +103,17 @@ impl Drop for Server {
 impl Server {
     /// Binds 127.0.0.1 on a free port and starts serving.
     pub async fn start() -> std::io::Result<Server> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Server::start_on("127.0.0.1").await
+    }
+
+    /// Binds a given loopback address (127.0.0.0/8: tests use 127.0.0.2…
+    /// to stand for other hosts) on a free port and starts serving.
+    pub async fn start_on(ip: &str) -> std::io::Result<Server> {
+        let ip: std::net::Ipv4Addr = ip.parse().map_err(|_| std::io::Error::other(format!("{ip} is not an IPv4 address")))?;
+        if !ip.is_loopback() {
+            return Err(std::io::Error::other(format!("{ip} is not a loopback address: the test server only serves loopback")));
+        }
+        let listener = TcpListener::bind((ip, 0)).await?;
         let addr = listener.local_addr()?;
         let pages: Pages = Arc::default();
         let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();

@@ -14,6 +14,8 @@ use tokio::time::Instant;
 
 use crate::config::FetchConfig;
 
+pub mod robots;
+
 /// What the server answered (any status, 304 and 404 included).
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -88,6 +90,14 @@ impl FetchError {
     }
 }
 
+/// One attempt of a fetch that was retried.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Attempt {
+    pub started_at: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
 /// One fetch: what was asked, when, and what came back.
 #[derive(Debug, Clone)]
 pub struct FetchResult {
@@ -96,6 +106,8 @@ pub struct FetchResult {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub response: Result<Response, FetchError>,
+    /// Earlier attempts, when the fetch was retried (empty otherwise).
+    pub retries: Vec<Attempt>,
 }
 
 /// Validators from the last successful fetch, for a conditional request.
@@ -105,14 +117,51 @@ pub struct Conditional {
     pub last_modified: Option<String>,
 }
 
-/// The HTTP client with the configured limits and a per-host pace.
+/// Per host: requests are serial, spaced by the interval.
+#[derive(Default)]
+struct HostState {
+    /// Earliest start of the next request.
+    next_start: Option<Instant>,
+}
+
+/// The HTTP client with the configured limits, robots.txt and a per-host pace.
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     max_body_bytes: u64,
     per_host_interval: Duration,
-    /// Per host: the earliest instant the next request may start.
-    next_slot: Arc<Mutex<HashMap<String, Instant>>>,
+    respect_robots: bool,
+    max_retries: u32,
+    agent: String,
+    hosts: Arc<Mutex<HashMap<String, Arc<Mutex<HostState>>>>>,
+    robots: Arc<Mutex<HashMap<String, Arc<robots::Cached>>>>,
+}
+
+/// Longest wait between two attempts; a longer Retry-After ends the retries.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// The wait before retry `n` (0-based): 1 s doubling, ±25% jitter, or the
+/// server's Retry-After when it gives one.
+pub fn retry_wait(n: u32, retry_after: Option<Duration>, jitter_seed: u64) -> Duration {
+    if let Some(ra) = retry_after {
+        return ra;
+    }
+    let base = Duration::from_secs(1u64 << n.min(6));
+    let spread = (jitter_seed.wrapping_mul(6_364_136_223_846_793_005) >> 33) % 51;
+    base.mul_f64(0.75 + spread as f64 / 100.0)
+}
+
+/// Retry-After as seconds or an HTTP date.
+pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(v.trim()).ok()?.with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or_default())
+}
+
+fn retryable_status(status: u16) -> bool {
+    status == 429 || status == 502 || status == 503 || status == 504 || status == 500
 }
 
 impl Fetcher {
@@ -121,6 +170,7 @@ impl Fetcher {
             .user_agent(cfg.user_agent.clone())
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.timeout)
+            .read_timeout(cfg.stall_timeout)
             .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
             .gzip(true)
             .brotli(true)
@@ -134,118 +184,158 @@ impl Fetcher {
             client,
             max_body_bytes: cfg.max_body_bytes,
             per_host_interval: cfg.per_host_interval,
-            next_slot: Arc::default(),
+            respect_robots: cfg.respect_robots_txt,
+            max_retries: cfg.retries,
+            agent: robots::agent_token(&cfg.user_agent),
+            hosts: Arc::default(),
+            robots: Arc::default(),
         })
     }
 
-    /// Waits until `url`'s host may be contacted again and reserves the slot.
-    async fn pace(&self, url: &reqwest::Url) {
-        if self.per_host_interval.is_zero() {
-            return;
-        }
-        let host = url.host_str().unwrap_or_default().to_string();
-        let wait_until = {
-            let mut slots = self.next_slot.lock().await;
-            let now = Instant::now();
-            let start = slots
-                .get(&host)
-                .copied()
-                .filter(|t| *t > now)
-                .unwrap_or(now);
-            slots.insert(host, start + self.per_host_interval);
-            start
-        };
-        tokio::time::sleep_until(wait_until).await;
+    fn host_key(url: &reqwest::Url) -> String {
+        format!("{}://{}:{}", url.scheme(), url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0))
     }
 
-    /// Fetches `url`, conditionally when validators are given.
+    async fn host(&self, key: &str) -> Arc<Mutex<HostState>> {
+        self.hosts.lock().await.entry(key.to_string()).or_default().clone()
+    }
+
+    /// The robots.txt policy for `url`'s origin, fetched if not cached.
+    /// Called with the host's lock held: the robots request is paced too.
+    async fn robots_for(&self, url: &reqwest::Url, key: &str) -> Arc<robots::Cached> {
+        if let Some(c) = self.robots.lock().await.get(key).filter(|c| c.expires > Instant::now()) {
+            return c.clone();
+        }
+        let mut robots_url = url.clone();
+        robots_url.set_path("/robots.txt");
+        robots_url.set_query(None);
+        robots_url.set_fragment(None);
+        let (policy, fresh_for) = match self.client.get(robots_url).send().await {
+            Ok(r) if r.status().is_success() => {
+                let mut body = Vec::new();
+                let mut r = r;
+                while let Ok(Some(chunk)) = r.chunk().await {
+                    body.extend_from_slice(&chunk);
+                    if body.len() > robots::MAX_BYTES {
+                        break;
+                    }
+                }
+                (robots::Policy::parse(&self.agent, &body), robots::FRESH_FOR)
+            }
+            Ok(r) if r.status().is_client_error() => (robots::Policy::AllowAll, robots::FRESH_FOR),
+            Ok(r) => (robots::Policy::DisallowAll(format!("HTTP {}", r.status().as_u16())), robots::RETRY_UNREACHABLE),
+            Err(e) => (robots::Policy::DisallowAll(classify(e).class.to_string()), robots::RETRY_UNREACHABLE),
+        };
+        let cached = Arc::new(robots::Cached { policy, expires: Instant::now() + fresh_for });
+        self.robots.lock().await.insert(key.to_string(), cached.clone());
+        cached
+    }
+
+    /// Fetches `url`, conditionally when validators are given: robots.txt
+    /// first, one request at a time per host with the interval between
+    /// them, retries on transient failures.
     pub async fn fetch(&self, url: &str, cond: &Conditional) -> FetchResult {
         let started_at = Utc::now();
-        let response = self.exchange(url, cond).await;
-        let (final_url, response) = match response {
-            Ok((final_url, r)) => (final_url, Ok(r)),
-            Err(e) => (url.to_string(), Err(e)),
-        };
-        FetchResult {
+        let mut result = FetchResult {
             requested_url: url.to_string(),
-            final_url,
+            final_url: url.to_string(),
             started_at,
-            finished_at: Utc::now(),
-            response,
+            finished_at: started_at,
+            response: Err(FetchError { class: "invalid_url", message: url.to_string() }),
+            retries: Vec::new(),
+        };
+        let parsed = match reqwest::Url::parse(url) {
+            Ok(u) => u,
+            Err(e) => {
+                result.response = Err(FetchError { class: "invalid_url", message: format!("{url}: {e}") });
+                return result;
+            }
+        };
+        let key = Self::host_key(&parsed);
+        let host = self.host(&key).await;
+        let mut state = host.lock().await;
+        let mut interval = self.per_host_interval;
+        let mut attempt = 0u32;
+        loop {
+            if let Some(t) = state.next_start {
+                tokio::time::sleep_until(t).await;
+            }
+            if self.respect_robots {
+                let robots = self.robots_for(&parsed, &key).await;
+                if let Some(d) = robots.policy.crawl_delay() {
+                    interval = interval.max(d);
+                }
+                if let Some(why) = robots.policy.refusal(url) {
+                    state.next_start = Some(Instant::now() + interval);
+                    result.response = Err(FetchError { class: "robots", message: why });
+                    result.finished_at = Utc::now();
+                    return result;
+                }
+            }
+            let attempt_started = Utc::now();
+            let outcome = self.exchange(&parsed, cond).await;
+            state.next_start = Some(Instant::now() + interval);
+            let (retry, retry_after) = match &outcome {
+                Err(e) => (e.is_transient(), None),
+                Ok((_, r)) if retryable_status(r.status) => (true, r.header("retry-after").and_then(|v| parse_retry_after(v, Utc::now()))),
+                Ok(_) => (false, None),
+            };
+            let wait = retry_wait(attempt, retry_after, attempt_started.timestamp_subsec_nanos() as u64);
+            if !retry || attempt >= self.max_retries || wait > MAX_RETRY_WAIT {
+                match outcome {
+                    Ok((final_url, r)) => {
+                        result.final_url = final_url;
+                        result.response = Ok(r);
+                    }
+                    Err(e) => result.response = Err(e),
+                }
+                result.finished_at = Utc::now();
+                return result;
+            }
+            result.retries.push(Attempt {
+                started_at: crate::ledger::timestamp(attempt_started),
+                status: outcome.as_ref().ok().map(|(_, r)| r.status),
+                error: outcome.as_ref().err().map(|e| e.to_string()),
+            });
+            state.next_start = Some(Instant::now() + wait.max(interval));
+            attempt += 1;
         }
     }
 
-    async fn exchange(
-        &self,
-        url: &str,
-        cond: &Conditional,
-    ) -> Result<(String, Response), FetchError> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| FetchError {
-            class: "invalid_url",
-            message: format!("{url}: {e}"),
-        })?;
-        self.pace(&parsed).await;
+    async fn exchange(&self, url: &reqwest::Url, cond: &Conditional) -> Result<(String, Response), FetchError> {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT,
             HeaderValue::from_static("text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"),
         );
-        if let Some(v) = cond
-            .etag
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
+        if let Some(v) = cond.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
             headers.insert(header::IF_NONE_MATCH, v);
         }
-        if let Some(v) = cond
-            .last_modified
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
+        if let Some(v) = cond.last_modified.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
             headers.insert(header::IF_MODIFIED_SINCE, v);
         }
-        let mut resp = self
-            .client
-            .get(parsed)
-            .headers(headers)
-            .send()
-            .await
-            .map_err(classify)?;
+        let mut resp = self.client.get(url.clone()).headers(headers).send().await.map_err(classify)?;
         let final_url = resp.url().to_string();
         let status = resp.status().as_u16();
         let version = format!("{:?}", resp.version());
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
+        // Content-Length describes the encoded body; the cap below counts
+        // decoded bytes as they arrive (a gzip bomb stops at the cap).
         if let Some(len) = resp.content_length().filter(|l| *l > self.max_body_bytes) {
             return Err(too_large(len, self.max_body_bytes));
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(classify)? {
             if (body.len() + chunk.len()) as u64 > self.max_body_bytes {
-                return Err(too_large(
-                    (body.len() + chunk.len()) as u64,
-                    self.max_body_bytes,
-                ));
+                return Err(too_large((body.len() + chunk.len()) as u64, self.max_body_bytes));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((
-            final_url,
-            Response {
-                status,
-                version,
-                headers,
-                body,
-            },
-        ))
+        Ok((final_url, Response { status, version, headers, body }))
     }
 }
 

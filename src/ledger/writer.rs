@@ -413,6 +413,9 @@ fn apply_in(
         "started_at": timestamp(r.started_at),
         "finished_at": timestamp(r.finished_at),
     });
+    if !r.retries.is_empty() {
+        payload["retries"] = json!(r.retries);
+    }
     let mut applied = Applied {
         outcome: Outcome::Failed,
         fetch_seq: 0,
@@ -435,6 +438,10 @@ fn apply_in(
     }
     let mut new_revision: Option<(Article, Fingerprint, String)> = None;
     match (&r.response, &report.article) {
+        (Err(e), _) if e.class == "robots" => {
+            applied.outcome = Outcome::Skipped;
+            payload["reason"] = json!(e.message);
+        }
         (Err(e), _) => {
             applied.outcome = Outcome::Failed;
             applied.error = Some(e.to_string());
