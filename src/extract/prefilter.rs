@@ -127,7 +127,8 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
             }
         }
         if attr.is_empty() {
-            i += 1;
+            // A stray `=value` with no name: skipped (the `=` was consumed,
+            // so this always makes progress).
             continue;
         }
         let lower = attr.to_ascii_lowercase();
@@ -290,6 +291,13 @@ mod tests {
         // Unclosed paragraphs and list items do not count as nesting.
         let flat = "<p>x".repeat(1000);
         assert_eq!(strip(&flat).matches("<p>").count(), 1000);
+    }
+
+    #[test]
+    fn a_nameless_attribute_before_multibyte_text_is_skipped_safely() {
+        // Found by the property test: `="…"` followed by a 4-byte character.
+        let html = "<a =\"x\"\u{e4b56}b>t</a>";
+        assert!(strip(html).ends_with(">t</a>"));
     }
 
     #[test]
