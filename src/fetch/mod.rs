@@ -224,7 +224,7 @@ impl Fetcher {
             }
             Ok(r) if r.status().is_client_error() => (robots::Policy::AllowAll, robots::FRESH_FOR),
             Ok(r) => (robots::Policy::DisallowAll(format!("HTTP {}", r.status().as_u16())), robots::RETRY_UNREACHABLE),
-            Err(e) => (robots::Policy::DisallowAll(classify(e).class.to_string()), robots::RETRY_UNREACHABLE),
+            Err(e) => (robots::Policy::Unreachable(classify(e)), robots::RETRY_UNREACHABLE),
         };
         let cached = Arc::new(robots::Cached { policy, expires: Instant::now() + fresh_for });
         self.robots.lock().await.insert(key.to_string(), cached.clone());
@@ -267,7 +267,11 @@ impl Fetcher {
                 }
                 if let Some(why) = robots.policy.refusal(url) {
                     state.next_start = Some(Instant::now() + interval);
-                    result.response = Err(FetchError { class: "robots", message: why });
+                    let class = match &robots.policy {
+                        robots::Policy::Unreachable(e) => e.class,
+                        _ => "robots",
+                    };
+                    result.response = Err(FetchError { class, message: why });
                     result.finished_at = Utc::now();
                     return result;
                 }

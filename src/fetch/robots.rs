@@ -19,8 +19,11 @@ pub const MAX_CRAWL_DELAY: Duration = Duration::from_secs(60);
 /// What a host's robots.txt says about us.
 pub enum Policy {
     AllowAll,
-    /// Unreachable: nothing may be fetched until the next try.
+    /// The server answered 5xx: nothing may be fetched until the next try.
     DisallowAll(String),
+    /// The host could not be reached at all (connect error, timeout): the
+    /// page fetch fails with this error, without another request.
+    Unreachable(super::FetchError),
     Rules(Box<texting_robots::Robot>),
 }
 
@@ -46,6 +49,7 @@ impl Policy {
         match self {
             Policy::AllowAll => None,
             Policy::DisallowAll(why) => Some(format!("robots.txt unreachable ({why}); the host is not crawled until it answers")),
+            Policy::Unreachable(e) => Some(format!("robots.txt: {e}")),
             Policy::Rules(r) => (!r.allowed(url)).then(|| "disallowed by robots.txt".to_string()),
         }
     }
