@@ -395,7 +395,11 @@ impl Validator<'_> {
             if let Some(n) = &f.retries {
                 let r = *n.get_ref();
                 if !(0..=10).contains(&r) {
-                    return Err(self.error(n, "fetch.retries", format!("{r} is not between 0 and 10")));
+                    return Err(self.error(
+                        n,
+                        "fetch.retries",
+                        format!("{r} is not between 0 and 10"),
+                    ));
                 }
                 fetch.retries = r as u32;
             }

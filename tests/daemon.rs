@@ -76,7 +76,9 @@ async fn sigterm_mid_cycle_exits_cleanly_and_the_next_start_resumes() {
     // A second host (another loopback address) with pages slower than the
     // shutdown grace: requests to it are serial, so one is in flight and two
     // wait when SIGTERM comes; all three are abandoned.
-    let slow = newsledger::demo::server::Server::start_on("127.0.0.2").await.unwrap();
+    let slow = newsledger::demo::server::Server::start_on("127.0.0.2")
+        .await
+        .unwrap();
     let a = seed("nordic-monitor");
     let mut urls = Vec::new();
     for i in 0..6 {
@@ -100,7 +102,10 @@ async fn sigterm_mid_cycle_exits_cleanly_and_the_next_start_resumes() {
     let paths: Vec<String> = (0..6).map(|i| format!("/story-{i}/")).collect();
 
     let child = spawn_run(&s);
-    wait_until("a slow request in flight", Duration::from_secs(15), || slow.hits().iter().any(|h| h.path.starts_with("/story-"))).await;
+    wait_until("a slow request in flight", Duration::from_secs(15), || {
+        slow.hits().iter().any(|h| h.path.starts_with("/story-"))
+    })
+    .await;
     wait_until("the fast pages recorded", Duration::from_secs(10), || {
         s.db.exists() && fetched_urls(&s.db).len() >= 3
     })

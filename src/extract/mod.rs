@@ -45,15 +45,20 @@ pub struct Article {
     pub extractor_version: String,
 }
 
-/// Decodes a body: charset from Content-Type, else BOM, else `<meta charset>`,
-/// else UTF-8 (with replacement characters for invalid bytes).
+/// Decodes a body: BOM, else charset from Content-Type, else `<meta
+/// charset>` / `http-equiv`, else detection (chardetng), else UTF-8.
+///
+/// A BOM wins over the header, as in browsers (WHATWG "decode"): a page
+/// saved with a UTF-8 BOM behind a stale `charset=iso-8859-1` header is
+/// common, the reverse is not.
 pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
     let from_header = content_type
         .and_then(|ct| {
             ct.split(';').find_map(|p| {
-                p.trim()
-                    .strip_prefix("charset=")
-                    .map(|c| c.trim_matches('"').to_string())
+                let p = p.trim();
+                p.get(..8)
+                    .filter(|k| k.eq_ignore_ascii_case("charset="))
+                    .map(|_| p[8..].trim_matches(['"', '\'']).to_string())
             })
         })
         .and_then(|label| Encoding::for_label(label.as_bytes()));
@@ -70,10 +75,15 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
             .collect();
         Encoding::for_label(label.as_bytes())
     };
+    let detect = || {
+        let mut d = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+        d.feed(&body[..body.len().min(64 * 1024)], body.len() <= 64 * 1024);
+        d.guess(None, chardetng::Utf8Detection::Allow)
+    };
     let enc = from_bom
         .or(from_header)
         .or_else(from_meta)
-        .unwrap_or(encoding_rs::UTF_8);
+        .unwrap_or_else(detect);
     let (text, _, _) = enc.decode(body);
     text.into_owned()
 }

@@ -156,7 +156,9 @@ pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(secs) = v.trim().parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = DateTime::parse_from_rfc2822(v.trim()).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(v.trim())
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or_default())
 }
 
@@ -193,17 +195,33 @@ impl Fetcher {
     }
 
     fn host_key(url: &reqwest::Url) -> String {
-        format!("{}://{}:{}", url.scheme(), url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0))
+        format!(
+            "{}://{}:{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or(0)
+        )
     }
 
     async fn host(&self, key: &str) -> Arc<Mutex<HostState>> {
-        self.hosts.lock().await.entry(key.to_string()).or_default().clone()
+        self.hosts
+            .lock()
+            .await
+            .entry(key.to_string())
+            .or_default()
+            .clone()
     }
 
     /// The robots.txt policy for `url`'s origin, fetched if not cached.
     /// Called with the host's lock held: the robots request is paced too.
     async fn robots_for(&self, url: &reqwest::Url, key: &str) -> Arc<robots::Cached> {
-        if let Some(c) = self.robots.lock().await.get(key).filter(|c| c.expires > Instant::now()) {
+        if let Some(c) = self
+            .robots
+            .lock()
+            .await
+            .get(key)
+            .filter(|c| c.expires > Instant::now())
+        {
             return c.clone();
         }
         let mut robots_url = url.clone();
@@ -223,11 +241,23 @@ impl Fetcher {
                 (robots::Policy::parse(&self.agent, &body), robots::FRESH_FOR)
             }
             Ok(r) if r.status().is_client_error() => (robots::Policy::AllowAll, robots::FRESH_FOR),
-            Ok(r) => (robots::Policy::DisallowAll(format!("HTTP {}", r.status().as_u16())), robots::RETRY_UNREACHABLE),
-            Err(e) => (robots::Policy::Unreachable(classify(e)), robots::RETRY_UNREACHABLE),
+            Ok(r) => (
+                robots::Policy::DisallowAll(format!("HTTP {}", r.status().as_u16())),
+                robots::RETRY_UNREACHABLE,
+            ),
+            Err(e) => (
+                robots::Policy::Unreachable(classify(e)),
+                robots::RETRY_UNREACHABLE,
+            ),
         };
-        let cached = Arc::new(robots::Cached { policy, expires: Instant::now() + fresh_for });
-        self.robots.lock().await.insert(key.to_string(), cached.clone());
+        let cached = Arc::new(robots::Cached {
+            policy,
+            expires: Instant::now() + fresh_for,
+        });
+        self.robots
+            .lock()
+            .await
+            .insert(key.to_string(), cached.clone());
         cached
     }
 
@@ -241,13 +271,19 @@ impl Fetcher {
             final_url: url.to_string(),
             started_at,
             finished_at: started_at,
-            response: Err(FetchError { class: "invalid_url", message: url.to_string() }),
+            response: Err(FetchError {
+                class: "invalid_url",
+                message: url.to_string(),
+            }),
             retries: Vec::new(),
         };
         let parsed = match reqwest::Url::parse(url) {
             Ok(u) => u,
             Err(e) => {
-                result.response = Err(FetchError { class: "invalid_url", message: format!("{url}: {e}") });
+                result.response = Err(FetchError {
+                    class: "invalid_url",
+                    message: format!("{url}: {e}"),
+                });
                 return result;
             }
         };
@@ -271,7 +307,10 @@ impl Fetcher {
                         robots::Policy::Unreachable(e) => e.class,
                         _ => "robots",
                     };
-                    result.response = Err(FetchError { class, message: why });
+                    result.response = Err(FetchError {
+                        class,
+                        message: why,
+                    });
                     result.finished_at = Utc::now();
                     return result;
                 }
@@ -281,10 +320,18 @@ impl Fetcher {
             state.next_start = Some(Instant::now() + interval);
             let (retry, retry_after) = match &outcome {
                 Err(e) => (e.is_transient(), None),
-                Ok((_, r)) if retryable_status(r.status) => (true, r.header("retry-after").and_then(|v| parse_retry_after(v, Utc::now()))),
+                Ok((_, r)) if retryable_status(r.status) => (
+                    true,
+                    r.header("retry-after")
+                        .and_then(|v| parse_retry_after(v, Utc::now())),
+                ),
                 Ok(_) => (false, None),
             };
-            let wait = retry_wait(attempt, retry_after, attempt_started.timestamp_subsec_nanos() as u64);
+            let wait = retry_wait(
+                attempt,
+                retry_after,
+                attempt_started.timestamp_subsec_nanos() as u64,
+            );
             if !retry || attempt >= self.max_retries || wait > MAX_RETRY_WAIT {
                 match outcome {
                     Ok((final_url, r)) => {
@@ -306,26 +353,49 @@ impl Fetcher {
         }
     }
 
-    async fn exchange(&self, url: &reqwest::Url, cond: &Conditional) -> Result<(String, Response), FetchError> {
+    async fn exchange(
+        &self,
+        url: &reqwest::Url,
+        cond: &Conditional,
+    ) -> Result<(String, Response), FetchError> {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT,
             HeaderValue::from_static("text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"),
         );
-        if let Some(v) = cond.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        if let Some(v) = cond
+            .etag
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
             headers.insert(header::IF_NONE_MATCH, v);
         }
-        if let Some(v) = cond.last_modified.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        if let Some(v) = cond
+            .last_modified
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
             headers.insert(header::IF_MODIFIED_SINCE, v);
         }
-        let mut resp = self.client.get(url.clone()).headers(headers).send().await.map_err(classify)?;
+        let mut resp = self
+            .client
+            .get(url.clone())
+            .headers(headers)
+            .send()
+            .await
+            .map_err(classify)?;
         let final_url = resp.url().to_string();
         let status = resp.status().as_u16();
         let version = format!("{:?}", resp.version());
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         // Content-Length describes the encoded body; the cap below counts
         // decoded bytes as they arrive (a gzip bomb stops at the cap).
@@ -335,11 +405,22 @@ impl Fetcher {
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(classify)? {
             if (body.len() + chunk.len()) as u64 > self.max_body_bytes {
-                return Err(too_large((body.len() + chunk.len()) as u64, self.max_body_bytes));
+                return Err(too_large(
+                    (body.len() + chunk.len()) as u64,
+                    self.max_body_bytes,
+                ));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((final_url, Response { status, version, headers, body }))
+        Ok((
+            final_url,
+            Response {
+                status,
+                version,
+                headers,
+                body,
+            },
+        ))
     }
 }
 

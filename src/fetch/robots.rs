@@ -48,7 +48,9 @@ impl Policy {
     pub fn refusal(&self, url: &str) -> Option<String> {
         match self {
             Policy::AllowAll => None,
-            Policy::DisallowAll(why) => Some(format!("robots.txt unreachable ({why}); the host is not crawled until it answers")),
+            Policy::DisallowAll(why) => Some(format!(
+                "robots.txt unreachable ({why}); the host is not crawled until it answers"
+            )),
             Policy::Unreachable(e) => Some(format!("robots.txt: {e}")),
             Policy::Rules(r) => (!r.allowed(url)).then(|| "disallowed by robots.txt".to_string()),
         }
@@ -57,7 +59,10 @@ impl Policy {
     /// The Crawl-delay it asks for, capped.
     pub fn crawl_delay(&self) -> Option<Duration> {
         match self {
-            Policy::Rules(r) => r.delay.filter(|d| d.is_finite() && *d > 0.0).map(|d| Duration::from_secs_f32(d).min(MAX_CRAWL_DELAY)),
+            Policy::Rules(r) => r
+                .delay
+                .filter(|d| d.is_finite() && *d > 0.0)
+                .map(|d| Duration::from_secs_f32(d).min(MAX_CRAWL_DELAY)),
             _ => None,
         }
     }
@@ -66,7 +71,11 @@ impl Policy {
 /// The product token robots.txt rules are matched against: the first word
 /// of the User-Agent ("newsledger/0.1 (+…)" → "newsledger").
 pub fn agent_token(user_agent: &str) -> String {
-    user_agent.split(['/', ' ']).next().unwrap_or("newsledger").to_string()
+    user_agent
+        .split(['/', ' '])
+        .next()
+        .unwrap_or("newsledger")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -86,7 +95,14 @@ mod tests {
     fn crawl_delay_is_capped_and_unreachable_blocks() {
         let p = Policy::parse("newsledger", b"User-agent: *\nCrawl-delay: 86400\n");
         assert_eq!(p.crawl_delay(), Some(MAX_CRAWL_DELAY));
-        assert!(Policy::DisallowAll("HTTP 503".into()).refusal("https://a.example/").is_some());
-        assert_eq!(agent_token("newsledger/0.1 (+https://example.org)"), "newsledger");
+        assert!(
+            Policy::DisallowAll("HTTP 503".into())
+                .refusal("https://a.example/")
+                .is_some()
+        );
+        assert_eq!(
+            agent_token("newsledger/0.1 (+https://example.org)"),
+            "newsledger"
+        );
     }
 }
