@@ -91,6 +91,18 @@ struct RawSource {
     #[serde(default)]
     ignore_selectors: Vec<Spanned<String>>,
     keep_raw: Option<Spanned<String>>,
+    /// More hosts that discovered links may point to.
+    #[serde(default)]
+    hosts: Vec<Spanned<String>>,
+    /// The revisit ladder for discovered articles.
+    revisit: Option<Vec<RawStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    until: Spanned<String>,
+    every: Spanned<String>,
 }
 
 /// The validated configuration.
@@ -187,6 +199,11 @@ pub struct Source {
     pub link_selector: Option<String>,
     pub overrides: ExtractOverrides,
     pub keep_raw: KeepRaw,
+    /// Hosts discovered links may point to: those of the source's own URLs
+    /// plus `hosts`.
+    pub hosts: std::collections::BTreeSet<String>,
+    /// When discovered articles are checked again.
+    pub ladder: crate::schedule::Ladder,
 }
 
 impl Source {
@@ -207,6 +224,8 @@ impl Source {
             "content_selector": self.overrides.content_selector,
             "ignore_selectors": self.overrides.ignore_selectors,
             "keep_raw": match self.keep_raw { KeepRaw::All => "all", KeepRaw::Revisions => "revisions" },
+            "hosts": self.hosts,
+            "revisit": self.ladder.steps.iter().map(|(u, e)| [humantime::format_duration(*u).to_string(), humantime::format_duration(*e).to_string()]).collect::<Vec<_>>(),
         })
     }
 }
@@ -476,6 +495,41 @@ impl Validator<'_> {
                     ));
                 }
             };
+            let mut hosts: std::collections::BTreeSet<String> = urls
+                .iter()
+                .chain(&feeds)
+                .chain(&sitemaps)
+                .chain(&listings)
+                .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
+                .collect();
+            for h in &s.hosts {
+                let host = h.get_ref().trim().to_ascii_lowercase();
+                if host.is_empty() || host.contains(['/', ':', ' ']) {
+                    return Err(self.error(h, &format!("source.{name}.hosts"), format!("`{}` is not a host name (write \"www.example.org\", no scheme or path)", h.get_ref())));
+                }
+                hosts.insert(host);
+            }
+            let ladder = match &s.revisit {
+                None => crate::schedule::Ladder::default(),
+                Some(steps) => {
+                    let mut out = Vec::new();
+                    for st in steps {
+                        let until =
+                            self.duration(&st.until, &format!("source.{name}.revisit.until"))?;
+                        let every =
+                            self.duration(&st.every, &format!("source.{name}.revisit.every"))?;
+                        if out.last().is_some_and(|(u, _)| *u >= until) {
+                            return Err(self.error(
+                                &st.until,
+                                &format!("source.{name}.revisit.until"),
+                                "steps must be in increasing order of `until`",
+                            ));
+                        }
+                        out.push((until, every));
+                    }
+                    crate::schedule::Ladder { steps: out }
+                }
+            };
             sources.push(Source {
                 name: name.clone(),
                 schedule,
@@ -494,6 +548,8 @@ impl Validator<'_> {
                         .collect::<Result<_, _>>()?,
                 },
                 keep_raw,
+                hosts,
+                ladder,
             });
         }
         let metrics_listen = match raw.metrics {

@@ -6,6 +6,7 @@
 //! - [`config`]: the TOML configuration, parsed and validated into types.
 //! - [`schedule`]: when each source fires (cron, time zones, DST).
 //! - [`fetch`]: one bounded HTTP exchange per URL, conditional when possible.
+//! - [`discover`]: article URLs from feeds, sitemaps and listings, with guards.
 //! - [`extract`]: article text and metadata from a page (pure, no I/O).
 //! - [`diff`]: normalization, per-field hashes, word diffs: what "changed" means.
 //! - [`ledger`]: the append-only, hash-chained SQLite ledger; its one writer,
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod diff;
+pub mod discover;
 pub mod export;
 pub mod extract;
 pub mod fetch;

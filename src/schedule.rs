@@ -76,12 +76,86 @@ impl Schedule {
     }
 }
 
+/// When a known article is checked again: a ladder of (age since first
+/// seen, interval) steps. The first step whose age bound is above the
+/// article's age gives the interval; past the last step it is not
+/// revisited. A change brings it back to the first step for a while.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ladder {
+    pub steps: Vec<(std::time::Duration, std::time::Duration)>,
+}
+
+impl Default for Ladder {
+    /// Every cycle for 6 hours, hourly for 2 days, daily for 30 days,
+    /// weekly until 90 days, then never.
+    fn default() -> Self {
+        const H: u64 = 3600;
+        let d = std::time::Duration::from_secs;
+        Ladder {
+            steps: vec![
+                (d(6 * H), d(0)),
+                (d(48 * H), d(H)),
+                (d(30 * 24 * H), d(24 * H)),
+                (d(90 * 24 * H), d(7 * 24 * H)),
+            ],
+        }
+    }
+}
+
+impl Ladder {
+    /// Is an article first seen `age` ago, last fetched `since_fetch` ago
+    /// (`None`: never) and last changed `since_change` ago due now?
+    pub fn due(
+        &self,
+        age: std::time::Duration,
+        since_fetch: Option<std::time::Duration>,
+        since_change: Option<std::time::Duration>,
+    ) -> bool {
+        let Some(since_fetch) = since_fetch else {
+            return true;
+        };
+        // A recent change tightens the schedule again: treat it as new.
+        let effective_age = match since_change {
+            Some(c) if c < age => c,
+            _ => age,
+        };
+        match self.steps.iter().find(|(until, _)| effective_age < *until) {
+            Some((_, every)) => since_fetch >= *every,
+            None => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_revisit_ladder_decays_with_age_and_tightens_after_a_change() {
+        let l = Ladder::default();
+        let h = |n: u64| std::time::Duration::from_secs(n * 3600);
+        let m = |n: u64| std::time::Duration::from_secs(n * 60);
+        assert!(l.due(h(1), None, None), "never fetched: due");
+        assert!(l.due(h(1), Some(m(1)), None), "young: every cycle");
+        assert!(!l.due(h(24), Some(m(30)), None), "a day old: hourly");
+        assert!(l.due(h(24), Some(m(61)), None));
+        assert!(!l.due(h(24 * 10), Some(h(12)), None), "ten days: daily");
+        assert!(
+            l.due(h(24 * 60), Some(h(24 * 8)), None),
+            "two months: weekly"
+        );
+        assert!(
+            !l.due(h(24 * 100), Some(h(24 * 30)), None),
+            "past 90 days: never"
+        );
+        assert!(
+            l.due(h(24 * 100), Some(m(5)), Some(h(2))),
+            "changed two hours ago: every cycle again"
+        );
     }
 
     #[test]

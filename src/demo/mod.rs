@@ -67,6 +67,8 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
             link_selector: None,
             overrides: ExtractOverrides::default(),
             keep_raw: KeepRaw::Revisions,
+            hosts: Default::default(),
+            ladder: Default::default(),
         }],
     }
 }

@@ -24,6 +24,7 @@ pub use entry::{Checkpoint, Entry, Kind, ZERO_HASH};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_ledger.sql")),
     (2, include_str!("../../migrations/0002_notifications.sql")),
+    (3, include_str!("../../migrations/0003_watchlist.sql")),
 ];
 
 /// How long a connection waits on a lock before reporting it.

@@ -202,6 +202,29 @@ impl Writer {
         Ok(rows)
     }
 
+    /// Adds discovered article URLs to a source's watch list; returns how
+    /// many were new.
+    pub fn add_watch(
+        &mut self,
+        source: &str,
+        found: &[(String, String, Option<String>)],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        let mut added = 0;
+        for (url, via, published) in found {
+            added += tx
+                .execute(
+                    "INSERT OR IGNORE INTO watchlist (url, source, discovered_at, via, published) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![url, source, timestamp(now), via, published],
+                )
+                .map_err(LedgerError::sqlite(&path))?;
+        }
+        tx.commit().map_err(LedgerError::sqlite(&path))?;
+        Ok(added)
+    }
+
     /// Records one delivery attempt.
     pub fn notification_attempted(
         &mut self,
@@ -829,6 +852,11 @@ enum Request {
     Source(String, Value, oneshot::Sender<Result<Option<i64>>>),
     CycleStarted(String, DateTime<Utc>, oneshot::Sender<Result<()>>),
     SetWebhooks(Vec<Webhook>, oneshot::Sender<Result<()>>),
+    Watch(
+        String,
+        Vec<(String, String, Option<String>)>,
+        oneshot::Sender<Result<usize>>,
+    ),
     Due(DateTime<Utc>, usize, oneshot::Sender<Result<Vec<Pending>>>),
     Attempted(i64, Option<String>, oneshot::Sender<Result<()>>),
     CycleFinished {
@@ -877,6 +905,9 @@ impl WriterHandle {
                         Request::SetWebhooks(w, reply) => {
                             writer.set_webhooks(w);
                             let _ = reply.send(Ok(()));
+                        }
+                        Request::Watch(source, found, reply) => {
+                            let _ = reply.send(writer.add_watch(&source, &found, Utc::now()));
                         }
                         Request::Due(now, limit, reply) => {
                             let _ = reply.send(writer.due_notifications(now, limit));
@@ -936,6 +967,16 @@ impl WriterHandle {
 
     pub async fn set_webhooks(&self, webhooks: Vec<Webhook>) -> Result<()> {
         self.call(|reply| Request::SetWebhooks(webhooks, reply))
+            .await
+    }
+
+    pub async fn add_watch(
+        &self,
+        source: &str,
+        found: Vec<(String, String, Option<String>)>,
+    ) -> Result<usize> {
+        let source = source.to_string();
+        self.call(|reply| Request::Watch(source, found, reply))
             .await
     }
 

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::config::Source;
+use crate::discover;
 use crate::extract;
 use crate::fetch::{Conditional, FetchResult, Fetcher};
 use crate::ledger::writer::{Applied, ChangeKind, FetchReport, Outcome, WriterHandle};
@@ -28,6 +29,8 @@ pub const EXTRACT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the service shares with every cycle.
 #[derive(Clone)]
 pub struct Context {
+    /// Discovered links may resolve to private addresses (`fetch.allow_private_networks`).
+    pub allow_private_networks: bool,
     pub metrics: super::metrics::Metrics,
     pub notifier: super::notify::Notifier,
     pub fetcher: Fetcher,
@@ -120,11 +123,13 @@ fn load_state(
 pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<String>> {
     let (state, unfinished) = load_state(&ctx.ledger_path, &source.name).ok()?;
     let started = unfinished?;
+    let watched = due_watched(&ctx.ledger_path, source, Utc::now()).unwrap_or_default();
     Some(
         source
             .urls
             .iter()
             .map(|u| u.to_string())
+            .chain(watched)
             .filter(|u| {
                 state
                     .get(u)
@@ -135,9 +140,160 @@ pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<
     )
 }
 
-/// Runs one cycle over `urls` (all of the source's URLs, or those an
-/// interrupted cycle left).
-pub async fn run(ctx: &Context, source: &Source, urls: Vec<String>, resume: bool) -> CycleSummary {
+/// Discovered articles of `source` that its revisit ladder says are due.
+pub fn due_watched(
+    path: &std::path::Path,
+    source: &Source,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, LedgerError> {
+    let conn = ledger::open_read_only(path)?;
+    let sqlite = |e| LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut stmt = conn
+        .prepare(
+            "SELECT w.url, w.discovered_at, f.last_fetch_at,
+                    (SELECT MAX(r.first_seen) FROM revisions r WHERE r.url = f.article_url AND r.revision > 1)
+             FROM watchlist w LEFT JOIN fetch_state f ON f.url = w.url
+             WHERE w.source = ?1 ORDER BY w.discovered_at",
+        )
+        .map_err(sqlite)?;
+    let ago = |t: Option<String>| {
+        t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| (now - t.with_timezone(&Utc)).to_std().unwrap_or_default())
+    };
+    let rows = stmt
+        .query_map(params![source.name], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .map_err(sqlite)?;
+    let mut due = Vec::new();
+    for row in rows {
+        let (url, discovered, fetched, changed) = row.map_err(sqlite)?;
+        let age = ago(Some(discovered)).unwrap_or_default();
+        if source.ladder.due(age, ago(fetched), ago(changed)) {
+            due.push(url);
+        }
+    }
+    Ok(due)
+}
+
+/// Discovery documents followed per cycle, at most (sitemap indexes fan out).
+const MAX_DISCOVERY_DOCS: usize = 50;
+
+/// Fetches the source's feeds, sitemaps and listings, records each fetch,
+/// and adds the links that pass the guards to the watch list.
+async fn discover(ctx: &Context, source: &Source, summary: &mut CycleSummary) {
+    let mut queue: std::collections::VecDeque<(String, &'static str)> = source
+        .feeds
+        .iter()
+        .map(|u| (u.to_string(), "feed"))
+        .chain(source.sitemaps.iter().map(|u| (u.to_string(), "sitemap")))
+        .chain(source.listings.iter().map(|u| (u.to_string(), "listing")))
+        .collect();
+    if queue.is_empty() {
+        return;
+    }
+    let mut docs = 0;
+    let mut readable = 0;
+    let mut candidates: Vec<(String, String, Option<String>)> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut refused = 0usize;
+    while let Some((url, kind)) = queue.pop_front() {
+        if docs >= MAX_DISCOVERY_DOCS {
+            warn!(source = %source.name, "discovery stopped after {MAX_DISCOVERY_DOCS} documents this cycle");
+            break;
+        }
+        docs += 1;
+        let result = ctx.fetcher.fetch(&url, &Conditional::default()).await;
+        let mut links = Vec::new();
+        if let Ok(resp) = &result.response
+            && (200..300).contains(&resp.status)
+        {
+            readable += 1;
+            let text = extract::decode(&resp.body, resp.header("content-type"));
+            if kind == "listing" {
+                links = discover::listing_links(
+                    &text,
+                    &result.final_url,
+                    source.link_selector.as_deref(),
+                )
+                .into_iter()
+                .map(|u| discover::Found::Article {
+                    url: u,
+                    published: None,
+                })
+                .collect();
+            } else {
+                links = discover::parse_xml(&text);
+            }
+        }
+        let n = links.len();
+        for f in links {
+            match f {
+                discover::Found::Sitemap(child) => {
+                    if seen.insert(child.clone())
+                        && discover::guard(&child, &source.hosts, ctx.allow_private_networks)
+                            .await
+                            .is_ok()
+                    {
+                        queue.push_back((child, "sitemap"));
+                    }
+                }
+                discover::Found::Article {
+                    url: link,
+                    published,
+                } => {
+                    let Some(norm) = crate::identity::normalize(&link) else {
+                        continue;
+                    };
+                    if !seen.insert(norm.clone()) {
+                        continue;
+                    }
+                    match discover::guard(&norm, &source.hosts, ctx.allow_private_networks).await {
+                        Ok(_) => candidates.push((norm, url.clone(), published)),
+                        Err(why) => {
+                            refused += 1;
+                            debug!(source = %source.name, url = %norm, reason = %why, "discovered link refused");
+                        }
+                    }
+                }
+            }
+        }
+        let report = FetchReport {
+            source: source.name.clone(),
+            keep_raw: source.keep_raw,
+            result,
+            article: None,
+            skipped: Some(format!("discovery {kind}: {n} links")),
+            overrides: source.overrides.clone(),
+        };
+        match ctx.writer.record(report).await {
+            Ok(applied) => note(summary, &source.name, applied),
+            Err(e) => tracing::error!(source = %source.name, error = %e, "ledger unwritable"),
+        }
+    }
+    if readable > 0 && candidates.is_empty() {
+        warn!(source = %source.name, documents = readable, refused, "source looks broken: its feeds, sitemaps and listings yielded no article link");
+    }
+    let found = candidates.len();
+    match ctx.writer.add_watch(&source.name, candidates).await {
+        Ok(added) => info!(source = %source.name, found, added, refused, "discovery"),
+        Err(e) => tracing::error!(source = %source.name, error = %e, "ledger unwritable"),
+    }
+}
+
+/// Runs one cycle: discovery, then the configured URLs and the discovered
+/// articles that are due (`pending: None`), or only the URLs an interrupted
+/// cycle left (`Some`).
+pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -> CycleSummary {
+    let resume = pending.is_some();
     let t0 = Instant::now();
     let mut summary = CycleSummary {
         source: source.name.clone(),
@@ -162,6 +318,26 @@ pub async fn run(ctx: &Context, source: &Source, urls: Vec<String>, resume: bool
         summary.last_error = Some(e.to_string());
         return summary;
     }
+    let urls = match pending {
+        Some(p) => p,
+        None => {
+            discover(ctx, source, &mut summary).await;
+            let watched = tokio::task::spawn_blocking({
+                let (path, source, now) = (ctx.ledger_path.clone(), source.clone(), Utc::now());
+                move || due_watched(&path, &source, now)
+            })
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+            source
+                .urls
+                .iter()
+                .map(|u| u.to_string())
+                .chain(watched)
+                .collect()
+        }
+    };
     let mut tasks = JoinSet::new();
     let mut seen = HashSet::new();
     for url in urls {

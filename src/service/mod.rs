@@ -56,12 +56,10 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
         if let Some(seq) = writer.record_source(&s.name, s.to_json()).await? {
             info!(source = %s.name, seq, "source configuration recorded");
         }
-        if !(s.feeds.is_empty() && s.sitemaps.is_empty() && s.listings.is_empty()) {
-            warn!(source = %s.name, "feeds, sitemaps and listings are accepted but discovery is not implemented yet; only `urls` are fetched");
-        }
     }
     Ok(Started {
         ctx: cycle::Context {
+            allow_private_networks: config.fetch.allow_private_networks,
             metrics: metrics::Metrics::default(),
             notifier: notify::Notifier::from_env(),
             fetcher,
@@ -104,8 +102,7 @@ pub async fn once(config: &Config, only: Option<&str>) -> Result<Vec<CycleSummar
         let ctx = started.ctx.clone();
         let s = s.clone();
         set.spawn(async move {
-            let urls = s.urls.iter().map(|u| u.to_string()).collect();
-            let summary = cycle::run(&ctx, &s, urls, false).await;
+            let summary = cycle::run(&ctx, &s, None).await;
             let next = s.schedule.next_after(Utc::now());
             record_end(&ctx, &s, &summary, next).await;
             summary
@@ -277,6 +274,7 @@ pub async fn run(
                 }
                 let _ = generation.send(true);
                 drain(&mut sources).await;
+                started.ctx.allow_private_networks = new.fetch.allow_private_networks;
                 match Fetcher::new(&new.fetch) {
                     Ok(f) => started.ctx.fetcher = f,
                     Err(e) => warn!(error = %e, "new fetch settings refused; keeping the running ones"),
@@ -306,7 +304,7 @@ async fn source_loop(ctx: cycle::Context, source: Source) {
     let mut shutdown = ctx.shutdown.clone();
     if let Some(pending) = cycle::pending_after_interruption(&ctx, &source) {
         info!(source = %source.name, pending = pending.len(), "resuming an interrupted cycle");
-        let summary = cycle::run(&ctx, &source, pending, true).await;
+        let summary = cycle::run(&ctx, &source, Some(pending)).await;
         let next = source.schedule.next_after(Utc::now());
         record_end(&ctx, &source, &summary, next).await;
     }
@@ -320,8 +318,7 @@ async fn source_loop(ctx: cycle::Context, source: Source) {
             _ = tokio::time::sleep(wait) => {}
             _ = stopped(&mut shutdown) => return,
         }
-        let urls = source.urls.iter().map(|u| u.to_string()).collect();
-        let summary = cycle::run(&ctx, &source, urls, false).await;
+        let summary = cycle::run(&ctx, &source, None).await;
         let next = source.schedule.next_after(Utc::now());
         record_end(&ctx, &source, &summary, next).await;
         if summary.interrupted || *shutdown.borrow() {

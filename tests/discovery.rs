@@ -1,0 +1,156 @@
+//! Discovery from RSS, Atom, a sitemap index with a news sitemap, and a
+//! listing page; links to other hosts and (by default) to private addresses
+//! are refused without any traffic to them.
+
+mod common;
+
+use common::{Setup, seed, stdout};
+use newsledger::demo::server::Page;
+
+fn xml(body: String) -> Page {
+    let mut p = Page::html(body);
+    p.content_type = "application/xml".into();
+    p
+}
+
+async fn site() -> (Setup, Vec<String>) {
+    let s = Setup::new().await;
+    let mut article_urls = Vec::new();
+    for (i, key) in [
+        "nordic-monitor",
+        "ycpress",
+        "hurriyet-daily-news",
+        "news-az",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut a = seed(key);
+        a.path = format!("/articles/{i}/");
+        s.publish(&a, 0);
+        article_urls.push(s.server.url(&a.path));
+    }
+    let u = |i: usize| article_urls[i].clone();
+    s.server.set("/feed.xml", xml(format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>N</title><item><link>{}?utm_source=rss</link></item><item><link>http://other.example/elsewhere</link></item></channel></rss>",
+        u(0)
+    )));
+    s.server.set("/atom.xml", xml(format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><link rel=\"alternate\" href=\"{}\"/></entry></feed>",
+        u(1)
+    )));
+    s.server.set(
+        "/sitemap_index.xml",
+        xml(format!(
+            "<sitemapindex><sitemap><loc>{}</loc></sitemap></sitemapindex>",
+            s.server.url("/news-sitemap.xml")
+        )),
+    );
+    s.server.set("/news-sitemap.xml", xml(format!(
+        "<urlset xmlns:news=\"http://www.google.com/schemas/sitemap-news/0.9\"><url><loc>{}</loc><news:news><news:publication_date>2022-02-08T10:05:00+03:00</news:publication_date></news:news></url></urlset>",
+        u(2)
+    )));
+    s.server.set("/section/", Page::html(format!(
+        "<html><body><nav><a href=\"/about/\">About</a></nav><article><h2><a href=\"{}\">Teaser</a></h2></article></body></html>",
+        "/articles/3/"
+    )));
+    (s, article_urls)
+}
+
+fn write_config(s: &Setup, allow_private: bool) {
+    let text = format!(
+        "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\nallow_private_networks = {allow_private}\n[[source]]\nname = \"found\"\nschedule = \"0 * * * *\"\nfeeds = [\"{}\", \"{}\"]\nsitemaps = [\"{}\"]\nlistings = [\"{}\"]\n",
+        s.db.display(),
+        s.server.url("/feed.xml"),
+        s.server.url("/atom.xml"),
+        s.server.url("/sitemap_index.xml"),
+        s.server.url("/section/"),
+    );
+    std::fs::write(&s.config, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_sitemaps_and_listings_fill_the_watch_list() {
+    let (s, urls) = site().await;
+    write_config(&s, true);
+    let out = s.cli(&["once"]).await;
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    // 5 discovery documents (the index led to the news sitemap) and 4 articles.
+    assert_eq!(stdout(&out).trim(), "found: 4 new, 5 skipped");
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let mut watched: Vec<String> = conn
+        .prepare("SELECT url FROM watchlist ORDER BY url")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    watched.sort();
+    let mut want = urls.clone();
+    want.sort();
+    assert_eq!(
+        watched, want,
+        "tracking parameters stripped; the other host and the nav link left out"
+    );
+    let published: Option<String> = conn
+        .query_row(
+            "SELECT published FROM watchlist WHERE url = ?1",
+            [&urls[2]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(published.as_deref(), Some("2022-02-08T10:05:00+03:00"));
+    assert!(!s.server.hits().iter().any(|h| h.path.contains("elsewhere")));
+    // Second cycle: young articles are due every cycle, each fetched once more.
+    let out = s.cli(&["once"]).await;
+    assert!(stdout(&out).contains("4 not_modified"), "{}", stdout(&out));
+    assert!(s.cli(&["verify"]).await.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovered_links_to_private_addresses_are_refused_by_default() {
+    let (s, _) = site().await;
+    write_config(&s, false);
+    let out = s.cli(&["--log-format", "json", "once"]).await;
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    // The four configured documents are fetched (configured URLs are the
+    // operator's choice); the child sitemap and every article link, all on
+    // a loopback address, are refused.
+    assert_eq!(stdout(&out).trim(), "found: 4 skipped");
+    let err = common::stderr(&out);
+    assert!(err.contains("source looks broken"), "{err}");
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM watchlist", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
+    assert!(
+        !s.server
+            .hits()
+            .iter()
+            .any(|h| h.path.starts_with("/articles/")),
+        "no request reached a refused link"
+    );
+}
+
+#[tokio::test]
+async fn the_guard_refuses_loopback_names_and_foreign_hosts() {
+    use newsledger::discover::guard;
+    let hosts: std::collections::BTreeSet<String> = ["localhost", "127.0.0.2", "news.example"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    for url in ["http://localhost/x", "http://127.0.0.2:8080/y"] {
+        let e = guard(url, &hosts, false).await.unwrap_err();
+        assert!(e.contains("private address"), "{url}: {e}");
+        assert!(
+            guard(url, &hosts, true).await.is_ok(),
+            "{url} allowed when the operator allows private networks"
+        );
+    }
+    let e = guard("http://evil.example/", &hosts, true)
+        .await
+        .unwrap_err();
+    assert!(e.contains("not one of the source's hosts"), "{e}");
+    assert!(guard("file:///etc/passwd", &hosts, true).await.is_err());
+}
