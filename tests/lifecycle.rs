@@ -246,3 +246,63 @@ async fn health_reports_overdue_sources() {
     assert_eq!(v["healthy"], false);
     assert!(v["problems"][0].as_str().unwrap().contains("test-news"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ab_flip_flop_is_recorded_once_per_version() {
+    let s = Setup::new().await;
+    let a = seed("ycpress");
+    let mut b = a.clone();
+    b.blocks.push(Block::Paragraph(
+        "Update: the motion was debated again on Tuesday.".into(),
+    ));
+    s.write_config("0 0 * * *", &[&a.path]);
+    let mut warnings = 0;
+    for (i, version) in [&a, &b, &a, &b, &a].iter().enumerate() {
+        s.publish(version, i as u64);
+        let out = s.cli(&["once"]).await;
+        assert!(out.status.success());
+        warnings += common::stderr(&out).matches("article changed").count();
+    }
+    assert_eq!(
+        warnings, 1,
+        "only the first appearance of B is flagged as an edit"
+    );
+    let url = s.server.url(&a.path);
+    let history = s.json(&["history", &url, "--json"]).await;
+    assert_eq!(
+        history.as_array().unwrap().len(),
+        2,
+        "two versions, two revisions: {history}"
+    );
+    let changes = s.json(&["changes", "--json"]).await;
+    let kinds: Vec<(String, i64, i64)> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["from_revision"].as_i64().unwrap(),
+                c["to_revision"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("reverted", 2, 1),
+        ("reverted", 1, 2),
+        ("reverted", 2, 1),
+        ("changed", 1, 2),
+    ];
+    assert_eq!(
+        kinds,
+        want.iter()
+            .map(|(k, f, t)| (k.to_string(), *f, *t))
+            .collect::<Vec<_>>()
+    );
+    let current = s.json(&["show", &url, "--json"]).await;
+    assert_eq!(
+        current["revision"], 1,
+        "show without --rev gives the version the page shows now (A)"
+    );
+    assert!(s.cli(&["verify"]).await.status.success());
+}

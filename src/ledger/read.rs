@@ -73,14 +73,23 @@ pub fn history(conn: &Connection, url: &str) -> Result<Vec<HistoryRow>, LedgerEr
     rows.collect::<Result<_, _>>().map_err(sqlite)
 }
 
-/// One revision's stored article (text and metadata) and its history row.
+/// One revision's stored article (text and metadata) and its history row;
+/// the current revision when `rev` is `None`.
 pub fn revision(
     conn: &Connection,
     url: &str,
     rev: Option<i64>,
 ) -> Result<Option<(HistoryRow, Article)>, LedgerError> {
     let rows = history(conn, url)?;
-    let row = match rev {
+    // Without --rev: the revision the page shows now (after a reversion
+    // that is not the highest number).
+    let current: Option<i64> = conn
+        .query_row("SELECT revision FROM articles WHERE url = ?1", [url], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(sqlite)?;
+    let row = match rev.or(current) {
         Some(n) => rows.into_iter().find(|r| r.revision == n),
         None => rows.into_iter().last(),
     };

@@ -519,6 +519,7 @@ fn apply_in(
 
     // Compare with the stored revision.
     let mut change: Option<(ChangeKind, Option<Current>, Vec<String>)> = None;
+    let mut reverted: Option<(i64, i64, Vec<String>)> = None;
     if let Some((article, fp, canonical)) = &new_revision {
         applied.article_url = Some(canonical.clone());
         match current(tx, canonical)? {
@@ -556,18 +557,21 @@ fn apply_in(
                         |row| row.get(0),
                     )?;
                     applied.outcome = Outcome::Changed;
-                    let kind = if earlier.is_some() {
-                        ChangeKind::Reverted
-                    } else {
-                        ChangeKind::Changed
-                    };
-                    change = Some((kind, Some(cur), fields));
+                    match earlier {
+                        // Back to a version already recorded (A/B tests, CDN
+                        // nodes out of sync): no new revision, a reversion.
+                        Some(k) => reverted = Some((k, cur.revision, fields)),
+                        None => change = Some((ChangeKind::Changed, Some(cur), fields)),
+                    }
                 }
             }
         }
     }
 
     payload["outcome"] = json!(applied.outcome.as_str());
+    if let Some((k, _, _)) = &reverted {
+        payload["reverted_to"] = json!(k);
+    }
     // Keep the raw capture when a revision is made, or always if asked.
     let keep_raw = matches!(change, Some((k, _, _)) if k != ChangeKind::Rebaseline)
         || report.keep_raw == KeepRaw::All;
@@ -584,6 +588,34 @@ fn apply_in(
     applied.fetch_seq = append(tx, Kind::Fetch, Some(&fetch_url), &payload, now)?;
     let at = timestamp(now);
 
+    if let (Some((_, fp, canonical)), Some((to, from, fields))) = (&new_revision, reverted) {
+        tx.execute(
+            "UPDATE articles SET revision = ?2, content_hash = ?3, fields_json = ?4, last_seen = ?5, gone_at = NULL WHERE url = ?1",
+            params![canonical, to, fp.content_hash, fingerprint_json(fp).to_string(), at],
+        )?;
+        tx.execute(
+            "UPDATE revisions SET last_seen = ?3 WHERE url = ?1 AND revision = ?2",
+            params![canonical, to, at],
+        )?;
+        tx.execute(
+            "INSERT INTO changes (seq, url, kind, from_revision, to_revision, detected_at, fields_json, declared)
+             VALUES (?1, ?2, 'reverted', ?3, ?4, ?5, ?6, 0)",
+            params![applied.fetch_seq, canonical, from, to, at, json!(fields).to_string()],
+        )?;
+        applied.revision = Some(to);
+        applied.flag = Some(Flag {
+            kind: ChangeKind::Reverted,
+            url: canonical.clone(),
+            from_revision: Some(from),
+            to_revision: Some(to),
+            fields,
+            words_added: 0,
+            words_removed: 0,
+            declared: false,
+            seq: applied.fetch_seq,
+            excerpt: vec![],
+        });
+    }
     if let (Some((article, fp, canonical)), Some((kind, cur, fields))) = (&new_revision, change) {
         let text_json = serde_json::to_vec(&json!(article)).expect("article serializes");
         let text_blob = blobs::put(tx, &text_json)?;
