@@ -50,6 +50,17 @@ fn bodies(v: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// `{id: url}` from a ground-truth file.
+fn urls_of(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v["url"].as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn read_page(dir: &Path, id: &str) -> Result<Vec<u8>, String> {
     let gz = dir.join(format!("{id}.html.gz"));
     if gz.exists() {
@@ -147,14 +158,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let urls = t
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v["url"].as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let urls = urls_of(&t);
         report(&bodies(&t), &bodies(&p), &urls, worst);
         return ExitCode::SUCCESS;
     }
@@ -169,14 +173,7 @@ fn main() -> ExitCode {
         }
     };
     let truth = bodies(&truth_json);
-    let urls: BTreeMap<String, String> = truth_json
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v["url"].as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let urls = urls_of(&truth_json);
     let dir = PathBuf::from(dir);
     let mut pages = Vec::new();
     for id in truth.keys() {

@@ -18,20 +18,15 @@ pub fn for_each_entry(
         source,
     };
     let mut stmt = conn
-        .prepare("SELECT seq, recorded_at, kind, url, payload, prev_hash, entry_hash FROM ledger ORDER BY seq")
+        .prepare(&format!(
+            "SELECT {} FROM ledger ORDER BY seq",
+            Entry::COLUMNS
+        ))
         .map_err(sqlite)?;
     let mut rows = stmt.query([]).map_err(sqlite)?;
     let mut n = 0;
     while let Some(r) = rows.next().map_err(sqlite)? {
-        let e = Entry {
-            seq: r.get(0).map_err(sqlite)?,
-            recorded_at: r.get(1).map_err(sqlite)?,
-            kind: r.get(2).map_err(sqlite)?,
-            url: r.get(3).map_err(sqlite)?,
-            payload: r.get(4).map_err(sqlite)?,
-            prev_hash: r.get(5).map_err(sqlite)?,
-            entry_hash: r.get(6).map_err(sqlite)?,
-        };
+        let e = Entry::from_row(r).map_err(sqlite)?;
         f(e)?;
         n += 1;
     }

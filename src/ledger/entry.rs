@@ -93,6 +93,22 @@ pub fn entry_hash(
 }
 
 impl Entry {
+    /// The columns every reader selects, in [`Entry::from_row`]'s order.
+    pub const COLUMNS: &'static str = "seq, recorded_at, kind, url, payload, prev_hash, entry_hash";
+
+    /// Reads an entry from a row selected with [`Entry::COLUMNS`].
+    pub fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+        Ok(Entry {
+            seq: r.get(0)?,
+            recorded_at: r.get(1)?,
+            kind: r.get(2)?,
+            url: r.get(3)?,
+            payload: r.get(4)?,
+            prev_hash: r.get(5)?,
+            entry_hash: r.get(6)?,
+        })
+    }
+
     /// The hash this entry should carry, recomputed from its columns.
     pub fn computed_hash(&self) -> [u8; 32] {
         entry_hash(

@@ -47,7 +47,10 @@ pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repo
         source,
     };
     let mut stmt = conn
-        .prepare("SELECT seq, recorded_at, kind, url, payload, prev_hash, entry_hash FROM ledger ORDER BY seq")
+        .prepare(&format!(
+            "SELECT {} FROM ledger ORDER BY seq",
+            Entry::COLUMNS
+        ))
         .map_err(sqlite)?;
     let mut rows = stmt.query([]).map_err(sqlite)?;
     let mut report = Report {
@@ -63,15 +66,7 @@ pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repo
         report.first_break = Some(Break { seq, reason });
     };
     while let Some(row) = rows.next().map_err(sqlite)? {
-        let e = Entry {
-            seq: row.get(0).map_err(sqlite)?,
-            recorded_at: row.get(1).map_err(sqlite)?,
-            kind: row.get(2).map_err(sqlite)?,
-            url: row.get(3).map_err(sqlite)?,
-            payload: row.get(4).map_err(sqlite)?,
-            prev_hash: row.get(5).map_err(sqlite)?,
-            entry_hash: row.get(6).map_err(sqlite)?,
-        };
+        let e = Entry::from_row(row).map_err(sqlite)?;
         report.entries += 1;
         if e.seq != expected_seq {
             fail(
