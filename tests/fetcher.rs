@@ -307,3 +307,151 @@ async fn turkish_and_cyrillic_pages_decode_with_and_without_a_charset_header() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_requests_work_with_last_modified_only_and_across_redirects() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start().await.unwrap();
+    let a = newsledger::demo::site::seeds().remove(0);
+    let page = |url: &str| {
+        Page::html(newsledger::demo::site::render(
+            &a,
+            url,
+            &newsledger::demo::site::Chrome::visit(0),
+        ))
+    };
+    // Only Last-Modified, no ETag.
+    let mut lm = page(&s.url("/lm")).with_header("Last-Modified", "Wed, 30 Mar 2022 06:12:00 GMT");
+    lm.etag = None;
+    s.set("/lm", lm);
+    // A moved article: the conditional request follows the redirect.
+    s.set("/old", Page::status(301).with_header("Location", "/new"));
+    let mut moved = page(&s.url("/new"));
+    moved.etag = Some("W/\"weak-1\"".into());
+    s.set("/new", moved);
+    let db = dir.path().join("l.db");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\n[[source]]\nname = \"c\"\nschedule = \"0 * * * *\"\nurls = [\"{}\", \"{}\"]\n",
+            db.display(),
+            s.url("/lm"),
+            s.url("/old")
+        ),
+    )
+    .unwrap();
+    let run = |args: &'static [&'static str]| {
+        let config = config.clone();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_newsledger"))
+                .arg("--config")
+                .arg(&config)
+                .args(args)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let first = run(&["once"]).await;
+    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "c: 2 new");
+    let second = run(&["once"]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&second.stdout).trim(),
+        "c: 2 not_modified",
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let hits = s.hits();
+    assert!(hits.iter().any(|h| h.path == "/lm"
+        && h.header("if-modified-since") == Some("Wed, 30 Mar 2022 06:12:00 GMT")));
+    assert!(
+        hits.iter()
+            .any(|h| h.path == "/new" && h.header("if-none-match") == Some("W/\"weak-1\""))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_records_every_misbehaviour_and_the_ledger_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start().await.unwrap();
+    s.set("/ok", Page::html("<html><body><article><p>A real paragraph of news text, with commas, long enough to count as an article body here.</p></article></body></html>"));
+    s.set(
+        "/drip",
+        Page::html("x".repeat(100)).with_mode(Mode::Drip(Duration::from_millis(400))),
+    );
+    s.set(
+        "/stall",
+        Page::html("x".repeat(100)).with_mode(Mode::StallAfter(10)),
+    );
+    s.set("/huge", Page::html("").with_mode(Mode::Endless(1 << 30)));
+    s.set(
+        "/loop1",
+        Page::status(302).with_header("Location", "/loop1"),
+    );
+    s.set("/binary", {
+        let mut p = Page::html("");
+        p.body = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        p
+    });
+    s.set("/empty", Page::html(""));
+    let urls: Vec<String> = [
+        "/ok", "/drip", "/stall", "/huge", "/loop1", "/binary", "/empty", "/missing",
+    ]
+    .iter()
+    .map(|p| format!("\"{}\"", s.url(p)))
+    .collect();
+    let db = dir.path().join("l.db");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\ntimeout = \"2s\"\nstall_timeout = \"1s\"\nretries = 0\nmax_body_bytes = 1000000\n[[source]]\nname = \"bad\"\nschedule = \"0 * * * *\"\nurls = [{}]\n",
+            db.display(),
+            urls.join(", ")
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_newsledger"))
+        .arg("--config")
+        .arg(&config)
+        .arg("once")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "bad: 1 new, 6 failed, 1 skipped"
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut classes: Vec<String> = conn
+        .prepare("SELECT json_extract(payload, '$.error_class') FROM ledger WHERE kind = 'fetch' AND json_extract(payload, '$.outcome') = 'failed'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    classes.sort();
+    assert_eq!(
+        classes,
+        vec![
+            "body_too_large",
+            "empty_extraction",
+            "http_status",
+            "redirects",
+            "timeout",
+            "timeout"
+        ]
+    );
+    let verify = tokio::process::Command::new(env!("CARGO_BIN_EXE_newsledger"))
+        .args(["verify", "--db", db.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(verify.status.success());
+}

@@ -245,7 +245,17 @@ async fn serve(
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("if-none-match"))
         .map(|(_, v)| v.clone());
-    let not_modified = page.etag.is_some() && inm.is_some() && inm == page.etag;
+    let ims = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("if-modified-since"))
+        .map(|(_, v)| v.clone());
+    let last_modified = page
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("last-modified"))
+        .map(|(_, v)| v.clone());
+    let not_modified = (page.etag.is_some() && inm.is_some() && inm == page.etag)
+        || (page.etag.is_none() && ims.is_some() && ims == last_modified);
     let status = if not_modified { 304 } else { page.status };
     // Recorded on arrival, so a test can act while a slow answer is pending.
     hits.lock().expect("hits lock").push(Hit {

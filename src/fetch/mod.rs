@@ -45,6 +45,17 @@ impl Response {
         }
     }
 
+    /// True when the body is not text whatever its Content-Type says: NUL
+    /// bytes or many control characters in its first 4 KiB.
+    pub fn looks_binary(&self) -> bool {
+        let head = &self.body[..self.body.len().min(4096)];
+        let control = head
+            .iter()
+            .filter(|b| matches!(**b, 0..=8 | 14..=31 | 127))
+            .count();
+        head.contains(&0) || control * 20 > head.len()
+    }
+
     /// The exchange as received: status line, headers, blank line, body.
     ///
     /// The body is stored after content decoding, so the framing headers

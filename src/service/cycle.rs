@@ -436,6 +436,10 @@ async fn fetch_one(
         }
     };
     let (article, skipped) = match &result.response {
+        Ok(resp) if (200..300).contains(&resp.status) && resp.is_html() && resp.looks_binary() => (
+            None,
+            Some("binary body served as HTML: not parsed".to_string()),
+        ),
         Ok(resp) if (200..300).contains(&resp.status) && resp.is_html() => {
             let body = resp.body.clone();
             let ct = resp.header("content-type").map(str::to_string);
