@@ -1,0 +1,264 @@
+//! System benchmarks: ledger appends, verify throughput, history latency,
+//! bytes per unchanged-fetch entry, memory, and end-to-end ingest from a
+//! loopback site of many hosts. Prints one Markdown table.
+//!
+//!     cargo bench --bench system                 # 100,000-entry ledger
+//!     NEWSLEDGER_BENCH_ENTRIES=1000000 cargo bench --bench system
+//!
+//! bench/system.sh runs it and records the table in BENCHMARKS.md.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::json;
+
+use newsledger::config::{Config, ExtractOverrides, FetchConfig, KeepRaw, Source};
+use newsledger::demo::server::{Page, Server};
+use newsledger::demo::site::{self, Chrome};
+use newsledger::ledger::{self, Kind};
+use newsledger::schedule::Schedule;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A realistic payload of an `unchanged` fetch entry.
+fn unchanged_payload(i: u64) -> serde_json::Value {
+    json!({
+        "source": "bench", "requested_url": format!("https://news{}.example/2026/01/article-{i}/", i % 100),
+        "final_url": format!("https://news{}.example/2026/01/article-{i}/", i % 100),
+        "started_at": "2026-01-19T12:00:00.000Z", "finished_at": "2026-01-19T12:00:00.120Z",
+        "status": 200, "body_bytes": 84211, "body_sha256": format!("{:064x}", i),
+        "content_hash": format!("{:064x}", i * 7 + 1), "content_type": "text/html; charset=utf-8",
+        "etag": null, "last_modified": null, "extractor": "newsledger-extract/1",
+        "article_url": format!("https://news{}.example/2026/01/article-{i}/", i % 100), "outcome": "unchanged",
+    })
+}
+
+/// Builds a ledger of `n` unchanged-fetch entries in batches (the bulk
+/// path: one transaction per 10,000 entries).
+fn build(path: &Path, n: u64) -> Duration {
+    let mut conn = ledger::open_writable(path).expect("open");
+    let t0 = Instant::now();
+    let mut i = 0;
+    while i < n {
+        let tx = conn.transaction().expect("tx");
+        for _ in 0..10_000.min(n - i) {
+            let p = unchanged_payload(i);
+            let seq = ledger::append(&tx, Kind::Fetch, p["article_url"].as_str(), &p, Utc::now())
+                .expect("append");
+            // One article in ten gets a revision row, so `history` reads real rows.
+            if i % 10 == 0 {
+                tx.execute(
+                    "INSERT INTO revisions (url, revision, content_hash, title, first_seen, last_seen, words_added, words_removed, text_blob, raw_blob, seq)
+                     VALUES (?1, 1, ?2, 'T', '2026-01-19T12:00:00.000Z', '2026-01-19T12:00:00.000Z', 500, 0, ?2, NULL, ?3)",
+                    rusqlite::params![p["article_url"].as_str(), format!("{:064x}", i), seq],
+                )
+                .expect("revision row");
+            }
+            i += 1;
+        }
+        tx.commit().expect("commit");
+    }
+    t0.elapsed()
+}
+
+/// Appends with one durable (synchronous=FULL) transaction each, as the daemon does.
+fn durable_appends(path: &Path, n: u64) -> f64 {
+    let mut conn = ledger::open_writable(path).expect("open");
+    let t0 = Instant::now();
+    for i in 0..n {
+        let tx = conn.transaction().expect("tx");
+        let p = unchanged_payload(i);
+        ledger::append(&tx, Kind::Fetch, p["article_url"].as_str(), &p, Utc::now())
+            .expect("append");
+        tx.commit().expect("commit");
+    }
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let entries: u64 = std::env::var("NEWSLEDGER_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+
+    // Ledger: durable appends/s (median of 3 × 500).
+    let appends = median(
+        (0..3)
+            .map(|r| durable_appends(&dir.path().join(format!("a{r}.db")), 500))
+            .collect(),
+    );
+    rows.push((
+        "ledger appends, one durable transaction each".into(),
+        format!("{appends:.0} /s"),
+        "—".into(),
+    ));
+
+    // Growth: build, verify, history at 10k, 100k (and 1M when asked).
+    let mut sizes = vec![10_000u64, 100_000];
+    if entries > 100_000 {
+        sizes.push(entries);
+    }
+    for n in sizes {
+        let path = dir.path().join(format!("l{n}.db"));
+        let build_time = build(&path, n);
+        let conn = ledger::open_read_only(&path).expect("ro");
+        let verify_rate = median(
+            (0..3)
+                .map(|_| {
+                    let t0 = Instant::now();
+                    let r = ledger::verify::verify(&conn, None).expect("verify");
+                    assert!(r.ok());
+                    r.entries as f64 / t0.elapsed().as_secs_f64()
+                })
+                .collect(),
+        );
+        let bytes = ledger::size_on_disk(&path) as f64 / n as f64;
+        // history: the query behind `newsledger history`, on indexed derived tables.
+        let mut lat: Vec<f64> = (0..500)
+            .map(|i| {
+                let a = ((i as u64 * 7919) % (n / 10)) * 10;
+                let url = format!("https://news{}.example/2026/01/article-{a}/", a % 100);
+                let t0 = Instant::now();
+                let h = ledger::read::history(&conn, &url).expect("history");
+                assert_eq!(h.len(), 1, "{url}");
+                t0.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        let (p50, p99) = (percentile(&mut lat, 0.5), percentile(&mut lat, 0.99));
+        rows.push((
+            format!("bulk build, {n} entries"),
+            format!("{:.0} entries/s", n as f64 / build_time.as_secs_f64()),
+            "—".into(),
+        ));
+        rows.push((
+            format!("verify, {n} entries"),
+            format!("{verify_rate:.0} entries/s"),
+            "≥ 1,000,000/s".into(),
+        ));
+        rows.push((
+            format!("history latency, {n} entries"),
+            format!("p50 {p50:.3} ms, p99 {p99:.3} ms"),
+            "p99 < 10 ms".into(),
+        ));
+        rows.push((
+            format!("bytes per unchanged-fetch entry, {n} entries"),
+            format!("{bytes:.0} B"),
+            "≤ 300 B".into(),
+        ));
+    }
+
+    // End to end: 20 hosts × 50 articles on loopback, politeness off.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (rate, peak) = rt.block_on(async {
+        let seeds = site::seeds();
+        let mut servers = Vec::new();
+        let mut urls = Vec::new();
+        for h in 0..20u8 {
+            let s = Server::start_on(&format!("127.0.1.{}", h + 1))
+                .await
+                .expect("bind loopback");
+            for i in 0..50 {
+                let a = &seeds[i % seeds.len()];
+                let path = format!("/a/{i}/");
+                let url = s.url(&path);
+                s.set(
+                    &path,
+                    Page::html(site::render(a, &url, &Chrome::visit(i as u64))),
+                );
+                urls.push(url::Url::parse(&url).expect("url"));
+            }
+            servers.push(s);
+        }
+        let cfg = Config {
+            file: "bench".into(),
+            ledger_path: dir.path().join("e2e.db"),
+            fetch: FetchConfig {
+                per_host_interval: Duration::ZERO,
+                respect_robots_txt: false,
+                concurrency: 32,
+                ..FetchConfig::default()
+            },
+            metrics_listen: None,
+            webhooks: vec![],
+            sources: vec![Source {
+                name: "bench".into(),
+                schedule: Schedule::parse("0 0 1 1 *", None).expect("schedule"),
+                timezone: None,
+                urls: urls.clone(),
+                feeds: vec![],
+                sitemaps: vec![],
+                listings: vec![],
+                link_selector: None,
+                overrides: ExtractOverrides::default(),
+                keep_raw: KeepRaw::Revisions,
+                hosts: Default::default(),
+                ladder: Default::default(),
+            }],
+        };
+        let t0 = Instant::now();
+        newsledger::service::once(&cfg, None).await.expect("once");
+        let rate = urls.len() as f64 / t0.elapsed().as_secs_f64();
+        (rate, rss_kib(std::process::id(), "VmHWM:"))
+    });
+    rows.push((
+        "end-to-end ingest, 20 hosts × 50 articles (new), durable commits".into(),
+        format!("{rate:.0} articles/s"),
+        "≥ 500/s".into(),
+    ));
+    rows.push((
+        "peak RSS of the bench process (ingest included)".into(),
+        format!("{:.1} MiB", peak as f64 / 1024.0),
+        "—".into(),
+    ));
+
+    // Idle daemon watching 10,000 configured articles.
+    let cfg_path = dir.path().join("idle.toml");
+    let list: Vec<String> = (0..10_000)
+        .map(|i| format!("\"https://news{}.example/a/{i}/\"", i % 100))
+        .collect();
+    std::fs::write(&cfg_path, format!("[ledger]\npath = \"{}\"\n[[source]]\nname = \"idle\"\nschedule = \"0 0 1 1 *\"\nurls = [{}]\n", dir.path().join("idle.db").display(), list.join(", "))).expect("write");
+    let exe = env!("CARGO_BIN_EXE_newsledger");
+    let mut child = std::process::Command::new(exe)
+        .args(["--config", cfg_path.to_str().expect("path"), "run"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = rss_kib(child.id(), "VmRSS:");
+    let _ = child.kill();
+    let _ = child.wait();
+    rows.push((
+        "RSS of `run`, idle, 10,000 watched articles".into(),
+        format!("{:.1} MiB", idle as f64 / 1024.0),
+        "< 64 MB".into(),
+    ));
+
+    println!("| measure | result | target |\n| --- | --- | --- |");
+    for (m, r, t) in rows {
+        println!("| {m} | {r} | {t} |");
+    }
+}
