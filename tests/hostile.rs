@@ -107,3 +107,24 @@ proptest! {
         prop_assert!(prefilter::strip(&html).len() <= html.len());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// The configuration parser never panics: any text is a config or one error line.
+    #[test]
+    fn config_parser_never_panics(parts in proptest::collection::vec(prop_oneof![
+        Just("[ledger]\n".to_string()), Just("path = \"x.db\"\n".to_string()), Just("[fetch]\n".to_string()),
+        Just("timeout = \"30s\"\n".to_string()), Just("[[source]]\n".to_string()), Just("name = \"a\"\n".to_string()),
+        Just("schedule = \"*/5 * * * *\"\n".to_string()), Just("urls = [\"https://a.example/\"]\n".to_string()),
+        Just("timezone = \"Europe/Istanbul\"\n".to_string()), Just("revisit = [{ until = \"1h\", every = \"0s\" }]\n".to_string()),
+        Just("[[webhook]]\nurl = \"http://127.0.0.1:1/h\"\n".to_string()), Just("[metrics]\nlisten = \"127.0.0.1:0\"\n".to_string()),
+        "[a-z_]{1,8} = \"[ -~]{0,12}\"\n", "\\PC{0,20}\n",
+    ], 0..30)) {
+        let text: String = parts.concat();
+        match newsledger::config::Config::parse(&text, std::path::Path::new("fuzz.toml")) {
+            Ok(_) => {}
+            Err(e) => prop_assert!(!e.to_string().contains('\n'), "one line: {}", e),
+        }
+    }
+}

@@ -200,3 +200,21 @@ async fn the_python_audit_script_agrees_with_verify() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("seq 6"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reordered_entries_are_detected() {
+    let s = populated().await;
+    let conn = Connection::open(&s.db).unwrap();
+    conn.execute_batch("DROP TRIGGER ledger_no_update").unwrap();
+    // Swap the contents of entries 5 and 6 (each keeps its own hashes).
+    conn.execute_batch(
+        "UPDATE ledger SET seq = -5 WHERE seq = 5;
+         UPDATE ledger SET seq = 5 WHERE seq = 6;
+         UPDATE ledger SET seq = 6 WHERE seq = -5;",
+    )
+    .unwrap();
+    drop(conn);
+    let (code, out) = verify_output(&s.cli(&["verify"]).await);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("BROKEN at seq 5:"), "{out}");
+}
