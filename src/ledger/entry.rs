@@ -58,14 +58,15 @@ pub struct Entry {
     pub entry_hash: Vec<u8>,
 }
 
-fn put_lp(buf: &mut Vec<u8>, bytes: &[u8]) {
+fn put_lp(h: &mut Sha256, bytes: &[u8]) {
     // Entries are far below 4 GiB; a longer field would be a bug upstream.
     let len = u32::try_from(bytes.len()).expect("ledger field longer than 4 GiB");
-    buf.extend_from_slice(&len.to_be_bytes());
-    buf.extend_from_slice(bytes);
+    h.update(len.to_be_bytes());
+    h.update(bytes);
 }
 
 /// Computes the entry hash of the given columns (see the module docs).
+/// Streams the encoding into the hasher: no buffer, no copy.
 pub fn entry_hash(
     seq: i64,
     recorded_at: &str,
@@ -74,22 +75,22 @@ pub fn entry_hash(
     payload: &str,
     prev_hash: &[u8],
 ) -> [u8; 32] {
-    let mut buf = Vec::with_capacity(64 + payload.len() + url.map_or(0, str::len));
-    buf.push(0x00);
-    put_lp(&mut buf, ENCODING_TAG.as_bytes());
-    buf.extend_from_slice(&(seq as u64).to_be_bytes());
-    put_lp(&mut buf, recorded_at.as_bytes());
-    put_lp(&mut buf, kind.as_bytes());
+    let mut h = Sha256::new();
+    h.update([0x00]);
+    put_lp(&mut h, ENCODING_TAG.as_bytes());
+    h.update((seq as u64).to_be_bytes());
+    put_lp(&mut h, recorded_at.as_bytes());
+    put_lp(&mut h, kind.as_bytes());
     match url {
-        None => buf.push(0x00),
+        None => h.update([0x00]),
         Some(u) => {
-            buf.push(0x01);
-            put_lp(&mut buf, u.as_bytes());
+            h.update([0x01]);
+            put_lp(&mut h, u.as_bytes());
         }
     }
-    put_lp(&mut buf, payload.as_bytes());
-    put_lp(&mut buf, prev_hash);
-    Sha256::digest(&buf).into()
+    put_lp(&mut h, payload.as_bytes());
+    put_lp(&mut h, prev_hash);
+    h.finalize().into()
 }
 
 impl Entry {

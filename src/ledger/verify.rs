@@ -7,6 +7,17 @@ use serde_json::Value;
 use super::entry::{Checkpoint, Entry, ZERO_HASH};
 use super::{LedgerError, blobs};
 
+/// One row, borrowed from SQLite's buffers.
+struct EntryRef<'a> {
+    seq: i64,
+    recorded_at: &'a str,
+    kind: &'a str,
+    url: Option<&'a str>,
+    payload: &'a str,
+    prev_hash: &'a [u8],
+    entry_hash: &'a [u8],
+}
+
 /// The first problem found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Break {
@@ -71,7 +82,38 @@ pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repo
         report.first_break = Some(Break { seq, reason });
     };
     while let Some(row) = rows.next().map_err(sqlite)? {
-        let e = Entry::from_row(row).map_err(sqlite)?;
+        // Borrowed columns: no allocation per entry on the hot path.
+        let text = |i: usize| -> rusqlite::Result<&str> {
+            row.get_ref(i)?.as_str().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+        };
+        let blob = |i: usize| -> rusqlite::Result<&[u8]> {
+            row.get_ref(i)?.as_blob().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Blob,
+                    Box::new(e),
+                )
+            })
+        };
+        let url = match row.get_ref(3).map_err(sqlite)? {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(text(3).map_err(sqlite)?),
+        };
+        let e = EntryRef {
+            seq: row.get(0).map_err(sqlite)?,
+            recorded_at: text(1).map_err(sqlite)?,
+            kind: text(2).map_err(sqlite)?,
+            url,
+            payload: text(4).map_err(sqlite)?,
+            prev_hash: blob(5).map_err(sqlite)?,
+            entry_hash: blob(6).map_err(sqlite)?,
+        };
         report.entries += 1;
         if e.seq != expected_seq {
             fail(
@@ -89,7 +131,9 @@ pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repo
             );
             return Ok(report);
         }
-        if e.computed_hash().as_slice() != e.entry_hash.as_slice() {
+        let computed =
+            super::entry::entry_hash(e.seq, e.recorded_at, e.kind, e.url, e.payload, e.prev_hash);
+        if computed.as_slice() != e.entry_hash {
             fail(
                 &mut report,
                 e.seq,
@@ -105,7 +149,7 @@ pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repo
             );
             return Ok(report);
         }
-        for h in referenced_blobs(&e.payload) {
+        for h in referenced_blobs(e.payload) {
             report.blobs_checked += 1;
             if let Err(err) = blobs::get(conn, &h) {
                 fail(&mut report, e.seq, err.to_string());
@@ -116,7 +160,7 @@ pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repo
             && cp.seq == e.seq
         {
             checkpoint_seen = true;
-            if cp.hash.as_slice() != e.entry_hash.as_slice() {
+            if cp.hash.as_slice() != e.entry_hash {
                 fail(
                     &mut report,
                     e.seq,
@@ -128,10 +172,11 @@ pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repo
                 return Ok(report);
             }
         }
-        prev = e.entry_hash.clone();
+        prev.clear();
+        prev.extend_from_slice(e.entry_hash);
         report.head = Some(Checkpoint {
             seq: e.seq,
-            hash: e.entry_hash.as_slice().try_into().unwrap_or([0; 32]),
+            hash: e.entry_hash.try_into().unwrap_or([0; 32]),
         });
         expected_seq += 1;
     }
