@@ -6,6 +6,14 @@ use newsledger::config::ExtractOverrides;
 use newsledger::extract::{self, prefilter};
 use proptest::prelude::*;
 
+/// Cases per property: 256 in `cargo test`, more with `PROPTEST_CASES` (bench/fuzz.sh).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
 /// Runs extraction on a thread with a 512 KiB stack: a recursive walk over
 /// deep input would overflow it and abort the test process.
 fn extract_small_stack(html: String) -> extract::Article {
@@ -81,7 +89,7 @@ fn binary_garbage_and_broken_json_ld() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), .. ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_strings_never_panic(s in ".{0,2000}") {
@@ -109,7 +117,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), .. ProptestConfig::default() })]
 
     /// The configuration parser never panics: any text is a config or one error line.
     #[test]
