@@ -82,8 +82,23 @@ async fn sigkill_at_random_moments_never_breaks_the_ledger() {
             .read_to_string(&mut err)
             .await
             .unwrap();
-        if err.contains("resuming an interrupted cycle") {
+        // A restart after an interrupted cycle fetches only what it had not
+        // reached, never the whole source again.
+        for line in err
+            .lines()
+            .filter(|l| l.contains("resuming an interrupted cycle"))
+        {
             resumed += 1;
+            let pending: usize = line
+                .split("pending=")
+                .nth(1)
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .expect("pending count");
+            assert!(
+                pending < paths.len(),
+                "a resume re-fetched everything: {line}"
+            );
         }
         if !s.db.exists() {
             continue;

@@ -154,3 +154,47 @@ async fn the_guard_refuses_loopback_names_and_foreign_hosts() {
     assert!(e.contains("not one of the source's hosts"), "{e}");
     assert!(guard("file:///etc/passwd", &hosts, true).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redesign_that_shrinks_articles_is_reported() {
+    let s = Setup::new().await;
+    let mut paths = Vec::new();
+    for (i, key) in [
+        "nordic-monitor",
+        "ycpress",
+        "hurriyet-daily-news",
+        "news-az",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut a = seed(key);
+        a.path = format!("/r/{i}/");
+        s.publish(&a, 0);
+        paths.push(a.path.clone());
+    }
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    s.write_config("0 * * * *", &refs);
+    assert!(s.cli(&["once"]).await.status.success());
+    // The "redesign": every page now shows only its first paragraph as body.
+    for (i, key) in [
+        "nordic-monitor",
+        "ycpress",
+        "hurriyet-daily-news",
+        "news-az",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut a = seed(key);
+        a.path = format!("/r/{i}/");
+        a.blocks.truncate(2);
+        s.publish(&a, 0);
+    }
+    let out = s.cli(&["once"]).await;
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("source looks broken: several articles lost more than half of their text"),
+        "{err}"
+    );
+}

@@ -105,6 +105,8 @@ pub struct Flag {
     pub fields: Vec<String>,
     pub words_added: u64,
     pub words_removed: u64,
+    /// Words in the body before the change.
+    pub words_before: u64,
     pub declared: bool,
     pub seq: i64,
     /// A few changed passages with context.
@@ -611,6 +613,7 @@ fn apply_in(
             fields,
             words_added: 0,
             words_removed: 0,
+            words_before: 0,
             declared: false,
             seq: applied.fetch_seq,
             excerpt: vec![],
@@ -687,6 +690,10 @@ fn apply_in(
                 fields,
                 words_added: words.words_added,
                 words_removed: words.words_removed,
+                words_before: cur
+                    .as_ref()
+                    .and_then(|c| c.fields.get("body"))
+                    .map_or(0, |b| b.split_whitespace().count() as u64),
                 declared,
                 seq,
                 excerpt: diff::words::excerpt(&words, 6)
@@ -753,6 +760,7 @@ fn apply_in(
                 fields: vec![],
                 words_added: 0,
                 words_removed: 0,
+                words_before: 0,
                 declared: false,
                 seq,
                 excerpt: vec![],

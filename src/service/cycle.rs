@@ -284,9 +284,64 @@ async fn discover(ctx: &Context, source: &Source, summary: &mut CycleSummary) {
     }
     let found = candidates.len();
     match ctx.writer.add_watch(&source.name, candidates).await {
-        Ok(added) => info!(source = %source.name, found, added, refused, "discovery"),
+        Ok(added) => {
+            info!(source = %source.name, found, added, refused, "discovery");
+            if added == 0 {
+                let quiet = tokio::task::spawn_blocking({
+                    let (path, name) = (ctx.ledger_path.clone(), source.name.clone());
+                    move || quiet_for_too_long(&path, &name, Utc::now())
+                })
+                .await
+                .ok()
+                .flatten();
+                if let Some((since, usual)) = quiet {
+                    warn!(
+                        source = %source.name,
+                        hours_since_last_new = since.as_secs() / 3600,
+                        usual_gap_minutes = usual.as_secs() / 60,
+                        "source looks broken: no new article for much longer than usual"
+                    );
+                }
+            }
+        }
         Err(e) => tracing::error!(source = %source.name, error = %e, "ledger unwritable"),
     }
+}
+
+/// `Some((since last new article, usual gap))` when a source that used to
+/// yield articles regularly (10 or more) has been quiet for more than five
+/// usual gaps and at least six hours.
+fn quiet_for_too_long(
+    path: &std::path::Path,
+    source: &str,
+    now: DateTime<Utc>,
+) -> Option<(Duration, Duration)> {
+    let conn = ledger::open_read_only(path).ok()?;
+    let (n, first, last): (i64, Option<String>, Option<String>) = conn
+        .query_row(
+            "SELECT COUNT(*), MIN(discovered_at), MAX(discovered_at) FROM watchlist WHERE source = ?1",
+            params![source],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .ok()?;
+    let parse = |t: Option<String>| {
+        t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (first, last) = (parse(first)?, parse(last)?);
+    if n < 10 {
+        return None;
+    }
+    let usual = ((last - first) / (n as i32 - 1)).to_std().ok()?;
+    let since = (now - last).to_std().ok()?;
+    (since > usual * 5 && since > Duration::from_secs(6 * 3600)).then_some((since, usual))
+}
+
+/// Articles whose body lost more than half its words in one change.
+fn shrank(flag: &crate::ledger::writer::Flag) -> bool {
+    flag.kind == ChangeKind::Changed
+        && flag.words_before >= 100
+        && flag.words_removed > flag.words_added + flag.words_before / 2
 }
 
 /// Runs one cycle: discovery, then the configured URLs and the discovered
@@ -355,6 +410,7 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
         let source = shared.clone();
         tasks.spawn(async move { fetch_one(&ctx, &source, url, cond).await });
     }
+    let flags_before = summary.flags.len();
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(Some(Ok(applied))) => note(&mut summary, &source.name, applied),
@@ -369,6 +425,13 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
                 summary.last_error = Some(format!("internal error: {e}"));
             }
         }
+    }
+    let shrunk = summary.flags[flags_before..]
+        .iter()
+        .filter(|f| shrank(f))
+        .count();
+    if shrunk >= 3 {
+        warn!(source = %source.name, articles = shrunk, "source looks broken: several articles lost more than half of their text in one cycle (a redesign the extractor does not follow?)");
     }
     summary.duration = t0.elapsed();
     summary
