@@ -35,15 +35,19 @@ eval_bin=target/release/extract-eval
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-ours_pps=(); traf_pps=()
+ours_pps=(); traf_pps=(); ours_mbs=(); traf_mbs=()
 for i in $(seq "$RUNS"); do
   ours=$("$eval_bin" "$ZYTE_DIR/html" "$ZYTE_DIR/ground-truth.json" --worst 0 --write-predictions "$work/ours.json")
   ours_pps+=("$(grep '^speed:' <<<"$ours" | awk '{print $2}')")
-  read -r pages secs < <("$work/venv/bin/python" bench/trafilatura_run.py "$ZYTE_DIR/html" "$ZYTE_DIR/ground-truth.json" "$work/traf.json")
+  ours_mbs+=("$(grep '^speed:' <<<"$ours" | awk '{print $4}')")
+  read -r pages secs bytes < <("$work/venv/bin/python" bench/trafilatura_run.py "$ZYTE_DIR/html" "$ZYTE_DIR/ground-truth.json" "$work/traf.json")
   traf_pps+=("$(awk -v p="$pages" -v s="$secs" 'BEGIN {printf "%.1f", p/s}')")
+  traf_mbs+=("$(awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "%.1f", b/1e6/s}')")
 done
 ours_med=$(printf '%s\n' "${ours_pps[@]}" | median)
 traf_med=$(printf '%s\n' "${traf_pps[@]}" | median)
+ours_mb=$(printf '%s\n' "${ours_mbs[@]}" | median)
+traf_mb=$(printf '%s\n' "${traf_mbs[@]}" | median)
 ratio=$(awk -v a="$ours_med" -v b="$traf_med" 'BEGIN {printf "%.1f", a/b}')
 
 field() { grep "^$1:" <<<"$2" | awk '{print $2}'; }
@@ -53,10 +57,10 @@ machine="$(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /pr
 version=$(grep '^extractor:' <<<"$ours" | awk '{print $2}')
 
 table=$(cat <<TABLE
-| extractor | F1 | precision | recall | accuracy | pages/s (median of $RUNS, one thread) |
-| --- | --- | --- | --- | --- | --- |
-| newsledger ($version) | $(field F1 "$ours_score") | $(field precision "$ours_score") | $(field recall "$ours_score") | $(field accuracy "$ours_score") | $ours_med |
-| trafilatura $traf_version (Python) | $(field F1 "$traf_score") | $(field precision "$traf_score") | $(field recall "$traf_score") | $(field accuracy "$traf_score") | $traf_med |
+| extractor | F1 | precision | recall | accuracy | pages/s (median of $RUNS, one thread) | MB/s |
+| --- | --- | --- | --- | --- | --- | --- |
+| newsledger ($version) | $(field F1 "$ours_score") | $(field precision "$ours_score") | $(field recall "$ours_score") | $(field accuracy "$ours_score") | $ours_med | $ours_mb |
+| trafilatura $traf_version (Python) | $(field F1 "$traf_score") | $(field precision "$traf_score") | $(field recall "$traf_score") | $(field accuracy "$traf_score") | $traf_med | $traf_mb |
 
 Speed ratio newsledger / trafilatura: **${ratio}×**. Machine: $machine. Date: $(date -u +%Y-%m-%d).
 TABLE

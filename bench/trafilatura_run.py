@@ -1,7 +1,7 @@
 """Runs Python trafilatura over the benchmark pages on one thread.
 
 Usage: trafilatura_run.py HTML_DIR GROUND_TRUTH.json OUT_PREDICTIONS.json
-Prints one line: pages, seconds. Extraction time only (decompression and
+Prints one line: pages, seconds, bytes of HTML. Extraction time only (decompression and
 file reading happen before the clock starts), as for newsledger.
 """
 import gzip
@@ -27,4 +27,4 @@ for pid, html in pages.items():
     out[pid] = {"articleBody": text or ""}
 secs = time.perf_counter() - start
 json.dump(out, open(out_path, "w", encoding="utf-8"))
-print(f"{len(pages)} {secs:.3f}")
+print(f"{len(pages)} {secs:.3f} {sum(len(h.encode()) for h in pages.values())}")

@@ -76,6 +76,12 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
         Encoding::for_label(label.as_bytes())
     };
     let detect = || {
+        // Bytes that are valid UTF-8 are UTF-8: legacy encodings with
+        // non-ASCII text almost never validate, and this check is far
+        // cheaper than statistical detection.
+        if std::str::from_utf8(body).is_ok() {
+            return encoding_rs::UTF_8;
+        }
         let mut d = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
         d.feed(&body[..body.len().min(64 * 1024)], body.len() <= 64 * 1024);
         d.guess(None, chardetng::Utf8Detection::Allow)
