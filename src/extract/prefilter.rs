@@ -46,11 +46,20 @@ const NON_NESTING: &[&str] = &[
     "html", "head", "body", "colgroup", "optgroup", "rb", "rp", "rt", "rtc", "image",
 ];
 
-fn tag_name(rest: &[u8]) -> String {
-    rest.iter()
+/// The tag name at the start of `rest` (as written; compare case-insensitively).
+fn tag_name(rest: &[u8]) -> &[u8] {
+    let n = rest
+        .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b':')
-        .map(|b| b.to_ascii_lowercase() as char)
-        .collect()
+        .count();
+    &rest[..n]
+}
+
+/// True for elements that do not nest (see [`NON_NESTING`]).
+fn non_nesting(name: &[u8]) -> bool {
+    NON_NESTING
+        .iter()
+        .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Attributes that extraction reads; every other one is dropped.
@@ -131,8 +140,7 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
             // so this always makes progress).
             continue;
         }
-        let lower = attr.to_ascii_lowercase();
-        if lower == "style" {
+        if attr.eq_ignore_ascii_case("style") {
             let v: String = value
                 .unwrap_or("")
                 .chars()
@@ -142,7 +150,7 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
             if v.contains("display:none") || v.contains("visibility:hidden") {
                 kept.push_str(" hidden");
             }
-        } else if KEPT_ATTRIBUTES.contains(&lower.as_str()) {
+        } else if KEPT_ATTRIBUTES.iter().any(|k| k.eq_ignore_ascii_case(attr)) {
             kept.push(' ');
             kept.push_str(attr);
             if let Some(v) = value {
@@ -184,7 +192,7 @@ pub fn strip(html: &str) -> String {
         }) else {
             if rest.first() == Some(&b'/') {
                 let name = tag_name(&rest[1..]);
-                if !name.is_empty() && !NON_NESTING.contains(&name.as_str()) {
+                if !name.is_empty() && !non_nesting(name) {
                     if depth > MAX_DEPTH {
                         // The end tag of a start tag dropped for depth.
                         if let Some(end) = memchr::memchr(b'>', &bytes[at..]).map(|p| at + p + 1) {
@@ -201,8 +209,7 @@ pub fn strip(html: &str) -> String {
                 continue;
             }
             if rest.first().is_some_and(u8::is_ascii_alphabetic) {
-                let name = tag_name(rest);
-                let nests = !NON_NESTING.contains(&name.as_str());
+                let nests = !non_nesting(tag_name(rest));
                 let mark = out.len();
                 out.push_str(&html[copied..at]);
                 let too_deep = nests && depth >= MAX_DEPTH;
