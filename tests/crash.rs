@@ -132,6 +132,23 @@ async fn sigkill_at_random_moments_never_breaks_the_ledger() {
             }
             prev = Some(row);
         }
+        // No version lost: every content the daemon fetched and hashed is a
+        // recorded revision of that article (fetch and revision commit together).
+        let lost: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM ledger f WHERE f.kind = 'fetch'
+                   AND json_extract(f.payload, '$.content_hash') IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM revisions r
+                                   WHERE r.url = json_extract(f.payload, '$.article_url')
+                                     AND r.content_hash = json_extract(f.payload, '$.content_hash'))",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            lost, 0,
+            "after kill {round}: fetched versions without a revision"
+        );
         // Every revision entry in the ledger has its derived row, and vice versa.
         let entries: i64 = conn
             .query_row(
