@@ -73,15 +73,7 @@ async fn sigkill_at_random_moments_never_breaks_the_ledger() {
             .status()
             .unwrap();
         let _ = child.wait().await;
-        let mut err = String::new();
-        use tokio::io::AsyncReadExt;
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .await
-            .unwrap();
+        let err = common::stderr_of(&mut child).await;
         // A restart after an interrupted cycle fetches only what it had not
         // reached (all of it only when the kill came before the first fetch).
         for line in err

@@ -9,19 +9,9 @@ use std::time::{Duration, Instant};
 use common::{Setup, bin, seed};
 use newsledger::demo::server::Page;
 use newsledger::demo::site::{self, Block, Chrome};
-use tokio::io::AsyncReadExt;
 
 fn spawn_run(s: &Setup) -> tokio::process::Child {
-    tokio::process::Command::new(bin())
-        .arg("--config")
-        .arg(&s.config)
-        .arg("run")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn run")
+    common::spawn_run(&s.config)
 }
 
 fn sigterm(child: &tokio::process::Child) {
@@ -49,14 +39,7 @@ async fn stop(mut child: tokio::process::Child) -> (std::process::ExitStatus, St
         .expect("exit within 10 s")
         .unwrap();
     let elapsed = t0.elapsed();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .await
-        .unwrap();
+    let err = common::stderr_of(&mut child).await;
     (status, err, elapsed)
 }
 

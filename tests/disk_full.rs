@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::{Setup, bin};
 use newsledger::demo::server::Page;
-use tokio::io::AsyncReadExt;
 
 fn mount(dir: &std::path::Path, size: &str, remount: bool) -> bool {
     let opts = if remount {
@@ -149,14 +148,7 @@ async fn a_full_disk_is_survived_and_writing_resumes_when_space_returns() {
         .unwrap()
         .unwrap();
     assert!(status.success());
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .await
-        .unwrap();
+    let err = common::stderr_of(&mut child).await;
     assert!(
         err.lines()
             .any(|l| l.contains("ERROR") && l.contains("ledger unwritable")),

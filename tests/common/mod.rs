@@ -102,3 +102,27 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Starts `newsledger run` with stderr captured (read it with [`stderr_of`]).
+pub fn spawn_run(config: &Path) -> tokio::process::Child {
+    tokio::process::Command::new(bin())
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn newsledger run")
+}
+
+/// Everything a finished child wrote to stderr.
+pub async fn stderr_of(child: &mut tokio::process::Child) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut err).await.expect("read stderr");
+    }
+    err
+}
