@@ -25,12 +25,8 @@ fn sel(s: &str) -> Selector {
     Selector::parse(s).expect("static selector")
 }
 
-static LD_JSON: LazyLock<Selector> = LazyLock::new(|| sel(r#"script[type="application/ld+json"]"#));
-static META: LazyLock<Selector> = LazyLock::new(|| sel("meta"));
-static CANONICAL: LazyLock<Selector> = LazyLock::new(|| sel(r#"link[rel~="canonical"]"#));
 static TITLE: LazyLock<Selector> = LazyLock::new(|| sel("title"));
 static H1: LazyLock<Selector> = LazyLock::new(|| sel("h1"));
-static HTML: LazyLock<Selector> = LazyLock::new(|| sel("html"));
 static TIME: LazyLock<Selector> = LazyLock::new(|| sel("time[datetime]"));
 static AUTHOR_LINK: LazyLock<Selector> = LazyLock::new(|| {
     sel(r#"a[rel~="author"], [itemprop="author"] [itemprop="name"], .byline .author, .author-name"#)
@@ -61,8 +57,9 @@ pub fn clean(s: &str) -> Option<String> {
 
 /// Reads metadata from a parsed page.
 pub fn read(doc: &Html) -> Metadata {
-    let ld = json_ld_article(doc);
-    let metas = MetaTags::read(doc);
+    let scan = Scan::of(doc);
+    let ld = json_ld_article(&scan.ld_scripts);
+    let metas = scan.metas;
     let mut m = Metadata::default();
 
     let ld_str = |k: &str| ld.as_ref().and_then(|a| a.get(k)).and_then(text_of);
@@ -125,20 +122,16 @@ pub fn read(doc: &Html) -> Metadata {
                 .find_map(|d| normalize_date(d))
         });
     m.language = ld_str("inLanguage")
-        .or_else(|| {
-            doc.select(&HTML)
-                .next()
-                .and_then(|h| h.value().attr("lang"))
-                .and_then(clean)
-        })
+        .or_else(|| scan.html_lang.as_deref().and_then(clean))
         .or_else(|| {
             metas
                 .get(&["og:locale", "dc.language", "content-language", "language"])
                 .map(|l| l.replace('_', "-"))
         });
-    m.canonical_url = doc
-        .select(&CANONICAL)
-        .find_map(|l| l.value().attr("href").and_then(clean))
+    m.canonical_url = scan
+        .canonical
+        .as_deref()
+        .and_then(clean)
         .or_else(|| metas.get(&["og:url"]))
         .or_else(|| ld_str("url"))
         .or_else(|| {
@@ -250,8 +243,8 @@ fn is_article(v: &Value) -> bool {
 
 /// The first schema.org article object in any JSON-LD block, searching
 /// arrays and `@graph` (iteratively: a hostile block cannot recurse us).
-fn json_ld_article(doc: &Html) -> Option<Value> {
-    for script in doc.select(&LD_JSON) {
+fn json_ld_article(scripts: &[ElementRef<'_>]) -> Option<Value> {
+    for script in scripts {
         let raw: String = script.text().collect();
         // Some sites wrap the JSON in HTML comments or CDATA.
         let raw = raw
@@ -291,26 +284,71 @@ fn json_ld_article(doc: &Html) -> Option<Value> {
     None
 }
 
+/// What one walk over the document collects for metadata: JSON-LD
+/// scripts, `<meta>` tags, the canonical link and `<html lang>` (one
+/// traversal instead of a selector pass for each).
+struct Scan<'a> {
+    ld_scripts: Vec<ElementRef<'a>>,
+    metas: MetaTags,
+    canonical: Option<String>,
+    html_lang: Option<String>,
+}
+
+impl<'a> Scan<'a> {
+    fn of(doc: &'a Html) -> Scan<'a> {
+        let mut scan = Scan {
+            ld_scripts: Vec::new(),
+            metas: MetaTags(Vec::new()),
+            canonical: None,
+            html_lang: None,
+        };
+        for node in doc.tree.root().descendants() {
+            let Some(el) = ElementRef::wrap(node) else {
+                continue;
+            };
+            let v = el.value();
+            match v.name() {
+                "script"
+                    if v.attr("type")
+                        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) =>
+                {
+                    scan.ld_scripts.push(el)
+                }
+                "meta" => {
+                    let Some(content) = v.attr("content").and_then(clean) else {
+                        continue;
+                    };
+                    for key in ["property", "name", "itemprop", "http-equiv"] {
+                        if let Some(k) = v.attr(key) {
+                            scan.metas
+                                .0
+                                .push((k.trim().to_ascii_lowercase(), content.clone()));
+                        }
+                    }
+                }
+                "link"
+                    if scan.canonical.is_none()
+                        && v.attr("rel").is_some_and(|r| {
+                            r.split_ascii_whitespace()
+                                .any(|t| t.eq_ignore_ascii_case("canonical"))
+                        }) =>
+                {
+                    scan.canonical = v.attr("href").map(str::to_string);
+                }
+                "html" if scan.html_lang.is_none() => {
+                    scan.html_lang = v.attr("lang").map(str::to_string)
+                }
+                _ => {}
+            }
+        }
+        scan
+    }
+}
+
 /// `<meta>` tags by lower-cased `property`, `name`, `itemprop` or `http-equiv`.
 struct MetaTags(Vec<(String, String)>);
 
 impl MetaTags {
-    fn read(doc: &Html) -> MetaTags {
-        let mut out = Vec::new();
-        for m in doc.select(&META) {
-            let v = m.value();
-            let Some(content) = v.attr("content").and_then(clean) else {
-                continue;
-            };
-            for key in ["property", "name", "itemprop", "http-equiv"] {
-                if let Some(k) = v.attr(key) {
-                    out.push((k.trim().to_ascii_lowercase(), content.clone()));
-                }
-            }
-        }
-        MetaTags(out)
-    }
-
     fn get(&self, keys: &[&str]) -> Option<String> {
         self.get_all(keys).into_iter().next()
     }
