@@ -1,0 +1,182 @@
+//! The handle other tasks use to reach the writer thread.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Applied, FetchReport, Pending, Writer};
+use crate::config::Webhook;
+use crate::ledger::{LedgerError, Result};
+
+/// Requests the writer task serves.
+enum Request {
+    Fetch(Box<FetchReport>, oneshot::Sender<Result<Applied>>),
+    Source(String, Value, oneshot::Sender<Result<Option<i64>>>),
+    CycleStarted(String, DateTime<Utc>, oneshot::Sender<Result<()>>),
+    SetWebhooks(Vec<Webhook>, oneshot::Sender<Result<()>>),
+    Watch(
+        String,
+        Vec<(String, String, Option<String>)>,
+        oneshot::Sender<Result<usize>>,
+    ),
+    Due(DateTime<Utc>, usize, oneshot::Sender<Result<Vec<Pending>>>),
+    Attempted(i64, Option<String>, oneshot::Sender<Result<()>>),
+    CycleFinished {
+        name: String,
+        at: DateTime<Utc>,
+        next_run: Option<DateTime<Utc>>,
+        counts: Value,
+        last_error: Option<String>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// A handle to the writer thread. Dropping every handle stops the writer
+/// after it has applied what it already received.
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<Request>,
+}
+
+/// Error returned when the writer thread has stopped.
+fn writer_gone() -> LedgerError {
+    LedgerError::Sqlite {
+        path: PathBuf::from("(writer)"),
+        source: rusqlite::Error::InvalidQuery,
+    }
+}
+
+impl WriterHandle {
+    /// Opens the ledger and starts the writer on its own thread (SQLite
+    /// calls block; they must not run on the async reactor).
+    pub fn spawn(path: &Path) -> Result<(WriterHandle, std::thread::JoinHandle<()>)> {
+        let mut writer = Writer::open(path)?;
+        // Bounded: a slow disk slows fetching instead of growing memory.
+        let (tx, mut rx) = mpsc::channel::<Request>(64);
+        let join = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || {
+                while let Some(req) = rx.blocking_recv() {
+                    match req {
+                        Request::Fetch(report, reply) => {
+                            let _ = reply.send(writer.apply(&report));
+                        }
+                        Request::Source(name, cfg, reply) => {
+                            let _ = reply.send(writer.record_source(&name, &cfg, Utc::now()));
+                        }
+                        Request::SetWebhooks(w, reply) => {
+                            writer.set_webhooks(w);
+                            let _ = reply.send(Ok(()));
+                        }
+                        Request::Watch(source, found, reply) => {
+                            let _ = reply.send(writer.add_watch(&source, &found, Utc::now()));
+                        }
+                        Request::Due(now, limit, reply) => {
+                            let _ = reply.send(writer.due_notifications(now, limit));
+                        }
+                        Request::Attempted(id, error, reply) => {
+                            let _ = reply.send(writer.notification_attempted(
+                                id,
+                                error.as_deref(),
+                                Utc::now(),
+                            ));
+                        }
+                        Request::CycleStarted(name, at, reply) => {
+                            let _ = reply.send(writer.cycle_started(&name, at));
+                        }
+                        Request::CycleFinished {
+                            name,
+                            at,
+                            next_run,
+                            counts,
+                            last_error,
+                            reply,
+                        } => {
+                            let _ = reply.send(writer.cycle_finished(
+                                &name,
+                                at,
+                                next_run,
+                                &counts,
+                                last_error.as_deref(),
+                            ));
+                        }
+                    }
+                }
+            })
+            .map_err(|e| LedgerError::Directory {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+        Ok((WriterHandle { tx }, join))
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Request) -> Result<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| writer_gone())?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    pub async fn record(&self, report: FetchReport) -> Result<Applied> {
+        self.call(|reply| Request::Fetch(Box::new(report), reply))
+            .await
+    }
+
+    pub async fn record_source(&self, name: &str, config: Value) -> Result<Option<i64>> {
+        let name = name.to_string();
+        self.call(|reply| Request::Source(name, config, reply))
+            .await
+    }
+
+    pub async fn set_webhooks(&self, webhooks: Vec<Webhook>) -> Result<()> {
+        self.call(|reply| Request::SetWebhooks(webhooks, reply))
+            .await
+    }
+
+    pub async fn add_watch(
+        &self,
+        source: &str,
+        found: Vec<(String, String, Option<String>)>,
+    ) -> Result<usize> {
+        let source = source.to_string();
+        self.call(|reply| Request::Watch(source, found, reply))
+            .await
+    }
+
+    pub async fn due_notifications(&self, limit: usize) -> Result<Vec<Pending>> {
+        self.call(|reply| Request::Due(Utc::now(), limit, reply))
+            .await
+    }
+
+    pub async fn notification_attempted(&self, id: i64, error: Option<String>) -> Result<()> {
+        self.call(|reply| Request::Attempted(id, error, reply))
+            .await
+    }
+
+    pub async fn cycle_started(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
+        let name = name.to_string();
+        self.call(|reply| Request::CycleStarted(name, at, reply))
+            .await
+    }
+
+    pub async fn cycle_finished(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+        next_run: Option<DateTime<Utc>>,
+        counts: Value,
+        last_error: Option<String>,
+    ) -> Result<()> {
+        let name = name.to_string();
+        self.call(|reply| Request::CycleFinished {
+            name,
+            at,
+            next_run,
+            counts,
+            last_error,
+            reply,
+        })
+        .await
+    }
+}

@@ -1,0 +1,368 @@
+//! The ledger writer: the one owner of the writable connection.
+//!
+//! Other tasks send it complete records; each record is applied in one
+//! transaction (a fetch, the revision or removal it implies, its blobs and
+//! the derived tables), so a crash leaves all of it or none of it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde_json::{Value, json};
+
+mod apply;
+mod handle;
+
+pub use handle::WriterHandle;
+
+use super::{Kind, LedgerError, Result, append, blobs, timestamp};
+use crate::config::{ExtractOverrides, KeepRaw, Webhook};
+use crate::extract::Article;
+use crate::fetch::FetchResult;
+use apply::{apply_in, enqueue};
+
+/// A fetch and what extraction made of it, ready to be recorded.
+#[derive(Debug, Clone)]
+pub struct FetchReport {
+    pub source: String,
+    pub keep_raw: KeepRaw,
+    pub result: FetchResult,
+    /// The extracted article, for a 2xx HTML response.
+    pub article: Option<Article>,
+    /// Why the response was not extracted (e.g. not HTML), if it was not.
+    pub skipped: Option<String>,
+    /// The source's extraction overrides (to re-extract an old capture).
+    pub overrides: ExtractOverrides,
+}
+
+/// The outcome of a fetch, as recorded in its `fetch` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    New,
+    Unchanged,
+    Changed,
+    NotModified,
+    Failed,
+    Gone,
+    Skipped,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 7] = [
+        Outcome::New,
+        Outcome::Unchanged,
+        Outcome::Changed,
+        Outcome::NotModified,
+        Outcome::Failed,
+        Outcome::Gone,
+        Outcome::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::New => "new",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Changed => "changed",
+            Outcome::NotModified => "not_modified",
+            Outcome::Failed => "failed",
+            Outcome::Gone => "gone",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// What kind of step a new revision (or removal) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The text changed: flagged.
+    Changed,
+    /// Only published/modified metadata changed: recorded, not an edit.
+    Metadata,
+    /// The text returned to an earlier revision's: recorded as a reversion.
+    Reverted,
+    /// The article answered 404/410 after being seen: flagged.
+    Gone,
+    /// A new extractor reads the old capture the same way: not an edit.
+    Rebaseline,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Changed => "changed",
+            ChangeKind::Metadata => "metadata",
+            ChangeKind::Reverted => "reverted",
+            ChangeKind::Gone => "gone",
+            ChangeKind::Rebaseline => "rebaseline",
+        }
+    }
+}
+
+/// A recorded change, for the log line and the cycle report.
+#[derive(Debug, Clone)]
+pub struct Flag {
+    pub kind: ChangeKind,
+    pub url: String,
+    pub from_revision: Option<i64>,
+    pub to_revision: Option<i64>,
+    pub fields: Vec<String>,
+    pub words_added: u64,
+    pub words_removed: u64,
+    /// Words in the body before the change.
+    pub words_before: u64,
+    pub declared: bool,
+    pub seq: i64,
+    /// A few changed passages with context.
+    pub excerpt: Vec<String>,
+}
+
+/// What the writer did with one fetch report.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub outcome: Outcome,
+    pub fetch_seq: i64,
+    pub article_url: Option<String>,
+    pub revision: Option<i64>,
+    pub flag: Option<Flag>,
+    pub error: Option<String>,
+}
+
+/// The current revision of an article, as the derived table holds it.
+struct Current {
+    revision: i64,
+    content_hash: String,
+    field_hashes: BTreeMap<String, String>,
+    fields: BTreeMap<String, String>,
+    extractor: String,
+    text_blob: String,
+    raw_blob: Option<String>,
+    gone: bool,
+}
+
+/// Owns the writable connection.
+pub struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    /// Webhooks that get a notification queued with each flagged change.
+    webhooks: Vec<Webhook>,
+}
+
+/// A queued webhook notification that is due.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: i64,
+    pub webhook: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// After this many failed attempts a notification is given up (with its
+/// last error kept): about four days of backoff.
+pub const MAX_ATTEMPTS: i64 = 30;
+
+/// Delay before attempt `attempts + 1`: 5 s doubling to at most an hour,
+/// spread by ±20% (by id) so that a recovering receiver is not hit at once.
+pub fn backoff(attempts: i64, id: i64) -> chrono::Duration {
+    let base = 5i64.saturating_mul(1i64 << attempts.clamp(0, 20)).min(3600);
+    let spread = (id.wrapping_mul(2_654_435_761) % 41 - 20) as f64 / 100.0;
+    chrono::Duration::milliseconds((base as f64 * 1000.0 * (1.0 + spread)) as i64)
+}
+
+impl Writer {
+    pub fn open(path: &Path) -> Result<Writer> {
+        Ok(Writer {
+            conn: super::open_writable(path)?,
+            path: path.to_path_buf(),
+            webhooks: Vec::new(),
+        })
+    }
+
+    pub fn set_webhooks(&mut self, webhooks: Vec<Webhook>) {
+        self.webhooks = webhooks;
+    }
+
+    /// Notifications due at `now`, oldest first.
+    pub fn due_notifications(&mut self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Pending>> {
+        let path = self.path.clone();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, webhook, body, attempts FROM notifications
+                 WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?1
+                 ORDER BY id LIMIT ?2",
+            )
+            .map_err(LedgerError::sqlite(&path))?;
+        let rows = stmt
+            .query_map(params![timestamp(now), limit as i64], |r| {
+                Ok(Pending {
+                    id: r.get(0)?,
+                    webhook: r.get(1)?,
+                    body: r.get(2)?,
+                    attempts: r.get(3)?,
+                })
+            })
+            .map_err(LedgerError::sqlite(&path))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(LedgerError::sqlite(&path))?;
+        Ok(rows)
+    }
+
+    /// Adds discovered article URLs to a source's watch list; returns how
+    /// many were new.
+    pub fn add_watch(
+        &mut self,
+        source: &str,
+        found: &[(String, String, Option<String>)],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        let mut added = 0;
+        for (url, via, published) in found {
+            added += tx
+                .execute(
+                    "INSERT OR IGNORE INTO watchlist (url, source, discovered_at, via, published) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![url, source, timestamp(now), via, published],
+                )
+                .map_err(LedgerError::sqlite(&path))?;
+        }
+        tx.commit().map_err(LedgerError::sqlite(&path))?;
+        Ok(added)
+    }
+
+    /// Records one delivery attempt.
+    pub fn notification_attempted(
+        &mut self,
+        id: i64,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let attempts = self
+            .conn
+            .query_row(
+                "SELECT attempts FROM notifications WHERE id = ?1",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(LedgerError::sqlite(&path))?
+            + 1;
+        let at = timestamp(now);
+        let result = match error {
+            None => self.conn.execute(
+                "UPDATE notifications SET attempts = ?2, delivered_at = ?3, last_error = NULL WHERE id = ?1",
+                params![id, attempts, at],
+            ),
+            Some(e) if attempts >= MAX_ATTEMPTS => self.conn.execute(
+                "UPDATE notifications SET attempts = ?2, gave_up_at = ?3, last_error = ?4 WHERE id = ?1",
+                params![id, attempts, at, e],
+            ),
+            Some(e) => self.conn.execute(
+                "UPDATE notifications SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
+                params![id, attempts, timestamp(now + backoff(attempts - 1, id)), e],
+            ),
+        };
+        result.map_err(LedgerError::sqlite(&path))?;
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<Transaction<'_>> {
+        let path = self.path.clone();
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::sqlite(&path))
+    }
+
+    /// Records a source's configuration if it is new or changed. Returns the
+    /// seq of the `source` entry written, if one was.
+    pub fn record_source(
+        &mut self,
+        name: &str,
+        config: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let canonical = super::entry::canonical_json(config);
+        let hash = blobs::hash_hex(canonical.as_bytes());
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        let known: Option<Option<String>> = tx
+            .query_row(
+                "SELECT config_hash FROM source_state WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(LedgerError::sqlite(&path))?;
+        if known.flatten().as_deref() == Some(hash.as_str()) {
+            return Ok(None);
+        }
+        let payload = json!({ "name": name, "config": config, "config_hash": hash });
+        let seq =
+            append(&tx, Kind::Source, None, &payload, now).map_err(LedgerError::sqlite(&path))?;
+        tx.execute(
+            "INSERT INTO source_state (name, config_hash) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET config_hash = excluded.config_hash",
+            params![name, hash],
+        )
+        .map_err(LedgerError::sqlite(&path))?;
+        tx.commit().map_err(LedgerError::sqlite(&path))?;
+        Ok(Some(seq))
+    }
+
+    /// Notes that a source's cycle started (for resuming after a stop).
+    pub fn cycle_started(&mut self, name: &str, at: DateTime<Utc>) -> Result<()> {
+        let path = self.path.clone();
+        self.conn
+            .execute(
+                "INSERT INTO source_state (name, cycle_started_at) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET cycle_started_at = excluded.cycle_started_at",
+                params![name, timestamp(at)],
+            )
+            .map_err(LedgerError::sqlite(&path))?;
+        Ok(())
+    }
+
+    /// Notes that a source's cycle finished, with its counts and next run.
+    pub fn cycle_finished(
+        &mut self,
+        name: &str,
+        at: DateTime<Utc>,
+        next_run: Option<DateTime<Utc>>,
+        counts: &Value,
+        last_error: Option<&str>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        self.conn
+            .execute(
+                "INSERT INTO source_state (name, last_cycle_at, next_run_at, counts_json, last_error)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(name) DO UPDATE SET last_cycle_at = excluded.last_cycle_at,
+                   next_run_at = excluded.next_run_at, counts_json = excluded.counts_json,
+                   last_error = excluded.last_error",
+                params![name, timestamp(at), next_run.map(timestamp), counts.to_string(), last_error],
+            )
+            .map_err(LedgerError::sqlite(&path))?;
+        Ok(())
+    }
+
+    /// Records one fetch and its consequences in one transaction.
+    pub fn apply(&mut self, report: &FetchReport) -> Result<Applied> {
+        let path = self.path.clone();
+        let now = Utc::now();
+        let webhooks = std::mem::take(&mut self.webhooks);
+        let result = (|| {
+            let tx = self.begin()?;
+            let applied = apply_in(&tx, report, now).map_err(LedgerError::sqlite(&path))?;
+            if let Some(flag) = &applied.flag {
+                enqueue(&tx, &webhooks, &report.source, flag, now)
+                    .map_err(LedgerError::sqlite(&path))?;
+            }
+            tx.commit().map_err(LedgerError::sqlite(&path))?;
+            Ok(applied)
+        })();
+        self.webhooks = webhooks;
+        let applied = result?;
+        Ok(applied)
+    }
+}
