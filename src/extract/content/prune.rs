@@ -1,0 +1,357 @@
+//! Pruning before scoring: tags, roles, hidden elements, reader comments,
+//! and chrome-named classes (never on ancestors of marked content).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use scraper::{Html, Node, Selector};
+
+use super::{IdBuild, IdSet, Pass, element};
+
+/// Tags whose content is never article text.
+pub(super) const JUNK_TAGS: &[&str] = &[
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "canvas",
+    "iframe",
+    "object",
+    "embed",
+    "button",
+    "select",
+    "input",
+    "textarea",
+    "nav",
+    "aside",
+    "footer",
+    "header",
+    "figcaption",
+    "head",
+    "link",
+    "meta",
+    "dialog",
+    "menu",
+    "label",
+    "option",
+];
+
+/// ARIA roles of page chrome.
+const JUNK_ROLES: &[&str] = &[
+    "navigation",
+    "complementary",
+    "banner",
+    "contentinfo",
+    "dialog",
+    "alertdialog",
+    "menu",
+    "menubar",
+    "search",
+    "toolbar",
+    "tablist",
+];
+
+static UNLIKELY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)-ad-|^ad-|\bads?\b|advert|banner|breadcrumb|combx|comment|community|cookie|disqus|extra|footer|gdpr|legends|menu|related|recent|remark|replies|rss|share|sharing|shoutbox|sidebar|skyscraper|social|sponsor|supplemental|pagination|pager|popup|modal|newsletter|subscribe|promo|widget|tag-?cloud|\btags\b|post-?nav|nav-?links|navigation|navbar|masthead|toolbar|print|signup|outbrain|taboola|most-?(read|popular|viewed)|trending|read-?more|also-?read|author-?(bio|box|info)|caption|credit|byline-share|wp-caption-text",
+    )
+    .expect("static regex")
+});
+
+/// Reader comments: never article text, however content-like their class
+/// ("comment-content", `<article class="comment-body">`). Pruned in every pass.
+static COMMENTS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(^|[\s_-])comments?([\s_-]|$)|commentlist|comment-?(body|content|list|respond|form|meta|author|text|wrap|area|section|thread)|disqus|^respond$").expect("static regex")
+});
+
+static MAYBE_OK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)and|article|body|column|content|main|shadow|story|entry|post-text")
+        .expect("static regex")
+});
+
+static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)article|body|content|entry|hentry|h-entry|main|page|pagination|post|text|blog|story|prose|articlebody").expect("static regex")
+});
+
+static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)-ad-|hidden|^hid$|\bhid\b|banner|combx|comment|com-|contact|foot|footer|footnote|gdpr|masthead|media|meta|outbrain|promo|related|recent|scroll|share|shoutbox|sidebar|skyscraper|sponsor|shopping|social|tags|tool|widget|newsletter|subscribe|caption|byline|author").expect("static regex")
+});
+
+fn class_and_id(e: &scraper::node::Element) -> String {
+    let mut s = String::new();
+    if let Some(c) = e.attr("class") {
+        s.push_str(c);
+    }
+    if let Some(i) = e.attr("id") {
+        s.push(' ');
+        s.push_str(i);
+    }
+    s
+}
+
+/// What the class/id patterns say about one `class id` string.
+#[derive(Debug, Clone, Copy, Default)]
+struct ClassFlags {
+    unlikely: bool,
+    maybe_ok: bool,
+    comments: bool,
+    strong_content: bool,
+    positive: bool,
+    negative: bool,
+}
+
+/// Entries kept in the per-thread pattern cache before it is cleared.
+const CLASS_CACHE_LIMIT: usize = 20_000;
+
+thread_local! {
+    /// Pattern results by `class id` string: pages repeat a few hundred
+    /// class strings over thousands of elements, and the patterns are pure.
+    static CLASS_CACHE: std::cell::RefCell<HashMap<u64, ClassFlags, IdBuild>> = std::cell::RefCell::new(HashMap::default());
+}
+
+/// A 64-bit hash of an element's class and id (8 bytes per step), the key
+/// of the pattern cache: no allocation on a hit.
+fn class_key(class: &str, id: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = (class.len() as u64) << 32 | id.len() as u64;
+    for part in [class.as_bytes(), id.as_bytes()] {
+        for chunk in part.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+        }
+        h = h.rotate_left(17).wrapping_mul(K);
+    }
+    h
+}
+
+fn class_flags(e: &scraper::node::Element) -> ClassFlags {
+    let (class, id) = (e.attr("class"), e.attr("id"));
+    if class.is_none() && id.is_none() {
+        return ClassFlags::default();
+    }
+    let key = class_key(class.unwrap_or(""), id.unwrap_or(""));
+    CLASS_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(f) = cache.get(&key) {
+            return *f;
+        }
+        let ci = class_and_id(e);
+        let f = ClassFlags {
+            unlikely: UNLIKELY.is_match(&ci),
+            maybe_ok: MAYBE_OK.is_match(&ci),
+            comments: COMMENTS.is_match(&ci),
+            strong_content: STRONG_CONTENT.is_match(&ci),
+            positive: POSITIVE.is_match(&ci),
+            negative: NEGATIVE.is_match(&ci),
+        };
+        if cache.len() >= CLASS_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(key, f);
+        f
+    })
+}
+
+/// +25 for content-like class/id names, −25 for chrome-like ones.
+pub fn class_weight(e: &scraper::node::Element) -> f64 {
+    let f = class_flags(e);
+    let mut w = 0.0;
+    if f.negative {
+        w -= 25.0;
+    }
+    if f.positive {
+        w += 25.0;
+    }
+    if e.attr("itemprop")
+        .is_some_and(|p| p.contains("articleBody"))
+    {
+        w += 50.0;
+    }
+    w
+}
+
+fn is_hidden(e: &scraper::node::Element) -> bool {
+    if e.attr("hidden").is_some() || e.attr("aria-hidden") == Some("true") {
+        return true;
+    }
+    e.attr("style").is_some_and(|s| {
+        let s: String = s
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        s.contains("display:none") || s.contains("visibility:hidden")
+    })
+}
+
+/// Why an element is dropped before scoring, if it is.
+pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static str> {
+    let name = e.name();
+    if JUNK_TAGS.contains(&name) {
+        return Some("tag");
+    }
+    if matches!(name, "html" | "body" | "main") {
+        return None;
+    }
+    let flags = class_flags(e);
+    if flags.comments {
+        return Some("comments");
+    }
+    if name == "article" {
+        return None;
+    }
+    if e.attr("role")
+        .is_some_and(|r| JUNK_ROLES.contains(&r.trim()))
+    {
+        return Some("role");
+    }
+    if is_hidden(e) {
+        return Some("hidden");
+    }
+    if e.attr("itemprop")
+        .is_some_and(|p| p.contains("articleBody"))
+    {
+        return None;
+    }
+    if pass.class_pruning && flags.unlikely && !flags.maybe_ok {
+        return Some("class");
+    }
+    None
+}
+
+static STRONG_CONTENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)article-?body|articlebody|article-?content|article-?text|post-?body|post-?content|entry-?content|story-?body|story-?content|body-?text|main-?content|hentry|h-entry").expect("static regex")
+});
+
+/// Elements that contain (or are) a strongly marked content container
+/// (`itemprop=articleBody`, `entry-content`, `post-body`, `<article>`…):
+/// a chrome-like class name on such an element ("widget Blog",
+/// "theiaStickySidebar") does not prune it. One pass up the tree per marker.
+fn content_ancestors(doc: &Html) -> IdSet {
+    let mut out = IdSet::default();
+    for n in doc.tree.root().descendants() {
+        let Some(e) = element(n) else { continue };
+        let marked = e.name() == "article"
+            || e.attr("itemprop")
+                .is_some_and(|p| p.contains("articleBody"))
+            || class_flags(e).strong_content;
+        if !marked {
+            continue;
+        }
+        let mut cur = Some(n);
+        while let Some(c) = cur {
+            if !out.insert(c.id()) {
+                break;
+            }
+            cur = c.parent();
+        }
+    }
+    out
+}
+
+/// The set of pruned subtrees' roots.
+pub type Removed = IdSet;
+
+/// Marks chrome that is never content (see [`junk_reason`]), plus whatever
+/// the source's `ignore_selectors` name.
+pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
+    let protected = content_ancestors(doc);
+    let mut removed = Removed::default();
+    for node in doc.tree.root().descendants() {
+        if let Node::Element(e) = node.value()
+            && let Some(reason) = junk_reason(e, pass)
+            && !(reason == "class" && protected.contains(&node.id()))
+        {
+            removed.insert(node.id());
+        }
+    }
+    for sel in ignore {
+        removed.extend(doc.select(sel).map(|e| e.id()));
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::content::PASSES;
+
+    fn first(html: &str, tag: &str) -> scraper::node::Element {
+        let doc = Html::parse_fragment(html);
+        let sel = Selector::parse(tag).unwrap();
+        doc.select(&sel).next().unwrap().value().clone()
+    }
+
+    #[test]
+    fn chrome_is_pruned_and_content_is_kept() {
+        let strict = PASSES[0];
+        assert_eq!(
+            junk_reason(&first("<nav>x</nav>", "nav"), strict),
+            Some("tag")
+        );
+        assert_eq!(
+            junk_reason(&first("<div role=navigation>x</div>", "div"), strict),
+            Some("role")
+        );
+        assert_eq!(
+            junk_reason(&first("<div hidden>x</div>", "div"), strict),
+            Some("hidden")
+        );
+        assert_eq!(
+            junk_reason(
+                &first("<div class=\"comment-content\">x</div>", "div"),
+                strict
+            ),
+            Some("comments")
+        );
+        assert_eq!(
+            junk_reason(&first("<div class=\"sidebar\">x</div>", "div"), strict),
+            Some("class")
+        );
+        assert_eq!(
+            junk_reason(&first("<div class=\"sidebar\">x</div>", "div"), PASSES[1]),
+            None,
+            "relaxed pass"
+        );
+        assert_eq!(
+            junk_reason(
+                &first("<div class=\"related-content\">x</div>", "div"),
+                strict
+            ),
+            None,
+            "content-like name wins"
+        );
+        assert_eq!(
+            junk_reason(
+                &first(
+                    "<div class=\"share\" itemprop=\"articleBody\">x</div>",
+                    "div"
+                ),
+                strict
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn class_weight_reads_names() {
+        assert!(class_weight(&first("<div class=\"entry-content\">x</div>", "div")) > 0.0);
+        assert!(class_weight(&first("<div class=\"widget\">x</div>", "div")) < 0.0);
+        assert_eq!(class_weight(&first("<div>x</div>", "div")), 0.0);
+    }
+
+    #[test]
+    fn marked_content_protects_its_ancestors() {
+        let doc = Html::parse_document(
+            "<div class=\"widget Blog\"><div class=\"post-body\"><p>text</p></div></div><div class=\"widget\">w</div>",
+        );
+        let removed = prune_junk(&doc, &[], PASSES[0]);
+        let sel = Selector::parse("div").unwrap();
+        let divs: Vec<_> = doc.select(&sel).map(|d| d.id()).collect();
+        assert!(!removed.contains(&divs[0]), "ancestor of post-body kept");
+        assert!(removed.contains(&divs[2]), "plain widget pruned");
+    }
+}

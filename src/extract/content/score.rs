@@ -1,0 +1,376 @@
+//! Scoring paragraphs into candidates, picking the best with its siblings
+//! and same-template chunks, and cleaning inside the chosen content.
+
+use scraper::{Html, Node};
+
+use super::prune::class_weight;
+use super::{BLOCK_TAGS, IdMap, IdSet, N, Removed, Stats, element, has_block_child, inline_text};
+
+/// A candidate's score: `total` = tag and class prior + `evidence`, where
+/// `evidence` is what its paragraphs contributed (both scaled by
+/// 1 − link density).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Score {
+    pub total: f64,
+    pub evidence: f64,
+}
+
+/// Readability scores: each paragraph-like element scores by length and
+/// commas; the score flows to its parent (full), grandparent (half) and
+/// great-grandparent (a third). Ancestors start from a tag and class prior.
+pub fn score(root: N<'_>, stats: &Stats) -> IdMap<Score> {
+    let mut scores: IdMap<Score> = IdMap::default();
+    for n in root.descendants() {
+        if stats.is_dead(n.id()) {
+            continue;
+        }
+        let Some(e) = element(n) else { continue };
+        let st = stats.get(n.id());
+        let paragraph_like = match e.name() {
+            "p" | "pre" | "td" | "blockquote" => true,
+            "div" | "section" | "span" | "font" | "article" | "main" => {
+                !has_block_child(n) && st.text >= 25
+            }
+            _ => false,
+        };
+        if paragraph_like {
+            if st.text >= 25
+                && let Some(parent) = n.parent()
+            {
+                add_paragraph(&mut scores, parent, st.text, &inline_text(n, stats));
+            }
+            continue;
+        }
+        // Text written straight into a container between its blocks
+        // ("text<br><br>more text<div>…</div>") is a paragraph of that container.
+        let in_blocks: usize = n
+            .children()
+            .filter(|c| element(*c).is_some_and(|ce| BLOCK_TAGS.contains(&ce.name())))
+            .map(|c| stats.get(c.id()).text)
+            .sum();
+        if st.text.saturating_sub(in_blocks) >= 25
+            && matches!(
+                e.name(),
+                "div" | "section" | "article" | "main" | "td" | "span" | "font" | "center"
+            )
+        {
+            for run in inline_runs(n, stats) {
+                if run.chars().count() >= 25 {
+                    add_paragraph(&mut scores, n, run.chars().count(), &run);
+                }
+            }
+        }
+    }
+    // Link-heavy candidates are navigation, whatever their text.
+    for (id, s) in scores.iter_mut() {
+        let keep = 1.0 - stats.get(*id).link_density();
+        s.total *= keep;
+        s.evidence *= keep;
+    }
+    scores
+}
+
+/// Adds one paragraph's score to `first` (full), its parent (half) and
+/// grandparent (a sixth), creating their entries from a tag and class prior.
+fn add_paragraph(scores: &mut IdMap<Score>, first: N<'_>, len: usize, text: &str) {
+    let commas = text
+        .chars()
+        .filter(|c| matches!(c, ',' | '،' | '，' | '、'))
+        .count();
+    let base = 1.0 + commas as f64 + (len as f64 / 100.0).floor().min(3.0);
+    let mut ancestor = Some(first);
+    for level in 0..3 {
+        let Some(a) = ancestor else { break };
+        let Some(ae) = element(a) else { break };
+        let prior = || {
+            let tag = match ae.name() {
+                "div" | "article" | "main" => 5.0,
+                "pre" | "td" | "blockquote" | "section" => 3.0,
+                "address" | "ol" | "ul" | "dl" | "dd" | "dt" | "li" | "form" => -3.0,
+                "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
+                _ => 0.0,
+            };
+            tag + class_weight(ae)
+        };
+        let divider = match level {
+            0 => 1.0,
+            1 => 2.0,
+            _ => 3.0 * level as f64,
+        };
+        let entry = scores.entry(a.id()).or_insert_with(|| Score {
+            total: prior(),
+            evidence: 0.0,
+        });
+        entry.total += base / divider;
+        entry.evidence += base / divider;
+        ancestor = a.parent();
+    }
+}
+
+/// The runs of inline content (text and inline elements) directly inside
+/// a container, split at its block children and at double `<br>`.
+fn inline_runs(n: N<'_>, stats: &Stats) -> Vec<String> {
+    let mut runs = Vec::new();
+    let mut current = String::new();
+    let mut last_br = false;
+    for c in n.children() {
+        if stats.is_dead(c.id()) {
+            continue;
+        }
+        match c.value() {
+            Node::Text(t) => {
+                current.push_str(t);
+                if !t.trim().is_empty() {
+                    last_br = false;
+                }
+            }
+            Node::Element(e) if e.name() == "br" => {
+                if last_br {
+                    runs.push(std::mem::take(&mut current));
+                }
+                current.push(' ');
+                last_br = true;
+            }
+            Node::Element(e) if BLOCK_TAGS.contains(&e.name()) => {
+                runs.push(std::mem::take(&mut current));
+                last_br = false;
+            }
+            Node::Element(_) => {
+                current.push_str(&inline_text(c, stats));
+                last_br = false;
+            }
+            _ => {}
+        }
+    }
+    runs.push(current);
+    runs.retain(|r| !r.trim().is_empty());
+    runs
+}
+
+/// The chosen content: the best candidate and the siblings that belong with it.
+pub fn pick<'a>(doc: &'a Html, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a>> {
+    let best = scores
+        .iter()
+        .max_by(|a, b| a.1.total.total_cmp(&b.1.total).then_with(|| b.0.cmp(a.0)))
+        .and_then(|(id, s)| doc.tree.get(*id).map(|n| (n, s.total)));
+    let Some((top, top_score)) = best else {
+        // Nothing scored: the whole body, pruned, is the best we have.
+        return doc
+            .tree
+            .root()
+            .descendants()
+            .filter(|n| element(*n).is_some_and(|e| e.name() == "body"))
+            .take(1)
+            .collect();
+    };
+    let Some(parent) = top.parent() else {
+        return vec![top];
+    };
+    let threshold = (top_score * 0.2).max(10.0);
+    let top_class = element(top).and_then(|e| e.attr("class")).unwrap_or("");
+    let mut out = Vec::new();
+    for sib in parent.children() {
+        if sib.id() == top.id() {
+            out.push(sib);
+            continue;
+        }
+        if stats.is_dead(sib.id()) {
+            continue;
+        }
+        let Some(e) = element(sib) else { continue };
+        // Evidence, not the class prior: a class name alone ("content-header")
+        // must not pull chrome into the article.
+        let mut s = scores.get(&sib.id()).map_or(0.0, |s| s.evidence);
+        if !top_class.is_empty() && e.attr("class") == Some(top_class) {
+            s += top_score * 0.2;
+        }
+        let st = stats.get(sib.id());
+        let keep = s >= threshold
+            || (e.name() == "p" && {
+                let ld = st.link_density();
+                let text = inline_text(sib, stats);
+                (st.text > 80 && ld < 0.25)
+                    || (st.text > 0
+                        && st.text <= 80
+                        && ld == 0.0
+                        && text.trim_end().ends_with(['.', '!', '?', '”', '"']))
+            });
+        if keep {
+            out.push(sib);
+        }
+    }
+    add_repeated_chunks(top, scores, stats, &mut out);
+    out
+}
+
+/// How far up from the best candidate a repeated chunk may be joined.
+const CHUNK_REACH: usize = 6;
+
+/// Articles split into several containers of the same template (a body
+/// interrupted by ads or embeds, each piece a `div.article__body`) are
+/// joined: other elements with the top candidate's tag and class that hold
+/// real paragraphs, little link text, and sit near it in the tree.
+fn add_repeated_chunks<'a>(top: N<'a>, scores: &IdMap<Score>, stats: &Stats, out: &mut Vec<N<'a>>) {
+    let Some(te) = element(top) else { return };
+    let Some(class) = te.attr("class").filter(|c| !c.trim().is_empty()) else {
+        return;
+    };
+    let Some(region) = top
+        .ancestors()
+        .nth(CHUNK_REACH - 1)
+        .or_else(|| top.ancestors().last())
+    else {
+        return;
+    };
+    let chunks: Vec<N<'a>> = region
+        .descendants()
+        .filter(|n| n.id() != top.id() && !stats.is_dead(n.id()))
+        .filter(|n| {
+            element(*n).is_some_and(|e| e.name() == te.name() && e.attr("class") == Some(class))
+        })
+        .filter(|n| {
+            let st = stats.get(n.id());
+            scores.get(&n.id()).is_some_and(|s| s.evidence >= 1.0) && st.link_density() < 0.3
+        })
+        .collect();
+    if chunks.is_empty() {
+        return;
+    }
+    // Keep only chunks not nested in, or containing, something already chosen.
+    let chosen: IdSet = out.iter().map(|n| n.id()).collect();
+    let mut add: Vec<N<'a>> = chunks
+        .into_iter()
+        .filter(|c| {
+            !c.ancestors().any(|a| chosen.contains(&a.id()))
+                && !out.iter().any(|o| o.ancestors().any(|a| a.id() == c.id()))
+        })
+        .collect();
+    // Of chunks nested in one another, the outermost stands for all.
+    let ids: IdSet = add.iter().map(|n| n.id()).collect();
+    add.retain(|c| !c.ancestors().any(|a| ids.contains(&a.id())));
+    out.extend(add);
+    // Document order, for the text.
+    let order: IdMap<usize> = region
+        .descendants()
+        .enumerate()
+        .map(|(i, n)| (n.id(), i))
+        .collect();
+    out.sort_by_key(|n| order.get(&n.id()).copied().unwrap_or(usize::MAX));
+}
+
+/// Conditional cleaning inside the chosen content: containers that look
+/// like link lists, share bars, galleries or forms are pruned.
+pub fn clean_inside(roots: &[N<'_>], scores: &IdMap<Score>, stats: &Stats) -> Removed {
+    let mut removed = Removed::default();
+    for root in roots {
+        for n in root.descendants().skip(1) {
+            if stats.is_dead(n.id()) {
+                continue;
+            }
+            let Some(e) = element(n) else { continue };
+            let tag = e.name();
+            if !matches!(
+                tag,
+                "div"
+                    | "section"
+                    | "ul"
+                    | "ol"
+                    | "table"
+                    | "form"
+                    | "p"
+                    | "dl"
+                    | "span"
+                    | "blockquote"
+            ) {
+                continue;
+            }
+            let st = stats.get(n.id());
+            let weight = class_weight(e);
+            if weight + scores.get(&n.id()).map_or(0.0, |s| s.total) < 0.0 && st.text < 500 {
+                removed.insert(n.id());
+                continue;
+            }
+            let ld = st.link_density();
+            let text = st.text;
+            // A paragraph or list that is mostly links is navigation ("Related: …").
+            if ld > 0.5 && text < 300 && !matches!(tag, "blockquote") {
+                removed.insert(n.id());
+                continue;
+            }
+            if tag == "p" || tag == "span" || tag == "blockquote" {
+                continue;
+            }
+            let p = st.paragraphs as f64;
+            let bad = (st.images > 1 && p / (st.images as f64) < 0.5 && text < 200)
+                || (!matches!(tag, "ul" | "ol") && st.items as f64 > p + 1.0 && ld > 0.3)
+                || (text < 25 && (st.images == 0 || st.images > 2) && !has_heading(n))
+                || (weight < 25.0 && ld > 0.33 && text < 1000)
+                || (weight >= 25.0 && ld > 0.5);
+            if bad {
+                removed.insert(n.id());
+            }
+        }
+    }
+    removed
+}
+
+fn has_heading(n: N<'_>) -> bool {
+    n.descendants().any(|d| {
+        element(d).is_some_and(|e| matches!(e.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::content::{PASSES, prune_junk};
+
+    fn chosen(html: &str) -> (Html, Vec<String>) {
+        let doc = Html::parse_document(html);
+        let removed = prune_junk(&doc, &[], PASSES[0]);
+        let stats = Stats::compute(doc.tree.root(), &removed);
+        let scores = score(doc.tree.root(), &stats);
+        let ids: Vec<String> = pick(&doc, &scores, &stats)
+            .iter()
+            .filter_map(|n| element(*n).and_then(|e| e.attr("id")).map(str::to_string))
+            .collect();
+        (doc, ids)
+    }
+
+    const PARA: &str = "<p>A paragraph of the article, with commas, long enough to score, and more words to pass one hundred characters.</p>";
+
+    #[test]
+    fn the_article_beats_a_link_heavy_column() {
+        let links: String = (0..30)
+            .map(|i| {
+                format!("<p><a href=/x{i}>Another story headline number {i}, with a comma</a></p>")
+            })
+            .collect();
+        let html = format!(
+            "<body><div id=links>{links}</div><div id=story>{}</div></body>",
+            PARA.repeat(5)
+        );
+        assert_eq!(chosen(&html).1, vec!["story"]);
+    }
+
+    #[test]
+    fn same_template_chunks_split_by_an_ad_are_joined() {
+        let html = format!(
+            "<body><div id=wrap><div class=grid><div class=body id=one>{p}{p}{p}</div></div><div class=ad>ad</div><div class=grid><div class=body id=two>{p}{p}</div></div></div></body>",
+            p = PARA
+        );
+        assert_eq!(chosen(&html).1, vec!["one", "two"]);
+    }
+
+    #[test]
+    fn text_between_line_breaks_scores_as_paragraphs() {
+        // A container with a heading and its text written between <br>s: the
+        // runs score the container itself.
+        let html = format!(
+            "<body><div id=nav><a href=/>Home</a></div><div id=story><h2>Heading</h2>{}</div></body>",
+            "Words of the story, with commas, and enough of them to count for something.<br><br>"
+                .repeat(6)
+        );
+        assert_eq!(chosen(&html).1, vec!["story"]);
+    }
+}
