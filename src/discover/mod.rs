@@ -149,7 +149,7 @@ pub fn listing_links(html: &str, base: &str, link_selector: Option<&str>) -> Vec
     let Ok(base) = Url::parse(base) else {
         return vec![];
     };
-    let doc = Html::parse_document(&crate::extract::prefilter::strip(html));
+    let doc = Html::parse_document(&crate::extract::prefilter::strip_for_links(html));
     doc.select(&selector)
         .filter_map(|a| a.value().attr("href"))
         .filter_map(|h| base.join(h.trim()).ok())

@@ -1,6 +1,8 @@
 //! A byte-level pass before parsing that drops what can never be article
-//! text: the bodies of `<script>` (except JSON-LD), `<style>`, `<svg>` and
-//! `<noscript>`, and HTML comments. On news pages these are often half the
+//! text: the bodies of `<script>` (except JSON-LD), `<style>`, `<svg>`,
+//! `<noscript>`, `<nav>` and `<aside>` (the last two are pruned as tags in
+//! every extraction pass anyway; menus are often thousands of links), and
+//! HTML comments. On news pages these are often half the
 //! bytes, and html5ever tokenizes them character by character; cutting
 //! them here roughly halves parse time. The tags themselves are kept (empty)
 //! so the document structure is unchanged.
@@ -10,8 +12,12 @@
 //! attribute character by character. A `style` that hides the element
 //! becomes `hidden`; any other `style` is dropped.
 
-/// Elements whose content is skipped; `script` keeps JSON-LD.
-const RAW_ELEMENTS: &[&str] = &["script", "style", "svg", "noscript"];
+/// Elements whose content is skipped; `script` keeps JSON-LD. `header` and
+/// `footer` are kept: metadata fallbacks (`<h1>`, `<time>`, author links) live there.
+const RAW_ELEMENTS: &[&str] = &["script", "style", "svg", "noscript", "nav", "aside"];
+
+/// For pages read for their links (listings): navigation is kept.
+const RAW_ELEMENTS_FOR_LINKS: &[&str] = &["script", "style", "svg", "noscript"];
 
 fn starts_with_ci(hay: &[u8], needle: &[u8]) -> bool {
     hay.len() >= needle.len() && hay[..needle.len()].eq_ignore_ascii_case(needle)
@@ -168,6 +174,15 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
 /// The page without the skipped contents. Never fails; on anything it does
 /// not recognise it copies the input through.
 pub fn strip(html: &str) -> String {
+    strip_with(html, RAW_ELEMENTS)
+}
+
+/// [`strip`] for a page read for its links: `<nav>` and `<aside>` are kept.
+pub fn strip_for_links(html: &str) -> String {
+    strip_with(html, RAW_ELEMENTS_FOR_LINKS)
+}
+
+fn strip_with(html: &str, raw_elements: &[&str]) -> String {
     let bytes = html.as_bytes();
     let mut out = String::with_capacity(html.len() / 2);
     let mut copied = 0; // bytes[..copied] are handled
@@ -184,7 +199,7 @@ pub fn strip(html: &str) -> String {
             i = end;
             continue;
         }
-        let Some(name) = RAW_ELEMENTS.iter().find(|n| {
+        let Some(name) = raw_elements.iter().find(|n| {
             starts_with_ci(rest, n.as_bytes())
                 && rest
                     .get(n.len())
@@ -281,6 +296,17 @@ mod tests {
             strip(html),
             r#"<div class="a b" hidden><img><a href="/p" rel=author>Me</a><br></div>"#
         );
+    }
+
+    #[test]
+    fn navigation_bodies_are_dropped_except_for_link_reading() {
+        let html =
+            "<nav class=\"menu\"><a href=\"/a\">A</a></nav><aside><p>More</p></aside><p>Text</p>";
+        assert_eq!(
+            strip(html),
+            "<nav class=\"menu\"></nav><aside></aside><p>Text</p>"
+        );
+        assert_eq!(super::strip_for_links(html), html);
     }
 
     #[test]
