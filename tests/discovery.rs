@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Setup, seed, stdout};
+use common::{Setup, stdout};
 use newsledger::demo::server::Page;
 
 fn xml(body: String) -> Page {
@@ -13,20 +13,22 @@ fn xml(body: String) -> Page {
     p
 }
 
+/// The four seed articles, moved under `/{prefix}/{i}/`.
+fn seeds_under(prefix: &str) -> Vec<newsledger::demo::site::SeedArticle> {
+    newsledger::demo::site::seeds()
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut a)| {
+            a.path = format!("/{prefix}/{i}/");
+            a
+        })
+        .collect()
+}
+
 async fn site() -> (Setup, Vec<String>) {
     let s = Setup::new().await;
     let mut article_urls = Vec::new();
-    for (i, key) in [
-        "nordic-monitor",
-        "ycpress",
-        "hurriyet-daily-news",
-        "news-az",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let mut a = seed(key);
-        a.path = format!("/articles/{i}/");
+    for a in seeds_under("articles") {
         s.publish(&a, 0);
         article_urls.push(s.server.url(&a.path));
     }
@@ -159,17 +161,7 @@ async fn the_guard_refuses_loopback_names_and_foreign_hosts() {
 async fn a_redesign_that_shrinks_articles_is_reported() {
     let s = Setup::new().await;
     let mut paths = Vec::new();
-    for (i, key) in [
-        "nordic-monitor",
-        "ycpress",
-        "hurriyet-daily-news",
-        "news-az",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let mut a = seed(key);
-        a.path = format!("/r/{i}/");
+    for a in seeds_under("r") {
         s.publish(&a, 0);
         paths.push(a.path.clone());
     }
@@ -177,17 +169,7 @@ async fn a_redesign_that_shrinks_articles_is_reported() {
     s.write_config("0 * * * *", &refs);
     assert!(s.cli(&["once"]).await.status.success());
     // The "redesign": every page now shows only its first paragraph as body.
-    for (i, key) in [
-        "nordic-monitor",
-        "ycpress",
-        "hurriyet-daily-news",
-        "news-az",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let mut a = seed(key);
-        a.path = format!("/r/{i}/");
+    for mut a in seeds_under("r") {
         a.blocks.truncate(2);
         s.publish(&a, 0);
     }

@@ -3,24 +3,12 @@
 
 mod common;
 
-use common::{Setup, seed, stdout};
-use newsledger::demo::site::{Block, NORDIC_ADDED_PARAGRAPH};
+use common::{Setup, stdout};
 use serde_json::Value;
 
 async fn ledger_with_history() -> Setup {
-    let s = Setup::new().await;
-    let a = seed("nordic-monitor");
-    let b = seed("ycpress");
-    s.publish(&a, 0);
-    s.publish(&b, 0);
-    s.write_config("0 0 * * *", &[&a.path, &b.path]);
-    assert!(s.cli(&["once"]).await.status.success());
-    assert!(s.cli(&["once"]).await.status.success());
-    let mut edited = a.clone();
-    edited
-        .blocks
-        .push(Block::Paragraph(NORDIC_ADDED_PARAGRAPH.into()));
-    s.publish(&edited, 0);
+    let s = common::two_articles_fetched_twice().await;
+    common::publish_quiet_edit(&s);
     assert!(s.cli(&["once"]).await.status.success());
     s
 }

@@ -2,19 +2,11 @@
 
 mod common;
 
-use common::{Setup, seed, stdout};
+use common::{Setup, stdout};
 use rusqlite::Connection;
 
 async fn populated() -> Setup {
-    let s = Setup::new().await;
-    let a = seed("nordic-monitor");
-    let b = seed("ycpress");
-    s.publish(&a, 0);
-    s.publish(&b, 0);
-    s.write_config("0 0 * * *", &[&a.path, &b.path]);
-    assert!(s.cli(&["once"]).await.status.success());
-    assert!(s.cli(&["once"]).await.status.success());
-    s
+    common::two_articles_fetched_twice().await
 }
 
 fn verify_output(o: &std::process::Output) -> (i32, String) {

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::{Setup, bin, seed};
 use newsledger::demo::server::{Page, Server};
-use newsledger::demo::site::{Block, NORDIC_ADDED_PARAGRAPH};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,11 +27,7 @@ async fn a_change_reaches_a_receiver_that_was_down_across_a_restart() {
     std::fs::write(&s.config, text).unwrap();
 
     assert!(s.cli(&["once"]).await.status.success());
-    let mut edited = a.clone();
-    edited
-        .blocks
-        .push(Block::Paragraph(NORDIC_ADDED_PARAGRAPH.into()));
-    s.publish(&edited, 0);
+    common::publish_quiet_edit(&s);
     // The change happens while the receiver answers 503: queued, attempted, kept.
     let out = s.cli(&["once"]).await;
     assert!(

@@ -126,3 +126,26 @@ pub async fn stderr_of(child: &mut tokio::process::Child) -> String {
     }
     err
 }
+
+/// Two seed articles (Nordic Monitor, YCPress) on the test site, fetched
+/// twice by `once`: two revisions, then unchanged/not-modified fetches.
+pub async fn two_articles_fetched_twice() -> Setup {
+    let s = Setup::new().await;
+    let a = seed("nordic-monitor");
+    let b = seed("ycpress");
+    s.publish(&a, 0);
+    s.publish(&b, 0);
+    s.write_config("0 0 * * *", &[&a.path, &b.path]);
+    assert!(s.cli(&["once"]).await.status.success());
+    assert!(s.cli(&["once"]).await.status.success());
+    s
+}
+
+/// Publishes the Nordic Monitor article with the paragraph it quietly gained.
+pub fn publish_quiet_edit(s: &Setup) {
+    let mut edited = seed("nordic-monitor");
+    edited.blocks.push(newsledger::demo::site::Block::Paragraph(
+        newsledger::demo::site::NORDIC_ADDED_PARAGRAPH.into(),
+    ));
+    s.publish(&edited, 0);
+}
