@@ -141,7 +141,9 @@ fn main() {
                 let a = ((i as u64 * 7919) % (n / 10)) * 10;
                 let url = format!("https://news{}.example/2026/01/article-{a}/", a % 100);
                 let t0 = Instant::now();
-                let h = ledger::read::history(&conn, &url).expect("history");
+                let h = ledger::read::article(&conn, &url)
+                    .expect("history")
+                    .history();
                 assert_eq!(h.len(), 1, "{url}");
                 t0.elapsed().as_secs_f64() * 1000.0
             })

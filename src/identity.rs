@@ -37,6 +37,14 @@ pub fn normalize(raw: &str) -> Option<String> {
     Some(url.to_string())
 }
 
+/// The host of a URL, lower-cased; `None` if it has none.
+pub fn host(raw: &str) -> Option<String> {
+    Url::parse(raw.trim())
+        .ok()?
+        .host_str()
+        .map(|h| h.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalize;

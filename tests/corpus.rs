@@ -109,15 +109,23 @@ async fn every_bad_input_is_recorded_and_the_ledger_verifies() {
         "invalid UTF-8 is replaced, not fatal"
     );
     let idn = s.server.url("/corpus/idn-links.html");
-    let history_url: String = conn
+    // Identity is the fetched URL; the page's declared canonical (another
+    // host) is recorded as metadata only.
+    let (history_url, declared): (String, String) = conn
         .query_row(
-            "SELECT article_url FROM fetch_state WHERE url = ?1",
+            "SELECT f.article_url, json_extract(l.payload, '$.declared_canonical')
+             FROM fetch_state f JOIN ledger l ON l.seq = f.last_seq WHERE f.url = ?1",
             [&idn],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
+    assert_eq!(history_url, idn);
     assert_eq!(
-        history_url,
+        crate_normalize(&declared),
         "https://xn--bcher-kva.example/%C3%A7ay/haber?id=%E2%9C%93"
     );
+}
+
+fn crate_normalize(u: &str) -> String {
+    newsledger::identity::normalize(u).unwrap()
 }

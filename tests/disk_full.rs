@@ -151,8 +151,8 @@ async fn a_full_disk_is_survived_and_writing_resumes_when_space_returns() {
     let err = common::stderr_of(&mut child).await;
     assert!(
         err.lines()
-            .any(|l| l.contains("ERROR") && l.contains("ledger unwritable")),
-        "an ERROR line for the full disk"
+            .any(|l| l.contains("ERROR") && l.contains("not recorded") && l.contains("full")),
+        "an ERROR line naming the fetch that was not recorded and the full disk: {err}"
     );
     assert!(entries(&db) > before);
     let verify = s.cli(&["verify", "--db", db.to_str().unwrap()]).await;

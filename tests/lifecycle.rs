@@ -269,11 +269,24 @@ async fn an_ab_flip_flop_is_recorded_once_per_version() {
     );
     let url = s.server.url(&a.path);
     let history = s.json(&["history", &url, "--json"]).await;
+    let spans = history.as_array().unwrap();
+    let revisions: std::collections::BTreeSet<i64> = spans
+        .iter()
+        .map(|h| h["revision"].as_i64().unwrap())
+        .collect();
+    assert_eq!(revisions.len(), 2, "two versions, two revisions: {history}");
+    let kinds: Vec<&str> = spans.iter().map(|h| h["kind"].as_str().unwrap()).collect();
     assert_eq!(
-        history.as_array().unwrap().len(),
-        2,
-        "two versions, two revisions: {history}"
+        kinds,
+        ["new", "changed", "reverted", "reverted", "reverted"],
+        "one span per stretch the page showed one version"
     );
+    for w in spans.windows(2) {
+        assert!(
+            w[0]["last_seen"].as_str() < w[1]["first_seen"].as_str(),
+            "spans do not overlap: {history}"
+        );
+    }
     let changes = s.json(&["changes", "--json"]).await;
     let kinds: Vec<(String, i64, i64)> = changes
         .as_array()

@@ -137,6 +137,13 @@ async fn a_ledger_rehashed_from_scratch_fails_an_earlier_checkpoint() {
         prev = h.to_vec();
     }
     drop(conn);
+    // The derived tables still say what the chain said before the forgery.
+    let (code, out) = verify_output(&s.cli(&["verify"]).await);
+    assert_eq!(code, 1, "derived rows disagree with a forged chain: {out}");
+    assert!(out.contains("table articles"), "{out}");
+    // A forger who also rebuilds the derived tables is self-consistent…
+    let out = s.cli(&["rebuild"]).await;
+    assert!(out.status.success(), "{}", common::stderr(&out));
     let (code, out) = verify_output(&s.cli(&["verify"]).await);
     assert_eq!(code, 0, "a full re-hash is self-consistent: {out}");
     // …but it no longer extends the checkpoint kept elsewhere.

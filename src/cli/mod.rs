@@ -131,6 +131,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recompute the derived tables (articles, revisions, changes, fetch state) from the chain
+    Rebuild {
+        /// Rebuild even when the derived tables cite entries the ledger no longer has
+        /// (the ledger was truncated: `verify --checkpoint` is the check for that)
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the head as SEQ:HEXHASH, to keep elsewhere
     Checkpoint,
     /// Every entry as JSON lines (verifiable offline), or stored captures as WARC 1.1
@@ -179,6 +186,10 @@ impl From<ledger::LedgerError> for Failure {
     fn from(e: ledger::LedgerError) -> Failure {
         match e {
             ledger::LedgerError::Missing(_) => Failure::usage(e.to_string()),
+            ledger::LedgerError::Untrusted { .. } => Failure {
+                code: 1,
+                message: e.to_string(),
+            },
             other => Failure::runtime(other),
         }
     }
@@ -363,6 +374,21 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             for s in &summaries {
                 writeln!(out, "{}: {}", s.source, output::counts(&s.counts))?;
             }
+            let unrecorded: Vec<String> = summaries
+                .iter()
+                .filter(|s| s.unrecorded > 0)
+                .map(|s| {
+                    format!(
+                        "{}: {} fetches not recorded (last: {})",
+                        s.source,
+                        s.unrecorded,
+                        s.last_error.as_deref().unwrap_or("?")
+                    )
+                })
+                .collect();
+            if !unrecorded.is_empty() {
+                return Err(Failure::runtime(unrecorded.join("; ")));
+            }
         }
         Command::Demo => {
             let path = cli
@@ -385,13 +411,14 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::History { url, json } => {
             let (_, conn) = open_ro(&cli)?;
             let url = resolve(&conn, url)?;
-            let rows = ledger::read::history(&conn, &url)?;
+            let rows = ledger::read::article(&conn, &url)?.history();
             output::history(&mut out, &url, &rows, *json)?;
         }
         Command::Show { url, rev, json } => {
             let (_, conn) = open_ro(&cli)?;
             let url = resolve(&conn, url)?;
-            let (row, article) = ledger::read::revision(&conn, &url, *rev)?.ok_or_else(|| {
+            let record = ledger::read::article(&conn, &url)?;
+            let (row, article) = record.revision(&conn, *rev)?.ok_or_else(|| {
                 Failure::usage(format!("{url} has no revision {}", rev.unwrap_or(0)))
             })?;
             output::show(&mut out, &url, &row, &article, *json)?;
@@ -405,12 +432,13 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         } => {
             let (_, conn) = open_ro(&cli)?;
             let url = resolve(&conn, url)?;
-            let rows = ledger::read::history(&conn, &url)?;
-            let last = rows.last().map_or(1, |r| r.revision);
+            let record = ledger::read::article(&conn, &url)?;
+            let last = record.last().unwrap_or(1);
             let to = to.unwrap_or(last);
             let from = from.unwrap_or((to - 1).max(1));
             let load = |n: i64| -> Result<crate::extract::Article, Failure> {
-                ledger::read::revision(&conn, &url, Some(n))?
+                record
+                    .revision(&conn, Some(n))?
                     .map(|(_, a)| a)
                     .ok_or_else(|| {
                         Failure::usage(format!("{url} has no revision {n} (it has 1 to {last})"))
@@ -436,6 +464,21 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let (path, conn) = open_ro(&cli)?;
             let status = ledger::read::status(&conn, &path)?;
             output::status(&mut out, &status, *json)?;
+        }
+        Command::Rebuild { force } => {
+            let path = ledger_path(&cli)?;
+            let r = ledger::rebuild(&path, *force).map_err(|e| match e {
+                ledger::LedgerError::Refused { .. } => Failure {
+                    code: 1,
+                    message: e.to_string(),
+                },
+                other => Failure::from(other),
+            })?;
+            writeln!(
+                out,
+                "rebuilt from {} entries: {} articles, {} revisions, {} changes, {} fetched URLs; {} rows differed from the chain before",
+                r.entries, r.articles, r.revisions, r.changes, r.fetch_state, r.differed
+            )?;
         }
         Command::Verify {
             checkpoint,

@@ -271,23 +271,48 @@ pub fn verify(
                 "checkpoint": cp.map(|c| c.to_string()),
                 "first_bad_seq": r.first_break.as_ref().map(|b| b.seq),
                 "reason": r.first_break.as_ref().map(|b| b.reason.clone()),
+                "anomalies": r.anomalies.iter().map(|b| json!({"seq": b.seq, "reason": b.reason})).collect::<Vec<_>>(),
+                "derived_checked": r.derived_checked,
+                "derived_mismatches": r.derived.iter().map(|m| json!({"table": m.table, "key": m.key, "detail": m.detail})).collect::<Vec<_>>(),
             }),
         );
     }
-    match &r.first_break {
-        None => {
-            let head = r.head.as_ref().map(|h| h.to_string()).unwrap_or_default();
-            let extends = cp
-                .map(|c| format!("; extends checkpoint {c}"))
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "OK: {} entries, {} blob references checked, head {head}{extends}",
-                r.entries, r.blobs_checked
-            )
-        }
-        Some(b) => writeln!(out, "BROKEN at seq {}: {}", b.seq, b.reason),
+    if let Some(b) = &r.first_break {
+        return writeln!(out, "BROKEN at seq {}: {}", b.seq, b.reason);
     }
+    for b in &r.anomalies {
+        writeln!(out, "CONTRADICTION at seq {}: {}", b.seq, b.reason)?;
+    }
+    const SHOWN: usize = 20;
+    for m in r.derived.iter().take(SHOWN) {
+        writeln!(out, "DERIVED DATA DISAGREES WITH THE CHAIN: {m}")?;
+    }
+    if r.derived.len() > SHOWN {
+        writeln!(out, "... and {} more derived rows", r.derived.len() - SHOWN)?;
+    }
+    if !r.ok() {
+        return writeln!(
+            out,
+            "FAILED: the chain verifies ({} entries) but {} derived rows and {} entries disagree with it; `newsledger rebuild` recomputes the derived tables",
+            r.entries,
+            r.derived.len(),
+            r.anomalies.len()
+        );
+    }
+    let head = r.head.as_ref().map(|h| h.to_string()).unwrap_or_default();
+    let extends = cp
+        .map(|c| format!("; extends checkpoint {c}"))
+        .unwrap_or_default();
+    let derived = if r.derived_checked {
+        "; derived tables agree with the chain"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "OK: {} entries, {} blob references checked, head {head}{extends}{derived}",
+        r.entries, r.blobs_checked
+    )
 }
 
 /// Sources whose next run is more than `grace` in the past: the daemon is
@@ -316,6 +341,20 @@ pub fn overdue(
             }
             Some(_) => {}
             None => problems.push(format!("source {}: no cycle has finished yet", src.name)),
+        }
+        // A cycle that could not record a fetch is unhealthy until a later
+        // cycle records everything.
+        if let Some(n) = src
+            .counts
+            .get("unrecorded")
+            .and_then(serde_json::Value::as_u64)
+            .filter(|n| *n > 0)
+        {
+            problems.push(format!(
+                "source {}: its last cycle could not record {n} fetches ({})",
+                src.name,
+                src.last_error.as_deref().unwrap_or("see the log")
+            ));
         }
     }
     problems

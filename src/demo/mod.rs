@@ -183,8 +183,8 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
                     ch.seq
                 )?;
                 if let (Some((_, old)), Some((_, new))) = (
-                    ledger::read::revision(&conn, &ch.url, Some(from))?,
-                    ledger::read::revision(&conn, &ch.url, Some(to))?,
+                    ledger::read::article(&conn, &ch.url)?.revision(&conn, Some(from))?,
+                    ledger::read::article(&conn, &ch.url)?.revision(&conn, Some(to))?,
                 ) {
                     let d = crate::diff::words::diff(&old.text, &new.text);
                     for hunk in crate::diff::words::excerpt(&d, 8) {

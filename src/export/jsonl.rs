@@ -72,12 +72,7 @@ pub fn verify_file(
     input: &mut dyn BufRead,
     checkpoint: Option<&Checkpoint>,
 ) -> Result<Report, ExportError> {
-    let mut report = Report {
-        entries: 0,
-        blobs_checked: 0,
-        head: None,
-        first_break: None,
-    };
+    let mut report = Report::default();
     let mut prev = ZERO_HASH.to_vec();
     let mut expected = 1i64;
     let mut checkpoint_seen = false;

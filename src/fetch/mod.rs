@@ -24,6 +24,8 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// The body after content decoding (gzip, brotli, deflate).
     pub body: Vec<u8>,
+    /// The address the response came from (provenance), when known.
+    pub peer: Option<String>,
 }
 
 impl Response {
@@ -396,6 +398,7 @@ impl Fetcher {
             .await
             .map_err(classify)?;
         let final_url = resp.url().to_string();
+        let peer = resp.remote_addr().map(|a| a.ip().to_string());
         let status = resp.status().as_u16();
         let version = format!("{:?}", resp.version());
         let headers = resp
@@ -430,6 +433,7 @@ impl Fetcher {
                 version,
                 headers,
                 body,
+                peer,
             },
         ))
     }

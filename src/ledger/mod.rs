@@ -6,6 +6,7 @@
 //! while the daemon runs; every read command opens its own read-only one.
 
 pub mod blobs;
+pub mod derive;
 pub mod entry;
 pub mod read;
 pub mod verify;
@@ -25,7 +26,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_ledger.sql")),
     (2, include_str!("../../migrations/0002_notifications.sql")),
     (3, include_str!("../../migrations/0003_watchlist.sql")),
+    (
+        4,
+        include_str!("../../migrations/0004_derived_from_chain.sql"),
+    ),
 ];
+
+/// How many entries at the head the writer re-verifies before it appends.
+pub const TAIL_CHECK: i64 = 1000;
 
 /// How long a connection waits on a lock before reporting it.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,6 +62,18 @@ pub enum LedgerError {
         found: i64,
         known: i64,
     },
+    #[error(
+        "ledger {path}: refusing to append: {reason}. Run `newsledger verify --db {path}` to see what is wrong"
+    )]
+    Refused { path: PathBuf, reason: String },
+    #[error(
+        "ledger {path} is in use by another newsledger process (lock {lock} is held); one writer per ledger: stop the other `run`/`once` first"
+    )]
+    Locked { path: PathBuf, lock: PathBuf },
+    #[error(
+        "the record at entry {seq} cannot be trusted: {reason}. Run `newsledger verify`; `newsledger rebuild` recomputes derived tables from the chain"
+    )]
+    Untrusted { seq: i64, reason: String },
     #[error("blob {0} is missing from the ledger")]
     MissingBlob(String),
     #[error("blob {hash} is corrupt: {reason}")]
@@ -100,8 +120,152 @@ pub fn open_writable(path: &Path) -> Result<Connection> {
     )
     .map_err(LedgerError::sqlite(path))?;
     migrate(&mut conn, path)?;
+    check_before_append(&mut conn, path)?;
     ensure_genesis(&mut conn, path)?;
     Ok(conn)
+}
+
+/// What `rebuild` did.
+#[derive(Debug, Clone)]
+pub struct Rebuilt {
+    pub entries: i64,
+    pub articles: usize,
+    pub revisions: usize,
+    pub changes: usize,
+    pub fetch_state: usize,
+    /// Derived rows that disagreed with the chain before the rebuild.
+    pub differed: usize,
+}
+
+/// Recomputes the derived tables from the chain, as the one writer. The
+/// whole chain must verify first; derived tables that cite entries beyond
+/// the head (a truncated ledger) are kept as evidence unless `force`.
+pub fn rebuild(path: &Path, force: bool) -> Result<Rebuilt> {
+    if !path.exists() {
+        return Err(LedgerError::Missing(path.to_path_buf()));
+    }
+    let _lock = lock_writer(path)?;
+    let mut conn = Connection::open(path).map_err(LedgerError::sqlite(path))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(LedgerError::sqlite(path))?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA recursive_triggers = ON;")
+        .map_err(LedgerError::sqlite(path))?;
+    migrate(&mut conn, path)?;
+    let report = verify::verify(&conn, None)?;
+    if let Some(b) = &report.first_break {
+        return Err(LedgerError::Refused {
+            path: path.to_path_buf(),
+            reason: format!("the chain is broken at seq {}: {}", b.seq, b.reason),
+        });
+    }
+    let head_seq = report.head.as_ref().map_or(0, |h| h.seq);
+    let through = derive::store::through_seq(&conn).map_err(LedgerError::sqlite(path))?;
+    if through > head_seq && !force {
+        return Err(LedgerError::Refused {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the derived tables include entries up to seq {through} but the ledger ends at seq {head_seq}: entries were removed (pass --force to rebuild anyway)"
+            ),
+        });
+    }
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(LedgerError::sqlite(path))?;
+    let replay = derive::store::rebuild(&tx).map_err(LedgerError::sqlite(path))?;
+    tx.commit().map_err(LedgerError::sqlite(path))?;
+    Ok(Rebuilt {
+        entries: head_seq,
+        articles: replay.articles.len(),
+        revisions: replay.revisions.len(),
+        changes: replay.changes.len(),
+        fetch_state: replay.fetch_state.len(),
+        differed: report.derived.len(),
+    })
+}
+
+/// The lock that makes a process the one writer of a ledger: an OS file
+/// lock on `LEDGER.lock`, released by the kernel if the process dies.
+/// (A separate file: closing any descriptor of the database file itself
+/// would drop SQLite's own POSIX locks.)
+pub fn lock_writer(path: &Path) -> Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| LedgerError::Directory {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let lock = PathBuf::from(format!("{}.lock", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|source| LedgerError::Directory {
+            path: lock.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LedgerError::Locked {
+            path: path.to_path_buf(),
+            lock,
+        }),
+        Err(std::fs::TryLockError::Error(source)) => {
+            Err(LedgerError::Directory { path: lock, source })
+        }
+    }
+}
+
+/// Before the first append: the chain's tail must verify, and the derived
+/// tables must not cite entries the chain lacks. A ledger wiped beside its
+/// derived rows, truncated, or altered at the head is refused; derived
+/// tables behind the head (after a migration) are rebuilt from the chain.
+fn check_before_append(conn: &mut Connection, path: &Path) -> Result<()> {
+    let refuse = |reason: String| LedgerError::Refused {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let head_seq = head(conn)
+        .map_err(LedgerError::sqlite(path))?
+        .map_or(0, |h| h.0);
+    let through = derive::store::through_seq(conn).map_err(LedgerError::sqlite(path))?;
+    let derived_rows: i64 = conn
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM articles) + (SELECT COUNT(*) FROM fetch_state) + (SELECT COUNT(*) FROM changes)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(LedgerError::sqlite(path))?;
+    if head_seq == 0 && (through > 0 || derived_rows > 0) {
+        return Err(refuse(format!(
+            "the ledger has no entries but its derived tables hold {derived_rows} rows up to seq {through}: the ledger was emptied"
+        )));
+    }
+    if through > head_seq {
+        return Err(refuse(format!(
+            "the derived tables include entries up to seq {through} but the ledger ends at seq {head_seq}: entries were removed"
+        )));
+    }
+    if let Some(b) = verify::verify_tail(conn, TAIL_CHECK).map_err(LedgerError::sqlite(path))? {
+        return Err(refuse(format!(
+            "entry {} (within the last {TAIL_CHECK} entries) does not verify: {}",
+            b.seq, b.reason
+        )));
+    }
+    if through < head_seq {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(LedgerError::sqlite(path))?;
+        let replay = derive::store::rebuild(&tx).map_err(LedgerError::sqlite(path))?;
+        tx.commit().map_err(LedgerError::sqlite(path))?;
+        tracing::info!(
+            ledger = %path.display(),
+            from_seq = through,
+            to_seq = replay.through_seq,
+            "derived tables rebuilt from the chain"
+        );
+    }
+    Ok(())
 }
 
 /// Opens an existing ledger read-only; works while the daemon is writing.
@@ -211,6 +375,7 @@ pub fn append(
             hash.to_vec()
         ],
     )?;
+    derive::store::set_through_seq(tx, seq)?;
     Ok(seq)
 }
 

@@ -1,9 +1,11 @@
 //! Queries behind the read commands. They run on read-only connections.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::derive::{self, Replay, RevisionRow};
+use super::entry::Entry;
 use super::{LedgerError, blobs};
 use crate::extract::Article;
 
@@ -14,13 +16,14 @@ fn sqlite(source: rusqlite::Error) -> LedgerError {
     }
 }
 
-/// Finds the article a user means: its canonical URL, or a URL it was fetched from.
+/// Finds the article a user means: its URL (in any normalized form), or a
+/// URL it was fetched from.
 pub fn resolve_article(conn: &Connection, input: &str) -> Result<Option<String>, LedgerError> {
     let normalized = crate::identity::normalize(input).unwrap_or_else(|| input.to_string());
     for candidate in [normalized.as_str(), input] {
         let found: Option<String> = conn
             .query_row(
-                "SELECT url FROM articles WHERE url = ?1
+                "SELECT url FROM ledger WHERE url = ?1 AND kind = 'revision'
                  UNION ALL SELECT article_url FROM fetch_state WHERE url = ?1 AND article_url IS NOT NULL
                  UNION ALL SELECT url FROM articles WHERE fetch_url = ?1
                  LIMIT 1",
@@ -36,9 +39,117 @@ pub fn resolve_article(conn: &Connection, input: &str) -> Result<Option<String>,
     Ok(None)
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One article as the chain records it: its entries, each checked against
+/// its hash and the entry before it, folded into revisions and a timeline.
+pub struct ArticleRecord {
+    pub url: String,
+    replay: Replay,
+}
+
+/// Reads an article from the chain (never from the derived tables).
+pub fn article(conn: &Connection, url: &str) -> Result<ArticleRecord, LedgerError> {
+    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
+    let replay = derive::store::replay_article(&snapshot, url)
+        .map_err(sqlite)?
+        .map_err(|u| LedgerError::Untrusted {
+            seq: u.seq,
+            reason: u.reason,
+        })?;
+    Ok(ArticleRecord {
+        url: url.to_string(),
+        replay,
+    })
+}
+
+impl ArticleRecord {
+    /// The revision the page showed at its last observation.
+    pub fn current(&self) -> Option<i64> {
+        self.replay.articles.get(&self.url).map(|a| a.revision)
+    }
+
+    /// The highest revision number.
+    pub fn last(&self) -> Option<i64> {
+        self.replay.articles.get(&self.url).map(|a| a.max_revision)
+    }
+
+    fn rev(&self, n: i64) -> Option<&RevisionRow> {
+        self.replay.revisions.get(&(self.url.clone(), n))
+    }
+
+    /// The timeline, oldest first: one row per stretch during which the
+    /// page showed one revision (or was gone). Rows never overlap.
+    pub fn history(&self) -> Vec<HistoryRow> {
+        let spans = self
+            .replay
+            .spans
+            .get(&self.url)
+            .cloned()
+            .unwrap_or_default();
+        spans
+            .into_iter()
+            .map(|s| {
+                let rev = self.rev(s.revision);
+                let opens_revision = rev.is_some_and(|r| r.seq == s.seq);
+                HistoryRow {
+                    revision: s.revision,
+                    kind: s.kind,
+                    first_seen: s.first_seen,
+                    last_seen: s.last_seen,
+                    content_hash: rev.map(|r| r.content_hash.clone()).unwrap_or_default(),
+                    title: rev.and_then(|r| r.title.clone()),
+                    words_added: if opens_revision {
+                        rev.map_or(0, |r| r.words_added)
+                    } else {
+                        0
+                    },
+                    words_removed: if opens_revision {
+                        rev.map_or(0, |r| r.words_removed)
+                    } else {
+                        0
+                    },
+                    seq: s.seq,
+                    observations: s.observations,
+                    failed: s.failed,
+                }
+            })
+            .collect()
+    }
+
+    /// One revision's stored article and its first span; the current
+    /// revision when `rev` is `None`.
+    pub fn revision(
+        &self,
+        conn: &Connection,
+        rev: Option<i64>,
+    ) -> Result<Option<(HistoryRow, Article)>, LedgerError> {
+        let Some(n) = rev.or(self.current()) else {
+            return Ok(None);
+        };
+        let Some(r) = self.rev(n) else {
+            return Ok(None);
+        };
+        let mut row = self
+            .history()
+            .into_iter()
+            .find(|h| h.revision == n && h.kind != "gone")
+            .unwrap_or_default();
+        row.last_seen = r.last_seen.clone();
+        let bytes = blobs::get(conn, &r.text_blob)?;
+        let article: Article =
+            serde_json::from_slice(&bytes).map_err(|e| LedgerError::CorruptBlob {
+                hash: r.text_blob.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(Some((row, article)))
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct HistoryRow {
     pub revision: i64,
+    /// How the span began: new, changed, metadata, reverted, rebaseline,
+    /// restored, or gone (the page answered 404/410).
+    pub kind: String,
     pub first_seen: String,
     pub last_seen: String,
     pub content_hash: String,
@@ -46,68 +157,10 @@ pub struct HistoryRow {
     pub words_added: i64,
     pub words_removed: i64,
     pub seq: i64,
-}
-
-/// An article's revisions, oldest first.
-pub fn history(conn: &Connection, url: &str) -> Result<Vec<HistoryRow>, LedgerError> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT revision, first_seen, last_seen, content_hash, title, words_added, words_removed, seq
-             FROM revisions WHERE url = ?1 ORDER BY revision",
-        )
-        .map_err(sqlite)?;
-    let rows = stmt
-        .query_map([url], |r| {
-            Ok(HistoryRow {
-                revision: r.get(0)?,
-                first_seen: r.get(1)?,
-                last_seen: r.get(2)?,
-                content_hash: r.get(3)?,
-                title: r.get(4)?,
-                words_added: r.get(5)?,
-                words_removed: r.get(6)?,
-                seq: r.get(7)?,
-            })
-        })
-        .map_err(sqlite)?;
-    rows.collect::<Result<_, _>>().map_err(sqlite)
-}
-
-/// One revision's stored article (text and metadata) and its history row;
-/// the current revision when `rev` is `None`.
-pub fn revision(
-    conn: &Connection,
-    url: &str,
-    rev: Option<i64>,
-) -> Result<Option<(HistoryRow, Article)>, LedgerError> {
-    let rows = history(conn, url)?;
-    // Without --rev: the revision the page shows now (after a reversion
-    // that is not the highest number).
-    let current: Option<i64> = conn
-        .query_row("SELECT revision FROM articles WHERE url = ?1", [url], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(sqlite)?;
-    let row = match rev.or(current) {
-        Some(n) => rows.into_iter().find(|r| r.revision == n),
-        None => rows.into_iter().last(),
-    };
-    let Some(row) = row else { return Ok(None) };
-    let blob: String = conn
-        .query_row(
-            "SELECT text_blob FROM revisions WHERE url = ?1 AND revision = ?2",
-            params![url, row.revision],
-            |r| r.get(0),
-        )
-        .map_err(sqlite)?;
-    let bytes = blobs::get(conn, &blob)?;
-    let article: Article =
-        serde_json::from_slice(&bytes).map_err(|e| LedgerError::CorruptBlob {
-            hash: blob,
-            reason: e.to_string(),
-        })?;
-    Ok(Some((row, article)))
+    /// Fetches that saw this span.
+    pub observations: u64,
+    /// Fetches during it that failed (gaps in the observation).
+    pub failed: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,29 +176,96 @@ pub struct ChangeRow {
 }
 
 /// Flagged changes and removals detected at or after `since`, newest first.
+/// Each row is checked against the chained entry it cites (its hash, its
+/// link, and that the entry records this event); `verify` checks that no
+/// row is missing.
 pub fn changes(conn: &Connection, since: Option<&str>) -> Result<Vec<ChangeRow>, LedgerError> {
+    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
+    let conn = &*snapshot;
     let mut stmt = conn
         .prepare(
-            "SELECT url, kind, from_revision, to_revision, detected_at, fields_json, declared, seq
-             FROM changes WHERE detected_at >= ?1 ORDER BY seq DESC",
+            "SELECT seq, kind, url, from_revision, to_revision, detected_at, fields_json, declared
+             FROM changes WHERE detected_at >= ?1 ORDER BY seq DESC, kind",
         )
         .map_err(sqlite)?;
     let rows = stmt
-        .query_map([since.unwrap_or("")], |r| {
-            let fields: String = r.get(5)?;
-            Ok(ChangeRow {
-                url: r.get(0)?,
-                kind: r.get(1)?,
-                from_revision: r.get(2)?,
-                to_revision: r.get(3)?,
-                detected_at: r.get(4)?,
-                fields: serde_json::from_str(&fields).unwrap_or(Value::Null),
-                declared: r.get(6)?,
-                seq: r.get(7)?,
-            })
-        })
+        .query_map([since.unwrap_or("")], derive::store::change_row)
+        .map_err(sqlite)?
+        .collect::<Result<Vec<_>, _>>()
         .map_err(sqlite)?;
-    rows.collect::<Result<_, _>>().map_err(sqlite)
+    let mut entry = conn
+        .prepare(&format!(
+            "SELECT {} FROM ledger WHERE seq = ?1",
+            Entry::COLUMNS
+        ))
+        .map_err(sqlite)?;
+    let mut prev = conn
+        .prepare("SELECT entry_hash FROM ledger WHERE seq = ?1")
+        .map_err(sqlite)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let e: Option<Entry> = entry
+            .query_row([row.seq], Entry::from_row)
+            .optional()
+            .map_err(sqlite)?;
+        let prev_hash: Option<Vec<u8>> = if row.seq == 1 {
+            Some(super::ZERO_HASH.to_vec())
+        } else {
+            prev.query_row([row.seq - 1], |r| r.get(0))
+                .optional()
+                .map_err(sqlite)?
+        };
+        if let Err(reason) = check_change(&row, e.as_ref(), prev_hash.as_deref()) {
+            return Err(LedgerError::Untrusted {
+                seq: row.seq,
+                reason: format!("the changes row ({}, {}) {reason}", row.kind, row.url),
+            });
+        }
+        out.push(ChangeRow {
+            url: row.url,
+            kind: row.kind,
+            from_revision: row.from_revision,
+            to_revision: row.to_revision,
+            detected_at: row.detected_at,
+            fields: serde_json::from_str(&row.fields_json).unwrap_or(Value::Null),
+            declared: row.declared,
+            seq: row.seq,
+        });
+    }
+    Ok(out)
+}
+
+/// Does the chained entry at the row's seq record this event?
+fn check_change(
+    row: &derive::ChangeRow,
+    e: Option<&Entry>,
+    prev_hash: Option<&[u8]>,
+) -> Result<(), String> {
+    let e = e.ok_or("cites an entry the ledger does not have")?;
+    if e.computed_hash().as_slice() != e.entry_hash || prev_hash != Some(e.prev_hash.as_slice()) {
+        return Err("cites an entry whose hash does not verify".into());
+    }
+    if e.url.as_deref() != Some(row.url.as_str()) || e.recorded_at != row.detected_at {
+        return Err("disagrees with the URL or time of the entry it cites".into());
+    }
+    let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+    let int = |k: &str| p.get(k).and_then(Value::as_i64);
+    let ok = match (e.kind.as_str(), row.kind.as_str()) {
+        ("revision", k) => {
+            p.get("change").and_then(Value::as_str) == Some(k)
+                && int("revision") == row.to_revision
+                && p.get("declared").and_then(Value::as_bool).unwrap_or(false) == row.declared
+        }
+        ("gone", "gone") => int("last_revision") == row.from_revision,
+        ("fetch", "reverted") => int("reverted_to") == row.to_revision,
+        ("fetch", "restored") => p.get("restored").and_then(Value::as_bool) == Some(true),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("is not what entry {} records", e.seq))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -52,6 +52,8 @@ pub struct CycleSummary {
     pub duration: Duration,
     /// True when shutdown cut the cycle short.
     pub interrupted: bool,
+    /// Fetches the writer could not record (also counted as `failed`).
+    pub unrecorded: u64,
 }
 
 impl CycleSummary {
@@ -63,6 +65,7 @@ impl CycleSummary {
                 json!(self.counts.get(o.as_str()).copied().unwrap_or(0)),
             );
         }
+        m.insert("unrecorded".into(), json!(self.unrecorded));
         m.insert(
             "duration_ms".into(),
             json!(self.duration.as_millis() as u64),
@@ -414,9 +417,13 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(Some(Ok(applied))) => note(&mut summary, &source.name, applied),
-            Ok(Some(Err(e))) => {
-                tracing::error!(source = %source.name, error = %e, "ledger unwritable: the fetch was not recorded");
-                summary.last_error = Some(e.to_string());
+            Ok(Some(Err((url, e)))) => {
+                // Not recorded is failed: counted, logged with its cause,
+                // and kept as the source's last error (health, `once`).
+                tracing::error!(source = %source.name, url = %url, error = %e, "fetch not recorded: the ledger refused it");
+                *summary.counts.entry(Outcome::Failed.as_str()).or_default() += 1;
+                summary.unrecorded += 1;
+                summary.last_error = Some(format!("{url}: not recorded: {e}"));
             }
             Ok(None) => summary.interrupted = true,
             Err(e) => {
@@ -446,7 +453,7 @@ fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
     } else {
         debug!(source, url, outcome = applied.outcome.as_str(), seq = applied.fetch_seq, revision = ?applied.revision, "fetched");
     }
-    if let Some(flag) = &applied.flag {
+    for flag in &applied.flags {
         let fields = flag.fields.join(",");
         match flag.kind {
             ChangeKind::Changed => warn!(
@@ -467,6 +474,9 @@ fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
             ChangeKind::Rebaseline => {
                 info!(source, url = %flag.url, seq = flag.seq, "article re-baselined for a new extractor")
             }
+            ChangeKind::Restored => {
+                warn!(source, url = %flag.url, revision = ?flag.to_revision, seq = flag.seq, "article restored after it was gone")
+            }
         }
         summary.flags.push(flag.clone());
     }
@@ -483,7 +493,7 @@ async fn fetch_one(
     source: &Source,
     url: String,
     cond: Conditional,
-) -> Option<Result<Applied, LedgerError>> {
+) -> Option<Result<Applied, (String, LedgerError)>> {
     let mut shutdown = ctx.shutdown.clone();
     let _permit = tokio::select! {
         p = ctx.permits.clone().acquire_owned() => p.ok()?,
@@ -546,17 +556,31 @@ async fn fetch_one(
         skipped,
         overrides: source.overrides.clone(),
     };
+    let requested = report.result.requested_url.clone();
     let applied = ctx.writer.record(report).await;
-    if let Ok(a) = &applied {
-        let revision =
-            a.flag.as_ref().is_some_and(|f| f.to_revision.is_some()) || a.outcome == Outcome::New;
-        ctx.metrics
-            .fetch(&source.name, a.outcome.as_str(), seconds, bytes, revision);
-        if let Some(f) = &a.flag {
-            ctx.metrics.change(&source.name, f.kind.as_str());
+    match &applied {
+        Ok(a) => {
+            let revision = a.flags.iter().any(|f| {
+                matches!(
+                    f.kind,
+                    ChangeKind::Changed | ChangeKind::Metadata | ChangeKind::Rebaseline
+                )
+            }) || a.outcome == Outcome::New;
+            ctx.metrics
+                .fetch(&source.name, a.outcome.as_str(), seconds, bytes, revision);
+            for f in &a.flags {
+                ctx.metrics.change(&source.name, f.kind.as_str());
+            }
         }
+        Err(_) => ctx.metrics.fetch(
+            &source.name,
+            Outcome::Failed.as_str(),
+            seconds,
+            bytes,
+            false,
+        ),
     }
-    Some(applied)
+    Some(applied.map_err(|e| (requested, e)))
 }
 
 /// The STATUS= line systemd shows: "demo: last cycle 12:00: 40 fetched,

@@ -1,6 +1,10 @@
 //! Applying one fetch report inside the writer's transaction: the
-//! comparison with the stored revision, the entries it appends, the derived
-//! rows it updates, and the webhook notifications it queues.
+//! comparison with the stored revision, the entries it appends, and the
+//! webhook notifications it queues.
+//!
+//! The derived rows are never written here directly: the entries appended
+//! are folded by [`crate::ledger::derive`] into the rows this fetch touches,
+//! exactly as `rebuild` and `verify` fold the whole chain.
 
 use std::collections::BTreeMap;
 
@@ -8,63 +12,103 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 
-use super::{Applied, ChangeKind, Current, FetchReport, Flag, Outcome};
+use super::{Applied, ChangeKind, FetchReport, Flag, Outcome};
 use crate::config::{KeepRaw, Webhook};
 use crate::diff::{self, Fingerprint};
 use crate::extract::{self, Article};
 use crate::fetch::Response;
+use crate::ledger::derive::{ArticleRow, Event, Replay, store};
 use crate::ledger::{Kind, append, blobs, timestamp};
 
-fn current(tx: &Transaction<'_>, url: &str) -> rusqlite::Result<Option<Current>> {
-    tx.query_row(
-        "SELECT a.revision, a.content_hash, a.fields_json, a.extractor, r.text_blob, r.raw_blob, a.gone_at
-         FROM articles a JOIN revisions r ON r.url = a.url AND r.revision = a.revision
-         WHERE a.url = ?1",
-        [url],
-        |r| {
-            let fields_json: String = r.get(2)?;
-            let v: Value = serde_json::from_str(&fields_json).unwrap_or(Value::Null);
-            let map = |k: &str| -> BTreeMap<String, String> {
-                v.get(k)
-                    .and_then(Value::as_object)
-                    .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
-                    .unwrap_or_default()
-            };
-            Ok(Current {
-                revision: r.get(0)?,
-                content_hash: r.get(1)?,
-                field_hashes: map("hashes"),
-                fields: map("values"),
-                extractor: r.get(3)?,
-                text_blob: r.get(4)?,
-                raw_blob: r.get(5)?,
-                gone: r.get::<_, Option<String>>(6)?.is_some(),
-            })
-        },
-    )
-    .optional()
+/// The version of an article the record shows now, as the fold holds it.
+struct Current {
+    revision: i64,
+    max_revision: i64,
+    content_hash: String,
+    field_hashes: BTreeMap<String, String>,
+    extractor: String,
+    text_blob: String,
+    raw_blob: Option<String>,
+    gone: bool,
 }
 
-fn fingerprint_json(fp: &Fingerprint) -> Value {
-    json!({
-        "hashes": fp.field_hashes,
-        "values": fp.fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
+impl Current {
+    fn from_row(a: &ArticleRow) -> Current {
+        Current {
+            revision: a.revision,
+            max_revision: a.max_revision,
+            content_hash: a.content_hash.clone(),
+            field_hashes: serde_json::from_str(&a.field_hashes).unwrap_or_default(),
+            extractor: a.extractor.clone(),
+            text_blob: a.text_blob.clone(),
+            raw_blob: a.raw_blob.clone(),
+            gone: a.gone_at.is_some(),
+        }
+    }
+
+    /// The normalized fields of this version, read from its text blob.
+    fn fingerprint(&self, tx: &Transaction<'_>) -> Fingerprint {
+        let article = blobs::get(tx, &self.text_blob)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Article>(&b).ok())
+            .unwrap_or_default();
+        diff::fingerprint(&article)
+    }
+}
+
+/// The article a fetch belongs to: the fetched URL, normalized. A URL that
+/// an earlier version filed under another article (its declared canonical)
+/// keeps that article only when it is on the same host and in the same
+/// source: a page can never write into another outlet's or source's history.
+fn article_identity(
+    tx: &Transaction<'_>,
+    requested: &str,
+    source: &str,
+    known: Option<&str>,
+) -> rusqlite::Result<String> {
+    let own = crate::identity::normalize(requested).unwrap_or_else(|| requested.to_string());
+    let Some(known) = known.filter(|k| *k != own) else {
+        return Ok(own);
+    };
+    let same_host = crate::identity::host(known).is_some()
+        && crate::identity::host(known) == crate::identity::host(requested);
+    let known_source: Option<String> = tx
+        .query_row("SELECT source FROM articles WHERE url = ?1", [known], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(if same_host && known_source.as_deref() == Some(source) {
+        known.to_string()
+    } else {
+        own
     })
 }
 
-fn fingerprint_from_fields(
-    fields: &BTreeMap<String, String>,
-    hashes: &BTreeMap<String, String>,
-    content_hash: &str,
-) -> Fingerprint {
-    let mut f = BTreeMap::new();
-    for k in diff::TEXT_FIELDS.iter().chain(diff::META_FIELDS.iter()) {
-        f.insert(*k, fields.get(*k).cloned().unwrap_or_default());
-    }
-    Fingerprint {
-        fields: f,
-        field_hashes: hashes.clone(),
-        content_hash: content_hash.to_string(),
+/// What comparing the fetched version with the current one decided.
+enum Decision {
+    /// Nothing to compare (failed, skipped, gone, 304, ...).
+    None,
+    /// Same text and metadata as now.
+    Same,
+    /// A new revision of this kind (`Changed` for the first one too).
+    Revise(ChangeKind, Vec<String>),
+    /// Back to revision `k`'s text: a reversion, no new revision.
+    Revert(i64, Vec<String>),
+}
+
+fn flag(kind: ChangeKind, url: &str, seq: i64) -> Flag {
+    Flag {
+        kind,
+        url: url.to_string(),
+        from_revision: None,
+        to_revision: None,
+        fields: vec![],
+        words_added: 0,
+        words_removed: 0,
+        words_before: 0,
+        declared: false,
+        seq,
+        excerpt: vec![],
     }
 }
 
@@ -74,14 +118,17 @@ pub(super) fn apply_in(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Applied> {
     let r = &report.result;
-    let state: Option<(Option<String>,)> = tx
+    let known: Option<String> = tx
         .query_row(
             "SELECT article_url FROM fetch_state WHERE url = ?1",
             [&r.requested_url],
-            |row| Ok((row.get(0)?,)),
+            |row| row.get(0),
         )
-        .optional()?;
-    let known_article = state.and_then(|s| s.0);
+        .optional()?
+        .flatten();
+    let article_url = article_identity(tx, &r.requested_url, &report.source, known.as_deref())?;
+    let mut state = store::load_for(tx, Some(&article_url), &r.requested_url)?;
+    let cur = state.articles.get(&article_url).map(Current::from_row);
 
     let mut payload = json!({
         "source": report.source,
@@ -96,24 +143,26 @@ pub(super) fn apply_in(
     let mut applied = Applied {
         outcome: Outcome::Failed,
         fetch_seq: 0,
-        article_url: known_article.clone(),
-        revision: None,
-        flag: None,
+        article_url: cur.as_ref().map(|_| article_url.clone()),
+        revision: cur.as_ref().map(|c| c.revision),
+        flags: vec![],
         error: None,
     };
 
     // Decide the outcome from the response alone first.
     let response: Option<&Response> = r.response.as_ref().ok();
     if let Some(resp) = response {
-        let p = payload.as_object_mut().expect("payload is an object");
-        p.insert("status".into(), json!(resp.status));
-        p.insert("body_bytes".into(), json!(resp.body.len()));
-        p.insert("body_sha256".into(), json!(blobs::hash_hex(&resp.body)));
-        p.insert("etag".into(), json!(resp.header("etag")));
-        p.insert("last_modified".into(), json!(resp.header("last-modified")));
-        p.insert("content_type".into(), json!(resp.header("content-type")));
+        payload["status"] = json!(resp.status);
+        payload["body_bytes"] = json!(resp.body.len());
+        payload["body_sha256"] = json!(blobs::hash_hex(&resp.body));
+        payload["etag"] = json!(resp.header("etag"));
+        payload["last_modified"] = json!(resp.header("last-modified"));
+        payload["content_type"] = json!(resp.header("content-type"));
+        if let Some(ip) = &resp.peer {
+            payload["peer_ip"] = json!(ip);
+        }
     }
-    let mut new_revision: Option<(Article, Fingerprint, String)> = None;
+    let mut extracted: Option<(&Article, Fingerprint)> = None;
     match (&r.response, &report.article) {
         (Err(e), _) if e.class == "robots" => {
             applied.outcome = Outcome::Skipped;
@@ -127,12 +176,10 @@ pub(super) fn apply_in(
         }
         (Ok(resp), _) if resp.status == 304 => applied.outcome = Outcome::NotModified,
         (Ok(resp), _) if resp.status == 404 || resp.status == 410 => {
-            applied.outcome = if known_article.is_some() {
-                Outcome::Gone
+            if cur.is_some() {
+                applied.outcome = Outcome::Gone;
             } else {
-                Outcome::Failed
-            };
-            if applied.outcome == Outcome::Failed {
+                applied.outcome = Outcome::Failed;
                 applied.error = Some(format!("HTTP {}", resp.status));
                 payload["error_class"] = json!("http_status");
             }
@@ -158,76 +205,74 @@ pub(super) fn apply_in(
         }
         (Ok(_), Some(article)) => {
             let fp = diff::fingerprint(article);
-            let canonical = article
-                .canonical_url
-                .as_deref()
-                .and_then(crate::identity::normalize)
-                .or_else(|| crate::identity::normalize(&r.final_url))
-                .unwrap_or_else(|| r.final_url.clone());
             payload["content_hash"] = json!(fp.content_hash);
+            payload["field_hashes"] = json!(fp.field_hashes);
             payload["extractor"] = json!(article.extractor_version);
-            payload["article_url"] = json!(canonical);
-            new_revision = Some((article.clone(), fp, canonical));
+            payload["article_url"] = json!(article_url);
+            // A declared canonical is metadata: recorded, never identity.
+            if let Some(c) = &article.canonical_url {
+                payload["declared_canonical"] = json!(c);
+            }
+            applied.article_url = Some(article_url.clone());
+            extracted = Some((article, fp));
         }
     }
 
-    // Compare with the stored revision.
-    let mut change: Option<(ChangeKind, Option<Current>, Vec<String>)> = None;
-    let mut reverted: Option<(i64, i64, Vec<String>)> = None;
-    if let Some((article, fp, canonical)) = &new_revision {
-        applied.article_url = Some(canonical.clone());
-        match current(tx, canonical)? {
-            None => {
-                applied.outcome = Outcome::New;
-                change = Some((
-                    ChangeKind::Changed,
-                    None,
-                    diff::TEXT_FIELDS.iter().map(|s| s.to_string()).collect(),
-                ));
-            }
-            Some(cur) => {
-                let fields = diff::changed_fields(&cur.field_hashes, &fp.field_hashes);
-                if fields.is_empty() {
-                    applied.outcome = Outcome::Unchanged;
-                    applied.revision = Some(cur.revision);
-                    if cur.gone {
-                        tx.execute(
-                            "UPDATE articles SET gone_at = NULL WHERE url = ?1",
-                            [canonical],
-                        )?;
-                    }
-                } else if cur.extractor != article.extractor_version
-                    && reextracts_equal(tx, &cur, report, fp)
-                {
-                    applied.outcome = Outcome::Unchanged;
-                    change = Some((ChangeKind::Rebaseline, Some(cur), fields));
-                } else if diff::is_metadata_only(&fields) {
-                    applied.outcome = Outcome::Changed;
-                    change = Some((ChangeKind::Metadata, Some(cur), fields));
-                } else {
-                    let earlier: Option<i64> = tx.query_row(
-                        "SELECT MAX(revision) FROM revisions WHERE url = ?1 AND content_hash = ?2",
-                        params![canonical, fp.content_hash],
-                        |row| row.get(0),
-                    )?;
-                    applied.outcome = Outcome::Changed;
-                    match earlier {
-                        // Back to a version already recorded (A/B tests, CDN
-                        // nodes out of sync): no new revision, a reversion.
-                        Some(k) => reverted = Some((k, cur.revision, fields)),
-                        None => change = Some((ChangeKind::Changed, Some(cur), fields)),
-                    }
+    // Compare with the version the record shows now.
+    let decision = match (&extracted, &cur) {
+        (None, _) => Decision::None,
+        (Some(_), None) => {
+            applied.outcome = Outcome::New;
+            Decision::Revise(
+                ChangeKind::Changed,
+                diff::TEXT_FIELDS.iter().map(|s| s.to_string()).collect(),
+            )
+        }
+        (Some((article, fp)), Some(c)) => {
+            let fields = diff::changed_fields(&c.field_hashes, &fp.field_hashes);
+            if fields.is_empty() {
+                applied.outcome = Outcome::Unchanged;
+                Decision::Same
+            } else if c.extractor != article.extractor_version
+                && reextracts_equal(tx, c, &article_url, report, fp)
+            {
+                applied.outcome = Outcome::Unchanged;
+                payload["rebaseline"] = json!(true);
+                Decision::Revise(ChangeKind::Rebaseline, fields)
+            } else if diff::is_metadata_only(&fields) {
+                applied.outcome = Outcome::Changed;
+                Decision::Revise(ChangeKind::Metadata, fields)
+            } else {
+                applied.outcome = Outcome::Changed;
+                // Back to a version already recorded (A/B tests, CDN nodes
+                // out of sync): no new revision, a reversion.
+                let earlier = state
+                    .revisions
+                    .values()
+                    .filter(|rv| rv.url == article_url && rv.content_hash == fp.content_hash)
+                    .map(|rv| rv.revision)
+                    .max();
+                match earlier {
+                    Some(k) => Decision::Revert(k, fields),
+                    None => Decision::Revise(ChangeKind::Changed, fields),
                 }
             }
         }
+    };
+    let seen = matches!(
+        applied.outcome,
+        Outcome::Unchanged | Outcome::NotModified | Outcome::Changed
+    );
+    let restored = seen && cur.as_ref().is_some_and(|c| c.gone);
+    if restored {
+        payload["restored"] = json!(true);
     }
 
     payload["outcome"] = json!(applied.outcome.as_str());
-    if let Some((k, _, _)) = &reverted {
-        payload["reverted_to"] = json!(k);
-    }
-    // Keep the raw capture when a revision is made, or always if asked.
-    let keep_raw = matches!(change, Some((k, _, _)) if k != ChangeKind::Rebaseline)
+    // The raw capture is the evidence of every new version: revisions
+    // (re-baselines included, so that the next upgrade can re-extract it)
+    // and reversions; of every fetch if the source asks.
+    let keep_raw = matches!(decision, Decision::Revise(..) | Decision::Revert(..))
         || report.keep_raw == KeepRaw::All;
     let mut raw_blob = None;
     if let (true, Some(resp)) = (keep_raw, response) {
@@ -235,222 +280,123 @@ pub(super) fn apply_in(
         payload["raw_blob"] = json!(h);
         raw_blob = Some(h);
     }
+    let mut text_blob = None;
+    if let (Some((article, _)), Decision::Revise(..) | Decision::Revert(..)) =
+        (&extracted, &decision)
+    {
+        let text_json = serde_json::to_vec(&json!(article)).expect("article serializes");
+        text_blob = Some(blobs::put(tx, &text_json)?);
+    }
+    if let Decision::Revert(k, fields) = &decision {
+        payload["reverted_to"] = json!(k);
+        payload["fields_changed"] = json!(fields);
+        payload["text_blob"] = json!(text_blob);
+    }
     let fetch_url = applied
         .article_url
         .clone()
-        .unwrap_or_else(|| r.requested_url.clone());
+        .unwrap_or_else(|| article_url.clone());
+    let mut events: Vec<(i64, Kind, String, Value)> = Vec::new();
     applied.fetch_seq = append(tx, Kind::Fetch, Some(&fetch_url), &payload, now)?;
-    let at = timestamp(now);
+    events.push((applied.fetch_seq, Kind::Fetch, fetch_url.clone(), payload));
 
-    if let (Some((_, fp, canonical)), Some((to, from, fields))) = (&new_revision, reverted) {
-        tx.execute(
-            "UPDATE articles SET revision = ?2, content_hash = ?3, fields_json = ?4, last_seen = ?5, gone_at = NULL WHERE url = ?1",
-            params![canonical, to, fp.content_hash, fingerprint_json(fp).to_string(), at],
-        )?;
-        tx.execute(
-            "UPDATE revisions SET last_seen = ?3 WHERE url = ?1 AND revision = ?2",
-            params![canonical, to, at],
-        )?;
-        tx.execute(
-            "INSERT INTO changes (seq, url, kind, from_revision, to_revision, detected_at, fields_json, declared)
-             VALUES (?1, ?2, 'reverted', ?3, ?4, ?5, ?6, 0)",
-            params![applied.fetch_seq, canonical, from, to, at, json!(fields).to_string()],
-        )?;
-        applied.revision = Some(to);
-        applied.flag = Some(Flag {
-            kind: ChangeKind::Reverted,
-            url: canonical.clone(),
-            from_revision: Some(from),
-            to_revision: Some(to),
-            fields,
-            words_added: 0,
-            words_removed: 0,
-            words_before: 0,
-            declared: false,
-            seq: applied.fetch_seq,
-            excerpt: vec![],
-        });
+    if let (Some(c), true) = (&cur, restored) {
+        let mut f = flag(ChangeKind::Restored, &article_url, applied.fetch_seq);
+        f.to_revision = Some(c.revision);
+        applied.flags.push(f);
     }
-    if let (Some((article, fp, canonical)), Some((kind, cur, fields))) = (&new_revision, change) {
-        let text_json = serde_json::to_vec(&json!(article)).expect("article serializes");
-        let text_blob = blobs::put(tx, &text_json)?;
-        let (from_rev, words) = match &cur {
-            None => (None, diff::words::diff("", &fp.fields["body"])),
-            Some(c) => (
-                Some(c.revision),
-                diff::words::diff(
-                    &c.fields.get("body").cloned().unwrap_or_default(),
-                    &fp.fields["body"],
-                ),
-            ),
-        };
-        let to_rev = from_rev.unwrap_or(0) + 1;
-        let declared = cur
-            .as_ref()
-            .map(|c| {
-                diff::is_declared(
-                    &fingerprint_from_fields(&c.fields, &c.field_hashes, &c.content_hash),
-                    fp,
-                )
-            })
-            .unwrap_or(false);
-        let rev_payload = json!({
-            "article_url": canonical,
-            "revision": to_rev,
-            "content_hash": fp.content_hash,
-            "previous_content_hash": cur.as_ref().map(|c| c.content_hash.clone()),
-            "field_hashes": fp.field_hashes,
-            "fields_changed": fields,
-            "words_added": words.words_added,
-            "words_removed": words.words_removed,
-            "text_blob": text_blob,
-            "raw_blob": raw_blob,
-            "fetch_seq": applied.fetch_seq,
-            "extractor": article.extractor_version,
-            "change": if cur.is_none() { "new" } else { kind.as_str() },
-            "declared": declared,
-        });
-        let seq = append(tx, Kind::Revision, Some(canonical), &rev_payload, now)?;
-        tx.execute(
-            "INSERT INTO revisions (url, revision, content_hash, title, first_seen, last_seen, words_added, words_removed, text_blob, raw_blob, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![canonical, to_rev, fp.content_hash, article.title, at, words.words_added as i64, words.words_removed as i64, text_blob, raw_blob, seq],
-        )?;
-        tx.execute(
-            "INSERT INTO articles (url, source, fetch_url, revision, content_hash, fields_json, extractor, first_seen, last_seen, gone_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, NULL)
-             ON CONFLICT(url) DO UPDATE SET source = excluded.source, fetch_url = excluded.fetch_url,
-               revision = excluded.revision, content_hash = excluded.content_hash,
-               fields_json = excluded.fields_json, extractor = excluded.extractor,
-               last_seen = excluded.last_seen, gone_at = NULL",
-            params![canonical, report.source, r.requested_url, to_rev, fp.content_hash, fingerprint_json(fp).to_string(), article.extractor_version, at],
-        )?;
-        applied.revision = Some(to_rev);
-        if cur.is_some() {
-            if kind != ChangeKind::Rebaseline {
-                tx.execute(
-                    "INSERT INTO changes (seq, url, kind, from_revision, to_revision, detected_at, fields_json, declared)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![seq, canonical, kind.as_str(), from_rev, to_rev, at, json!(fields).to_string(), declared],
-                )?;
-            }
-            applied.flag = Some(Flag {
-                kind,
-                url: canonical.clone(),
-                from_revision: from_rev,
-                to_revision: Some(to_rev),
-                fields,
-                words_added: words.words_added,
-                words_removed: words.words_removed,
-                words_before: cur
-                    .as_ref()
-                    .and_then(|c| c.fields.get("body"))
-                    .map_or(0, |b| b.split_whitespace().count() as u64),
-                declared,
-                seq,
-                excerpt: diff::words::excerpt(&words, 6)
+    match (&decision, &extracted) {
+        (Decision::Revert(k, fields), _) => {
+            let mut f = flag(ChangeKind::Reverted, &article_url, applied.fetch_seq);
+            f.from_revision = cur.as_ref().map(|c| c.revision);
+            f.to_revision = Some(*k);
+            f.fields = fields.clone();
+            applied.flags.push(f);
+            applied.revision = Some(*k);
+        }
+        (Decision::Revise(kind, fields), Some((article, fp))) => {
+            let to_rev = cur.as_ref().map_or(0, |c| c.max_revision) + 1;
+            let old = cur.as_ref().map(|c| c.fingerprint(tx));
+            let old_body = old.as_ref().map_or("", |o| o.fields["body"].as_str());
+            let words = diff::words::diff(old_body, &fp.fields["body"]);
+            let declared = old.as_ref().is_some_and(|o| diff::is_declared(o, fp));
+            let rev_payload = json!({
+                "article_url": article_url,
+                "revision": to_rev,
+                "content_hash": fp.content_hash,
+                "previous_content_hash": cur.as_ref().map(|c| c.content_hash.clone()),
+                "field_hashes": fp.field_hashes,
+                "fields_changed": fields,
+                "words_added": words.words_added,
+                "words_removed": words.words_removed,
+                "title": article.title,
+                "text_blob": text_blob,
+                "raw_blob": raw_blob,
+                "fetch_seq": applied.fetch_seq,
+                "extractor": article.extractor_version,
+                "change": if cur.is_none() { "new" } else { kind.as_str() },
+                "declared": declared,
+            });
+            let seq = append(tx, Kind::Revision, Some(&article_url), &rev_payload, now)?;
+            events.push((seq, Kind::Revision, article_url.clone(), rev_payload));
+            applied.revision = Some(to_rev);
+            if let Some(c) = &cur {
+                let mut f = flag(*kind, &article_url, seq);
+                f.from_revision = Some(c.revision);
+                f.to_revision = Some(to_rev);
+                f.fields = fields.clone();
+                f.words_added = words.words_added;
+                f.words_removed = words.words_removed;
+                f.words_before = old_body.split_whitespace().count() as u64;
+                f.declared = declared;
+                f.excerpt = diff::words::excerpt(&words, 6)
                     .into_iter()
                     .take(5)
-                    .collect(),
-            });
+                    .collect();
+                applied.flags.push(f);
+            }
         }
-    } else if matches!(applied.outcome, Outcome::Unchanged | Outcome::NotModified)
-        && let Some(url) = &applied.article_url
-    {
-        tx.execute(
-            "UPDATE articles SET last_seen = ?2 WHERE url = ?1",
-            params![url, at],
-        )?;
-        tx.execute(
-            "UPDATE revisions SET last_seen = ?2 WHERE url = ?1 AND revision = (SELECT revision FROM articles WHERE url = ?1)",
-            params![url, at],
-        )?;
-        if applied.revision.is_none() {
-            applied.revision = tx
-                .query_row(
-                    "SELECT revision FROM articles WHERE url = ?1",
-                    [url],
-                    |row| row.get(0),
-                )
-                .optional()?;
-        }
+        _ => {}
     }
 
-    if applied.outcome == Outcome::Gone
-        && let Some(url) = &applied.article_url
+    if let (Outcome::Gone, Some(c)) = (applied.outcome, &cur)
+        && !c.gone
     {
-        let row: Option<(i64, Option<String>)> = tx
-            .query_row(
-                "SELECT revision, gone_at FROM articles WHERE url = ?1",
-                [url],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        if let Some((rev, None)) = row {
-            let status = response.map(|r| r.status);
-            let gone_payload = json!({
-                "article_url": url,
-                "last_revision": rev,
-                "status": status,
-                "fetch_seq": applied.fetch_seq,
-            });
-            let seq = append(tx, Kind::Gone, Some(url), &gone_payload, now)?;
-            tx.execute(
-                "UPDATE articles SET gone_at = ?2 WHERE url = ?1",
-                params![url, at],
-            )?;
-            tx.execute(
-                "INSERT INTO changes (seq, url, kind, from_revision, to_revision, detected_at, fields_json, declared)
-                 VALUES (?1, ?2, 'gone', ?3, NULL, ?4, '[]', 0)",
-                params![seq, url, rev, at],
-            )?;
-            applied.flag = Some(Flag {
-                kind: ChangeKind::Gone,
-                url: url.clone(),
-                from_revision: Some(rev),
-                to_revision: None,
-                fields: vec![],
-                words_added: 0,
-                words_removed: 0,
-                words_before: 0,
-                declared: false,
-                seq,
-                excerpt: vec![],
-            });
-        }
+        let gone_payload = json!({
+            "article_url": article_url,
+            "last_revision": c.revision,
+            "status": response.map(|r| r.status),
+            "fetch_seq": applied.fetch_seq,
+        });
+        let seq = append(tx, Kind::Gone, Some(&article_url), &gone_payload, now)?;
+        events.push((seq, Kind::Gone, article_url.clone(), gone_payload));
+        let mut f = flag(ChangeKind::Gone, &article_url, seq);
+        f.from_revision = Some(c.revision);
+        applied.flags.push(f);
     }
 
-    // Fetch state: validators only from a response we extracted and stored.
-    let (etag, last_modified) = match (response, &new_revision) {
-        (Some(resp), Some(_)) => (
-            resp.header("etag").map(str::to_string),
-            resp.header("last-modified").map(str::to_string),
-        ),
-        _ => (None, None),
-    };
-    tx.execute(
-        "INSERT INTO fetch_state (url, source, article_url, etag, last_modified, last_fetch_at, last_outcome, last_status, last_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT(url) DO UPDATE SET source = excluded.source,
-           article_url = COALESCE(excluded.article_url, fetch_state.article_url),
-           etag = CASE WHEN ?10 THEN excluded.etag ELSE fetch_state.etag END,
-           last_modified = CASE WHEN ?10 THEN excluded.last_modified ELSE fetch_state.last_modified END,
-           last_fetch_at = excluded.last_fetch_at, last_outcome = excluded.last_outcome,
-           last_status = excluded.last_status, last_seq = excluded.last_seq",
-        params![
-            r.requested_url,
-            report.source,
-            applied.article_url,
-            etag,
-            last_modified,
-            at,
-            applied.outcome.as_str(),
-            response.map(|r| r.status as i64),
-            applied.fetch_seq,
-            new_revision.is_some(),
-        ],
-    )?;
+    fold(tx, &mut state, &events, now)?;
     Ok(applied)
+}
+
+/// Folds the entries just appended into the rows they touch and saves them.
+fn fold(
+    tx: &Transaction<'_>,
+    state: &mut Replay,
+    events: &[(i64, Kind, String, Value)],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let at = timestamp(now);
+    for (seq, kind, url, payload) in events {
+        state.apply(Event {
+            seq: *seq,
+            recorded_at: &at,
+            kind: kind.as_str(),
+            url: Some(url),
+            payload,
+        });
+    }
+    store::save(tx, state)
 }
 
 /// Queues the notification of a flagged change for every webhook that
@@ -508,19 +454,20 @@ pub(super) fn enqueue(
     Ok(())
 }
 
-/// Re-extracts the stored raw capture of the current revision with today's
+/// Re-extracts the stored raw capture of the current version with today's
 /// extractor: equal to the new fingerprint means the page was not edited,
 /// only read better.
 fn reextracts_equal(
     tx: &Transaction<'_>,
     cur: &Current,
+    url: &str,
     report: &FetchReport,
     new: &Fingerprint,
 ) -> bool {
     let Some(raw) = cur.raw_blob.as_deref().and_then(|h| blobs::get(tx, h).ok()) else {
         return false;
     };
-    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+    let Some(split) = memchr::memmem::find(&raw, b"\r\n\r\n") else {
         return false;
     };
     let head = String::from_utf8_lossy(&raw[..split]);
@@ -530,10 +477,6 @@ fn reextracts_equal(
             .map(|(_, v)| v.trim().to_string())
     });
     let html = extract::decode(&raw[split + 4..], content_type.as_deref());
-    let old_url =
-        serde_json::from_slice::<Article>(&blobs::get(tx, &cur.text_blob).unwrap_or_default())
-            .ok()
-            .and_then(|a| a.canonical_url);
-    let again = extract::extract(&html, old_url.as_deref(), &report.overrides);
+    let again = extract::extract(&html, Some(url), &report.overrides);
     diff::fingerprint(&again).content_hash == new.content_hash
 }

@@ -4,7 +4,6 @@
 //! transaction (a fetch, the revision or removal it implies, its blobs and
 //! the derived tables), so a crash leaves all of it or none of it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -85,6 +84,8 @@ pub enum ChangeKind {
     Gone,
     /// A new extractor reads the old capture the same way: not an edit.
     Rebaseline,
+    /// The article answers again after it was gone: flagged.
+    Restored,
 }
 
 impl ChangeKind {
@@ -95,6 +96,7 @@ impl ChangeKind {
             ChangeKind::Reverted => "reverted",
             ChangeKind::Gone => "gone",
             ChangeKind::Rebaseline => "rebaseline",
+            ChangeKind::Restored => "restored",
         }
     }
 }
@@ -124,26 +126,18 @@ pub struct Applied {
     pub fetch_seq: i64,
     pub article_url: Option<String>,
     pub revision: Option<i64>,
-    pub flag: Option<Flag>,
+    /// What was recorded beside the fetch: a change, a reversion, a removal,
+    /// a restoration (a restored page with a new text has two).
+    pub flags: Vec<Flag>,
     pub error: Option<String>,
-}
-
-/// The current revision of an article, as the derived table holds it.
-struct Current {
-    revision: i64,
-    content_hash: String,
-    field_hashes: BTreeMap<String, String>,
-    fields: BTreeMap<String, String>,
-    extractor: String,
-    text_blob: String,
-    raw_blob: Option<String>,
-    gone: bool,
 }
 
 /// Owns the writable connection.
 pub struct Writer {
     conn: Connection,
     path: PathBuf,
+    /// The one-writer lock; declared after `conn` so it is released last.
+    _lock: std::fs::File,
     /// Webhooks that get a notification queued with each flagged change.
     webhooks: Vec<Webhook>,
 }
@@ -171,9 +165,11 @@ pub fn backoff(attempts: i64, id: i64) -> chrono::Duration {
 
 impl Writer {
     pub fn open(path: &Path) -> Result<Writer> {
+        let lock = super::lock_writer(path)?;
         Ok(Writer {
             conn: super::open_writable(path)?,
             path: path.to_path_buf(),
+            _lock: lock,
             webhooks: Vec::new(),
         })
     }
@@ -354,7 +350,7 @@ impl Writer {
         let result = (|| {
             let tx = self.begin()?;
             let applied = apply_in(&tx, report, now).map_err(LedgerError::sqlite(&path))?;
-            if let Some(flag) = &applied.flag {
+            for flag in &applied.flags {
                 enqueue(&tx, &webhooks, &report.source, flag, now)
                     .map_err(LedgerError::sqlite(&path))?;
             }

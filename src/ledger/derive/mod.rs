@@ -1,0 +1,494 @@
+//! The derived tables as a pure function of the chain.
+//!
+//! [`Replay`] folds chained entries, in seq order, into the rows of
+//! `articles`, `revisions`, `changes` and `fetch_state`, and (for read
+//! commands) into an article's timeline of [`Span`]s. The same fold serves
+//! three callers, so that they cannot drift apart:
+//! - the writer, on the rows one fetch touches, right after appending its
+//!   entries in the same transaction;
+//! - `rebuild`, on every entry;
+//! - `verify`, which compares the fold of every entry with the stored rows.
+//!
+//! Invariant: nothing here reads a derived table. What the fold needs comes
+//! from the entries (their payloads and columns) and from its own state.
+
+pub mod check;
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// One chained entry, as the fold sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub seq: i64,
+    pub recorded_at: &'a str,
+    pub kind: &'a str,
+    pub url: Option<&'a str>,
+    pub payload: &'a Value,
+}
+
+/// A row of `articles`: the revision an article shows now.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ArticleRow {
+    pub url: String,
+    pub source: String,
+    pub fetch_url: String,
+    pub revision: i64,
+    /// The highest revision number used: the next new text gets this + 1.
+    pub max_revision: i64,
+    pub content_hash: String,
+    /// Canonical JSON of the per-field hashes of the version shown now.
+    pub field_hashes: String,
+    /// The text blob of the version shown now (after a reversion, the
+    /// fetched one, whose metadata may differ from the revision's).
+    pub text_blob: String,
+    /// The raw capture that version was extracted from, if kept.
+    pub raw_blob: Option<String>,
+    pub extractor: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub gone_at: Option<String>,
+}
+
+/// A row of `revisions`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RevisionRow {
+    pub url: String,
+    pub revision: i64,
+    /// `new`, `changed`, `metadata` or `rebaseline`.
+    pub change: String,
+    pub content_hash: String,
+    pub title: Option<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub words_added: i64,
+    pub words_removed: i64,
+    pub text_blob: String,
+    pub raw_blob: Option<String>,
+    pub extractor: String,
+    pub seq: i64,
+}
+
+/// A row of `changes`: one event `newsledger changes` lists.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ChangeRow {
+    pub seq: i64,
+    /// `changed`, `metadata`, `reverted`, `gone` or `restored`.
+    pub kind: String,
+    pub url: String,
+    pub from_revision: Option<i64>,
+    pub to_revision: Option<i64>,
+    pub detected_at: String,
+    /// JSON array of field names.
+    pub fields_json: String,
+    pub declared: bool,
+}
+
+/// A row of `fetch_state`: per fetched URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FetchStateRow {
+    pub url: String,
+    pub source: String,
+    pub article_url: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_fetch_at: String,
+    pub last_outcome: String,
+    pub last_status: Option<i64>,
+    pub last_seq: i64,
+}
+
+/// One stretch of an article's timeline during which it showed one thing:
+/// a revision (entered as new, changed, metadata, reverted, rebaseline or
+/// restored) or its absence (gone). Spans of one article never overlap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Span {
+    pub kind: String,
+    pub revision: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// The entry that opened the span.
+    pub seq: i64,
+    /// Fetches that saw it (the opening one included).
+    pub observations: u64,
+    /// Fetches during it that got no answer about the article (network
+    /// errors, 5xx): gaps in the observation.
+    pub failed: u64,
+}
+
+/// The fold's state: the derived rows, keyed as the tables are.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    pub articles: BTreeMap<String, ArticleRow>,
+    pub revisions: BTreeMap<(String, i64), RevisionRow>,
+    pub changes: BTreeMap<(i64, String), ChangeRow>,
+    pub fetch_state: BTreeMap<String, FetchStateRow>,
+    /// Per article, its timeline; kept only when `with_spans` is set.
+    pub spans: BTreeMap<String, Vec<Span>>,
+    pub with_spans: bool,
+    pub through_seq: i64,
+    /// Entries that contradict what came before them (a revision number
+    /// reused, a reversion to a revision that does not exist, ...).
+    pub anomalies: Vec<(i64, String)>,
+    /// Per revision, the canonical JSON of its field hashes (for reversions
+    /// recorded before entries carried `fields_changed`).
+    revision_hashes: BTreeMap<(String, i64), String>,
+    /// The last fetch entry: revision and gone entries belong to it.
+    last_fetch: Option<LastFetch>,
+}
+
+#[derive(Debug, Clone)]
+struct LastFetch {
+    seq: i64,
+    source: String,
+    requested_url: String,
+}
+
+fn s(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+fn i(v: &Value, k: &str) -> Option<i64> {
+    v.get(k).and_then(Value::as_i64)
+}
+
+/// Canonical JSON of a payload's object value (`{}` when absent).
+fn obj_json(v: &Value, k: &str) -> Option<String> {
+    v.get(k)
+        .filter(|x| x.is_object())
+        .map(crate::ledger::entry::canonical_json)
+}
+
+impl Replay {
+    /// A fold that also keeps every article's timeline (for read commands).
+    pub fn with_spans() -> Replay {
+        Replay {
+            with_spans: true,
+            ..Replay::default()
+        }
+    }
+
+    /// Folds one entry in. Entries must come in seq order.
+    pub fn apply(&mut self, e: Event<'_>) {
+        self.through_seq = e.seq;
+        match e.kind {
+            "fetch" => self.fetch(e),
+            "revision" => self.revision(e),
+            "gone" => self.gone(e),
+            _ => {}
+        }
+    }
+
+    fn anomaly(&mut self, seq: i64, what: String) {
+        self.anomalies.push((seq, what));
+    }
+
+    fn open_span(&mut self, url: &str, kind: &str, revision: i64, at: &str, seq: i64) {
+        if !self.with_spans {
+            return;
+        }
+        self.spans.entry(url.to_string()).or_default().push(Span {
+            kind: kind.to_string(),
+            revision,
+            first_seen: at.to_string(),
+            last_seen: at.to_string(),
+            seq,
+            observations: 1,
+            failed: 0,
+        });
+    }
+
+    fn observe_span(&mut self, url: &str, at: &str) {
+        if let Some(span) = self.spans.get_mut(url).and_then(|v| v.last_mut()) {
+            span.last_seen = at.to_string();
+            span.observations += 1;
+        }
+    }
+
+    fn fetch(&mut self, e: Event<'_>) {
+        let p = e.payload;
+        let Some(requested) = s(p, "requested_url") else {
+            self.anomaly(e.seq, "fetch entry without requested_url".into());
+            return;
+        };
+        let source = s(p, "source").unwrap_or_default();
+        let outcome = s(p, "outcome").unwrap_or_default();
+        self.last_fetch = Some(LastFetch {
+            seq: e.seq,
+            source: source.clone(),
+            requested_url: requested.clone(),
+        });
+
+        let fs = self
+            .fetch_state
+            .entry(requested.clone())
+            .or_insert_with(|| FetchStateRow {
+                url: requested.clone(),
+                ..FetchStateRow::default()
+            });
+        fs.source = source;
+        if let Some(a) = s(p, "article_url") {
+            fs.article_url = Some(a);
+        }
+        // Validators only from a response that was extracted and stored.
+        if p.get("content_hash").is_some() {
+            fs.etag = s(p, "etag");
+            fs.last_modified = s(p, "last_modified");
+        }
+        fs.last_fetch_at = e.recorded_at.to_string();
+        fs.last_outcome = outcome.clone();
+        fs.last_status = i(p, "status");
+        fs.last_seq = e.seq;
+
+        let Some(url) = e.url.filter(|u| self.articles.contains_key(*u)) else {
+            return;
+        };
+        let url = url.to_string();
+        if outcome == "failed" {
+            if let Some(span) = self.spans.get_mut(&url).and_then(|v| v.last_mut()) {
+                span.failed += 1;
+            }
+            return;
+        }
+        let at = e.recorded_at;
+        let seen = matches!(outcome.as_str(), "unchanged" | "not_modified" | "changed");
+        let (was_gone, current) = match self.articles.get(&url) {
+            Some(a) => (a.gone_at.is_some(), a.revision),
+            None => return,
+        };
+        if seen && was_gone {
+            // A page answering again after a 404/410: its own event.
+            if let Some(a) = self.articles.get_mut(&url) {
+                a.gone_at = None;
+            }
+            self.changes.insert(
+                (e.seq, "restored".into()),
+                ChangeRow {
+                    seq: e.seq,
+                    kind: "restored".into(),
+                    url: url.clone(),
+                    from_revision: None,
+                    to_revision: Some(current),
+                    detected_at: at.to_string(),
+                    fields_json: "[]".into(),
+                    declared: false,
+                },
+            );
+            self.open_span(&url, "restored", current, at, e.seq);
+        } else if outcome == "gone" && was_gone {
+            // Still gone: one more observation of the absence.
+            self.observe_span(&url, at);
+            return;
+        }
+
+        if let Some(k) = i(p, "reverted_to") {
+            self.revert(e, &url, current, k);
+        } else if matches!(outcome.as_str(), "unchanged" | "not_modified")
+            && p.get("rebaseline").is_none()
+        {
+            if let Some(a) = self.articles.get_mut(&url) {
+                a.last_seen = at.to_string();
+            }
+            if let Some(r) = self.revisions.get_mut(&(url.clone(), current)) {
+                r.last_seen = at.to_string();
+            }
+            if !(seen && was_gone) {
+                self.observe_span(&url, at);
+            }
+        }
+    }
+
+    fn revert(&mut self, e: Event<'_>, url: &str, from: i64, to: i64) {
+        let p = e.payload;
+        let at = e.recorded_at;
+        let Some(target) = self.revisions.get_mut(&(url.to_string(), to)) else {
+            self.anomaly(
+                e.seq,
+                format!("reverts {url} to revision {to}, which was never recorded"),
+            );
+            return;
+        };
+        target.last_seen = at.to_string();
+        let target = target.clone();
+        let Some(old_hashes) = self.articles.get(url).map(|a| a.field_hashes.clone()) else {
+            return;
+        };
+        let fields = match p.get("fields_changed") {
+            Some(f) => crate::ledger::entry::canonical_json(f),
+            None => {
+                let old: BTreeMap<String, String> =
+                    serde_json::from_str(&old_hashes).unwrap_or_default();
+                let new = self.revision_field_hashes(url, to).unwrap_or_default();
+                json!(crate::diff::changed_fields(&old, &new)).to_string()
+            }
+        };
+        let Some(a) = self.articles.get_mut(url) else {
+            return;
+        };
+        a.revision = to;
+        a.content_hash = target.content_hash.clone();
+        a.field_hashes = obj_json(p, "field_hashes").unwrap_or_else(|| a.field_hashes.clone());
+        a.text_blob = s(p, "text_blob").unwrap_or_else(|| target.text_blob.clone());
+        a.raw_blob = s(p, "raw_blob").or_else(|| target.raw_blob.clone());
+        a.extractor = s(p, "extractor").unwrap_or_else(|| target.extractor.clone());
+        a.last_seen = at.to_string();
+        a.gone_at = None;
+        self.changes.insert(
+            (e.seq, "reverted".into()),
+            ChangeRow {
+                seq: e.seq,
+                kind: "reverted".into(),
+                url: url.to_string(),
+                from_revision: Some(from),
+                to_revision: Some(to),
+                detected_at: at.to_string(),
+                fields_json: fields,
+                declared: false,
+            },
+        );
+        self.open_span(url, "reverted", to, at, e.seq);
+    }
+
+    /// Field hashes recorded for a revision: kept per revision only in the
+    /// fold of legacy reversions, so looked up lazily.
+    fn revision_field_hashes(&self, url: &str, rev: i64) -> Option<BTreeMap<String, String>> {
+        self.revision_hashes
+            .get(&(url.to_string(), rev))
+            .and_then(|h| serde_json::from_str(h).ok())
+    }
+
+    fn revision(&mut self, e: Event<'_>) {
+        let p = e.payload;
+        let at = e.recorded_at;
+        let Some(url) = e.url.map(str::to_string).or_else(|| s(p, "article_url")) else {
+            self.anomaly(e.seq, "revision entry without an article URL".into());
+            return;
+        };
+        let n = i(p, "revision").unwrap_or(0);
+        let change = s(p, "change").unwrap_or_else(|| "changed".into());
+        let fetch = self.last_fetch.clone();
+        if fetch.as_ref().map(|f| f.seq) != i(p, "fetch_seq") {
+            self.anomaly(
+                e.seq,
+                "revision entry does not follow the fetch it names".into(),
+            );
+        }
+        let existing = self.articles.get(&url).cloned();
+        let expected = existing.as_ref().map_or(1, |a| a.max_revision + 1);
+        if n != expected {
+            self.anomaly(
+                e.seq,
+                format!("{url}: revision entry numbers revision {n}, the next unused number is {expected}"),
+            );
+        }
+        let content_hash = s(p, "content_hash").unwrap_or_default();
+        let field_hashes = obj_json(p, "field_hashes").unwrap_or_else(|| "{}".into());
+        let text_blob = s(p, "text_blob").unwrap_or_default();
+        let raw_blob = s(p, "raw_blob");
+        let extractor = s(p, "extractor").unwrap_or_default();
+        self.revision_hashes
+            .insert((url.clone(), n), field_hashes.clone());
+        self.revisions.insert(
+            (url.clone(), n),
+            RevisionRow {
+                url: url.clone(),
+                revision: n,
+                change: change.clone(),
+                content_hash: content_hash.clone(),
+                title: s(p, "title"),
+                first_seen: at.to_string(),
+                last_seen: at.to_string(),
+                words_added: i(p, "words_added").unwrap_or(0),
+                words_removed: i(p, "words_removed").unwrap_or(0),
+                text_blob: text_blob.clone(),
+                raw_blob: raw_blob.clone(),
+                extractor: extractor.clone(),
+                seq: e.seq,
+            },
+        );
+        let (source, fetch_url) = fetch
+            .map(|f| (f.source, f.requested_url))
+            .unwrap_or_default();
+        let first_seen = existing
+            .as_ref()
+            .map_or_else(|| at.to_string(), |a| a.first_seen.clone());
+        self.articles.insert(
+            url.clone(),
+            ArticleRow {
+                url: url.clone(),
+                source,
+                fetch_url,
+                revision: n,
+                max_revision: n.max(existing.as_ref().map_or(0, |a| a.max_revision)),
+                content_hash,
+                field_hashes,
+                text_blob,
+                raw_blob,
+                extractor,
+                first_seen,
+                last_seen: at.to_string(),
+                gone_at: None,
+            },
+        );
+        if let Some(prev) = &existing
+            && change != "new"
+            && change != "rebaseline"
+        {
+            let fields = p
+                .get("fields_changed")
+                .map_or_else(|| "[]".into(), crate::ledger::entry::canonical_json);
+            self.changes.insert(
+                (e.seq, change.clone()),
+                ChangeRow {
+                    seq: e.seq,
+                    kind: change.clone(),
+                    url: url.clone(),
+                    from_revision: Some(prev.revision),
+                    to_revision: Some(n),
+                    detected_at: at.to_string(),
+                    fields_json: fields,
+                    declared: p.get("declared").and_then(Value::as_bool).unwrap_or(false),
+                },
+            );
+        }
+        let kind = if existing.is_none() {
+            "new"
+        } else {
+            change.as_str()
+        };
+        let kind = kind.to_string();
+        self.open_span(&url, &kind, n, at, e.seq);
+    }
+
+    fn gone(&mut self, e: Event<'_>) {
+        let p = e.payload;
+        let at = e.recorded_at;
+        let Some(url) = e.url.map(str::to_string).or_else(|| s(p, "article_url")) else {
+            self.anomaly(e.seq, "gone entry without an article URL".into());
+            return;
+        };
+        let Some(a) = self.articles.get_mut(&url) else {
+            self.anomaly(e.seq, format!("{url} is gone but was never recorded"));
+            return;
+        };
+        a.gone_at = Some(at.to_string());
+        let last = i(p, "last_revision").unwrap_or(a.revision);
+        self.changes.insert(
+            (e.seq, "gone".into()),
+            ChangeRow {
+                seq: e.seq,
+                kind: "gone".into(),
+                url: url.clone(),
+                from_revision: Some(last),
+                to_revision: None,
+                detected_at: at.to_string(),
+                fields_json: "[]".into(),
+                declared: false,
+            },
+        );
+        self.open_span(&url, "gone", last, at, e.seq);
+    }
+}

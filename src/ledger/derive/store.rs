@@ -1,0 +1,338 @@
+//! Reading and writing the derived tables, and folding the chain into them.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::Value;
+
+use super::{ArticleRow, ChangeRow, Event, FetchStateRow, Replay, RevisionRow};
+use crate::ledger::entry::Entry;
+
+/// Folds every entry of the chain, oldest first.
+pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Replay> {
+    let mut replay = Replay {
+        with_spans,
+        ..Replay::default()
+    };
+    let mut stmt =
+        conn.prepare("SELECT seq, recorded_at, kind, url, payload FROM ledger ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let kind: &str = row.get_ref(2)?.as_str().unwrap_or_default();
+        if !matches!(kind, "fetch" | "revision" | "gone") {
+            replay.through_seq = row.get(0)?;
+            continue;
+        }
+        let kind = kind.to_string();
+        let payload: Value =
+            serde_json::from_str(row.get_ref(4)?.as_str().unwrap_or("null")).unwrap_or(Value::Null);
+        let url: Option<String> = row.get(3)?;
+        let recorded_at: String = row.get(1)?;
+        replay.apply(Event {
+            seq: row.get(0)?,
+            recorded_at: &recorded_at,
+            kind: &kind,
+            url: url.as_deref(),
+            payload: &payload,
+        });
+    }
+    Ok(replay)
+}
+
+/// Why one article's entries cannot be trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untrusted {
+    pub seq: i64,
+    pub reason: String,
+}
+
+/// Folds the entries filed under one article URL, checking each one's hash
+/// and its link to the entry before it. Read commands show what this
+/// returns, never the derived tables.
+pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<Replay, Untrusted>> {
+    let mut replay = Replay::with_spans();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM ledger WHERE url = ?1 ORDER BY seq",
+        Entry::COLUMNS
+    ))?;
+    let entries = stmt
+        .query_map([url], Entry::from_row)?
+        .collect::<rusqlite::Result<Vec<Entry>>>()?;
+    let mut prev_stmt = conn.prepare("SELECT entry_hash FROM ledger WHERE seq = ?1")?;
+    for e in &entries {
+        if e.computed_hash().as_slice() != e.entry_hash {
+            return Ok(Err(Untrusted {
+                seq: e.seq,
+                reason: "its entry_hash does not match its contents (the entry was altered)".into(),
+            }));
+        }
+        let prev: Option<Vec<u8>> = if e.seq == 1 {
+            Some(crate::ledger::ZERO_HASH.to_vec())
+        } else {
+            prev_stmt.query_row([e.seq - 1], |r| r.get(0)).optional()?
+        };
+        if prev.as_deref() != Some(e.prev_hash.as_slice()) {
+            return Ok(Err(Untrusted {
+                seq: e.seq,
+                reason: "its prev_hash does not match the entry before it".into(),
+            }));
+        }
+        let payload: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+        replay.apply(Event {
+            seq: e.seq,
+            recorded_at: &e.recorded_at,
+            kind: &e.kind,
+            url: e.url.as_deref(),
+            payload: &payload,
+        });
+    }
+    Ok(Ok(replay))
+}
+
+/// The stored rows one fetch can touch: the article (with its revisions)
+/// and the fetched URL's state. The writer folds its new entries into this
+/// and saves it back.
+pub fn load_for(
+    conn: &Connection,
+    article_url: Option<&str>,
+    requested_url: &str,
+) -> rusqlite::Result<Replay> {
+    let mut replay = Replay::default();
+    if let Some(url) = article_url {
+        load_articles(conn, Some(url), &mut replay)?;
+        load_revisions(conn, Some(url), &mut replay)?;
+    }
+    load_fetch_state(conn, Some(requested_url), &mut replay)?;
+    replay.through_seq = through_seq(conn)?;
+    Ok(replay)
+}
+
+/// Every stored derived row.
+pub fn load_all(conn: &Connection) -> rusqlite::Result<Replay> {
+    let mut replay = Replay::default();
+    load_articles(conn, None, &mut replay)?;
+    load_revisions(conn, None, &mut replay)?;
+    load_fetch_state(conn, None, &mut replay)?;
+    let mut stmt = conn.prepare(
+        "SELECT seq, kind, url, from_revision, to_revision, detected_at, fields_json, declared FROM changes",
+    )?;
+    let rows = stmt.query_map([], change_row)?;
+    for r in rows {
+        let r = r?;
+        replay.changes.insert((r.seq, r.kind.clone()), r);
+    }
+    replay.through_seq = through_seq(conn)?;
+    Ok(replay)
+}
+
+pub(crate) fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
+    Ok(ChangeRow {
+        seq: r.get(0)?,
+        kind: r.get(1)?,
+        url: r.get(2)?,
+        from_revision: r.get(3)?,
+        to_revision: r.get(4)?,
+        detected_at: r.get(5)?,
+        fields_json: r.get(6)?,
+        declared: r.get(7)?,
+    })
+}
+
+/// The last entry the derived tables include (0 before any).
+pub fn through_seq(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE((SELECT through_seq FROM derived_state WHERE id = 1), 0)",
+        [],
+        |r| r.get(0),
+    )
+}
+
+fn load_articles(conn: &Connection, url: Option<&str>, out: &mut Replay) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT url, source, fetch_url, revision, max_revision, content_hash, field_hashes, text_blob,
+                raw_blob, extractor, first_seen, last_seen, gone_at
+         FROM articles WHERE ?1 IS NULL OR url = ?1",
+    )?;
+    let rows = stmt.query_map([url], |r| {
+        Ok(ArticleRow {
+            url: r.get(0)?,
+            source: r.get(1)?,
+            fetch_url: r.get(2)?,
+            revision: r.get(3)?,
+            max_revision: r.get(4)?,
+            content_hash: r.get(5)?,
+            field_hashes: r.get(6)?,
+            text_blob: r.get(7)?,
+            raw_blob: r.get(8)?,
+            extractor: r.get(9)?,
+            first_seen: r.get(10)?,
+            last_seen: r.get(11)?,
+            gone_at: r.get(12)?,
+        })
+    })?;
+    for r in rows {
+        let r = r?;
+        out.articles.insert(r.url.clone(), r);
+    }
+    Ok(())
+}
+
+fn load_revisions(conn: &Connection, url: Option<&str>, out: &mut Replay) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT url, revision, change, content_hash, title, first_seen, last_seen, words_added,
+                words_removed, text_blob, raw_blob, extractor, seq
+         FROM revisions WHERE ?1 IS NULL OR url = ?1",
+    )?;
+    let rows = stmt.query_map([url], |r| {
+        Ok(RevisionRow {
+            url: r.get(0)?,
+            revision: r.get(1)?,
+            change: r.get(2)?,
+            content_hash: r.get(3)?,
+            title: r.get(4)?,
+            first_seen: r.get(5)?,
+            last_seen: r.get(6)?,
+            words_added: r.get(7)?,
+            words_removed: r.get(8)?,
+            text_blob: r.get(9)?,
+            raw_blob: r.get(10)?,
+            extractor: r.get(11)?,
+            seq: r.get(12)?,
+        })
+    })?;
+    for r in rows {
+        let r = r?;
+        out.revisions.insert((r.url.clone(), r.revision), r);
+    }
+    Ok(())
+}
+
+fn load_fetch_state(
+    conn: &Connection,
+    url: Option<&str>,
+    out: &mut Replay,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT url, source, article_url, etag, last_modified, last_fetch_at, last_outcome, last_status, last_seq
+         FROM fetch_state WHERE ?1 IS NULL OR url = ?1",
+    )?;
+    let rows = stmt.query_map([url], |r| {
+        Ok(FetchStateRow {
+            url: r.get(0)?,
+            source: r.get(1)?,
+            article_url: r.get(2)?,
+            etag: r.get(3)?,
+            last_modified: r.get(4)?,
+            last_fetch_at: r.get(5)?,
+            last_outcome: r.get(6)?,
+            last_status: r.get(7)?,
+            last_seq: r.get(8)?,
+        })
+    })?;
+    for r in rows {
+        let r = r?;
+        out.fetch_state.insert(r.url.clone(), r);
+    }
+    Ok(())
+}
+
+/// Writes every row the fold holds (insert or replace) and its position.
+pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
+    let mut art = tx.prepare_cached(
+        "INSERT OR REPLACE INTO articles (url, source, fetch_url, revision, max_revision, content_hash,
+            field_hashes, text_blob, raw_blob, extractor, first_seen, last_seen, gone_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    for a in replay.articles.values() {
+        art.execute(params![
+            a.url,
+            a.source,
+            a.fetch_url,
+            a.revision,
+            a.max_revision,
+            a.content_hash,
+            a.field_hashes,
+            a.text_blob,
+            a.raw_blob,
+            a.extractor,
+            a.first_seen,
+            a.last_seen,
+            a.gone_at
+        ])?;
+    }
+    let mut rev = tx.prepare_cached(
+        "INSERT OR REPLACE INTO revisions (url, revision, change, content_hash, title, first_seen, last_seen,
+            words_added, words_removed, text_blob, raw_blob, extractor, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    for r in replay.revisions.values() {
+        rev.execute(params![
+            r.url,
+            r.revision,
+            r.change,
+            r.content_hash,
+            r.title,
+            r.first_seen,
+            r.last_seen,
+            r.words_added,
+            r.words_removed,
+            r.text_blob,
+            r.raw_blob,
+            r.extractor,
+            r.seq
+        ])?;
+    }
+    let mut chg = tx.prepare_cached(
+        "INSERT OR REPLACE INTO changes (seq, kind, url, from_revision, to_revision, detected_at, fields_json, declared)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for c in replay.changes.values() {
+        chg.execute(params![
+            c.seq,
+            c.kind,
+            c.url,
+            c.from_revision,
+            c.to_revision,
+            c.detected_at,
+            c.fields_json,
+            c.declared
+        ])?;
+    }
+    let mut fs = tx.prepare_cached(
+        "INSERT OR REPLACE INTO fetch_state (url, source, article_url, etag, last_modified, last_fetch_at,
+            last_outcome, last_status, last_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for f in replay.fetch_state.values() {
+        fs.execute(params![
+            f.url,
+            f.source,
+            f.article_url,
+            f.etag,
+            f.last_modified,
+            f.last_fetch_at,
+            f.last_outcome,
+            f.last_status,
+            f.last_seq
+        ])?;
+    }
+    set_through_seq(tx, replay.through_seq)
+}
+
+pub fn set_through_seq(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO derived_state (id, through_seq) VALUES (1, ?1)
+         ON CONFLICT(id) DO UPDATE SET through_seq = excluded.through_seq",
+        [seq],
+    )?;
+    Ok(())
+}
+
+/// Recomputes every derived table from the chain, inside the caller's
+/// transaction. Returns the fold (its anomalies are for the caller to report).
+pub fn rebuild(tx: &Transaction<'_>) -> rusqlite::Result<Replay> {
+    let replay = replay_all(tx, false)?;
+    tx.execute_batch(
+        "DELETE FROM articles; DELETE FROM revisions; DELETE FROM changes; DELETE FROM fetch_state;",
+    )?;
+    save(tx, &replay)?;
+    Ok(replay)
+}
