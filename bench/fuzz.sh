@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Property-based fuzzing of the extractor (arbitrary strings, tag soup) and
-# the configuration parser, for a bounded number of cases. CI runs 256 cases
-# per property inside `cargo test`; this script runs many more:
+# Property-based fuzzing, for a bounded number of cases. CI runs a few dozen
+# to a few hundred cases per property inside `cargo test`; this script runs
+# many more:
+#   - the extractor (arbitrary strings, tag soup) and the configuration parser;
+#   - the article lifecycle against its reference model (tests/lifecycle_model.rs:
+#     page versions, reverts, 304s, 404/410s, restorations, errors, crashes).
 #
 #   bench/fuzz.sh              # 20,000 cases per property (a few minutes)
 #   bench/fuzz.sh 1000000      # longer
@@ -12,3 +15,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CASES=${1:-20000}
 PROPTEST_CASES=$CASES cargo test --release --test hostile -- --nocapture
+# Each lifecycle case is a real SQLite file with a durable commit per step:
+# a tenth of the cases takes about as long as the extractor's.
+PROPTEST_CASES=$(( CASES / 10 > 0 ? CASES / 10 : 1 )) cargo test --release --test lifecycle_model -- --nocapture

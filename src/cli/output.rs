@@ -88,21 +88,48 @@ pub fn history(out: &mut dyn Write, url: &str, rows: &[HistoryRow], json: bool) 
     writeln!(out, "{url}")?;
     writeln!(
         out,
-        "{:>4}  {:<24}  {:<24}  {:<12}  {:>6}  {:>6}  {:>6}  title",
-        "rev", "first seen", "last seen", "content", "+words", "-words", "seq"
+        "{:>4}  {:<10}  {:<24}  {:<24}  {:<12}  {:>6}  {:>6}  {:>5}  {:>6}  title",
+        "rev", "since", "first seen", "last seen", "content", "+words", "-words", "seen", "seq"
     )?;
     for r in rows {
+        // A gone span shows the removal, not a revision's text.
+        let (content, title) = if r.kind == "gone" {
+            ("(removed)", "")
+        } else {
+            (
+                r.content_hash.get(..12).unwrap_or(""),
+                r.title.as_deref().unwrap_or(""),
+            )
+        };
+        let kind = if r.restored && r.kind != "restored" {
+            format!("restored+{}", r.kind)
+        } else {
+            r.kind.clone()
+        };
+        let seen = if r.failed > 0 {
+            format!("{}/{}!", r.observations, r.observations + r.failed)
+        } else {
+            r.observations.to_string()
+        };
         writeln!(
             out,
-            "{:>4}  {:<24}  {:<24}  {:<12}  {:>6}  {:>6}  {:>6}  {}",
+            "{:>4}  {:<10}  {:<24}  {:<24}  {:<12}  {:>6}  {:>6}  {:>5}  {:>6}  {}",
             r.revision,
+            kind,
             r.first_seen,
             r.last_seen,
-            &r.content_hash[..12],
+            content,
             r.words_added,
             r.words_removed,
+            seen,
             r.seq,
-            r.title.as_deref().unwrap_or("")
+            title
+        )?;
+    }
+    if rows.iter().any(|r| r.failed > 0) {
+        writeln!(
+            out,
+            "(seen N/M!: M fetches in the span, N of them answered; the rest failed: gaps)"
         )?;
     }
     Ok(())

@@ -110,6 +110,7 @@ impl ArticleRecord {
                     seq: s.seq,
                     observations: s.observations,
                     failed: s.failed,
+                    restored: s.restored,
                 }
             })
             .collect()
@@ -161,6 +162,8 @@ pub struct HistoryRow {
     pub observations: u64,
     /// Fetches during it that failed (gaps in the observation).
     pub failed: u64,
+    /// It began when the page answered again after being gone.
+    pub restored: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -117,6 +117,8 @@ pub struct Span {
     /// Fetches during it that got no answer about the article (network
     /// errors, 5xx): gaps in the observation.
     pub failed: u64,
+    /// The span began when the page answered again after it was gone.
+    pub restored: bool,
 }
 
 /// The fold's state: the derived rows, keyed as the tables are.
@@ -190,7 +192,16 @@ impl Replay {
         if !self.with_spans {
             return;
         }
-        self.spans.entry(url.to_string()).or_default().push(Span {
+        let fetch_seq = self.last_fetch.as_ref().map(|f| f.seq);
+        let spans = self.spans.entry(url.to_string()).or_default();
+        // A page that comes back with another text: one span, not an empty
+        // "restored" one followed by the change.
+        let restored = kind == "restored"
+            || spans
+                .last()
+                .is_some_and(|s| s.kind == "restored" && Some(s.seq) == fetch_seq)
+                && spans.pop().is_some();
+        spans.push(Span {
             kind: kind.to_string(),
             revision,
             first_seen: at.to_string(),
@@ -198,6 +209,7 @@ impl Replay {
             seq,
             observations: 1,
             failed: 0,
+            restored,
         });
     }
 

@@ -1,0 +1,352 @@
+//! The article lifecycle proven against a reference model.
+//!
+//! Random sequences of page versions (text × modified date), 304s, 404/410s,
+//! server and network errors, and crashes (a transaction cut off before its
+//! commit, then the writer reopened) are applied by the real writer to a
+//! real SQLite file. A small model says what must be recorded and flagged.
+//! After every step: every fetch is in the ledger, revision numbers are
+//! unique and increasing (1..n), outcomes and flags match the model,
+//! `verify` passes (chain, contradictions, and the derived tables against
+//! the fold of the chain), and the article's timeline read back from the
+//! chain has the model's spans, in order and without overlap.
+//!
+//! `PROPTEST_CASES` raises the number of sequences; `bench/fuzz.sh` runs it long.
+
+use std::path::Path;
+
+use chrono::Utc;
+use newsledger::config::{ExtractOverrides, KeepRaw};
+use newsledger::fetch::{FetchError, FetchResult, Response};
+use newsledger::ledger::writer::{Applied, FetchReport, Writer};
+use newsledger::ledger::{self, Kind, read, verify};
+use proptest::prelude::*;
+
+const URL: &str = "http://127.0.0.1:9/2026/11/model-article/";
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// The page answers 200 with body text `text` and modified date `date`
+    /// (0 = none).
+    Serve {
+        text: u8,
+        date: u8,
+    },
+    NotModified,
+    NotFound(u16),
+    ServerError,
+    NetworkError,
+    /// A transaction cut off before its commit; the writer reopens.
+    Crash,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => (0u8..4, 0u8..3).prop_map(|(text, date)| Step::Serve { text, date }),
+        2 => Just(Step::NotModified),
+        2 => prop_oneof![Just(404u16), Just(410u16)].prop_map(Step::NotFound),
+        1 => Just(Step::ServerError),
+        1 => Just(Step::NetworkError),
+        1 => Just(Step::Crash),
+    ]
+}
+
+/// What must be recorded: revisions by (text, date), what the page shows
+/// now, and whether it is gone.
+#[derive(Debug, Default)]
+struct Model {
+    revisions: Vec<(u8, u8)>,
+    current: Option<usize>,
+    shown: Option<(u8, u8)>,
+    gone: bool,
+    fetches: usize,
+    /// The timeline: how each span began.
+    spans: Vec<&'static str>,
+}
+
+/// The expected outcome and flags of one fetch.
+type Expect = (&'static str, Vec<&'static str>);
+
+impl Model {
+    fn apply(&mut self, step: Step) -> Option<Expect> {
+        if matches!(step, Step::Crash) {
+            return None;
+        }
+        self.fetches += 1;
+        let known = self.current.is_some();
+        let mut flags = vec![];
+        let restore = |m: &mut Model, flags: &mut Vec<&'static str>| {
+            if m.gone {
+                m.gone = false;
+                flags.push("restored");
+                m.spans.push("restored");
+            }
+        };
+        let outcome = match step {
+            Step::Serve { text, date } if !known => {
+                self.revisions.push((text, date));
+                self.current = Some(1);
+                self.shown = Some((text, date));
+                self.spans.push("new");
+                "new"
+            }
+            Step::Serve { text, date } => {
+                let came_back = self.gone;
+                restore(self, &mut flags);
+                if came_back && self.shown != Some((text, date)) {
+                    // Back with another version: one span, of that change.
+                    self.spans.pop();
+                }
+                let shown = self.shown.expect("known");
+                if shown == (text, date) {
+                    "unchanged"
+                } else {
+                    let earlier = self.revisions.iter().rposition(|r| r.0 == text);
+                    if shown.0 == text {
+                        self.revisions.push((text, date));
+                        self.current = Some(self.revisions.len());
+                        flags.push("metadata");
+                        self.spans.push("metadata");
+                    } else if let Some(k) = earlier {
+                        self.current = Some(k + 1);
+                        flags.push("reverted");
+                        self.spans.push("reverted");
+                    } else {
+                        self.revisions.push((text, date));
+                        self.current = Some(self.revisions.len());
+                        flags.push("changed");
+                        self.spans.push("changed");
+                    }
+                    self.shown = Some((text, date));
+                    "changed"
+                }
+            }
+            Step::NotModified => {
+                if known {
+                    restore(self, &mut flags);
+                }
+                "not_modified"
+            }
+            Step::NotFound(_) if known => {
+                if !self.gone {
+                    self.gone = true;
+                    flags.push("gone");
+                    self.spans.push("gone");
+                }
+                "gone"
+            }
+            Step::NotFound(_) | Step::ServerError | Step::NetworkError => "failed",
+            Step::Crash => unreachable!(),
+        };
+        Some((outcome, flags))
+    }
+}
+
+const TEXTS: [&str; 4] = [
+    "The council approved the harbour plan after a long debate on Tuesday evening.",
+    "The council rejected the harbour plan after a long debate on Tuesday evening.",
+    "The council postponed its vote on the harbour plan until the spring session.",
+    "Correction: the council approved an amended harbour plan, not the original one.",
+];
+
+fn page(text: u8, date: u8) -> String {
+    let modified = match date {
+        0 => String::new(),
+        d => format!(
+            r#"<meta property="article:modified_time" content="2026-11-0{d}T10:00:00+01:00">"#
+        ),
+    };
+    let filler = "Residents of the old town followed the session from the gallery, and several \
+                  speakers asked for more time to study the costs of dredging the inner basin.";
+    format!(
+        r#"<!doctype html><html><head><title>Harbour plan | Coast Gazette</title>
+<meta property="article:published_time" content="2026-11-01T09:00:00+01:00">{modified}</head>
+<body><nav><a href="/">Home</a> <a href="/local">Local</a></nav>
+<article><h1>Harbour plan</h1><p class="byline">By Ana Ruiz</p>
+<p>{}</p><p>{filler}</p><p>{filler} The mayor said the city would publish the figures.</p>
+<p>Opponents argued that the plan favoured large cruise ships over the fishing fleet, which has used the basin for two centuries.</p>
+</article><footer>© Coast Gazette</footer></body></html>"#,
+        TEXTS[text as usize]
+    )
+}
+
+fn response(status: u16, body: &str) -> Response {
+    Response {
+        status,
+        version: "HTTP/1.1".into(),
+        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+        body: body.as_bytes().to_vec(),
+        peer: Some("127.0.0.1".into()),
+    }
+}
+
+fn report(step: Step) -> FetchReport {
+    let now = Utc::now();
+    let overrides = ExtractOverrides::default();
+    let (resp, article) = match step {
+        Step::Serve { text, date } => {
+            let html = page(text, date);
+            let a = newsledger::extract::extract(&html, Some(URL), &overrides);
+            (Ok(response(200, &html)), Some(a))
+        }
+        Step::NotModified => (Ok(response(304, "")), None),
+        Step::NotFound(code) => (Ok(response(code, "<h1>Not found</h1>")), None),
+        Step::ServerError => (Ok(response(503, "busy")), None),
+        Step::NetworkError | Step::Crash => (
+            Err(FetchError {
+                class: "connect",
+                message: "connection refused".into(),
+            }),
+            None,
+        ),
+    };
+    FetchReport {
+        source: "model".into(),
+        keep_raw: KeepRaw::Revisions,
+        result: FetchResult {
+            requested_url: URL.into(),
+            final_url: URL.into(),
+            started_at: now,
+            finished_at: now,
+            response: resp,
+            retries: vec![],
+        },
+        article,
+        skipped: None,
+        overrides,
+    }
+}
+
+/// A crash in the middle of a transaction: entries appended, never committed.
+fn crash_mid_transaction(path: &Path) {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    let tx = conn.transaction().unwrap();
+    ledger::append(
+        &tx,
+        Kind::Fetch,
+        Some(URL),
+        &serde_json::json!({"requested_url": URL, "outcome": "unchanged", "source": "model"}),
+        Utc::now(),
+    )
+    .unwrap();
+    drop(tx); // rolled back, as SQLite's journal does after a crash
+}
+
+fn check(
+    path: &Path,
+    model: &Model,
+    step: Step,
+    applied: Option<&Applied>,
+    expect: Option<Expect>,
+) {
+    let conn = ledger::open_read_only(path).unwrap();
+    if let (Some(a), Some((outcome, flags))) = (applied, expect) {
+        assert_eq!(
+            a.outcome.as_str(),
+            outcome,
+            "outcome of {step:?} ({model:?})"
+        );
+        let got: Vec<&str> = a.flags.iter().map(|f| f.kind.as_str()).collect();
+        assert_eq!(got, flags, "flags of {step:?} ({model:?})");
+        if let Some(rev) = model.current.filter(|_| outcome != "failed") {
+            assert_eq!(a.revision, Some(rev as i64), "revision after {step:?}");
+        }
+    }
+    let fetches: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM ledger WHERE kind = 'fetch'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        fetches as usize, model.fetches,
+        "every fetch is in the ledger"
+    );
+    let numbers: Vec<i64> = conn
+        .prepare("SELECT json_extract(payload, '$.revision') FROM ledger WHERE kind = 'revision' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let expected: Vec<i64> = (1..=model.revisions.len() as i64).collect();
+    assert_eq!(numbers, expected, "revision numbers are 1..n in order");
+
+    let report = verify::verify(&conn, None).unwrap();
+    assert!(
+        report.ok() && report.derived_checked,
+        "verify after {step:?}: {:?} {:?} {:?}",
+        report.first_break,
+        report.anomalies,
+        report.derived.first()
+    );
+    if model.current.is_none() {
+        return;
+    }
+    let record = read::article(&conn, URL).unwrap();
+    assert_eq!(record.current(), model.current.map(|c| c as i64));
+    let history = record.history();
+    let kinds: Vec<&str> = history.iter().map(|h| h.kind.as_str()).collect();
+    assert_eq!(kinds, model.spans, "timeline after {step:?}");
+    for w in history.windows(2) {
+        assert!(
+            w[0].seq < w[1].seq && w[0].last_seen <= w[1].first_seen,
+            "spans overlap: {history:?}"
+        );
+    }
+    // The text shown is the one the model says the page showed.
+    let (_, article) = record.revision(&conn, None).unwrap().unwrap();
+    let (text, _) = model.revisions[model.current.unwrap() - 1];
+    assert!(article.text.contains(TEXTS[text as usize]), "current text");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64),
+        max_shrink_iters: 200,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn the_writer_records_what_the_model_says(steps in prop::collection::vec(step(), 1..28)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let mut writer = Writer::open(&path).unwrap();
+        let mut model = Model::default();
+        for step in steps {
+            let expect = model.apply(step);
+            let applied = if let Step::Crash = step {
+                drop(writer);
+                crash_mid_transaction(&path);
+                writer = Writer::open(&path).unwrap();
+                None
+            } else {
+                Some(writer.apply(&report(step)).unwrap())
+            };
+            check(&path, &model, step, applied.as_ref(), expect);
+        }
+        // Rebuilding from the chain changes nothing.
+        drop(writer);
+        let r = ledger::rebuild(&path, false).unwrap();
+        prop_assert_eq!(r.differed, 0);
+    }
+}
+
+/// The defect that started this: A → B → A → C lost C and every later edit.
+#[test]
+fn an_edit_after_a_reversion_gets_the_next_unused_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut writer = Writer::open(&path).unwrap();
+    let mut revs = vec![];
+    for text in [0, 1, 0, 2, 3, 0] {
+        let a = writer
+            .apply(&report(Step::Serve { text, date: 0 }))
+            .unwrap();
+        revs.push(a.revision.unwrap());
+    }
+    assert_eq!(revs, [1, 2, 1, 3, 4, 1]);
+    drop(writer);
+    let conn = ledger::open_read_only(&path).unwrap();
+    assert!(verify::verify(&conn, None).unwrap().ok());
+}
