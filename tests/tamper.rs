@@ -164,40 +164,95 @@ async fn a_ledger_rehashed_from_scratch_fails_an_earlier_checkpoint() {
     assert!(out.contains("truncated"), "{out}");
 }
 
+/// The Python interpreter the audit script runs with: CI's venv (with
+/// `zstandard`, so that blob contents are checked), else python3.
+fn python() -> String {
+    std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn python_has_zstd() -> bool {
+    std::process::Command::new(python())
+        .args(["-c", "import zstandard"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_audit_script_agrees_with_verify() {
-    let s = populated().await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/verify_ledger.py");
     let run = |db: &std::path::Path| {
-        std::process::Command::new("python3")
+        std::process::Command::new(python())
             .arg(script)
             .arg(db)
             .output()
             .expect("python3")
     };
+    let s = populated().await;
     let ok = run(&s.db);
+    let text = String::from_utf8_lossy(&ok.stdout).into_owned();
     assert!(
         ok.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&ok.stdout),
+        "{text}{}",
         String::from_utf8_lossy(&ok.stderr)
     );
     let head = stdout(&s.cli(&["checkpoint"]).await);
     assert!(
-        String::from_utf8_lossy(&ok.stdout).contains(head.trim()),
-        "script prints the same head"
+        text.contains(head.trim()),
+        "script prints the same head: {text}"
     );
-    let conn = Connection::open(&s.db).unwrap();
-    conn.execute_batch("DROP TRIGGER ledger_no_update").unwrap();
-    conn.execute(
-        "UPDATE ledger SET recorded_at = '2000-01-01T00:00:00.000Z' WHERE seq = 6",
-        [],
-    )
-    .unwrap();
-    drop(conn);
-    let bad = run(&s.db);
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stdout).contains("seq 6"));
+    if std::env::var_os("NEWSLEDGER_PYTHON").is_some() {
+        assert!(python_has_zstd(), "CI's Python has zstandard");
+    }
+    let contents = python_has_zstd();
+    if contents {
+        assert!(text.contains("blob contents checked"), "{text}");
+    }
+
+    // Every tamper case: both verifiers fail, at the same seq.
+    let cases: &[(&str, &str)] = &[
+        (
+            "altered entry",
+            "DROP TRIGGER ledger_no_update; UPDATE ledger SET recorded_at = '2000-01-01T00:00:00.000Z' WHERE seq = 6;",
+        ),
+        (
+            "missing blob",
+            "DROP TRIGGER blobs_no_delete; DELETE FROM blobs WHERE rowid = (SELECT MIN(rowid) FROM blobs);",
+        ),
+        (
+            "swapped blob",
+            "DROP TRIGGER blobs_no_update; UPDATE blobs SET data = (SELECT data FROM blobs ORDER BY rowid DESC LIMIT 1) WHERE rowid = (SELECT MIN(rowid) FROM blobs);",
+        ),
+        (
+            "missing entry",
+            "DROP TRIGGER ledger_no_delete; DELETE FROM ledger WHERE seq = 4;",
+        ),
+    ];
+    for (name, sql) in cases {
+        if *name == "swapped blob" && !contents {
+            eprintln!("{} has no zstandard: blob contents not compared", python());
+            continue;
+        }
+        let s = populated().await;
+        let conn = Connection::open(&s.db).unwrap();
+        conn.execute_batch(sql).unwrap();
+        drop(conn);
+        let bad = run(&s.db);
+        let py = String::from_utf8_lossy(&bad.stdout).into_owned();
+        let (code, out) = verify_output(&s.cli(&["verify"]).await);
+        assert_eq!(bad.status.code(), Some(1), "{name}: python says {py}");
+        assert_eq!(code, 1, "{name}: verify says {out}");
+        let seq_of = |s: &str| {
+            s.split("seq ")
+                .nth(1)
+                .and_then(|r| r.split(':').next())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            seq_of(&py),
+            seq_of(&out),
+            "{name}: python {py} / verify {out}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

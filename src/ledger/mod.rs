@@ -268,19 +268,64 @@ fn check_before_append(conn: &mut Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Opens an existing ledger read-only; works while the daemon is writing.
+/// Opens an existing ledger read-only; works while the daemon is writing,
+/// and on a ledger the user cannot write (a read-only directory, another
+/// user's file, write-once media).
 pub fn open_read_only(path: &Path) -> Result<Connection> {
     if !path.exists() {
         return Err(LedgerError::Missing(path.to_path_buf()));
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(LedgerError::sqlite(path))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(LedgerError::sqlite(path))?;
-    Ok(conn)
+    let open = |uri: &str| -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL needs its -shm file: the first read fails if it can neither be
+        // found nor created.
+        conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        Ok(conn)
+    };
+    let uri = file_uri(path);
+    match open(&uri) {
+        Ok(conn) => Ok(conn),
+        Err(first) => {
+            // Nothing can be writing a ledger whose directory nobody can
+            // write, so reading it as immutable is exact, unless a WAL file
+            // with content was left beside it (then its content would be
+            // missed: refuse, and say how to fix it).
+            let wal = PathBuf::from(format!("{}-wal", path.display()));
+            if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+                return Err(LedgerError::Sqlite {
+                    path: path.to_path_buf(),
+                    source: first,
+                });
+            }
+            open(&format!("{uri}?immutable=1")).map_err(|_| LedgerError::Sqlite {
+                path: path.to_path_buf(),
+                source: first,
+            })
+        }
+    }
+}
+
+/// A `file:` URI for a path (SQLite's URI syntax: `?` and `#` escaped).
+fn file_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut s = String::from("file:");
+    for c in abs.display().to_string().chars() {
+        match c {
+            '?' => s.push_str("%3f"),
+            '#' => s.push_str("%23"),
+            '%' => s.push_str("%25"),
+            c => s.push(c),
+        }
+    }
+    s
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {

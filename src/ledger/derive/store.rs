@@ -234,6 +234,32 @@ fn load_fetch_state(
     Ok(())
 }
 
+/// Writes the rows of `after` that differ from `before` (the same fold
+/// before the new entries) and its position: an unchanged fetch rewrites
+/// one article row, one revision row and one fetch-state row, not the
+/// article's whole history.
+pub fn save_changed(tx: &Transaction<'_>, before: &Replay, after: &Replay) -> rusqlite::Result<()> {
+    fn changed<K: Ord + Clone, V: Clone + PartialEq>(
+        before: &std::collections::BTreeMap<K, V>,
+        after: &std::collections::BTreeMap<K, V>,
+    ) -> std::collections::BTreeMap<K, V> {
+        after
+            .iter()
+            .filter(|(k, v)| before.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+    let delta = Replay {
+        articles: changed(&before.articles, &after.articles),
+        revisions: changed(&before.revisions, &after.revisions),
+        changes: changed(&before.changes, &after.changes),
+        fetch_state: changed(&before.fetch_state, &after.fetch_state),
+        through_seq: after.through_seq,
+        ..Replay::default()
+    };
+    save(tx, &delta)
+}
+
 /// Writes every row the fold holds (insert or replace) and its position.
 pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
     let mut art = tx.prepare_cached(

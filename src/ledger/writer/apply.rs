@@ -387,6 +387,7 @@ fn fold(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     let at = timestamp(now);
+    let before = state.clone();
     for (seq, kind, url, payload) in events {
         state.apply(Event {
             seq: *seq,
@@ -396,7 +397,7 @@ fn fold(
             payload,
         });
     }
-    store::save(tx, state)
+    store::save_changed(tx, &before, state)
 }
 
 /// Queues the notification of a flagged change for every webhook that

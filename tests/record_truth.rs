@@ -1,0 +1,372 @@
+//! The chain is the source of truth: derived tables that disagree with it
+//! fail `verify` and never reach a read command; a ledger that lost its
+//! entries is not appended to; a page cannot write into another article;
+//! a fetch that could not be recorded is a failure; one writer per ledger;
+//! read commands work on a ledger nobody can write.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Setup, publish_quiet_edit, seed, stderr, stdout};
+use newsledger::demo::server::Page;
+use rusqlite::Connection;
+
+fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Two articles, and a quiet edit of the first: revisions 1 and 2.
+async fn edited() -> (Setup, String) {
+    let s = common::two_articles_fetched_twice().await;
+    publish_quiet_edit(&s);
+    assert!(s.cli(&["once"]).await.status.success());
+    let url = s.server.url(&seed("nordic-monitor").path);
+    (s, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_title_fails_verify_and_is_never_shown() {
+    let (s, url) = edited().await;
+    let conn = Connection::open(&s.db).unwrap();
+    conn.execute("UPDATE revisions SET title = 'Forged headline'", [])
+        .unwrap();
+    drop(conn);
+    let v = s.cli(&["verify"]).await;
+    assert_eq!(code(&v), 1, "{}", stdout(&v));
+    assert!(stdout(&v).contains("table revisions"), "{}", stdout(&v));
+    assert!(stdout(&v).contains("title"), "{}", stdout(&v));
+    let h = s.json(&["history", &url, "--json"]).await;
+    assert!(
+        !h.to_string().contains("Forged"),
+        "history reads the chain: {h}"
+    );
+    // `rebuild` puts the chain's rows back.
+    let r = s.cli(&["rebuild"]).await;
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(stdout(&r).contains("rows differed"), "{}", stdout(&r));
+    assert_eq!(code(&s.cli(&["verify"]).await), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revision_repointed_at_another_blob_fails_verify_and_show_reads_the_chain() {
+    let (s, url) = edited().await;
+    // A self-consistent blob (its key is the hash of its content) with a
+    // forged text, and the derived revision pointed at it.
+    let forged = serde_json::json!({"title": "Forged", "text": "Nothing happened.", "extractor_version": "x"});
+    let bytes = serde_json::to_vec(&forged).unwrap();
+    let key = newsledger::ledger::blobs::hash_hex(&bytes);
+    let conn = Connection::open(&s.db).unwrap();
+    newsledger::ledger::blobs::put(&conn, &bytes).unwrap();
+    conn.execute(
+        "UPDATE revisions SET text_blob = ?1 WHERE revision = 1",
+        [&key],
+    )
+    .unwrap();
+    drop(conn);
+    let v = s.cli(&["verify"]).await;
+    assert_eq!(code(&v), 1, "{}", stdout(&v));
+    assert!(stdout(&v).contains("text_blob"), "{}", stdout(&v));
+    let show = s.cli(&["show", &url, "--rev", "1"]).await;
+    assert!(show.status.success(), "{}", stderr(&show));
+    assert!(
+        !stdout(&show).contains("Nothing happened"),
+        "{}",
+        stdout(&show)
+    );
+    assert!(stdout(&show).contains("Turkey"), "{}", stdout(&show));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_or_forged_change_rows_are_caught() {
+    let (s, _) = edited().await;
+    let conn = Connection::open(&s.db).unwrap();
+    conn.execute("DELETE FROM changes", []).unwrap();
+    drop(conn);
+    let v = s.cli(&["verify"]).await;
+    assert_eq!(code(&v), 1, "{}", stdout(&v));
+    assert!(stdout(&v).contains("table changes"), "{}", stdout(&v));
+
+    // A change row that no entry records: `changes` refuses to show it.
+    assert!(s.cli(&["rebuild"]).await.status.success());
+    let conn = Connection::open(&s.db).unwrap();
+    conn.execute(
+        "INSERT INTO changes (seq, kind, url, from_revision, to_revision, detected_at, fields_json, declared)
+         SELECT 3, 'changed', url, 1, 2, detected_at, '[\"body\"]', 0 FROM changes LIMIT 1",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let c = s.cli(&["changes"]).await;
+    assert_eq!(code(&c), 1, "{}", stdout(&c));
+    assert!(stderr(&c).contains("cannot be trusted"), "{}", stderr(&c));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_or_wiped_ledger_fails_verify_and_is_not_appended_to() {
+    let (s, _) = edited().await;
+    let head: i64 = Connection::open(&s.db)
+        .unwrap()
+        .query_row("SELECT MAX(seq) FROM ledger", [], |r| r.get(0))
+        .unwrap();
+    let conn = Connection::open(&s.db).unwrap();
+    conn.execute_batch("DROP TRIGGER ledger_no_delete").unwrap();
+    conn.execute("DELETE FROM ledger WHERE seq > ?1", [head - 3])
+        .unwrap();
+    drop(conn);
+    let v = s.cli(&["verify"]).await;
+    assert_eq!(code(&v), 1, "{}", stdout(&v));
+    assert!(
+        stdout(&v).contains("entries were removed"),
+        "{}",
+        stdout(&v)
+    );
+    let once = s.cli(&["once"]).await;
+    assert_eq!(code(&once), 3, "{}", stderr(&once));
+    assert!(
+        stderr(&once).contains("refusing to append"),
+        "{}",
+        stderr(&once)
+    );
+    let after: i64 = Connection::open(&s.db)
+        .unwrap()
+        .query_row("SELECT MAX(seq) FROM ledger", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(after, head - 3, "nothing appended");
+    // `rebuild` keeps the evidence unless forced.
+    assert_eq!(code(&s.cli(&["rebuild"]).await), 1);
+
+    // Wiped: no entries at all beside derived rows.
+    let conn = Connection::open(&s.db).unwrap();
+    conn.execute("DELETE FROM ledger", []).unwrap();
+    drop(conn);
+    let v = s.cli(&["verify"]).await;
+    assert_eq!(
+        code(&v),
+        1,
+        "an empty ledger beside derived rows: {}",
+        stdout(&v)
+    );
+    let once = s.cli(&["once"]).await;
+    assert_eq!(code(&once), 3, "{}", stderr(&once));
+    assert!(stderr(&once).contains("emptied"), "{}", stderr(&once));
+    let n: i64 = Connection::open(&s.db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM ledger", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0, "no fresh genesis beside the old history");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_altered_tail_is_not_appended_to() {
+    let (s, _) = edited().await;
+    let conn = Connection::open(&s.db).unwrap();
+    conn.execute_batch("DROP TRIGGER ledger_no_update").unwrap();
+    conn.execute(
+        "UPDATE ledger SET payload = replace(payload, 'changed', 'unchanged') WHERE seq = (SELECT MAX(seq) - 1 FROM ledger)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let once = s.cli(&["once"]).await;
+    assert_eq!(code(&once), 3, "{}", stderr(&once));
+    assert!(
+        stderr(&once).contains("does not verify"),
+        "{}",
+        stderr(&once)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_declaring_another_articles_url_cannot_write_into_it() {
+    let s = Setup::new().await;
+    let victim = seed("nordic-monitor");
+    s.publish(&victim, 0);
+    let victim_url = s.server.url(&victim.path);
+    // Another source's page (an aggregator) declares the victim as canonical,
+    // with a different text.
+    let mut copy = seed("ycpress");
+    copy.path = "/aggregator/copy".into();
+    let html = newsledger::demo::site::render(
+        &copy,
+        &victim_url,
+        &newsledger::demo::site::Chrome::visit(0),
+    );
+    s.server.set(&copy.path, Page::html(html));
+    let text = format!(
+        "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\n\
+         [[source]]\nname = \"outlet\"\nschedule = \"0 0 * * *\"\nurls = [\"{victim_url}\"]\n\
+         [[source]]\nname = \"aggregator\"\nschedule = \"0 0 * * *\"\nurls = [\"{}\"]\n",
+        s.db.display(),
+        s.server.url(&copy.path)
+    );
+    std::fs::write(&s.config, text).unwrap();
+    for _ in 0..2 {
+        let o = s.cli(&["once"]).await;
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("article changed"), "{}", stderr(&o));
+    }
+    // The aggregator's page goes away: a removal of its own article only.
+    s.server.remove(&copy.path);
+    let o = s.cli(&["once"]).await;
+    assert!(stderr(&o).contains("article gone"), "{}", stderr(&o));
+    let h = s.json(&["history", &victim_url, "--json"]).await;
+    let kinds: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["new"], "the victim's history is its own: {h}");
+    let changes = s.json(&["changes", "--json"]).await;
+    for c in changes.as_array().unwrap() {
+        assert_ne!(
+            c["url"], victim_url,
+            "nothing flagged on the victim: {changes}"
+        );
+    }
+    assert_eq!(code(&s.cli(&["verify"]).await), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_the_ledger_refuses_is_a_failure_until_a_cycle_records() {
+    let s = common::two_articles_fetched_twice().await;
+    publish_quiet_edit(&s);
+    // A real SQLite refusal that is not a full disk: a trigger on a table
+    // the writer must insert into.
+    let conn = Connection::open(&s.db).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON revisions WHEN NEW.revision > 1 BEGIN SELECT RAISE(ABORT, 'revisions refused for the test'); END;",
+    )
+    .unwrap();
+    drop(conn);
+    let o = s.cli(&["once"]).await;
+    assert_eq!(code(&o), 3, "once exits 3: {}", stderr(&o));
+    let err = stderr(&o);
+    let url = s.server.url(&seed("nordic-monitor").path);
+    assert!(
+        err.lines().any(|l| l.contains("ERROR")
+            && l.contains(&url)
+            && l.contains("revisions refused for the test")),
+        "the URL and the real cause: {err}"
+    );
+    assert!(err.contains("failed=1"), "counted as failed: {err}");
+    let health = s.cli(&["health"]).await;
+    assert_eq!(code(&health), 1, "{}", stdout(&health));
+    assert!(
+        stdout(&health).contains("could not record"),
+        "{}",
+        stdout(&health)
+    );
+
+    let conn = Connection::open(&s.db).unwrap();
+    conn.execute_batch("DROP TRIGGER refuse").unwrap();
+    drop(conn);
+    let o = s.cli(&["once"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("article changed"),
+        "the edit is recorded now"
+    );
+    assert_eq!(code(&s.cli(&["health"]).await), 0);
+    assert_eq!(code(&s.cli(&["verify"]).await), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_exits_at_once() {
+    let s = common::two_articles_fetched_twice().await;
+    s.write_config("0 0 * * *", &[&seed("nordic-monitor").path]);
+    let mut daemon = common::spawn_run(&s.config);
+    // Wait until the daemon holds the lock.
+    let lock = format!("{}.lock", s.db.display());
+    let t0 = std::time::Instant::now();
+    loop {
+        let probe = std::fs::OpenOptions::new().write(true).open(&lock);
+        if probe.is_ok_and(|f| f.try_lock().is_err()) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the daemon never locked"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t = std::time::Instant::now();
+    for args in [&["once"][..], &["run"][..], &["rebuild"][..]] {
+        let o = s.cli(args).await;
+        assert_eq!(code(&o), 3, "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("in use by another newsledger"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert!(t.elapsed() < Duration::from_secs(10), "refused at once");
+    // Readers are not writers.
+    assert_eq!(code(&s.cli(&["verify"]).await), 0);
+    daemon.kill().await.unwrap();
+    daemon.wait().await.unwrap();
+    // The kernel released the lock with the process.
+    assert!(s.cli(&["once"]).await.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_commands_work_on_a_ledger_nobody_can_write() {
+    let (s, url) = edited().await;
+    // A read-only mount (tmpfs, remounted ro): as root, file modes alone
+    // would not stop writes. Skipped where mounting is not allowed.
+    let mnt = s.dir.path().join("ro");
+    std::fs::create_dir(&mnt).unwrap();
+    let mount = |opts: &str| {
+        std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs", mnt.to_str().unwrap()])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !mount("size=16m") {
+        eprintln!("cannot mount a tmpfs here: read-only media not tested");
+        return;
+    }
+    // A ledger as an archive receives it: the database file alone.
+    let conn = Connection::open(&s.db).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    drop(conn);
+    std::fs::copy(&s.db, mnt.join("ledger.db")).unwrap();
+    assert!(mount("remount,ro"));
+    let db = mnt.join("ledger.db");
+    let db = db.to_str().unwrap();
+    let mut failures = vec![];
+    for args in [
+        vec!["history", url.as_str(), "--db", db],
+        vec!["show", url.as_str(), "--db", db],
+        vec!["diff", url.as_str(), "--db", db],
+        vec!["changes", "--db", db],
+        vec!["status", "--db", db],
+        vec!["verify", "--db", db],
+        vec!["export", "--format", "jsonl", "--db", db],
+    ] {
+        let o = s.cli(&args).await;
+        if !o.status.success() {
+            failures.push(format!("{args:?}: {}", stderr(&o)));
+        }
+    }
+    let py =
+        std::process::Command::new(std::env::var("NEWSLEDGER_PYTHON").unwrap_or("python3".into()))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tools/verify_ledger.py"
+            ))
+            .arg(db)
+            .output()
+            .unwrap();
+    if !py.status.success() {
+        failures.push(format!(
+            "verify_ledger.py: {}{}",
+            String::from_utf8_lossy(&py.stdout),
+            String::from_utf8_lossy(&py.stderr)
+        ));
+    }
+    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    assert!(failures.is_empty(), "{failures:#?}");
+}
