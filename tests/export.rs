@@ -84,6 +84,50 @@ async fn jsonl_export_verifies_offline_and_reveals_tampering() {
         "{}",
         stdout(&out)
     );
+    // A blob line dropped, a blob line no entry references, an export that
+    // does not start at the genesis entry: each is refused.
+    let lines: Vec<&str> = text.lines().collect();
+    let first_blob = lines
+        .iter()
+        .position(|l| l.starts_with("{\"blob\""))
+        .unwrap();
+    let verify_lines = |name: &str, lines: Vec<String>| {
+        let path = s.dir.path().join(name);
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        std::process::Command::new(common::bin())
+            .args(["verify", "--jsonl", path.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let own = |v: &[&str]| v.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    let mut dropped = own(&lines);
+    dropped.remove(first_blob);
+    let out = verify_lines("dropped.jsonl", dropped);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("is not in the export"),
+        "{}",
+        stdout(&out)
+    );
+
+    let mut extra = own(&lines);
+    let data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"unrelated");
+    extra.push(format!(
+        "{{\"blob\":\"{}\",\"data\":\"{data}\"}}",
+        newsledger::ledger::blobs::hash_hex(b"unrelated")
+    ));
+    let out = verify_lines("extra.jsonl", extra);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("referenced by no entry"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Entries only (no blob lines): a chain-only export still verifies.
+    let chain_only: Vec<String> = own(&lines[..first_blob]);
+    let out = verify_lines("chain.jsonl", chain_only);
+    assert!(out.status.success(), "{}", stdout(&out));
 }
 
 fn python_with_warcio() -> Option<String> {

@@ -6,7 +6,8 @@
 //!   `{"blob": HEX_SHA256, "data": BASE64_OF_UNCOMPRESSED_BYTES}`.
 //!
 //! [`verify_file`] recomputes the whole chain (and every blob hash) from
-//! such a file alone.
+//! such a file alone. A file with blob lines claims to carry the blobs: then
+//! every blob an entry references must be there, and no other.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
@@ -76,6 +77,9 @@ pub fn verify_file(
     let mut prev = ZERO_HASH.to_vec();
     let mut expected = 1i64;
     let mut checkpoint_seen = false;
+    // Blob hash -> first entry referencing it; blob lines seen (hash, line).
+    let mut referenced: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut carried: Vec<(String, usize)> = vec![];
     for (i, line) in input.lines().enumerate() {
         let line = line?;
         let n = i + 1;
@@ -89,6 +93,7 @@ pub fn verify_file(
                 .decode(str_field(&v, "data", n)?)
                 .map_err(|e| ExportError::Format(format!("line {n}: data is not base64: {e}")))?;
             report.blobs_checked += 1;
+            carried.push((h.to_string(), n));
             if blobs::hash_hex(&data) != h && report.first_break.is_none() {
                 report.first_break = Some(Break {
                     seq: expected - 1,
@@ -126,6 +131,8 @@ pub fn verify_file(
             report.first_break = fail("prev_hash does not match the entry before it".into());
         } else if e.computed_hash().as_slice() != e.entry_hash.as_slice() {
             report.first_break = fail("entry_hash does not match the entry's contents".into());
+        } else if e.seq == 1 && e.kind != "genesis" {
+            report.first_break = fail("the first entry is not the genesis entry".into());
         } else if let Some(cp) = checkpoint.filter(|c| c.seq == e.seq) {
             checkpoint_seen = true;
             if cp.hash.as_slice() != e.entry_hash.as_slice() {
@@ -136,12 +143,40 @@ pub fn verify_file(
             }
         }
         if report.first_break.is_none() {
+            if let Ok(Value::Object(p)) = serde_json::from_str::<Value>(&e.payload) {
+                for h in p
+                    .iter()
+                    .filter(|(k, _)| k.ends_with("_blob"))
+                    .filter_map(|(_, v)| v.as_str())
+                {
+                    referenced.entry(h.to_string()).or_insert(e.seq);
+                }
+            }
             prev = e.entry_hash.clone();
             report.head = Some(Checkpoint {
                 seq: e.seq,
                 hash: e.entry_hash.as_slice().try_into().unwrap_or([0; 32]),
             });
             expected += 1;
+        }
+    }
+    if report.first_break.is_none() && !carried.is_empty() {
+        let present: BTreeSet<&str> = carried.iter().map(|(h, _)| h.as_str()).collect();
+        if let Some((h, seq)) = referenced
+            .iter()
+            .find(|(h, _)| !present.contains(h.as_str()))
+        {
+            report.first_break = Some(Break {
+                seq: *seq,
+                reason: format!(
+                    "blob {h}, referenced by entry {seq}, is not in the export (a file with blob lines must carry every referenced blob)"
+                ),
+            });
+        } else if let Some((h, n)) = carried.iter().find(|(h, _)| !referenced.contains_key(h)) {
+            report.first_break = Some(Break {
+                seq: expected - 1,
+                reason: format!("blob {h} (line {n}) is referenced by no entry"),
+            });
         }
     }
     if report.first_break.is_none()
