@@ -23,7 +23,7 @@ use crate::config::ExtractOverrides;
 /// Version of the extraction algorithm, recorded with every content hash.
 /// Bump it whenever the output for some page changes: an upgrade then
 /// re-baselines stored articles instead of flagging them as edited.
-pub const EXTRACTOR_VERSION: &str = "newsledger-extract/1";
+pub const EXTRACTOR_VERSION: &str = "newsledger-extract/2";
 
 /// Pages larger than this are cut before parsing (a time bound: html5ever's
 /// cost grows with nesting depth, and no article needs more).
@@ -139,8 +139,24 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
         site_name: meta.site_name,
         description: meta.description,
         text: paras.join("\n\n"),
-        extractor_version: EXTRACTOR_VERSION.to_string(),
+        extractor_version: version_with(overrides),
     }
+}
+
+/// The version an article is tagged with: the engine's, and when a source
+/// overrides extraction, a short hash of its overrides. Changing a source's
+/// `content_selector` or `ignore_selectors` changes what is extracted just
+/// as an upgrade does, so it re-baselines instead of flagging edits.
+pub fn version_with(overrides: &ExtractOverrides) -> String {
+    if overrides.content_selector.is_none() && overrides.ignore_selectors.is_empty() {
+        return EXTRACTOR_VERSION.to_string();
+    }
+    let canonical = crate::ledger::entry::canonical_json(&serde_json::json!({
+        "content_selector": overrides.content_selector,
+        "ignore_selectors": overrides.ignore_selectors,
+    }));
+    let hash = crate::ledger::blobs::hash_hex(canonical.as_bytes());
+    format!("{EXTRACTOR_VERSION}+overrides.{}", &hash[..12])
 }
 
 /// A strict pass that yields at least this many characters is kept;

@@ -1,0 +1,130 @@
+//! `EXTRACTOR_VERSION` is enforced: the extraction output of a fixed corpus
+//! (the seed pages, the bad-input corpus, and a sample of the public
+//! benchmark pages) is digested and compared with the digest recorded for
+//! the current version in `tests/extractor_digest.txt`. Changing what the
+//! extractor outputs without bumping the version fails here, because an
+//! unbumped change makes every upgraded ledger flag false edits.
+//!
+//! The benchmark pages live outside the repository (`../shared/datasets`);
+//! without them the digest covers only the committed pages, and the test
+//! says so (under CI, where they must be present, it fails).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use newsledger::config::ExtractOverrides;
+use newsledger::extract::{self, EXTRACTOR_VERSION};
+use sha2::{Digest, Sha256};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every `.html` / `.html.gz` under `dir` whose sorted position is a
+/// multiple of `every`.
+fn sample(dir: &Path, every: usize) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| {
+        let n = p.to_string_lossy();
+        n.ends_with(".html") || n.ends_with(".html.gz")
+    });
+    files.sort();
+    files.into_iter().step_by(every.max(1)).collect()
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    if path.to_string_lossy().ends_with(".gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    } else {
+        bytes
+    }
+}
+
+#[test]
+fn extraction_output_matches_the_digest_recorded_for_this_version() {
+    let shared = root().join("../shared/datasets");
+    let mut pages = sample(&root().join("tests/fixtures/extractor-corpus"), 1);
+    pages.extend(sample(&root().join("tests/corpus"), 1));
+    let benchmark = [
+        (shared.join("zyte-article-extraction/html"), 9),
+        (shared.join("wcxb-dev/html"), 75),
+    ];
+    let mut have_benchmark = true;
+    for (dir, every) in &benchmark {
+        let found = sample(dir, *every);
+        have_benchmark &= !found.is_empty();
+        pages.extend(found);
+    }
+    if !have_benchmark {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the benchmark datasets are missing under {}",
+            shared.display()
+        );
+        eprintln!(
+            "no benchmark pages under {}: digest of the committed pages only",
+            shared.display()
+        );
+    }
+    let overrides = ExtractOverrides::default();
+    let mut hasher = Sha256::new();
+    for p in &pages {
+        let html = extract::decode(&read(p), None);
+        let article =
+            extract::extract(&html, Some("https://news.example/2026/11/page"), &overrides);
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(serde_json::to_vec(&article).unwrap());
+        hasher.update([0]);
+    }
+    let digest = hex::encode(hasher.finalize());
+    let scope = if have_benchmark { "full" } else { "committed" };
+    let line = format!("{EXTRACTOR_VERSION} {scope} {digest}");
+
+    let recorded = std::fs::read_to_string(root().join("tests/extractor_digest.txt")).unwrap();
+    let same_version: Vec<&str> = recorded
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split_whitespace().next() == Some(EXTRACTOR_VERSION))
+        .filter(|l| l.split_whitespace().nth(1) == Some(scope))
+        .collect();
+    assert!(
+        !same_version.is_empty(),
+        "no digest recorded for {EXTRACTOR_VERSION} ({scope} corpus of {} pages): add this line to tests/extractor_digest.txt:\n{line}",
+        pages.len()
+    );
+    assert!(
+        same_version
+            .iter()
+            .any(|l| l.split_whitespace().nth(2) == Some(digest.as_str())),
+        "the extractor's output changed but EXTRACTOR_VERSION is still {EXTRACTOR_VERSION}.\n\
+         Bump EXTRACTOR_VERSION in src/extract/mod.rs (upgraded ledgers then re-baseline instead of \
+         flagging false edits) and record the new digest lines in tests/extractor_digest.txt:\n{line}"
+    );
+}
+
+#[test]
+fn overrides_are_part_of_the_version() {
+    let plain = extract::version_with(&ExtractOverrides::default());
+    assert_eq!(plain, EXTRACTOR_VERSION);
+    let a = extract::version_with(&ExtractOverrides {
+        content_selector: Some("article".into()),
+        ignore_selectors: vec![],
+    });
+    let b = extract::version_with(&ExtractOverrides {
+        content_selector: Some("article".into()),
+        ignore_selectors: vec![".related".into()],
+    });
+    assert!(
+        a.starts_with(EXTRACTOR_VERSION) && a != plain && a != b,
+        "{a} {b}"
+    );
+}
