@@ -370,3 +370,66 @@ async fn read_commands_work_on_a_ledger_nobody_can_write() {
     let _ = std::process::Command::new("umount").arg(&mnt).status();
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_capture_is_the_response_as_sent() {
+    use std::io::Write;
+    let s = Setup::new().await;
+    let a = seed("ycpress");
+    let url = s.server.url(&a.path);
+    let html = newsledger::demo::site::render(&a, &url, &newsledger::demo::site::Chrome::visit(0));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(html.as_bytes()).unwrap();
+    let wire = gz.finish().unwrap();
+    let mut raw = format!(
+        "HTTP/1.1 200 Fine Thanks\r\nContent-Type: text/html; charset=utf-8\r\nContent-Encoding: gzip\r\nX-Served-By: edge-7\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        wire.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(&wire);
+    let mut page = Page::html("");
+    page.body = raw;
+    page.mode = newsledger::demo::server::Mode::Raw;
+    s.server.set(&a.path, page);
+    s.write_config("0 0 * * *", &[&a.path]);
+    let o = s.cli(&["once"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let conn = Connection::open(&s.db).unwrap();
+    let payload: String = conn
+        .query_row("SELECT payload FROM ledger WHERE kind = 'fetch'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let p: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    use newsledger::ledger::blobs::hash_hex;
+    assert_eq!(p["outcome"], "new", "{p}");
+    assert_eq!(p["wire_sha256"], hash_hex(&wire), "the body as sent: {p}");
+    assert_eq!(
+        p["body_sha256"],
+        hash_hex(html.as_bytes()),
+        "the decoded body: {p}"
+    );
+    assert_eq!(p["peer_ip"], "127.0.0.1");
+    let capture = newsledger::ledger::blobs::get(&conn, p["raw_blob"].as_str().unwrap()).unwrap();
+    let head_end = capture.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&capture[..head_end]);
+    assert!(head.starts_with("HTTP/1.1 200 Fine Thanks\r\n"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("x-served-by: edge-7"), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {}", wire.len())),
+        "{head}"
+    );
+    assert_eq!(
+        &capture[head_end + 4..],
+        &wire[..],
+        "the body still compressed"
+    );
+    drop(conn);
+    let show = s.cli(&["show", &url]).await;
+    assert!(
+        stdout(&show).contains("Azerbai"),
+        "extraction read the decoded body"
+    );
+}

@@ -190,7 +190,14 @@ pub fn export(conn: &Connection, out: &mut dyn Write) -> Result<u64, ExportError
         let Some(cap) = last.get(&url) else { continue };
         let profile = match outcome.as_str() {
             "not_modified" => "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
-            "unchanged" if format!("sha256:{}", s("body_sha256")) == cap.payload_sha => {
+            "unchanged"
+                if format!(
+                    "sha256:{}",
+                    p.get("wire_sha256")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&s("body_sha256"))
+                ) == cap.payload_sha =>
+            {
                 "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
             }
             _ => continue,

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::config::FetchConfig;
 
+pub mod encoding;
 pub mod robots;
 
 /// What the server answered (any status, 304 and 404 included).
@@ -22,8 +23,15 @@ pub struct Response {
     pub status: u16,
     pub version: String,
     pub headers: Vec<(String, String)>,
-    /// The body after content decoding (gzip, brotli, deflate).
+    /// The body after content decoding (gzip, brotli, deflate, zstd): what
+    /// extraction reads and `body_sha256` covers.
     pub body: Vec<u8>,
+    /// The body as the server sent it, when it had a Content-Encoding (the
+    /// capture keeps these bytes; `wire_sha256` covers them). `None` when
+    /// the body was sent as is.
+    pub wire: Option<Vec<u8>>,
+    /// The server's own reason phrase, when it differs from the standard one.
+    pub reason: Option<String>,
     /// The address the response came from (provenance), when known.
     pub peer: Option<String>,
 }
@@ -58,21 +66,25 @@ impl Response {
         head.contains(&0) || control * 20 > head.len()
     }
 
-    /// The exchange as received: status line, headers, blank line, body.
+    /// The exchange as received: status line (with the server's reason
+    /// phrase), headers as sent (names lower-cased by the HTTP library),
+    /// blank line, and the body as sent, still content-encoded.
     ///
-    /// The body is stored after content decoding, so the framing headers
-    /// that described the wire form (`Content-Encoding`, `Transfer-Encoding`,
-    /// `Content-Length`) are replaced by one `Content-Length` of the stored
-    /// body: the capture then parses as the HTTP message it holds (WARC
-    /// replay tools read it as is).
+    /// Only the transfer framing is undone, as WARC does: `Transfer-Encoding`
+    /// is dropped and `Content-Length` gives the length of the stored body,
+    /// so the capture parses as the HTTP message it holds.
     pub fn raw(&self) -> Vec<u8> {
-        let reason = reqwest::StatusCode::from_u16(self.status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("");
+        let reason = self.reason.clone().unwrap_or_else(|| {
+            reqwest::StatusCode::from_u16(self.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("")
+                .to_string()
+        });
+        let body = self.wire.as_deref().unwrap_or(&self.body);
         let mut out = format!("{} {} {reason}\r\n", self.version, self.status).into_bytes();
         for (k, v) in &self.headers {
-            if ["content-encoding", "transfer-encoding", "content-length"]
+            if ["transfer-encoding", "content-length"]
                 .iter()
                 .any(|h| k.eq_ignore_ascii_case(h))
             {
@@ -80,10 +92,31 @@ impl Response {
             }
             out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
         }
-        out.extend_from_slice(format!("content-length: {}\r\n\r\n", self.body.len()).as_bytes());
-        out.extend_from_slice(&self.body);
+        out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+        out.extend_from_slice(body);
         out
     }
+}
+
+/// Splits a stored capture (see [`Response::raw`]) into its decoded body
+/// and Content-Type, undoing its Content-Encoding; `None` if it is not a
+/// capture or does not decode.
+pub fn capture_body(raw: &[u8], cap: u64) -> Option<(Vec<u8>, Option<String>)> {
+    let split = memchr::memmem::find(raw, b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        })
+    };
+    let body = &raw[split + 4..];
+    let decoded = encoding::decode(header("content-encoding").as_deref(), body, cap).ok()?;
+    Some((
+        decoded.unwrap_or_else(|| body.to_vec()),
+        header("content-type"),
+    ))
 }
 
 /// Why a fetch produced no response.
@@ -187,9 +220,10 @@ impl Fetcher {
             .timeout(cfg.timeout)
             .read_timeout(cfg.stall_timeout)
             .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
-            .gzip(true)
-            .brotli(true)
-            .deflate(true)
+            .default_headers(reqwest::header::HeaderMap::from_iter([(
+                reqwest::header::ACCEPT_ENCODING,
+                reqwest::header::HeaderValue::from_static(encoding::ACCEPT),
+            )]))
             .build()
             .map_err(|e| FetchError {
                 class: "request",
@@ -245,12 +279,21 @@ impl Fetcher {
             Ok(r) if r.status().is_success() => {
                 let mut body = Vec::new();
                 let mut r = r;
+                let ce = r
+                    .headers()
+                    .get(reqwest::header::CONTENT_ENCODING)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 while let Ok(Some(chunk)) = r.chunk().await {
                     body.extend_from_slice(&chunk);
                     if body.len() > robots::MAX_BYTES {
                         break;
                     }
                 }
+                let body = encoding::decode(ce.as_deref(), &body, robots::MAX_BYTES as u64)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(body);
                 (robots::Policy::parse(&self.agent, &body), robots::FRESH_FOR)
             }
             Ok(r) if r.status().is_client_error() => (robots::Policy::AllowAll, robots::FRESH_FOR),
@@ -399,9 +442,13 @@ impl Fetcher {
             .map_err(classify)?;
         let final_url = resp.url().to_string();
         let peer = resp.remote_addr().map(|a| a.ip().to_string());
+        let reason = resp
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
         let status = resp.status().as_u16();
         let version = format!("{:?}", resp.version());
-        let headers = resp
+        let headers: Vec<(String, String)> = resp
             .headers()
             .iter()
             .map(|(k, v)| {
@@ -411,8 +458,8 @@ impl Fetcher {
                 )
             })
             .collect();
-        // Content-Length describes the encoded body; the cap below counts
-        // decoded bytes as they arrive (a gzip bomb stops at the cap).
+        // The cap applies to the body as sent (here) and to the decoded
+        // body (below, where a compression bomb stops at the cap).
         if let Some(len) = resp.content_length().filter(|l| *l > self.max_body_bytes) {
             return Err(too_large(len, self.max_body_bytes));
         }
@@ -426,6 +473,24 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
+        let content_encoding = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
+            .map(|(_, v)| v.clone());
+        let (body, wire) =
+            match encoding::decode(content_encoding.as_deref(), &body, self.max_body_bytes) {
+                Ok(None) => (body, None),
+                Ok(Some(decoded)) => (decoded, Some(body)),
+                Err(encoding::DecodeError::TooLarge { .. }) => {
+                    return Err(too_large(self.max_body_bytes + 1, self.max_body_bytes));
+                }
+                Err(e) => {
+                    return Err(FetchError {
+                        class: "content_encoding",
+                        message: e.to_string(),
+                    });
+                }
+            };
         Ok((
             final_url,
             Response {
@@ -433,6 +498,8 @@ impl Fetcher {
                 version,
                 headers,
                 body,
+                wire,
+                reason,
                 peer,
             },
         ))

@@ -155,6 +155,10 @@ pub(super) fn apply_in(
         payload["status"] = json!(resp.status);
         payload["body_bytes"] = json!(resp.body.len());
         payload["body_sha256"] = json!(blobs::hash_hex(&resp.body));
+        if let Some(wire) = &resp.wire {
+            // The body as sent, still content-encoded: what the capture holds.
+            payload["wire_sha256"] = json!(blobs::hash_hex(wire));
+        }
         payload["etag"] = json!(resp.header("etag"));
         payload["last_modified"] = json!(resp.header("last-modified"));
         payload["content_type"] = json!(resp.header("content-type"));
@@ -455,6 +459,9 @@ pub(super) fn enqueue(
     Ok(())
 }
 
+/// The largest decoded capture a re-baseline re-extracts.
+const MAX_REEXTRACT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Re-extracts the stored raw capture of the current version with today's
 /// extractor: equal to the new fingerprint means the page was not edited,
 /// only read better.
@@ -468,16 +475,10 @@ fn reextracts_equal(
     let Some(raw) = cur.raw_blob.as_deref().and_then(|h| blobs::get(tx, h).ok()) else {
         return false;
     };
-    let Some(split) = memchr::memmem::find(&raw, b"\r\n\r\n") else {
+    let Some((body, content_type)) = crate::fetch::capture_body(&raw, MAX_REEXTRACT_BYTES) else {
         return false;
     };
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let content_type = head.lines().find_map(|l| {
-        l.split_once(':')
-            .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            .map(|(_, v)| v.trim().to_string())
-    });
-    let html = extract::decode(&raw[split + 4..], content_type.as_deref());
+    let html = extract::decode(&body, content_type.as_deref());
     let again = extract::extract(&html, Some(url), &report.overrides);
     diff::fingerprint(&again).content_hash == new.content_hash
 }
