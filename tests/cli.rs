@@ -178,3 +178,32 @@ async fn the_demo_flags_the_edit_and_the_removal_and_nothing_else() {
     let verify = run(None, &["verify", "--db", db.to_str().unwrap()]).await;
     assert!(verify.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_text_cannot_drive_the_terminal() {
+    let s = common::Setup::new().await;
+    let title = "Harbour \u{1b}[2J\u{1b}]0;pwned\u{7} plan \u{202e}evil";
+    let html = format!(
+        "<html><head><title>{title}</title></head><body><article><h1>{title}</h1>\
+         <p>{}</p></article></body></html>",
+        "The council approved the harbour plan after a long debate on Tuesday evening. \u{1b}[31mRed\u{1b}[0m text. ".repeat(8)
+    );
+    s.server
+        .set("/a", newsledger::demo::server::Page::html(html));
+    s.write_config("0 0 * * *", &["/a"]);
+    assert!(s.cli(&["once"]).await.status.success());
+    let url = s.server.url("/a");
+    for args in [vec!["history", url.as_str()], vec!["show", url.as_str()]] {
+        let o = s.cli(&args).await;
+        let out = common::stdout(&o);
+        assert!(o.status.success());
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\u{202e}'),
+            "{args:?}: {out:?}"
+        );
+        assert!(out.contains("\\u{1b}[2J"), "shown escaped: {out}");
+    }
+    // --json keeps the page's text verbatim.
+    let j = s.json(&["show", &url, "--json"]).await;
+    assert!(j["article"]["title"].as_str().unwrap().contains('\u{1b}'));
+}

@@ -197,6 +197,13 @@ impl From<ledger::LedgerError> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
+        // `newsledger changes | head`: the reader left; stop quietly.
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure {
+                code: 0,
+                message: String::new(),
+            };
+        }
         Failure::runtime(e)
     }
 }
@@ -249,7 +256,9 @@ pub fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            if !f.message.is_empty() {
+                eprintln!("error: {}", f.message);
+            }
             ExitCode::from(f.code)
         }
     }
@@ -567,18 +576,66 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
 
 /// `--since 24h` (a duration back from now) or an RFC 3339 timestamp.
 fn parse_since(s: &str) -> Result<String, Failure> {
+    parse_since_at(s, chrono::Utc::now())
+}
+
+/// `--since`: a duration back from now (`24h`, `7d`), `today`/`yesterday`
+/// (midnight UTC), a date (`2026-11-22`, midnight UTC) or an RFC 3339 time.
+fn parse_since_at(s: &str, now: chrono::DateTime<chrono::Utc>) -> Result<String, Failure> {
+    let midnight =
+        |d: chrono::NaiveDate| ledger::timestamp(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    match s.trim() {
+        "today" => return Ok(midnight(now.date_naive())),
+        "yesterday" => {
+            return Ok(midnight(
+                now.date_naive()
+                    .pred_opt()
+                    .unwrap_or(chrono::NaiveDate::MIN),
+            ));
+        }
+        _ => {}
+    }
     if let Ok(d) = humantime::parse_duration(s) {
-        let d = chrono::Duration::from_std(d)
-            .map_err(|_| Failure::usage(format!("--since {s}: too long")))?;
-        return Ok(ledger::timestamp(chrono::Utc::now() - d));
+        // Past the beginning of time is the beginning of the ledger.
+        let back = chrono::Duration::from_std(d)
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        return Ok(ledger::timestamp(back));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(midnight(d));
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| ledger::timestamp(t.with_timezone(&chrono::Utc)))
         .map_err(|_| {
             Failure::usage(format!(
-                "--since {s}: give a duration (24h, 7d) or an RFC 3339 time (2026-01-19T00:00:00Z)"
+                "--since {s}: give a duration (24h, 7d), today, yesterday, a date (2026-01-19) or an RFC 3339 time (2026-01-19T00:00:00Z)"
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since_at;
+
+    #[test]
+    fn since_accepts_durations_dates_and_words_and_never_panics() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T15:30:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let p = |s: &str| parse_since_at(s, now).map_err(|f| f.message);
+        assert_eq!(p("24h").unwrap(), "2026-11-21T15:30:00.000Z");
+        assert_eq!(p("2026-11-20").unwrap(), "2026-11-20T00:00:00.000Z");
+        assert_eq!(p("yesterday").unwrap(), "2026-11-21T00:00:00.000Z");
+        assert_eq!(p("today").unwrap(), "2026-11-22T00:00:00.000Z");
+        assert!(
+            p("300000y").is_ok(),
+            "far back is the beginning, not a panic"
+        );
+        assert!(p("18446744073709551615s").is_ok());
+        assert!(p("soon").unwrap_err().contains("--since soon"));
+    }
 }
 
 async fn extract_input(

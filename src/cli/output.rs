@@ -13,6 +13,37 @@ use crate::ledger::read::{ChangeRow, HistoryRow, Status};
 use crate::ledger::verify::Report;
 use crate::ledger::writer::Outcome;
 
+/// Page text made safe for a terminal: control characters (C0 but newline
+/// and tab, DEL, C1) and bidirectional overrides are shown escaped
+/// (`\u{1b}`), so a page cannot move the cursor, retitle the window or
+/// reorder what the auditor reads. `--json` and the ledger keep the text
+/// verbatim.
+pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if unsafe_char(c) {
+                    format!("\\u{{{:x}}}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// [`safe`] for one-line fields: newlines and tabs escaped too.
+fn safe_line(s: &str) -> String {
+    safe(s).replace('\n', "\\n").replace('\t', "\\t")
+}
+
 fn print_json(out: &mut dyn Write, v: &impl serde::Serialize) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, v)?;
     writeln!(out)
@@ -67,7 +98,7 @@ pub fn article(out: &mut dyn Write, a: &Article, json: bool) -> io::Result<()> {
     if json {
         return print_json(out, a);
     }
-    let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let field = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), safe_line);
     writeln!(out, "title:       {}", field(&a.title))?;
     writeln!(out, "byline:      {}", field(&a.byline))?;
     writeln!(out, "published:   {}", field(&a.published))?;
@@ -76,9 +107,9 @@ pub fn article(out: &mut dyn Write, a: &Article, json: bool) -> io::Result<()> {
     writeln!(out, "canonical:   {}", field(&a.canonical_url))?;
     writeln!(out, "site:        {}", field(&a.site_name))?;
     writeln!(out, "description: {}", field(&a.description))?;
-    writeln!(out, "extractor:   {}", a.extractor_version)?;
+    writeln!(out, "extractor:   {}", safe_line(&a.extractor_version))?;
     writeln!(out)?;
-    writeln!(out, "{}", a.text)
+    writeln!(out, "{}", safe(&a.text))
 }
 
 pub fn history(out: &mut dyn Write, url: &str, rows: &[HistoryRow], json: bool) -> io::Result<()> {
@@ -101,6 +132,7 @@ pub fn history(out: &mut dyn Write, url: &str, rows: &[HistoryRow], json: bool) 
                 r.title.as_deref().unwrap_or(""),
             )
         };
+        let title = safe_line(title);
         let kind = if r.restored && r.kind != "restored" {
             format!("restored+{}", r.kind)
         } else {
@@ -213,10 +245,16 @@ pub fn diff(
         d.words_added, d.words_removed
     )?;
     for (k, x, y) in &fields {
-        writeln!(out, "{k}: {x:?} → {y:?}")?;
+        writeln!(out, "{k}: \"{}\" → \"{}\"", safe_line(x), safe_line(y))?;
     }
     writeln!(out)?;
-    writeln!(out, "{}", words::render(&d, color))
+    // Page text is escaped before the colours are added.
+    let mut shown = d.clone();
+    for s in &mut shown.segments {
+        let (words::Segment::Same(t) | words::Segment::Added(t) | words::Segment::Removed(t)) = s;
+        *t = safe(t).into_owned();
+    }
+    writeln!(out, "{}", words::render(&shown, color))
 }
 
 pub fn changes(out: &mut dyn Write, rows: &[ChangeRow], json: bool) -> io::Result<()> {

@@ -261,7 +261,14 @@ fn check_change(
         }
         ("gone", "gone") => int("last_revision") == row.from_revision,
         ("fetch", "reverted") => int("reverted_to") == row.to_revision,
-        ("fetch", "restored") => p.get("restored").and_then(Value::as_bool) == Some(true),
+        // Entries written before `restored` was recorded: a page seen again.
+        ("fetch", "restored") => match p.get("restored") {
+            Some(r) => r.as_bool() == Some(true),
+            None => matches!(
+                p.get("outcome").and_then(Value::as_str),
+                Some("unchanged" | "not_modified" | "changed")
+            ),
+        },
         _ => false,
     };
     if ok {

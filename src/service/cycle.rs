@@ -459,7 +459,7 @@ fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
             ChangeKind::Changed => warn!(
                 source, url = %flag.url, from_revision = ?flag.from_revision, to_revision = ?flag.to_revision,
                 fields = %fields, words_added = flag.words_added, words_removed = flag.words_removed,
-                declared = flag.declared, seq = flag.seq, diff = %flag.excerpt.join(" | "),
+                declared = flag.declared, seq = flag.seq, diff = %crate::cli::output::safe(&flag.excerpt.join(" | ")),
                 "article changed"
             ),
             ChangeKind::Gone => {

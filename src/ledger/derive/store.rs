@@ -34,7 +34,20 @@ pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Repla
             payload: &payload,
         });
     }
+    fill_titles(conn, &mut replay);
     Ok(replay)
+}
+
+/// Revision entries written before they carried `title` (and revisions
+/// whose page had none): the title is read from the revision's text blob,
+/// which is checked against its hash.
+fn fill_titles(conn: &Connection, replay: &mut Replay) {
+    for r in replay.revisions.values_mut().filter(|r| r.title.is_none()) {
+        r.title = crate::ledger::blobs::get(conn, &r.text_blob)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<crate::extract::Article>(&b).ok())
+            .and_then(|a| a.title);
+    }
 }
 
 /// Why one article's entries cannot be trusted.
@@ -84,6 +97,7 @@ pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<R
             payload: &payload,
         });
     }
+    fill_titles(conn, &mut replay);
     Ok(Ok(replay))
 }
 
