@@ -4,7 +4,7 @@
 //! 2 bad usage or configuration, 3 a runtime failure.
 
 mod journal;
-mod output;
+pub(crate) mod output;
 
 pub use output::counts;
 
@@ -615,29 +615,6 @@ fn parse_since_at(s: &str, now: chrono::DateTime<chrono::Utc>) -> Result<String,
         })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_since_at;
-
-    #[test]
-    fn since_accepts_durations_dates_and_words_and_never_panics() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T15:30:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        let p = |s: &str| parse_since_at(s, now).map_err(|f| f.message);
-        assert_eq!(p("24h").unwrap(), "2026-11-21T15:30:00.000Z");
-        assert_eq!(p("2026-11-20").unwrap(), "2026-11-20T00:00:00.000Z");
-        assert_eq!(p("yesterday").unwrap(), "2026-11-21T00:00:00.000Z");
-        assert_eq!(p("today").unwrap(), "2026-11-22T00:00:00.000Z");
-        assert!(
-            p("300000y").is_ok(),
-            "far back is the beginning, not a panic"
-        );
-        assert!(p("18446744073709551615s").is_ok());
-        assert!(p("soon").unwrap_err().contains("--since soon"));
-    }
-}
-
 async fn extract_input(
     input: &str,
     url: Option<&str>,
@@ -669,4 +646,27 @@ async fn extract_input(
     tokio::task::spawn_blocking(move || crate::extract::extract(&html, url.as_deref(), &overrides))
         .await
         .map_err(Failure::runtime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since_at;
+
+    #[test]
+    fn since_accepts_durations_dates_and_words_and_never_panics() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T15:30:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let p = |s: &str| parse_since_at(s, now).map_err(|f| f.message);
+        assert_eq!(p("24h").unwrap(), "2026-11-21T15:30:00.000Z");
+        assert_eq!(p("2026-11-20").unwrap(), "2026-11-20T00:00:00.000Z");
+        assert_eq!(p("yesterday").unwrap(), "2026-11-21T00:00:00.000Z");
+        assert_eq!(p("today").unwrap(), "2026-11-22T00:00:00.000Z");
+        assert!(
+            p("300000y").is_ok(),
+            "far back is the beginning, not a panic"
+        );
+        assert!(p("18446744073709551615s").is_ok());
+        assert!(p("soon").unwrap_err().contains("--since soon"));
+    }
 }
