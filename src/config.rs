@@ -318,6 +318,22 @@ impl Validator<'_> {
         })
     }
 
+    /// A duration that must be longer than zero (a zero timeout fails every fetch).
+    fn nonzero(&self, s: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
+        let d = self.duration(s, key)?;
+        if d.is_zero() {
+            return Err(self.error(
+                s,
+                key,
+                format!(
+                    "`{}` is zero; a timeout must be longer than 0s",
+                    s.get_ref()
+                ),
+            ));
+        }
+        Ok(d)
+    }
+
     fn positive(&self, n: &Spanned<i64>, key: &str) -> Result<u64, ConfigError> {
         u64::try_from(*n.get_ref())
             .ok()
@@ -386,10 +402,10 @@ impl Validator<'_> {
                 fetch.user_agent = ua.into_inner();
             }
             if let Some(d) = &f.timeout {
-                fetch.timeout = self.duration(d, "fetch.timeout")?;
+                fetch.timeout = self.nonzero(d, "fetch.timeout")?;
             }
             if let Some(d) = &f.connect_timeout {
-                fetch.connect_timeout = self.duration(d, "fetch.connect_timeout")?;
+                fetch.connect_timeout = self.nonzero(d, "fetch.connect_timeout")?;
             }
             if let Some(d) = &f.per_host_interval {
                 fetch.per_host_interval = self.duration(d, "fetch.per_host_interval")?;
@@ -423,7 +439,7 @@ impl Validator<'_> {
                 fetch.retries = r as u32;
             }
             if let Some(d) = &f.stall_timeout {
-                fetch.stall_timeout = self.duration(d, "fetch.stall_timeout")?;
+                fetch.stall_timeout = self.nonzero(d, "fetch.stall_timeout")?;
             }
             if let Some(b) = f.respect_robots_txt {
                 fetch.respect_robots_txt = b;
@@ -462,6 +478,18 @@ impl Validator<'_> {
                     return Err(self.error(&s.schedule, &format!("source.{name}.schedule"), msg));
                 }
             };
+            // A valid expression that never fires (`0 0 30 2 *`) would leave
+            // the source silent forever.
+            if schedule.next_after(chrono::Utc::now()).is_none() {
+                return Err(self.error(
+                    &s.schedule,
+                    &format!("source.{name}.schedule"),
+                    format!(
+                        "`{}` never fires (no such date); check the day and month fields",
+                        s.schedule.get_ref()
+                    ),
+                ));
+            }
             let urls_of = |list: &[Spanned<String>], key: &str| -> Result<Vec<Url>, ConfigError> {
                 list.iter()
                     .map(|u| self.url(u, &format!("source.{name}.{key}")))

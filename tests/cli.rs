@@ -30,6 +30,14 @@ async fn bad_configurations_give_one_line_naming_file_line_and_key() {
             ":2: fetch.timeout:",
         ),
         (
+            GOOD.replace("[ledger]", "[fetch]\ntimeout = \"0s\"\n[ledger]"),
+            ":2: fetch.timeout: `0s` is zero",
+        ),
+        (
+            GOOD.replace("*/15 * * * *", "0 0 30 2 *"),
+            ":6: source.a.schedule: `0 0 30 2 *` never fires",
+        ),
+        (
             format!(
                 "{GOOD}\n[[source]]\nname = \"a\"\nschedule = \"0 * * * *\"\nurls = [\"https://example.org/b\"]\n"
             ),
