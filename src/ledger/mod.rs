@@ -40,8 +40,16 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("ledger {path}: {source}")]
+    #[error("{}{source}", path_prefix(path))]
     Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "ledger {path} cannot be written ({source}): the user running newsledger must be able to write the file and its directory (SQLite creates {path}-wal and {path}-shm beside it)"
+    )]
+    NotWritable {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
@@ -80,13 +88,19 @@ pub enum LedgerError {
     CorruptBlob { hash: String, reason: String },
 }
 
+/// "ledger PATH: " when the path is known; queries made without it (read
+/// commands, verify) say "reading the ledger: ".
+fn path_prefix(path: &Path) -> String {
+    match path.to_str() {
+        Some("ledger" | "blobs" | "") => "reading the ledger: ".into(),
+        _ => format!("ledger {}: ", path.display()),
+    }
+}
+
 impl LedgerError {
     /// Wraps a SQLite error with the ledger path, for messages that say where.
     pub fn sqlite(path: &Path) -> impl FnOnce(rusqlite::Error) -> LedgerError + '_ {
-        move |source| LedgerError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        }
+        move |source| not_writable(path, source)
     }
 }
 
@@ -106,7 +120,7 @@ pub fn open_writable(path: &Path) -> Result<Connection> {
             source,
         })?;
     }
-    let mut conn = Connection::open(path).map_err(LedgerError::sqlite(path))?;
+    let mut conn = Connection::open(path).map_err(|e| not_writable(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(LedgerError::sqlite(path))?;
     // WAL lets readers work while the daemon writes; synchronous=FULL makes
@@ -118,11 +132,27 @@ pub fn open_writable(path: &Path) -> Result<Connection> {
          PRAGMA recursive_triggers = ON;
          PRAGMA foreign_keys = ON;",
     )
-    .map_err(LedgerError::sqlite(path))?;
+    .map_err(|e| not_writable(path, e))?;
     migrate(&mut conn, path)?;
     check_before_append(&mut conn, path)?;
     ensure_genesis(&mut conn, path)?;
     Ok(conn)
+}
+
+/// SQLite's "unable to open database file" / "attempt to write a readonly
+/// database" name no cause: say it is about permissions, and where.
+fn not_writable(path: &Path, source: rusqlite::Error) -> LedgerError {
+    use rusqlite::ErrorCode::{CannotOpen, PermissionDenied, ReadOnly};
+    match source.sqlite_error_code() {
+        Some(CannotOpen | ReadOnly | PermissionDenied) => LedgerError::NotWritable {
+            path: path.to_path_buf(),
+            source,
+        },
+        _ => LedgerError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
 }
 
 /// What `rebuild` did.
@@ -329,24 +359,23 @@ fn file_uri(path: &Path) -> String {
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let err = LedgerError::sqlite(path);
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(LedgerError::sqlite(path))?;
+        .map_err(|e| not_writable(path, e))?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (
              version    INTEGER PRIMARY KEY,
              applied_at TEXT NOT NULL
          );",
     )
-    .map_err(LedgerError::sqlite(path))?;
+    .map_err(|e| not_writable(path, e))?;
     let current: i64 = tx
         .query_row(
             "SELECT COALESCE(MAX(version), 0) FROM schema_version",
             [],
             |r| r.get(0),
         )
-        .map_err(LedgerError::sqlite(path))?;
+        .map_err(|e| not_writable(path, e))?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if current > known {
         return Err(LedgerError::TooNew {
@@ -356,14 +385,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         });
     }
     for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        tx.execute_batch(sql).map_err(LedgerError::sqlite(path))?;
+        tx.execute_batch(sql).map_err(|e| not_writable(path, e))?;
         tx.execute(
             "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
             params![version, timestamp(Utc::now())],
         )
-        .map_err(LedgerError::sqlite(path))?;
+        .map_err(|e| not_writable(path, e))?;
     }
-    tx.commit().map_err(err)
+    tx.commit().map_err(|e| not_writable(path, e))
 }
 
 fn ensure_genesis(conn: &mut Connection, path: &Path) -> Result<()> {
