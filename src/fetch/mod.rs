@@ -513,7 +513,8 @@ fn too_large(seen: u64, cap: u64) -> FetchError {
     }
 }
 
-fn classify(e: reqwest::Error) -> FetchError {
+/// A reqwest error as a class and its full chain of causes.
+pub fn classify(e: reqwest::Error) -> FetchError {
     let class = if e.is_timeout() {
         "timeout"
     } else if e.is_redirect() {

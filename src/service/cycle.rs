@@ -446,7 +446,10 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
 
 fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
     *summary.counts.entry(applied.outcome.as_str()).or_default() += 1;
-    let url = applied.article_url.as_deref().unwrap_or_default();
+    let url = applied
+        .article_url
+        .as_deref()
+        .unwrap_or(applied.requested_url.as_str());
     if let Some(err) = &applied.error {
         warn!(source, url, outcome = applied.outcome.as_str(), seq = applied.fetch_seq, error = %err, "fetch failed");
         summary.last_error = Some(err.clone());

@@ -47,7 +47,9 @@ pub async fn deliver_due(writer: &WriterHandle, client: &reqwest::Client) -> usi
         let error = match result {
             Ok(r) if r.status().is_success() => None,
             Ok(r) => Some(format!("HTTP {}", r.status().as_u16())),
-            Err(e) => Some(e.to_string()),
+            // "timed out", "connection refused": the cause, not reqwest's
+            // generic "error sending request".
+            Err(e) => Some(crate::fetch::classify(e).to_string()),
         };
         match &error {
             None => {

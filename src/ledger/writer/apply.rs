@@ -143,6 +143,7 @@ pub(super) fn apply_in(
     let mut applied = Applied {
         outcome: Outcome::Failed,
         fetch_seq: 0,
+        requested_url: r.requested_url.clone(),
         article_url: cur.as_ref().map(|_| article_url.clone()),
         revision: cur.as_ref().map(|c| c.revision),
         flags: vec![],

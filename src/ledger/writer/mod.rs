@@ -124,6 +124,8 @@ pub struct Flag {
 pub struct Applied {
     pub outcome: Outcome,
     pub fetch_seq: i64,
+    /// The URL fetched (a feed, a sitemap or an article).
+    pub requested_url: String,
     pub article_url: Option<String>,
     pub revision: Option<i64>,
     /// What was recorded beside the fetch: a change, a reversion, a removal,
