@@ -2,10 +2,9 @@
 //! urlset, Google News) and HTML listing pages, filtered so that a page
 //! cannot steer the daemon anywhere it should not go.
 //!
-//! Invariant: parsing is pure and bounded ([`MAX_LINKS`] per document);
-//! [`guard`] is the only place that resolves names.
+//! Invariant: parsing is pure and bounded ([`MAX_LINKS`] per document).
+//! The guard that discovered links must pass is `fetch::guard`.
 
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use quick_xml::Reader;
@@ -190,38 +189,6 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || (s[0] == 0x2001 && s[1] == 0x0db8)
         }
     }
-}
-
-/// Why a discovered URL is refused, if it is: not http(s), not on the
-/// source's hosts, or resolving to a private address.
-pub async fn guard(
-    url: &str,
-    hosts: &BTreeSet<String>,
-    allow_private: bool,
-) -> Result<Url, String> {
-    let u = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    if !matches!(u.scheme(), "http" | "https") {
-        return Err(format!("scheme {} is not fetched", u.scheme()));
-    }
-    let host = u.host_str().ok_or("no host")?.to_ascii_lowercase();
-    if !hosts.contains(&host) {
-        return Err(format!("host {host} is not one of the source's hosts"));
-    }
-    if !allow_private {
-        let port = u.port_or_known_default().unwrap_or(80);
-        let addrs = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?;
-        for a in addrs {
-            if is_private(a.ip()) {
-                return Err(format!(
-                    "{host} resolves to {} (a private address; set allow_private_networks = true to allow)",
-                    a.ip()
-                ));
-            }
-        }
-    }
-    Ok(u)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use crate::config::FetchConfig;
 
 pub mod encoding;
+pub mod guard;
 pub mod robots;
 
 /// What the server answered (any status, 304 and 404 included).
@@ -174,6 +175,12 @@ struct HostState {
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// For discovered links: follows no redirect by itself (each hop is
+    /// checked by the [`guard::Guard`]) and resolves names through the
+    /// [`guard::GuardedResolver`].
+    guarded: reqwest::Client,
+    policy: guard::AddressPolicy,
+    max_redirects: usize,
     max_body_bytes: u64,
     per_host_interval: Duration,
     respect_robots: bool,
@@ -214,23 +221,54 @@ fn retryable_status(status: u16) -> bool {
 
 impl Fetcher {
     pub fn new(cfg: &FetchConfig) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(cfg.user_agent.clone())
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.timeout)
-            .read_timeout(cfg.stall_timeout)
-            .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
-            .default_headers(reqwest::header::HeaderMap::from_iter([(
-                reqwest::header::ACCEPT_ENCODING,
-                reqwest::header::HeaderValue::from_static(encoding::ACCEPT),
-            )]))
-            .build()
-            .map_err(|e| FetchError {
+        let policy = guard::AddressPolicy {
+            allow_private: cfg.allow_private_networks,
+            allow_loopback: false,
+        };
+        Self::with_resolver(cfg, Arc::new(guard::SystemResolver), policy)
+    }
+
+    /// A fetcher whose guarded requests resolve names with `inner` and
+    /// reach the addresses `policy` allows (tests: a table of names, and
+    /// loopback allowed while link-local stays refused).
+    pub fn with_resolver(
+        cfg: &FetchConfig,
+        inner: Arc<dyn reqwest::dns::Resolve>,
+        policy: guard::AddressPolicy,
+    ) -> Result<Self, FetchError> {
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(cfg.user_agent.clone())
+                .connect_timeout(cfg.connect_timeout)
+                .timeout(cfg.timeout)
+                .read_timeout(cfg.stall_timeout)
+                .default_headers(reqwest::header::HeaderMap::from_iter([(
+                    reqwest::header::ACCEPT_ENCODING,
+                    reqwest::header::HeaderValue::from_static(encoding::ACCEPT),
+                )]))
+        };
+        let built = |r: reqwest::Result<reqwest::Client>| {
+            r.map_err(|e| FetchError {
                 class: "request",
                 message: format!("cannot build the HTTP client: {e}"),
-            })?;
+            })
+        };
+        let client = built(
+            builder()
+                .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
+                .build(),
+        )?;
+        let guarded = built(
+            builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .dns_resolver(Arc::new(guard::GuardedResolver { inner, policy }))
+                .build(),
+        )?;
         Ok(Fetcher {
             client,
+            guarded,
+            policy,
+            max_redirects: cfg.max_redirects,
             max_body_bytes: cfg.max_body_bytes,
             per_host_interval: cfg.per_host_interval,
             respect_robots: cfg.respect_robots_txt,
@@ -239,6 +277,11 @@ impl Fetcher {
             hosts: Arc::default(),
             robots: Arc::default(),
         })
+    }
+
+    /// The addresses guarded requests may reach.
+    pub fn address_policy(&self) -> guard::AddressPolicy {
+        self.policy
     }
 
     fn host_key(url: &reqwest::Url) -> String {
@@ -261,7 +304,13 @@ impl Fetcher {
 
     /// The robots.txt policy for `url`'s origin, fetched if not cached.
     /// Called with the host's lock held: the robots request is paced too.
-    async fn robots_for(&self, url: &reqwest::Url, key: &str) -> Arc<robots::Cached> {
+    async fn robots_for(
+        &self,
+        url: &reqwest::Url,
+        key: &str,
+        guarded: bool,
+    ) -> Arc<robots::Cached> {
+        let client = if guarded { &self.guarded } else { &self.client };
         if let Some(c) = self
             .robots
             .lock()
@@ -275,7 +324,7 @@ impl Fetcher {
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
         robots_url.set_fragment(None);
-        let (policy, fresh_for) = match self.client.get(robots_url).send().await {
+        let (policy, fresh_for) = match client.get(robots_url).send().await {
             Ok(r) if r.status().is_success() => {
                 let mut body = Vec::new();
                 let mut r = r;
@@ -320,7 +369,29 @@ impl Fetcher {
     /// Fetches `url`, conditionally when validators are given: robots.txt
     /// first, one request at a time per host with the interval between
     /// them, retries on transient failures.
+    /// Fetches a URL the operator configured, as written.
     pub async fn fetch(&self, url: &str, cond: &Conditional) -> FetchResult {
+        self.fetch_with(url, cond, None).await
+    }
+
+    /// Fetches a discovered URL: it and every redirect hop must pass the
+    /// guard, and names resolve to allowed addresses only. A refusal is a
+    /// `refused` error (recorded as a skipped fetch with the reason).
+    pub async fn fetch_guarded(
+        &self,
+        url: &str,
+        cond: &Conditional,
+        guard: &guard::Guard,
+    ) -> FetchResult {
+        self.fetch_with(url, cond, Some(guard)).await
+    }
+
+    async fn fetch_with(
+        &self,
+        url: &str,
+        cond: &Conditional,
+        guard: Option<&guard::Guard>,
+    ) -> FetchResult {
         let started_at = Utc::now();
         let mut result = FetchResult {
             requested_url: url.to_string(),
@@ -343,6 +414,13 @@ impl Fetcher {
                 return result;
             }
         };
+        if let Some(Err(why)) = guard.map(|g| g.check(&parsed)) {
+            result.response = Err(FetchError {
+                class: "refused",
+                message: why,
+            });
+            return result;
+        }
         let key = Self::host_key(&parsed);
         let host = self.host(&key).await;
         let mut state = host.lock().await;
@@ -353,7 +431,7 @@ impl Fetcher {
                 tokio::time::sleep_until(t).await;
             }
             if self.respect_robots {
-                let robots = self.robots_for(&parsed, &key).await;
+                let robots = self.robots_for(&parsed, &key, guard.is_some()).await;
                 if let Some(d) = robots.policy.crawl_delay() {
                     interval = interval.max(d);
                 }
@@ -372,7 +450,7 @@ impl Fetcher {
                 }
             }
             let attempt_started = Utc::now();
-            let outcome = self.exchange(&parsed, cond).await;
+            let outcome = self.exchange(&parsed, cond, guard).await;
             state.next_start = Some(Instant::now() + interval);
             let (retry, retry_after) = match &outcome {
                 Err(e) => (e.is_transient(), None),
@@ -413,6 +491,7 @@ impl Fetcher {
         &self,
         url: &reqwest::Url,
         cond: &Conditional,
+        guard: Option<&guard::Guard>,
     ) -> Result<(String, Response), FetchError> {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -433,13 +512,58 @@ impl Fetcher {
         {
             headers.insert(header::IF_MODIFIED_SINCE, v);
         }
-        let mut resp = self
-            .client
-            .get(url.clone())
-            .headers(headers)
-            .send()
-            .await
-            .map_err(classify)?;
+        let Some(guard) = guard else {
+            let resp = self
+                .client
+                .get(url.clone())
+                .headers(headers)
+                .send()
+                .await
+                .map_err(classify)?;
+            return self.read(resp).await;
+        };
+        // Guarded: follow redirects here, checking every hop.
+        let mut current = url.clone();
+        for _ in 0..=self.max_redirects {
+            let resp = self
+                .guarded
+                .get(current.clone())
+                .headers(headers.clone())
+                .send()
+                .await
+                .map_err(classify)?;
+            let location = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let (status, Some(location)) = (resp.status().as_u16(), location) else {
+                return self.read(resp).await;
+            };
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                return self.read(resp).await;
+            }
+            let next = current.join(&location).map_err(|e| FetchError {
+                class: "refused",
+                message: format!(
+                    "{}: redirect from {current} to an invalid location {location:?}: {e}",
+                    guard::REFUSED
+                ),
+            })?;
+            guard.check(&next).map_err(|why| FetchError {
+                class: "refused",
+                message: format!("redirect from {current}: {why}"),
+            })?;
+            current = next;
+        }
+        Err(FetchError {
+            class: "redirects",
+            message: format!("more than {} redirects from {url}", self.max_redirects),
+        })
+    }
+
+    /// Reads a response: headers, the body (capped), decoded.
+    async fn read(&self, mut resp: reqwest::Response) -> Result<(String, Response), FetchError> {
         let final_url = resp.url().to_string();
         let peer = resp.remote_addr().map(|a| a.ip().to_string());
         let reason = resp
@@ -515,15 +639,6 @@ fn too_large(seen: u64, cap: u64) -> FetchError {
 
 /// A reqwest error as a class and its full chain of causes.
 pub fn classify(e: reqwest::Error) -> FetchError {
-    let class = if e.is_timeout() {
-        "timeout"
-    } else if e.is_redirect() {
-        "redirects"
-    } else if e.is_connect() {
-        "connect"
-    } else {
-        "request"
-    };
     // The full chain of causes says what happened (e.g. "connection refused").
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
@@ -532,5 +647,16 @@ pub fn classify(e: reqwest::Error) -> FetchError {
         message.push_str(&s.to_string());
         source = s.source();
     }
+    let class = if message.contains(guard::REFUSED) {
+        "refused"
+    } else if e.is_timeout() {
+        "timeout"
+    } else if e.is_redirect() {
+        "redirects"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "request"
+    };
     FetchError { class, message }
 }

@@ -15,6 +15,7 @@ use tracing::{debug, info, warn};
 use crate::config::Source;
 use crate::discover;
 use crate::extract;
+use crate::fetch::guard::Guard;
 use crate::fetch::{Conditional, FetchResult, Fetcher};
 use crate::ledger::writer::{Applied, ChangeKind, FetchReport, Outcome, WriterHandle};
 use crate::ledger::{self, LedgerError};
@@ -29,8 +30,6 @@ pub const EXTRACT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the service shares with every cycle.
 #[derive(Clone)]
 pub struct Context {
-    /// Discovered links may resolve to private addresses (`fetch.allow_private_networks`).
-    pub allow_private_networks: bool,
     pub metrics: super::metrics::Metrics,
     pub notifier: super::notify::Notifier,
     pub fetcher: Fetcher,
@@ -187,12 +186,40 @@ pub fn due_watched(
     Ok(due)
 }
 
+/// The guard for a source's discovered links: its own URLs' sites (host
+/// and port) and `hosts`, and the configured address policy.
+pub fn source_guard(ctx: &Context, source: &Source) -> Guard {
+    Guard::new(
+        source
+            .urls
+            .iter()
+            .chain(&source.feeds)
+            .chain(&source.sitemaps)
+            .chain(&source.listings),
+        &source.hosts,
+        ctx.fetcher.address_policy(),
+    )
+}
+
 /// Discovery documents followed per cycle, at most (sitemap indexes fan out).
 const MAX_DISCOVERY_DOCS: usize = 50;
 
+/// Discovered links the guard refused in one cycle: how many, and one
+/// reason to show.
+#[derive(Default)]
+struct Refusals {
+    count: usize,
+    example: Option<String>,
+}
+
+fn note_refusal(r: &mut Refusals, _url: &str, why: String) {
+    r.count += 1;
+    r.example.get_or_insert(why);
+}
+
 /// Fetches the source's feeds, sitemaps and listings, records each fetch,
 /// and adds the links that pass the guards to the watch list.
-async fn discover(ctx: &Context, source: &Source, summary: &mut CycleSummary) {
+async fn discover(ctx: &Context, source: &Source, guard: &Guard, summary: &mut CycleSummary) {
     let mut queue: std::collections::VecDeque<(String, &'static str)> = source
         .feeds
         .iter()
@@ -207,14 +234,23 @@ async fn discover(ctx: &Context, source: &Source, summary: &mut CycleSummary) {
     let mut readable = 0;
     let mut candidates: Vec<(String, String, Option<String>)> = Vec::new();
     let mut seen = HashSet::new();
-    let mut refused = 0usize;
+    let mut refusals = Refusals::default();
     while let Some((url, kind)) = queue.pop_front() {
         if docs >= MAX_DISCOVERY_DOCS {
             warn!(source = %source.name, "discovery stopped after {MAX_DISCOVERY_DOCS} documents this cycle");
             break;
         }
         docs += 1;
-        let result = ctx.fetcher.fetch(&url, &Conditional::default()).await;
+        // The source's own documents are fetched as written; child sitemaps
+        // were discovered, and are guarded like any discovered link.
+        let configured = docs <= source.feeds.len() + source.sitemaps.len() + source.listings.len();
+        let result = if configured {
+            ctx.fetcher.fetch(&url, &Conditional::default()).await
+        } else {
+            ctx.fetcher
+                .fetch_guarded(&url, &Conditional::default(), guard)
+                .await
+        };
         let mut links = Vec::new();
         if let Ok(resp) = &result.response
             && (200..300).contains(&resp.status)
@@ -241,12 +277,15 @@ async fn discover(ctx: &Context, source: &Source, summary: &mut CycleSummary) {
         for f in links {
             match f {
                 discover::Found::Sitemap(child) => {
-                    if seen.insert(child.clone())
-                        && discover::guard(&child, &source.hosts, ctx.allow_private_networks)
-                            .await
-                            .is_ok()
+                    if !seen.insert(child.clone()) {
+                        continue;
+                    }
+                    match url::Url::parse(&child)
+                        .map_err(|e| e.to_string())
+                        .and_then(|u| guard.check(&u))
                     {
-                        queue.push_back((child, "sitemap"));
+                        Ok(()) => queue.push_back((child, "sitemap")),
+                        Err(why) => note_refusal(&mut refusals, &child, why),
                     }
                 }
                 discover::Found::Article {
@@ -259,11 +298,14 @@ async fn discover(ctx: &Context, source: &Source, summary: &mut CycleSummary) {
                     if !seen.insert(norm.clone()) {
                         continue;
                     }
-                    match discover::guard(&norm, &source.hosts, ctx.allow_private_networks).await {
-                        Ok(_) => candidates.push((norm, url.clone(), published)),
+                    match url::Url::parse(&norm)
+                        .map_err(|e| e.to_string())
+                        .and_then(|u| guard.check(&u))
+                    {
+                        Ok(()) => candidates.push((norm, url.clone(), published)),
                         Err(why) => {
-                            refused += 1;
                             debug!(source = %source.name, url = %norm, reason = %why, "discovered link refused");
+                            note_refusal(&mut refusals, &norm, why);
                         }
                     }
                 }
@@ -281,6 +323,15 @@ async fn discover(ctx: &Context, source: &Source, summary: &mut CycleSummary) {
             Ok(applied) => note(summary, &source.name, applied),
             Err(e) => tracing::error!(source = %source.name, error = %e, "ledger unwritable"),
         }
+    }
+    let refused = refusals.count;
+    if refused > 0 {
+        // Say what was refused and why, where an operator looks.
+        warn!(
+            source = %source.name, refused,
+            example = %refusals.example.as_deref().unwrap_or_default(),
+            "discovered links refused by the link guard (not on the source's sites, or on private addresses)"
+        );
     }
     if readable > 0 && candidates.is_empty() {
         warn!(source = %source.name, documents = readable, refused, "source looks broken: its feeds, sitemaps and listings yielded no article link");
@@ -376,10 +427,12 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
         summary.last_error = Some(e.to_string());
         return summary;
     }
+    let guard = Arc::new(source_guard(ctx, source));
+    let configured: HashSet<String> = source.urls.iter().map(|u| u.to_string()).collect();
     let urls = match pending {
         Some(p) => p,
         None => {
-            discover(ctx, source, &mut summary).await;
+            discover(ctx, source, &guard, &mut summary).await;
             let watched = tokio::task::spawn_blocking({
                 let (path, source, now) = (ctx.ledger_path.clone(), source.clone(), Utc::now());
                 move || due_watched(&path, &source, now)
@@ -411,7 +464,10 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
             .unwrap_or_default();
         let ctx = ctx.clone();
         let source = shared.clone();
-        tasks.spawn(async move { fetch_one(&ctx, &source, url, cond).await });
+        // Watch-list URLs are guarded again when fetched, not only when
+        // they were discovered (the configuration may have changed since).
+        let guard = (!configured.contains(&url)).then(|| guard.clone());
+        tasks.spawn(async move { fetch_one(&ctx, &source, url, cond, guard.as_deref()).await });
     }
     let flags_before = summary.flags.len();
     while let Some(joined) = tasks.join_next().await {
@@ -496,6 +552,7 @@ async fn fetch_one(
     source: &Source,
     url: String,
     cond: Conditional,
+    guard: Option<&Guard>,
 ) -> Option<Result<Applied, (String, LedgerError)>> {
     let mut shutdown = ctx.shutdown.clone();
     let _permit = tokio::select! {
@@ -505,7 +562,12 @@ async fn fetch_one(
     if *shutdown.borrow_and_update() {
         return None;
     }
-    let fetch = ctx.fetcher.fetch(&url, &cond);
+    let fetch = async {
+        match guard {
+            Some(g) => ctx.fetcher.fetch_guarded(&url, &cond, g).await,
+            None => ctx.fetcher.fetch(&url, &cond).await,
+        }
+    };
     tokio::pin!(fetch);
     let result: FetchResult = tokio::select! {
         r = &mut fetch => r,

@@ -59,7 +59,6 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
     }
     Ok(Started {
         ctx: cycle::Context {
-            allow_private_networks: config.fetch.allow_private_networks,
             metrics: metrics::Metrics::default(),
             notifier: notify::Notifier::from_env(),
             fetcher,
@@ -274,7 +273,6 @@ pub async fn run(
                 }
                 let _ = generation.send(true);
                 drain(&mut sources).await;
-                started.ctx.allow_private_networks = new.fetch.allow_private_networks;
                 match Fetcher::new(&new.fetch) {
                     Ok(f) => started.ctx.fetcher = f,
                     Err(e) => warn!(error = %e, "new fetch settings refused; keeping the running ones"),

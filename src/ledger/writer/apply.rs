@@ -169,7 +169,8 @@ pub(super) fn apply_in(
     }
     let mut extracted: Option<(&Article, Fingerprint)> = None;
     match (&r.response, &report.article) {
-        (Err(e), _) if e.class == "robots" => {
+        // Not requested: robots.txt forbids it, or the link guard refused it.
+        (Err(e), _) if e.class == "robots" || e.class == "refused" => {
             applied.outcome = Outcome::Skipped;
             payload["reason"] = json!(e.message);
         }
