@@ -1,9 +1,7 @@
 //! Reading and writing the derived tables, and folding the chain into them.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde_json::Value;
-
-use super::{ArticleRow, ChangeRow, Event, FetchStateRow, Replay, RevisionRow};
+use super::{ArticleRow, ChangeRow, Event, FetchStateRow, Payload, Replay, RevisionRow};
 use crate::ledger::entry::Entry;
 
 /// Folds every entry of the chain, oldest first.
@@ -22,15 +20,23 @@ pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Repla
             continue;
         }
         let kind = kind.to_string();
-        let payload: Value =
-            serde_json::from_str(row.get_ref(4)?.as_str().unwrap_or("null")).unwrap_or(Value::Null);
-        let url: Option<String> = row.get(3)?;
-        let recorded_at: String = row.get(1)?;
+        let seq: i64 = row.get(0)?;
+        let text = row.get_ref(4)?.as_str().unwrap_or("null");
+        let Some(payload) = Payload::parse(text) else {
+            replay.anomalies.push((seq, "its payload is not the JSON object its kind has".into()));
+            replay.through_seq = seq;
+            continue;
+        };
+        let url = match row.get_ref(3)? {
+            rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).ok(),
+            _ => None,
+        };
+        let recorded_at = row.get_ref(1)?.as_str().unwrap_or_default();
         replay.apply(Event {
-            seq: row.get(0)?,
-            recorded_at: &recorded_at,
+            seq,
+            recorded_at,
             kind: &kind,
-            url: url.as_deref(),
+            url,
             payload: &payload,
         });
     }
@@ -88,7 +94,7 @@ pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<R
                 reason: "its prev_hash does not match the entry before it".into(),
             }));
         }
-        let payload: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+        let payload = Payload::parse(&e.payload).unwrap_or_default();
         replay.apply(Event {
             seq: e.seq,
             recorded_at: &e.recorded_at,

@@ -17,7 +17,7 @@ use crate::config::{KeepRaw, Webhook};
 use crate::diff::{self, Fingerprint};
 use crate::extract::{self, Article};
 use crate::fetch::Response;
-use crate::ledger::derive::{ArticleRow, Event, Replay, store};
+use crate::ledger::derive::{ArticleRow, Event, Payload, Replay, store};
 use crate::ledger::{Kind, append, blobs, timestamp};
 
 /// The version of an article the record shows now, as the fold holds it.
@@ -395,12 +395,13 @@ fn fold(
     let at = timestamp(now);
     let before = state.clone();
     for (seq, kind, url, payload) in events {
+        let payload = Payload::from_value(payload);
         state.apply(Event {
             seq: *seq,
             recorded_at: &at,
             kind: kind.as_str(),
             url: Some(url),
-            payload,
+            payload: &payload,
         });
     }
     store::save_changed(tx, &before, state)
