@@ -134,6 +134,10 @@ fn main() {
     if entries > 100_000 {
         sizes.push(entries);
     }
+    // NEWSLEDGER_BENCH_ONLY=ingest: the end-to-end ingest alone.
+    if std::env::var("NEWSLEDGER_BENCH_ONLY").is_ok_and(|v| v == "ingest") {
+        sizes.clear();
+    }
     for n in sizes {
         let path = dir.path().join(format!("l{n}.db"));
         let (build_time, rebuild_time) = build(&path, n);
@@ -195,7 +199,7 @@ fn main() {
 
     // End to end: 100 hosts × 100 articles on loopback, politeness off.
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (rate, peak) = rt.block_on(async {
+    let (rate, peak, peer) = rt.block_on(async {
         let seeds = site::seeds();
         let mut servers = Vec::new();
         let mut urls = Vec::new();
@@ -216,32 +220,53 @@ fn main() {
             servers.push(s);
         }
         // The ingest runs in its own `newsledger once` process, so that its
-        // peak RSS is the daemon's own (GNU time reports it).
-        let cfg_path = dir.path().join("e2e.toml");
+        // peak RSS is the daemon's own (GNU time reports it). With
+        // NEWSLEDGER_BENCH_PEER=/path/to/another/newsledger (an earlier
+        // release), the same ingest runs with it first, into its own ledger.
         let list: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
-        std::fs::write(
-            &cfg_path,
-            format!(
-                "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\nrespect_robots_txt = false\nconcurrency = 32\n[[source]]\nname = \"bench\"\nschedule = \"0 0 1 1 *\"\nurls = [{}]\n",
-                dir.path().join("e2e.db").display(),
-                list.join(", ")
-            ),
-        )
-        .expect("write");
-        let t0 = Instant::now();
-        let out = tokio::process::Command::new("/usr/bin/time")
-            .args(["-f", "%M", env!("CARGO_BIN_EXE_newsledger"), "--config", cfg_path.to_str().expect("path"), "once"])
-            .env("RUST_LOG", "warn")
-            .output()
-            .await
-            .expect("run once");
-        let rate = urls.len() as f64 / t0.elapsed().as_secs_f64();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains(&format!("{} new", urls.len())), "{stdout}");
-        let peak_kib: u64 = String::from_utf8_lossy(&out.stderr).lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+        let ingest = |exe: String, name: &'static str| {
+            let cfg_path = dir.path().join(format!("{name}.toml"));
+            let list = list.join(", ");
+            let db = dir.path().join(format!("{name}.db"));
+            let n = urls.len();
+            async move {
+                std::fs::write(
+                    &cfg_path,
+                    format!(
+                        "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\nrespect_robots_txt = false\nconcurrency = 32\n[[source]]\nname = \"bench\"\nschedule = \"0 0 1 1 *\"\nurls = [{list}]\n",
+                        db.display(),
+                    ),
+                )
+                .expect("write");
+                let t0 = Instant::now();
+                let out = tokio::process::Command::new("/usr/bin/time")
+                    .args(["-f", "%M", &exe, "--config", cfg_path.to_str().expect("path"), "once"])
+                    .env("RUST_LOG", "warn")
+                    .output()
+                    .await
+                    .expect("run once");
+                let rate = n as f64 / t0.elapsed().as_secs_f64();
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(stdout.contains(&format!("{n} new")), "{exe}: {stdout}");
+                let peak_kib: u64 = String::from_utf8_lossy(&out.stderr).lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+                (rate, peak_kib)
+            }
+        };
+        let peer = match std::env::var("NEWSLEDGER_BENCH_PEER") {
+            Ok(exe) => Some(ingest(exe, "peer").await.0),
+            Err(_) => None,
+        };
+        let (rate, peak_kib) = ingest(env!("CARGO_BIN_EXE_newsledger").to_string(), "e2e").await;
         drop(servers);
-        (rate, peak_kib)
+        (rate, peak_kib, peer)
     });
+    if let Some(p) = peer {
+        rows.push((
+            "end-to-end ingest with NEWSLEDGER_BENCH_PEER, same run".into(),
+            format!("{p:.0} articles/s (ratio {:.2})", rate / p),
+            "—".into(),
+        ));
+    }
     rows.push((
         "end-to-end ingest, 100 hosts × 100 articles (new), durable commits".into(),
         format!("{rate:.0} articles/s"),

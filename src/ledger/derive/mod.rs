@@ -224,7 +224,6 @@ struct LastFetch {
     requested_url: String,
 }
 
-
 impl Replay {
     /// A fold that also keeps every article's timeline (for read commands).
     pub fn with_spans() -> Replay {
@@ -359,8 +358,7 @@ impl Replay {
 
         if let Some(k) = p.reverted_to {
             self.revert(e, &url, current, k);
-        } else if matches!(outcome.as_str(), "unchanged" | "not_modified")
-            && p.rebaseline.is_none()
+        } else if matches!(outcome.as_str(), "unchanged" | "not_modified") && p.rebaseline.is_none()
         {
             if let Some(a) = self.articles.get_mut(&url) {
                 a.last_seen = at.to_string();

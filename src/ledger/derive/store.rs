@@ -1,8 +1,8 @@
 //! Reading and writing the derived tables, and folding the chain into them.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::{ArticleRow, ChangeRow, Event, FetchStateRow, Payload, Replay, RevisionRow};
 use crate::ledger::entry::Entry;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// Folds every entry of the chain, oldest first.
 pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Replay> {
@@ -23,7 +23,10 @@ pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Repla
         let seq: i64 = row.get(0)?;
         let text = row.get_ref(4)?.as_str().unwrap_or("null");
         let Some(payload) = Payload::parse(text) else {
-            replay.anomalies.push((seq, "its payload is not the JSON object its kind has".into()));
+            replay.anomalies.push((
+                seq,
+                "its payload is not the JSON object its kind has".into(),
+            ));
             replay.through_seq = seq;
             continue;
         };
@@ -165,13 +168,39 @@ pub fn through_seq(conn: &Connection) -> rusqlite::Result<i64> {
     )
 }
 
+/// `SQL` for every row, or with `WHERE url = ?1` for one key. (One query
+/// with `?1 IS NULL OR url = ?1` cannot use the primary key: every fetch
+/// scanned whole tables.)
+fn keyed(sql: &str, url: Option<&str>) -> String {
+    match url {
+        Some(_) => format!("{sql} WHERE url = ?1"),
+        None => sql.to_string(),
+    }
+}
+
+// The binding is needed: the rows borrow `stmt`, which must outlive them.
+#[allow(clippy::let_and_return)]
+fn rows_of<T>(
+    conn: &Connection,
+    sql: &str,
+    url: Option<&str>,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(&keyed(sql, url))?;
+    let rows = match url {
+        Some(u) => stmt.query_map([u], f)?.collect(),
+        None => stmt.query_map([], f)?.collect(),
+    };
+    rows
+}
+
 fn load_articles(conn: &Connection, url: Option<&str>, out: &mut Replay) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare(
+    let rows = rows_of(conn,
         "SELECT url, source, fetch_url, revision, max_revision, content_hash, field_hashes, text_blob,
                 raw_blob, extractor, first_seen, last_seen, gone_at
-         FROM articles WHERE ?1 IS NULL OR url = ?1",
-    )?;
-    let rows = stmt.query_map([url], |r| {
+         FROM articles",
+        url,
+        |r| {
         Ok(ArticleRow {
             url: r.get(0)?,
             source: r.get(1)?,
@@ -189,37 +218,37 @@ fn load_articles(conn: &Connection, url: Option<&str>, out: &mut Replay) -> rusq
         })
     })?;
     for r in rows {
-        let r = r?;
         out.articles.insert(r.url.clone(), r);
     }
     Ok(())
 }
 
 fn load_revisions(conn: &Connection, url: Option<&str>, out: &mut Replay) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare(
+    let rows = rows_of(
+        conn,
         "SELECT url, revision, change, content_hash, title, first_seen, last_seen, words_added,
                 words_removed, text_blob, raw_blob, extractor, seq
-         FROM revisions WHERE ?1 IS NULL OR url = ?1",
+         FROM revisions",
+        url,
+        |r| {
+            Ok(RevisionRow {
+                url: r.get(0)?,
+                revision: r.get(1)?,
+                change: r.get(2)?,
+                content_hash: r.get(3)?,
+                title: r.get(4)?,
+                first_seen: r.get(5)?,
+                last_seen: r.get(6)?,
+                words_added: r.get(7)?,
+                words_removed: r.get(8)?,
+                text_blob: r.get(9)?,
+                raw_blob: r.get(10)?,
+                extractor: r.get(11)?,
+                seq: r.get(12)?,
+            })
+        },
     )?;
-    let rows = stmt.query_map([url], |r| {
-        Ok(RevisionRow {
-            url: r.get(0)?,
-            revision: r.get(1)?,
-            change: r.get(2)?,
-            content_hash: r.get(3)?,
-            title: r.get(4)?,
-            first_seen: r.get(5)?,
-            last_seen: r.get(6)?,
-            words_added: r.get(7)?,
-            words_removed: r.get(8)?,
-            text_blob: r.get(9)?,
-            raw_blob: r.get(10)?,
-            extractor: r.get(11)?,
-            seq: r.get(12)?,
-        })
-    })?;
     for r in rows {
-        let r = r?;
         out.revisions.insert((r.url.clone(), r.revision), r);
     }
     Ok(())
@@ -230,11 +259,11 @@ fn load_fetch_state(
     url: Option<&str>,
     out: &mut Replay,
 ) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare(
+    let rows = rows_of(conn,
         "SELECT url, source, article_url, etag, last_modified, last_fetch_at, last_outcome, last_status, last_seq
-         FROM fetch_state WHERE ?1 IS NULL OR url = ?1",
-    )?;
-    let rows = stmt.query_map([url], |r| {
+         FROM fetch_state",
+        url,
+        |r| {
         Ok(FetchStateRow {
             url: r.get(0)?,
             source: r.get(1)?,
@@ -248,7 +277,6 @@ fn load_fetch_state(
         })
     })?;
     for r in rows {
-        let r = r?;
         out.fetch_state.insert(r.url.clone(), r);
     }
     Ok(())
