@@ -248,8 +248,8 @@ fn check_derived(conn: &Connection, report: &mut Report, head_seq: i64) -> Resul
     if !has_tables {
         return Ok(());
     }
-    let stored = super::derive::store::load_all(conn).map_err(sqlite)?;
-    report.derived = super::derive::check::compare(&chain, &stored, head_seq);
+    report.derived =
+        super::derive::check::compare_with_tables(conn, chain, head_seq).map_err(sqlite)?;
     report.derived_checked = true;
     Ok(())
 }

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
+use rusqlite::Connection;
+
 use super::{ArticleRow, ChangeRow, FetchStateRow, Replay, RevisionRow};
 
 /// One derived row that disagrees with the chain.
@@ -93,23 +95,46 @@ impl Columns for FetchStateRow {
     }
 }
 
-fn compare_map<K: Ord + Debug, R: Columns + PartialEq>(
+/// At most this many disagreeing rows are listed; the rest are counted.
+pub const MAX_LISTED: usize = 1000;
+
+struct Out {
+    list: Vec<Mismatch>,
+    more: usize,
+}
+
+impl Out {
+    fn push(&mut self, m: Mismatch) {
+        if self.list.len() < MAX_LISTED {
+            self.list.push(m);
+        } else {
+            self.more += 1;
+        }
+    }
+}
+
+/// Streams one stored table against the fold's rows for it, removing each
+/// matched row from `chain`: what is left had no stored row. Memory stays
+/// that of the fold alone, whatever the size of the table.
+fn compare_table<K: Ord + Debug, R: Columns + PartialEq>(
+    conn: &Connection,
     table: &'static str,
-    chain: &BTreeMap<K, R>,
-    stored: &BTreeMap<K, R>,
-    out: &mut Vec<Mismatch>,
-) {
-    for (k, want) in chain {
-        match stored.get(k) {
-            None => out.push(Mismatch {
-                table,
-                key: format!("{k:?}"),
-                detail: "missing: the chain has it, the table does not".into(),
-            }),
+    sql: &str,
+    mut chain: BTreeMap<K, R>,
+    row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+    key: impl Fn(&R) -> K,
+    out: &mut Out,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let got = row(r)?;
+        let k = key(&got);
+        match chain.remove(&k) {
             // Equal rows (nearly all of them) cost one comparison; only a
             // row that differs is taken apart column by column.
-            Some(got) if got == want => {}
-            Some(got) => {
+            Some(want) if want == got => {}
+            Some(want) => {
                 for ((col, w), (_, g)) in want.columns().into_iter().zip(got.columns()) {
                     if w != g {
                         out.push(Mismatch {
@@ -120,38 +145,87 @@ fn compare_map<K: Ord + Debug, R: Columns + PartialEq>(
                     }
                 }
             }
+            None => out.push(Mismatch {
+                table,
+                key: format!("{k:?}"),
+                detail: "no chained entry supports this row".into(),
+            }),
         }
     }
-    for k in stored.keys().filter(|k| !chain.contains_key(k)) {
+    for k in chain.keys() {
         out.push(Mismatch {
             table,
             key: format!("{k:?}"),
-            detail: "no chained entry supports this row".into(),
+            detail: "missing: the chain has it, the table does not".into(),
         });
     }
+    Ok(())
 }
 
-/// Every disagreement between the stored rows and the fold of the chain.
-pub fn compare(chain: &Replay, stored: &Replay, head_seq: i64) -> Vec<Mismatch> {
-    let mut out = Vec::new();
-    if stored.through_seq > head_seq {
+/// Every disagreement between the stored derived tables and the fold of the
+/// chain (at most [`MAX_LISTED`] listed, then one line counting the rest).
+pub fn compare_with_tables(
+    conn: &Connection,
+    chain: Replay,
+    head_seq: i64,
+) -> rusqlite::Result<Vec<Mismatch>> {
+    use super::store::{self, ARTICLES, CHANGES, FETCH_STATE, REVISIONS};
+    let mut out = Out {
+        list: vec![],
+        more: 0,
+    };
+    let through = store::through_seq(conn)?;
+    if through > head_seq {
         out.push(Mismatch {
             table: "derived_state",
             key: "through_seq".into(),
             detail: format!(
-                "the derived tables include entries up to seq {} but the ledger ends at {head_seq}: entries were removed",
-                stored.through_seq
+                "the derived tables include entries up to seq {through} but the ledger ends at {head_seq}: entries were removed"
             ),
         });
     }
-    compare_map("articles", &chain.articles, &stored.articles, &mut out);
-    compare_map("revisions", &chain.revisions, &stored.revisions, &mut out);
-    compare_map("changes", &chain.changes, &stored.changes, &mut out);
-    compare_map(
-        "fetch_state",
-        &chain.fetch_state,
-        &stored.fetch_state,
+    compare_table(
+        conn,
+        "articles",
+        ARTICLES,
+        chain.articles,
+        store::article_row,
+        |r| r.url.clone(),
         &mut out,
-    );
-    out
+    )?;
+    compare_table(
+        conn,
+        "revisions",
+        REVISIONS,
+        chain.revisions,
+        store::revision_row,
+        |r| (r.url.clone(), r.revision),
+        &mut out,
+    )?;
+    compare_table(
+        conn,
+        "changes",
+        CHANGES,
+        chain.changes,
+        store::change_row,
+        |r| (r.seq, r.kind.clone()),
+        &mut out,
+    )?;
+    compare_table(
+        conn,
+        "fetch_state",
+        FETCH_STATE,
+        chain.fetch_state,
+        store::fetch_state_row,
+        |r| r.url.clone(),
+        &mut out,
+    )?;
+    if out.more > 0 {
+        out.list.push(Mismatch {
+            table: "*",
+            key: String::new(),
+            detail: format!("and {} more rows disagree", out.more),
+        });
+    }
+    Ok(out.list)
 }

@@ -128,24 +128,6 @@ pub fn load_for(
     Ok(replay)
 }
 
-/// Every stored derived row.
-pub fn load_all(conn: &Connection) -> rusqlite::Result<Replay> {
-    let mut replay = Replay::default();
-    load_articles(conn, None, &mut replay)?;
-    load_revisions(conn, None, &mut replay)?;
-    load_fetch_state(conn, None, &mut replay)?;
-    let mut stmt = conn.prepare(
-        "SELECT seq, kind, url, from_revision, to_revision, detected_at, fields_json, declared FROM changes",
-    )?;
-    let rows = stmt.query_map([], change_row)?;
-    for r in rows {
-        let r = r?;
-        replay.changes.insert((r.seq, r.kind.clone()), r);
-    }
-    replay.through_seq = through_seq(conn)?;
-    Ok(replay)
-}
-
 pub(crate) fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
     Ok(ChangeRow {
         seq: r.get(0)?,
@@ -194,61 +176,25 @@ fn rows_of<T>(
     rows
 }
 
+pub(crate) const ARTICLES: &str =
+    "SELECT url, source, fetch_url, revision, max_revision, content_hash,
+    field_hashes, text_blob, raw_blob, extractor, first_seen, last_seen, gone_at FROM articles";
+pub(crate) const REVISIONS: &str = "SELECT url, revision, change, content_hash, title, first_seen,
+    last_seen, words_added, words_removed, text_blob, raw_blob, extractor, seq FROM revisions";
+pub(crate) const FETCH_STATE: &str = "SELECT url, source, article_url, etag, last_modified,
+    last_fetch_at, last_outcome, last_status, last_seq FROM fetch_state";
+pub(crate) const CHANGES: &str = "SELECT seq, kind, url, from_revision, to_revision, detected_at,
+    fields_json, declared FROM changes";
+
 fn load_articles(conn: &Connection, url: Option<&str>, out: &mut Replay) -> rusqlite::Result<()> {
-    let rows = rows_of(conn,
-        "SELECT url, source, fetch_url, revision, max_revision, content_hash, field_hashes, text_blob,
-                raw_blob, extractor, first_seen, last_seen, gone_at
-         FROM articles",
-        url,
-        |r| {
-        Ok(ArticleRow {
-            url: r.get(0)?,
-            source: r.get(1)?,
-            fetch_url: r.get(2)?,
-            revision: r.get(3)?,
-            max_revision: r.get(4)?,
-            content_hash: r.get(5)?,
-            field_hashes: r.get(6)?,
-            text_blob: r.get(7)?,
-            raw_blob: r.get(8)?,
-            extractor: r.get(9)?,
-            first_seen: r.get(10)?,
-            last_seen: r.get(11)?,
-            gone_at: r.get(12)?,
-        })
-    })?;
-    for r in rows {
+    for r in rows_of(conn, ARTICLES, url, article_row)? {
         out.articles.insert(r.url.clone(), r);
     }
     Ok(())
 }
 
 fn load_revisions(conn: &Connection, url: Option<&str>, out: &mut Replay) -> rusqlite::Result<()> {
-    let rows = rows_of(
-        conn,
-        "SELECT url, revision, change, content_hash, title, first_seen, last_seen, words_added,
-                words_removed, text_blob, raw_blob, extractor, seq
-         FROM revisions",
-        url,
-        |r| {
-            Ok(RevisionRow {
-                url: r.get(0)?,
-                revision: r.get(1)?,
-                change: r.get(2)?,
-                content_hash: r.get(3)?,
-                title: r.get(4)?,
-                first_seen: r.get(5)?,
-                last_seen: r.get(6)?,
-                words_added: r.get(7)?,
-                words_removed: r.get(8)?,
-                text_blob: r.get(9)?,
-                raw_blob: r.get(10)?,
-                extractor: r.get(11)?,
-                seq: r.get(12)?,
-            })
-        },
-    )?;
-    for r in rows {
+    for r in rows_of(conn, REVISIONS, url, revision_row)? {
         out.revisions.insert((r.url.clone(), r.revision), r);
     }
     Ok(())
@@ -259,27 +205,60 @@ fn load_fetch_state(
     url: Option<&str>,
     out: &mut Replay,
 ) -> rusqlite::Result<()> {
-    let rows = rows_of(conn,
-        "SELECT url, source, article_url, etag, last_modified, last_fetch_at, last_outcome, last_status, last_seq
-         FROM fetch_state",
-        url,
-        |r| {
-        Ok(FetchStateRow {
-            url: r.get(0)?,
-            source: r.get(1)?,
-            article_url: r.get(2)?,
-            etag: r.get(3)?,
-            last_modified: r.get(4)?,
-            last_fetch_at: r.get(5)?,
-            last_outcome: r.get(6)?,
-            last_status: r.get(7)?,
-            last_seq: r.get(8)?,
-        })
-    })?;
-    for r in rows {
+    for r in rows_of(conn, FETCH_STATE, url, fetch_state_row)? {
         out.fetch_state.insert(r.url.clone(), r);
     }
     Ok(())
+}
+
+pub(crate) fn article_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArticleRow> {
+    Ok(ArticleRow {
+        url: r.get(0)?,
+        source: r.get(1)?,
+        fetch_url: r.get(2)?,
+        revision: r.get(3)?,
+        max_revision: r.get(4)?,
+        content_hash: r.get(5)?,
+        field_hashes: r.get(6)?,
+        text_blob: r.get(7)?,
+        raw_blob: r.get(8)?,
+        extractor: r.get(9)?,
+        first_seen: r.get(10)?,
+        last_seen: r.get(11)?,
+        gone_at: r.get(12)?,
+    })
+}
+
+pub(crate) fn revision_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionRow> {
+    Ok(RevisionRow {
+        url: r.get(0)?,
+        revision: r.get(1)?,
+        change: r.get(2)?,
+        content_hash: r.get(3)?,
+        title: r.get(4)?,
+        first_seen: r.get(5)?,
+        last_seen: r.get(6)?,
+        words_added: r.get(7)?,
+        words_removed: r.get(8)?,
+        text_blob: r.get(9)?,
+        raw_blob: r.get(10)?,
+        extractor: r.get(11)?,
+        seq: r.get(12)?,
+    })
+}
+
+pub(crate) fn fetch_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FetchStateRow> {
+    Ok(FetchStateRow {
+        url: r.get(0)?,
+        source: r.get(1)?,
+        article_url: r.get(2)?,
+        etag: r.get(3)?,
+        last_modified: r.get(4)?,
+        last_fetch_at: r.get(5)?,
+        last_outcome: r.get(6)?,
+        last_status: r.get(7)?,
+        last_seq: r.get(8)?,
+    })
 }
 
 /// Writes the rows of `after` that differ from `before` (the same fold
