@@ -114,3 +114,53 @@ fn backoff_grows_and_is_capped() {
     assert!(secs(5) > secs(4));
     assert!(secs(40) <= 3600.0 * 1.2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_receiver_does_not_delay_the_others() {
+    let s = Setup::new().await;
+    // Listed first: a receiver that accepts and never answers (the webhook
+    // timeout is 10 s), then a healthy one.
+    let dead = Server::start().await.unwrap();
+    dead.set(
+        "/hook",
+        Page::html("late").with_delay(Duration::from_secs(60)),
+    );
+    let alive = Server::start().await.unwrap();
+    alive.set("/hook", Page::html("ok"));
+    let a = seed("nordic-monitor");
+    s.publish(&a, 0);
+    s.write_config("0 0 1 1 *", &[&a.path]);
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    for r in [&dead, &alive] {
+        text.push_str(&format!("\n[[webhook]]\nurl = \"{}\"\n", r.url("/hook")));
+    }
+    std::fs::write(&s.config, text).unwrap();
+    assert!(s.cli(&["once"]).await.status.success());
+    common::publish_quiet_edit(&s);
+    let out = s.cli(&["once"]).await;
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let first_post = |r: &Server| {
+        r.hits()
+            .into_iter()
+            .find(|h| h.method == "POST")
+            .map(|h| h.at)
+            .expect("a POST")
+    };
+    let (d, a) = (first_post(&dead), first_post(&alive));
+    // Delivered side by side: the healthy receiver did not wait for the
+    // dead one's 10 s timeout (one after the other, it would have).
+    assert!(
+        a.saturating_duration_since(d) < Duration::from_secs(5),
+        "the healthy receiver waited {:?}",
+        a.saturating_duration_since(d)
+    );
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let delivered: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM notifications WHERE delivered_at IS NOT NULL AND webhook = ?1",
+            [alive.url("/hook")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(delivered, 1);
+}

@@ -4,11 +4,12 @@
 //! backoff on failure. It never blocks ingestion: it only asks the writer
 //! for small updates between fetches.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tracing::{info, warn};
 
-use crate::ledger::writer::WriterHandle;
+use crate::ledger::writer::{Pending, WriterHandle};
 
 /// How often the queue is polled.
 const POLL: Duration = Duration::from_secs(1);
@@ -27,7 +28,10 @@ pub fn client(user_agent: &str) -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// Delivers what is due now. Returns how many were delivered.
+/// Delivers what is due now, each receiver on its own task, so that a dead
+/// or slow receiver delays only its own notifications (bounded: one task
+/// per configured webhook, one request at a time each). Returns how many
+/// were delivered.
 pub async fn deliver_due(writer: &WriterHandle, client: &reqwest::Client) -> usize {
     let due = match writer.due_notifications(BATCH).await {
         Ok(d) => d,
@@ -36,8 +40,31 @@ pub async fn deliver_due(writer: &WriterHandle, client: &reqwest::Client) -> usi
             return 0;
         }
     };
-    let mut delivered = 0;
+    let mut by_receiver: BTreeMap<String, Vec<Pending>> = BTreeMap::new();
     for n in due {
+        by_receiver.entry(n.webhook.clone()).or_default().push(n);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (_, queue) in by_receiver {
+        let (writer, client) = (writer.clone(), client.clone());
+        tasks.spawn(async move { deliver_to_one(&writer, &client, queue).await });
+    }
+    let mut delivered = 0;
+    while let Some(r) = tasks.join_next().await {
+        delivered += r.unwrap_or(0);
+    }
+    delivered
+}
+
+/// One receiver's due notifications, in order. After a failure the rest wait
+/// for the next poll: a receiver that is down costs one timeout per poll.
+async fn deliver_to_one(
+    writer: &WriterHandle,
+    client: &reqwest::Client,
+    queue: Vec<Pending>,
+) -> usize {
+    let mut delivered = 0;
+    for n in queue {
         let result = client
             .post(&n.webhook)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -60,8 +87,12 @@ pub async fn deliver_due(writer: &WriterHandle, client: &reqwest::Client) -> usi
                 warn!(webhook = %n.webhook, id = n.id, attempts = n.attempts + 1, error = %e, "webhook delivery failed; will retry")
             }
         }
+        let failed = error.is_some();
         if let Err(e) = writer.notification_attempted(n.id, error).await {
             warn!(error = %e, "cannot record a webhook attempt");
+        }
+        if failed {
+            break;
         }
     }
     delivered
