@@ -215,3 +215,34 @@ async fn page_text_cannot_drive_the_terminal() {
     let j = s.json(&["show", &url, "--json"]).await;
     assert!(j["article"]["title"].as_str().unwrap().contains('\u{1b}'));
 }
+
+#[tokio::test]
+async fn check_config_warns_when_a_source_lives_on_a_private_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        &GOOD.replace("https://example.org/a", "http://127.0.0.1:8080/a"),
+    );
+    let out = run(Some(&path), &["check-config"]).await;
+    assert!(out.status.success());
+    let text = common::stdout(&out);
+    assert!(
+        text.contains("warning: http://127.0.0.1:8080/a is on a private address"),
+        "{text}"
+    );
+    let allowed = write(
+        &dir,
+        &GOOD
+            .replace("https://example.org/a", "http://127.0.0.1:8080/a")
+            .replace(
+                "[ledger]",
+                "[fetch]\nallow_private_networks = true\n[ledger]",
+            ),
+    );
+    let out = run(Some(&allowed), &["check-config"]).await;
+    assert!(
+        !common::stdout(&out).contains("warning"),
+        "{}",
+        common::stdout(&out)
+    );
+}

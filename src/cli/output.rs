@@ -90,8 +90,36 @@ pub fn check_config(out: &mut dyn Write, cfg: &Config) -> io::Result<()> {
                 writeln!(out, "  {label:<7} {u}")?;
             }
         }
+        // The source's own URLs are fetched as written, but the links they
+        // yield are guarded: on a private address, discovery finds nothing.
+        if !cfg.fetch.allow_private_networks
+            && let Some(u) = s
+                .urls
+                .iter()
+                .chain(&s.feeds)
+                .chain(&s.sitemaps)
+                .chain(&s.listings)
+                .find(|u| on_private_address(u))
+        {
+            writeln!(
+                out,
+                "  warning: {u} is on a private address and allow_private_networks is off: it is fetched (configured URLs are), but links discovered on its site will be refused"
+            )?;
+        }
     }
     Ok(())
+}
+
+/// A literal private address, or `localhost` (no name is looked up here).
+fn on_private_address(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(a)) => crate::discover::is_private(a.into()),
+        Some(url::Host::Ipv6(a)) => crate::discover::is_private(a.into()),
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        None => false,
+    }
 }
 
 pub fn article(out: &mut dyn Write, a: &Article, json: bool) -> io::Result<()> {
