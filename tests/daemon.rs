@@ -311,6 +311,44 @@ async fn the_metrics_endpoint_serves_prometheus_text() {
         .text()
         .await
         .unwrap();
+
+    // Idle connections that never send a byte, more than the listener
+    // serves at once: they are closed (header timeout), and the listener
+    // answers again afterwards.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        idle.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut closed = 0;
+    for c in &mut idle {
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_secs(12), c.read(&mut b)).await {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 100, "every idle connection is closed");
+    // A request split over several writes, with a query string.
+    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    for part in [
+        "GET /met",
+        "rics?name[]=x HTTP/1.1\r\nHo",
+        "st: a\r\nConnection: close\r\n\r\n",
+    ] {
+        c.write_all(part.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut split = String::new();
+    c.read_to_string(&mut split).await.unwrap();
+    assert!(split.starts_with("HTTP/1.1 200"), "{split}");
+    assert!(split.contains("newsledger_fetches_total"), "{split}");
+
     let (status, err, _) = stop(child).await;
     assert!(status.success(), "{err}");
     let sample =

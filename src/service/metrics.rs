@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// Upper bounds (seconds) of the fetch latency histogram.
@@ -119,39 +118,82 @@ impl Metrics {
     }
 }
 
-/// Serves `GET /metrics` until the task is dropped.
+/// Connections served at once; more are closed at accept.
+const MAX_CONNECTIONS: usize = 64;
+/// A client must send its request headers within this time.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// No connection lives longer than this (idle keep-alive included).
+const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves `GET /metrics` (any query string) with hyper until the task is
+/// dropped. Bounded: at most [`MAX_CONNECTIONS`] connections, each with a
+/// header timeout and a lifetime; an accept error (such as running out of
+/// file descriptors) is logged and the loop goes on after a pause.
 pub async fn serve(listener: TcpListener, metrics: Metrics, ledger: PathBuf) {
-    while let Ok((mut stream, _)) = listener.accept().await {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut last_warning: Option<std::time::Instant> = None;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                if last_warning.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(60)) {
+                    tracing::warn!(error = %e, "metrics listener cannot accept a connection; retrying");
+                    last_warning = Some(std::time::Instant::now());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            drop(stream); // over the limit: closed at once
+            continue;
+        };
         let (metrics, ledger) = (metrics.clone(), ledger.clone());
         tokio::spawn(async move {
-            let mut buf = vec![0u8; 2048];
-            let n = stream.read(&mut buf).await.unwrap_or(0);
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let path = head.split_whitespace().nth(1).unwrap_or("/");
-            let (status, body) = if path == "/metrics" {
-                let stats = tokio::task::spawn_blocking(move || {
-                    let conn = crate::ledger::open_read_only(&ledger).ok()?;
-                    let head = crate::ledger::head(&conn).ok()??;
-                    Some((head.0, crate::ledger::size_on_disk(&ledger)))
-                })
-                .await
-                .ok()
-                .flatten();
-                ("200 OK", metrics.render(stats))
-            } else {
-                (
-                    "404 Not Found",
-                    "not found; metrics are at /metrics\n".to_string(),
-                )
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(resp.as_bytes()).await;
-            let _ = stream.shutdown().await;
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let (metrics, ledger) = (metrics.clone(), ledger.clone());
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            respond(req.uri().path(), &metrics, ledger).await,
+                        )
+                    }
+                });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
+            drop(permit);
         });
     }
+}
+
+async fn respond(
+    path: &str,
+    metrics: &Metrics,
+    ledger: PathBuf,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    let (status, body) = if path == "/metrics" {
+        let stats = tokio::task::spawn_blocking(move || {
+            let conn = crate::ledger::open_read_only(&ledger).ok()?;
+            let head = crate::ledger::head(&conn).ok()??;
+            Some((head.0, crate::ledger::size_on_disk(&ledger)))
+        })
+        .await
+        .ok()
+        .flatten();
+        (200, metrics.render(stats))
+    } else {
+        (404, "not found; metrics are at /metrics\n".to_string())
+    };
+    let mut resp = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
 }
 
 /// Binds the metrics listener (a bad address is a configuration error).
