@@ -96,6 +96,8 @@ struct RawSource {
     hosts: Vec<Spanned<String>>,
     /// The revisit ladder for discovered articles.
     revisit: Option<Vec<RawStep>>,
+    /// New links one discovery document may add per cycle.
+    max_new_links: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,6 +188,9 @@ pub struct ExtractOverrides {
     pub ignore_selectors: Vec<String>,
 }
 
+/// New links one discovery document may add per cycle, by default.
+pub const DEFAULT_MAX_NEW_LINKS: usize = 500;
+
 /// A named set of pages with one schedule.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -204,6 +209,9 @@ pub struct Source {
     pub hosts: std::collections::BTreeSet<String>,
     /// When discovered articles are checked again.
     pub ladder: crate::schedule::Ladder,
+    /// New links one discovery document may add to the watch list per cycle
+    /// (a sitemap of a whole archive is taken in over several cycles).
+    pub max_new_links: usize,
 }
 
 impl Source {
@@ -225,6 +233,7 @@ impl Source {
             "ignore_selectors": self.overrides.ignore_selectors,
             "keep_raw": match self.keep_raw { KeepRaw::All => "all", KeepRaw::Revisions => "revisions" },
             "hosts": self.hosts,
+            "max_new_links": self.max_new_links,
             "revisit": self.ladder.steps.iter().map(|(u, e)| [humantime::format_duration(*u).to_string(), humantime::format_duration(*e).to_string()]).collect::<Vec<_>>(),
         })
     }
@@ -578,6 +587,10 @@ impl Validator<'_> {
                 keep_raw,
                 hosts,
                 ladder,
+                max_new_links: match &s.max_new_links {
+                    Some(n) => self.positive(n, &format!("source.{name}.max_new_links"))? as usize,
+                    None => DEFAULT_MAX_NEW_LINKS,
+                },
             });
         }
         let metrics_listen = match raw.metrics {

@@ -158,3 +158,46 @@ async fn a_redesign_that_shrinks_articles_is_reported() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sitemap_of_a_whole_archive_is_taken_in_over_several_cycles() {
+    let s = Setup::new().await;
+    let mut body = String::from(
+        "<?xml version=\"1.0\"?><urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">",
+    );
+    for i in 0..25 {
+        body.push_str(&format!(
+            "<url><loc>{}</loc></url>",
+            s.server.url(&format!("/archive/{i}"))
+        ));
+        s.server.set(&format!("/archive/{i}"), Page::status(404));
+    }
+    body.push_str("</urlset>");
+    let mut page = Page::html(body);
+    page.content_type = "application/xml".into();
+    s.server.set("/sitemap.xml", page);
+    let text = format!(
+        "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\nallow_private_networks = true\n\
+         [[source]]\nname = \"archive\"\nschedule = \"0 0 * * *\"\nsitemaps = [\"{}\"]\nmax_new_links = 10\n",
+        s.db.display(),
+        s.server.url("/sitemap.xml")
+    );
+    std::fs::write(&s.config, text).unwrap();
+    let watched = || -> i64 {
+        rusqlite::Connection::open(&s.db)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM watchlist", [], |r| r.get(0))
+            .unwrap()
+    };
+    let mut seen = vec![];
+    for _ in 0..3 {
+        let o = s.cli(&["once"]).await;
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        seen.push(watched());
+    }
+    assert_eq!(
+        seen,
+        [10, 20, 25],
+        "10 new links a cycle, the rest kept for later cycles"
+    );
+}

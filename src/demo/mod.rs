@@ -69,6 +69,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
             keep_raw: KeepRaw::Revisions,
             hosts: Default::default(),
             ladder: Default::default(),
+            max_new_links: crate::config::DEFAULT_MAX_NEW_LINKS,
         }],
     }
 }

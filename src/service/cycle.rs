@@ -204,6 +204,9 @@ pub fn source_guard(ctx: &Context, source: &Source) -> Guard {
 /// Discovery documents followed per cycle, at most (sitemap indexes fan out).
 const MAX_DISCOVERY_DOCS: usize = 50;
 
+/// A discovered link: its URL, the document it came from, its published date.
+type Candidate = (String, String, Option<String>);
+
 /// Discovered links the guard refused in one cycle: how many, and one
 /// reason to show.
 #[derive(Default)]
@@ -232,7 +235,7 @@ async fn discover(ctx: &Context, source: &Source, guard: &Guard, summary: &mut C
     }
     let mut docs = 0;
     let mut readable = 0;
-    let mut candidates: Vec<(String, String, Option<String>)> = Vec::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
     let mut seen = HashSet::new();
     let mut refusals = Refusals::default();
     while let Some((url, kind)) = queue.pop_front() {
@@ -337,9 +340,38 @@ async fn discover(ctx: &Context, source: &Source, guard: &Guard, summary: &mut C
         warn!(source = %source.name, documents = readable, refused, "source looks broken: its feeds, sitemaps and listings yielded no article link");
     }
     let found = candidates.len();
-    match ctx.writer.add_watch(&source.name, candidates).await {
+    // Per document, at most `max_new_links` new links a cycle: a sitemap of
+    // a whole archive is taken in over several cycles, not in one.
+    let mut per_document: Vec<(String, Vec<Candidate>)> = Vec::new();
+    for c in candidates {
+        match per_document.iter_mut().find(|(via, _)| *via == c.1) {
+            Some((_, list)) => list.push(c),
+            None => per_document.push((c.1.clone(), vec![c])),
+        }
+    }
+    let mut result: Result<usize, LedgerError> = Ok(0);
+    let mut capped = 0usize;
+    for (via, list) in per_document {
+        match ctx
+            .writer
+            .add_watch(&source.name, list, source.max_new_links)
+            .await
+        {
+            Ok(n) => {
+                if n >= source.max_new_links {
+                    capped += 1;
+                    info!(source = %source.name, document = %via, added = n, "discovery: the document's other new links wait for the next cycles (max_new_links)");
+                }
+                if let Ok(total) = &mut result {
+                    *total += n;
+                }
+            }
+            Err(e) => result = Err(e),
+        }
+    }
+    match result {
         Ok(added) => {
-            info!(source = %source.name, found, added, refused, "discovery");
+            info!(source = %source.name, found, added, refused, capped, "discovery");
             if added == 0 {
                 let quiet = tokio::task::spawn_blocking({
                     let (path, name) = (ctx.ledger_path.clone(), source.name.clone());

@@ -19,6 +19,7 @@ enum Request {
     Watch(
         String,
         Vec<(String, String, Option<String>)>,
+        usize,
         oneshot::Sender<Result<usize>>,
     ),
     Due(DateTime<Utc>, usize, oneshot::Sender<Result<Vec<Pending>>>),
@@ -70,8 +71,9 @@ impl WriterHandle {
                             writer.set_webhooks(w);
                             let _ = reply.send(Ok(()));
                         }
-                        Request::Watch(source, found, reply) => {
-                            let _ = reply.send(writer.add_watch(&source, &found, Utc::now()));
+                        Request::Watch(source, found, limit, reply) => {
+                            let _ =
+                                reply.send(writer.add_watch(&source, &found, limit, Utc::now()));
                         }
                         Request::Due(now, limit, reply) => {
                             let _ = reply.send(writer.due_notifications(now, limit));
@@ -134,13 +136,15 @@ impl WriterHandle {
             .await
     }
 
+    /// Adds discovered links to the watch list, at most `limit` new ones.
     pub async fn add_watch(
         &self,
         source: &str,
         found: Vec<(String, String, Option<String>)>,
+        limit: usize,
     ) -> Result<usize> {
         let source = source.to_string();
-        self.call(|reply| Request::Watch(source, found, reply))
+        self.call(|reply| Request::Watch(source, found, limit, reply))
             .await
     }
 

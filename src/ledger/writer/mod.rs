@@ -206,18 +206,23 @@ impl Writer {
         Ok(rows)
     }
 
-    /// Adds discovered article URLs to a source's watch list; returns how
-    /// many were new.
+    /// Adds discovered article URLs to a source's watch list, in order, until
+    /// `limit` new ones were added; returns how many were new. The rest wait
+    /// for a later cycle (their document lists them again).
     pub fn add_watch(
         &mut self,
         source: &str,
         found: &[(String, String, Option<String>)],
+        limit: usize,
         now: DateTime<Utc>,
     ) -> Result<usize> {
         let path = self.path.clone();
         let tx = self.begin()?;
         let mut added = 0;
         for (url, via, published) in found {
+            if added >= limit {
+                break;
+            }
             added += tx
                 .execute(
                     "INSERT OR IGNORE INTO watchlist (url, source, discovered_at, via, published) VALUES (?1, ?2, ?3, ?4, ?5)",
