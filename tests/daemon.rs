@@ -43,14 +43,20 @@ async fn stop(mut child: tokio::process::Child) -> (std::process::ExitStatus, St
     (status, err, elapsed)
 }
 
+/// The URLs fetched so far; none while the daemon is still creating the
+/// ledger (the file exists before its tables do).
 fn fetched_urls(db: &std::path::Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.prepare("SELECT json_extract(payload, '$.requested_url') FROM ledger WHERE kind = 'fetch' ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    let Ok(conn) = rusqlite::Connection::open(db) else {
+        return vec![];
+    };
+    let Ok(mut stmt) = conn.prepare(
+        "SELECT json_extract(payload, '$.requested_url') FROM ledger WHERE kind = 'fetch' ORDER BY seq",
+    ) else {
+        return vec![];
+    };
+    stmt.query_map([], |r| r.get(0))
+        .map(|rows| rows.filter_map(Result::ok).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
