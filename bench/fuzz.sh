@@ -3,6 +3,8 @@
 # to a few hundred cases per property inside `cargo test`; this script runs
 # many more:
 #   - the extractor (arbitrary strings, tag soup) and the configuration parser;
+#   - the link guard against an independent statement of its rule, and the
+#     feed, sitemap and listing parsers (tests/guard_fuzz.rs);
 #   - the article lifecycle against its reference model (tests/lifecycle_model.rs:
 #     page versions, reverts, 304s, 404/410s, restorations, errors, crashes).
 #
@@ -15,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CASES=${1:-20000}
 PROPTEST_CASES=$CASES cargo test --release --test hostile -- --nocapture
+PROPTEST_CASES=$CASES cargo test --release --test guard_fuzz -- --nocapture
 # Each lifecycle case is a real SQLite file with a durable commit per step:
 # a tenth of the cases takes about as long as the extractor's.
 PROPTEST_CASES=$(( CASES / 10 > 0 ? CASES / 10 : 1 )) cargo test --release --test lifecycle_model -- --nocapture
