@@ -488,3 +488,76 @@ async fn under_systemd_log_lines_carry_priorities_and_no_timestamps() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_listener_survives_running_out_of_file_descriptors() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Setup::new().await;
+    let a = seed("nordic-monitor");
+    s.publish(&a, 0);
+    s.write_config("0 0 1 1 *", &[&a.path]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    text.push_str(&format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"));
+    std::fs::write(&s.config, text).unwrap();
+    // The daemon gets 48 file descriptors: 100 connections exhaust them.
+    let mut child = tokio::process::Command::new("prlimit")
+        .args(["--nofile=48", "--"])
+        .arg(common::bin())
+        .arg("--config")
+        .arg(&s.config)
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let get = |port: u16| async move {
+        let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut out = String::new();
+        tokio::time::timeout(Duration::from_secs(5), c.read_to_string(&mut out))
+            .await
+            .ok()?
+            .ok()?;
+        Some(out)
+    };
+    wait_until("the listener", Duration::from_secs(15), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        if let Ok(c) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            idle.push(c);
+        }
+    }
+    // The idle ones time out, descriptors come back, the listener serves.
+    let t0 = std::time::Instant::now();
+    let mut served = None;
+    while t0.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Some(r) = get(port).await.filter(|r| r.starts_with("HTTP/1.1 200")) {
+            served = Some(r);
+            break;
+        }
+    }
+    drop(idle);
+    assert!(served.is_some(), "the listener came back");
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let err = common::stderr_of(&mut child).await;
+    assert!(
+        err.contains("metrics listener cannot accept a connection; retrying"),
+        "an accept error was logged: {err}"
+    );
+}
