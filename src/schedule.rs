@@ -124,6 +124,22 @@ impl Ladder {
             None => false,
         }
     }
+
+    /// Will the article never be due again? Fetched at least once and past
+    /// the last step (only a change could bring it back, and it is no
+    /// longer fetched to see one).
+    pub fn retired(
+        &self,
+        age: std::time::Duration,
+        since_fetch: Option<std::time::Duration>,
+        since_change: Option<std::time::Duration>,
+    ) -> bool {
+        let effective_age = match since_change {
+            Some(c) if c < age => c,
+            _ => age,
+        };
+        since_fetch.is_some() && self.steps.iter().all(|(until, _)| effective_age >= *until)
+    }
 }
 
 #[cfg(test)]
@@ -132,6 +148,23 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn an_article_past_the_ladder_is_retired_once_fetched() {
+        let l = Ladder::default();
+        let d = |n: u64| std::time::Duration::from_secs(n * 86_400);
+        assert!(l.retired(d(91), Some(d(8)), None));
+        assert!(!l.retired(d(91), None, None), "never fetched: not yet");
+        assert!(!l.retired(d(89), Some(d(8)), None));
+        assert!(
+            !l.retired(d(91), Some(d(8)), Some(d(3))),
+            "a recent change keeps it"
+        );
+        for age in [0, 1, 10, 60, 89, 91, 400] {
+            // Retired means never due again.
+            assert!(!(l.retired(d(age), Some(d(1)), None) && l.due(d(age), Some(d(1)), None)));
+        }
     }
 
     #[test]

@@ -201,3 +201,66 @@ async fn a_sitemap_of_a_whole_archive_is_taken_in_over_several_cycles() {
         "10 new links a cycle, the rest kept for later cycles"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn articles_past_the_revisit_ladder_are_retired_and_not_rediscovered() {
+    let s = Setup::new().await;
+    let a = common::seed("ycpress");
+    s.publish(&a, 0);
+    let feed = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title><item><link>{}</link></item></channel></rss>",
+        s.server.url(&a.path)
+    );
+    let mut page = Page::html(feed);
+    page.content_type = "application/rss+xml".into();
+    s.server.set("/feed.xml", page);
+    let text = format!(
+        "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\nallow_private_networks = true\n\
+         [[source]]\nname = \"old\"\nschedule = \"0 0 * * *\"\nfeeds = [\"{}\"]\n",
+        s.db.display(),
+        s.server.url("/feed.xml")
+    );
+    std::fs::write(&s.config, text).unwrap();
+    assert!(s.cli(&["once"]).await.status.success());
+    let url = s.server.url(&a.path);
+    let fetches = || -> i64 {
+        rusqlite::Connection::open(&s.db)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM ledger WHERE kind = 'fetch' AND json_extract(payload, '$.requested_url') = ?1",
+                [&url],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let all: Vec<String> = rusqlite::Connection::open(&s.db)
+        .unwrap()
+        .prepare("SELECT payload FROM ledger WHERE kind = 'fetch'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(fetches(), 1, "{url} {all:#?}");
+    // A hundred days later (the default ladder ends at 90).
+    rusqlite::Connection::open(&s.db)
+        .unwrap()
+        .execute(
+            "UPDATE watchlist SET discovered_at = '2026-01-01T00:00:00.000Z'",
+            [],
+        )
+        .unwrap();
+    for _ in 0..2 {
+        let o = s.cli(&["once"]).await;
+        assert!(o.status.success(), "{}", common::stderr(&o));
+    }
+    assert_eq!(fetches(), 1, "not fetched again");
+    let (n, retired): (i64, Option<String>) = rusqlite::Connection::open(&s.db)
+        .unwrap()
+        .query_row("SELECT COUNT(*), MAX(retired_at) FROM watchlist", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(n, 1, "the feed still lists it: not added again");
+    assert!(retired.is_some(), "retired");
+}

@@ -30,6 +30,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/0004_derived_from_chain.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/0005_watchlist_retired.sql"),
+    ),
 ];
 
 /// How many entries at the head the writer re-verifies before it appends.
@@ -461,4 +465,25 @@ pub fn size_on_disk(path: &Path) -> u64 {
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    /// A migration file that is not embedded would compile and never run.
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), super::MIGRATIONS.len(), "{files:?}");
+        for (i, (f, (v, sql))) in files.iter().zip(super::MIGRATIONS).enumerate() {
+            assert_eq!(*v, i as i64 + 1);
+            assert!(f.starts_with(&format!("{:04}_", v)), "{f}");
+            assert_eq!(std::fs::read_to_string(format!("{dir}/{f}")).unwrap(), *sql, "{f}");
+        }
+    }
 }

@@ -125,7 +125,9 @@ fn load_state(
 pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<String>> {
     let (state, unfinished) = load_state(&ctx.ledger_path, &source.name).ok()?;
     let started = unfinished?;
-    let watched = due_watched(&ctx.ledger_path, source, Utc::now()).unwrap_or_default();
+    let watched = due_watched(&ctx.ledger_path, source, Utc::now())
+        .map(|w| w.due)
+        .unwrap_or_default();
     Some(
         source
             .urls
@@ -142,12 +144,22 @@ pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<
     )
 }
 
-/// Discovered articles of `source` that its revisit ladder says are due.
+/// What the revisit ladder says of a source's live watch list.
+#[derive(Debug, Default)]
+pub struct Watched {
+    /// Due now.
+    pub due: Vec<String>,
+    /// Never due again: to be retired.
+    pub retire: Vec<String>,
+}
+
+/// Discovered articles of `source` that its revisit ladder says are due,
+/// and those it will never revisit.
 pub fn due_watched(
     path: &std::path::Path,
     source: &Source,
     now: DateTime<Utc>,
-) -> Result<Vec<String>, LedgerError> {
+) -> Result<Watched, LedgerError> {
     let conn = ledger::open_read_only(path)?;
     let sqlite = |e| LedgerError::Sqlite {
         path: path.to_path_buf(),
@@ -158,7 +170,7 @@ pub fn due_watched(
             "SELECT w.url, w.discovered_at, f.last_fetch_at,
                     (SELECT MAX(r.first_seen) FROM revisions r WHERE r.url = f.article_url AND r.revision > 1)
              FROM watchlist w LEFT JOIN fetch_state f ON f.url = w.url
-             WHERE w.source = ?1 ORDER BY w.discovered_at",
+             WHERE w.source = ?1 AND w.retired_at IS NULL ORDER BY w.discovered_at",
         )
         .map_err(sqlite)?;
     let ago = |t: Option<String>| {
@@ -175,15 +187,18 @@ pub fn due_watched(
             ))
         })
         .map_err(sqlite)?;
-    let mut due = Vec::new();
+    let mut out = Watched::default();
     for row in rows {
         let (url, discovered, fetched, changed) = row.map_err(sqlite)?;
         let age = ago(Some(discovered)).unwrap_or_default();
-        if source.ladder.due(age, ago(fetched), ago(changed)) {
-            due.push(url);
+        let (fetched, changed) = (ago(fetched), ago(changed));
+        if source.ladder.due(age, fetched, changed) {
+            out.due.push(url);
+        } else if source.ladder.retired(age, fetched, changed) {
+            out.retire.push(url);
         }
     }
-    Ok(due)
+    Ok(out)
 }
 
 /// The guard for a source's discovered links: its own URLs' sites (host
@@ -465,14 +480,33 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
         Some(p) => p,
         None => {
             discover(ctx, source, &guard, &mut summary).await;
-            let watched = tokio::task::spawn_blocking({
+            let Watched {
+                due: watched,
+                retire,
+            } = tokio::task::spawn_blocking({
                 let (path, source, now) = (ctx.ledger_path.clone(), source.clone(), Utc::now());
                 move || due_watched(&path, &source, now)
             })
             .await
             .ok()
-            .and_then(Result::ok)
+            .and_then(|r| {
+                r.map_err(
+                    |e| warn!(source = %source.name, error = %e, "cannot read the watch list"),
+                )
+                .ok()
+            })
             .unwrap_or_default();
+            if !retire.is_empty() {
+                let n = retire.len();
+                match ctx.writer.retire_watched(retire).await {
+                    Ok(()) => {
+                        info!(source = %source.name, articles = n, "retired from the watch list: past the end of the revisit ladder")
+                    }
+                    Err(e) => {
+                        warn!(source = %source.name, error = %e, "cannot retire watched articles")
+                    }
+                }
+            }
             source
                 .urls
                 .iter()

@@ -24,6 +24,7 @@ enum Request {
     ),
     Due(DateTime<Utc>, usize, oneshot::Sender<Result<Vec<Pending>>>),
     Attempted(i64, Option<String>, oneshot::Sender<Result<()>>),
+    Retire(Vec<String>, oneshot::Sender<Result<()>>),
     CycleFinished {
         name: String,
         at: DateTime<Utc>,
@@ -77,6 +78,9 @@ impl WriterHandle {
                         }
                         Request::Due(now, limit, reply) => {
                             let _ = reply.send(writer.due_notifications(now, limit));
+                        }
+                        Request::Retire(urls, reply) => {
+                            let _ = reply.send(writer.retire_watched(&urls, Utc::now()));
                         }
                         Request::Attempted(id, error, reply) => {
                             let _ = reply.send(writer.notification_attempted(
@@ -151,6 +155,11 @@ impl WriterHandle {
     pub async fn due_notifications(&self, limit: usize) -> Result<Vec<Pending>> {
         self.call(|reply| Request::Due(Utc::now(), limit, reply))
             .await
+    }
+
+    /// Marks watch-list articles as past their revisit ladder.
+    pub async fn retire_watched(&self, urls: Vec<String>) -> Result<()> {
+        self.call(|reply| Request::Retire(urls, reply)).await
     }
 
     pub async fn notification_attempted(&self, id: i64, error: Option<String>) -> Result<()> {

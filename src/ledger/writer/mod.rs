@@ -234,6 +234,21 @@ impl Writer {
         Ok(added)
     }
 
+    /// Retires watch-list articles the revisit ladder will never fetch again
+    /// (the rows stay, so rediscovery does not add them as new).
+    pub fn retire_watched(&mut self, urls: &[String], now: DateTime<Utc>) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        for url in urls {
+            tx.execute(
+                "UPDATE watchlist SET retired_at = ?2 WHERE url = ?1 AND retired_at IS NULL",
+                params![url, timestamp(now)],
+            )
+            .map_err(LedgerError::sqlite(&path))?;
+        }
+        tx.commit().map_err(LedgerError::sqlite(&path))
+    }
+
     /// Records one delivery attempt.
     pub fn notification_attempted(
         &mut self,
