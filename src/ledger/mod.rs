@@ -483,7 +483,11 @@ mod tests {
         for (i, (f, (v, sql))) in files.iter().zip(super::MIGRATIONS).enumerate() {
             assert_eq!(*v, i as i64 + 1);
             assert!(f.starts_with(&format!("{:04}_", v)), "{f}");
-            assert_eq!(std::fs::read_to_string(format!("{dir}/{f}")).unwrap(), *sql, "{f}");
+            assert_eq!(
+                std::fs::read_to_string(format!("{dir}/{f}")).unwrap(),
+                *sql,
+                "{f}"
+            );
         }
     }
 }

@@ -13,12 +13,13 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::config::Source;
-use crate::discover;
 use crate::extract;
 use crate::fetch::guard::Guard;
 use crate::fetch::{Conditional, FetchResult, Fetcher};
 use crate::ledger::writer::{Applied, ChangeKind, FetchReport, Outcome, WriterHandle};
 use crate::ledger::{self, LedgerError};
+
+use super::discovery::{Watched, due_watched, run_discovery, source_guard};
 
 /// How long an in-flight fetch may still finish after shutdown was asked.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -144,300 +145,6 @@ pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<
     )
 }
 
-/// What the revisit ladder says of a source's live watch list.
-#[derive(Debug, Default)]
-pub struct Watched {
-    /// Due now.
-    pub due: Vec<String>,
-    /// Never due again: to be retired.
-    pub retire: Vec<String>,
-}
-
-/// Discovered articles of `source` that its revisit ladder says are due,
-/// and those it will never revisit.
-pub fn due_watched(
-    path: &std::path::Path,
-    source: &Source,
-    now: DateTime<Utc>,
-) -> Result<Watched, LedgerError> {
-    let conn = ledger::open_read_only(path)?;
-    let sqlite = |e| LedgerError::Sqlite {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let mut stmt = conn
-        .prepare(
-            "SELECT w.url, w.discovered_at, f.last_fetch_at,
-                    (SELECT MAX(r.first_seen) FROM revisions r WHERE r.url = f.article_url AND r.revision > 1)
-             FROM watchlist w LEFT JOIN fetch_state f ON f.url = w.url
-             WHERE w.source = ?1 AND w.retired_at IS NULL ORDER BY w.discovered_at",
-        )
-        .map_err(sqlite)?;
-    let ago = |t: Option<String>| {
-        t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| (now - t.with_timezone(&Utc)).to_std().unwrap_or_default())
-    };
-    let rows = stmt
-        .query_map(params![source.name], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
-        })
-        .map_err(sqlite)?;
-    let mut out = Watched::default();
-    for row in rows {
-        let (url, discovered, fetched, changed) = row.map_err(sqlite)?;
-        let age = ago(Some(discovered)).unwrap_or_default();
-        let (fetched, changed) = (ago(fetched), ago(changed));
-        if source.ladder.due(age, fetched, changed) {
-            out.due.push(url);
-        } else if source.ladder.retired(age, fetched, changed) {
-            out.retire.push(url);
-        }
-    }
-    Ok(out)
-}
-
-/// The guard for a source's discovered links: its own URLs' sites (host
-/// and port) and `hosts`, and the configured address policy.
-pub fn source_guard(ctx: &Context, source: &Source) -> Guard {
-    Guard::new(
-        source
-            .urls
-            .iter()
-            .chain(&source.feeds)
-            .chain(&source.sitemaps)
-            .chain(&source.listings),
-        &source.hosts,
-        ctx.fetcher.address_policy(),
-    )
-}
-
-/// Discovery documents followed per cycle, at most (sitemap indexes fan out).
-const MAX_DISCOVERY_DOCS: usize = 50;
-
-/// A discovered link: its URL, the document it came from, its published date.
-type Candidate = (String, String, Option<String>);
-
-/// Discovered links the guard refused in one cycle: how many, and one
-/// reason to show.
-#[derive(Default)]
-struct Refusals {
-    count: usize,
-    example: Option<String>,
-}
-
-fn note_refusal(r: &mut Refusals, _url: &str, why: String) {
-    r.count += 1;
-    r.example.get_or_insert(why);
-}
-
-/// Fetches the source's feeds, sitemaps and listings, records each fetch,
-/// and adds the links that pass the guards to the watch list.
-async fn discover(ctx: &Context, source: &Source, guard: &Guard, summary: &mut CycleSummary) {
-    let mut queue: std::collections::VecDeque<(String, &'static str)> = source
-        .feeds
-        .iter()
-        .map(|u| (u.to_string(), "feed"))
-        .chain(source.sitemaps.iter().map(|u| (u.to_string(), "sitemap")))
-        .chain(source.listings.iter().map(|u| (u.to_string(), "listing")))
-        .collect();
-    if queue.is_empty() {
-        return;
-    }
-    let mut docs = 0;
-    let mut readable = 0;
-    let mut candidates: Vec<Candidate> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut refusals = Refusals::default();
-    while let Some((url, kind)) = queue.pop_front() {
-        if docs >= MAX_DISCOVERY_DOCS {
-            warn!(source = %source.name, "discovery stopped after {MAX_DISCOVERY_DOCS} documents this cycle");
-            break;
-        }
-        docs += 1;
-        // The source's own documents are fetched as written; child sitemaps
-        // were discovered, and are guarded like any discovered link.
-        let configured = docs <= source.feeds.len() + source.sitemaps.len() + source.listings.len();
-        let result = if configured {
-            ctx.fetcher.fetch(&url, &Conditional::default()).await
-        } else {
-            ctx.fetcher
-                .fetch_guarded(&url, &Conditional::default(), guard)
-                .await
-        };
-        let mut links = Vec::new();
-        if let Ok(resp) = &result.response
-            && (200..300).contains(&resp.status)
-        {
-            readable += 1;
-            let text = extract::decode(&resp.body, resp.header("content-type"));
-            if kind == "listing" {
-                links = discover::listing_links(
-                    &text,
-                    &result.final_url,
-                    source.link_selector.as_deref(),
-                )
-                .into_iter()
-                .map(|u| discover::Found::Article {
-                    url: u,
-                    published: None,
-                })
-                .collect();
-            } else {
-                links = discover::parse_xml(&text);
-            }
-        }
-        let n = links.len();
-        for f in links {
-            match f {
-                discover::Found::Sitemap(child) => {
-                    if !seen.insert(child.clone()) {
-                        continue;
-                    }
-                    match url::Url::parse(&child)
-                        .map_err(|e| e.to_string())
-                        .and_then(|u| guard.check(&u))
-                    {
-                        Ok(()) => queue.push_back((child, "sitemap")),
-                        Err(why) => note_refusal(&mut refusals, &child, why),
-                    }
-                }
-                discover::Found::Article {
-                    url: link,
-                    published,
-                } => {
-                    let Some(norm) = crate::identity::normalize(&link) else {
-                        continue;
-                    };
-                    if !seen.insert(norm.clone()) {
-                        continue;
-                    }
-                    match url::Url::parse(&norm)
-                        .map_err(|e| e.to_string())
-                        .and_then(|u| guard.check(&u))
-                    {
-                        Ok(()) => candidates.push((norm, url.clone(), published)),
-                        Err(why) => {
-                            debug!(source = %source.name, url = %norm, reason = %why, "discovered link refused");
-                            note_refusal(&mut refusals, &norm, why);
-                        }
-                    }
-                }
-            }
-        }
-        let report = FetchReport {
-            source: source.name.clone(),
-            keep_raw: source.keep_raw,
-            result,
-            article: None,
-            skipped: Some(format!("discovery {kind}: {n} links")),
-            overrides: source.overrides.clone(),
-        };
-        match ctx.writer.record(report).await {
-            Ok(applied) => note(summary, &source.name, applied),
-            Err(e) => tracing::error!(source = %source.name, error = %e, "ledger unwritable"),
-        }
-    }
-    let refused = refusals.count;
-    if refused > 0 {
-        // Say what was refused and why, where an operator looks.
-        warn!(
-            source = %source.name, refused,
-            example = %refusals.example.as_deref().unwrap_or_default(),
-            "discovered links refused by the link guard (not on the source's sites, or on private addresses)"
-        );
-    }
-    if readable > 0 && candidates.is_empty() {
-        warn!(source = %source.name, documents = readable, refused, "source looks broken: its feeds, sitemaps and listings yielded no article link");
-    }
-    let found = candidates.len();
-    // Per document, at most `max_new_links` new links a cycle: a sitemap of
-    // a whole archive is taken in over several cycles, not in one.
-    let mut per_document: Vec<(String, Vec<Candidate>)> = Vec::new();
-    for c in candidates {
-        match per_document.iter_mut().find(|(via, _)| *via == c.1) {
-            Some((_, list)) => list.push(c),
-            None => per_document.push((c.1.clone(), vec![c])),
-        }
-    }
-    let mut result: Result<usize, LedgerError> = Ok(0);
-    let mut capped = 0usize;
-    for (via, list) in per_document {
-        match ctx
-            .writer
-            .add_watch(&source.name, list, source.max_new_links)
-            .await
-        {
-            Ok(n) => {
-                if n >= source.max_new_links {
-                    capped += 1;
-                    info!(source = %source.name, document = %via, added = n, "discovery: the document's other new links wait for the next cycles (max_new_links)");
-                }
-                if let Ok(total) = &mut result {
-                    *total += n;
-                }
-            }
-            Err(e) => result = Err(e),
-        }
-    }
-    match result {
-        Ok(added) => {
-            info!(source = %source.name, found, added, refused, capped, "discovery");
-            if added == 0 {
-                let quiet = tokio::task::spawn_blocking({
-                    let (path, name) = (ctx.ledger_path.clone(), source.name.clone());
-                    move || quiet_for_too_long(&path, &name, Utc::now())
-                })
-                .await
-                .ok()
-                .flatten();
-                if let Some((since, usual)) = quiet {
-                    warn!(
-                        source = %source.name,
-                        hours_since_last_new = since.as_secs() / 3600,
-                        usual_gap_minutes = usual.as_secs() / 60,
-                        "source looks broken: no new article for much longer than usual"
-                    );
-                }
-            }
-        }
-        Err(e) => tracing::error!(source = %source.name, error = %e, "ledger unwritable"),
-    }
-}
-
-/// `Some((since last new article, usual gap))` when a source that used to
-/// yield articles regularly (10 or more) has been quiet for more than five
-/// usual gaps and at least six hours.
-fn quiet_for_too_long(
-    path: &std::path::Path,
-    source: &str,
-    now: DateTime<Utc>,
-) -> Option<(Duration, Duration)> {
-    let conn = ledger::open_read_only(path).ok()?;
-    let (n, first, last): (i64, Option<String>, Option<String>) = conn
-        .query_row(
-            "SELECT COUNT(*), MIN(discovered_at), MAX(discovered_at) FROM watchlist WHERE source = ?1",
-            params![source],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .ok()?;
-    let parse = |t: Option<String>| {
-        t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| t.with_timezone(&Utc))
-    };
-    let (first, last) = (parse(first)?, parse(last)?);
-    if n < 10 {
-        return None;
-    }
-    let usual = ((last - first) / (n as i32 - 1)).to_std().ok()?;
-    let since = (now - last).to_std().ok()?;
-    (since > usual * 5 && since > Duration::from_secs(6 * 3600)).then_some((since, usual))
-}
-
 /// Articles whose body lost more than half its words in one change.
 fn shrank(flag: &crate::ledger::writer::Flag) -> bool {
     flag.kind == ChangeKind::Changed
@@ -479,7 +186,7 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
     let urls = match pending {
         Some(p) => p,
         None => {
-            discover(ctx, source, &guard, &mut summary).await;
+            run_discovery(ctx, source, &guard, &mut summary).await;
             let Watched {
                 due: watched,
                 retire,
@@ -566,7 +273,7 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
     summary
 }
 
-fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
+pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
     *summary.counts.entry(applied.outcome.as_str()).or_default() += 1;
     let url = applied
         .article_url

@@ -7,6 +7,7 @@
 //! abandoned (never half-written).
 
 pub mod cycle;
+pub mod discovery;
 pub mod metrics;
 pub mod notify;
 pub mod webhooks;
