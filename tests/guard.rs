@@ -242,3 +242,42 @@ async fn refused_links_are_recorded_as_skipped_with_the_reason() {
         .unwrap();
     assert_eq!(outcome, "skipped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_loopback_site_and_its_redirects() {
+    let Ok(site) = Server::start_on("::1").await else {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    };
+    let v4 = Server::start().await.unwrap();
+    v4.set("/x", Page::html("<p>elsewhere</p>"));
+    site.set("/a", Page::html("<p>article</p>"));
+    site.set("/to-v4", redirect(&v4.url("/x")));
+    let mapped = format!(
+        "http://[::ffff:127.0.0.1]:{}/x",
+        Url::parse(&v4.url("/")).unwrap().port().unwrap()
+    );
+    site.set("/to-mapped", redirect(&mapped));
+    let f = fetcher(&[], true);
+    let g = guard_for(&[&site.url("/feed")], true);
+    assert!(
+        site.url("/a").starts_with("http://[::1]:"),
+        "{}",
+        site.url("/a")
+    );
+    let ok = f
+        .fetch_guarded(&site.url("/a"), &Conditional::default(), &g)
+        .await;
+    assert_eq!(ok.response.map(|r| r.status).ok(), Some(200));
+    for path in ["/to-v4", "/to-mapped"] {
+        let r = f
+            .fetch_guarded(&site.url(path), &Conditional::default(), &g)
+            .await;
+        let e = r.response.expect_err(path);
+        assert_eq!(e.class, "refused", "{path}: {e}");
+    }
+    assert!(
+        v4.hits().is_empty(),
+        "neither the IPv4 host nor its mapped form was reached"
+    );
+}

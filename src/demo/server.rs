@@ -140,11 +140,11 @@ impl Server {
     }
 
     /// Binds a given loopback address (127.0.0.0/8: tests use 127.0.0.2…
-    /// to stand for other hosts) on a free port and starts serving.
+    /// to stand for other hosts; or ::1) on a free port and starts serving.
     pub async fn start_on(ip: &str) -> std::io::Result<Server> {
-        let ip: std::net::Ipv4Addr = ip
+        let ip: std::net::IpAddr = ip
             .parse()
-            .map_err(|_| std::io::Error::other(format!("{ip} is not an IPv4 address")))?;
+            .map_err(|_| std::io::Error::other(format!("{ip} is not an IP address")))?;
         if !ip.is_loopback() {
             return Err(std::io::Error::other(format!(
                 "{ip} is not a loopback address: the test server only serves loopback"
