@@ -5,6 +5,10 @@
 //! Invariant: parsing is pure and bounded ([`MAX_LINKS`] per document).
 //! The guard that discovered links must pass is `fetch::guard`.
 
+// What these modules read comes from the network or from pages: no
+// indexing that can panic (out-of-range access is an Option here).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use std::net::IpAddr;
 
 use quick_xml::Reader;
@@ -35,11 +39,11 @@ fn entity(name: &[u8]) -> Option<String> {
         b"quot" => "\"".into(),
         b"apos" => "'".into(),
         n if n.starts_with(b"#x") || n.starts_with(b"#X") => {
-            char::from_u32(u32::from_str_radix(std::str::from_utf8(&n[2..]).ok()?, 16).ok()?)?
+            char::from_u32(u32::from_str_radix(std::str::from_utf8(n.get(2..)?).ok()?, 16).ok()?)?
                 .to_string()
         }
         n if n.starts_with(b"#") => {
-            char::from_u32(std::str::from_utf8(&n[1..]).ok()?.parse().ok()?)?.to_string()
+            char::from_u32(std::str::from_utf8(n.get(1..)?).ok()?.parse().ok()?)?.to_string()
         }
         _ => return None,
     })

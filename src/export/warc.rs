@@ -29,7 +29,7 @@ use crate::ledger::blobs;
 /// A deterministic record id: the same ledger always exports the same file.
 fn record_id(seq: i64, kind: &str) -> String {
     let h = Sha256::digest(format!("newsledger:{seq}:{kind}").as_bytes());
-    let x = hex::encode(&h[..16]);
+    let x = hex::encode(h.get(..16).unwrap_or_default());
     format!(
         "<urn:uuid:{}-{}-4{}-a{}-{}>",
         &x[0..8],
@@ -161,7 +161,7 @@ pub fn export(conn: &Connection, out: &mut dyn Write) -> Result<u64, ExportError
                 ],
                 request.as_bytes(),
             )?;
-            let payload_sha = digest(&raw[body_at..]);
+            let payload_sha = digest(raw.get(body_at..).unwrap_or_default());
             write_record(
                 out,
                 &[

@@ -44,7 +44,7 @@ impl Response {
     /// True when the body is not text whatever its Content-Type says: NUL
     /// bytes or many control characters in its first 4 KiB.
     pub fn looks_binary(&self) -> bool {
-        let head = &self.body[..self.body.len().min(4096)];
+        let head = self.body.get(..4096).unwrap_or(&self.body);
         let control = head
             .iter()
             .filter(|b| matches!(**b, 0..=8 | 14..=31 | 127))
@@ -89,7 +89,7 @@ impl Response {
 /// capture or does not decode.
 pub fn capture_body(raw: &[u8], cap: u64) -> Option<(Vec<u8>, Option<String>)> {
     let split = memchr::memmem::find(raw, b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..split]);
+    let head = String::from_utf8_lossy(raw.get(..split)?);
     let header = |name: &str| {
         head.lines().find_map(|l| {
             l.split_once(':')
@@ -97,7 +97,7 @@ pub fn capture_body(raw: &[u8], cap: u64) -> Option<(Vec<u8>, Option<String>)> {
                 .map(|(_, v)| v.trim().to_string())
         })
     };
-    let body = &raw[split + 4..];
+    let body = raw.get(split + 4..)?;
     let decoded = encoding::decode(header("content-encoding").as_deref(), body, cap).ok()?;
     Some((
         decoded.unwrap_or_else(|| body.to_vec()),

@@ -36,7 +36,7 @@ pub struct Cached {
 impl Policy {
     /// Parses a robots.txt body for our user agent token.
     pub fn parse(agent: &str, body: &[u8]) -> Policy {
-        let body = &body[..body.len().min(MAX_BYTES)];
+        let body = body.get(..MAX_BYTES).unwrap_or(body);
         match texting_robots::Robot::new(agent, body) {
             Ok(r) => Policy::Rules(Box::new(r)),
             // An unparsable file says nothing we can follow: allow, as for a 4xx.

@@ -262,8 +262,10 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
             }
         }
     }
-    let shrunk = summary.flags[flags_before..]
+    let shrunk = summary
+        .flags
         .iter()
+        .skip(flags_before)
         .filter(|f| shrank(f))
         .count();
     if shrunk >= 3 {

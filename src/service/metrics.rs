@@ -50,9 +50,9 @@ impl Metrics {
                 .latency
                 .entry(source.into())
                 .or_insert(([0; BUCKETS.len()], 0.0, 0));
-            for (i, b) in BUCKETS.iter().enumerate() {
+            for (n, b) in h.0.iter_mut().zip(BUCKETS.iter()) {
                 if seconds <= *b {
-                    h.0[i] += 1;
+                    *n += 1;
                 }
             }
             h.1 += seconds;
