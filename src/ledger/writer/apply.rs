@@ -130,15 +130,20 @@ pub(super) fn apply_in(
     let mut state = store::load_for(tx, Some(&article_url), &r.requested_url)?;
     let cur = state.articles.get(&article_url).map(Current::from_row);
 
-    let mut payload = json!({
-        "source": report.source,
-        "requested_url": r.requested_url,
-        "final_url": r.final_url,
-        "started_at": timestamp(r.started_at),
-        "finished_at": timestamp(r.finished_at),
-    });
+    // The fetch entry's payload, built field by field (a map: inserting
+    // cannot fail the way indexing a `Value` could).
+    let mut payload = serde_json::Map::new();
+    for (k, v) in [
+        ("source", json!(report.source)),
+        ("requested_url", json!(r.requested_url)),
+        ("final_url", json!(r.final_url)),
+        ("started_at", json!(timestamp(r.started_at))),
+        ("finished_at", json!(timestamp(r.finished_at))),
+    ] {
+        payload.insert(k.into(), v);
+    }
     if !r.retries.is_empty() {
-        payload["retries"] = json!(r.retries);
+        payload.insert("retries".into(), json!(r.retries));
     }
     let mut applied = Applied {
         outcome: Outcome::Failed,
@@ -153,18 +158,18 @@ pub(super) fn apply_in(
     // Decide the outcome from the response alone first.
     let response: Option<&Response> = r.response.as_ref().ok();
     if let Some(resp) = response {
-        payload["status"] = json!(resp.status);
-        payload["body_bytes"] = json!(resp.body.len());
-        payload["body_sha256"] = json!(blobs::hash_hex(&resp.body));
+        payload.insert("status".into(), json!(resp.status));
+        payload.insert("body_bytes".into(), json!(resp.body.len()));
+        payload.insert("body_sha256".into(), json!(blobs::hash_hex(&resp.body)));
         if let Some(wire) = &resp.wire {
             // The body as sent, still content-encoded: what the capture holds.
-            payload["wire_sha256"] = json!(blobs::hash_hex(wire));
+            payload.insert("wire_sha256".into(), json!(blobs::hash_hex(wire)));
         }
-        payload["etag"] = json!(resp.header("etag"));
-        payload["last_modified"] = json!(resp.header("last-modified"));
-        payload["content_type"] = json!(resp.header("content-type"));
+        payload.insert("etag".into(), json!(resp.header("etag")));
+        payload.insert("last_modified".into(), json!(resp.header("last-modified")));
+        payload.insert("content_type".into(), json!(resp.header("content-type")));
         if let Some(ip) = &resp.peer {
-            payload["peer_ip"] = json!(ip);
+            payload.insert("peer_ip".into(), json!(ip));
         }
     }
     let mut extracted: Option<(&Article, Fingerprint)> = None;
@@ -172,13 +177,13 @@ pub(super) fn apply_in(
         // Not requested: robots.txt forbids it, or the link guard refused it.
         (Err(e), _) if e.class == "robots" || e.class == "refused" => {
             applied.outcome = Outcome::Skipped;
-            payload["reason"] = json!(e.message);
+            payload.insert("reason".into(), json!(e.message));
         }
         (Err(e), _) => {
             applied.outcome = Outcome::Failed;
             applied.error = Some(e.to_string());
-            payload["error_class"] = json!(e.class);
-            payload["error"] = json!(e.message);
+            payload.insert("error_class".into(), json!(e.class));
+            payload.insert("error".into(), json!(e.message));
         }
         (Ok(resp), _) if resp.status == 304 => applied.outcome = Outcome::NotModified,
         (Ok(resp), _) if resp.status == 404 || resp.status == 410 => {
@@ -187,37 +192,40 @@ pub(super) fn apply_in(
             } else {
                 applied.outcome = Outcome::Failed;
                 applied.error = Some(format!("HTTP {}", resp.status));
-                payload["error_class"] = json!("http_status");
+                payload.insert("error_class".into(), json!("http_status"));
             }
         }
         (Ok(resp), _) if !(200..300).contains(&resp.status) => {
             applied.outcome = Outcome::Failed;
             applied.error = Some(format!("HTTP {}", resp.status));
-            payload["error_class"] = json!("http_status");
+            payload.insert("error_class".into(), json!("http_status"));
         }
         (Ok(_), None) => {
             applied.outcome = Outcome::Skipped;
-            payload["reason"] = json!(
-                report
-                    .skipped
-                    .clone()
-                    .unwrap_or_else(|| "not extracted".into())
+            payload.insert(
+                "reason".into(),
+                json!(
+                    report
+                        .skipped
+                        .clone()
+                        .unwrap_or_else(|| "not extracted".into())
+                ),
             );
         }
         (Ok(_), Some(article)) if article.text.trim().is_empty() => {
             applied.outcome = Outcome::Failed;
             applied.error = Some("no article text found on the page".into());
-            payload["error_class"] = json!("empty_extraction");
+            payload.insert("error_class".into(), json!("empty_extraction"));
         }
         (Ok(_), Some(article)) => {
             let fp = diff::fingerprint(article);
-            payload["content_hash"] = json!(fp.content_hash);
-            payload["field_hashes"] = json!(fp.field_hashes);
-            payload["extractor"] = json!(article.extractor_version);
-            payload["article_url"] = json!(article_url);
+            payload.insert("content_hash".into(), json!(fp.content_hash));
+            payload.insert("field_hashes".into(), json!(fp.field_hashes));
+            payload.insert("extractor".into(), json!(article.extractor_version));
+            payload.insert("article_url".into(), json!(article_url));
             // A declared canonical is metadata: recorded, never identity.
             if let Some(c) = &article.canonical_url {
-                payload["declared_canonical"] = json!(c);
+                payload.insert("declared_canonical".into(), json!(c));
             }
             applied.article_url = Some(article_url.clone());
             extracted = Some((article, fp));
@@ -243,7 +251,7 @@ pub(super) fn apply_in(
                 && reextracts_equal(tx, c, &article_url, report, fp)
             {
                 applied.outcome = Outcome::Unchanged;
-                payload["rebaseline"] = json!(true);
+                payload.insert("rebaseline".into(), json!(true));
                 Decision::Revise(ChangeKind::Rebaseline, fields)
             } else if diff::is_metadata_only(&fields) {
                 applied.outcome = Outcome::Changed;
@@ -271,10 +279,10 @@ pub(super) fn apply_in(
     );
     let restored = seen && cur.as_ref().is_some_and(|c| c.gone);
     if restored {
-        payload["restored"] = json!(true);
+        payload.insert("restored".into(), json!(true));
     }
 
-    payload["outcome"] = json!(applied.outcome.as_str());
+    payload.insert("outcome".into(), json!(applied.outcome.as_str()));
     // The raw capture is the evidence of every new version: revisions
     // (re-baselines included, so that the next upgrade can re-extract it)
     // and reversions; of every fetch if the source asks.
@@ -283,7 +291,7 @@ pub(super) fn apply_in(
     let mut raw_blob = None;
     if let (true, Some(resp)) = (keep_raw, response) {
         let h = blobs::put(tx, &resp.raw())?;
-        payload["raw_blob"] = json!(h);
+        payload.insert("raw_blob".into(), json!(h));
         raw_blob = Some(h);
     }
     let mut text_blob = None;
@@ -294,15 +302,16 @@ pub(super) fn apply_in(
         text_blob = Some(blobs::put(tx, &text_json)?);
     }
     if let Decision::Revert(k, fields) = &decision {
-        payload["reverted_to"] = json!(k);
-        payload["fields_changed"] = json!(fields);
-        payload["text_blob"] = json!(text_blob);
+        payload.insert("reverted_to".into(), json!(k));
+        payload.insert("fields_changed".into(), json!(fields));
+        payload.insert("text_blob".into(), json!(text_blob));
     }
     let fetch_url = applied
         .article_url
         .clone()
         .unwrap_or_else(|| article_url.clone());
     let mut events: Vec<(i64, Kind, String, Value)> = Vec::new();
+    let payload = Value::Object(payload);
     applied.fetch_seq = append(tx, Kind::Fetch, Some(&fetch_url), &payload, now)?;
     events.push((applied.fetch_seq, Kind::Fetch, fetch_url.clone(), payload));
 
@@ -323,8 +332,8 @@ pub(super) fn apply_in(
         (Decision::Revise(kind, fields), Some((article, fp))) => {
             let to_rev = cur.as_ref().map_or(0, |c| c.max_revision) + 1;
             let old = cur.as_ref().map(|c| c.fingerprint(tx));
-            let old_body = old.as_ref().map_or("", |o| o.fields["body"].as_str());
-            let words = diff::words::diff(old_body, &fp.fields["body"]);
+            let old_body = old.as_ref().map_or("", body_of);
+            let words = diff::words::diff(old_body, body_of(fp));
             let declared = old.as_ref().is_some_and(|o| diff::is_declared(o, fp));
             let rev_payload = json!({
                 "article_url": article_url,
@@ -383,6 +392,11 @@ pub(super) fn apply_in(
 
     fold(tx, &mut state, &events, now)?;
     Ok(applied)
+}
+
+/// The normalized body of a fingerprint ("" if it has none).
+fn body_of(f: &Fingerprint) -> &str {
+    f.fields.get("body").map_or("", String::as_str)
 }
 
 /// Folds the entries just appended into the rows they touch and saves them.
