@@ -5,6 +5,8 @@
 //! the raw HTML, so page chrome cannot flag a change. Published and modified
 //! dates have their own hashes: a change of those alone is metadata-only.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 pub mod words;
 
 use std::collections::BTreeMap;
@@ -69,9 +71,9 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
         .map(|(k, v)| (k.to_string(), sha256_hex(v)))
         .collect();
     let text = json!({
-        "title": fields["title"],
-        "byline": fields["byline"],
-        "body": fields["body"],
+        "title": field(&fields, "title"),
+        "byline": field(&fields, "byline"),
+        "body": field(&fields, "body"),
     });
     let content_hash = sha256_hex(&crate::ledger::entry::canonical_json(&text));
     Fingerprint {
@@ -79,6 +81,11 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
         field_hashes,
         content_hash,
     }
+}
+
+/// A normalized field's value ("" when absent).
+fn field<'a>(fields: &'a BTreeMap<&'static str, String>, name: &str) -> &'a str {
+    fields.get(name).map_or("", String::as_str)
 }
 
 /// Names of the fields whose hashes differ, text fields first.
@@ -110,9 +117,12 @@ static UPDATE_NOTE: LazyLock<Regex> = LazyLock::new(|| {
 /// an update/correction note that the previous text did not have. Otherwise
 /// it is a stealth edit.
 pub fn is_declared(old: &Fingerprint, new: &Fingerprint) -> bool {
-    let (old_mod, new_mod) = (&old.fields["modified"], &new.fields["modified"]);
+    let (old_mod, new_mod) = (
+        field(&old.fields, "modified"),
+        field(&new.fields, "modified"),
+    );
     let newer_date = !new_mod.is_empty() && new_mod != old_mod;
-    let notes = |f: &Fingerprint| UPDATE_NOTE.find_iter(&f.fields["body"]).count();
+    let notes = |f: &Fingerprint| UPDATE_NOTE.find_iter(field(&f.fields, "body")).count();
     newer_date || notes(new) > notes(old)
 }
 

@@ -79,7 +79,7 @@ pub fn excerpt(diff: &WordDiff, context_words: usize) -> Vec<String> {
             Segment::Added(s) => ("+", s),
             Segment::Removed(s) => ("-", s),
         };
-        let before = match i.checked_sub(1).map(|j| &diff.segments[j]) {
+        let before = match i.checked_sub(1).and_then(|j| diff.segments.get(j)) {
             Some(Segment::Same(s)) => tail_words(s, context_words),
             _ => String::new(),
         };
@@ -101,13 +101,13 @@ fn tail_words(s: &str, n: usize) -> String {
     let w: Vec<&str> = s.split_whitespace().collect();
     let start = w.len().saturating_sub(n);
     let prefix = if start > 0 { "… " } else { "" };
-    format!("{prefix}{}", w[start..].join(" "))
+    format!("{prefix}{}", w.get(start..).unwrap_or_default().join(" "))
 }
 
 fn head_words(s: &str, n: usize) -> String {
     let w: Vec<&str> = s.split_whitespace().collect();
     let suffix = if w.len() > n { " …" } else { "" };
-    format!("{}{suffix}", w[..w.len().min(n)].join(" "))
+    format!("{}{suffix}", w.get(..n).unwrap_or(&w).join(" "))
 }
 
 #[cfg(test)]
