@@ -16,11 +16,12 @@
 //! - [`cli`]: the command line on top of all of the above.
 //! - [`demo`]: an embedded local news site that changes between cycles.
 //!
-//! Lints: no `unwrap()` outside tests (input never panics the daemon). The
-//! `expect()`s left state invariants (static regexes, serializing a value
-//! we built); indexing is still to be reviewed site by site.
+//! Lints: no `unwrap()` and no indexing that can panic outside tests (input
+//! never panics the daemon); out-of-range access is an `Option` everywhere.
+//! The `expect()`s left state invariants (static regexes, serializing a
+//! value we built, a signal handler at start).
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod cli;
 pub mod config;

@@ -209,13 +209,13 @@ async fn serve(
         if n == 0 || buf.len() > 64 * 1024 {
             return Ok(());
         }
-        buf.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
     let head_end = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(buf.len(), |p| p + 4);
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let head = String::from_utf8_lossy(buf.get(..head_end).unwrap_or_default()).into_owned();
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or_default();
     let mut words = request_line.split_whitespace();
@@ -234,13 +234,13 @@ async fn serve(
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0)
         .min(16 * 1024 * 1024);
-    let mut body = buf[head_end..].to_vec();
+    let mut body = buf.get(head_end..).unwrap_or_default().to_vec();
     while body.len() < length {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
             break;
         }
-        body.extend_from_slice(&chunk[..n]);
+        body.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
     let page = pages.lock().expect("pages lock").get(&path).cloned();
     let page = page.unwrap_or_else(|| Page::status(404));
@@ -311,7 +311,7 @@ async fn serve(
             }
         }
         Mode::StallAfter(n) => {
-            stream.write_all(&body[..n.min(body.len())]).await?;
+            stream.write_all(body.get(..n).unwrap_or(body)).await?;
             stream.flush().await?;
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
@@ -322,7 +322,11 @@ async fn serve(
             while sent < len {
                 let n = (len - sent).min(block.len() as u64) as usize;
                 // The client hanging up ends the stream early: that is the point.
-                if stream.write_all(&block[..n]).await.is_err() {
+                if stream
+                    .write_all(block.get(..n).unwrap_or(&block))
+                    .await
+                    .is_err()
+                {
                     return Ok(());
                 }
                 sent += n as u64;

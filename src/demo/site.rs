@@ -126,7 +126,9 @@ impl Chrome {
         let n = headlines.len() as u64;
         let recent = (0..5)
             .map(|i| {
-                let h = headlines[((visit * 3 + i) % n) as usize].to_string();
+                let h = headlines
+                    .get(((visit * 3 + i) % n) as usize)
+                    .map_or_else(String::new, |h| h.to_string());
                 (h, format!("January {}, 2026", 19 - ((visit + i) % 18)))
             })
             .collect();
@@ -162,8 +164,8 @@ fn json_ld(a: &SeedArticle, url: &str) -> String {
         "description": a.description,
         "articleSection": a.section,
     });
-    if let Some(m) = &a.modified {
-        article["dateModified"] = json!(m);
+    if let (Some(m), Some(obj)) = (&a.modified, article.as_object_mut()) {
+        obj.insert("dateModified".into(), json!(m));
     }
     let graph = json!({
         "@context": "https://schema.org",

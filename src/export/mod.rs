@@ -1,10 +1,6 @@
 //! Archival export: the ledger as JSON lines (verifiable offline, from the
 //! file alone) and stored captures as WARC 1.1 for web-archive tools.
 
-// What these modules read comes from the network or from pages: no
-// indexing that can panic (out-of-range access is an Option here).
-#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
-
 pub mod jsonl;
 pub mod warc;
 

@@ -174,7 +174,7 @@ pub fn bootstrap(docs: &[DocScore], rounds: usize) -> Metrics {
     let samples: Vec<Metrics> = (0..rounds)
         .map(|_| {
             let resample: Vec<DocScore> = (0..docs.len())
-                .map(|_| docs[(next() % docs.len() as u64) as usize])
+                .filter_map(|_| docs.get((next() % docs.len() as u64) as usize).copied())
                 .collect();
             aggregate(&resample)
         })

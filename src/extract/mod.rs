@@ -64,7 +64,7 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
         .and_then(|label| Encoding::for_label(label.as_bytes()));
     let from_bom = Encoding::for_bom(body).map(|(e, _)| e);
     let from_meta = || {
-        let head = &body[..body.len().min(4096)];
+        let head = body.get(..4096).unwrap_or(body);
         let head = String::from_utf8_lossy(head).to_ascii_lowercase();
         let at = head.find("charset=")?;
         let rest = &head[at + 8..];
@@ -83,7 +83,10 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
             return encoding_rs::UTF_8;
         }
         let mut d = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-        d.feed(&body[..body.len().min(64 * 1024)], body.len() <= 64 * 1024);
+        d.feed(
+            body.get(..64 * 1024).unwrap_or(body),
+            body.len() <= 64 * 1024,
+        );
         d.guess(None, chardetng::Utf8Detection::Allow)
     };
     let enc = from_bom

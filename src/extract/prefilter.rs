@@ -20,17 +20,23 @@ const RAW_ELEMENTS: &[&str] = &["script", "style", "svg", "noscript", "nav", "as
 const RAW_ELEMENTS_FOR_LINKS: &[&str] = &["script", "style", "svg", "noscript"];
 
 fn starts_with_ci(hay: &[u8], needle: &[u8]) -> bool {
-    hay.len() >= needle.len() && hay[..needle.len()].eq_ignore_ascii_case(needle)
+    hay.get(..needle.len())
+        .is_some_and(|h| h.eq_ignore_ascii_case(needle))
+}
+
+/// `hay[from..]`, empty past the end.
+fn from(hay: &[u8], i: usize) -> &[u8] {
+    hay.get(i..).unwrap_or_default()
 }
 
 /// Position of the first case-insensitive `needle` in `hay`. The first
 /// byte of `needle` is not a letter (`<` or `-`), so memchr finds it.
 fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = needle[0];
+    let first = *needle.first()?;
     let mut i = 0;
     while i + needle.len() <= hay.len() {
-        i += memchr::memchr(first, &hay[i..])?;
-        if starts_with_ci(&hay[i..], needle) {
+        i += memchr::memchr(first, from(hay, i))?;
+        if starts_with_ci(from(hay, i), needle) {
             return Some(i);
         }
         i += 1;
@@ -58,7 +64,7 @@ fn tag_name(rest: &[u8]) -> &[u8] {
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b':')
         .count();
-    &rest[..n]
+    rest.get(..n).unwrap_or(rest)
 }
 
 /// True for elements that do not nest (see [`NON_NESTING`]).
@@ -95,50 +101,50 @@ const KEPT_ATTRIBUTES: &[&str] = &[
 /// or `None` if the tag does not close (the caller copies it through).
 fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
     let b = html.as_bytes();
+    // Is there a byte at `i`, and does it pass `f`? (Never indexes past the end.)
+    let is = |i: usize, f: fn(u8) -> bool| b.get(i).is_some_and(|c| f(*c));
     let mut i = at + 1;
-    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b':') {
+    while is(i, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b':') {
         i += 1;
     }
     let name_end = i;
     let mut kept = String::new();
     loop {
-        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+        while is(i, |c| c.is_ascii_whitespace() || c == b'/') {
             i += 1;
         }
-        if i >= b.len() {
-            return None;
-        }
-        if b[i] == b'>' {
-            break;
+        match b.get(i) {
+            None => return None,
+            Some(b'>') => break,
+            Some(_) => {}
         }
         let name_start = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'>' | b'/') {
+        while is(i, |c| {
+            !c.is_ascii_whitespace() && !matches!(c, b'=' | b'>' | b'/')
+        }) {
             i += 1;
         }
-        let attr = &html[name_start..i];
-        while i < b.len() && b[i].is_ascii_whitespace() {
+        let attr = html.get(name_start..i)?;
+        while is(i, |c| c.is_ascii_whitespace()) {
             i += 1;
         }
         let mut value: Option<&str> = None;
-        if i < b.len() && b[i] == b'=' {
+        if is(i, |c| c == b'=') {
             i += 1;
-            while i < b.len() && b[i].is_ascii_whitespace() {
+            while is(i, |c| c.is_ascii_whitespace()) {
                 i += 1;
             }
-            if i >= b.len() {
-                return None;
-            }
-            if b[i] == b'"' || b[i] == b'\'' {
-                let q = b[i];
-                let end = b[i + 1..].iter().position(|c| *c == q)? + i + 1;
-                value = Some(&html[i..=end]);
+            let q = *b.get(i)?;
+            if q == b'"' || q == b'\'' {
+                let end = from(b, i + 1).iter().position(|c| *c == q)? + i + 1;
+                value = Some(html.get(i..=end)?);
                 i = end + 1;
             } else {
                 let start = i;
-                while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
+                while is(i, |c| !c.is_ascii_whitespace() && c != b'>') {
                     i += 1;
                 }
-                value = Some(&html[start..i]);
+                value = Some(html.get(start..i)?);
             }
         }
         if attr.is_empty() {
@@ -165,7 +171,7 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
             }
         }
     }
-    out.push_str(&html[at..name_end]);
+    out.push_str(html.get(at..name_end)?);
     out.push_str(&kept);
     out.push('>');
     Some(i + 1)
@@ -188,12 +194,12 @@ fn strip_with(html: &str, raw_elements: &[&str]) -> String {
     let mut copied = 0; // bytes[..copied] are handled
     let mut depth = 0usize;
     let mut i = 0;
-    while let Some(lt) = memchr::memchr(b'<', &bytes[i..]) {
+    while let Some(lt) = memchr::memchr(b'<', from(bytes, i)) {
         let at = i + lt;
-        let rest = &bytes[at + 1..];
+        let rest = from(bytes, at + 1);
         if rest.starts_with(b"!--") {
             // A comment: drop it whole (an unterminated one runs to the end).
-            let end = find_ci(&rest[3..], b"-->").map_or(bytes.len(), |e| at + 1 + 3 + e + 3);
+            let end = find_ci(from(rest, 3), b"-->").map_or(bytes.len(), |e| at + 1 + 3 + e + 3);
             out.push_str(&html[copied..at]);
             copied = end;
             i = end;
@@ -206,11 +212,12 @@ fn strip_with(html: &str, raw_elements: &[&str]) -> String {
                     .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
         }) else {
             if rest.first() == Some(&b'/') {
-                let name = tag_name(&rest[1..]);
+                let name = tag_name(from(rest, 1));
                 if !name.is_empty() && !non_nesting(name) {
                     if depth > MAX_DEPTH {
                         // The end tag of a start tag dropped for depth.
-                        if let Some(end) = memchr::memchr(b'>', &bytes[at..]).map(|p| at + p + 1) {
+                        if let Some(end) = memchr::memchr(b'>', from(bytes, at)).map(|p| at + p + 1)
+                        {
                             out.push_str(&html[copied..at]);
                             copied = end;
                             depth -= 1;
@@ -251,7 +258,7 @@ fn strip_with(html: &str, raw_elements: &[&str]) -> String {
             i = at + 1;
             continue;
         };
-        let Some(tag_end) = bytes[at..]
+        let Some(tag_end) = from(bytes, at)
             .iter()
             .position(|b| *b == b'>')
             .map(|p| at + p + 1)
@@ -264,7 +271,7 @@ fn strip_with(html: &str, raw_elements: &[&str]) -> String {
             continue;
         }
         let close = format!("</{name}");
-        let Some(close_at) = find_ci(&bytes[tag_end..], close.as_bytes()).map(|p| tag_end + p)
+        let Some(close_at) = find_ci(from(bytes, tag_end), close.as_bytes()).map(|p| tag_end + p)
         else {
             break;
         };

@@ -3,10 +3,6 @@
 //! Invariant: `fetch` never panics and never returns early without a
 //! [`FetchResult`]: every failure becomes a result the ledger records.
 
-// What these modules read comes from the network or from pages: no
-// indexing that can panic (out-of-range access is an Option here).
-#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

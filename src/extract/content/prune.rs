@@ -119,7 +119,9 @@ fn class_key(class: &str, id: &str) -> u64 {
     for part in [class.as_bytes(), id.as_bytes()] {
         for chunk in part.chunks(8) {
             let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
+            for (b, c) in buf.iter_mut().zip(chunk) {
+                *b = *c;
+            }
             h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
         }
         h = h.rotate_left(17).wrapping_mul(K);

@@ -72,7 +72,8 @@ impl Stats {
                     let i = nodes.len();
                     let p = open.last().copied();
                     index.insert(n.id(), i);
-                    dead.push(removed.contains(&n.id()) || p.is_some_and(|p| dead[p]));
+                    let parent_dead = p.and_then(|p| dead.get(p).copied()).unwrap_or(false);
+                    dead.push(removed.contains(&n.id()) || parent_dead);
                     parent.push(p);
                     nodes.push(n);
                     open.push(i);
@@ -83,24 +84,35 @@ impl Stats {
             }
         }
         let mut stats = vec![Stat::default(); nodes.len()];
-        for i in (0..nodes.len()).rev() {
-            if dead[i] {
+        // The vectors are parallel (one slot per node, filled above); `get`
+        // keeps every access checked anyway.
+        for (i, node) in nodes.iter().enumerate().rev() {
+            if dead.get(i).copied().unwrap_or(true) {
                 continue;
             }
-            match nodes[i].value() {
-                Node::Text(t) => stats[i].text += collapsed_len(t),
+            let Some(mut st) = stats.get(i).copied() else {
+                continue;
+            };
+            match node.value() {
+                Node::Text(t) => st.text += collapsed_len(t),
                 Node::Element(e) => match e.name() {
-                    "a" => stats[i].links = stats[i].text,
-                    "p" => stats[i].paragraphs += 1,
-                    "li" => stats[i].items += 1,
-                    "img" => stats[i].images += 1,
+                    "a" => st.links = st.text,
+                    "p" => st.paragraphs += 1,
+                    "li" => st.items += 1,
+                    "img" => st.images += 1,
                     _ => {}
                 },
                 _ => {}
             }
-            if let Some(p) = parent[i] {
-                let st = stats[i];
-                let ps = &mut stats[p];
+            if let Some(s) = stats.get_mut(i) {
+                *s = st;
+            }
+            if let Some(ps) = parent
+                .get(i)
+                .copied()
+                .flatten()
+                .and_then(|p| stats.get_mut(p))
+            {
                 ps.text += st.text;
                 ps.links += st.links;
                 ps.paragraphs += st.paragraphs;
@@ -114,12 +126,14 @@ impl Stats {
     pub fn get(&self, id: NodeId) -> Stat {
         self.index
             .get(&id)
-            .map(|i| self.stats[*i])
+            .and_then(|i| self.stats.get(*i).copied())
             .unwrap_or_default()
     }
 
     pub fn is_dead(&self, id: NodeId) -> bool {
-        self.index.get(&id).is_none_or(|i| self.dead[*i])
+        self.index
+            .get(&id)
+            .is_none_or(|i| self.dead.get(*i).copied().unwrap_or(true))
     }
 }
 
