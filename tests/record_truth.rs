@@ -367,6 +367,24 @@ async fn read_commands_work_on_a_ledger_nobody_can_write() {
             String::from_utf8_lossy(&py.stderr)
         ));
     }
+    // A writer on it is refused with the cause, naming the file once.
+    let config = s.dir.path().join("ro.toml");
+    std::fs::write(
+        &config,
+        format!("[ledger]\npath = \"{db}\"\n[[source]]\nname = \"x\"\nschedule = \"0 0 * * *\"\nurls = [\"{url}\"]\n"),
+    )
+    .unwrap();
+    let o = common::run(Some(&config), &["once"]).await;
+    let err = stderr(&o);
+    if o.status.code() != Some(3)
+        || !err.contains("cannot be written")
+        || err.contains("ledger ledger")
+    {
+        failures.push(format!(
+            "once on read-only media: {:?} {err}",
+            o.status.code()
+        ));
+    }
     let _ = std::process::Command::new("umount").arg(&mnt).status();
     assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -163,4 +163,16 @@ async fn a_dead_receiver_does_not_delay_the_others() {
         )
         .unwrap();
     assert_eq!(delivered, 1);
+    // The dead receiver's attempt says what happened, not "error sending request".
+    let last_error: String = conn
+        .query_row(
+            "SELECT last_error FROM notifications WHERE webhook = ?1",
+            [dead.url("/hook")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        last_error.contains("timed out") || last_error.contains("timeout"),
+        "{last_error}"
+    );
 }

@@ -58,6 +58,15 @@ pub enum LedgerError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error(
+        "ledger {path} cannot be written: its lock file {lock}: {source} (the user running newsledger must be able to write the ledger's directory)"
+    )]
+    LockFile {
+        path: PathBuf,
+        lock: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("ledger {0} does not exist (run `newsledger run` or `once` first, or pass --db PATH)")]
     Missing(PathBuf),
     #[error("cannot create the ledger directory {path}: {source}")]
@@ -234,8 +243,9 @@ pub fn lock_writer(path: &Path) -> Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .open(&lock)
-        .map_err(|source| LedgerError::Directory {
-            path: lock.clone(),
+        .map_err(|source| LedgerError::LockFile {
+            path: path.to_path_buf(),
+            lock: lock.clone(),
             source,
         })?;
     match file.try_lock() {
@@ -244,9 +254,11 @@ pub fn lock_writer(path: &Path) -> Result<std::fs::File> {
             path: path.to_path_buf(),
             lock,
         }),
-        Err(std::fs::TryLockError::Error(source)) => {
-            Err(LedgerError::Directory { path: lock, source })
-        }
+        Err(std::fs::TryLockError::Error(source)) => Err(LedgerError::LockFile {
+            path: path.to_path_buf(),
+            lock,
+            source,
+        }),
     }
 }
 
