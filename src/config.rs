@@ -480,6 +480,10 @@ impl Validator<'_> {
             let schedule = match Schedule::parse(s.schedule.get_ref(), tz.as_deref()) {
                 Ok(sch) => sch,
                 Err(msg) if msg.contains("time zone") => {
+                    #[allow(
+                        clippy::expect_used,
+                        reason = "an error about the time zone is only returned when a zone was given"
+                    )]
                     let span = s.timezone.as_ref().expect("a zone error has a zone");
                     return Err(self.error(span, &format!("source.{name}.timezone"), msg));
                 }

@@ -18,10 +18,13 @@
 //!
 //! Lints: no `unwrap()` and no indexing that can panic outside tests (input
 //! never panics the daemon); out-of-range access is an `Option` everywhere.
-//! The `expect()`s left state invariants (static regexes, serializing a
-//! value we built, a signal handler at start).
+//! Each `expect()` left is allowed where it stands, with its reason (a
+//! static regex, serializing a value we built, a signal handler at start).
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 pub mod cli;
 pub mod config;

@@ -355,6 +355,10 @@ fn reload_on_sighup(cli: &Cli) -> tokio::sync::mpsc::Receiver<Config> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
+    #[allow(
+        clippy::expect_used,
+        reason = "registering the SIGTERM handler at start fails only without a signal driver: a startup bug, not input"
+    )]
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

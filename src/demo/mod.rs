@@ -42,6 +42,10 @@ fn publish(server: &Server, a: &SeedArticle, visit: u64) {
     );
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "the demo's schedule, URLs and seeds are fixed in the binary"
+)]
 fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config {
     Config {
         file: PathBuf::from("(demo)"),
@@ -120,6 +124,10 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
     )?;
 
     // Between cycles: a quiet edit, a chrome-only change, a removal.
+    #[allow(
+        clippy::expect_used,
+        reason = "the demo's schedule, URLs and seeds are fixed in the binary"
+    )]
     let nordic = seeds
         .iter()
         .find(|a| a.key == "nordic-monitor")
@@ -129,11 +137,19 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
         .blocks
         .push(Block::Paragraph(site::NORDIC_ADDED_PARAGRAPH.into()));
     publish(&server, &edited, 0);
+    #[allow(
+        clippy::expect_used,
+        reason = "the demo's schedule, URLs and seeds are fixed in the binary"
+    )]
     let portal = seeds
         .iter()
         .find(|a| a.key == "hurriyet-daily-news")
         .expect("seed");
     publish(&server, portal, 1);
+    #[allow(
+        clippy::expect_used,
+        reason = "the demo's schedule, URLs and seeds are fixed in the binary"
+    )]
     let gone = seeds.iter().find(|a| a.key == "news-az").expect("seed");
     server.remove(&gone.path);
     writeln!(

@@ -180,6 +180,10 @@ impl Server {
         format!("http://{}{}", self.addr, path)
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "a poisoned lock means a test-server thread panicked already"
+    )]
     pub fn set(&self, path: &str, page: Page) {
         self.pages
             .lock()
@@ -187,16 +191,28 @@ impl Server {
             .insert(path.to_string(), page);
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "a poisoned lock means a test-server thread panicked already"
+    )]
     pub fn remove(&self, path: &str) {
         self.pages.lock().expect("pages lock").remove(path);
     }
 
     /// Every request received so far, in order.
+    #[allow(
+        clippy::expect_used,
+        reason = "a poisoned lock means a test-server thread panicked already"
+    )]
     pub fn hits(&self) -> Vec<Hit> {
         self.hits.lock().expect("hits lock").clone()
     }
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a poisoned lock means a test-server thread panicked already"
+)]
 async fn serve(
     mut stream: TcpStream,
     pages: Pages,
@@ -242,6 +258,10 @@ async fn serve(
         }
         body.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
+    #[allow(
+        clippy::expect_used,
+        reason = "a poisoned lock means a test-server thread panicked already"
+    )]
     let page = pages.lock().expect("pages lock").get(&path).cloned();
     let page = page.unwrap_or_else(|| Page::status(404));
     let inm = headers
@@ -259,6 +279,10 @@ async fn serve(
         .map(|(_, v)| v.clone());
     let not_modified = (page.etag.is_some() && inm.is_some() && inm == page.etag)
         || (page.etag.is_none() && ims.is_some() && ims == last_modified);
+    #[allow(
+        clippy::expect_used,
+        reason = "a poisoned lock means a test-server thread panicked already"
+    )]
     let status = if not_modified { 304 } else { page.status };
     // Recorded on arrival, so a test can act while a slow answer is pending.
     hits.lock().expect("hits lock").push(Hit {

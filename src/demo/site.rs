@@ -42,6 +42,10 @@ const SEEDS: &[(&str, &str)] = &[
     ("news-az", include_str!("articles/news-az.txt")),
 ];
 
+#[allow(
+    clippy::expect_used,
+    reason = "the seed articles are embedded in the binary and have these fields"
+)]
 fn parse(key: &'static str, text: &str) -> SeedArticle {
     let (head, body) = text.split_once("\n---\n").expect("seed has a header");
     let get = |k: &str| {

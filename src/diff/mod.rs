@@ -104,6 +104,10 @@ pub fn is_metadata_only(fields: &[String]) -> bool {
     !fields.is_empty() && fields.iter().all(|f| META_FIELDS.contains(&f.as_str()))
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a static regex, checked by the unit tests"
+)]
 static UPDATE_NOTE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)\b(correction|clarification|editor['’]s note|update[d]?|this (article|story) (has been|was) (updated|corrected|amended))\s*[:\-–—(]",

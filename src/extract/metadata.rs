@@ -21,6 +21,10 @@ pub struct Metadata {
     pub description: Option<String>,
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "static selectors and regexes, checked by the unit tests"
+)]
 fn sel(s: &str) -> Selector {
     Selector::parse(s).expect("static selector")
 }
@@ -417,6 +421,10 @@ fn rfc3339(d: &DateTime<FixedOffset>) -> String {
     d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "static selectors and regexes, checked by the unit tests"
+)]
 static URL_DATE: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(
         r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_.]|$)",

@@ -60,6 +60,10 @@ pub struct Entry {
 
 fn put_lp(h: &mut Sha256, bytes: &[u8]) {
     // Entries are far below 4 GiB; a longer field would be a bug upstream.
+    #[allow(
+        clippy::expect_used,
+        reason = "SQLite limits a value to 1 GB, so a field never reaches 4 GiB; serializing a Value cannot fail"
+    )]
     let len = u32::try_from(bytes.len()).expect("ledger field longer than 4 GiB");
     h.update(len.to_be_bytes());
     h.update(bytes);
@@ -128,6 +132,10 @@ impl Entry {
 /// `serde_json::Map` is a `BTreeMap` in this build (the `preserve_order`
 /// feature is off), so serializing a `Value` already sorts keys; this
 /// function exists so that every payload goes through one place.
+#[allow(
+    clippy::expect_used,
+    reason = "SQLite limits a value to 1 GB, so a field never reaches 4 GiB; serializing a Value cannot fail"
+)]
 pub fn canonical_json(value: &Value) -> String {
     serde_json::to_string(value).expect("a serde_json::Value always serializes")
 }

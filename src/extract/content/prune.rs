@@ -53,6 +53,10 @@ const JUNK_ROLES: &[&str] = &[
     "tablist",
 ];
 
+#[allow(
+    clippy::expect_used,
+    reason = "a static regex, checked by the unit tests"
+)]
 static UNLIKELY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)-ad-|^ad-|\bads?\b|advert|banner|breadcrumb|combx|comment|community|cookie|disqus|extra|footer|gdpr|legends|menu|related|recent|remark|replies|rss|share|sharing|shoutbox|sidebar|skyscraper|social|sponsor|supplemental|pagination|pager|popup|modal|newsletter|subscribe|promo|widget|tag-?cloud|\btags\b|post-?nav|nav-?links|navigation|navbar|masthead|toolbar|print|signup|outbrain|taboola|most-?(read|popular|viewed)|trending|read-?more|also-?read|author-?(bio|box|info)|caption|credit|byline-share|wp-caption-text",
@@ -62,19 +66,35 @@ static UNLIKELY: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Reader comments: never article text, however content-like their class
 /// ("comment-content", `<article class="comment-body">`). Pruned in every pass.
+#[allow(
+    clippy::expect_used,
+    reason = "a static regex, checked by the unit tests"
+)]
 static COMMENTS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(^|[\s_-])comments?([\s_-]|$)|commentlist|comment-?(body|content|list|respond|form|meta|author|text|wrap|area|section|thread)|disqus|^respond$").expect("static regex")
 });
 
+#[allow(
+    clippy::expect_used,
+    reason = "a static regex, checked by the unit tests"
+)]
 static MAYBE_OK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)and|article|body|column|content|main|shadow|story|entry|post-text")
         .expect("static regex")
 });
 
+#[allow(
+    clippy::expect_used,
+    reason = "a static regex, checked by the unit tests"
+)]
 static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)article|body|content|entry|hentry|h-entry|main|page|pagination|post|text|blog|story|prose|articlebody").expect("static regex")
 });
 
+#[allow(
+    clippy::expect_used,
+    reason = "a static regex, checked by the unit tests"
+)]
 static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)-ad-|hidden|^hid$|\bhid\b|banner|combx|comment|com-|contact|foot|footer|footnote|gdpr|masthead|media|meta|outbrain|promo|related|recent|scroll|share|shoutbox|sidebar|skyscraper|sponsor|shopping|social|tags|tool|widget|newsletter|subscribe|caption|byline|author").expect("static regex")
 });
@@ -224,6 +244,10 @@ pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static st
     None
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a static regex, checked by the unit tests"
+)]
 static STRONG_CONTENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)article-?body|articlebody|article-?content|article-?text|post-?body|post-?content|entry-?content|story-?body|story-?content|body-?text|main-?content|hentry|h-entry").expect("static regex")
 });

@@ -298,6 +298,10 @@ pub(super) fn apply_in(
     if let (Some((article, _)), Decision::Revise(..) | Decision::Revert(..)) =
         (&extracted, &decision)
     {
+        #[allow(
+            clippy::expect_used,
+            reason = "serializing the Article struct (strings only) cannot fail"
+        )]
         let text_json = serde_json::to_vec(&json!(article)).expect("article serializes");
         text_blob = Some(blobs::put(tx, &text_json)?);
     }
