@@ -292,12 +292,13 @@ async fn json_logs_have_one_summary_line_per_source_and_cycle() {
     assert!(s0["duration_ms"].is_u64());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_metrics_endpoint_serves_prometheus_text() {
+/// One article on the test site and a config with a metrics listener on a
+/// free port.
+async fn with_metrics(schedule: &str) -> (Setup, u16) {
     let s = Setup::new().await;
     let a = seed("nordic-monitor");
     s.publish(&a, 0);
-    s.write_config("* * * * * *", &[&a.path]);
+    s.write_config(schedule, &[&a.path]);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -306,6 +307,12 @@ async fn the_metrics_endpoint_serves_prometheus_text() {
     let mut text = std::fs::read_to_string(&s.config).unwrap();
     text.push_str(&format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"));
     std::fs::write(&s.config, text).unwrap();
+    (s, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_endpoint_serves_prometheus_text() {
+    let (s, port) = with_metrics("* * * * * *").await;
     let child = spawn_run(&s);
     wait_until("two cycles", Duration::from_secs(15), || {
         s.db.exists() && fetched_urls(&s.db).len() >= 2
@@ -492,31 +499,9 @@ async fn under_systemd_log_lines_carry_priorities_and_no_timestamps() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_metrics_listener_survives_running_out_of_file_descriptors() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let s = Setup::new().await;
-    let a = seed("nordic-monitor");
-    s.publish(&a, 0);
-    s.write_config("0 0 1 1 *", &[&a.path]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut text = std::fs::read_to_string(&s.config).unwrap();
-    text.push_str(&format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"));
-    std::fs::write(&s.config, text).unwrap();
+    let (s, port) = with_metrics("0 0 1 1 *").await;
     // The daemon gets 48 file descriptors: 100 connections exhaust them.
-    let mut child = tokio::process::Command::new("prlimit")
-        .args(["--nofile=48", "--"])
-        .arg(common::bin())
-        .arg("--config")
-        .arg(&s.config)
-        .arg("run")
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn_run_under(&["prlimit", "--nofile=48", "--"], &s.config);
     let get = |port: u16| async move {
         let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await

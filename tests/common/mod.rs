@@ -105,8 +105,20 @@ pub fn stderr(o: &Output) -> String {
 
 /// Starts `newsledger run` with stderr captured (read it with [`stderr_of`]).
 pub fn spawn_run(config: &Path) -> tokio::process::Child {
-    tokio::process::Command::new(bin())
-        .arg("--config")
+    spawn_run_under(&[], config)
+}
+
+/// [`spawn_run`] under a wrapper command (`prlimit --nofile=48 --`).
+pub fn spawn_run_under(wrapper: &[&str], config: &Path) -> tokio::process::Child {
+    let mut cmd = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = tokio::process::Command::new(first);
+            c.args(rest).arg(bin());
+            c
+        }
+        None => tokio::process::Command::new(bin()),
+    };
+    cmd.arg("--config")
         .arg(config)
         .arg("run")
         .env("RUST_LOG", "info")
