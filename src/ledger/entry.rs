@@ -125,6 +125,35 @@ impl Entry {
             &self.prev_hash,
         )
     }
+
+    /// Why this entry does not verify after an entry whose `entry_hash` is
+    /// `prev` (`None`: that entry is missing), if it does not.
+    pub fn fault(&self, prev: Option<&[u8]>) -> Option<&'static str> {
+        if prev.is_none() {
+            return Some("the entry before it is missing");
+        }
+        if prev != Some(self.prev_hash.as_slice()) {
+            return Some("prev_hash does not match the entry_hash of the entry before it");
+        }
+        if self.computed_hash().as_slice() != self.entry_hash {
+            return Some("entry_hash does not match the entry's contents (the entry was altered)");
+        }
+        None
+    }
+
+    /// [`Entry::fault`] for an entry read on its own: the hash of the entry
+    /// before it is looked up (the zero hash before the genesis entry).
+    pub fn fault_in(&self, conn: &rusqlite::Connection) -> rusqlite::Result<Option<&'static str>> {
+        use rusqlite::OptionalExtension;
+        let prev: Option<Vec<u8>> = if self.seq == 1 {
+            Some(ZERO_HASH.to_vec())
+        } else {
+            conn.prepare_cached("SELECT entry_hash FROM ledger WHERE seq = ?1")?
+                .query_row([self.seq - 1], |r| r.get(0))
+                .optional()?
+        };
+        Ok(self.fault(prev.as_deref()))
+    }
 }
 
 /// Canonical JSON: object keys sorted, no insignificant whitespace.

@@ -445,6 +445,27 @@ pub fn append(
     payload: &Value,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<i64> {
+    append_entry(tx, kind, url, payload, now).map(|a| a.seq)
+}
+
+/// What [`append_entry`] wrote: the writer folds exactly these columns into
+/// the derived rows, never a copy rebuilt beside them.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub seq: i64,
+    pub recorded_at: String,
+    /// The canonical JSON stored in the `payload` column.
+    pub payload: String,
+}
+
+/// Appends one entry and returns what was written.
+pub fn append_entry(
+    tx: &Transaction<'_>,
+    kind: Kind,
+    url: Option<&str>,
+    payload: &Value,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Appended> {
     let (seq, prev_hash) = match head(tx)? {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, ZERO_HASH.to_vec()),
@@ -465,8 +486,14 @@ pub fn append(
             hash.to_vec()
         ],
     )?;
+    // The derived tables include every entry as it is appended (the writer
+    // folds its entries in the same transaction).
     derive::store::set_through_seq(tx, seq)?;
-    Ok(seq)
+    Ok(Appended {
+        seq,
+        recorded_at,
+        payload,
+    })
 }
 
 /// Size of the database files (main file and WAL) in bytes.

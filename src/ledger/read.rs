@@ -202,23 +202,17 @@ pub fn changes(conn: &Connection, since: Option<&str>) -> Result<Vec<ChangeRow>,
             Entry::COLUMNS
         ))
         .map_err(sqlite)?;
-    let mut prev = conn
-        .prepare("SELECT entry_hash FROM ledger WHERE seq = ?1")
-        .map_err(sqlite)?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let e: Option<Entry> = entry
             .query_row([row.seq], Entry::from_row)
             .optional()
             .map_err(sqlite)?;
-        let prev_hash: Option<Vec<u8>> = if row.seq == 1 {
-            Some(super::ZERO_HASH.to_vec())
-        } else {
-            prev.query_row([row.seq - 1], |r| r.get(0))
-                .optional()
-                .map_err(sqlite)?
+        let fault = match &e {
+            Some(e) => e.fault_in(conn).map_err(sqlite)?,
+            None => None,
         };
-        if let Err(reason) = check_change(&row, e.as_ref(), prev_hash.as_deref()) {
+        if let Err(reason) = check_change(&row, e.as_ref(), fault) {
             return Err(LedgerError::Untrusted {
                 seq: row.seq,
                 reason: format!("the changes row ({}, {}) {reason}", row.kind, row.url),
@@ -242,11 +236,11 @@ pub fn changes(conn: &Connection, since: Option<&str>) -> Result<Vec<ChangeRow>,
 fn check_change(
     row: &derive::ChangeRow,
     e: Option<&Entry>,
-    prev_hash: Option<&[u8]>,
+    fault: Option<&str>,
 ) -> Result<(), String> {
     let e = e.ok_or("cites an entry the ledger does not have")?;
-    if e.computed_hash().as_slice() != e.entry_hash || prev_hash != Some(e.prev_hash.as_slice()) {
-        return Err("cites an entry whose hash does not verify".into());
+    if let Some(fault) = fault {
+        return Err(format!("cites an entry that does not verify: {fault}"));
     }
     if e.url.as_deref() != Some(row.url.as_str()) || e.recorded_at != row.detected_at {
         return Err("disagrees with the URL or time of the entry it cites".into());

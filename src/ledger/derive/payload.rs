@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The payload fields the fold reads (of `fetch`, `revision` and `gone`
 /// entries), borrowed from the stored JSON text where it has no escapes:
@@ -59,11 +58,6 @@ impl<'a> Payload<'a> {
     /// expected shape.
     pub fn parse(text: &'a str) -> Option<Payload<'a>> {
         serde_json::from_str(text).ok()
-    }
-
-    /// The payload of an entry just built by the writer.
-    pub fn from_value(v: &Value) -> Payload<'static> {
-        Payload::deserialize(v.clone()).unwrap_or_default()
     }
 }
 

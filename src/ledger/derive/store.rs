@@ -2,7 +2,7 @@
 
 use super::{ArticleRow, ChangeRow, Event, FetchStateRow, Payload, Replay, RevisionRow};
 use crate::ledger::entry::Entry;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 /// Folds every entry of the chain, oldest first.
 pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Replay> {
@@ -78,23 +78,11 @@ pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<R
     let entries = stmt
         .query_map([url], Entry::from_row)?
         .collect::<rusqlite::Result<Vec<Entry>>>()?;
-    let mut prev_stmt = conn.prepare("SELECT entry_hash FROM ledger WHERE seq = ?1")?;
     for e in &entries {
-        if e.computed_hash().as_slice() != e.entry_hash {
+        if let Some(fault) = e.fault_in(conn)? {
             return Ok(Err(Untrusted {
                 seq: e.seq,
-                reason: "its entry_hash does not match its contents (the entry was altered)".into(),
-            }));
-        }
-        let prev: Option<Vec<u8>> = if e.seq == 1 {
-            Some(crate::ledger::ZERO_HASH.to_vec())
-        } else {
-            prev_stmt.query_row([e.seq - 1], |r| r.get(0)).optional()?
-        };
-        if prev.as_deref() != Some(e.prev_hash.as_slice()) {
-            return Ok(Err(Untrusted {
-                seq: e.seq,
-                reason: "its prev_hash does not match the entry before it".into(),
+                reason: fault.into(),
             }));
         }
         let payload = Payload::parse(&e.payload).unwrap_or_default();
@@ -110,22 +98,19 @@ pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<R
     Ok(Ok(replay))
 }
 
-/// The stored rows one fetch can touch: the article (with its revisions)
-/// and the fetched URL's state. The writer folds its new entries into this
-/// and saves it back.
-pub fn load_for(
-    conn: &Connection,
-    article_url: Option<&str>,
-    requested_url: &str,
-) -> rusqlite::Result<Replay> {
+/// The stored state of one fetched URL, as a partial fold: the writer adds
+/// the article ([`load_article`]), folds its new entries into it and saves
+/// what changed.
+pub fn load_fetch_state(conn: &Connection, requested_url: &str) -> rusqlite::Result<Replay> {
     let mut replay = Replay::default();
-    if let Some(url) = article_url {
-        load_articles(conn, Some(url), &mut replay)?;
-        load_revisions(conn, Some(url), &mut replay)?;
-    }
-    load_fetch_state(conn, Some(requested_url), &mut replay)?;
-    replay.through_seq = through_seq(conn)?;
+    load_fetch_states(conn, Some(requested_url), &mut replay)?;
     Ok(replay)
+}
+
+/// Adds one article's row and revisions to a partial fold.
+pub fn load_article(conn: &Connection, url: &str, into: &mut Replay) -> rusqlite::Result<()> {
+    load_articles(conn, Some(url), into)?;
+    load_revisions(conn, Some(url), into)
 }
 
 pub(crate) fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
@@ -200,7 +185,7 @@ fn load_revisions(conn: &Connection, url: Option<&str>, out: &mut Replay) -> rus
     Ok(())
 }
 
-fn load_fetch_state(
+fn load_fetch_states(
     conn: &Connection,
     url: Option<&str>,
     out: &mut Replay,
@@ -262,7 +247,7 @@ pub(crate) fn fetch_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FetchSt
 }
 
 /// Writes the rows of `after` that differ from `before` (the same fold
-/// before the new entries) and its position: an unchanged fetch rewrites
+/// before the new entries): an unchanged fetch rewrites
 /// one article row, one revision row and one fetch-state row, not the
 /// article's whole history.
 pub fn save_changed(tx: &Transaction<'_>, before: &Replay, after: &Replay) -> rusqlite::Result<()> {
@@ -281,13 +266,13 @@ pub fn save_changed(tx: &Transaction<'_>, before: &Replay, after: &Replay) -> ru
         revisions: changed(&before.revisions, &after.revisions),
         changes: changed(&before.changes, &after.changes),
         fetch_state: changed(&before.fetch_state, &after.fetch_state),
-        through_seq: after.through_seq,
         ..Replay::default()
     };
     save(tx, &delta)
 }
 
-/// Writes every row the fold holds (insert or replace) and its position.
+/// Writes every row the fold holds (insert or replace). Its position
+/// (`through_seq`) is kept by `append`, and by `rebuild` for a whole fold.
 pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
     let mut art = tx.prepare_cached(
         "INSERT OR REPLACE INTO articles (url, source, fetch_url, revision, max_revision, content_hash,
@@ -367,7 +352,7 @@ pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
             f.last_seq
         ])?;
     }
-    set_through_seq(tx, replay.through_seq)
+    Ok(())
 }
 
 pub fn set_through_seq(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
@@ -387,5 +372,6 @@ pub fn rebuild(tx: &Transaction<'_>) -> rusqlite::Result<Replay> {
         "DELETE FROM articles; DELETE FROM revisions; DELETE FROM changes; DELETE FROM fetch_state;",
     )?;
     save(tx, &replay)?;
+    set_through_seq(tx, replay.through_seq)?;
     Ok(replay)
 }

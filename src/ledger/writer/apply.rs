@@ -18,7 +18,7 @@ use crate::diff::{self, Fingerprint};
 use crate::extract::{self, Article};
 use crate::fetch::Response;
 use crate::ledger::derive::{ArticleRow, Event, Payload, Replay, store};
-use crate::ledger::{Kind, append, blobs, timestamp};
+use crate::ledger::{Appended, Kind, append_entry, blobs, timestamp};
 
 /// The version of an article the record shows now, as the fold holds it.
 struct Current {
@@ -118,16 +118,15 @@ pub(super) fn apply_in(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Applied> {
     let r = &report.result;
-    let known: Option<String> = tx
-        .query_row(
-            "SELECT article_url FROM fetch_state WHERE url = ?1",
-            [&r.requested_url],
-            |row| row.get(0),
-        )
-        .optional()?
-        .flatten();
+    // The rows this fetch can touch: the fetched URL's state (which names
+    // the article it was filed under), then that article with its revisions.
+    let mut state = store::load_fetch_state(tx, &r.requested_url)?;
+    let known = state
+        .fetch_state
+        .get(&r.requested_url)
+        .and_then(|f| f.article_url.clone());
     let article_url = article_identity(tx, &r.requested_url, &report.source, known.as_deref())?;
-    let mut state = store::load_for(tx, Some(&article_url), &r.requested_url)?;
+    store::load_article(tx, &article_url, &mut state)?;
     let cur = state.articles.get(&article_url).map(Current::from_row);
 
     // The fetch entry's payload, built field by field (a map: inserting
@@ -314,10 +313,16 @@ pub(super) fn apply_in(
         .article_url
         .clone()
         .unwrap_or_else(|| article_url.clone());
-    let mut events: Vec<(i64, Kind, String, Value)> = Vec::new();
-    let payload = Value::Object(payload);
-    applied.fetch_seq = append(tx, Kind::Fetch, Some(&fetch_url), &payload, now)?;
-    events.push((applied.fetch_seq, Kind::Fetch, fetch_url.clone(), payload));
+    let mut events: Vec<(Kind, String, Appended)> = Vec::new();
+    let written = append_entry(
+        tx,
+        Kind::Fetch,
+        Some(&fetch_url),
+        &Value::Object(payload),
+        now,
+    )?;
+    applied.fetch_seq = written.seq;
+    events.push((Kind::Fetch, fetch_url.clone(), written));
 
     if let (Some(c), true) = (&cur, restored) {
         let mut f = flag(ChangeKind::Restored, &article_url, applied.fetch_seq);
@@ -356,8 +361,9 @@ pub(super) fn apply_in(
                 "change": if cur.is_none() { "new" } else { kind.as_str() },
                 "declared": declared,
             });
-            let seq = append(tx, Kind::Revision, Some(&article_url), &rev_payload, now)?;
-            events.push((seq, Kind::Revision, article_url.clone(), rev_payload));
+            let written = append_entry(tx, Kind::Revision, Some(&article_url), &rev_payload, now)?;
+            let seq = written.seq;
+            events.push((Kind::Revision, article_url.clone(), written));
             applied.revision = Some(to_rev);
             if let Some(c) = &cur {
                 let mut f = flag(*kind, &article_url, seq);
@@ -387,14 +393,15 @@ pub(super) fn apply_in(
             "status": response.map(|r| r.status),
             "fetch_seq": applied.fetch_seq,
         });
-        let seq = append(tx, Kind::Gone, Some(&article_url), &gone_payload, now)?;
-        events.push((seq, Kind::Gone, article_url.clone(), gone_payload));
+        let written = append_entry(tx, Kind::Gone, Some(&article_url), &gone_payload, now)?;
+        let seq = written.seq;
+        events.push((Kind::Gone, article_url.clone(), written));
         let mut f = flag(ChangeKind::Gone, &article_url, seq);
         f.from_revision = Some(c.revision);
         applied.flags.push(f);
     }
 
-    fold(tx, &mut state, &events, now)?;
+    fold(tx, &mut state, &events)?;
     Ok(applied)
 }
 
@@ -407,16 +414,15 @@ fn body_of(f: &Fingerprint) -> &str {
 fn fold(
     tx: &Transaction<'_>,
     state: &mut Replay,
-    events: &[(i64, Kind, String, Value)],
-    now: DateTime<Utc>,
+    events: &[(Kind, String, Appended)],
 ) -> rusqlite::Result<()> {
-    let at = timestamp(now);
     let before = state.clone();
-    for (seq, kind, url, payload) in events {
-        let payload = Payload::from_value(payload);
+    for (kind, url, written) in events {
+        // The stored text, parsed as `verify` and `rebuild` parse it.
+        let payload = Payload::parse(&written.payload).unwrap_or_default();
         state.apply(Event {
-            seq: *seq,
-            recorded_at: &at,
+            seq: written.seq,
+            recorded_at: &written.recorded_at,
             kind: kind.as_str(),
             url: Some(url),
             payload: &payload,
