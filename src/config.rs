@@ -35,6 +35,31 @@ struct RawConfig {
     webhook: Vec<RawWebhook>,
     #[serde(default)]
     source: Vec<RawSource>,
+    checkpoint: Option<RawCheckpoint>,
+    timestamp: Option<RawTimestamp>,
+    #[serde(default)]
+    witness: Vec<RawWitness>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheckpoint {
+    key: Spanned<String>,
+    origin: Option<Spanned<String>>,
+    publish: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimestamp {
+    url: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWitness {
+    url: Spanned<String>,
+    key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +144,42 @@ pub struct Config {
     /// Where to POST flagged changes.
     pub webhooks: Vec<Webhook>,
     pub sources: Vec<Source>,
+    /// Signed checkpoints, timestamps and witnesses, when configured.
+    pub proofs: Option<Proofs>,
+}
+
+/// `[checkpoint]`, `[timestamp]` and `[[witness]]`.
+#[derive(Clone)]
+pub struct Proofs {
+    pub key_path: PathBuf,
+    pub signer: std::sync::Arc<crate::proof::note::Signer>,
+    /// The checkpoint origin line (default: the key's name).
+    pub origin: String,
+    /// A directory where the latest checkpoint is written for publishing.
+    pub publish: Option<PathBuf>,
+    /// An RFC 3161 time-stamping authority.
+    pub tsa: Option<Url>,
+    pub witnesses: Vec<Witness>,
+}
+
+impl std::fmt::Debug for Proofs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proofs")
+            .field("key_path", &self.key_path)
+            .field("origin", &self.origin)
+            .field("publish", &self.publish)
+            .field("tsa", &self.tsa)
+            .field("witnesses", &self.witnesses)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A witness that cosigns checkpoints (C2SP tlog-witness `add-checkpoint`).
+#[derive(Debug, Clone)]
+pub struct Witness {
+    pub url: Url,
+    /// Its cosigner key; cosignatures are checked when it is given.
+    pub key: Option<crate::proof::note::NoteVerifier>,
 }
 
 /// HTTP limits and manners, shared by every source.
@@ -632,6 +693,7 @@ impl Validator<'_> {
             };
             webhooks.push(Webhook { url, events });
         }
+        let proofs = self.proofs(raw.checkpoint, raw.timestamp, raw.witness, path)?;
         Ok(Config {
             file: path.to_path_buf(),
             ledger_path,
@@ -639,7 +701,78 @@ impl Validator<'_> {
             metrics_listen,
             webhooks,
             sources,
+            proofs,
         })
+    }
+
+    fn proofs(
+        &self,
+        cp: Option<RawCheckpoint>,
+        ts: Option<RawTimestamp>,
+        witnesses: Vec<RawWitness>,
+        path: &Path,
+    ) -> Result<Option<Proofs>, ConfigError> {
+        let relative = |p: &str| {
+            let p = PathBuf::from(p);
+            match path.parent() {
+                Some(dir) if p.is_relative() => dir.join(p),
+                _ => p,
+            }
+        };
+        let Some(cp) = cp else {
+            if let Some(t) = &ts {
+                return Err(self.error(&t.url, "timestamp.url", "timestamps are over signed checkpoints: add a [checkpoint] section with `key = \"PATH\"` (create the key with `newsledger key generate`)"));
+            }
+            if let Some(w) = witnesses.first() {
+                return Err(self.error(&w.url, "witness.url", "witnesses cosign signed checkpoints: add a [checkpoint] section with `key = \"PATH\"` (create the key with `newsledger key generate`)"));
+            }
+            return Ok(None);
+        };
+        let key_path = relative(cp.key.get_ref());
+        let signer = crate::proof::note::Signer::load(&key_path).map_err(|e| {
+            self.error(
+                &cp.key,
+                "checkpoint.key",
+                format!("{e} (create one with `newsledger key generate --name ORIGIN -o PATH`)"),
+            )
+        })?;
+        let origin = match &cp.origin {
+            Some(o) if o.get_ref().trim().is_empty() || o.get_ref().contains('\n') => {
+                return Err(self.error(
+                    o,
+                    "checkpoint.origin",
+                    "must be one non-empty line, e.g. \"example.org/newsledger\"",
+                ));
+            }
+            Some(o) => o.get_ref().trim().to_string(),
+            None => signer.name.clone(),
+        };
+        let tsa = ts.map(|t| self.url(&t.url, "timestamp.url")).transpose()?;
+        let witnesses = witnesses
+            .iter()
+            .map(|w| {
+                Ok(Witness {
+                    url: self.url(&w.url, "witness.url")?,
+                    key: w
+                        .key
+                        .as_ref()
+                        .map(|k| {
+                            k.get_ref()
+                                .parse::<crate::proof::note::NoteVerifier>()
+                                .map_err(|e| self.error(k, "witness.key", e.to_string()))
+                        })
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Some(Proofs {
+            key_path,
+            signer: std::sync::Arc::new(signer),
+            origin,
+            publish: cp.publish.map(|p| relative(p.get_ref())),
+            tsa,
+            witnesses,
+        }))
     }
 }
 

@@ -36,5 +36,6 @@ pub mod extract;
 pub mod fetch;
 pub mod identity;
 pub mod ledger;
+pub mod proof;
 pub mod schedule;
 pub mod service;

@@ -5,6 +5,7 @@
 
 mod journal;
 pub(crate) mod output;
+mod proofs;
 
 pub use output::counts;
 
@@ -122,9 +123,16 @@ enum Command {
     },
     /// Recompute the hash chain; exit 1 with the first bad seq if broken
     Verify {
-        /// A checkpoint taken earlier (SEQ:HEXHASH) that the ledger must still extend
+        /// A checkpoint taken earlier that the ledger must still extend: SEQ:HEXHASH,
+        /// or a signed checkpoint FILE (checked with a consistency proof)
         #[arg(long)]
         checkpoint: Option<String>,
+        /// The log's verifier key (VKEY or a file holding it), for a signed checkpoint
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+        /// With a signed checkpoint: also re-walk the whole chain
+        #[arg(long)]
+        full: bool,
         /// Verify an exported JSONL file instead of the ledger database
         #[arg(long, value_name = "FILE")]
         jsonl: Option<PathBuf>,
@@ -138,8 +146,43 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Print the head as SEQ:HEXHASH, to keep elsewhere
-    Checkpoint,
+    /// Print the latest signed checkpoint (or the head as SEQ:HEXHASH), to keep elsewhere
+    Checkpoint {
+        /// Print the head as SEQ:HEXHASH even when signed checkpoints exist
+        #[arg(long)]
+        head: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Signing keys for checkpoints
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+    /// Write an evidence bundle (WACZ) for one article revision, or its whole history
+    Prove {
+        url: String,
+        #[arg(long, conflicts_with = "at")]
+        rev: Option<i64>,
+        /// The revision the page showed at this time (RFC 3339)
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Check an evidence bundle without the ledger; exit 1 naming what failed
+    VerifyBundle {
+        file: PathBuf,
+        /// The log's verifier key (VKEY or a file holding it)
+        #[arg(long, value_name = "VKEY")]
+        key: String,
+        /// A witness's cosigner key whose cosignature must be present (repeatable)
+        #[arg(long, value_name = "VKEY")]
+        witness_key: Vec<String>,
+        /// The time-stamping authority's CA certificate (PEM), to check the token with openssl
+        #[arg(long, value_name = "PEM")]
+        tsa_ca: Option<PathBuf>,
+    },
     /// Every entry as JSON lines (verifiable offline), or stored captures as WARC 1.1
     Export {
         #[arg(long, value_enum)]
@@ -158,6 +201,18 @@ enum Command {
         grace: String,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyAction {
+    /// Create an Ed25519 signing key (file mode 0600) and print its verifier key
+    Generate {
+        /// The key name, by convention the checkpoint origin (e.g. example.org/newsledger)
+        #[arg(long)]
+        name: String,
+        #[arg(long, short)]
+        output: PathBuf,
     },
 }
 
@@ -494,9 +549,38 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             )?;
         }
         Command::Verify {
+            checkpoint: Some(file),
+            key,
+            full,
+            jsonl: None,
+            json,
+        } if std::path::Path::new(file).is_file() => {
+            let key = match key {
+                Some(k) => proofs::parse_vkey(k, "--key")?,
+                None => match load_config(&cli).ok().and_then(|c| c.proofs) {
+                    Some(p) => p.signer.verifier(),
+                    None => {
+                        return Err(Failure::usage(
+                            "--checkpoint FILE: pass --key VKEY, the log's verifier key (printed by `newsledger key generate`, published beside the checkpoint)",
+                        ));
+                    }
+                },
+            };
+            let (_, conn) = open_ro(&cli)?;
+            let code =
+                proofs::verify_signed(&mut out, &conn, std::path::Path::new(file), &key, *json)?;
+            if *full {
+                let report = ledger::verify::verify(&conn, None)?;
+                output::verify(&mut out, &report, None, *json)?;
+                return Ok(if report.ok() { code } else { 1 });
+            }
+            return Ok(code);
+        }
+        Command::Verify {
             checkpoint,
             jsonl,
             json,
+            ..
         } => {
             let cp: Option<Checkpoint> = checkpoint
                 .as_deref()
@@ -560,19 +644,35 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 }
             );
         }
-        Command::Checkpoint => {
+        Command::Checkpoint { head, json } => {
             let (_, conn) = open_ro(&cli)?;
-            let head = ledger::head(&conn)
-                .map_err(Failure::runtime)?
-                .ok_or_else(|| Failure::runtime("the ledger is empty"))?;
-            writeln!(
-                out,
-                "{}",
-                Checkpoint {
-                    seq: head.0,
-                    hash: head.1.as_slice().try_into().unwrap_or([0; 32])
-                }
-            )?;
+            proofs::checkpoint(&mut out, &conn, *head, *json)?;
+        }
+        Command::Key {
+            action: KeyAction::Generate { name, output },
+        } => proofs::key_generate(&mut out, name, output)?,
+        Command::Prove {
+            url,
+            rev,
+            at,
+            output,
+        } => {
+            let (_, conn) = open_ro(&cli)?;
+            let url = resolve(&conn, url)?;
+            proofs::prove(&conn, &url, *rev, at.as_deref(), output)?;
+        }
+        Command::VerifyBundle {
+            file,
+            key,
+            witness_key,
+            tsa_ca,
+        } => {
+            let key = proofs::parse_vkey(key, "--key")?;
+            let witnesses = witness_key
+                .iter()
+                .map(|k| proofs::parse_vkey(k, "--witness-key"))
+                .collect::<Result<Vec<_>, _>>()?;
+            return proofs::verify_bundle(&mut out, file, &key, &witnesses, tsa_ca.as_deref());
         }
     }
     Ok(0)

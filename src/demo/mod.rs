@@ -57,6 +57,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
         },
         metrics_listen: None,
         webhooks: vec![],
+        proofs: None,
         sources: vec![Source {
             name: "demo-news".into(),
             schedule: Schedule::parse("*/15 * * * *", None).expect("static schedule"),

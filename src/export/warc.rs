@@ -27,7 +27,7 @@ use super::{ExportError, for_each_entry};
 use crate::ledger::blobs;
 
 /// A deterministic record id: the same ledger always exports the same file.
-fn record_id(seq: i64, kind: &str) -> String {
+pub(crate) fn record_id(seq: i64, kind: &str) -> String {
     let h = Sha256::digest(format!("newsledger:{seq}:{kind}").as_bytes());
     let x = hex::encode(h.get(..16).unwrap_or_default());
     format!(
@@ -40,7 +40,7 @@ fn record_id(seq: i64, kind: &str) -> String {
     )
 }
 
-fn write_record(
+pub(crate) fn write_record(
     out: &mut dyn Write,
     headers: &[(&str, String)],
     block: &[u8],
@@ -59,12 +59,12 @@ fn write_record(
     out.write_all(&gz.finish()?)
 }
 
-fn digest(bytes: &[u8]) -> String {
+pub(crate) fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// WARC-Date: RFC 3339 UTC (WARC 1.1 allows fractions of a second).
-fn warc_date(t: &str) -> String {
+pub(crate) fn warc_date(t: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|d| {
             d.with_timezone(&chrono::Utc)

@@ -32,6 +32,12 @@ pub enum Kind {
     Revision,
     Gone,
     Source,
+    /// A signed checkpoint of the Merkle tree over the entries before it.
+    Checkpoint,
+    /// An RFC 3161 token over a checkpoint.
+    Timestamp,
+    /// Witness cosignatures of a checkpoint.
+    Cosignature,
 }
 
 impl Kind {
@@ -42,6 +48,9 @@ impl Kind {
             Kind::Revision => "revision",
             Kind::Gone => "gone",
             Kind::Source => "source",
+            Kind::Checkpoint => "checkpoint",
+            Kind::Timestamp => "timestamp",
+            Kind::Cosignature => "cosignature",
         }
     }
 }

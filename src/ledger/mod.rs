@@ -8,6 +8,7 @@
 pub mod blobs;
 pub mod derive;
 pub mod entry;
+pub mod merkle;
 pub mod read;
 pub mod verify;
 pub mod writer;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/0005_watchlist_retired.sql"),
     ),
+    (6, include_str!("../../migrations/0006_merkle.sql")),
 ];
 
 /// How many entries at the head the writer re-verifies before it appends.
@@ -178,6 +180,8 @@ pub struct Rebuilt {
     pub fetch_state: usize,
     /// Derived rows that disagreed with the chain before the rebuild.
     pub differed: usize,
+    /// Merkle tree nodes written.
+    pub tree_nodes: u64,
 }
 
 /// Recomputes the derived tables from the chain, as the one writer. The
@@ -215,8 +219,10 @@ pub fn rebuild(path: &Path, force: bool) -> Result<Rebuilt> {
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(LedgerError::sqlite(path))?;
     let replay = derive::store::rebuild(&tx).map_err(LedgerError::sqlite(path))?;
+    let tree_nodes = merkle::store::rebuild(&tx).map_err(LedgerError::sqlite(path))?;
     tx.commit().map_err(LedgerError::sqlite(path))?;
     Ok(Rebuilt {
+        tree_nodes,
         entries: head_seq,
         articles: replay.articles.len(),
         revisions: replay.revisions.len(),
@@ -311,6 +317,23 @@ fn check_before_append(conn: &mut Connection, path: &Path) -> Result<()> {
             "derived tables rebuilt from the chain"
         );
     }
+    // A ledger from before the tree (or one whose node table was emptied)
+    // gets its nodes computed once, before anything is appended.
+    let level4: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM merkle_nodes WHERE level = ?1",
+            [merkle::store::TILE],
+            |r| r.get(0),
+        )
+        .map_err(LedgerError::sqlite(path))?;
+    if level4 != head_seq >> merkle::store::TILE {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(LedgerError::sqlite(path))?;
+        let nodes = merkle::store::rebuild(&tx).map_err(LedgerError::sqlite(path))?;
+        tx.commit().map_err(LedgerError::sqlite(path))?;
+        tracing::info!(ledger = %path.display(), nodes, "Merkle tree nodes computed from the chain");
+    }
     Ok(())
 }
 
@@ -401,6 +424,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         });
     }
     for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        if *version == 6 {
+            widen_kinds(&tx).map_err(|e| not_writable(path, e))?;
+        }
         tx.execute_batch(sql).map_err(|e| not_writable(path, e))?;
         tx.execute(
             "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
@@ -409,6 +435,34 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         .map_err(|e| not_writable(path, e))?;
     }
     tx.commit().map_err(|e| not_writable(path, e))
+}
+
+/// Migration 6 admits the proof entries (`checkpoint`, `timestamp`,
+/// `cosignature`) in `ledger.kind`'s CHECK constraint. Copying the table to
+/// change it would rewrite every entry; loosening a CHECK constraint in the
+/// stored schema is SQLite's documented alternative for exactly this
+/// (sqlite.org/lang_altertable.html, "otherchanges"), and no row changes.
+fn widen_kinds(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    const OLD: &str = "CHECK (kind IN ('genesis', 'fetch', 'revision', 'gone', 'source'))";
+    const NEW: &str = "CHECK (kind IN ('genesis', 'fetch', 'revision', 'gone', 'source', 'checkpoint', 'timestamp', 'cosignature'))";
+    let sql: String = tx.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ledger'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !sql.contains(OLD) {
+        return Ok(());
+    }
+    let version: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    tx.execute_batch("PRAGMA writable_schema = ON")?;
+    tx.execute(
+        "UPDATE sqlite_master SET sql = ?1 WHERE type = 'table' AND name = 'ledger'",
+        [sql.replace(OLD, NEW)],
+    )?;
+    tx.execute_batch(&format!(
+        "PRAGMA schema_version = {}; PRAGMA writable_schema = OFF;",
+        version + 1
+    ))
 }
 
 fn ensure_genesis(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -489,6 +543,7 @@ pub fn append_entry(
     // The derived tables include every entry as it is appended (the writer
     // folds its entries in the same transaction).
     derive::store::set_through_seq(tx, seq)?;
+    merkle::store::on_append(tx, seq)?;
     Ok(Appended {
         seq,
         recorded_at,

@@ -39,6 +39,8 @@ pub struct Report {
     pub derived: Vec<super::derive::check::Mismatch>,
     /// Whether the derived tables were compared (only for an intact chain).
     pub derived_checked: bool,
+    /// The Merkle tree root over the entries walked (RFC 9162).
+    pub tree_root: Option<super::merkle::Hash>,
 }
 
 impl Report {
@@ -97,7 +99,9 @@ fn verify_in(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repor
         anomalies: vec![],
         derived: vec![],
         derived_checked: false,
+        tree_root: None,
     };
+    let mut tree = super::merkle::store::Expected::default();
     let mut expected_seq = 1i64;
     let mut prev: Vec<u8> = ZERO_HASH.to_vec();
     let mut checkpoint_seen = false;
@@ -195,6 +199,7 @@ fn verify_in(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repor
                 return Ok(report);
             }
         }
+        tree.push(computed);
         prev.clear();
         prev.extend_from_slice(e.entry_hash);
         report.head = Some(Checkpoint {
@@ -216,7 +221,9 @@ fn verify_in(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repor
         );
         return Ok(report);
     }
+    report.tree_root = Some(tree.root());
     check_derived(conn, &mut report, expected_seq - 1)?;
+    check_tree(conn, &mut report, &tree)?;
     Ok(report)
 }
 
@@ -251,6 +258,46 @@ fn check_derived(conn: &Connection, report: &mut Report, head_seq: i64) -> Resul
     report.derived =
         super::derive::check::compare_with_tables(conn, chain, head_seq).map_err(sqlite)?;
     report.derived_checked = true;
+    Ok(())
+}
+
+/// Compares the stored tree nodes with the ones the chain implies.
+fn check_tree(
+    conn: &Connection,
+    report: &mut Report,
+    tree: &super::merkle::store::Expected,
+) -> Result<(), LedgerError> {
+    let sqlite = |source| LedgerError::Sqlite {
+        path: "ledger".into(),
+        source,
+    };
+    let has_table: bool = conn
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'merkle_nodes'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sqlite)?;
+    if !has_table {
+        return Ok(());
+    }
+    use super::derive::check::{MAX_LISTED, Mismatch};
+    let (bad, count) = tree.compare(conn, MAX_LISTED).map_err(sqlite)?;
+    let listed = bad.len();
+    report
+        .derived
+        .extend(bad.into_iter().map(|(key, detail)| Mismatch {
+            table: "merkle_nodes",
+            key,
+            detail,
+        }));
+    if count > listed {
+        report.derived.push(Mismatch {
+            table: "merkle_nodes",
+            key: "*".into(),
+            detail: format!("and {} more nodes disagree", count - listed),
+        });
+    }
     Ok(())
 }
 

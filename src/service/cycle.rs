@@ -36,6 +36,8 @@ pub struct Context {
     pub fetcher: Fetcher,
     pub writer: WriterHandle,
     pub ledger_path: std::path::PathBuf,
+    /// Checkpoints, timestamps and witnesses, when configured.
+    pub proofs: Option<Arc<super::proofs::ProofWork>>,
     /// Bounds concurrent fetches across all sources.
     pub permits: Arc<Semaphore>,
     /// Becomes `true` when the service is asked to stop.

@@ -10,6 +10,7 @@ pub mod cycle;
 pub mod discovery;
 pub mod metrics;
 pub mod notify;
+pub mod proofs;
 pub mod webhooks;
 
 use std::future::Future;
@@ -65,6 +66,10 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
             fetcher,
             writer,
             ledger_path: config.ledger_path.clone(),
+            proofs: config
+                .proofs
+                .clone()
+                .map(|p| proofs::ProofWork::new(p, &config.fetch.user_agent, &config.ledger_path)),
             permits: Arc::new(Semaphore::new(config.fetch.concurrency)),
             shutdown,
         },
@@ -123,6 +128,11 @@ pub async fn once(config: &Config, only: Option<&str>) -> Result<Vec<CycleSummar
             webhooks::deliver_due(&started.ctx.writer, &client),
         )
         .await;
+    }
+    if let Some(p) = &started.ctx.proofs {
+        // Bounded: a TSA or witness that hangs delays exit, never the record.
+        let _ =
+            tokio::time::timeout(Duration::from_secs(60), p.after_cycle(&started.ctx.writer)).await;
     }
     finish(started).await;
     Ok(out)
@@ -255,6 +265,9 @@ pub async fn run(
                 if new.metrics_listen != current.metrics_listen {
                     warn!("metrics.listen changed: that takes a restart");
                 }
+                if format!("{:?}", new.proofs) != format!("{:?}", current.proofs) {
+                    warn!("[checkpoint], [timestamp] or [[witness]] changed: that takes a restart");
+                }
                 if new.webhooks != current.webhooks {
                     if let Err(e) = started.ctx.writer.set_webhooks(new.webhooks.clone()).await {
                         error!(error = %e, "ledger unwritable");
@@ -306,6 +319,9 @@ async fn source_loop(ctx: cycle::Context, source: Source) {
         let summary = cycle::run(&ctx, &source, Some(pending)).await;
         let next = source.schedule.next_after(Utc::now());
         record_end(&ctx, &source, &summary, next).await;
+        if let Some(p) = &ctx.proofs {
+            p.after_cycle(&ctx.writer).await;
+        }
     }
     loop {
         let Some(next) = source.schedule.next_after(Utc::now()) else {
@@ -320,6 +336,9 @@ async fn source_loop(ctx: cycle::Context, source: Source) {
         let summary = cycle::run(&ctx, &source, None).await;
         let next = source.schedule.next_after(Utc::now());
         record_end(&ctx, &source, &summary, next).await;
+        if let Some(p) = &ctx.proofs {
+            p.after_cycle(&ctx.writer).await;
+        }
         if summary.interrupted || *shutdown.borrow() {
             return;
         }

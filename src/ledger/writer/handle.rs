@@ -9,6 +9,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Applied, FetchReport, Pending, Writer};
 use crate::config::Webhook;
 use crate::ledger::{LedgerError, Result};
+use crate::proof::log::Made;
+use crate::proof::note::Signer;
+use crate::proof::tsa::Stamped;
 
 /// Requests the writer task serves.
 enum Request {
@@ -25,6 +28,25 @@ enum Request {
     Due(DateTime<Utc>, usize, oneshot::Sender<Result<Vec<Pending>>>),
     Attempted(i64, Option<String>, oneshot::Sender<Result<()>>),
     Retire(Vec<String>, oneshot::Sender<Result<()>>),
+    Checkpoint(
+        std::sync::Arc<Signer>,
+        String,
+        oneshot::Sender<Result<Option<Made>>>,
+    ),
+    Timestamp {
+        checkpoint_seq: i64,
+        tsa: String,
+        reply_der: Vec<u8>,
+        stamped: Stamped,
+        reply: oneshot::Sender<Result<i64>>,
+    },
+    Cosigned {
+        checkpoint_seq: i64,
+        witness: String,
+        lines: Vec<String>,
+        verified: bool,
+        reply: oneshot::Sender<Result<i64>>,
+    },
     CycleFinished {
         name: String,
         at: DateTime<Utc>,
@@ -86,6 +108,39 @@ impl WriterHandle {
                             let _ = reply.send(writer.notification_attempted(
                                 id,
                                 error.as_deref(),
+                                Utc::now(),
+                            ));
+                        }
+                        Request::Checkpoint(signer, origin, reply) => {
+                            let _ = reply.send(writer.checkpoint(&signer, &origin, Utc::now()));
+                        }
+                        Request::Timestamp {
+                            checkpoint_seq,
+                            tsa,
+                            reply_der,
+                            stamped,
+                            reply,
+                        } => {
+                            let _ = reply.send(writer.record_timestamp(
+                                checkpoint_seq,
+                                &tsa,
+                                &reply_der,
+                                &stamped,
+                                Utc::now(),
+                            ));
+                        }
+                        Request::Cosigned {
+                            checkpoint_seq,
+                            witness,
+                            lines,
+                            verified,
+                            reply,
+                        } => {
+                            let _ = reply.send(writer.record_cosignatures(
+                                checkpoint_seq,
+                                &witness,
+                                &lines,
+                                verified,
                                 Utc::now(),
                             ));
                         }
@@ -165,6 +220,51 @@ impl WriterHandle {
     pub async fn notification_attempted(&self, id: i64, error: Option<String>) -> Result<()> {
         self.call(|reply| Request::Attempted(id, error, reply))
             .await
+    }
+
+    /// Appends a signed checkpoint if entries were appended since the last.
+    pub async fn checkpoint(
+        &self,
+        signer: std::sync::Arc<Signer>,
+        origin: &str,
+    ) -> Result<Option<Made>> {
+        let origin = origin.to_string();
+        self.call(|reply| Request::Checkpoint(signer, origin, reply))
+            .await
+    }
+
+    pub async fn record_timestamp(
+        &self,
+        checkpoint_seq: i64,
+        tsa: String,
+        reply_der: Vec<u8>,
+        stamped: Stamped,
+    ) -> Result<i64> {
+        self.call(|reply| Request::Timestamp {
+            checkpoint_seq,
+            tsa,
+            reply_der,
+            stamped,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn record_cosignatures(
+        &self,
+        checkpoint_seq: i64,
+        witness: String,
+        lines: Vec<String>,
+        verified: bool,
+    ) -> Result<i64> {
+        self.call(|reply| Request::Cosigned {
+            checkpoint_seq,
+            witness,
+            lines,
+            verified,
+            reply,
+        })
+        .await
     }
 
     pub async fn cycle_started(&self, name: &str, at: DateTime<Utc>) -> Result<()> {

@@ -294,6 +294,72 @@ impl Writer {
 
     /// Records a source's configuration if it is new or changed. Returns the
     /// seq of the `source` entry written, if one was.
+    /// Appends a signed checkpoint if entries were appended since the last.
+    pub fn checkpoint(
+        &mut self,
+        signer: &crate::proof::note::Signer,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::proof::log::Made>> {
+        use crate::proof::log::{CheckpointError, make_checkpoint};
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        let made = match make_checkpoint(&tx, signer, origin, now) {
+            Ok(m) => m,
+            Err(CheckpointError::Sqlite(e)) => return Err(LedgerError::sqlite(&path)(e)),
+            Err(e) => {
+                return Err(LedgerError::Refused {
+                    path,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        tx.commit().map_err(LedgerError::sqlite(&path))?;
+        Ok(made)
+    }
+
+    /// Records a checked RFC 3161 reply for a checkpoint.
+    pub fn record_timestamp(
+        &mut self,
+        checkpoint_seq: i64,
+        tsa: &str,
+        reply: &[u8],
+        stamped: &crate::proof::tsa::Stamped,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        let seq =
+            crate::proof::log::record_timestamp(&tx, checkpoint_seq, tsa, reply, stamped, now)
+                .map_err(LedgerError::sqlite(&path))?;
+        tx.commit().map_err(LedgerError::sqlite(&path))?;
+        Ok(seq)
+    }
+
+    /// Records a witness's cosignature lines for a checkpoint.
+    pub fn record_cosignatures(
+        &mut self,
+        checkpoint_seq: i64,
+        witness: &str,
+        lines: &[String],
+        verified: bool,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        let seq = crate::proof::log::record_cosignatures(
+            &tx,
+            checkpoint_seq,
+            witness,
+            lines,
+            verified,
+            now,
+        )
+        .map_err(LedgerError::sqlite(&path))?;
+        tx.commit().map_err(LedgerError::sqlite(&path))?;
+        Ok(seq)
+    }
+
     pub fn record_source(
         &mut self,
         name: &str,
