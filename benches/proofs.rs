@@ -28,14 +28,24 @@ fn main() {
     let tx = conn.transaction().unwrap();
     let head = ledger::head(&tx).unwrap().unwrap().0;
     for i in head..n {
-        ledger::append(&tx, Kind::Fetch, Some("http://127.0.0.1/a"), &json!({"i": i}), Utc::now()).unwrap();
+        ledger::append(
+            &tx,
+            Kind::Fetch,
+            Some("http://127.0.0.1/a"),
+            &json!({"i": i}),
+            Utc::now(),
+        )
+        .unwrap();
     }
     tx.commit().unwrap();
     let build = t.elapsed().as_secs_f64();
     let nodes: i64 = conn
         .query_row("SELECT COUNT(*) FROM merkle_nodes", [], |r| r.get(0))
         .unwrap();
-    println!("ledger of {n} entries built in {build:.1} s ({:.0} appends/s with tree upkeep); {nodes} stored nodes", n as f64 / build);
+    println!(
+        "ledger of {n} entries built in {build:.1} s ({:.0} appends/s with tree upkeep); {nodes} stored nodes",
+        n as f64 / build
+    );
 
     let size = n as u64;
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
@@ -73,7 +83,9 @@ fn main() {
     let from_nodes = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
     let mut b = merkle::store::Builder::default();
-    let mut stmt = conn.prepare("SELECT entry_hash FROM ledger ORDER BY seq").unwrap();
+    let mut stmt = conn
+        .prepare("SELECT entry_hash FROM ledger ORDER BY seq")
+        .unwrap();
     let mut rows = stmt.query([]).unwrap();
     while let Some(r) = rows.next().unwrap() {
         let h: Vec<u8> = r.get(0).unwrap();
@@ -92,7 +104,14 @@ fn main() {
     for i in 0..50 {
         let tx = conn.transaction().unwrap();
         for j in 0..100 {
-            ledger::append(&tx, Kind::Fetch, Some("http://127.0.0.1/b"), &json!({"i": i, "j": j}), Utc::now()).unwrap();
+            ledger::append(
+                &tx,
+                Kind::Fetch,
+                Some("http://127.0.0.1/b"),
+                &json!({"i": i, "j": j}),
+                Utc::now(),
+            )
+            .unwrap();
         }
         let t = Instant::now();
         let made = log::make_checkpoint(&tx, &signer, "bench.example/ledger", Utc::now()).unwrap();

@@ -370,6 +370,11 @@ async fn checkpoints_timestamps_witnesses_and_bundles_prove_a_revision() {
     }
     // Revision 1's bundle holds the text before the edit, not after.
     let bytes = std::fs::read(&b1).unwrap();
+    eprintln!(
+        "bundle sizes: one revision {} bytes, whole history {} bytes",
+        bytes.len(),
+        std::fs::metadata(&all).unwrap().len()
+    );
     let members = newsledger::proof::zip::read(&bytes).unwrap();
     let texts: Vec<_> = members
         .iter()
