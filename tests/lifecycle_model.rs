@@ -19,6 +19,7 @@ use newsledger::config::{ExtractOverrides, KeepRaw};
 use newsledger::fetch::{FetchError, FetchResult, Response};
 use newsledger::ledger::writer::{Applied, FetchReport, Writer};
 use newsledger::ledger::{self, Kind, read, verify};
+use newsledger::proof::note::Signer;
 use proptest::prelude::*;
 
 const URL: &str = "http://127.0.0.1:9/2026/11/model-article/";
@@ -37,6 +38,8 @@ enum Step {
     NetworkError,
     /// A transaction cut off before its commit; the writer reopens.
     Crash,
+    /// The writer is asked for a signed checkpoint (as after a cycle).
+    Checkpoint,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -47,6 +50,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::ServerError),
         1 => Just(Step::NetworkError),
         1 => Just(Step::Crash),
+        2 => Just(Step::Checkpoint),
     ]
 }
 
@@ -61,6 +65,11 @@ struct Model {
     fetches: usize,
     /// The timeline: how each span began.
     spans: Vec<&'static str>,
+    /// Signed checkpoints expected in the ledger.
+    checkpoints: usize,
+    /// Whether an entry other than a checkpoint was appended since the last
+    /// checkpoint (the genesis entry counts).
+    dirty: bool,
 }
 
 /// The expected outcome and flags of one fetch.
@@ -71,6 +80,14 @@ impl Model {
         if matches!(step, Step::Crash) {
             return None;
         }
+        if matches!(step, Step::Checkpoint) {
+            if self.dirty {
+                self.checkpoints += 1;
+                self.dirty = false;
+            }
+            return None;
+        }
+        self.dirty = true;
         self.fetches += 1;
         let known = self.current.is_some();
         let mut flags = vec![];
@@ -135,7 +152,7 @@ impl Model {
                 "gone"
             }
             Step::NotFound(_) | Step::ServerError | Step::NetworkError => "failed",
-            Step::Crash => unreachable!(),
+            Step::Crash | Step::Checkpoint => unreachable!(),
         };
         Some((outcome, flags))
     }
@@ -193,7 +210,7 @@ fn report(step: Step) -> FetchReport {
         Step::NotModified => (Ok(response(304, "")), None),
         Step::NotFound(code) => (Ok(response(code, "<h1>Not found</h1>")), None),
         Step::ServerError => (Ok(response(503, "busy")), None),
-        Step::NetworkError | Step::Crash => (
+        Step::NetworkError | Step::Crash | Step::Checkpoint => (
             Err(FetchError {
                 class: "connect",
                 message: "connection refused".into(),
@@ -314,23 +331,78 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.db");
         let mut writer = Writer::open(&path).unwrap();
-        let mut model = Model::default();
+        let mut model = Model { dirty: true, ..Model::default() };
+        let signer = Signer::generate("model.test/log").unwrap();
         for step in steps {
+            let before = model.checkpoints;
             let expect = model.apply(step);
-            let applied = if let Step::Crash = step {
-                drop(writer);
-                crash_mid_transaction(&path);
-                writer = Writer::open(&path).unwrap();
-                None
-            } else {
-                Some(writer.apply(&report(step)).unwrap())
+            let expected_new = model.checkpoints > before;
+            let applied = match step {
+                Step::Crash => {
+                    drop(writer);
+                    crash_mid_transaction(&path);
+                    writer = Writer::open(&path).unwrap();
+                    None
+                }
+                Step::Checkpoint => {
+                    let made = writer.checkpoint(&signer, "model.test/log", Utc::now()).unwrap();
+                    prop_assert_eq!(made.is_some(), expected_new, "checkpoint after {:?}", model);
+                    None
+                }
+                _ => Some(writer.apply(&report(step)).unwrap()),
             };
             check(&path, &model, step, applied.as_ref(), expect);
+            check_proofs(&path, &model, &signer);
         }
         // Rebuilding from the chain changes nothing.
         drop(writer);
         let r = ledger::rebuild(&path, false).unwrap();
         prop_assert_eq!(r.differed, 0);
+    }
+}
+
+/// Every checkpoint in the ledger: as many as the model expects, signed by
+/// the key, with the root of the leaves up to its size, and consistent with
+/// the tree now (a consistency proof from the stored nodes verifies).
+fn check_proofs(path: &Path, model: &Model, signer: &Signer) {
+    use newsledger::ledger::merkle;
+    use newsledger::proof::{log, note::Note};
+    let conn = ledger::open_read_only(path).unwrap();
+    let all = log::all(&conn).unwrap();
+    assert_eq!(all.len(), model.checkpoints, "checkpoints made");
+    let leaves: Vec<merkle::Hash> = conn
+        .prepare("SELECT entry_hash FROM ledger ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|h| h.unwrap().try_into().unwrap())
+        .collect();
+    let n = leaves.len() as u64;
+    let root = log::root(&conn, n).unwrap();
+    assert_eq!(root, merkle::naive_root(&leaves), "stored tree root");
+    let v = signer.verifier();
+    for cp in &all {
+        Note::parse(&cp.note).unwrap().verify(&v).unwrap();
+        assert_eq!(
+            cp.body.size,
+            cp.seq as u64 - 1,
+            "a checkpoint covers every entry before it"
+        );
+        assert_eq!(
+            cp.body.root,
+            merkle::naive_root(&leaves[..cp.body.size as usize])
+        );
+        let proof = log::consistency(&conn, cp.body.size, n).unwrap();
+        merkle::verify_consistency(cp.body.size, n, &cp.body.root, &root, &proof).unwrap();
+        let inc = log::inclusion(&conn, cp.seq, n).unwrap();
+        merkle::verify_inclusion(
+            &leaves[cp.seq as usize - 1],
+            cp.seq as u64 - 1,
+            n,
+            &inc,
+            &root,
+        )
+        .unwrap();
     }
 }
 

@@ -368,6 +368,48 @@ async fn checkpoints_timestamps_witnesses_and_bundles_prove_a_revision() {
         assert!(py.status.success(), "{}{}", stdout(&py), stderr(&py));
         assert!(stdout(&py).contains("was served by"), "{}", stdout(&py));
     }
+    // --at TIME names the revision the page showed then.
+    let history = s.json(&["history", &url, "--json"]).await;
+    let first_seen = |rev: i64| {
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["revision"] == rev)
+            .unwrap()["first_seen"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for (at, rev) in [(first_seen(1), 1), (first_seen(2), 2)] {
+        let f = s.dir.path().join("at.wacz");
+        let out = s
+            .cli(&["prove", &url, "--at", &at, "-o", f.to_str().unwrap()])
+            .await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        let members = newsledger::proof::zip::read(&std::fs::read(&f).unwrap()).unwrap();
+        let proof: serde_json::Value = serde_json::from_slice(
+            &members
+                .iter()
+                .find(|(n, _)| n == "evidence/proof.json")
+                .unwrap()
+                .1,
+        )
+        .unwrap();
+        assert_eq!(proof["revision"], rev, "--at {at}");
+    }
+    let before = s
+        .cli(&[
+            "prove",
+            &url,
+            "--at",
+            "2001-01-01T00:00:00Z",
+            "-o",
+            "/dev/null",
+        ])
+        .await;
+    assert_eq!(before.status.code(), Some(2), "{}", stderr(&before));
+
     // Revision 1's bundle holds the text before the edit, not after.
     let bytes = std::fs::read(&b1).unwrap();
     eprintln!(

@@ -213,6 +213,9 @@ def main(argv):
     origin, size, root = text.split("\n")[:3]
     size, root = int(size), base64.b64decode(root)
     out.append("checkpoint: log %s of size %d with root %s, signed by %s" % (origin, size, root.hex(), vkey))
+    cosigs = proof["checkpoint"].get("cosignatures") or []
+    if cosigs:
+        out.append("%d witness cosignature(s) present, not checked by this script (newsledger verify-bundle --witness-key checks them)" % len(cosigs))
     stamp = ""
     if proof.get("timestamp"):
         tsr = m.get("evidence/timestamp.tsr")

@@ -99,7 +99,31 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
     for a in &seeds {
         publish(&server, a, 0);
     }
-    let cfg = config(&server, &seeds, ledger_path);
+    let mut cfg = config(&server, &seeds, ledger_path);
+    // A throw-away checkpoint key, so that the demo signs checkpoints and
+    // its articles can be proved with a bundle.
+    let dir = ledger_path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let vkey_path = dir.join("demo.vkey");
+    if let Ok(signer) = crate::proof::note::Signer::generate("demo.newsledger.invalid/ledger") {
+        let key_path = dir.join("demo-checkpoint.key");
+        std::fs::write(&key_path, format!("{}\n", signer.to_skey()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        std::fs::write(&vkey_path, format!("{}\n", signer.verifier()))?;
+        cfg.proofs = Some(crate::config::Proofs {
+            key_path,
+            origin: signer.name.clone(),
+            signer: std::sync::Arc::new(signer),
+            publish: None,
+            tsa: None,
+            witnesses: vec![],
+        });
+    }
     let bold = |s: &str| {
         if color {
             format!("\x1b[1m{s}\x1b[0m")
@@ -255,6 +279,18 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
     writeln!(out, "  newsledger show {edited_url} --rev 1 --db {db}")?;
     writeln!(out, "  newsledger verify --db {db}")?;
     writeln!(out, "  newsledger checkpoint --db {db}")?;
+    let bundle = dir.join("evidence.wacz");
+    writeln!(
+        out,
+        "  newsledger prove {edited_url} --rev 1 -o {} --db {db}",
+        bundle.display()
+    )?;
+    writeln!(
+        out,
+        "  newsledger verify-bundle {} --key {}",
+        bundle.display(),
+        vkey_path.display()
+    )?;
     writeln!(
         out,
         "(with cargo: cargo run --release -- changes --db {db})"
