@@ -91,8 +91,27 @@ enum Command {
     /// One revision's text and metadata
     Show {
         url: String,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "at")]
         rev: Option<i64>,
+        /// What the record says the page showed at this time (RFC 3339 or a date)
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every watched article: title, source, status, revisions, last change
+    Articles {
+        #[arg(long)]
+        source: Option<String>,
+        /// changed, unchanged or gone
+        #[arg(long, value_parser = ["changed", "unchanged", "gone"])]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Articles whose text ever contained TEXT: first and last seen, and the revision that removed it
+    Search {
+        text: String,
         #[arg(long)]
         json: bool,
     },
@@ -370,11 +389,18 @@ fn open_ro(cli: &Cli) -> Result<(PathBuf, rusqlite::Connection), Failure> {
 }
 
 fn resolve(conn: &rusqlite::Connection, url: &str) -> Result<String, Failure> {
-    ledger::read::resolve_article(conn, url)?.ok_or_else(|| {
-        Failure::usage(format!(
-            "no article {url} in the ledger (see `newsledger changes` or `status`)"
-        ))
-    })
+    if let Some(found) = ledger::read::resolve_article(conn, url)? {
+        return Ok(found);
+    }
+    let near = ledger::read::suggest(conn, url)?;
+    Err(Failure::usage(if near.is_empty() {
+        format!("no article {url} in the ledger (see `newsledger articles`)")
+    } else {
+        format!(
+            "no article {url} in the ledger; did you mean {}?",
+            near.join(" or ")
+        )
+    }))
 }
 
 /// On SIGHUP, reads and validates the configuration again: a good one is
@@ -482,14 +508,58 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let rows = ledger::read::article(&conn, &url)?.history();
             output::history(&mut out, &url, &rows, *json)?;
         }
-        Command::Show { url, rev, json } => {
+        Command::Show { url, rev, at, json } => {
             let (_, conn) = open_ro(&cli)?;
             let url = resolve(&conn, url)?;
             let record = ledger::read::article(&conn, &url)?;
-            let (row, article) = record.revision(&conn, *rev)?.ok_or_else(|| {
+            let (rev, at) =
+                match at {
+                    None => (*rev, None),
+                    Some(t) => {
+                        let t = parse_since(t)?;
+                        let at = ledger::read::at_time(&conn, &record, &t)?.ok_or_else(|| {
+                            Failure::usage(format!("the ledger first saw {url} after {t}"))
+                        })?;
+                        (
+                            Some(at.revision.ok_or_else(|| {
+                                Failure::usage(format!("{url}: {}", at.describe()))
+                            })?),
+                            Some(at),
+                        )
+                    }
+                };
+            let (row, article) = record.revision(&conn, rev)?.ok_or_else(|| {
                 Failure::usage(format!("{url} has no revision {}", rev.unwrap_or(0)))
             })?;
+            if let Some(at) = &at {
+                if *json {
+                    let mut v = serde_json::to_value(at).unwrap_or_default();
+                    v["url"] = serde_json::Value::String(url.clone());
+                    v["article"] = serde_json::to_value(&article).unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string_pretty(&v).unwrap_or_default()
+                    )?;
+                    return Ok(0);
+                }
+                writeln!(out, "{}", at.describe())?;
+            }
             output::show(&mut out, &url, &row, &article, *json)?;
+        }
+        Command::Articles {
+            source,
+            status,
+            json,
+        } => {
+            let (_, conn) = open_ro(&cli)?;
+            let rows = ledger::read::articles(&conn, source.as_deref(), status.as_deref())?;
+            output::articles(&mut out, &rows, *json)?;
+        }
+        Command::Search { text, json } => {
+            let (path, conn) = open_ro(&cli)?;
+            let hits = ledger::search::search(&conn, &path, text)?;
+            output::search(&mut out, text, &hits, *json)?;
         }
         Command::Diff {
             url,

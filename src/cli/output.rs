@@ -465,3 +465,67 @@ pub fn health(out: &mut dyn Write, problems: &[String], json: bool) -> io::Resul
     }
     writeln!(out, "unhealthy: {}", problems.join("; "))
 }
+
+/// `articles`: one line per article.
+pub fn articles(
+    out: &mut dyn Write,
+    rows: &[crate::ledger::read::ArticleListRow],
+    json: bool,
+) -> io::Result<()> {
+    if json {
+        return print_json(out, &serde_json::to_value(rows).unwrap_or_default());
+    }
+    if rows.is_empty() {
+        return writeln!(out, "no articles");
+    }
+    for r in rows {
+        writeln!(
+            out,
+            "{:<9} {:>3} rev  {}  {}  [{}]{}",
+            r.status,
+            r.revisions,
+            safe(&r.url),
+            safe(r.title.as_deref().unwrap_or("(no title)")),
+            safe(&r.source),
+            r.last_change
+                .as_deref()
+                .map(|c| format!("  last change {c}"))
+                .unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
+
+/// `search`: where a phrase appeared and when it went.
+pub fn search(
+    out: &mut dyn Write,
+    phrase: &str,
+    hits: &[crate::ledger::search::Hit],
+    json: bool,
+) -> io::Result<()> {
+    if json {
+        return print_json(out, &serde_json::to_value(hits).unwrap_or_default());
+    }
+    if hits.is_empty() {
+        return writeln!(out, "no revision contains \"{}\"", safe(phrase));
+    }
+    for h in hits {
+        writeln!(
+            out,
+            "{}  {}",
+            safe(&h.url),
+            safe(h.title.as_deref().unwrap_or(""))
+        )?;
+        let end = match (h.removed_in, &h.removed_at, h.present) {
+            (_, _, true) => "still there".to_string(),
+            (Some(r), Some(at), false) => format!("removed in revision {r} (seen {at})"),
+            _ => "no longer shown".to_string(),
+        };
+        writeln!(
+            out,
+            "  first in revision {} (seen {}), last seen {}; {end}; revisions {:?}",
+            h.first_revision, h.first_seen, h.last_seen, h.revisions
+        )?;
+    }
+    Ok(())
+}

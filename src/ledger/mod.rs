@@ -10,6 +10,7 @@ pub mod derive;
 pub mod entry;
 pub mod merkle;
 pub mod read;
+pub mod search;
 pub mod verify;
 pub mod writer;
 

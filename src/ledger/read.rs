@@ -334,3 +334,212 @@ pub fn status(conn: &Connection, path: &std::path::Path) -> Result<Status, Ledge
         },
     })
 }
+
+/// One watched article, for `articles`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleListRow {
+    pub url: String,
+    pub source: String,
+    pub title: Option<String>,
+    /// `gone`, `changed` (more than one revision) or `unchanged`.
+    pub status: String,
+    pub revision: i64,
+    pub revisions: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub last_change: Option<String>,
+}
+
+/// Every article, most recently seen first, optionally of one source and
+/// status. Each row is checked against the chained entry that opened its
+/// current revision (its hash, its link, and that it records this URL and
+/// revision); `verify` checks that no row is missing or altered.
+pub fn articles(
+    conn: &Connection,
+    source: Option<&str>,
+    status: Option<&str>,
+) -> Result<Vec<ArticleListRow>, LedgerError> {
+    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
+    let conn = &*snapshot;
+    let mut stmt = conn
+        .prepare(
+            "SELECT a.url, a.source, a.revision, a.max_revision, a.first_seen, a.last_seen, a.gone_at,
+                    r.title, r.seq,
+                    (SELECT MAX(detected_at) FROM changes c WHERE c.url = a.url AND c.kind <> 'rebaseline')
+             FROM articles a LEFT JOIN revisions r ON r.url = a.url AND r.revision = a.revision
+             ORDER BY a.last_seen DESC, a.url",
+        )
+        .map_err(sqlite)?;
+    let rows = stmt
+        .query_map([], |r| {
+            let gone: Option<String> = r.get(6)?;
+            let max: i64 = r.get(3)?;
+            Ok((
+                ArticleListRow {
+                    url: r.get(0)?,
+                    source: r.get(1)?,
+                    revision: r.get(2)?,
+                    revisions: max,
+                    first_seen: r.get(4)?,
+                    last_seen: r.get(5)?,
+                    status: if gone.is_some() {
+                        "gone".into()
+                    } else if max > 1 {
+                        "changed".into()
+                    } else {
+                        "unchanged".into()
+                    },
+                    title: r.get(7)?,
+                    last_change: r.get(9)?,
+                },
+                r.get::<_, Option<i64>>(8)?,
+            ))
+        })
+        .map_err(sqlite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite)?;
+    let mut entry = conn
+        .prepare(&format!(
+            "SELECT {} FROM ledger WHERE seq = ?1",
+            Entry::COLUMNS
+        ))
+        .map_err(sqlite)?;
+    let mut out = Vec::new();
+    for (row, seq) in rows {
+        if source.is_some_and(|s| s != row.source) || status.is_some_and(|s| s != row.status) {
+            continue;
+        }
+        let seq = seq.unwrap_or(0);
+        let e: Option<Entry> = entry
+            .query_row([seq], Entry::from_row)
+            .optional()
+            .map_err(sqlite)?;
+        let untrusted = |reason: &str| LedgerError::Untrusted {
+            seq,
+            reason: format!("the articles row for {} {reason}", row.url),
+        };
+        let e = e.ok_or_else(|| untrusted("cites a revision entry the ledger does not have"))?;
+        if let Some(f) = e.fault_in(conn).map_err(sqlite)? {
+            return Err(untrusted(&format!(
+                "cites an entry that does not verify: {f}"
+            )));
+        }
+        let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+        if e.kind != "revision"
+            || e.url.as_deref() != Some(row.url.as_str())
+            || p.get("revision").and_then(Value::as_i64) != Some(row.revision)
+        {
+            return Err(untrusted(&format!("is not what entry {seq} records")));
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// Up to three article URLs that look like `input` (same last path
+/// segment, or the same host and a shared path prefix), for "did you mean".
+pub fn suggest(conn: &Connection, input: &str) -> Result<Vec<String>, LedgerError> {
+    let wanted = crate::identity::normalize(input).unwrap_or_else(|| input.to_string());
+    let parsed = url::Url::parse(&wanted).ok();
+    let slug = |u: &str| {
+        u.trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    let want_slug = slug(&wanted);
+    let mut stmt = conn.prepare("SELECT url FROM articles").map_err(sqlite)?;
+    let urls = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(sqlite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite)?;
+    let mut scored: Vec<(usize, String)> = urls
+        .into_iter()
+        .filter_map(|u| {
+            let same_slug = !want_slug.is_empty() && slug(&u) == want_slug;
+            let p = url::Url::parse(&u).ok()?;
+            let same_host = parsed
+                .as_ref()
+                .is_some_and(|w| w.host_str() == p.host_str());
+            let prefix = parsed
+                .as_ref()
+                .map(|w| {
+                    w.path()
+                        .bytes()
+                        .zip(p.path().bytes())
+                        .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
+                        .count()
+                })
+                .unwrap_or(0);
+            let score = usize::from(same_slug) * 1000 + usize::from(same_host) * 100 + prefix;
+            (same_slug || (same_host && prefix > 1)).then_some((score, u))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(scored.into_iter().take(3).map(|(_, u)| u).collect())
+}
+
+/// What the record says a page showed at a time: the span it was in, and
+/// the observations (fetches) just before and after that time.
+#[derive(Debug, Clone, Serialize)]
+pub struct AtTime {
+    pub at: String,
+    /// The revision shown; `None` when the page was gone.
+    pub revision: Option<i64>,
+    pub span_first_seen: String,
+    pub span_last_seen: String,
+    /// The last fetch at or before the time, and the first after it.
+    pub observed_before: Option<String>,
+    pub observed_after: Option<String>,
+}
+
+impl AtTime {
+    pub fn describe(&self) -> String {
+        let around = format!(
+            "last observation before: {}; first after: {}",
+            self.observed_before.as_deref().unwrap_or("none"),
+            self.observed_after.as_deref().unwrap_or("none yet")
+        );
+        match self.revision {
+            Some(r) => format!(
+                "at {} the page showed revision {r} (shown from {} to {}; {around})",
+                self.at, self.span_first_seen, self.span_last_seen
+            ),
+            None => format!(
+                "at {} the page was gone (since {}; {around})",
+                self.at, self.span_first_seen
+            ),
+        }
+    }
+}
+
+/// The span of `record` that covers `at` (RFC 3339 UTC as the ledger writes).
+/// `None` when the ledger first saw the page after `at`.
+pub fn at_time(
+    conn: &Connection,
+    record: &ArticleRecord,
+    at: &str,
+) -> Result<Option<AtTime>, LedgerError> {
+    let history = record.history();
+    let Some(span) = history.iter().rfind(|h| h.first_seen.as_str() <= at) else {
+        return Ok(None);
+    };
+    let mut stmt = conn
+        .prepare("SELECT recorded_at FROM ledger WHERE url = ?1 AND kind = 'fetch' ORDER BY seq")
+        .map_err(sqlite)?;
+    let times = stmt
+        .query_map([&record.url], |r| r.get::<_, String>(0))
+        .map_err(sqlite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite)?;
+    Ok(Some(AtTime {
+        at: at.to_string(),
+        revision: (span.kind != "gone").then_some(span.revision),
+        span_first_seen: span.first_seen.clone(),
+        span_last_seen: span.last_seen.clone(),
+        observed_before: times.iter().rfind(|t| t.as_str() <= at).cloned(),
+        observed_after: times.iter().find(|t| t.as_str() > at).cloned(),
+    }))
+}

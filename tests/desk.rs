@@ -1,0 +1,107 @@
+//! The journalist's desk on the command line: the article list, search
+//! over every revision, what a page said at a time, "did you mean".
+
+mod common;
+
+use common::{stderr, stdout};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn articles_search_and_show_at_answer_from_the_record() {
+    let s = common::two_articles_fetched_twice().await;
+    common::publish_quiet_edit(&s);
+    assert!(s.cli(&["once"]).await.status.success());
+    let edited = s.server.url(&common::seed("nordic-monitor").path);
+
+    // The list: both articles, the edited one `changed` with 2 revisions.
+    let all = s.json(&["articles", "--json"]).await;
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    let row = all.iter().find(|a| a["url"] == edited.as_str()).unwrap();
+    assert_eq!(row["status"], "changed");
+    assert_eq!(row["revisions"], 2);
+    assert!(row["title"].as_str().unwrap().len() > 10);
+    assert!(row["last_change"].is_string());
+    let changed = s.json(&["articles", "--status", "changed", "--json"]).await;
+    assert_eq!(changed.as_array().unwrap().len(), 1);
+    let none = s.json(&["articles", "--source", "nope", "--json"]).await;
+    assert!(none.as_array().unwrap().is_empty());
+
+    // A sentence the edit added: first in revision 2, still shown.
+    let added = newsledger::demo::site::NORDIC_ADDED_PARAGRAPH;
+    let phrase: String = added
+        .split_whitespace()
+        .take(8)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let hits = s.json(&["search", &phrase, "--json"]).await;
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["url"], edited.as_str());
+    assert_eq!(hits[0]["first_revision"], 2);
+    assert_eq!(hits[0]["present"], true);
+    assert_eq!(hits[0]["revisions"], serde_json::json!([2]));
+    // The page reverts: the sentence was removed, in the revision it went back to.
+    s.publish(&common::seed("nordic-monitor"), 0);
+    assert!(s.cli(&["once"]).await.status.success());
+    let hits = s.json(&["search", &phrase, "--json"]).await;
+    assert_eq!(hits[0]["present"], false);
+    assert_eq!(hits[0]["removed_in"], 1);
+    assert!(hits[0]["removed_at"].as_str().unwrap() > hits[0]["last_seen"].as_str().unwrap());
+    // Words that are not a phrase in order, or not there at all: nothing.
+    assert!(
+        s.json(&["search", "zzqx unknownword", "--json"])
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // The index is derived: deleted, it is rebuilt and answers the same.
+    std::fs::remove_file(format!("{}.search", s.db.display())).unwrap();
+    assert_eq!(
+        s.json(&["search", &phrase, "--json"]).await[0]["removed_in"],
+        1
+    );
+
+    // show --at: what the page showed then, with the observations around it.
+    let history = s.json(&["history", &edited, "--json"]).await;
+    let rev2_seen = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["revision"] == 2)
+        .unwrap()["first_seen"]
+        .clone();
+    let at = s
+        .json(&[
+            "show",
+            &edited,
+            "--at",
+            rev2_seen.as_str().unwrap(),
+            "--json",
+        ])
+        .await;
+    assert_eq!(at["revision"], 2);
+    assert_eq!(at["observed_before"], rev2_seen);
+    assert!(at["observed_after"].is_string());
+    assert!(at["article"]["text"].as_str().unwrap().contains(&phrase));
+    let early = s.cli(&["show", &edited, "--at", "2001-01-01"]).await;
+    assert_eq!(early.status.code(), Some(2), "{}", stderr(&early));
+
+    // A URL with a typo: one line, exit 2, and the article it resembles.
+    let typo = format!("{}x", edited.trim_end_matches('/'));
+    let out = s.cli(&["history", &typo]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("did you mean"), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&edited), "{}", stderr(&out));
+    // Any normalized form of the URL works.
+    let upper = edited.replace("http://", "HTTP://") + "?utm_source=x";
+    assert!(s.cli(&["show", &upper]).await.status.success());
+
+    // The list is checked against the chain: a forged row is refused.
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    conn.execute("UPDATE articles SET revision = 7 WHERE url = ?1", [&edited])
+        .unwrap();
+    drop(conn);
+    let out = s.cli(&["articles"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}
