@@ -534,8 +534,13 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             if let Some(at) = &at {
                 if *json {
                     let mut v = serde_json::to_value(at).unwrap_or_default();
-                    v["url"] = serde_json::Value::String(url.clone());
-                    v["article"] = serde_json::to_value(&article).unwrap_or_default();
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("url".into(), serde_json::Value::String(url.clone()));
+                        o.insert(
+                            "article".into(),
+                            serde_json::to_value(&article).unwrap_or_default(),
+                        );
+                    }
                     writeln!(
                         out,
                         "{}",
