@@ -223,7 +223,8 @@ impl Default for FetchConfig {
 }
 
 /// Change kinds a webhook can subscribe to.
-pub const WEBHOOK_EVENTS: [&str; 4] = ["changed", "gone", "reverted", "metadata"];
+pub const WEBHOOK_EVENTS: [&str; 6] =
+    ["changed", "gone", "reverted", "metadata", "new", "restored"];
 
 /// A URL that receives a JSON document for each flagged change.
 #[derive(Debug, Clone, PartialEq, Eq)]

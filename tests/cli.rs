@@ -171,7 +171,7 @@ async fn the_demo_flags_the_edit_and_the_removal_and_nothing_else() {
         "{text}"
     );
     assert!(
-        text.contains("+[The Turkish Riot Police are a notorious branch"),
+        text.contains("{+The Turkish Riot Police are a notorious branch"),
         "{text}"
     );
     assert!(

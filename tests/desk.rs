@@ -105,3 +105,55 @@ async fn articles_search_and_show_at_answer_from_the_record() {
     let out = s.cli(&["articles"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_defaults_to_the_latest_text_change_and_shows_it_in_context() {
+    let s = common::two_articles_fetched_twice().await;
+    common::publish_quiet_edit(&s);
+    assert!(s.cli(&["once"]).await.status.success());
+    // Then only the modified date changes: a metadata revision.
+    let mut edited = common::seed("nordic-monitor");
+    edited.blocks.push(newsledger::demo::site::Block::Paragraph(
+        newsledger::demo::site::NORDIC_ADDED_PARAGRAPH.into(),
+    ));
+    edited.modified = Some("2026-11-20T10:00:00+01:00".into());
+    s.publish(&edited, 0);
+    assert!(s.cli(&["once"]).await.status.success());
+    let url = s.server.url(&edited.path);
+    let d = s.json(&["diff", &url, "--json"]).await;
+    assert_eq!(
+        (d["from"].as_i64(), d["to"].as_i64()),
+        (Some(1), Some(2)),
+        "{d}"
+    );
+    assert!(d["words_added"].as_u64().unwrap() > 10);
+    let text = stdout(&s.cli(&["diff", &url, "--color", "never"]).await);
+    assert!(text.contains("{+The Turkish"), "{text}");
+    let first_words: String = edited_first_paragraph(&s, &url).await;
+    assert!(
+        !text.contains(&first_words),
+        "context only, not the whole article: {text}"
+    );
+    let full = stdout(&s.cli(&["diff", &url, "--color", "never", "--full"]).await);
+    assert!(full.contains(&first_words));
+    // Reversed, the same alignment mirrored.
+    let back = s
+        .json(&["diff", &url, "--from", "2", "--to", "1", "--json"])
+        .await;
+    assert_eq!(back["words_removed"], d["words_added"]);
+    assert_eq!(back["words_added"], d["words_removed"]);
+}
+
+async fn edited_first_paragraph(s: &common::Setup, url: &str) -> String {
+    let shown = s.json(&["show", url, "--rev", "1", "--json"]).await;
+    shown["article"]["text"]
+        .as_str()
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .take(8)
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -99,6 +99,15 @@ async fn a_full_disk_is_survived_and_writing_resumes_when_space_returns() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // Drained as it is written: a full pipe would block the daemon's logging.
+    let stderr_pipe = child.stderr.take().unwrap();
+    let drained = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut err = String::new();
+        let mut pipe = stderr_pipe;
+        let _ = pipe.read_to_string(&mut err).await;
+        err
+    });
     // Every round changes every page: new revisions until the disk is full.
     let t0 = Instant::now();
     let mut round = 1;
@@ -148,7 +157,7 @@ async fn a_full_disk_is_survived_and_writing_resumes_when_space_returns() {
         .unwrap()
         .unwrap();
     assert!(status.success());
-    let err = common::stderr_of(&mut child).await;
+    let err = drained.await.unwrap();
     assert!(
         err.lines()
             .any(|l| l.contains("ERROR") && l.contains("not recorded") && l.contains("full")),

@@ -92,7 +92,7 @@ async fn a_previous_release_ledger_is_read_then_migrated_and_verified() {
         .collect();
     assert_eq!(
         kinds,
-        ["reverted", "restored", "gone", "reverted", "changed"],
+        ["reverted", "restored", "gone", "reverted", "changed", "new"],
         "newest first: {changes}"
     );
 }

@@ -114,7 +114,7 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
     let diff = s.cli(&["diff", &nordic_url, "--color", "never"]).await;
     let diff = stdout(&diff);
     assert!(
-        diff.contains(&format!("since 2009.{{+\n\n{NORDIC_ADDED_PARAGRAPH}+}}")),
+        diff.contains(&format!("since 2009.\n\n{{+{NORDIC_ADDED_PARAGRAPH}+}}")),
         "{diff}"
     );
     assert!(diff.contains("revision 1 → 2, +27 −0 words"), "{diff}");
@@ -130,6 +130,7 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|c| c["kind"] != "new")
         .map(|c| (c["kind"].as_str().unwrap(), c["url"].as_str().unwrap()))
         .collect();
     let portal_url = s.server.url(&portal.path);
@@ -172,8 +173,21 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
 
     let verify = s.cli(&["verify"]).await;
     assert!(verify.status.success(), "{}", stdout(&verify));
-    let changes_since: Value = s.json(&["changes", "--since", "1h", "--json"]).await;
+    let changes_since: Value = s
+        .json(&[
+            "changes", "--since", "1h", "--kind", "changed", "--kind", "gone", "--json",
+        ])
+        .await;
     assert_eq!(changes_since.as_array().unwrap().len(), 2);
+    let with_new: Value = s.json(&["changes", "--since", "1h", "--json"]).await;
+    let new: Vec<_> = with_new
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "new")
+        .collect();
+    assert!(new.len() >= 2, "new articles are listed too: {with_new}");
+    assert!(new.iter().all(|c| c["to_revision"] == 1));
     let none_since: Value = s
         .json(&["changes", "--since", "2999-01-01T00:00:00Z", "--json"])
         .await;
@@ -292,6 +306,7 @@ async fn an_ab_flip_flop_is_recorded_once_per_version() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|c| c["kind"] != "new")
         .map(|c| {
             (
                 c["kind"].as_str().unwrap().to_string(),

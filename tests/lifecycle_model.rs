@@ -100,6 +100,7 @@ impl Model {
         };
         let outcome = match step {
             Step::Serve { text, date } if !known => {
+                flags.push("new");
                 self.revisions.push((text, date));
                 self.current = Some(1);
                 self.shown = Some((text, date));

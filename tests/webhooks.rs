@@ -176,3 +176,52 @@ async fn a_dead_receiver_does_not_delay_the_others() {
         "{last_error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_articles_and_title_changes_are_events_with_both_titles() {
+    let s = Setup::new().await;
+    let receiver = Server::start().await.unwrap();
+    receiver.set("/hook", Page::html("ok"));
+    let a = seed("ycpress");
+    s.publish(&a, 0);
+    s.write_config("0 0 1 1 *", &[&a.path]);
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    text.push_str(&format!(
+        "\n[[webhook]]\nurl = \"{}\"\nevents = [\"new\", \"changed\", \"restored\"]\n",
+        receiver.url("/hook")
+    ));
+    std::fs::write(&s.config, text).unwrap();
+    let out = s.cli(&["once"]).await;
+    assert!(out.status.success());
+    assert!(
+        common::stderr(&out).contains("new article"),
+        "{}",
+        common::stderr(&out)
+    );
+    let mut edited = a.clone();
+    edited.title = format!("{} (corrected)", a.title);
+    s.publish(&edited, 0);
+    let out = s.cli(&["once"]).await;
+    assert!(out.status.success());
+    let bodies: Vec<Value> = receiver
+        .hits()
+        .into_iter()
+        .filter(|h| h.method == "POST")
+        .map(|h| serde_json::from_slice(&h.body).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert_eq!(bodies[0]["event"], "new");
+    assert_eq!(bodies[0]["to_revision"], 1);
+    assert!(
+        bodies[0]["title_to"]
+            .as_str()
+            .unwrap()
+            .contains(&a.title[..20])
+    );
+    assert_eq!(bodies[1]["event"], "changed");
+    assert_eq!(bodies[1]["title_from"], a.title.as_str());
+    assert_eq!(bodies[1]["title_to"], edited.title.as_str());
+    let log = common::stderr(&out);
+    assert!(log.contains("title_to="), "{log}");
+    assert!(log.contains("(corrected)"), "{log}");
+}

@@ -124,14 +124,20 @@ enum Command {
         to: Option<i64>,
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
+        /// The whole text, not only the changes with their context
+        #[arg(long)]
+        full: bool,
         #[arg(long)]
         json: bool,
     },
-    /// Flagged changes and removals, newest first
+    /// Flagged changes, removals, restorations and new articles, newest first
     Changes {
         /// A duration back from now (24h, 7d) or an RFC 3339 timestamp
         #[arg(long)]
         since: Option<String>,
+        /// Only these kinds (repeatable)
+        #[arg(long, value_parser = ["new", "changed", "metadata", "reverted", "gone", "restored", "rebaseline"])]
+        kind: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -571,14 +577,23 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             from,
             to,
             color,
+            full,
             json,
         } => {
             let (_, conn) = open_ro(&cli)?;
             let url = resolve(&conn, url)?;
             let record = ledger::read::article(&conn, &url)?;
             let last = record.last().unwrap_or(1);
-            let to = to.unwrap_or(last);
-            let from = from.unwrap_or((to - 1).max(1));
+            // By default: the latest change of the text (not of metadata only).
+            let (from, to) = match (from, to) {
+                (None, None) => record
+                    .latest_content_change()
+                    .unwrap_or(((last - 1).max(1), last)),
+                (f, t) => {
+                    let to = t.unwrap_or(last);
+                    (f.unwrap_or((to - 1).max(1)), to)
+                }
+            };
             let load = |n: i64| -> Result<crate::extract::Article, Failure> {
                 record
                     .revision(&conn, Some(n))?
@@ -595,12 +610,15 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
                     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
                 }
             };
-            output::diff(&mut out, &url, from, to, &a, &b, color, *json)?;
+            output::diff(&mut out, &url, from, to, &a, &b, color, *full, *json)?;
         }
-        Command::Changes { since, json } => {
+        Command::Changes { since, kind, json } => {
             let (_, conn) = open_ro(&cli)?;
             let since = since.as_deref().map(parse_since).transpose()?;
-            let rows = ledger::read::changes(&conn, since.as_deref())?;
+            let mut rows = ledger::read::changes(&conn, since.as_deref())?;
+            if !kind.is_empty() {
+                rows.retain(|r| kind.contains(&r.kind));
+            }
             output::changes(&mut out, &rows, *json)?;
         }
         Command::Status { json } => {

@@ -234,6 +234,7 @@ pub fn diff(
     a: &Article,
     b: &Article,
     color: bool,
+    full: bool,
     json: bool,
 ) -> io::Result<()> {
     let fields: Vec<(&str, String, String)> = [
@@ -246,7 +247,7 @@ pub fn diff(
     .filter(|(_, x, y)| x != y)
     .map(|(k, x, y)| (k, x.unwrap_or_default(), y.unwrap_or_default()))
     .collect();
-    let d = words::diff(&a.text, &b.text);
+    let d = words::diff_ordered(&a.text, &b.text, from <= to);
     if json {
         let segments: Vec<_> = d
             .segments
@@ -264,6 +265,7 @@ pub fn diff(
                 "fields": fields.iter().map(|(k, x, y)| json!({"field": k, "from": x, "to": y})).collect::<Vec<_>>(),
                 "words_added": d.words_added, "words_removed": d.words_removed,
                 "segments": segments,
+                "hunks": words::excerpt(&d, CONTEXT_WORDS),
             }),
         );
     }
@@ -282,8 +284,29 @@ pub fn diff(
         let (words::Segment::Same(t) | words::Segment::Added(t) | words::Segment::Removed(t)) = s;
         *t = safe(t).into_owned();
     }
-    writeln!(out, "{}", words::render(&shown, color))
+    if full {
+        return writeln!(out, "{}", words::render(&shown, color));
+    }
+    let hunks = words::hunks(&shown, CONTEXT_WORDS);
+    if hunks.is_empty() {
+        return writeln!(out, "(the text is the same)");
+    }
+    for h in hunks {
+        let text = words::render(
+            &words::WordDiff {
+                segments: h,
+                ..Default::default()
+            },
+            color,
+        );
+        writeln!(out, "{}", text.trim())?;
+        writeln!(out)?;
+    }
+    Ok(())
 }
+
+/// Words of context around each change in `diff` (`--full` shows all).
+const CONTEXT_WORDS: usize = 12;
 
 pub fn changes(out: &mut dyn Write, rows: &[ChangeRow], json: bool) -> io::Result<()> {
     if json {

@@ -199,7 +199,7 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
     writeln!(out, "{}", bold("Flagged:"))?;
     let conn = ledger::open_read_only(ledger_path)?;
     let changes = ledger::read::changes(&conn, None)?;
-    for ch in changes.iter().rev() {
+    for ch in changes.iter().rev().filter(|c| c.kind != "new") {
         match ch.kind.as_str() {
             "gone" => writeln!(
                 out,
@@ -231,9 +231,10 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
                     let d = crate::diff::words::diff(&old.text, &new.text);
                     for hunk in crate::diff::words::excerpt(&d, 8) {
                         let hunk = if color {
-                            hunk.replace("+[", "\x1b[1;32m+[")
-                                .replace("-[", "\x1b[1;31m-[")
-                                .replace(']', "]\x1b[0m")
+                            hunk.replace("{+", "\x1b[1;32m{+")
+                                .replace("+}", "+}\x1b[0m")
+                                .replace("[-", "\x1b[1;31m[-")
+                                .replace("-]", "-]\x1b[0m")
                         } else {
                             hunk
                         };
@@ -243,7 +244,11 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
             }
         }
     }
-    let flagged: Vec<&str> = changes.iter().map(|c| c.url.as_str()).collect();
+    let flagged: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.kind != "new")
+        .map(|c| c.url.as_str())
+        .collect();
     let portal_url = server.url(&portal.path);
     if !flagged.contains(&portal_url.as_str()) {
         writeln!(out, "  (nothing for {portal_url}: only its chrome changed)")?;

@@ -56,46 +56,170 @@ pub fn diff(old: &str, new: &str) -> WordDiff {
 }
 
 /// Renders a diff for a terminal (`color`) or as plain text with `[-…-]{+…+}` marks.
+/// Whitespace at either end of a changed run is written outside its marks.
 pub fn render(diff: &WordDiff, color: bool) -> String {
     let mut out = String::new();
     for seg in &diff.segments {
-        match (seg, color) {
-            (Segment::Same(s), _) => out.push_str(s),
-            (Segment::Added(s), true) => out.push_str(&format!("\x1b[1;32m{s}\x1b[0m")),
-            (Segment::Removed(s), true) => out.push_str(&format!("\x1b[1;31;9m{s}\x1b[0m")),
-            (Segment::Added(s), false) => out.push_str(&format!("{{+{s}+}}")),
-            (Segment::Removed(s), false) => out.push_str(&format!("[-{s}-]")),
+        let (s, open, close) = match (seg, color) {
+            (Segment::Same(s), _) => {
+                out.push_str(s);
+                continue;
+            }
+            (Segment::Added(s), true) => (s, "\x1b[1;32m", "\x1b[0m"),
+            (Segment::Removed(s), true) => (s, "\x1b[1;31;9m", "\x1b[0m"),
+            (Segment::Added(s), false) => (s, "{+", "+}"),
+            (Segment::Removed(s), false) => (s, "[-", "-]"),
+        };
+        let core = s.trim();
+        let lead = s.len() - s.trim_start().len();
+        out.push_str(s.get(..lead).unwrap_or_default());
+        if !core.is_empty() {
+            out.push_str(open);
+            out.push_str(core);
+            out.push_str(close);
         }
+        out.push_str(s.get(lead + core.len()..).unwrap_or_default());
     }
     out
 }
 
-/// Only the changed passages with a few words of context, for logs and reports.
-pub fn excerpt(diff: &WordDiff, context_words: usize) -> Vec<String> {
-    let mut hunks = Vec::new();
-    for (i, seg) in diff.segments.iter().enumerate() {
-        let (mark, text) = match seg {
-            Segment::Same(_) => continue,
-            Segment::Added(s) => ("+", s),
-            Segment::Removed(s) => ("-", s),
-        };
-        let before = match i.checked_sub(1).and_then(|j| diff.segments.get(j)) {
-            Some(Segment::Same(s)) => tail_words(s, context_words),
-            _ => String::new(),
-        };
-        let after = match diff.segments.get(i + 1) {
-            Some(Segment::Same(s)) => head_words(s, context_words),
-            _ => String::new(),
-        };
-        let body: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        hunks.push(
-            format!("{before} {mark}[{body}] {after}")
-                .trim()
-                .to_string(),
-        );
+/// Diffs revision texts in chronological order whatever the order asked:
+/// `diff_between(b, a)` is the mirror of `diff_between(a, b)` (added and
+/// removed swapped), so both directions align the same way.
+pub fn diff_ordered(old: &str, new: &str, old_is_earlier: bool) -> WordDiff {
+    if old_is_earlier {
+        return diff(old, new);
     }
-    hunks
+    let forward = diff(new, old);
+    WordDiff {
+        segments: forward
+            .segments
+            .into_iter()
+            .map(|s| match s {
+                Segment::Added(t) => Segment::Removed(t),
+                Segment::Removed(t) => Segment::Added(t),
+                same => same,
+            })
+            .collect(),
+        words_added: forward.words_removed,
+        words_removed: forward.words_added,
+    }
 }
+
+/// The changed passages with `context_words` of context on each side. A
+/// replacement (removed then added) and changes closer together than twice
+/// the context make one hunk, so no word is shown twice.
+pub fn hunks(diff: &WordDiff, context_words: usize) -> Vec<Vec<Segment>> {
+    let segs = &diff.segments;
+    let mut out: Vec<Vec<Segment>> = Vec::new();
+    let mut current: Vec<Segment> = Vec::new();
+    for (i, seg) in segs.iter().enumerate() {
+        match seg {
+            Segment::Same(s) => {
+                let n = s.split_whitespace().count();
+                let tail_words = |s: &str, k| {
+                    let mut t = tail_words(s, k);
+                    if s.ends_with(char::is_whitespace) {
+                        t.push(' ');
+                    }
+                    t
+                };
+                let head_words = |s: &str, k| {
+                    let h = head_words(s, k);
+                    if s.starts_with(char::is_whitespace) {
+                        format!(" {h}")
+                    } else {
+                        h
+                    }
+                };
+                let last = i + 1 == segs.len();
+                if current.is_empty() {
+                    if !last {
+                        current.push(Segment::Same(tail_words(s, context_words)));
+                    }
+                } else if last || n > 2 * context_words {
+                    current.push(Segment::Same(head_words(s, context_words)));
+                    out.push(std::mem::take(&mut current));
+                    if !last {
+                        current.push(Segment::Same(tail_words(s, context_words)));
+                    }
+                } else {
+                    current.push(Segment::Same(s.clone()));
+                }
+            }
+            changed => current.push(changed.clone()),
+        }
+    }
+    if current.iter().any(|s| !matches!(s, Segment::Same(_))) {
+        out.push(current);
+    }
+    out
+}
+
+/// One hunk as text: `… before [-removed-]{+added+} after …`.
+pub fn render_hunk(hunk: &[Segment]) -> String {
+    let mut out = String::new();
+    for seg in hunk {
+        match seg {
+            Segment::Same(s) => out.push_str(s),
+            Segment::Added(s) => {
+                if s.starts_with(char::is_whitespace) {
+                    out.push(' ');
+                }
+                out.push_str("{+");
+                out.push_str(s.trim());
+                out.push_str("+}");
+                if s.ends_with(char::is_whitespace) {
+                    out.push(' ');
+                }
+            }
+            Segment::Removed(s) => {
+                if s.starts_with(char::is_whitespace) {
+                    out.push(' ');
+                }
+                out.push_str("[-");
+                out.push_str(s.trim());
+                out.push_str("-]");
+                if s.ends_with(char::is_whitespace) {
+                    out.push(' ');
+                }
+            }
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Only the changed passages with a few words of context, for logs,
+/// webhooks and reports: one line per hunk, every word once.
+/// A hunk longer than [`MAX_HUNK_WORDS`] is cut there, with an ellipsis.
+pub fn excerpt(diff: &WordDiff, context_words: usize) -> Vec<String> {
+    hunks(diff, context_words)
+        .iter()
+        .map(|h| {
+            let text = render_hunk(h);
+            let words: Vec<&str> = text.split(' ').collect();
+            if words.len() <= MAX_HUNK_WORDS {
+                return text;
+            }
+            let mut cut = words.get(..MAX_HUNK_WORDS).unwrap_or_default().join(" ");
+            // Close a mark left open by the cut.
+            let open_add = cut.matches("{+").count() > cut.matches("+}").count();
+            let open_del = cut.matches("[-").count() > cut.matches("-]").count();
+            if open_add {
+                cut.push_str("+}");
+            }
+            if open_del {
+                cut.push_str("-]");
+            }
+            cut.push_str(" …");
+            cut
+        })
+        .collect()
+}
+
+/// The longest excerpt line, in words: log lines and webhooks stay bounded
+/// however much of a page changed.
+pub const MAX_HUNK_WORDS: usize = 40;
 
 fn tail_words(s: &str, n: usize) -> String {
     let w: Vec<&str> = s.split_whitespace().collect();
@@ -124,7 +248,7 @@ mod tests {
         assert_eq!(d.words_removed, 1);
         assert_eq!(
             render(&d, false),
-            "Turkey [-may-]{+will+} send its {+riot +}police"
+            "Turkey [-may-]{+will+} send its {+riot+} police"
         );
     }
 
@@ -136,8 +260,51 @@ mod tests {
     }
 
     #[test]
-    fn excerpt_shows_context() {
+    fn excerpt_shows_a_replacement_once_with_its_context() {
         let d = diff("a b c d e f g", "a b c X e f g");
-        assert_eq!(excerpt(&d, 2), vec!["… b c -[d]", "+[X] e f …"]);
+        assert_eq!(excerpt(&d, 2), vec!["… b c [-d-]{+X+} e f …"]);
+        // Two changes far apart are two hunks; close together, one.
+        let old = "one two three four five six seven eight nine ten eleven twelve";
+        let new = "one TWO three four five six seven eight nine ten ELEVEN twelve";
+        assert_eq!(
+            excerpt(&diff(old, new), 2),
+            vec![
+                "one [-two-]{+TWO+} three four …",
+                "… nine ten [-eleven-]{+ELEVEN+} twelve"
+            ]
+        );
+        let long_old = "w ".repeat(300);
+        let long_new = "v ".repeat(300);
+        let cut = excerpt(&diff(&long_old, &long_new), 3);
+        assert_eq!(cut.len(), 1);
+        assert!(cut[0].split(' ').count() <= MAX_HUNK_WORDS + 1);
+        assert!(
+            cut[0].ends_with("-] …") || cut[0].ends_with("+} …"),
+            "{}",
+            cut[0]
+        );
+        let near = "one TWO three four five six seven eight nine ten eleven twelve"
+            .replace("four", "FOUR");
+        assert_eq!(excerpt(&diff(old, &near), 2).len(), 1);
+    }
+
+    #[test]
+    fn both_directions_align_the_same_way() {
+        let a = "the minister said the police would go on monday and stay a week";
+        let b = "the minister said police would not go until tuesday and stay a week";
+        let ab = diff_ordered(a, b, true);
+        let ba = diff_ordered(b, a, false);
+        assert_eq!(
+            (ab.words_added, ab.words_removed),
+            (ba.words_removed, ba.words_added)
+        );
+        let swapped = render(&ba, false)
+            .replace("[-", "\u{1}")
+            .replace("-]", "\u{2}")
+            .replace("{+", "[-")
+            .replace("+}", "-]")
+            .replace('\u{1}', "{+")
+            .replace('\u{2}', "+}");
+        assert_eq!(render(&ab, false), swapped);
     }
 }

@@ -116,6 +116,22 @@ impl ArticleRecord {
             .collect()
     }
 
+    /// The latest change of the text: (revision before, revision after),
+    /// from the timeline (a `changed` or `reverted` span and the content
+    /// span before it); `None` while the text never changed.
+    pub fn latest_content_change(&self) -> Option<(i64, i64)> {
+        let spans: Vec<HistoryRow> = self
+            .history()
+            .into_iter()
+            .filter(|h| h.kind != "gone")
+            .collect();
+        let i = spans
+            .iter()
+            .rposition(|h| matches!(h.kind.as_str(), "changed" | "reverted"))?;
+        let before = spans.get(i.checked_sub(1)?)?;
+        Some((before.revision, spans.get(i)?.revision))
+    }
+
     /// One revision's stored article and its first span; the current
     /// revision when `rev` is `None`.
     pub fn revision(
@@ -191,11 +207,39 @@ pub fn changes(conn: &Connection, since: Option<&str>) -> Result<Vec<ChangeRow>,
              FROM changes WHERE detected_at >= ?1 ORDER BY seq DESC, kind",
         )
         .map_err(sqlite)?;
-    let rows = stmt
+    let mut rows = stmt
         .query_map([since.unwrap_or("")], derive::store::change_row)
         .map_err(sqlite)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(sqlite)?;
+    // New articles: the revision rows that opened them (checked below
+    // against their entries like every other row).
+    // (A ledger from before schema 4, read without migrating, has no
+    // revision rows to find them by: none are listed until it is migrated.)
+    let new_rows = match conn.prepare(
+        "SELECT r.seq, r.url, r.revision, l.recorded_at FROM revisions r JOIN ledger l ON l.seq = r.seq
+         WHERE r.change = 'new' AND l.recorded_at >= ?1",
+    ) {
+        Err(_) => vec![],
+        Ok(mut news) => news
+            .query_map([since.unwrap_or("")], |r| {
+                Ok(derive::ChangeRow {
+                    seq: r.get(0)?,
+                    kind: "new".into(),
+                    url: r.get(1)?,
+                    from_revision: None,
+                    to_revision: r.get(2)?,
+                    detected_at: r.get(3)?,
+                    fields_json: "[]".into(),
+                    declared: false,
+                })
+            })
+            .map_err(sqlite)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite)?,
+    };
+    rows.extend(new_rows);
+    rows.sort_by(|a, b| b.seq.cmp(&a.seq).then(a.kind.cmp(&b.kind)));
     let mut entry = conn
         .prepare(&format!(
             "SELECT {} FROM ledger WHERE seq = ?1",

@@ -296,8 +296,13 @@ pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
                 source, url = %flag.url, from_revision = ?flag.from_revision, to_revision = ?flag.to_revision,
                 fields = %fields, words_added = flag.words_added, words_removed = flag.words_removed,
                 declared = flag.declared, seq = flag.seq, diff = %crate::cli::output::safe(&flag.excerpt.join(" | ")),
+                title_from = flag.title_from.as_deref().map(crate::cli::output::safe).as_deref(),
+                title_to = flag.title_to.as_deref().map(crate::cli::output::safe).as_deref(),
                 "article changed"
             ),
+            ChangeKind::New => {
+                info!(source, url = %flag.url, seq = flag.seq, title = flag.title_to.as_deref().map(crate::cli::output::safe).as_deref(), "new article")
+            }
             ChangeKind::Gone => {
                 warn!(source, url = %flag.url, last_revision = ?flag.from_revision, seq = flag.seq, "article gone")
             }

@@ -109,6 +109,8 @@ fn flag(kind: ChangeKind, url: &str, seq: i64) -> Flag {
         declared: false,
         seq,
         excerpt: vec![],
+        title_from: None,
+        title_to: None,
     }
 }
 
@@ -365,8 +367,18 @@ pub(super) fn apply_in(
             let seq = written.seq;
             events.push((Kind::Revision, article_url.clone(), written));
             applied.revision = Some(to_rev);
+            if cur.is_none() {
+                let mut f = flag(ChangeKind::New, &article_url, seq);
+                f.to_revision = Some(to_rev);
+                f.title_to = article.title.clone();
+                applied.flags.push(f);
+            }
             if let Some(c) = &cur {
                 let mut f = flag(*kind, &article_url, seq);
+                if fields.iter().any(|x| x == "title") {
+                    f.title_from = old.as_ref().and_then(|o| o.fields.get("title").cloned());
+                    f.title_to = fp.fields.get("title").cloned();
+                }
                 f.from_revision = Some(c.revision);
                 f.to_revision = Some(to_rev);
                 f.fields = fields.clone();
@@ -472,6 +484,8 @@ pub(super) fn enqueue(
         "words_removed": flag.words_removed,
         "declared": flag.declared,
         "diff": flag.excerpt,
+        "title_from": flag.title_from,
+        "title_to": flag.title_to,
         "seq": flag.seq,
         "entry_hash": hex::encode(entry_hash),
         "detected_at": timestamp(now),

@@ -74,6 +74,8 @@ impl Outcome {
 /// What kind of step a new revision (or removal) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
+    /// An article seen for the first time: an event, not an edit.
+    New,
     /// The text changed: flagged.
     Changed,
     /// Only published/modified metadata changed: recorded, not an edit.
@@ -91,6 +93,7 @@ pub enum ChangeKind {
 impl ChangeKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            ChangeKind::New => "new",
             ChangeKind::Changed => "changed",
             ChangeKind::Metadata => "metadata",
             ChangeKind::Reverted => "reverted",
@@ -117,6 +120,10 @@ pub struct Flag {
     pub seq: i64,
     /// A few changed passages with context.
     pub excerpt: Vec<String>,
+    /// The title before and after, when the title changed (or the new
+    /// article's title).
+    pub title_from: Option<String>,
+    pub title_to: Option<String>,
 }
 
 /// What the writer did with one fetch report.
