@@ -219,7 +219,12 @@ async fn a_page_declaring_another_articles_url_cannot_write_into_it() {
         .collect();
     assert_eq!(kinds, ["new"], "the victim's history is its own: {h}");
     let changes = s.json(&["changes", "--json"]).await;
-    for c in changes.as_array().unwrap() {
+    for c in changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] != "new")
+    {
         assert_ne!(
             c["url"], victim_url,
             "nothing flagged on the victim: {changes}"
