@@ -39,3 +39,4 @@ pub mod ledger;
 pub mod proof;
 pub mod schedule;
 pub mod service;
+pub mod web;

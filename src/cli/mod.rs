@@ -184,6 +184,21 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// A read-only web view: changes, articles, timelines and diffs, search, sources, ledger
+    Serve {
+        /// Address to listen on (beyond loopback only with an access token)
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Access token (at least 16 characters) required by every request
+        #[arg(long, env = "NEWSLEDGER_SERVE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Write one self-contained HTML report of an article for an editor
+    Report {
+        url: String,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Write an evidence bundle (WACZ) for one article revision, or its whole history
     Prove {
         url: String,
@@ -694,9 +709,19 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 output::verify(&mut out, &report, cp.as_ref(), *json)?;
                 return Ok(if report.ok() { 0 } else { 1 });
             }
-            let (_, conn) = open_ro(&cli)?;
+            let (path, conn) = open_ro(&cli)?;
             let report = ledger::verify::verify(&conn, cp.as_ref())?;
             output::verify(&mut out, &report, cp.as_ref(), *json)?;
+            // For `serve`'s ledger page; a read-only directory just skips it.
+            let _ = std::fs::write(
+                format!("{}.verified", path.display()),
+                format!(
+                    "{} {} ({} entries)\n",
+                    ledger::timestamp(chrono::Utc::now()),
+                    if report.ok() { "intact" } else { "FAILED" },
+                    report.entries
+                ),
+            );
             return Ok(if report.ok() { 0 } else { 1 });
         }
         Command::Health { grace, json } => {
@@ -744,6 +769,32 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Key {
             action: KeyAction::Generate { name, output },
         } => proofs::key_generate(&mut out, name, output)?,
+        Command::Serve { listen, token } => {
+            let ledger = ledger_path(&cli)?;
+            if !ledger.exists() {
+                return Err(Failure::usage(format!(
+                    "ledger {} does not exist (run `newsledger once` first, or pass --db PATH)",
+                    ledger.display()
+                )));
+            }
+            let settings = crate::web::Settings {
+                listen: *listen,
+                ledger,
+                token: token.clone(),
+            };
+            crate::web::check(&settings).map_err(Failure::usage)?;
+            crate::web::serve(settings, shutdown_signal())
+                .await
+                .map_err(Failure::runtime)?;
+        }
+        Command::Report { url, output } => {
+            let (_, conn) = open_ro(&cli)?;
+            let url = resolve(&conn, url)?;
+            let page = crate::web::report_html(&conn, &url)?;
+            std::fs::write(output, page)
+                .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", output.display())))?;
+            eprintln!("report written to {}", output.display());
+        }
         Command::Prove {
             url,
             rev,

@@ -72,6 +72,21 @@ impl ArticleRecord {
         self.replay.articles.get(&self.url).map(|a| a.max_revision)
     }
 
+    /// Revision `n` as the chain records it.
+    pub fn revision_row(&self, n: i64) -> Option<&RevisionRow> {
+        self.rev(n)
+    }
+
+    /// Every revision number, in order.
+    pub fn revision_numbers(&self) -> Vec<i64> {
+        self.replay
+            .revisions
+            .keys()
+            .filter(|(u, _)| *u == self.url)
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
     fn rev(&self, n: i64) -> Option<&RevisionRow> {
         self.replay.revisions.get(&(self.url.clone(), n))
     }

@@ -1,0 +1,603 @@
+//! `newsledger serve`: a read-only web view of the ledger for journalists
+//! and editors — the changes feed, articles, an article's timeline with word
+//! diffs between any two revisions, a revision's text and its capture shown
+//! sandboxed, search, sources, ledger status and an Atom feed.
+//!
+//! Invariant: every request opens its own read-only connection and reads
+//! through the same functions as the CLI (the chain, or rows checked
+//! against it). Nothing here can write the ledger.
+//! Invariant: loopback only unless an access token is configured; every
+//! page-derived string is escaped (maud); requests are GET only, with
+//! bounded headers, URI, connections and time.
+
+pub mod pages;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode, header};
+use tokio::net::TcpListener;
+
+use crate::ledger::{self, LedgerError};
+
+const MAX_CONNECTIONS: usize = 128;
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+const MAX_URI: usize = 4096;
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// The policy of every page we render: nothing but our inline style and
+/// same-origin frames (the sandboxed capture).
+const APP_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'";
+/// The captured page: a sandbox (no script, no forms, unique origin) that
+/// may load nothing at all.
+const RAW_CSP: &str =
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub ledger: PathBuf,
+    /// Required (Bearer header, cookie, or `?token=` once) when set.
+    pub token: Option<String>,
+}
+
+/// Refuses a listen address beyond loopback without a token.
+pub fn check(settings: &Settings) -> Result<(), String> {
+    if !settings.listen.ip().is_loopback() && settings.token.is_none() {
+        return Err(format!(
+            "--listen {}: not a loopback address; set an access token (--token or NEWSLEDGER_SERVE_TOKEN) to serve beyond this machine",
+            settings.listen
+        ));
+    }
+    if settings.token.as_deref().is_some_and(|t| t.len() < 16) {
+        return Err("the access token must be at least 16 characters".into());
+    }
+    Ok(())
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn reply(status: StatusCode, ctype: &'static str, csp: &'static str, body: Vec<u8>) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(ctype));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(csp),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+fn html(status: StatusCode, m: maud::Markup) -> Reply {
+    reply(
+        status,
+        "text/html; charset=utf-8",
+        APP_CSP,
+        m.into_string().into_bytes(),
+    )
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), String> {
+    check(&settings)?;
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, ledger = %settings.ledger.display(), "web view at http://{addr}/");
+    let settings = Arc::new(settings);
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            continue;
+        };
+        let settings = settings.clone();
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let settings = settings.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handle(req, &settings).await) }
+                });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .max_buf_size(MAX_HEADER_BYTES)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
+            drop(permit);
+        });
+    }
+}
+
+fn query(q: Option<&str>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn authorized(req: &hyper::Request<hyper::body::Incoming>, token: &str, q: &HashMap<String, String>) -> bool {
+    let eq = |a: &str| {
+        a.len() == token.len()
+            && a.bytes()
+                .zip(token.bytes())
+                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                == 0
+    };
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(eq);
+    let cookie = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix("newsledger_token="))
+        .any(eq);
+    bearer || cookie || q.get("token").is_some_and(|t| eq(t))
+}
+
+async fn handle(req: hyper::Request<hyper::body::Incoming>, settings: &Settings) -> Reply {
+    if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
+        return html(
+            StatusCode::METHOD_NOT_ALLOWED,
+            pages::message("Read-only", "This view only reads the ledger."),
+        );
+    }
+    if req.uri().to_string().len() > MAX_URI {
+        return html(
+            StatusCode::URI_TOO_LONG,
+            pages::message("Too long", "The address is too long."),
+        );
+    }
+    let q = query(req.uri().query());
+    let mut set_cookie = None;
+    if let Some(token) = &settings.token {
+        if !authorized(&req, token, &q) {
+            return html(
+                StatusCode::UNAUTHORIZED,
+                pages::message("Access token needed", "Open this view with ?token=… once, or send Authorization: Bearer …."),
+            );
+        }
+        if q.contains_key("token") {
+            set_cookie = Some(format!(
+                "newsledger_token={token}; HttpOnly; SameSite=Strict; Path=/"
+            ));
+        }
+    }
+    let path = req.uri().path().to_string();
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_string();
+    let ledger = settings.ledger.clone();
+    let work = tokio::task::spawn_blocking(move || route(&path, &q, &ledger, &host));
+    let mut r = match tokio::time::timeout(REQUEST_TIMEOUT, work).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::message("Error", "The page failed; see the log."),
+        ),
+        Err(_) => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::message("Too slow", "The page took too long."),
+        ),
+    };
+    if let Some(c) = set_cookie.and_then(|c| header::HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    r
+}
+
+fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, host: &str) -> Reply {
+    let conn = match ledger::open_read_only(ledger_path) {
+        Ok(c) => c,
+        Err(e) => {
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::message("Ledger unavailable", &e.to_string()),
+            );
+        }
+    };
+    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let result = match path {
+        "/" => changes_page(&conn, get("source"), get("kind"), get("since")),
+        "/articles" => ledger::read::articles(&conn, get("source"), get("status"))
+            .map(|rows| html(StatusCode::OK, pages::articles(&rows, get("status")))),
+        "/article" => article_page(&conn, get("url"), get("from"), get("to"), get("view")),
+        "/revision" => revision_page(&conn, get("url"), get("rev")),
+        "/raw" => raw_page(&conn, get("url"), get("rev")),
+        "/search" => match get("q") {
+            None => Ok(html(StatusCode::OK, pages::search("", None))),
+            Some(text) => ledger::search::search(&conn, ledger_path, text)
+                .map(|hits| html(StatusCode::OK, pages::search(text, Some(&hits)))),
+        },
+        "/sources" => ledger::read::status(&conn, ledger_path).map(|st| {
+            let overdue = crate::cli::output::overdue(&st, chrono::Utc::now(), Duration::from_secs(900));
+            html(StatusCode::OK, pages::sources(&st, &overdue))
+        }),
+        "/status" => ledger_page(&conn, ledger_path),
+        "/feed.atom" => feed(&conn, host),
+        _ => Ok(html(
+            StatusCode::NOT_FOUND,
+            pages::message("Not found", "No such page."),
+        )),
+    };
+    result.unwrap_or_else(|e| {
+        let status = match e {
+            LedgerError::Untrusted { .. } => StatusCode::CONFLICT,
+            LedgerError::Missing(_) => StatusCode::NOT_FOUND,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        html(status, pages::message("Cannot show this", &e.to_string()))
+    })
+}
+
+fn not_found(what: &str) -> Result<Reply, LedgerError> {
+    Ok(html(StatusCode::NOT_FOUND, pages::message("Not found", what)))
+}
+
+fn changes_page(
+    conn: &rusqlite::Connection,
+    source: Option<&str>,
+    kind: Option<&str>,
+    since: Option<&str>,
+) -> Result<Reply, LedgerError> {
+    let rows = ledger::read::changes(conn, since)?;
+    let articles = ledger::read::articles(conn, None, None)?;
+    let by_url: HashMap<&str, &ledger::read::ArticleListRow> =
+        articles.iter().map(|a| (a.url.as_str(), a)).collect();
+    let mut sources: Vec<String> = articles.iter().map(|a| a.source.clone()).collect();
+    sources.sort();
+    sources.dedup();
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|c| kind.is_none_or(|k| c.kind == k))
+        .map(|c| {
+            let a = by_url.get(c.url.as_str());
+            let (title, src) = (a.and_then(|a| a.title.clone()), a.map(|a| a.source.clone()));
+            (c, title, src)
+        })
+        .filter(|(_, _, s)| source.is_none_or(|w| s.as_deref() == Some(w)))
+        .take(500)
+        .collect();
+    Ok(html(
+        StatusCode::OK,
+        pages::changes(&rows, source, kind, since, &sources),
+    ))
+}
+
+fn resolve(conn: &rusqlite::Connection, url: Option<&str>) -> Result<Option<String>, LedgerError> {
+    match url {
+        None => Ok(None),
+        Some(u) => ledger::read::resolve_article(conn, u),
+    }
+}
+
+fn article_page(
+    conn: &rusqlite::Connection,
+    url: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+    view: Option<&str>,
+) -> Result<Reply, LedgerError> {
+    let Some(url) = resolve(conn, url)? else {
+        return not_found("No such article in the ledger.");
+    };
+    let record = ledger::read::article(conn, &url)?;
+    let history = record.history();
+    let revisions = record.revision_numbers();
+    let last = record.last().unwrap_or(1);
+    let (dfrom, dto) = record
+        .latest_content_change()
+        .unwrap_or(((last - 1).max(1), last));
+    let num = |v: Option<&str>, d: i64| v.and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (from, to) = (num(from, dfrom), num(to, dto));
+    let title = record
+        .revision(conn, record.current())?
+        .and_then(|(_, a)| a.title);
+    let diff = if from != to || revisions.len() > 1 {
+        match (record.revision(conn, Some(from))?, record.revision(conn, Some(to))?) {
+            (Some((_, a)), Some((_, b))) => {
+                let d = crate::diff::words::diff_ordered(&a.text, &b.text, from <= to);
+                let fields: Vec<(&'static str, String, String)> = [
+                    ("title", a.title, b.title),
+                    ("byline", a.byline, b.byline),
+                    ("published", a.published, b.published),
+                    ("modified", a.modified, b.modified),
+                ]
+                .into_iter()
+                .filter(|(_, x, y)| x != y)
+                .map(|(k, x, y)| (k, x.unwrap_or_default(), y.unwrap_or_default()))
+                .collect();
+                Some((d, fields))
+            }
+            _ => return not_found("No such revision."),
+        }
+    } else {
+        None
+    };
+    let page = pages::ArticlePage {
+        url: &url,
+        title: title.as_deref(),
+        history: &history,
+        revisions: &revisions,
+        from,
+        to,
+        side: view == Some("side"),
+        diff: diff.as_ref().map(|(d, f)| (d, f.clone())),
+    };
+    Ok(html(StatusCode::OK, pages::article(&page)))
+}
+
+fn revision_page(
+    conn: &rusqlite::Connection,
+    url: Option<&str>,
+    rev: Option<&str>,
+) -> Result<Reply, LedgerError> {
+    let Some(url) = resolve(conn, url)? else {
+        return not_found("No such article in the ledger.");
+    };
+    let record = ledger::read::article(conn, &url)?;
+    let rev = rev.and_then(|r| r.parse().ok());
+    let Some((row, a)) = record.revision(conn, rev)? else {
+        return not_found("No such revision.");
+    };
+    let has_raw = record
+        .revision_row(row.revision)
+        .is_some_and(|r| r.raw_blob.is_some());
+    Ok(html(StatusCode::OK, pages::revision(&url, &row, &a, has_raw)))
+}
+
+/// The capture of a revision, decoded, under a sandboxing CSP.
+fn raw_page(
+    conn: &rusqlite::Connection,
+    url: Option<&str>,
+    rev: Option<&str>,
+) -> Result<Reply, LedgerError> {
+    let Some(url) = resolve(conn, url)? else {
+        return not_found("No such article in the ledger.");
+    };
+    let record = ledger::read::article(conn, &url)?;
+    let Some(raw) = rev
+        .and_then(|r| r.parse().ok())
+        .and_then(|n| record.revision_row(n))
+        .and_then(|r| r.raw_blob.clone())
+    else {
+        return not_found("No capture kept for this revision.");
+    };
+    let bytes = ledger::blobs::get(conn, &raw)?;
+    let Some((body, _)) = crate::fetch::response::capture_body(&bytes, 64 * 1024 * 1024) else {
+        return not_found("The capture cannot be decoded.");
+    };
+    // Served as HTML in a sandbox whatever the page said it was.
+    Ok(reply(StatusCode::OK, "text/html; charset=utf-8", RAW_CSP, body))
+}
+
+fn ledger_page(conn: &rusqlite::Connection, path: &Path) -> Result<Reply, LedgerError> {
+    let status = ledger::read::status(conn, path)?;
+    let sqlite = |source| LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let checkpoint = match crate::proof::log::latest(conn).map_err(sqlite)? {
+        None => None,
+        Some(cp) => {
+            let ts = crate::proof::log::timestamp_of(conn, cp.seq)
+                .map_err(sqlite)?
+                .and_then(|t| t.time);
+            Some((cp.seq, cp.body.size, cp.note, ts))
+        }
+    };
+    let last_verify = std::fs::read_to_string(format!("{}.verified", path.display()))
+        .ok()
+        .map(|s| s.trim().to_string());
+    Ok(html(
+        StatusCode::OK,
+        pages::ledger(&pages::LedgerPage {
+            status: &status,
+            checkpoint,
+            last_verify,
+        }),
+    ))
+}
+
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if c.is_control() && c != '\n' && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Atom 1.0 feed of flagged changes (changed, gone, restored, reverted),
+/// newest first, at most 100.
+fn feed(conn: &rusqlite::Connection, host: &str) -> Result<Reply, LedgerError> {
+    let rows = ledger::read::changes(conn, None)?;
+    let articles = ledger::read::articles(conn, None, None)?;
+    let titles: HashMap<&str, Option<&String>> = articles
+        .iter()
+        .map(|a| (a.url.as_str(), a.title.as_ref()))
+        .collect();
+    let genesis: String = conn
+        .query_row("SELECT lower(hex(entry_hash)) FROM ledger WHERE seq = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap_or_default();
+    let base = format!("http://{}", xml(host));
+    let flagged: Vec<_> = rows
+        .iter()
+        .filter(|c| matches!(c.kind.as_str(), "changed" | "gone" | "restored" | "reverted"))
+        .take(100)
+        .collect();
+    let updated = flagged
+        .first()
+        .map_or("1970-01-01T00:00:00Z".to_string(), |c| c.detected_at.clone());
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<title>newsledger: flagged changes</title>\n<id>urn:newsledger:{genesis}</id>\n<updated>{}</updated>\n<link rel=\"self\" href=\"{base}/feed.atom\"/>\n<link href=\"{base}/\"/>\n<generator>newsledger</generator>\n",
+        xml(&updated)
+    );
+    for c in flagged {
+        let title = titles
+            .get(c.url.as_str())
+            .copied()
+            .flatten()
+            .map_or(c.url.as_str(), String::as_str);
+        let revs = format!(
+            "{} → {}",
+            c.from_revision.map_or("–".into(), |r| r.to_string()),
+            c.to_revision.map_or("removed".into(), |r| r.to_string())
+        );
+        let link = match (c.from_revision, c.to_revision) {
+            (Some(f), Some(t)) => format!(
+                "{base}{}&amp;from={f}&amp;to={t}",
+                xml(&pages::article_link(&c.url))
+            ),
+            _ => format!("{base}{}", xml(&pages::article_link(&c.url))),
+        };
+        out.push_str(&format!(
+            "<entry>\n<id>urn:newsledger:{genesis}:{}:{}</id>\n<title>{}: {}</title>\n<updated>{}</updated>\n<link href=\"{link}\"/>\n<author><name>newsledger</name></author>\n<summary>{} of {} (revision {revs}, fields {}, entry {})</summary>\n</entry>\n",
+            c.seq,
+            xml(&c.kind),
+            xml(&c.kind),
+            xml(title),
+            xml(&c.detected_at),
+            xml(&c.kind),
+            xml(&c.url),
+            xml(&c.fields.to_string()),
+            c.seq
+        ));
+    }
+    out.push_str("</feed>\n");
+    Ok(reply(
+        StatusCode::OK,
+        "application/atom+xml; charset=utf-8",
+        APP_CSP,
+        out.into_bytes(),
+    ))
+}
+
+/// The self-contained HTML report of one article (`newsledger report`).
+pub fn report_html(conn: &rusqlite::Connection, url: &str) -> Result<String, LedgerError> {
+    let record = ledger::read::article(conn, url)?;
+    let history = record.history();
+    let sqlite = |source| LedgerError::Sqlite {
+        path: "ledger".into(),
+        source,
+    };
+    let mut changes = Vec::new();
+    let mut previous: Option<i64> = None;
+    for h in &history {
+        let entry_hash: String = conn
+            .query_row(
+                "SELECT lower(hex(entry_hash)) FROM ledger WHERE seq = ?1",
+                [h.seq],
+                |r| r.get(0),
+            )
+            .map_err(sqlite)?;
+        if h.kind != "new" {
+            let diff = match (previous, h.kind.as_str()) {
+                (Some(p), "changed" | "reverted" | "restored" | "metadata") if p != h.revision => {
+                    match (record.revision(conn, Some(p))?, record.revision(conn, Some(h.revision))?) {
+                        (Some((_, a)), Some((_, b))) => Some(crate::diff::words::diff_ordered(
+                            &a.text,
+                            &b.text,
+                            true,
+                        )),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            changes.push(pages::ReportChange {
+                span: h.clone(),
+                from: previous.filter(|_| h.kind != "gone"),
+                diff,
+                entry_hash,
+            });
+        }
+        if h.kind != "gone" {
+            previous = Some(h.revision);
+        }
+    }
+    let last_seq = history.iter().map(|h| h.seq).max().unwrap_or(0) as u64;
+    let checkpoint = crate::proof::log::all(conn)
+        .map_err(sqlite)?
+        .into_iter()
+        .rev()
+        .find(|c| c.body.size >= last_seq);
+    let checkpoint = match checkpoint {
+        None => None,
+        Some(cp) => {
+            let ts = crate::proof::log::timestamp_of(conn, cp.seq)
+                .map_err(sqlite)?
+                .and_then(|t| t.time);
+            Some((cp.seq, cp.body.size, cp.note, ts))
+        }
+    };
+    let head = ledger::head(conn)
+        .map_err(sqlite)?
+        .map(|(s, h)| format!("{s}:{}", hex::encode(h)))
+        .unwrap_or_default();
+    let title = record
+        .revision(conn, record.current())?
+        .and_then(|(_, a)| a.title);
+    Ok(pages::report(&pages::Report {
+        url,
+        title: title.as_deref(),
+        history: &history,
+        changes: &changes,
+        head,
+        checkpoint,
+        generated: ledger::timestamp(chrono::Utc::now()),
+    })
+    .into_string())
+}

@@ -1,0 +1,404 @@
+//! The web view's pages and the `report` file: maud templates (compile-time,
+//! every interpolated string escaped), one stylesheet inline, no script, no
+//! external resource; readable on a phone.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::diff::words::{Segment, WordDiff};
+use crate::extract::Article;
+use crate::ledger::read::{ArticleListRow, ChangeRow, HistoryRow, Status};
+use crate::ledger::search::Hit;
+
+const STYLE: &str = "
+body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
+header{background:#1d3557;color:#fff;padding:.6em 1em}
+header a{color:#fff;margin-right:1em;text-decoration:none;font-weight:600}
+main{max-width:72em;margin:0 auto;padding:1em}
+h1{font-size:1.4em;margin:.4em 0}h2{font-size:1.15em}
+table{border-collapse:collapse;width:100%}
+.scroll{overflow-x:auto}
+td,th{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
+th{background:#eef}
+code,.hash{font-family:ui-monospace,monospace;font-size:.85em;word-break:break-all}
+.text{white-space:pre-wrap;background:#fff;border:1px solid #ddd;padding:1em}
+ins{background:#c8f7c5;text-decoration:none}del{background:#f9c0c0}
+.side{display:flex;gap:1em;flex-wrap:wrap}.side>div{flex:1 1 20em;min-width:0}
+.kind-changed,.kind-gone{font-weight:700;color:#b00020}.kind-restored{font-weight:700;color:#1d6b1d}
+form{margin:.5em 0}input,select,button{font-size:1em}
+iframe{width:100%;height:30em;border:1px solid #999;background:#fff}
+.muted{color:#666}
+@media (max-width:40em){body{font-size:15px}main{padding:.5em}header a{display:inline-block;margin:.2em .8em .2em 0}}
+";
+
+/// The frame of every page.
+pub fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                link rel="icon" href="data:,";
+                title { (title) " — newsledger" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    a href="/" { "Changes" }
+                    a href="/articles" { "Articles" }
+                    a href="/search" { "Search" }
+                    a href="/sources" { "Sources" }
+                    a href="/status" { "Ledger" }
+                    a href="/feed.atom" { "Atom" }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+pub fn article_link(url: &str) -> String {
+    format!("/article?url={}", enc(url))
+}
+
+/// The changes feed.
+pub fn changes(
+    rows: &[(ChangeRow, Option<String>, Option<String>)],
+    source: Option<&str>,
+    kind: Option<&str>,
+    since: Option<&str>,
+    sources: &[String],
+) -> Markup {
+    let kinds = ["changed", "gone", "restored", "reverted", "metadata", "new", "rebaseline"];
+    layout(
+        "Changes",
+        html! {
+            h1 { "Changes, newest first" }
+            form method="get" action="/" {
+                label { "Source " select name="source" {
+                    option value="" { "all" }
+                    @for s in sources { option value=(s) selected[source == Some(s.as_str())] { (s) } }
+                } } " "
+                label { "Kind " select name="kind" {
+                    option value="" { "all" }
+                    @for k in kinds { option value=(k) selected[kind == Some(k)] { (k) } }
+                } } " "
+                label { "Since " input type="date" name="since" value=(since.unwrap_or("")); } " "
+                button type="submit" { "Filter" }
+            }
+            @if rows.is_empty() { p.muted { "No change matches." } }
+            div.scroll { table {
+                tr { th { "detected" } th { "kind" } th { "article" } th { "revisions" } th { "source" } }
+                @for (c, title, src) in rows {
+                    tr {
+                        td { (c.detected_at) }
+                        td class=(format!("kind-{}", c.kind)) { (c.kind) }
+                        td { a href=(article_link(&c.url)) { (title.as_deref().unwrap_or(&c.url)) } br; span.muted.hash { (c.url) } }
+                        td { (c.from_revision.map_or("–".into(), |r| r.to_string())) " → " (c.to_revision.map_or("removed".into(), |r| r.to_string())) }
+                        td { (src.as_deref().unwrap_or("")) }
+                    }
+                }
+            } }
+        },
+    )
+}
+
+pub fn articles(rows: &[ArticleListRow], status: Option<&str>) -> Markup {
+    layout(
+        "Articles",
+        html! {
+            h1 { "Articles (" (rows.len()) ")" }
+            form method="get" action="/articles" {
+                label { "Status " select name="status" {
+                    option value="" { "all" }
+                    @for k in ["changed", "unchanged", "gone"] { option value=(k) selected[status == Some(k)] { (k) } }
+                } } " " button type="submit" { "Filter" }
+            }
+            div.scroll { table {
+                tr { th { "article" } th { "status" } th { "revisions" } th { "last change" } th { "source" } }
+                @for r in rows {
+                    tr {
+                        td { a href=(article_link(&r.url)) { (r.title.as_deref().unwrap_or(&r.url)) } br; span.muted.hash { (r.url) } }
+                        td class=(format!("kind-{}", r.status)) { (r.status) }
+                        td { (r.revisions) }
+                        td { (r.last_change.as_deref().unwrap_or("")) }
+                        td { (r.source) }
+                    }
+                }
+            } }
+        },
+    )
+}
+
+/// A word diff as HTML: changed runs in `<ins>`/`<del>`, whitespace at their
+/// ends outside, so that a highlight holds exactly the changed words.
+pub fn diff_inline(d: &WordDiff, show_added: bool, show_removed: bool) -> Markup {
+    html! {
+        @for seg in &d.segments {
+            @match seg {
+                Segment::Same(s) => { (s) }
+                Segment::Added(s) if show_added => { (lead(s)) ins { (s.trim()) } (trail(s)) }
+                Segment::Removed(s) if show_removed => { (lead(s)) del { (s.trim()) } (trail(s)) }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn lead(s: &str) -> &str {
+    s.get(..s.len() - s.trim_start().len()).unwrap_or_default()
+}
+
+fn trail(s: &str) -> &str {
+    s.get(s.trim_end().len()..).unwrap_or_default()
+}
+
+pub struct ArticlePage<'a> {
+    pub url: &'a str,
+    pub title: Option<&'a str>,
+    pub history: &'a [HistoryRow],
+    pub revisions: &'a [i64],
+    pub from: i64,
+    pub to: i64,
+    pub side: bool,
+    pub diff: Option<(&'a WordDiff, Vec<(&'static str, String, String)>)>,
+}
+
+pub fn article(p: &ArticlePage<'_>) -> Markup {
+    layout(
+        p.title.unwrap_or(p.url),
+        html! {
+            h1 { (p.title.unwrap_or(p.url)) }
+            p.hash { a href=(p.url) rel="noreferrer noopener" { (p.url) } }
+            h2 { "Timeline" }
+            div.scroll { table {
+                tr { th { "from" } th { "to" } th { "shown" } th { "observations" } th { "failed" } th { "entry" } }
+                @for h in p.history {
+                    tr {
+                        td { (h.first_seen) } td { (h.last_seen) }
+                        td class=(format!("kind-{}", h.kind)) {
+                            @if h.kind == "gone" { "gone (404/410)" } @else {
+                                a href=(format!("/revision?url={}&rev={}", enc(p.url), h.revision)) { "revision " (h.revision) }
+                                " (" (h.kind) @if h.restored { ", restored" } ")"
+                            }
+                        }
+                        td { (h.observations) } td { (h.failed) } td { (h.seq) }
+                    }
+                }
+            } }
+            h2 { "Compare revisions" }
+            form method="get" action="/article" {
+                input type="hidden" name="url" value=(p.url);
+                label { "from " select name="from" { @for r in p.revisions { option value=(r) selected[*r == p.from] { (r) } } } } " "
+                label { "to " select name="to" { @for r in p.revisions { option value=(r) selected[*r == p.to] { (r) } } } } " "
+                label { "view " select name="view" {
+                    option value="inline" selected[!p.side] { "inline" }
+                    option value="side" selected[p.side] { "side by side" }
+                } } " "
+                button type="submit" { "Compare" }
+            }
+            @if let Some((d, fields)) = &p.diff {
+                p { "Revision " (p.from) " → " (p.to) ": " strong { "+" (d.words_added) " −" (d.words_removed) " words" } }
+                @for (k, a, b) in fields { p { (k) ": " del { (a) } " → " ins { (b) } } }
+                @if p.side {
+                    div.side {
+                        div { h2 { "Revision " (p.from) } div.text.old { (diff_inline(d, false, true)) } }
+                        div { h2 { "Revision " (p.to) } div.text.new { (diff_inline(d, true, false)) } }
+                    }
+                } @else {
+                    div.text.diff { (diff_inline(d, true, true)) }
+                }
+            } @else {
+                p.muted { "One revision so far." }
+            }
+        },
+    )
+}
+
+pub fn revision(url: &str, row: &HistoryRow, a: &Article, has_raw: bool) -> Markup {
+    let title = a.title.clone().unwrap_or_else(|| url.to_string());
+    layout(
+        &title,
+        html! {
+            h1 { (title) }
+            p { a href=(article_link(url)) { "← timeline" } }
+            table {
+                tr { th { "revision" } td { (row.revision) } }
+                tr { th { "first seen" } td { (row.first_seen) } }
+                tr { th { "last seen" } td { (row.last_seen) } }
+                tr { th { "content hash" } td.hash { (row.content_hash) } }
+                tr { th { "entry" } td { (row.seq) } }
+                tr { th { "byline" } td { (a.byline.as_deref().unwrap_or("")) } }
+                tr { th { "published" } td { (a.published.as_deref().unwrap_or("")) } }
+                tr { th { "modified" } td { (a.modified.as_deref().unwrap_or("")) } }
+            }
+            h2 { "Text" }
+            div.text { (a.text) }
+            @if has_raw {
+                h2 { "The page as captured" }
+                p.muted { "Shown sandboxed: no script runs and nothing is loaded from elsewhere." }
+                iframe sandbox="" title="captured page" src=(format!("/raw?url={}&rev={}", enc(url), row.revision)) {}
+            }
+        },
+    )
+}
+
+pub fn search(q: &str, hits: Option<&[Hit]>) -> Markup {
+    layout(
+        "Search",
+        html! {
+            h1 { "Search every revision" }
+            form method="get" action="/search" {
+                input type="search" name="q" value=(q) size="40" placeholder="a sentence or a few words";
+                " " button type="submit" { "Search" }
+            }
+            @if let Some(hits) = hits {
+                @if hits.is_empty() { p.muted { "No revision contains “" (q) "”." } }
+                @for h in hits {
+                    div.hit {
+                        h2 { a href=(article_link(&h.url)) { (h.title.as_deref().unwrap_or(&h.url)) } }
+                        p {
+                            "First in " a href=(format!("/revision?url={}&rev={}", enc(&h.url), h.first_revision)) { "revision " (h.first_revision) }
+                            " (seen " (h.first_seen) "), last seen " (h.last_seen) ". "
+                            @if h.present { "Still shown." }
+                            @else if let (Some(r), Some(at)) = (h.removed_in, &h.removed_at) { "Removed in revision " (r) " (seen " (at) ")." }
+                            @else { "No longer shown." }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub fn sources(status: &Status, overdue: &[String]) -> Markup {
+    layout(
+        "Sources",
+        html! {
+            h1 { "Sources" }
+            div.scroll { table {
+                tr { th { "source" } th { "health" } th { "last cycle" } th { "next run" } th { "articles" } th { "counts" } th { "last error" } }
+                @for s in &status.sources {
+                    tr {
+                        td { (s.name) }
+                        td { @if overdue.iter().any(|o| o.contains(&s.name)) { span.kind-gone { "overdue" } } @else { "ok" } }
+                        td { (s.last_cycle_at.as_deref().unwrap_or("never")) }
+                        td { (s.next_run_at.as_deref().unwrap_or("")) }
+                        td { (s.articles) }
+                        td.hash { (s.counts.to_string()) }
+                        td { (s.last_error.as_deref().unwrap_or("")) }
+                    }
+                }
+            } }
+        },
+    )
+}
+
+pub struct LedgerPage<'a> {
+    pub status: &'a Status,
+    pub checkpoint: Option<(i64, u64, String, Option<String>)>,
+    pub last_verify: Option<String>,
+}
+
+pub fn ledger(p: &LedgerPage<'_>) -> Markup {
+    let l = &p.status.ledger;
+    layout(
+        "Ledger",
+        html! {
+            h1 { "Ledger" }
+            table {
+                tr { th { "file" } td.hash { (l.path) } }
+                tr { th { "entries" } td { (l.entries) } }
+                tr { th { "head" } td.hash { (l.head_seq) ":" (l.head_hash) } }
+                tr { th { "size" } td { (l.bytes) " bytes" } }
+                tr { th { "last verify" } td { (p.last_verify.as_deref().unwrap_or("not recorded: run `newsledger verify`")) } }
+                @if let Some((seq, size, note, ts)) = &p.checkpoint {
+                    tr { th { "last checkpoint" } td { "entry " (seq) ", tree size " (size) @if let Some(t) = ts { ", timestamped " (t) } } }
+                    tr { th { "signed note" } td { pre.hash { (note) } } }
+                } @else {
+                    tr { th { "last checkpoint" } td { "none (configure [checkpoint] key)" } }
+                }
+            }
+        },
+    )
+}
+
+pub fn message(title: &str, text: &str) -> Markup {
+    layout(title, html! { h1 { (title) } p { (text) } })
+}
+
+/// One change in a report: the span it opened and the diff that made it.
+pub struct ReportChange {
+    pub span: HistoryRow,
+    pub from: Option<i64>,
+    pub diff: Option<WordDiff>,
+    pub entry_hash: String,
+}
+
+pub struct Report<'a> {
+    pub url: &'a str,
+    pub title: Option<&'a str>,
+    pub history: &'a [HistoryRow],
+    pub changes: &'a [ReportChange],
+    pub head: String,
+    /// (entry seq, tree size, signed note, timestamp time)
+    pub checkpoint: Option<(i64, u64, String, Option<String>)>,
+    pub generated: String,
+}
+
+/// The self-contained report for an editor: one file, no external resource.
+pub fn report(r: &Report<'_>) -> Markup {
+    let title = r.title.unwrap_or(r.url);
+    layout(
+        title,
+        html! {
+            h1 { "Revision history of “" (title) "”" }
+            p.hash { (r.url) }
+            p.muted { "Generated " (r.generated) " from ledger head " (r.head) " by newsledger " (env!("CARGO_PKG_VERSION")) "." }
+            h2 { "Timeline" }
+            div.scroll { table {
+                tr { th { "from" } th { "to" } th { "shown" } th { "observations" } th { "failed fetches" } th { "entry" } }
+                @for h in r.history {
+                    tr {
+                        td { (h.first_seen) } td { (h.last_seen) }
+                        td class=(format!("kind-{}", h.kind)) { @if h.kind == "gone" { "gone (404/410)" } @else { "revision " (h.revision) " (" (h.kind) ")" } }
+                        td { (h.observations) } td { (h.failed) } td { (h.seq) }
+                    }
+                }
+            } }
+            h2 { "Changes" }
+            @if r.changes.is_empty() { p { "The text never changed while it was watched." } }
+            @for c in r.changes {
+                section {
+                    h2 class=(format!("kind-{}", c.span.kind)) {
+                        (c.span.kind) " at " (c.span.first_seen)
+                        @if let Some(f) = c.from { ": revision " (f) " → " (c.span.revision) }
+                    }
+                    p { "Entry " (c.span.seq) ", entry hash " span.hash { (c.entry_hash) } @if !c.span.content_hash.is_empty() { ", content hash " span.hash { (c.span.content_hash) } } }
+                    @if let Some(d) = &c.diff {
+                        p { strong { "+" (d.words_added) " −" (d.words_removed) " words" } }
+                        div.text { (diff_inline(d, true, true)) }
+                    }
+                }
+            }
+            h2 { "Proof" }
+            @if let Some((seq, size, note, ts)) = &r.checkpoint {
+                p { "These entries are covered by the signed checkpoint at entry " (seq) " (a Merkle tree of " (size) " entries)" @if let Some(t) = ts { ", timestamped " (t) } ":" }
+                pre.hash { (note) }
+            } @else {
+                p { "No signed checkpoint covers these entries yet." }
+            }
+            h2 { "How to verify" }
+            ol {
+                li { "Ask the operator for the log's verifier key (VKEY) through a channel you trust." }
+                li { "Ask for an evidence bundle of the revision: " code { "newsledger prove " (r.url) " --rev N -o evidence.wacz" } "." }
+                li { "Check it without newsledger: " code { "python3 verify_bundle.py evidence.wacz --key VKEY --tsa-ca TSA-CA.pem" } ", or " code { "newsledger verify-bundle evidence.wacz --key VKEY" } ". It says what was proved or names what failed." }
+                li { "Check that the ledger still extends the checkpoint above: save it as a file and run " code { "newsledger verify --checkpoint FILE --key VKEY" } "." }
+            }
+        },
+    )
+}
