@@ -207,6 +207,11 @@ impl Server {
     pub fn hits(&self) -> Vec<Hit> {
         self.hits.lock().expect("hits lock").clone()
     }
+
+    /// Forgets the requests seen so far.
+    pub fn clear_hits(&self) {
+        self.hits.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
 }
 
 #[allow(

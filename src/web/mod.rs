@@ -68,7 +68,10 @@ fn reply(status: StatusCode, ctype: &'static str, csp: &'static str, body: Vec<u
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(ctype));
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(ctype),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         header::HeaderValue::from_static(csp),
@@ -150,7 +153,11 @@ fn query(q: Option<&str>) -> HashMap<String, String> {
         .collect()
 }
 
-fn authorized(req: &hyper::Request<hyper::body::Incoming>, token: &str, q: &HashMap<String, String>) -> bool {
+fn authorized(
+    req: &hyper::Request<hyper::body::Incoming>,
+    token: &str,
+    q: &HashMap<String, String>,
+) -> bool {
     let eq = |a: &str| {
         a.len() == token.len()
             && a.bytes()
@@ -194,7 +201,10 @@ async fn handle(req: hyper::Request<hyper::body::Incoming>, settings: &Settings)
         if !authorized(&req, token, &q) {
             return html(
                 StatusCode::UNAUTHORIZED,
-                pages::message("Access token needed", "Open this view with ?token=… once, or send Authorization: Bearer …."),
+                pages::message(
+                    "Access token needed",
+                    "Open this view with ?token=… once, or send Authorization: Bearer ….",
+                ),
             );
         }
         if q.contains_key("token") {
@@ -253,7 +263,8 @@ fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, host: &str
                 .map(|hits| html(StatusCode::OK, pages::search(text, Some(&hits)))),
         },
         "/sources" => ledger::read::status(&conn, ledger_path).map(|st| {
-            let overdue = crate::cli::output::overdue(&st, chrono::Utc::now(), Duration::from_secs(900));
+            let overdue =
+                crate::cli::output::overdue(&st, chrono::Utc::now(), Duration::from_secs(900));
             html(StatusCode::OK, pages::sources(&st, &overdue))
         }),
         "/status" => ledger_page(&conn, ledger_path),
@@ -274,7 +285,10 @@ fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, host: &str
 }
 
 fn not_found(what: &str) -> Result<Reply, LedgerError> {
-    Ok(html(StatusCode::NOT_FOUND, pages::message("Not found", what)))
+    Ok(html(
+        StatusCode::NOT_FOUND,
+        pages::message("Not found", what),
+    ))
 }
 
 fn changes_page(
@@ -337,7 +351,10 @@ fn article_page(
         .revision(conn, record.current())?
         .and_then(|(_, a)| a.title);
     let diff = if from != to || revisions.len() > 1 {
-        match (record.revision(conn, Some(from))?, record.revision(conn, Some(to))?) {
+        match (
+            record.revision(conn, Some(from))?,
+            record.revision(conn, Some(to))?,
+        ) {
             (Some((_, a)), Some((_, b))) => {
                 let d = crate::diff::words::diff_ordered(&a.text, &b.text, from <= to);
                 let fields: Vec<(&'static str, String, String)> = [
@@ -386,7 +403,10 @@ fn revision_page(
     let has_raw = record
         .revision_row(row.revision)
         .is_some_and(|r| r.raw_blob.is_some());
-    Ok(html(StatusCode::OK, pages::revision(&url, &row, &a, has_raw)))
+    Ok(html(
+        StatusCode::OK,
+        pages::revision(&url, &row, &a, has_raw),
+    ))
 }
 
 /// The capture of a revision, decoded, under a sandboxing CSP.
@@ -411,7 +431,12 @@ fn raw_page(
         return not_found("The capture cannot be decoded.");
     };
     // Served as HTML in a sandbox whatever the page said it was.
-    Ok(reply(StatusCode::OK, "text/html; charset=utf-8", RAW_CSP, body))
+    Ok(reply(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        RAW_CSP,
+        body,
+    ))
 }
 
 fn ledger_page(conn: &rusqlite::Connection, path: &Path) -> Result<Reply, LedgerError> {
@@ -468,19 +493,28 @@ fn feed(conn: &rusqlite::Connection, host: &str) -> Result<Reply, LedgerError> {
         .map(|a| (a.url.as_str(), a.title.as_ref()))
         .collect();
     let genesis: String = conn
-        .query_row("SELECT lower(hex(entry_hash)) FROM ledger WHERE seq = 1", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT lower(hex(entry_hash)) FROM ledger WHERE seq = 1",
+            [],
+            |r| r.get(0),
+        )
         .unwrap_or_default();
     let base = format!("http://{}", xml(host));
     let flagged: Vec<_> = rows
         .iter()
-        .filter(|c| matches!(c.kind.as_str(), "changed" | "gone" | "restored" | "reverted"))
+        .filter(|c| {
+            matches!(
+                c.kind.as_str(),
+                "changed" | "gone" | "restored" | "reverted"
+            )
+        })
         .take(100)
         .collect();
     let updated = flagged
         .first()
-        .map_or("1970-01-01T00:00:00Z".to_string(), |c| c.detected_at.clone());
+        .map_or("1970-01-01T00:00:00Z".to_string(), |c| {
+            c.detected_at.clone()
+        });
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<title>newsledger: flagged changes</title>\n<id>urn:newsledger:{genesis}</id>\n<updated>{}</updated>\n<link rel=\"self\" href=\"{base}/feed.atom\"/>\n<link href=\"{base}/\"/>\n<generator>newsledger</generator>\n",
         xml(&updated)
@@ -546,12 +580,13 @@ pub fn report_html(conn: &rusqlite::Connection, url: &str) -> Result<String, Led
         if h.kind != "new" {
             let diff = match (previous, h.kind.as_str()) {
                 (Some(p), "changed" | "reverted" | "restored" | "metadata") if p != h.revision => {
-                    match (record.revision(conn, Some(p))?, record.revision(conn, Some(h.revision))?) {
-                        (Some((_, a)), Some((_, b))) => Some(crate::diff::words::diff_ordered(
-                            &a.text,
-                            &b.text,
-                            true,
-                        )),
+                    match (
+                        record.revision(conn, Some(p))?,
+                        record.revision(conn, Some(h.revision))?,
+                    ) {
+                        (Some((_, a)), Some((_, b))) => {
+                            Some(crate::diff::words::diff_ordered(&a.text, &b.text, true))
+                        }
                         _ => None,
                     }
                 }

@@ -73,7 +73,15 @@ pub fn changes(
     since: Option<&str>,
     sources: &[String],
 ) -> Markup {
-    let kinds = ["changed", "gone", "restored", "reverted", "metadata", "new", "rebaseline"];
+    let kinds = [
+        "changed",
+        "gone",
+        "restored",
+        "reverted",
+        "metadata",
+        "new",
+        "rebaseline",
+    ];
     layout(
         "Changes",
         html! {
@@ -157,6 +165,9 @@ fn trail(s: &str) -> &str {
     s.get(s.trim_end().len()..).unwrap_or_default()
 }
 
+/// A metadata field that differs: (name, before, after).
+pub type FieldChange = (&'static str, String, String);
+
 pub struct ArticlePage<'a> {
     pub url: &'a str,
     pub title: Option<&'a str>,
@@ -165,7 +176,7 @@ pub struct ArticlePage<'a> {
     pub from: i64,
     pub to: i64,
     pub side: bool,
-    pub diff: Option<(&'a WordDiff, Vec<(&'static str, String, String)>)>,
+    pub diff: Option<(&'a WordDiff, Vec<FieldChange>)>,
 }
 
 pub fn article(p: &ArticlePage<'_>) -> Markup {
