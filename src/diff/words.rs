@@ -219,7 +219,7 @@ pub fn excerpt(diff: &WordDiff, context_words: usize) -> Vec<String> {
 
 /// The longest excerpt line, in words: log lines and webhooks stay bounded
 /// however much of a page changed.
-pub const MAX_HUNK_WORDS: usize = 40;
+pub const MAX_HUNK_WORDS: usize = 80;
 
 fn tail_words(s: &str, n: usize) -> String {
     let w: Vec<&str> = s.split_whitespace().collect();
