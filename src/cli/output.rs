@@ -237,16 +237,7 @@ pub fn diff(
     full: bool,
     json: bool,
 ) -> io::Result<()> {
-    let fields: Vec<(&str, String, String)> = [
-        ("title", a.title.clone(), b.title.clone()),
-        ("byline", a.byline.clone(), b.byline.clone()),
-        ("published", a.published.clone(), b.published.clone()),
-        ("modified", a.modified.clone(), b.modified.clone()),
-    ]
-    .into_iter()
-    .filter(|(_, x, y)| x != y)
-    .map(|(k, x, y)| (k, x.unwrap_or_default(), y.unwrap_or_default()))
-    .collect();
+    let fields = crate::diff::metadata_changes(a, b);
     let d = words::diff_ordered(&a.text, &b.text, from <= to);
     if json {
         let segments: Vec<_> = d

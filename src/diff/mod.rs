@@ -128,6 +128,30 @@ pub fn is_declared(old: &Fingerprint, new: &Fingerprint) -> bool {
     newer_date || notes(new) > notes(old)
 }
 
+/// The metadata fields that differ between two stored articles, as
+/// (field, before, after), absent values as empty strings.
+pub fn metadata_changes(
+    a: &crate::extract::Article,
+    b: &crate::extract::Article,
+) -> Vec<(&'static str, String, String)> {
+    [
+        ("title", &a.title, &b.title),
+        ("byline", &a.byline, &b.byline),
+        ("published", &a.published, &b.published),
+        ("modified", &a.modified, &b.modified),
+    ]
+    .into_iter()
+    .filter(|(_, x, y)| x != y)
+    .map(|(k, x, y)| {
+        (
+            k,
+            x.clone().unwrap_or_default(),
+            y.clone().unwrap_or_default(),
+        )
+    })
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

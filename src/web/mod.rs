@@ -321,11 +321,21 @@ fn changes_page(
     ))
 }
 
-fn resolve(conn: &rusqlite::Connection, url: Option<&str>) -> Result<Option<String>, LedgerError> {
-    match url {
-        None => Ok(None),
-        Some(u) => ledger::read::resolve_article(conn, u),
-    }
+/// The article a `url` parameter names (in any normalized form), replayed
+/// from the chain.
+fn article_of(
+    conn: &rusqlite::Connection,
+    url: Option<&str>,
+) -> Result<Option<(String, ledger::read::ArticleRecord)>, LedgerError> {
+    let Some(found) = url
+        .map(|u| ledger::read::resolve_article(conn, u))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let record = ledger::read::article(conn, &found)?;
+    Ok(Some((found, record)))
 }
 
 fn article_page(
@@ -335,10 +345,9 @@ fn article_page(
     to: Option<&str>,
     view: Option<&str>,
 ) -> Result<Reply, LedgerError> {
-    let Some(url) = resolve(conn, url)? else {
+    let Some((url, record)) = article_of(conn, url)? else {
         return not_found("No such article in the ledger.");
     };
-    let record = ledger::read::article(conn, &url)?;
     let history = record.history();
     let revisions = record.revision_numbers();
     let last = record.last().unwrap_or(1);
@@ -357,17 +366,7 @@ fn article_page(
         ) {
             (Some((_, a)), Some((_, b))) => {
                 let d = crate::diff::words::diff_ordered(&a.text, &b.text, from <= to);
-                let fields: Vec<(&'static str, String, String)> = [
-                    ("title", a.title, b.title),
-                    ("byline", a.byline, b.byline),
-                    ("published", a.published, b.published),
-                    ("modified", a.modified, b.modified),
-                ]
-                .into_iter()
-                .filter(|(_, x, y)| x != y)
-                .map(|(k, x, y)| (k, x.unwrap_or_default(), y.unwrap_or_default()))
-                .collect();
-                Some((d, fields))
+                Some((d, crate::diff::metadata_changes(&a, &b)))
             }
             _ => return not_found("No such revision."),
         }
@@ -392,10 +391,9 @@ fn revision_page(
     url: Option<&str>,
     rev: Option<&str>,
 ) -> Result<Reply, LedgerError> {
-    let Some(url) = resolve(conn, url)? else {
+    let Some((url, record)) = article_of(conn, url)? else {
         return not_found("No such article in the ledger.");
     };
-    let record = ledger::read::article(conn, &url)?;
     let rev = rev.and_then(|r| r.parse().ok());
     let Some((row, a)) = record.revision(conn, rev)? else {
         return not_found("No such revision.");
@@ -415,10 +413,9 @@ fn raw_page(
     url: Option<&str>,
     rev: Option<&str>,
 ) -> Result<Reply, LedgerError> {
-    let Some(url) = resolve(conn, url)? else {
+    let Some((_, record)) = article_of(conn, url)? else {
         return not_found("No such article in the ledger.");
     };
-    let record = ledger::read::article(conn, &url)?;
     let Some(raw) = rev
         .and_then(|r| r.parse().ok())
         .and_then(|n| record.revision_row(n))
