@@ -206,6 +206,53 @@ async fn the_web_view_in_a_real_browser() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_strings_are_escaped_in_every_view() {
+    let s = Setup::new().await;
+    let title = "Budget <script>alert(1)</script> & \"quotes\" <img src=x onerror=alert(2)>";
+    let body: String = PARAGRAPHS.iter().map(|p| format!("<p>{p}</p>")).collect();
+    let html = format!(
+        "<html><head><title>{t}</title></head><body><article><h1>{t}</h1>{body}</article></body></html>",
+        t = title
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    );
+    s.server.set("/x", Page::html(html));
+    s.write_config("0 0 * * *", &["/x"]);
+    assert!(s.cli(&["once"]).await.status.success());
+    let url = s.server.url("/x");
+    let (mut child, base) = start_serve(&s, &[]).await;
+    for page in [
+        "/".to_string(),
+        "/articles".to_string(),
+        format!("/article?url={}", urlencode(&url)),
+        format!("/revision?url={}&rev=1", urlencode(&url)),
+        "/search?q=harbour+council".to_string(),
+        "/feed.atom".to_string(),
+    ] {
+        let text = reqwest::get(format!("{base}{page}"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains("<script>alert"), "{page}: {text}");
+        assert!(!text.contains("<img src=x"), "{page}");
+    }
+    let article = reqwest::get(format!("{base}/article?url={}", urlencode(&url)))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        article.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{article}"
+    );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_loopback_only_with_a_token() {
     let s = common::two_articles_fetched_twice().await;
     let out = s
