@@ -124,8 +124,126 @@ fn report(
     }
 }
 
+/// `extract-eval --wcxb DIR [--worst N]`: body F1 per page type with the
+/// benchmark's rule, article pages that extract under 20 % of their gold
+/// words, metadata accuracy per field, each per domain fold.
+fn wcxb(dir: &Path, worst: usize) -> ExitCode {
+    use newsledger::extract::wcxb;
+    let pages = match wcxb::load(dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let t0 = Instant::now();
+    let scored: Vec<wcxb::Scored> = pages.iter().map(wcxb::score).collect();
+    let secs = t0.elapsed().as_secs_f64();
+    let mean = |v: &[&wcxb::Scored]| v.iter().map(|s| s.f1).sum::<f64>() / v.len().max(1) as f64;
+    let mut types: Vec<&str> = scored.iter().map(|s| s.page_type.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    println!(
+        "body word F1 (the benchmark's evaluate.py rule), {} pages:",
+        scored.len()
+    );
+    for t in &types {
+        let v: Vec<&wcxb::Scored> = scored.iter().filter(|s| s.page_type == *t).collect();
+        println!("  {t:<14} {:>4} pages  F1 {:.3}", v.len(), mean(&v));
+    }
+    let all: Vec<&wcxb::Scored> = scored.iter().collect();
+    println!(
+        "  {:<14} {:>4} pages  F1 {:.3}",
+        "all",
+        all.len(),
+        mean(&all)
+    );
+    let articles: Vec<&wcxb::Scored> = scored.iter().filter(|s| s.page_type == "article").collect();
+    print!("  article F1 per domain fold:");
+    for f in 0..5 {
+        let v: Vec<&wcxb::Scored> = articles.iter().copied().filter(|s| s.fold == f).collect();
+        print!(" {f}: {:.3} ({})", mean(&v), v.len());
+    }
+    println!();
+    let starved: Vec<&&wcxb::Scored> = articles
+        .iter()
+        .filter(|s| s.gold_words >= 100 && s.recall < 0.2)
+        .collect();
+    println!(
+        "  article pages with >= 100 gold words extracting < 20 % of them: {}",
+        starved.len()
+    );
+    for s in starved.iter().take(worst) {
+        println!(
+            "    {} recall {:.2} ({} gold words)",
+            s.id, s.recall, s.gold_words
+        );
+    }
+    println!("metadata accuracy (pages with a gold value):");
+    let fields: [(&str, wcxb::Field); 3] = [
+        ("title", |s| s.title),
+        ("author", |s| s.author),
+        ("date", |s| s.date),
+    ];
+    for (name, f) in fields {
+        let (acc, n) = wcxb::accuracy(&all, f);
+        let (aacc, an) = wcxb::accuracy(&articles, f);
+        print!("  {name:<7} all {acc:.3} ({n})  articles {aacc:.3} ({an})  folds:");
+        for k in 0..5 {
+            let v: Vec<&wcxb::Scored> = all.iter().copied().filter(|s| s.fold == k).collect();
+            print!(" {:.3}", wcxb::accuracy(&v, f).0);
+        }
+        println!();
+    }
+    let (m, n) = wcxb::accuracy(&articles, |s| s.date_is_modified);
+    println!(
+        "  (article pages whose gold date is our `modified`, not our `published`: {:.3} of {n})",
+        m
+    );
+    if worst > 0 {
+        for (i, (name, f)) in fields.iter().enumerate() {
+            println!("  wrong {name}, first {worst}:");
+            let gold = |p: &newsledger::extract::wcxb::Page| match i {
+                0 => p.title.clone(),
+                1 => p.author.clone(),
+                _ => p.date.clone(),
+            };
+            for (s, p) in scored
+                .iter()
+                .zip(&pages)
+                .filter(|(s, _)| f(s) == Some(false))
+                .take(worst)
+            {
+                println!(
+                    "    {} gold {:?} got {:?}",
+                    s.id,
+                    gold(p).unwrap_or_default(),
+                    s.got.get(i).cloned().flatten().unwrap_or_default()
+                );
+            }
+        }
+    }
+    println!(
+        "speed: {:.1} pages/s (one thread, parse included)",
+        scored.len() as f64 / secs
+    );
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--wcxb") {
+        let Some(dir) = args.get(1) else {
+            return usage();
+        };
+        let worst = args
+            .iter()
+            .position(|a| a == "--worst")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(10);
+        return wcxb(Path::new(dir), worst);
+    }
     let flag = |name: &str| {
         args.iter()
             .position(|a| a == name)

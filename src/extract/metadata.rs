@@ -35,6 +35,20 @@ static TIME: LazyLock<Selector> = LazyLock::new(|| sel("time[datetime]"));
 static AUTHOR_LINK: LazyLock<Selector> = LazyLock::new(|| {
     sel(r#"a[rel~="author"], [itemprop="author"] [itemprop="name"], .byline .author, .author-name"#)
 });
+/// Byline containers, when no structured author was found.
+static AUTHOR_BOX: LazyLock<Selector> = LazyLock::new(|| {
+    sel(
+        r#"[itemprop="author"], .byline, .author, .post-author, .entry-author, article address, [rel="author"]"#,
+    )
+});
+/// Microdata publication dates: `content` or `datetime`, else the text.
+static ITEMPROP_DATE: LazyLock<Selector> = LazyLock::new(|| sel(r#"[itemprop="datePublished"]"#));
+/// Containers whose text may be a visible date.
+static DATE_BOX: LazyLock<Selector> = LazyLock::new(|| {
+    sel(
+        r#"[class*="date"], [class*="posted"], [class*="published"], [class*="byline"], [class*="meta"] time, [id*="date"]"#,
+    )
+});
 
 /// Schema.org types that describe an article.
 const ARTICLE_TYPES: &[&str] = &[
@@ -67,10 +81,38 @@ pub fn read(doc: &Html) -> Metadata {
     let mut m = Metadata::default();
 
     let ld_str = |k: &str| ld.as_ref().and_then(|a| a.get(k)).and_then(text_of);
-    m.title = ld_str("headline")
+    let site = metas
+        .get(&["og:site_name", "application-name"])
+        .or_else(|| {
+            ld.as_ref()
+                .and_then(|a| a.get("publisher"))
+                .and_then(|p| p.get("name").and_then(text_of))
+        });
+    let structured = ld_str("headline")
         .or_else(|| metas.get(&["og:title", "twitter:title", "dc.title", "dcterms.title"]))
-        .or_else(|| first_text(doc, &H1))
-        .or_else(|| first_text(doc, &TITLE).map(|t| strip_site_suffix(&t)));
+        .filter(|t| t.chars().count() <= MAX_TITLE_CHARS);
+    let title_tag = first_text(doc, &TITLE);
+    let h1 = first_text(doc, &H1).filter(|h| (3..=MAX_TITLE_CHARS).contains(&h.chars().count()));
+    // The visible headline, when the page's own titles confirm it (a logo
+    // or section name in an <h1> is not in them); else the structured
+    // title without its site suffix.
+    let folded = |t: &str| {
+        t.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let confirmed = h1.clone().filter(|h| {
+        let h = folded(h);
+        [structured.as_deref(), title_tag.as_deref()]
+            .iter()
+            .flatten()
+            .any(|t| folded(t).contains(&h))
+    });
+    m.title = confirmed
+        .or_else(|| structured.map(|t| strip_known_site(&t, site.as_deref())))
+        .or(h1)
+        .or_else(|| title_tag.map(|t| strip_site_suffix(&t)));
     m.byline = ld
         .as_ref()
         .and_then(|a| a.get("author").or_else(|| a.get("creator")))
@@ -90,6 +132,7 @@ pub fn read(doc: &Html) -> Metadata {
                 .filter(|a| !a.starts_with("http"))
         })
         .or_else(|| first_text(doc, &AUTHOR_LINK))
+        .or_else(|| visible_author(doc))
         .map(|b| strip_by(&b));
     m.published = ld_str("datePublished")
         .and_then(|d| normalize_date(&d))
@@ -106,11 +149,19 @@ pub fn read(doc: &Html) -> Metadata {
                     "pubdate",
                     "publish-date",
                     "sailthru.date",
+                    "parsely-pub-date",
+                    "article.published",
+                    "publication_date",
+                    "publishdate",
+                    "date_published",
+                    "dc.date.created",
                 ])
                 .iter()
                 .find_map(|d| normalize_date(d))
         })
-        .or_else(|| time_element(doc));
+        .or_else(|| microdata_date(doc))
+        .or_else(|| time_element(doc))
+        .or_else(|| visible_date(doc));
     m.modified = ld_str("dateModified")
         .and_then(|d| normalize_date(&d))
         .or_else(|| {
@@ -166,6 +217,103 @@ fn first_text(doc: &Html, s: &Selector) -> Option<String> {
         .find_map(|e| clean(&e.text().collect::<String>()))
 }
 
+/// A byline written for readers ("By Jane Doe", "Written by Jane Doe |
+/// March 3"), reduced to the name: the last resort for the author.
+fn visible_author(doc: &Html) -> Option<String> {
+    doc.select(&AUTHOR_BOX).take(20).find_map(|e| {
+        let text: String = e.text().collect::<Vec<_>>().join(" ");
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut t = text.as_str();
+        for p in ["written by ", "posted by ", "by ", "author: ", "author "] {
+            if t.len() >= p.len() && t.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)) {
+                t = t.get(p.len()..).unwrap_or_default();
+            }
+        }
+        let cut = [
+            " | ",
+            " • ",
+            " · ",
+            " on ",
+            " - ",
+            " — ",
+            " – ",
+            " updated ",
+            " published ",
+        ]
+        .iter()
+        .filter_map(|sep| t.to_lowercase().find(sep))
+        .min()
+        .unwrap_or(t.len());
+        let name = t
+            .get(..cut)
+            .unwrap_or(t)
+            .trim()
+            .trim_end_matches([',', ':', '.']);
+        let words = name.split_whitespace().count();
+        ((1..=6).contains(&words)
+            && name.len() <= 60
+            && !name.chars().any(|c| c.is_ascii_digit())
+            && name.chars().next().is_some_and(char::is_uppercase))
+        .then(|| name.to_string())
+    })
+}
+
+/// `itemprop="datePublished"` on any element: its `content` or
+/// `datetime`, else its text.
+fn microdata_date(doc: &Html) -> Option<String> {
+    doc.select(&ITEMPROP_DATE).find_map(|e| {
+        let v = e.value();
+        v.attr("content")
+            .or_else(|| v.attr("datetime"))
+            .and_then(normalize_date)
+            .or_else(|| parse_visible_date(&e.text().collect::<String>()))
+    })
+}
+
+/// A date written for readers in a date or byline container ("March 30,
+/// 2022", "30 March 2022", "2022-03-30"): the last resort before the URL.
+fn visible_date(doc: &Html) -> Option<String> {
+    doc.select(&DATE_BOX).take(40).find_map(|e| {
+        let t: String = e.text().collect();
+        (t.len() <= 200).then(|| parse_visible_date(&t)).flatten()
+    })
+}
+
+static VISIBLE_DATE: LazyLock<regex::Regex> = LazyLock::new(|| {
+    #[allow(clippy::expect_used, reason = "static regex, checked by the unit tests")]
+    regex::Regex::new(
+        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+((?:19|20)\d{2})|((?:19|20)\d{2})-(\d{2})-(\d{2}))\b",
+    )
+    .expect("static regex")
+});
+
+fn parse_visible_date(text: &str) -> Option<String> {
+    let c = VISIBLE_DATE.captures(text)?;
+    let month = |m: &str| {
+        let m = m.to_ascii_lowercase();
+        [
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ]
+        .iter()
+        .position(|x| m.starts_with(x))
+        .map(|i| i + 1)
+    };
+    let g = |i: usize| c.get(i).map(|m| m.as_str());
+    let (y, m, d): (u32, usize, u32) = if let (Some(mo), Some(d), Some(y)) = (g(1), g(2), g(3)) {
+        (y.parse().ok()?, month(mo)?, d.parse().ok()?)
+    } else if let (Some(d), Some(mo), Some(y)) = (g(4), g(5), g(6)) {
+        (y.parse().ok()?, month(mo)?, d.parse().ok()?)
+    } else {
+        (
+            g(7)?.parse().ok()?,
+            g(8)?.parse().ok()?,
+            g(9)?.parse().ok()?,
+        )
+    };
+    NaiveDate::from_ymd_opt(y as i32, m as u32, d)?;
+    normalize_date(&format!("{y:04}-{m:02}-{d:02}"))
+}
+
 fn time_element(doc: &Html) -> Option<String> {
     doc.select(&TIME)
         .find(|t| {
@@ -178,6 +326,25 @@ fn time_element(doc: &Html) -> Option<String> {
         .or_else(|| doc.select(&TIME).next())
         .and_then(|t| t.value().attr("datetime"))
         .and_then(normalize_date)
+}
+
+/// Longer than this, a "title" is a paragraph.
+const MAX_TITLE_CHARS: usize = 250;
+
+/// "Headline | Site Name" → "Headline" when the tail is the site's name.
+fn strip_known_site(title: &str, site: Option<&str>) -> String {
+    let Some(site) = site.map(str::trim).filter(|s| !s.is_empty()) else {
+        return title.to_string();
+    };
+    for sep in [" | ", " – ", " — ", " - ", " :: ", " · "] {
+        if let Some((head, tail)) = title.rsplit_once(sep)
+            && tail.trim().eq_ignore_ascii_case(site)
+            && !head.trim().is_empty()
+        {
+            return head.trim().to_string();
+        }
+    }
+    title.to_string()
 }
 
 /// "Headline | Site" → "Headline", when the separated part is short.
@@ -203,10 +370,63 @@ fn strip_by(b: &str) -> String {
     t.to_string()
 }
 
+/// HTML character references left inside JSON-LD strings (`&#8211;`,
+/// `&amp;`): many CMSs escape twice.
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(rest.get(..i).unwrap_or_default());
+        let tail = rest.get(i..).unwrap_or_default();
+        let end = tail.find(';').filter(|e| *e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = tail.get(1..e)?;
+            let c = if let Some(num) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                u32::from_str_radix(num, 16).ok().and_then(char::from_u32)
+            } else if let Some(num) = name.strip_prefix('#') {
+                num.parse().ok().and_then(char::from_u32)
+            } else {
+                match name {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    "nbsp" => Some(' '),
+                    "ndash" => Some('\u{2013}'),
+                    "mdash" => Some('\u{2014}'),
+                    "lsquo" => Some('\u{2018}'),
+                    "rsquo" => Some('\u{2019}'),
+                    "ldquo" => Some('\u{201C}'),
+                    "rdquo" => Some('\u{201D}'),
+                    "hellip" => Some('\u{2026}'),
+                    _ => None,
+                }
+            };
+            c.map(|c| (c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = tail.get(e + 1..).unwrap_or_default();
+            }
+            None => {
+                out.push('&');
+                rest = tail.get(1..).unwrap_or_default();
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A JSON-LD value as text: a string, or the first string of an array.
 fn text_of(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => clean(s),
+        Value::String(s) => clean(&decode_entities(s)),
         Value::Array(a) => a.iter().find_map(text_of),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
@@ -475,6 +695,71 @@ mod tests {
             normalize_date("2022-03-30 09:12:00").as_deref(),
             Some("2022-03-30T09:12:00")
         );
+    }
+
+    #[test]
+    fn json_ld_entities_are_decoded() {
+        assert_eq!(
+            decode_entities("A &#8211; B &amp; C&#x2019;s &bogus; &"),
+            "A \u{2013} B & C\u{2019}s &bogus; &"
+        );
+        let doc = Html::parse_document(
+            r#"<script type="application/ld+json">{"@type":"NewsArticle","headline":"Tools &#8211; a review","author":{"name":"Maria &amp; Katerina"}}</script>"#,
+        );
+        let m = read(&doc);
+        assert_eq!(m.title.as_deref(), Some("Tools \u{2013} a review"));
+        assert_eq!(m.byline.as_deref(), Some("Maria & Katerina"));
+    }
+
+    #[test]
+    fn the_visible_headline_wins_when_the_titles_confirm_it() {
+        let doc = Html::parse_document(
+            r#"<head><title>Budget passes after long night | City Paper</title>
+               <meta property="og:title" content="Budget passes after long night | City Paper">
+               <meta property="og:site_name" content="City Paper"></head>
+               <body><h1>Budget passes after long night</h1></body>"#,
+        );
+        assert_eq!(
+            read(&doc).title.as_deref(),
+            Some("Budget passes after long night")
+        );
+        // A logo in the <h1> is not confirmed by the titles: the structured
+        // title, without the site's name.
+        let doc = Html::parse_document(
+            r#"<head><meta property="og:title" content="Harbour plan approved - City Paper">
+               <meta property="og:site_name" content="City Paper"></head>
+               <body><h1>Weather</h1></body>"#,
+        );
+        assert_eq!(read(&doc).title.as_deref(), Some("Harbour plan approved"));
+    }
+
+    #[test]
+    fn microdata_and_visible_dates_and_bylines() {
+        let doc = Html::parse_document(
+            r#"<article><span itemprop="datePublished" content="2025-09-04T10:00:00-05:00">Sep 4</span></article>"#,
+        );
+        assert_eq!(
+            read(&doc).published.as_deref(),
+            Some("2025-09-04T10:00:00-05:00")
+        );
+        let doc = Html::parse_document(
+            r#"<article><div class="post-date">Posted on December 17, 2025</div>
+               <div class="byline">By Jane Doe | Staff Writer</div><p>x</p></article>"#,
+        );
+        let m = read(&doc);
+        assert_eq!(m.published.as_deref(), Some("2025-12-17"));
+        assert_eq!(m.byline.as_deref(), Some("Jane Doe"));
+        assert_eq!(
+            parse_visible_date("17th March 2024").as_deref(),
+            Some("2024-03-17")
+        );
+        assert_eq!(parse_visible_date("2024-02-30"), None);
+        assert_eq!(parse_visible_date("no date here"), None);
+        // A byline box holding a sentence, not a name, is no author.
+        let doc = Html::parse_document(
+            r#"<div class="author">Read more stories from our newsroom team here today</div>"#,
+        );
+        assert_eq!(read(&doc).byline, None);
     }
 
     #[test]
