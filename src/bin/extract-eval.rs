@@ -127,7 +127,7 @@ fn report(
 /// `extract-eval --wcxb DIR [--worst N]`: body F1 per page type with the
 /// benchmark's rule, article pages that extract under 20 % of their gold
 /// words, metadata accuracy per field, each per domain fold.
-fn wcxb(dir: &Path, worst: usize) -> ExitCode {
+fn wcxb(dir: &Path, worst: usize, predictions: Option<Value>) -> ExitCode {
     use newsledger::extract::wcxb;
     let pages = match wcxb::load(dir) {
         Ok(p) => p,
@@ -137,7 +137,13 @@ fn wcxb(dir: &Path, worst: usize) -> ExitCode {
         }
     };
     let t0 = Instant::now();
-    let scored: Vec<wcxb::Scored> = pages.iter().map(wcxb::score).collect();
+    let scored: Vec<wcxb::Scored> = match &predictions {
+        None => pages.iter().map(wcxb::score).collect(),
+        Some(p) => pages
+            .iter()
+            .map(|page| wcxb::score_prediction(page, p.get(&page.id).unwrap_or(&Value::Null)))
+            .collect(),
+    };
     let secs = t0.elapsed().as_secs_f64();
     let mean = |v: &[&wcxb::Scored]| v.iter().map(|s| s.f1).sum::<f64>() / v.len().max(1) as f64;
     let mut types: Vec<&str> = scored.iter().map(|s| s.page_type.as_str()).collect();
@@ -223,10 +229,12 @@ fn wcxb(dir: &Path, worst: usize) -> ExitCode {
             }
         }
     }
-    println!(
-        "speed: {:.1} pages/s (one thread, parse included)",
-        scored.len() as f64 / secs
-    );
+    if predictions.is_none() {
+        println!(
+            "speed: {:.1} pages/s (one thread, parse included)",
+            scored.len() as f64 / secs
+        );
+    }
     ExitCode::SUCCESS
 }
 
@@ -242,7 +250,18 @@ fn main() -> ExitCode {
             .and_then(|i| args.get(i + 1))
             .and_then(|w| w.parse().ok())
             .unwrap_or(10);
-        return wcxb(Path::new(dir), worst);
+        let predictions = match args.iter().position(|a| a == "--predictions") {
+            None => None,
+            Some(i) => match args.get(i + 1).map(|p| load_json(Path::new(p))) {
+                Some(Ok(v)) => Some(v),
+                Some(Err(e)) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+                None => return usage(),
+            },
+        };
+        return wcxb(Path::new(dir), worst, predictions);
     }
     let flag = |name: &str| {
         args.iter()

@@ -195,6 +195,24 @@ pub fn score(page: &Page) -> Scored {
         Some(&page.url),
         &crate::config::ExtractOverrides::default(),
     );
+    score_output(page, &a)
+}
+
+/// Scores another extractor's output (`{text, title, author, date}`) by
+/// the same rules, for a comparison in one run.
+pub fn score_prediction(page: &Page, p: &Value) -> Scored {
+    let s = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
+    let a = super::Article {
+        text: s("text").unwrap_or_default(),
+        title: s("title"),
+        byline: s("author"),
+        published: s("date"),
+        ..Default::default()
+    };
+    score_output(page, &a)
+}
+
+fn score_output(page: &Page, a: &super::Article) -> Scored {
     let (_, recall, f1) = word_f1(&a.text, &page.text);
     Scored {
         id: page.id.clone(),
