@@ -99,10 +99,22 @@ static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)-ad-|hidden|^hid$|\bhid\b|banner|combx|comment|com-|contact|foot|footer|footnote|gdpr|masthead|media|meta|outbrain|promo|related|recent|scroll|share|shoutbox|sidebar|skyscraper|sponsor|shopping|social|tags|tool|widget|newsletter|subscribe|caption|byline|author").expect("static regex")
 });
 
+/// Page-builder class names that name structure, not chrome: Elementor
+/// calls every block `elementor-widget-*`, text included.
+const STRUCTURAL_PREFIXES: &[(&str, &str)] = &[("elementor-widget", "elementor-block")];
+
 fn class_and_id(e: &scraper::node::Element) -> String {
     let mut s = String::new();
     if let Some(c) = e.attr("class") {
-        s.push_str(c);
+        if STRUCTURAL_PREFIXES.iter().any(|(p, _)| c.contains(p)) {
+            let mut c = c.to_string();
+            for (p, with) in STRUCTURAL_PREFIXES {
+                c = c.replace(p, with);
+            }
+            s.push_str(&c);
+        } else {
+            s.push_str(c);
+        }
     }
     if let Some(i) = e.attr("id") {
         s.push(' ');
@@ -195,7 +207,21 @@ pub fn class_weight(e: &scraper::node::Element) -> f64 {
     w
 }
 
+/// React's streaming server rendering sends the page's content in
+/// `<div hidden id="S:0">` segments that a script moves into place: hidden
+/// in the HTML, the whole article once the page runs.
+fn is_streamed_segment(e: &scraper::node::Element) -> bool {
+    e.name() == "div"
+        && e.attr("id").is_some_and(|id| {
+            id.strip_prefix("S:")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
 fn is_hidden(e: &scraper::node::Element) -> bool {
+    if e.attr("hidden").is_some() && is_streamed_segment(e) {
+        return false;
+    }
     if e.attr("hidden").is_some() || e.attr("aria-hidden") == Some("true") {
         return true;
     }
@@ -209,10 +235,25 @@ fn is_hidden(e: &scraper::node::Element) -> bool {
     })
 }
 
+/// An element the page itself marks as the article's rich text (site
+/// builders such as Webflow put the body in a `<header class="w-richtext">`).
+fn is_body_container(e: &scraper::node::Element) -> bool {
+    e.attr("itemprop")
+        .is_some_and(|p| p.contains("articleBody"))
+        || e.attr("class").is_some_and(|c| {
+            let c = c.to_ascii_lowercase();
+            c.contains("richtext")
+                || c.contains("rich-text")
+                || c.contains("entry-content")
+                || c.contains("post-content")
+                || c.contains("article-body")
+        })
+}
+
 /// Why an element is dropped before scoring, if it is.
 pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static str> {
     let name = e.name();
-    if JUNK_TAGS.contains(&name) {
+    if JUNK_TAGS.contains(&name) && !(matches!(name, "header" | "aside") && is_body_container(e)) {
         return Some("tag");
     }
     if matches!(name, "html" | "body" | "main") {
@@ -325,6 +366,10 @@ mod tests {
         assert_eq!(
             junk_reason(&first("<div hidden>x</div>", "div"), strict),
             Some("hidden")
+        );
+        assert_eq!(
+            junk_reason(&first(r#"<div hidden id="S:0">x</div>"#, "div"), strict),
+            None
         );
         assert_eq!(
             junk_reason(
