@@ -204,7 +204,7 @@ pub fn pick<'a>(doc: &'a Html, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a
 }
 
 /// How far up from the best candidate a repeated chunk may be joined.
-const CHUNK_REACH: usize = 6;
+const CHUNK_REACH: usize = 10;
 
 /// Articles split into several containers of the same template (a body
 /// interrupted by ads or embeds, each piece a `div.article__body`) are
