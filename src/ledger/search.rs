@@ -61,6 +61,8 @@ fn index_path(ledger: &Path) -> PathBuf {
 fn open_index(conn: &Connection, ledger: &Path) -> Result<Connection, LedgerError> {
     let idx = Connection::open(index_path(ledger))
         .and_then(|c| {
+            // `serve` may bring the index up to date from two requests at once.
+            c.busy_timeout(std::time::Duration::from_secs(10))?;
             c.execute_batch("PRAGMA journal_mode = WAL;")?;
             Ok(c)
         })
