@@ -211,7 +211,13 @@ pub fn prove(
                 ))
             })?;
             let t = ledger::timestamp(t.with_timezone(&chrono::Utc));
-            Some(bundle::revision_at(conn, url, &t).map_err(Failure::usage)?)
+            let record = ledger::read::article(conn, url)?;
+            let at = ledger::read::at_time(conn, &record, &t)?
+                .ok_or_else(|| Failure::usage(format!("the ledger first saw {url} after {t}")))?;
+            Some(
+                at.revision
+                    .ok_or_else(|| Failure::usage(format!("{url}: {}", at.describe())))?,
+            )
         }
         (None, None) => None,
     };

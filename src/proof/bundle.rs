@@ -57,23 +57,6 @@ fn hex32(h: &[u8]) -> String {
     hex::encode(h)
 }
 
-/// Which revision `--at TIME` names: the one the page showed at that time.
-pub fn revision_at(conn: &Connection, url: &str, at: &str) -> Result<i64, String> {
-    let record = read::article(conn, url).map_err(|e| e.to_string())?;
-    let history = record.history();
-    let shown = history
-        .iter()
-        .rfind(|h| h.first_seen.as_str() <= at)
-        .ok_or_else(|| format!("the ledger first saw {url} after {at}"))?;
-    if shown.kind == "gone" {
-        return Err(format!(
-            "{url} was gone at {at} (since {})",
-            shown.first_seen
-        ));
-    }
-    Ok(shown.revision)
-}
-
 /// Builds the bundle for `url` (normalized), one revision or all.
 pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Built, String> {
     let record = read::article(conn, url).map_err(|e| e.to_string())?;
@@ -133,32 +116,13 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
             ));
         }
     }
-    // The newest checkpoint that covers every entry, preferring one with a
-    // timestamp token.
-    let checkpoints = log::all(conn).map_err(|e| e.to_string())?;
-    let covering: Vec<_> = checkpoints
-        .into_iter()
-        .rev()
-        .filter(|c| c.body.size >= last as u64)
-        .collect();
-    let mut chosen = None;
-    for c in &covering {
-        if let Some(t) = log::timestamp_of(conn, c.seq).map_err(|e| e.to_string())? {
-            chosen = Some((c.clone(), Some(t)));
-            break;
-        }
-    }
-    let (cp, ts) = match chosen {
-        Some(x) => x,
-        None => (
-            covering.first().cloned().ok_or_else(|| {
-                format!(
-                    "no signed checkpoint covers entry {last} yet: configure a [checkpoint] key and let a cycle run (the daemon signs one after every cycle that appended)"
-                )
-            })?,
-            None,
-        ),
-    };
+    let (cp, ts) = log::covering(conn, last)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "no signed checkpoint covers entry {last} yet: configure a [checkpoint] key and let a cycle run (the daemon signs one after every cycle that appended)"
+            )
+        })?;
     let size = cp.body.size;
     let root = log::root(conn, size).map_err(|e| e.to_string())?;
     if root != cp.body.root {

@@ -101,19 +101,53 @@ fn linked(
     Ok(out)
 }
 
+fn timestamp_from(seq: i64, v: &Value) -> Timestamp {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    Timestamp {
+        seq,
+        tsa: s("tsa").unwrap_or_default(),
+        token_blob: s("token_blob").unwrap_or_default(),
+        time: s("time"),
+    }
+}
+
 pub fn timestamp_of(conn: &Connection, checkpoint_seq: i64) -> rusqlite::Result<Option<Timestamp>> {
     Ok(linked(conn, "timestamp", checkpoint_seq)?
         .into_iter()
         .next()
-        .map(|(seq, v)| {
-            let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-            Timestamp {
-                seq,
-                tsa: s("tsa").unwrap_or_default(),
-                token_blob: s("token_blob").unwrap_or_default(),
-                time: s("time"),
-            }
-        }))
+        .map(|(seq, v)| timestamp_from(seq, &v)))
+}
+
+/// The checkpoint to prove entries up to `seq` against: the newest one
+/// that covers it (tree size ≥ `seq`) and has a timestamp token, else the
+/// newest that covers it. Timestamps are asked for the latest checkpoint
+/// only, so they refer to checkpoints in order: the walk from the newest
+/// token stops at the first that does not cover `seq`.
+pub fn covering(
+    conn: &Connection,
+    seq: i64,
+) -> rusqlite::Result<Option<(StoredCheckpoint, Option<Timestamp>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, payload FROM ledger WHERE kind = 'timestamp' ORDER BY seq DESC",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let ts_seq: i64 = r.get(0)?;
+        let v: Value = serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or(Value::Null);
+        let Some(cp_seq) = v.get("checkpoint_seq").and_then(Value::as_i64) else {
+            continue;
+        };
+        let Some(cp) = newest_from(conn, cp_seq)?.filter(|c| c.seq == cp_seq) else {
+            continue;
+        };
+        if cp.body.size < seq as u64 {
+            break;
+        }
+        return Ok(Some((cp, Some(timestamp_from(ts_seq, &v)))));
+    }
+    Ok(latest(conn)?
+        .filter(|c| c.body.size >= seq as u64)
+        .map(|c| (c, None)))
 }
 
 /// Cosignature lines stored for a checkpoint (each witness's latest).

@@ -600,21 +600,10 @@ pub fn report_html(conn: &rusqlite::Connection, url: &str) -> Result<String, Led
             previous = Some(h.revision);
         }
     }
-    let last_seq = history.iter().map(|h| h.seq).max().unwrap_or(0) as u64;
-    let checkpoint = crate::proof::log::all(conn)
+    let last_seq = history.iter().map(|h| h.seq).max().unwrap_or(0);
+    let checkpoint = crate::proof::log::covering(conn, last_seq)
         .map_err(sqlite)?
-        .into_iter()
-        .rev()
-        .find(|c| c.body.size >= last_seq);
-    let checkpoint = match checkpoint {
-        None => None,
-        Some(cp) => {
-            let ts = crate::proof::log::timestamp_of(conn, cp.seq)
-                .map_err(sqlite)?
-                .and_then(|t| t.time);
-            Some((cp.seq, cp.body.size, cp.note, ts))
-        }
-    };
+        .map(|(cp, ts)| (cp.seq, cp.body.size, cp.note, ts.and_then(|t| t.time)));
     let head = ledger::head(conn)
         .map_err(sqlite)?
         .map(|(s, h)| format!("{s}:{}", hex::encode(h)))
