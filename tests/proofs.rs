@@ -122,6 +122,8 @@ struct Witness {
     url: String,
     vkey: String,
     received: Arc<Mutex<Vec<u64>>>,
+    /// 409 answers given (the log sent an `old` size it should have known).
+    conflicts: Arc<AtomicU64>,
 }
 
 fn start_witness(log_vkey: &str) -> Witness {
@@ -131,6 +133,8 @@ fn start_witness(log_vkey: &str) -> Witness {
     let state = Arc::new(Mutex::new((0u64, newsledger::ledger::merkle::EMPTY_ROOT)));
     let received = Arc::new(Mutex::new(Vec::new()));
     let r = received.clone();
+    let conflicts = Arc::new(AtomicU64::new(0));
+    let c409 = conflicts.clone();
     let url = serve(move |body| {
         let text = String::from_utf8_lossy(body).to_string();
         let (head, note) = text.split_once("\n\n").unwrap();
@@ -159,6 +163,7 @@ fn start_witness(log_vkey: &str) -> Witness {
         let cp = Body::parse(&parsed.text).unwrap();
         let mut st = state.lock().unwrap();
         if old != st.0 {
+            c409.fetch_add(1, Ordering::SeqCst);
             return (409, format!("{}\n", st.0).into_bytes());
         }
         if newsledger::ledger::merkle::verify_consistency(old, cp.size, &st.1, &cp.root, &proof)
@@ -177,6 +182,7 @@ fn start_witness(log_vkey: &str) -> Witness {
         url,
         vkey,
         received,
+        conflicts,
     }
 }
 
@@ -303,6 +309,8 @@ async fn checkpoints_timestamps_witnesses_and_bundles_prove_a_revision() {
     assert!(ok.status.success(), "{}{}", stdout(&ok), stderr(&ok));
     assert!(stdout(&ok).contains("extends it"), "{}", stdout(&ok));
     assert_eq!(witness.received.lock().unwrap().len(), 2);
+    // A new process knew what the witness had cosigned (from the ledger).
+    assert_eq!(witness.conflicts.load(Ordering::SeqCst), 0);
     // A checkpoint altered by a byte no longer carries the log's signature.
     let forged = s.dir.path().join("forged.txt");
     std::fs::write(

@@ -170,6 +170,28 @@ pub fn cosignatures_of(conn: &Connection, checkpoint_seq: i64) -> rusqlite::Resu
     Ok(out)
 }
 
+/// The tree size `witness` last cosigned, read from the ledger's
+/// `cosignature` entries (0 if it never did).
+pub fn witnessed_size(conn: &Connection, witness: &str) -> rusqlite::Result<u64> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT payload FROM ledger WHERE kind = 'cosignature' ORDER BY seq DESC",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let v: Value = serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(Value::Null);
+        if v.get("witness").and_then(Value::as_str) != Some(witness) {
+            continue;
+        }
+        let Some(cp_seq) = v.get("checkpoint_seq").and_then(Value::as_i64) else {
+            continue;
+        };
+        if let Some(cp) = newest_from(conn, cp_seq)?.filter(|c| c.seq == cp_seq) {
+            return Ok(cp.body.size);
+        }
+    }
+    Ok(0)
+}
+
 /// What [`make_checkpoint`] appended.
 #[derive(Debug, Clone)]
 pub struct Made {

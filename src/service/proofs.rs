@@ -3,7 +3,6 @@
 //! Network failures never stop ingestion: a checkpoint that a TSA or a
 //! witness did not answer for is sent again after the next cycle.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,8 +22,8 @@ pub struct ProofWork {
     cfg: Proofs,
     client: reqwest::Client,
     ledger_path: PathBuf,
-    /// The tree size each witness last cosigned (0 until it answers).
-    witnessed: Mutex<HashMap<String, u64>>,
+    /// One pass at a time (cycles of several sources may end together).
+    pass: Mutex<()>,
 }
 
 impl ProofWork {
@@ -33,7 +32,7 @@ impl ProofWork {
             cfg,
             client: super::webhooks::client(user_agent),
             ledger_path: ledger_path.to_path_buf(),
-            witnessed: Mutex::new(HashMap::new()),
+            pass: Mutex::new(()),
         })
     }
 
@@ -41,7 +40,7 @@ impl ProofWork {
     /// the latest checkpoint if it has no token yet, send it to witnesses
     /// that have not cosigned it.
     pub async fn after_cycle(&self, writer: &WriterHandle) {
-        let mut witnessed = self.witnessed.lock().await;
+        let _pass = self.pass.lock().await;
         match writer
             .checkpoint(self.cfg.signer.clone(), &self.cfg.origin)
             .await
@@ -72,13 +71,18 @@ impl ProofWork {
             self.timestamp(writer, url, &latest).await;
         }
         for w in &self.cfg.witnesses {
-            let have = witnessed.get(w.url.as_str()).copied().unwrap_or(0);
+            // What the witness cosigned is in the ledger: no state of our own,
+            // and a restart does not cost the witness a 409 round trip.
+            let url = w.url.to_string();
+            let have = self
+                .read(move |c| log::witnessed_size(c, &url))
+                .await
+                .unwrap_or(0);
             if have >= latest.body.size {
                 continue;
             }
             match self.witness(w, have, &latest).await {
-                Ok((lines, verified, size)) => {
-                    witnessed.insert(w.url.to_string(), size);
+                Ok((lines, verified)) => {
                     if let Err(e) = writer
                         .record_cosignatures(latest.seq, w.url.to_string(), lines.clone(), verified)
                         .await
@@ -186,14 +190,14 @@ impl ProofWork {
     /// Sends the checkpoint to a witness (tlog-witness add-checkpoint):
     /// `old SIZE`, the consistency proof from it, a blank line, the note.
     /// A 409 answer names the size the witness has: sent once more from it.
-    /// Returns the cosignature lines, whether they verified against the
-    /// configured key, and the size cosigned.
+    /// Returns the cosignature lines and whether they verified against the
+    /// configured key.
     async fn witness(
         &self,
         w: &Witness,
         mut old: u64,
         cp: &StoredCheckpoint,
-    ) -> Result<(Vec<String>, bool, u64), String> {
+    ) -> Result<(Vec<String>, bool), String> {
         let size = cp.body.size;
         for _ in 0..2 {
             let proof = if old == 0 || old >= size {
@@ -251,7 +255,7 @@ impl ProofWork {
                     true
                 }
             };
-            return Ok((lines, verified, size));
+            return Ok((lines, verified));
         }
         Err("the witness answered 409 twice".into())
     }

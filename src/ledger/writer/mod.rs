@@ -292,6 +292,15 @@ impl Writer {
         Ok(())
     }
 
+    /// Runs `f` in one immediate transaction and commits what it wrote.
+    fn in_tx<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        let out = f(&tx).map_err(LedgerError::sqlite(&path))?;
+        tx.commit().map_err(LedgerError::sqlite(&path))?;
+        Ok(out)
+    }
+
     fn begin(&mut self) -> Result<Transaction<'_>> {
         let path = self.path.clone();
         self.conn
@@ -334,13 +343,9 @@ impl Writer {
         stamped: &crate::proof::tsa::Stamped,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let path = self.path.clone();
-        let tx = self.begin()?;
-        let seq =
-            crate::proof::log::record_timestamp(&tx, checkpoint_seq, tsa, reply, stamped, now)
-                .map_err(LedgerError::sqlite(&path))?;
-        tx.commit().map_err(LedgerError::sqlite(&path))?;
-        Ok(seq)
+        self.in_tx(|tx| {
+            crate::proof::log::record_timestamp(tx, checkpoint_seq, tsa, reply, stamped, now)
+        })
     }
 
     /// Records a witness's cosignature lines for a checkpoint.
@@ -352,19 +357,16 @@ impl Writer {
         verified: bool,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let path = self.path.clone();
-        let tx = self.begin()?;
-        let seq = crate::proof::log::record_cosignatures(
-            &tx,
-            checkpoint_seq,
-            witness,
-            lines,
-            verified,
-            now,
-        )
-        .map_err(LedgerError::sqlite(&path))?;
-        tx.commit().map_err(LedgerError::sqlite(&path))?;
-        Ok(seq)
+        self.in_tx(|tx| {
+            crate::proof::log::record_cosignatures(
+                tx,
+                checkpoint_seq,
+                witness,
+                lines,
+                verified,
+                now,
+            )
+        })
     }
 
     pub fn record_source(
