@@ -5,10 +5,12 @@ Python standard library only. Usage: verify_ledger.py LEDGER.db [SEQ:HEXHASH]
 Exit 0 if the chain is intact (and extends the checkpoint, if given) and every
 blob an entry references is present with content matching its hash; 1 if not.
 
-Blobs are stored zstd-compressed. Their content is checked with Python 3.14's
+Blobs are stored zstd-compressed (codec `zstd`), or as a delta (codec
+`zstd-delta`): zstd with the full bytes of the blob named in `base` as a
+raw-content dictionary (prefix). Their content is checked with Python 3.14's
 compression.zstd, or the `zstandard` package if installed; without either,
-the script still checks that every referenced blob is present and says that
-their contents were not checked.
+the script still checks that every referenced blob and each delta's bases
+are present, and says that their contents were not checked.
 
 entry_hash = SHA-256( 0x00 || lp("newsledger-entry-v1") || u64be(seq)
                       || lp(recorded_at) || lp(kind)
@@ -26,14 +28,19 @@ import sys
 try:  # Python 3.14+
     from compression import zstd as _zstd
 
-    def unzstd(data, size):
-        return _zstd.decompress(data)
+    def unzstd(data, size, prefix=None):
+        if prefix is None:
+            return _zstd.decompress(data)
+        return _zstd.decompress(data, zstd_dict=_zstd.ZstdDict(prefix, is_raw=True).as_prefix)
 except ImportError:
     try:
         import zstandard as _zstandard
 
-        def unzstd(data, size):
-            return _zstandard.ZstdDecompressor().decompress(data, max_output_size=size)
+        def unzstd(data, size, prefix=None):
+            if prefix is None:
+                return _zstandard.ZstdDecompressor().decompress(data, max_output_size=size)
+            d = _zstandard.ZstdCompressionDict(prefix, dict_type=_zstandard.DICT_TYPE_RAWCONTENT)
+            return _zstandard.ZstdDecompressor(dict_data=d).decompress(data, max_output_size=size)
     except ImportError:
         unzstd = None
 
@@ -113,30 +120,59 @@ def open_read_only(db):
         return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True)
 
 
+class BlobProblem(Exception):
+    pass
+
+
+MAX_DELTA_DEPTH = 16
+
+
+def blob_content(conn, key, depth=0):
+    """The full bytes of blob `key` (None if they cannot be decompressed
+    here), checked against the key; raises BlobProblem."""
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(blobs)")]
+    base_col = "base" if "base" in cols else "NULL"
+    row = conn.execute(f"SELECT codec, size, data, {base_col} FROM blobs WHERE hash = ?",
+                       (key,)).fetchone()
+    if row is None:
+        raise BlobProblem("is missing" if depth == 0 else f"has a missing delta base {key.hex()}")
+    codec, size, data, base = row
+    if codec == "identity":
+        content = bytes(data)
+    elif codec in ("zstd", "zstd-delta"):
+        prefix = None
+        if codec == "zstd-delta":
+            if base is None:
+                raise BlobProblem("is a delta without a base")
+            if depth >= MAX_DELTA_DEPTH:
+                raise BlobProblem(f"has a chain of deltas longer than {MAX_DELTA_DEPTH}")
+            prefix = blob_content(conn, bytes(base), depth + 1)
+            if prefix is None:
+                return None
+        if unzstd is None:
+            return None
+        try:
+            content = unzstd(bytes(data), size, prefix)
+        except Exception as e:  # corrupt data
+            raise BlobProblem(f"does not decompress: {e}")
+    else:
+        raise BlobProblem(f"has an unknown codec {codec}")
+    if hashlib.sha256(content).digest() != key:
+        raise BlobProblem("content does not match its hash")
+    return content
+
+
 def check_blob(conn, hexhash):
     """(problem or None, 1 if the content was checked)."""
     try:
         key = bytes.fromhex(hexhash)
     except ValueError:
         return "has a key that is not hexadecimal", 0
-    row = conn.execute("SELECT codec, size, data FROM blobs WHERE hash = ?", (key,)).fetchone()
-    if row is None:
-        return "is missing", 0
-    codec, size, data = row
-    if codec == "identity":
-        content = bytes(data)
-    elif codec == "zstd" and unzstd is not None:
-        try:
-            content = unzstd(bytes(data), size)
-        except Exception as e:  # corrupt data
-            return f"does not decompress: {e}", 0
-    elif codec == "zstd":
-        return None, 0
-    else:
-        return f"has an unknown codec {codec}", 0
-    if hashlib.sha256(content).digest() != key:
-        return "content does not match its hash", 0
-    return None, 1
+    try:
+        content = blob_content(conn, key)
+    except BlobProblem as e:
+        return str(e), 0
+    return None, 0 if content is None else 1
 
 
 if __name__ == "__main__":

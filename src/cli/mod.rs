@@ -158,6 +158,10 @@ enum Command {
         /// With a signed checkpoint: also re-walk the whole chain
         #[arg(long)]
         full: bool,
+        /// Only the chain (hashes, links, checkpoint): no blob contents,
+        /// derived tables or tree nodes. The fast check for very large ledgers
+        #[arg(long)]
+        chain_only: bool,
         /// Verify an exported JSONL file instead of the ledger database
         #[arg(long, value_name = "FILE")]
         jsonl: Option<PathBuf>,
@@ -662,6 +666,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             full,
             jsonl: None,
             json,
+            ..
         } if std::path::Path::new(file).is_file() => {
             let key = match key {
                 Some(k) => proofs::parse_vkey(k, "--key")?,
@@ -688,6 +693,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             checkpoint,
             jsonl,
             json,
+            chain_only,
             ..
         } => {
             let cp: Option<Checkpoint> = checkpoint
@@ -710,7 +716,14 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 return Ok(if report.ok() { 0 } else { 1 });
             }
             let (path, conn) = open_ro(&cli)?;
-            let report = ledger::verify::verify(&conn, cp.as_ref())?;
+            let progress = output::Progress::on_terminal();
+            let show = |what: &str, done: u64, total: u64| progress.show(what, done, total);
+            let options = ledger::verify::Options {
+                chain_only: *chain_only,
+                progress: Some(&show),
+            };
+            let report = ledger::verify::verify_with(&conn, cp.as_ref(), &options)?;
+            progress.clear();
             output::verify(&mut out, &report, cp.as_ref(), *json)?;
             // For `serve`'s ledger page; a read-only directory just skips it.
             let _ = std::fs::write(

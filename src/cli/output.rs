@@ -374,6 +374,8 @@ pub fn verify(
                 "ok": r.ok(),
                 "entries": r.entries,
                 "blobs_checked": r.blobs_checked,
+                "blob_bytes": r.blob_bytes,
+                "blob_seconds": r.blob_seconds,
                 "head": r.head.as_ref().map(|h| h.to_string()),
                 "checkpoint": cp.map(|c| c.to_string()),
                 "first_bad_seq": r.first_break.as_ref().map(|b| b.seq),
@@ -415,11 +417,71 @@ pub fn verify(
     } else {
         ""
     };
+    let blobs = if r.blob_seconds > 0.0 {
+        format!(
+            "{} blob references checked ({:.1} MB at {:.0} MB/s)",
+            r.blobs_checked,
+            r.blob_bytes as f64 / 1e6,
+            r.blob_bytes as f64 / 1e6 / r.blob_seconds
+        )
+    } else if r.derived_checked || r.blobs_checked > 0 {
+        format!("{} blob references checked", r.blobs_checked)
+    } else {
+        "chain only (blobs, derived tables and tree nodes not checked)".into()
+    };
     writeln!(
         out,
-        "OK: {} entries, {} blob references checked, head {head}{extends}{derived}",
-        r.entries, r.blobs_checked
+        "OK: {} entries, {blobs}, head {head}{extends}{derived}",
+        r.entries
     )
+}
+
+/// A progress line on standard error, only when it is a terminal and the
+/// work has run for more than two seconds; rewritten at most every 200 ms.
+pub struct Progress {
+    terminal: bool,
+    started: std::time::Instant,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Progress {
+    pub fn on_terminal() -> Progress {
+        use std::io::IsTerminal;
+        Progress {
+            terminal: std::io::stderr().is_terminal(),
+            started: std::time::Instant::now(),
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn show(&self, what: &str, done: u64, total: u64) {
+        if !self.terminal || self.started.elapsed() < std::time::Duration::from_secs(2) {
+            return;
+        }
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(200)) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        let line = if total > 0 {
+            format!(
+                "verify: {what} {done}/{total} ({:.0} %)",
+                100.0 * done as f64 / total as f64
+            )
+        } else {
+            format!("verify: comparing {what} tables with the chain")
+        };
+        eprint!("\r\x1b[2K{line}");
+    }
+
+    /// Erases the progress line, if one was shown.
+    pub fn clear(&self) {
+        if self.last.lock().is_ok_and(|l| l.is_some()) {
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
 
 /// Sources whose next run is more than `grace` in the past: the daemon is

@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0005_watchlist_retired.sql"),
     ),
     (6, include_str!("../../migrations/0006_merkle.sql")),
+    (7, include_str!("../../migrations/0007_blob_deltas.sql")),
 ];
 
 /// How many entries at the head the writer re-verifies before it appends.
@@ -426,7 +427,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     }
     for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         if *version == 6 {
-            widen_kinds(&tx).map_err(|e| not_writable(path, e))?;
+            widen_check(&tx, "ledger", KINDS_V1, KINDS_V6).map_err(|e| not_writable(path, e))?;
+        }
+        if *version == 7 {
+            widen_check(&tx, "blobs", CODECS_V1, CODECS_V7).map_err(|e| not_writable(path, e))?;
         }
         tx.execute_batch(sql).map_err(|e| not_writable(path, e))?;
         tx.execute(
@@ -438,27 +442,31 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     tx.commit().map_err(|e| not_writable(path, e))
 }
 
+const KINDS_V1: &str = "CHECK (kind IN ('genesis', 'fetch', 'revision', 'gone', 'source'))";
+const KINDS_V6: &str = "CHECK (kind IN ('genesis', 'fetch', 'revision', 'gone', 'source', 'checkpoint', 'timestamp', 'cosignature'))";
+const CODECS_V1: &str = "CHECK (codec IN ('zstd', 'identity'))";
+const CODECS_V7: &str = "CHECK (codec IN ('zstd', 'identity', 'zstd-delta'))";
+
 /// Migration 6 admits the proof entries (`checkpoint`, `timestamp`,
-/// `cosignature`) in `ledger.kind`'s CHECK constraint. Copying the table to
-/// change it would rewrite every entry; loosening a CHECK constraint in the
-/// stored schema is SQLite's documented alternative for exactly this
+/// `cosignature`) in `ledger.kind`'s CHECK constraint, migration 7 the
+/// `zstd-delta` codec in `blobs.codec`'s. Copying a table to change it would
+/// rewrite every row; loosening a CHECK constraint in the stored schema is
+/// SQLite's documented alternative for exactly this
 /// (sqlite.org/lang_altertable.html, "otherchanges"), and no row changes.
-fn widen_kinds(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    const OLD: &str = "CHECK (kind IN ('genesis', 'fetch', 'revision', 'gone', 'source'))";
-    const NEW: &str = "CHECK (kind IN ('genesis', 'fetch', 'revision', 'gone', 'source', 'checkpoint', 'timestamp', 'cosignature'))";
+fn widen_check(tx: &Transaction<'_>, table: &str, old: &str, new: &str) -> rusqlite::Result<()> {
     let sql: String = tx.query_row(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ledger'",
-        [],
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [table],
         |r| r.get(0),
     )?;
-    if !sql.contains(OLD) {
+    if !sql.contains(old) {
         return Ok(());
     }
     let version: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
     tx.execute_batch("PRAGMA writable_schema = ON")?;
     tx.execute(
-        "UPDATE sqlite_master SET sql = ?1 WHERE type = 'table' AND name = 'ledger'",
-        [sql.replace(OLD, NEW)],
+        "UPDATE sqlite_master SET sql = ?1 WHERE type = 'table' AND name = ?2",
+        params![sql.replace(old, new), table],
     )?;
     tx.execute_batch(&format!(
         "PRAGMA schema_version = {}; PRAGMA writable_schema = OFF;",

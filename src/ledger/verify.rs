@@ -30,6 +30,9 @@ pub struct Break {
 pub struct Report {
     pub entries: u64,
     pub blobs_checked: u64,
+    /// Full bytes of the blobs checked, and the time the check took.
+    pub blob_bytes: u64,
+    pub blob_seconds: f64,
     pub head: Option<Checkpoint>,
     pub first_break: Option<Break>,
     /// Entries that hash correctly but contradict earlier ones (a revision
@@ -65,21 +68,124 @@ fn referenced_blobs(payload: &str) -> Vec<String> {
         .collect()
 }
 
+/// A progress callback: (what, done, total).
+pub type ProgressFn<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+
+/// What `verify` checks beyond the chain, and how it reports progress.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// Only the chain: hashes, links, the checkpoint; no blobs, no derived
+    /// tables or tree nodes.
+    pub chain_only: bool,
+    /// Called now and then with (what, done, total): "entries", "blobs",
+    /// "derived".
+    pub progress: Option<ProgressFn<'a>>,
+}
+
 /// Verifies the whole chain, then the derived tables against it, in one
 /// read transaction (one snapshot, while the daemon keeps writing). Stops at
 /// the first break of the chain.
 pub fn verify(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Report, LedgerError> {
+    verify_with(conn, checkpoint, &Options::default())
+}
+
+/// [`verify`] with options.
+pub fn verify_with(
+    conn: &Connection,
+    checkpoint: Option<&Checkpoint>,
+    options: &Options<'_>,
+) -> Result<Report, LedgerError> {
     let sqlite = |source| LedgerError::Sqlite {
         path: "ledger".into(),
         source,
     };
     let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
-    let report = verify_in(&snapshot, checkpoint);
+    let report = verify_in(&snapshot, checkpoint, options);
     drop(snapshot);
     report
 }
 
-fn verify_in(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Report, LedgerError> {
+/// Checks blobs on every core: each worker reads on its own connection
+/// (blobs are never changed once written, so any snapshot at or after ours
+/// holds them). Returns the first failure in entry order, if any.
+fn check_blobs(
+    conn: &Connection,
+    refs: &[(i64, String)],
+    report: &mut Report,
+    options: &Options<'_>,
+) -> Result<Option<Break>, LedgerError> {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism()
+        .map_or(2, std::num::NonZero::get)
+        .min(refs.len().max(1));
+    let path = conn.path().map(std::path::PathBuf::from);
+    let next = AtomicUsize::new(0);
+    let done = AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
+    let total = refs.len() as u64;
+    let t0 = std::time::Instant::now();
+    let work = |c: &Connection| -> Option<Break> {
+        let mut first: Option<Break> = None;
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((seq, hash)) = refs.get(i) else {
+                return first;
+            };
+            if first.as_ref().is_some_and(|b| b.seq < *seq) {
+                continue;
+            }
+            match blobs::get(c, hash) {
+                Ok(b) => {
+                    bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+                }
+                Err(err) => {
+                    first = Some(Break {
+                        seq: *seq,
+                        reason: err.to_string(),
+                    });
+                }
+            }
+            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(p) = options.progress
+                && d.is_multiple_of(256)
+            {
+                p("blobs", d, total);
+            }
+        }
+    };
+    let found: Vec<Option<Break>> = match path.filter(|p| !p.as_os_str().is_empty()) {
+        Some(path) if workers > 1 => std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let path = path.clone();
+                    let work = &work;
+                    scope.spawn(move || match super::open_read_only(&path) {
+                        Ok(c) => work(&c),
+                        Err(e) => Some(Break {
+                            seq: 0,
+                            reason: e.to_string(),
+                        }),
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().ok().flatten())
+                .collect()
+        }),
+        _ => vec![work(conn)],
+    };
+    report.blobs_checked = done.load(Ordering::Relaxed);
+    report.blob_bytes = bytes.load(Ordering::Relaxed);
+    report.blob_seconds = t0.elapsed().as_secs_f64();
+    Ok(found.into_iter().flatten().min_by_key(|b| b.seq))
+}
+
+fn verify_in(
+    conn: &Connection,
+    checkpoint: Option<&Checkpoint>,
+    options: &Options<'_>,
+) -> Result<Report, LedgerError> {
     let sqlite = |source| LedgerError::Sqlite {
         path: "ledger".into(),
         source,
@@ -90,10 +196,18 @@ fn verify_in(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repor
             Entry::COLUMNS
         ))
         .map_err(sqlite)?;
+    let total = conn
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM ledger", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(sqlite)? as u64;
     let mut rows = stmt.query([]).map_err(sqlite)?;
+    let mut blob_refs: Vec<(i64, String)> = Vec::new();
     let mut report = Report {
         entries: 0,
         blobs_checked: 0,
+        blob_bytes: 0,
+        blob_seconds: 0.0,
         head: None,
         first_break: None,
         anomalies: vec![],
@@ -176,12 +290,13 @@ fn verify_in(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repor
             );
             return Ok(report);
         }
-        for h in referenced_blobs(e.payload) {
-            report.blobs_checked += 1;
-            if let Err(err) = blobs::get(conn, &h) {
-                fail(&mut report, e.seq, err.to_string());
-                return Ok(report);
-            }
+        if !options.chain_only {
+            blob_refs.extend(referenced_blobs(e.payload).into_iter().map(|h| (e.seq, h)));
+        }
+        if let Some(p) = options.progress
+            && report.entries.is_multiple_of(65_536)
+        {
+            p("entries", report.entries, total);
         }
         if let Some(cp) = checkpoint
             && cp.seq == e.seq
@@ -222,6 +337,16 @@ fn verify_in(conn: &Connection, checkpoint: Option<&Checkpoint>) -> Result<Repor
         return Ok(report);
     }
     report.tree_root = Some(tree.root());
+    if options.chain_only {
+        return Ok(report);
+    }
+    if let Some(b) = check_blobs(conn, &blob_refs, &mut report, options)? {
+        report.first_break = Some(b);
+        return Ok(report);
+    }
+    if let Some(p) = options.progress {
+        p("derived", 0, 0);
+    }
     check_derived(conn, &mut report, expected_seq - 1)?;
     check_tree(conn, &mut report, &tree)?;
     Ok(report)

@@ -16,6 +16,7 @@ use crate::config::Source;
 use crate::extract;
 use crate::fetch::guard::Guard;
 use crate::fetch::{Conditional, FetchResult, Fetcher};
+use crate::ledger::writer::prepare::{Hint, prepare};
 use crate::ledger::writer::{Applied, ChangeKind, FetchReport, Outcome, WriterHandle};
 use crate::ledger::{self, LedgerError};
 
@@ -76,10 +77,12 @@ impl CycleSummary {
     }
 }
 
-/// Per-URL state read before a cycle: validators and the last fetch time.
+/// Per-URL state read before a cycle: validators, the last fetch time, and
+/// the article's current version (a hint for the preparation of its report).
 struct UrlState {
     conditional: Conditional,
     last_fetch_at: Option<String>,
+    hint: Option<Hint>,
 }
 
 fn load_state(
@@ -93,11 +96,26 @@ fn load_state(
     };
     let mut stmt = conn
         .prepare(
-            "SELECT url, etag, last_modified, last_fetch_at FROM fetch_state WHERE source = ?1",
+            "SELECT f.url, f.etag, f.last_modified, f.last_fetch_at,
+                    a.content_hash, a.field_hashes, a.text_blob, a.raw_blob
+             FROM fetch_state f LEFT JOIN articles a ON a.url = f.article_url
+             WHERE f.source = ?1",
         )
         .map_err(sqlite)?;
     let rows = stmt
         .query_map(params![source], |r| {
+            let content_hash: Option<String> = r.get(4)?;
+            let field_hashes: Option<String> = r.get(5)?;
+            let text_blob: Option<String> = r.get(6)?;
+            let hint = match (content_hash, field_hashes, text_blob) {
+                (Some(content_hash), Some(f), Some(text_blob)) => Some(Hint {
+                    content_hash,
+                    field_hashes: serde_json::from_str(&f).unwrap_or_default(),
+                    text_blob,
+                    raw_blob: r.get(7)?,
+                }),
+                _ => None,
+            };
             Ok((
                 r.get::<_, String>(0)?,
                 UrlState {
@@ -106,6 +124,7 @@ fn load_state(
                         last_modified: r.get(2)?,
                     },
                     last_fetch_at: r.get(3)?,
+                    hint,
                 },
             ))
         })
@@ -233,16 +252,18 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
         if !seen.insert(url.clone()) {
             continue;
         }
-        let cond = state
+        let (cond, hint) = state
             .get(&url)
-            .map(|s| s.conditional.clone())
+            .map(|s| (s.conditional.clone(), s.hint.clone()))
             .unwrap_or_default();
         let ctx = ctx.clone();
         let source = shared.clone();
         // Watch-list URLs are guarded again when fetched, not only when
         // they were discovered (the configuration may have changed since).
         let guard = (!configured.contains(&url)).then(|| guard.clone());
-        tasks.spawn(async move { fetch_one(&ctx, &source, url, cond, guard.as_deref()).await });
+        tasks.spawn(
+            async move { fetch_one(&ctx, &source, url, cond, hint, guard.as_deref()).await },
+        );
     }
     let flags_before = summary.flags.len();
     while let Some(joined) = tasks.join_next().await {
@@ -334,6 +355,7 @@ async fn fetch_one(
     source: &Source,
     url: String,
     cond: Conditional,
+    hint: Option<Hint>,
     guard: Option<&Guard>,
 ) -> Option<Result<Applied, (String, LedgerError)>> {
     let mut shutdown = ctx.shutdown.clone();
@@ -368,6 +390,7 @@ async fn fetch_one(
             let ct = resp.header("content-type").map(str::to_string);
             let final_url = result.final_url.clone();
             let overrides = source.overrides.clone();
+            let _cpu = cpu_permit().await;
             let job = tokio::task::spawn_blocking(move || {
                 let html = extract::decode(&body, ct.as_deref());
                 extract::extract(&html, Some(&final_url), &overrides)
@@ -402,7 +425,9 @@ async fn fetch_one(
         article,
         skipped,
         overrides: source.overrides.clone(),
+        prepared: Default::default(),
     };
+    let report = prepared(&ctx.ledger_path, report, hint).await?;
     let requested = report.result.requested_url.clone();
     let applied = ctx.writer.record(report).await;
     match &applied {
@@ -428,6 +453,51 @@ async fn fetch_one(
         ),
     }
     Some(applied.map_err(|e| (requested, e)))
+}
+
+/// Hashes, compresses and diffs the report on the blocking pool (the
+/// writer then only decides and inserts). A response without a body is
+/// prepared in place. `None` only when the runtime is shutting down.
+pub(super) async fn prepared(
+    ledger: &std::path::Path,
+    report: FetchReport,
+    hint: Option<Hint>,
+) -> Option<FetchReport> {
+    let has_body = report
+        .result
+        .response
+        .as_ref()
+        .is_ok_and(|r| !r.body.is_empty());
+    let path = ledger.to_path_buf();
+    let run = move |mut report: FetchReport| {
+        // A panic here costs the preparation, not the report: the writer
+        // does the work itself.
+        report.prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            prepare(&report, hint.as_ref(), || {
+                ledger::open_read_only(&path).ok()
+            })
+        }))
+        .unwrap_or_default();
+        report
+    };
+    if !has_body {
+        return Some(run(report));
+    }
+    let _cpu = cpu_permit().await;
+    tokio::task::spawn_blocking(move || run(report)).await.ok()
+}
+
+/// CPU-bound work (extraction, preparation) runs at most once per core at
+/// a time: 64 fetches finishing together would otherwise start 64 threads
+/// on two cores.
+async fn cpu_permit() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    static CPU: std::sync::OnceLock<Semaphore> = std::sync::OnceLock::new();
+    CPU.get_or_init(|| {
+        Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+    })
+    .acquire()
+    .await
+    .ok()
 }
 
 /// The STATUS= line systemd shows: "demo: last cycle 12:00: 40 fetched,

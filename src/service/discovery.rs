@@ -216,6 +216,10 @@ pub(super) async fn run_discovery(
             article: None,
             skipped: Some(format!("discovery {kind}: {n} links")),
             overrides: source.overrides.clone(),
+            prepared: Default::default(),
+        };
+        let Some(report) = super::cycle::prepared(&ctx.ledger_path, report, None).await else {
+            continue;
         };
         match ctx.writer.record(report).await {
             Ok(applied) => note(summary, &source.name, applied),

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 
-use super::{Applied, ChangeKind, FetchReport, Flag, Outcome};
+use super::{Applied, ChangeKind, FetchReport, Flag, Outcome, prepare};
 use crate::config::{KeepRaw, Webhook};
 use crate::diff::{self, Fingerprint};
 use crate::extract::{self, Article};
@@ -161,10 +161,19 @@ pub(super) fn apply_in(
     if let Some(resp) = response {
         payload.insert("status".into(), json!(resp.status));
         payload.insert("body_bytes".into(), json!(resp.body.len()));
-        payload.insert("body_sha256".into(), json!(blobs::hash_hex(&resp.body)));
+        let prepared = &report.prepared;
+        let body_sha256 = prepared
+            .body_sha256
+            .clone()
+            .unwrap_or_else(|| blobs::hash_hex(&resp.body));
+        payload.insert("body_sha256".into(), json!(body_sha256));
         if let Some(wire) = &resp.wire {
             // The body as sent, still content-encoded: what the capture holds.
-            payload.insert("wire_sha256".into(), json!(blobs::hash_hex(wire)));
+            let wire_sha256 = prepared
+                .wire_sha256
+                .clone()
+                .unwrap_or_else(|| blobs::hash_hex(wire));
+            payload.insert("wire_sha256".into(), json!(wire_sha256));
         }
         payload.insert("etag".into(), json!(resp.header("etag")));
         payload.insert("last_modified".into(), json!(resp.header("last-modified")));
@@ -219,7 +228,11 @@ pub(super) fn apply_in(
             payload.insert("error_class".into(), json!("empty_extraction"));
         }
         (Ok(_), Some(article)) => {
-            let fp = diff::fingerprint(article);
+            let fp = report
+                .prepared
+                .fingerprint
+                .clone()
+                .unwrap_or_else(|| diff::fingerprint(article));
             payload.insert("content_hash".into(), json!(fp.content_hash));
             payload.insert("field_hashes".into(), json!(fp.field_hashes));
             payload.insert("extractor".into(), json!(article.extractor_version));
@@ -291,7 +304,7 @@ pub(super) fn apply_in(
         || report.keep_raw == KeepRaw::All;
     let mut raw_blob = None;
     if let (true, Some(resp)) = (keep_raw, response) {
-        let h = blobs::put(tx, &resp.raw())?;
+        let h = store(tx, report.prepared.raw.as_ref(), || resp.raw())?;
         payload.insert("raw_blob".into(), json!(h));
         raw_blob = Some(h);
     }
@@ -299,12 +312,9 @@ pub(super) fn apply_in(
     if let (Some((article, _)), Decision::Revise(..) | Decision::Revert(..)) =
         (&extracted, &decision)
     {
-        #[allow(
-            clippy::expect_used,
-            reason = "serializing the Article struct (strings only) cannot fail"
-        )]
-        let text_json = serde_json::to_vec(&json!(article)).expect("article serializes");
-        text_blob = Some(blobs::put(tx, &text_json)?);
+        text_blob = Some(store(tx, report.prepared.text.as_ref(), || {
+            prepare::text_json(article)
+        })?);
     }
     if let Decision::Revert(k, fields) = &decision {
         payload.insert("reverted_to".into(), json!(k));
@@ -342,9 +352,22 @@ pub(super) fn apply_in(
         }
         (Decision::Revise(kind, fields), Some((article, fp))) => {
             let to_rev = cur.as_ref().map_or(0, |c| c.max_revision) + 1;
-            let old = cur.as_ref().map(|c| c.fingerprint(tx));
+            // The diff prepared before the writer, if it was made against
+            // the version the record shows now; else made here.
+            let prepared = report
+                .prepared
+                .previous
+                .as_ref()
+                .filter(|p| cur.as_ref().map(|c| &c.content_hash) == p.content_hash.as_ref());
+            let old = match prepared {
+                Some(p) => p.fingerprint.clone(),
+                None => cur.as_ref().map(|c| c.fingerprint(tx)),
+            };
             let old_body = old.as_ref().map_or("", body_of);
-            let words = diff::words::diff(old_body, body_of(fp));
+            let words = match prepared {
+                Some(p) => p.diff.clone(),
+                None => diff::words::diff(old_body, body_of(fp)),
+            };
             let declared = old.as_ref().is_some_and(|o| diff::is_declared(o, fp));
             let rev_payload = json!({
                 "article_url": article_url,
@@ -415,6 +438,21 @@ pub(super) fn apply_in(
 
     fold(tx, &mut state, &events)?;
     Ok(applied)
+}
+
+/// Stores a blob packed before the writer, or packs it here when it was not
+/// (or when the delta base it names is not stored).
+fn store(
+    tx: &Transaction<'_>,
+    packed: Option<&blobs::Packed>,
+    bytes: impl FnOnce() -> Vec<u8>,
+) -> rusqlite::Result<String> {
+    if let Some(p) = packed
+        && blobs::base_stored(tx, p)?
+    {
+        return blobs::put_packed(tx, p);
+    }
+    blobs::put(tx, &bytes())
 }
 
 /// The normalized body of a fingerprint ("" if it has none).

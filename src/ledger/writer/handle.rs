@@ -57,6 +57,9 @@ enum Request {
     },
 }
 
+/// Most fetches one commit records (the channel holds 64 requests).
+const GROUP_MAX: usize = 64;
+
 /// A handle to the writer thread. Dropping every handle stops the writer
 /// after it has applied what it already received.
 #[derive(Clone)]
@@ -82,10 +85,31 @@ impl WriterHandle {
         let join = std::thread::Builder::new()
             .name("ledger-writer".into())
             .spawn(move || {
-                while let Some(req) = rx.blocking_recv() {
+                // A request taken from the channel while a group was being
+                // gathered, served right after that group.
+                let mut held: Option<Request> = None;
+                while let Some(req) = held.take().or_else(|| rx.blocking_recv()) {
                     match req {
                         Request::Fetch(report, reply) => {
-                            let _ = reply.send(writer.apply(&report));
+                            // Group commit: every fetch already queued (up to
+                            // GROUP_MAX) shares this fetch's commit.
+                            let mut group = vec![(report, reply)];
+                            while group.len() < GROUP_MAX {
+                                match rx.try_recv() {
+                                    Ok(Request::Fetch(r, reply)) => group.push((r, reply)),
+                                    Ok(other) => {
+                                        held = Some(other);
+                                        break;
+                                    }
+                                    Err(_) => break,
+                                }
+                            }
+                            let reports: Vec<&FetchReport> =
+                                group.iter().map(|(r, _)| r.as_ref()).collect();
+                            let results = writer.apply_group(&reports);
+                            for ((_, reply), result) in group.into_iter().zip(results) {
+                                let _ = reply.send(result);
+                            }
                         }
                         Request::Source(name, cfg, reply) => {
                             let _ = reply.send(writer.record_source(&name, &cfg, Utc::now()));

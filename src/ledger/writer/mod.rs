@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 mod apply;
 mod handle;
+pub mod prepare;
 
 pub use handle::WriterHandle;
 
@@ -33,6 +34,9 @@ pub struct FetchReport {
     pub skipped: Option<String>,
     /// The source's extraction overrides (to re-extract an old capture).
     pub overrides: ExtractOverrides,
+    /// Hashes, packed blobs and the diff, done before the writer
+    /// ([`prepare::prepare`]); what is missing the writer does itself.
+    pub prepared: prepare::Prepared,
 }
 
 /// The outcome of a fetch, as recorded in its `fetch` entry.
@@ -439,23 +443,80 @@ impl Writer {
         Ok(())
     }
 
-    /// Records one fetch and its consequences in one transaction.
-    pub fn apply(&mut self, report: &FetchReport) -> Result<Applied> {
+    /// Records several fetches in one transaction, so that they share one
+    /// commit (one fsync): a group commit. Each fetch is applied inside its
+    /// own savepoint, so a fetch that fails leaves nothing of itself and
+    /// the others are still recorded; a failed commit records none of them
+    /// (and every one gets the error). Results are only returned after the
+    /// commit: nothing is reported recorded that is not durable.
+    pub fn apply_group(&mut self, reports: &[&FetchReport]) -> Vec<Result<Applied>> {
         let path = self.path.clone();
-        let now = Utc::now();
         let webhooks = std::mem::take(&mut self.webhooks);
-        let result = (|| {
-            let tx = self.begin()?;
-            let applied = apply_in(&tx, report, now).map_err(LedgerError::sqlite(&path))?;
-            for flag in &applied.flags {
-                enqueue(&tx, &webhooks, &report.source, flag, now)
-                    .map_err(LedgerError::sqlite(&path))?;
+        let each_error = |e: &rusqlite::Error, n: usize| -> Vec<Result<Applied>> {
+            (0..n)
+                .map(|_| Err(LedgerError::sqlite(&path)(copy_error(e))))
+                .collect()
+        };
+        let results = (|| {
+            let tx = match self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+            {
+                Ok(tx) => tx,
+                Err(e) => return each_error(&e, reports.len()),
+            };
+            let mut results = Vec::with_capacity(reports.len());
+            for report in reports {
+                let now = Utc::now();
+                let one = (|| {
+                    tx.execute_batch("SAVEPOINT fetch")?;
+                    let applied = apply_in(&tx, report, now).and_then(|applied| {
+                        for flag in &applied.flags {
+                            enqueue(&tx, &webhooks, &report.source, flag, now)?;
+                        }
+                        Ok(applied)
+                    });
+                    match applied {
+                        Ok(a) => {
+                            tx.execute_batch("RELEASE fetch")?;
+                            Ok(a)
+                        }
+                        Err(e) => {
+                            tx.execute_batch("ROLLBACK TO fetch; RELEASE fetch")?;
+                            Err(e)
+                        }
+                    }
+                })();
+                results.push(one.map_err(LedgerError::sqlite(&path)));
             }
-            tx.commit().map_err(LedgerError::sqlite(&path))?;
-            Ok(applied)
+            match tx.commit() {
+                Ok(()) => results,
+                Err(e) => each_error(&e, reports.len()),
+            }
         })();
         self.webhooks = webhooks;
-        let applied = result?;
-        Ok(applied)
+        results
+    }
+
+    /// Records one fetch and its consequences in one transaction.
+    pub fn apply(&mut self, report: &FetchReport) -> Result<Applied> {
+        self.apply_group(&[report]).pop().unwrap_or_else(|| {
+            Err(LedgerError::sqlite(&self.path)(
+                rusqlite::Error::InvalidQuery,
+            ))
+        })
+    }
+}
+
+/// A copy of a SQLite error, for every fetch of a group that shares it.
+fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => {
+            rusqlite::Error::SqliteFailure(*code, msg.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
     }
 }

@@ -1,0 +1,302 @@
+//! Realistic ingest: nginx (the distribution's package) serves 100 loopback
+//! hosts × 50 article pages of 60–200 KB, built from the seed articles with
+//! heavy chrome (inline scripts and styles, mega menus, card grids, footers),
+//! with nginx's own ETag and Last-Modified. `newsledger once` ingests them
+//! all into a new ledger (durable commits), then runs again: every page
+//! answers 304 to the conditional request. Prints one Markdown table.
+//!
+//!     cargo bench --bench ingest
+//!     NEWSLEDGER_BENCH_PEER=/path/to/other/newsledger cargo bench --bench ingest
+//!
+//! Needs `nginx` on PATH or in /usr/sbin (Debian: nginx-light). Every
+//! request goes to 127.0.2.0/24.
+
+#[path = "support/pages.rs"]
+mod pages;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use newsledger::demo::site;
+
+const HOSTS: usize = 100;
+const PAGES: usize = 50;
+
+/// Writes the 100 × 50 pages under `root/HOST/a/N/index.html`; returns
+/// the URLs and the bytes written.
+fn build_site(root: &Path, port: u16) -> (Vec<String>, u64) {
+    let seeds = site::seeds();
+    let mut urls = Vec::new();
+    let mut bytes = 0u64;
+    let mut rng = pages::Rng(0x9e37_79b9_7f4a_7c15);
+    for h in 0..HOSTS {
+        for p in 0..PAGES {
+            let seed = &seeds[(h + p) % seeds.len()];
+            let url = format!("http://127.0.2.{}:{port}/a/{p}/", h + 1);
+            let target = 60_000 + (rng.next() % 140_000) as usize;
+            let page = pages::page(
+                seed,
+                &url,
+                (h * PAGES + p) as u64,
+                &mut rng,
+                target - 20_000,
+            );
+            let dir = root.join(format!("{}", h + 1)).join(format!("a/{p}"));
+            std::fs::create_dir_all(&dir).expect("site dir");
+            std::fs::write(dir.join("index.html"), &page).expect("page");
+            bytes += page.len() as u64;
+            urls.push(url);
+        }
+    }
+    (urls, bytes)
+}
+
+fn nginx_binary() -> Option<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Starts nginx in the foreground with one worker (the other core is the
+/// ingester's), one `server` per loopback host.
+fn start_nginx(nginx: &Path, dir: &Path, root: &Path, port: u16) -> Child {
+    let mut servers = String::new();
+    for h in 1..=HOSTS {
+        let _ = writeln!(
+            servers,
+            "server {{ listen 127.0.2.{h}:{port}; root {}/{h}; index index.html; }}",
+            root.display()
+        );
+    }
+    let conf = format!(
+        "worker_processes 1;\ndaemon off;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n{user}events {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  sendfile on;\n  keepalive_requests 100000;\n  default_type text/html;\n  types {{ text/html html; }}\n  client_body_temp_path {dir}/tmp;\n  proxy_temp_path {dir}/tmp;\n  fastcgi_temp_path {dir}/tmp;\n  uwsgi_temp_path {dir}/tmp;\n  scgi_temp_path {dir}/tmp;\n{servers}}}\n",
+        dir = dir.display(),
+        user = if unsafe_is_root() { "user root;\n" } else { "" },
+    );
+    std::fs::create_dir_all(dir.join("tmp")).expect("tmp");
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("conf");
+    let mut child = Command::new(nginx)
+        .args([
+            "-p",
+            dir.to_str().expect("path"),
+            "-c",
+            conf_path.to_str().expect("path"),
+        ])
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start nginx");
+    // Ready when the last host answers.
+    let last = format!("127.0.2.{HOSTS}:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&last).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop_nginx(&mut child);
+    panic!("nginx did not start; see {}/error.log", dir.display());
+}
+
+/// SIGQUIT: nginx's graceful stop, which also ends its worker (SIGKILL to
+/// the master would leave the worker running, holding our stdout).
+fn stop_nginx(server: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-QUIT", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+}
+
+fn unsafe_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        == Some("0")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+struct Run {
+    rate: f64,
+    peak_mib: f64,
+    seconds: f64,
+}
+
+/// One `newsledger once` over every URL; `expect` is the outcome every
+/// fetch must have had ("new", "not modified").
+fn once(exe: &str, cfg: &Path, n: usize, expect: &str) -> Run {
+    let t0 = Instant::now();
+    // NEWSLEDGER_BENCH_WRAP="perf record -o FILE --" profiles the runs.
+    let wrap = std::env::var("NEWSLEDGER_BENCH_WRAP")
+        .ok()
+        .filter(|_| expect == "new")
+        .unwrap_or_default();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .args(wrap.split_whitespace())
+        .args([exe, "--config", cfg.to_str().expect("path"), "once"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run once");
+    let seconds = t0.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("{n} {expect}")),
+        "{exe}: expected {n} {expect}: {stdout}"
+    );
+    let peak_kib: f64 = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0.0);
+    Run {
+        rate: n as f64 / seconds,
+        peak_mib: peak_kib / 1024.0,
+        seconds,
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let Some(nginx) = nginx_binary() else {
+        eprintln!("nginx not found: install it (Debian: apt-get install nginx-light)");
+        std::process::exit(2);
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("site");
+    let port = free_port();
+    let (urls, bytes) = build_site(&root, port);
+    // nginx's worker may run as another user: the tree must be readable.
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rX", dir.path().to_str().expect("path")])
+        .status();
+    // The ceiling extraction alone sets: pages/s on one thread, for 200 pages.
+    let sample: Vec<(String, String)> = urls
+        .iter()
+        .take(200)
+        .map(|u| {
+            let path = u.split_once("/a/").map(|(_, p)| p).unwrap_or_default();
+            let host = u
+                .trim_start_matches("http://127.0.2.")
+                .split(':')
+                .next()
+                .unwrap_or("1");
+            let html =
+                std::fs::read_to_string(root.join(host).join("a").join(path).join("index.html"))
+                    .expect("page");
+            (u.clone(), html)
+        })
+        .collect();
+    let t0 = Instant::now();
+    for (u, html) in &sample {
+        let a = newsledger::extract::extract(html, Some(u), &Default::default());
+        assert!(!a.text.is_empty(), "{u}");
+    }
+    let extract_rate = sample.len() as f64 / t0.elapsed().as_secs_f64();
+    let mut server = start_nginx(&nginx, &dir.path().join("nginx"), &root, port);
+
+    let list: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
+    let config = |name: &str| {
+        let cfg = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\nrespect_robots_txt = false\nconcurrency = 64\n[[source]]\nname = \"bench\"\nschedule = \"0 0 1 1 *\"\nurls = [{}]\n",
+                dir.path().join(format!("{name}.db")).display(),
+                list.join(", ")
+            ),
+        )
+        .expect("config");
+        cfg
+    };
+    let n = urls.len();
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let measure = |exe: &str, name: &str| {
+        let cfg = config(name);
+        let first = once(exe, &cfg, n, "new");
+        let again = once(exe, &cfg, n, "not_modified");
+        let db = dir.path().join(format!("{name}.db"));
+        let size = newsledger::ledger::size_on_disk(&db);
+        (first, again, size)
+    };
+    let peer = std::env::var("NEWSLEDGER_BENCH_PEER")
+        .ok()
+        .map(|exe| measure(&exe, "peer"));
+    let (first, again, size) = measure(env!("CARGO_BIN_EXE_newsledger"), "ingest");
+    stop_nginx(&mut server);
+
+    rows.push((
+        format!(
+            "first ingest, {HOSTS} hosts × {PAGES} pages ({:.0} KB average, {:.0} MB), durable commits",
+            bytes as f64 / n as f64 / 1000.0,
+            bytes as f64 / 1e6
+        ),
+        format!(
+            "{:.0} articles/s ({:.1} s, {:.0} MB/s)",
+            first.rate,
+            first.seconds,
+            bytes as f64 / 1e6 / first.seconds
+        ),
+        "≥ 1,000/s".into(),
+    ));
+    rows.push((
+        "extraction alone (parse included), one thread, same pages".into(),
+        format!(
+            "{extract_rate:.0} pages/s (so at most {:.0}/s on {} cores for extraction alone)",
+            extract_rate * std::thread::available_parallelism().map_or(2, |n| n.get()) as f64,
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        ),
+        "—".into(),
+    ));
+    rows.push((
+        "conditional re-fetch, every page 304".into(),
+        format!("{:.0} fetches/s ({:.1} s)", again.rate, again.seconds),
+        "≥ 2,000/s".into(),
+    ));
+    rows.push((
+        "peak RSS of `once`: first ingest / re-fetch".into(),
+        format!("{:.1} MiB / {:.1} MiB", first.peak_mib, again.peak_mib),
+        "—".into(),
+    ));
+    rows.push((
+        "ledger size after both runs".into(),
+        format!(
+            "{:.1} MB ({:.1} KB per article, pages {:.0} KB)",
+            size as f64 / 1e6,
+            size as f64 / n as f64 / 1000.0,
+            bytes as f64 / n as f64 / 1000.0
+        ),
+        "—".into(),
+    ));
+    if let Some((pf, pa, ps)) = peer {
+        rows.push((
+            "NEWSLEDGER_BENCH_PEER in the same run: first ingest / re-fetch / size".into(),
+            format!(
+                "{:.0} articles/s (ratio {:.2}) / {:.0} fetches/s (ratio {:.2}) / {:.1} MB",
+                pf.rate,
+                first.rate / pf.rate,
+                pa.rate,
+                again.rate / pa.rate,
+                ps as f64 / 1e6
+            ),
+            "—".into(),
+        ));
+    }
+    println!("| measure | result | target |\n| --- | --- | --- |");
+    for (m, r, t) in rows {
+        println!("| {m} | {r} | {t} |");
+    }
+}
