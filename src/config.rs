@@ -116,6 +116,8 @@ struct RawSource {
     #[serde(default)]
     ignore_selectors: Vec<Spanned<String>>,
     keep_raw: Option<Spanned<String>>,
+    /// Raw captures of fetches older than this are removed (`pruned` entries).
+    raw_max_age: Option<Spanned<String>>,
     /// More hosts that discovered links may point to.
     #[serde(default)]
     hosts: Vec<Spanned<String>>,
@@ -266,6 +268,8 @@ pub struct Source {
     pub link_selector: Option<String>,
     pub overrides: ExtractOverrides,
     pub keep_raw: KeepRaw,
+    /// Raw captures of fetches older than this are removed (retention).
+    pub raw_max_age: Option<std::time::Duration>,
     /// Hosts discovered links may point to: those of the source's own URLs
     /// plus `hosts`.
     pub hosts: std::collections::BTreeSet<String>,
@@ -282,7 +286,7 @@ impl Source {
         fn urls(v: &[Url]) -> Vec<&str> {
             v.iter().map(Url::as_str).collect()
         }
-        json!({
+        let mut v = json!({
             "name": self.name,
             "schedule": self.schedule.expr(),
             "timezone": self.timezone,
@@ -297,7 +301,16 @@ impl Source {
             "hosts": self.hosts,
             "max_new_links": self.max_new_links,
             "revisit": self.ladder.steps.iter().map(|(u, e)| [humantime::format_duration(*u).to_string(), humantime::format_duration(*e).to_string()]).collect::<Vec<_>>(),
-        })
+        });
+        // Only when set: a source without retention keeps the configuration
+        // hash it had before the setting existed (no new `source` entry).
+        if let (Some(d), Some(obj)) = (self.raw_max_age, v.as_object_mut()) {
+            obj.insert(
+                "raw_max_age".into(),
+                json!(humantime::format_duration(d).to_string()),
+            );
+        }
+        v
     }
 }
 
@@ -651,6 +664,11 @@ impl Validator<'_> {
                         .collect::<Result<_, _>>()?,
                 },
                 keep_raw,
+                raw_max_age: s
+                    .raw_max_age
+                    .as_ref()
+                    .map(|d| self.duration(d, &format!("source.{name}.raw_max_age")))
+                    .transpose()?,
                 hosts,
                 ladder,
                 max_new_links: match &s.max_new_links {

@@ -41,6 +41,10 @@ enum Step {
     Crash,
     /// The writer is asked for a signed checkpoint (as after a cycle).
     Checkpoint,
+    /// Retention with `raw_max_age = 0`: every capture that is not the
+    /// current revision's (nor a base of one kept) is removed through a
+    /// `pruned` entry.
+    Prune,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -52,6 +56,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::NetworkError),
         1 => Just(Step::Crash),
         2 => Just(Step::Checkpoint),
+        1 => Just(Step::Prune),
     ]
 }
 
@@ -78,7 +83,9 @@ type Expect = (&'static str, Vec<&'static str>);
 
 impl Model {
     fn apply(&mut self, step: Step) -> Option<Expect> {
-        if matches!(step, Step::Crash) {
+        if matches!(step, Step::Crash | Step::Prune) {
+            // A prune may append a `pruned` entry: the next checkpoint then
+            // has something new to sign, or not; the test reads which.
             return None;
         }
         if matches!(step, Step::Checkpoint) {
@@ -154,7 +161,7 @@ impl Model {
                 "gone"
             }
             Step::NotFound(_) | Step::ServerError | Step::NetworkError => "failed",
-            Step::Crash | Step::Checkpoint => unreachable!(),
+            Step::Crash | Step::Checkpoint | Step::Prune => unreachable!(),
         };
         Some((outcome, flags))
     }
@@ -212,7 +219,7 @@ fn report(step: Step) -> FetchReport {
         Step::NotModified => (Ok(response(304, "")), None),
         Step::NotFound(code) => (Ok(response(code, "<h1>Not found</h1>")), None),
         Step::ServerError => (Ok(response(503, "busy")), None),
-        Step::NetworkError | Step::Crash | Step::Checkpoint => (
+        Step::NetworkError | Step::Crash | Step::Checkpoint | Step::Prune => (
             Err(FetchError {
                 class: "connect",
                 message: "connection refused".into(),
@@ -352,6 +359,22 @@ fn check(
     let (_, article) = record.revision(&conn, None).unwrap().unwrap();
     let (text, _) = model.revisions[model.current.unwrap() - 1];
     assert!(article.text.contains(TEXTS[text as usize]), "current text");
+    // Every revision's text reads back whole (deltas resolved), and the
+    // current revision's capture survives retention.
+    for rev in 1..=model.revisions.len() as i64 {
+        let (_, a) = record.revision(&conn, Some(rev)).unwrap().unwrap();
+        let (t, _) = model.revisions[rev as usize - 1];
+        assert!(
+            a.text.contains(TEXTS[t as usize]),
+            "revision {rev} after {step:?}"
+        );
+    }
+    let raw: Option<String> = conn
+        .query_row("SELECT raw_blob FROM articles", [], |r| r.get(0))
+        .unwrap();
+    if let Some(raw) = raw {
+        ledger::blobs::get(&conn, &raw).expect("the current revision's capture");
+    }
 }
 
 proptest! {
@@ -381,6 +404,15 @@ proptest! {
                     drop(writer);
                     crash_mid_transaction(&path);
                     writer = Writer::open(&path).unwrap();
+                    None
+                }
+                Step::Prune => {
+                    let p = writer
+                        .retain("model", std::time::Duration::ZERO, Utc::now())
+                        .unwrap();
+                    if p.is_some_and(|p| p.seq.is_some()) {
+                        model.dirty = true;
+                    }
                     None
                 }
                 Step::Checkpoint => {

@@ -216,7 +216,7 @@ async fn the_python_audit_script_agrees_with_verify() {
         ),
         (
             "missing blob",
-            "DROP TRIGGER blobs_no_delete; DELETE FROM blobs WHERE rowid = (SELECT MIN(rowid) FROM blobs);",
+            "DROP TRIGGER blobs_delete_only_when_pruned; DELETE FROM blobs WHERE rowid = (SELECT MIN(rowid) FROM blobs);",
         ),
         (
             "swapped blob",

@@ -66,6 +66,7 @@ def main():
     conn = open_read_only(db)
     prev, expected, head = bytes(32), 1, None
     blobs_checked, blob_contents_checked = 0, 0
+    refs, pruned = [], {}
     rows = conn.execute(
         "SELECT seq, recorded_at, kind, url, payload, prev_hash, entry_hash FROM ledger ORDER BY seq")
     for seq, at, kind, url, payload, prev_hash, stored in rows:
@@ -83,14 +84,11 @@ def main():
             return 1
         if "_blob\"" in payload:
             for key, value in json.loads(payload).items():
-                if not key.endswith("_blob") or not isinstance(value, str):
-                    continue
-                problem, checked = check_blob(conn, value)
-                if problem:
-                    print(f"BROKEN at seq {seq}: blob {value} {problem}")
-                    return 1
-                blobs_checked += 1
-                blob_contents_checked += checked
+                if key.endswith("_blob") and isinstance(value, str):
+                    refs.append((seq, value))
+        if kind == "pruned":
+            for h in json.loads(payload).get("blobs", []):
+                pruned[h] = seq  # the last pruned entry naming it
         if checkpoint and checkpoint[0] == seq and checkpoint[1] != bytes(stored):
             print(f"BROKEN at seq {seq}: does not match the checkpoint")
             return 1
@@ -98,6 +96,17 @@ def main():
     if checkpoint and (head or 0) < checkpoint[0]:
         print(f"BROKEN: the ledger ends at {head} before the checkpoint {checkpoint[0]}")
         return 1
+    # A blob named by a later `pruned` entry was removed on purpose
+    # (retention); every other reference must resolve.
+    for seq, value in refs:
+        if value in pruned and seq < pruned[value]:
+            continue
+        problem, checked = check_blob(conn, value)
+        if problem:
+            print(f"BROKEN at seq {seq}: blob {value} {problem}")
+            return 1
+        blobs_checked += 1
+        blob_contents_checked += checked
     contents = (f"{blob_contents_checked} blob contents checked" if unzstd or not blobs_checked
                 else "blob contents NOT checked: install `zstandard` (pip) or use Python 3.14+")
     print(f"OK: {head or 0} entries, {blobs_checked} blob references present, {contents}, "

@@ -72,6 +72,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
             link_selector: None,
             overrides: ExtractOverrides::default(),
             keep_raw: KeepRaw::Revisions,
+            raw_max_age: None,
             hosts: Default::default(),
             ladder: Default::default(),
             max_new_links: crate::config::DEFAULT_MAX_NEW_LINKS,

@@ -233,8 +233,25 @@ fn get_at(conn: &Connection, hash_hex: &str, depth: u32) -> Result<Vec<u8>> {
             path: "blobs".into(),
             source,
         })?;
-    let (codec, size, data, base) =
-        row.ok_or_else(|| LedgerError::MissingBlob(hash_hex.to_string()))?;
+    let Some((codec, size, data, base)) = row else {
+        // Gone on purpose, or missing?
+        let pruned: Option<i64> = conn
+            .query_row(
+                "SELECT seq FROM ledger WHERE kind = 'pruned' AND instr(payload, ?1) > 0 ORDER BY seq LIMIT 1",
+                [format!("\"{hash_hex}\"")],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten();
+        return Err(match pruned {
+            Some(seq) => LedgerError::PrunedBlob {
+                hash: hash_hex.to_string(),
+                seq,
+            },
+            None => LedgerError::MissingBlob(hash_hex.to_string()),
+        });
+    };
     let cap = usize::try_from(size).unwrap_or(0).min(MAX_BLOB_BYTES);
     let bytes = match (codec.as_str(), base) {
         ("identity", _) => data,

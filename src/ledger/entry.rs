@@ -38,6 +38,9 @@ pub enum Kind {
     Timestamp,
     /// Witness cosignatures of a checkpoint.
     Cosignature,
+    /// Raw captures removed by a retention rule, named so that `verify`
+    /// knows they are gone on purpose.
+    Pruned,
 }
 
 impl Kind {
@@ -51,6 +54,7 @@ impl Kind {
             Kind::Checkpoint => "checkpoint",
             Kind::Timestamp => "timestamp",
             Kind::Cosignature => "cosignature",
+            Kind::Pruned => "pruned",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod derive;
 pub mod entry;
 pub mod merkle;
+pub mod prune;
 pub mod read;
 pub mod search;
 pub mod verify;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (6, include_str!("../../migrations/0006_merkle.sql")),
     (7, include_str!("../../migrations/0007_blob_deltas.sql")),
+    (8, include_str!("../../migrations/0008_retention.sql")),
 ];
 
 /// How many entries at the head the writer re-verifies before it appends.
@@ -101,6 +103,10 @@ pub enum LedgerError {
     Untrusted { seq: i64, reason: String },
     #[error("blob {0} is missing from the ledger")]
     MissingBlob(String),
+    #[error(
+        "blob {hash} was removed by the source's retention rule (raw_max_age), as the `pruned` entry at seq {seq} records"
+    )]
+    PrunedBlob { hash: String, seq: i64 },
     #[error("blob {hash} is corrupt: {reason}")]
     CorruptBlob { hash: String, reason: String },
 }
@@ -432,6 +438,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         if *version == 7 {
             widen_check(&tx, "blobs", CODECS_V1, CODECS_V7).map_err(|e| not_writable(path, e))?;
         }
+        if *version == 8 {
+            widen_check(&tx, "ledger", KINDS_V6, KINDS_V8).map_err(|e| not_writable(path, e))?;
+        }
         tx.execute_batch(sql).map_err(|e| not_writable(path, e))?;
         tx.execute(
             "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
@@ -444,6 +453,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 
 const KINDS_V1: &str = "CHECK (kind IN ('genesis', 'fetch', 'revision', 'gone', 'source'))";
 const KINDS_V6: &str = "CHECK (kind IN ('genesis', 'fetch', 'revision', 'gone', 'source', 'checkpoint', 'timestamp', 'cosignature'))";
+const KINDS_V8: &str = "CHECK (kind IN ('genesis', 'fetch', 'revision', 'gone', 'source', 'checkpoint', 'timestamp', 'cosignature', 'pruned'))";
 const CODECS_V1: &str = "CHECK (codec IN ('zstd', 'identity'))";
 const CODECS_V7: &str = "CHECK (codec IN ('zstd', 'identity', 'zstd-delta'))";
 

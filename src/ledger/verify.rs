@@ -33,6 +33,8 @@ pub struct Report {
     /// Full bytes of the blobs checked, and the time the check took.
     pub blob_bytes: u64,
     pub blob_seconds: f64,
+    /// Blobs removed by retention (named by `pruned` entries).
+    pub blobs_pruned: u64,
     pub head: Option<Checkpoint>,
     pub first_break: Option<Break>,
     /// Entries that hash correctly but contradict earlier ones (a revision
@@ -55,7 +57,7 @@ impl Report {
 /// Blob hashes an entry's payload refers to (keys ending in `_blob`).
 /// Most entries (unchanged fetches) refer to none: a substring test skips
 /// the JSON parse for them.
-fn referenced_blobs(payload: &str) -> Vec<String> {
+pub(crate) fn referenced_blobs(payload: &str) -> Vec<String> {
     if memchr::memmem::find(payload.as_bytes(), b"_blob\"").is_none() {
         return vec![];
     }
@@ -203,11 +205,14 @@ fn verify_in(
         .map_err(sqlite)? as u64;
     let mut rows = stmt.query([]).map_err(sqlite)?;
     let mut blob_refs: Vec<(i64, String)> = Vec::new();
+    // Blobs removed by retention, with the last `pruned` entry naming each.
+    let mut pruned: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     let mut report = Report {
         entries: 0,
         blobs_checked: 0,
         blob_bytes: 0,
         blob_seconds: 0.0,
+        blobs_pruned: 0,
         head: None,
         first_break: None,
         anomalies: vec![],
@@ -292,6 +297,14 @@ fn verify_in(
         }
         if !options.chain_only {
             blob_refs.extend(referenced_blobs(e.payload).into_iter().map(|h| (e.seq, h)));
+            if e.kind == "pruned" {
+                // The last entry that names a blob is when it went: every
+                // reference before it is excused (the same bytes may have
+                // been stored again, referenced and pruned again).
+                for h in super::prune::pruned_blobs(e.payload) {
+                    pruned.insert(h, e.seq);
+                }
+            }
         }
         if let Some(p) = options.progress
             && report.entries.is_multiple_of(65_536)
@@ -340,6 +353,10 @@ fn verify_in(
     if options.chain_only {
         return Ok(report);
     }
+    // A reference made before a `pruned` entry named the blob is excused:
+    // the capture was removed on purpose. A later reference is checked.
+    blob_refs.retain(|(seq, h)| pruned.get(h).is_none_or(|p| seq > p));
+    report.blobs_pruned = pruned.len() as u64;
     if let Some(b) = check_blobs(conn, &blob_refs, &mut report, options)? {
         report.first_break = Some(b);
         return Ok(report);

@@ -166,6 +166,16 @@ async fn record_end(
     {
         error!(source = %s.name, error = %e, "ledger unwritable");
     }
+    if let Some(max_age) = s.raw_max_age {
+        match ctx.writer.retain(&s.name, max_age).await {
+            Ok(Some(p)) if p.blobs > 0 => info!(
+                source = %s.name, captures = p.blobs, bytes = p.bytes, kept_as_base = p.kept_as_base,
+                seq = p.seq, "retention: raw captures older than raw_max_age removed"
+            ),
+            Ok(_) => {}
+            Err(e) => error!(source = %s.name, error = %e, "retention failed; the captures stay"),
+        }
+    }
 }
 
 /// Starts one task per source; they stop when `stop` turns true.

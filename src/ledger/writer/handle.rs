@@ -28,6 +28,11 @@ enum Request {
     Due(DateTime<Utc>, usize, oneshot::Sender<Result<Vec<Pending>>>),
     Attempted(i64, Option<String>, oneshot::Sender<Result<()>>),
     Retire(Vec<String>, oneshot::Sender<Result<()>>),
+    Retain(
+        String,
+        std::time::Duration,
+        oneshot::Sender<Result<Option<crate::ledger::prune::Pruned>>>,
+    ),
     Checkpoint(
         std::sync::Arc<Signer>,
         String,
@@ -124,6 +129,9 @@ impl WriterHandle {
                         }
                         Request::Due(now, limit, reply) => {
                             let _ = reply.send(writer.due_notifications(now, limit));
+                        }
+                        Request::Retain(source, max_age, reply) => {
+                            let _ = reply.send(writer.retain(&source, max_age, Utc::now()));
                         }
                         Request::Retire(urls, reply) => {
                             let _ = reply.send(writer.retire_watched(&urls, Utc::now()));
@@ -233,6 +241,17 @@ impl WriterHandle {
 
     pub async fn due_notifications(&self, limit: usize) -> Result<Vec<Pending>> {
         self.call(|reply| Request::Due(Utc::now(), limit, reply))
+            .await
+    }
+
+    /// Applies a source's retention rule, if due.
+    pub async fn retain(
+        &self,
+        source: &str,
+        max_age: std::time::Duration,
+    ) -> Result<Option<crate::ledger::prune::Pruned>> {
+        let source = source.to_string();
+        self.call(|reply| Request::Retain(source, max_age, reply))
             .await
     }
 

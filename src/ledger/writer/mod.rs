@@ -498,6 +498,38 @@ impl Writer {
         results
     }
 
+    /// Applies a source's retention rule if it is due (at most once a day,
+    /// or once per `max_age` when that is shorter): raw captures of fetches
+    /// older than `max_age` are named in a `pruned` entry and removed.
+    pub fn retain(
+        &mut self,
+        source: &str,
+        max_age: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<super::prune::Pruned>> {
+        let every = chrono::Duration::from_std(max_age.min(std::time::Duration::from_secs(86_400)))
+            .unwrap_or(chrono::Duration::days(1));
+        self.in_tx(|tx| {
+            let last: Option<String> = tx
+                .query_row(
+                    "SELECT last_run_at FROM retention_state WHERE source = ?1",
+                    [source],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if last.is_some_and(|l| l > timestamp(now - every)) {
+                return Ok(None);
+            }
+            let pruned = super::prune::prune_raw(tx, source, max_age, now)?;
+            tx.execute(
+                "INSERT INTO retention_state (source, last_run_at) VALUES (?1, ?2)
+                 ON CONFLICT(source) DO UPDATE SET last_run_at = excluded.last_run_at",
+                params![source, timestamp(now)],
+            )?;
+            Ok(Some(pruned))
+        })
+    }
+
     /// Records one fetch and its consequences in one transaction.
     pub fn apply(&mut self, report: &FetchReport) -> Result<Applied> {
         self.apply_group(&[report]).pop().unwrap_or_else(|| {

@@ -114,11 +114,8 @@ pub fn prepare(
         p.fingerprint = fingerprint.map(|(_, fp)| fp);
         return p;
     }
-    let conn = if new_text {
-        hint.and_then(|_| ledger())
-    } else {
-        None
-    };
+    // A delta base is needed for a new text, or for every capture kept.
+    let conn = hint.and_then(|_| ledger());
     let raw = resp.raw();
     p.raw = pack_against(
         conn.as_ref(),
