@@ -96,6 +96,76 @@ fn durable_appends(path: &Path, n: u64) -> f64 {
     n as f64 / t0.elapsed().as_secs_f64()
 }
 
+/// Bytes on disk per compact entry (an unchanged refetch): 1,000 articles
+/// fetched 100 times each, the first fetch full (with its revision), every
+/// later one compact, as the writer stores them; measured as the growth of
+/// the file over the compact entries alone (derived rows, indexes and tree
+/// nodes included).
+fn compact_entry_bytes(path: &Path) -> (f64, f64) {
+    use newsledger::ledger::entry::{Compact, CompactOutcome};
+    let mut conn = ledger::open_writable(path).expect("open");
+    let mut anchors = Vec::new();
+    let tx = conn.transaction().expect("tx");
+    for i in 0..1_000u64 {
+        let p = unchanged_payload(i);
+        let url = p["article_url"].as_str().unwrap_or_default().to_string();
+        anchors.push(ledger::append(&tx, Kind::Fetch, Some(&url), &p, Utc::now()).expect("full"));
+    }
+    tx.commit().expect("commit");
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+    let before = ledger::size_on_disk(path);
+    let mut n = 0u64;
+    for round in 0..99u64 {
+        let tx = conn.transaction().expect("tx");
+        for (i, anchor) in anchors.iter().enumerate() {
+            let c = Compact {
+                outcome: CompactOutcome::Unchanged,
+                status: 200,
+                started_ms: -131,
+                finished_ms: -9,
+                body_bytes: 84_211,
+                etag: None,
+                last_modified: None,
+                body_sha256: Some(
+                    sha2::Digest::finalize(sha2::Digest::chain_update(
+                        sha2::Sha256::default(),
+                        (round * 1_000 + i as u64).to_le_bytes(),
+                    ))
+                    .into(),
+                ),
+            };
+            ledger::append_compact(&tx, *anchor, &c, Utc::now()).expect("compact");
+            n += 1;
+        }
+        tx.commit().expect("commit");
+    }
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+    let compact = (ledger::size_on_disk(path) - before) as f64 / n as f64;
+    // The same fetches as full entries, for comparison.
+    let full_path = path.with_extension("full.db");
+    let mut conn = ledger::open_writable(&full_path).expect("open");
+    let tx = conn.transaction().expect("tx");
+    for i in 0..1_000u64 {
+        let p = unchanged_payload(i);
+        ledger::append(&tx, Kind::Fetch, p["article_url"].as_str(), &p, Utc::now()).expect("full");
+    }
+    tx.commit().expect("commit");
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+    let before = ledger::size_on_disk(&full_path);
+    for _ in 0..20u64 {
+        let tx = conn.transaction().expect("tx");
+        for i in 0..1_000u64 {
+            let p = unchanged_payload(i);
+            ledger::append(&tx, Kind::Fetch, p["article_url"].as_str(), &p, Utc::now())
+                .expect("full");
+        }
+        tx.commit().expect("commit");
+    }
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+    let full = (ledger::size_on_disk(&full_path) - before) as f64 / 20_000.0;
+    (compact, full)
+}
+
 fn rss_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -127,6 +197,14 @@ fn main() {
         "ledger appends, one durable transaction each".into(),
         format!("{appends:.0} /s"),
         "—".into(),
+    ));
+
+    let (compact, full) = compact_entry_bytes(&dir.path().join("compact.db"));
+    rows.push((
+        "bytes on disk per unchanged refetch: compact entry / full entry (same URL fetched again)"
+            .into(),
+        format!("{compact:.0} B / {full:.0} B"),
+        "≤ 200 B".into(),
     ));
 
     // Growth: build, verify, history at 10k, 100k (and 1M when asked).

@@ -59,7 +59,7 @@ async fn every_bad_input_is_recorded_and_the_ledger_verifies() {
     );
     let failed_broken: i64 = conn
         .query_row(
-            "SELECT COUNT(*) FROM ledger WHERE kind = 'fetch' AND url LIKE '%/broken/%' AND json_extract(payload, '$.outcome') = 'failed'",
+            "SELECT COUNT(*) FROM ledger WHERE kind = 'fetch' AND url LIKE '%/broken/%' AND json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.outcome') = 'failed'",
             [],
             |r| r.get(0),
         )
@@ -113,7 +113,7 @@ async fn every_bad_input_is_recorded_and_the_ledger_verifies() {
     // host) is recorded as metadata only.
     let (history_url, declared): (String, String) = conn
         .query_row(
-            "SELECT f.article_url, json_extract(l.payload, '$.declared_canonical')
+            "SELECT f.article_url, json_extract(iif(typeof(l.payload) = 'text', l.payload, NULL), '$.declared_canonical')
              FROM fetch_state f JOIN ledger l ON l.seq = f.last_seq WHERE f.url = ?1",
             [&idn],
             |r| Ok((r.get(0)?, r.get(1)?)),

@@ -129,10 +129,10 @@ async fn sigkill_at_random_moments_never_breaks_the_ledger() {
         let lost: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM ledger f WHERE f.kind = 'fetch'
-                   AND json_extract(f.payload, '$.content_hash') IS NOT NULL
+                   AND json_extract(iif(typeof(f.payload) = 'text', f.payload, NULL), '$.content_hash') IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM revisions r
-                                   WHERE r.url = json_extract(f.payload, '$.article_url')
-                                     AND r.content_hash = json_extract(f.payload, '$.content_hash'))",
+                                   WHERE r.url = json_extract(iif(typeof(f.payload) = 'text', f.payload, NULL), '$.article_url')
+                                     AND r.content_hash = json_extract(iif(typeof(f.payload) = 'text', f.payload, NULL), '$.content_hash'))",
                 [],
                 |r| r.get(0),
             )

@@ -50,7 +50,10 @@ fn fetched_urls(db: &std::path::Path) -> Vec<String> {
         return vec![];
     };
     let Ok(mut stmt) = conn.prepare(
-        "SELECT json_extract(payload, '$.requested_url') FROM ledger WHERE kind = 'fetch' ORDER BY seq",
+        // A compact entry's URL is that of the full entry it repeats.
+        "SELECT json_extract(iif(typeof(l.payload) = 'text', l.payload,
+            (SELECT r.payload FROM ledger r WHERE r.seq = l.ref_seq)), '$.requested_url')
+         FROM ledger l WHERE kind = 'fetch' ORDER BY seq",
     ) else {
         return vec![];
     };

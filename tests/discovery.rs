@@ -227,7 +227,7 @@ async fn articles_past_the_revisit_ladder_are_retired_and_not_rediscovered() {
         rusqlite::Connection::open(&s.db)
             .unwrap()
             .query_row(
-                "SELECT COUNT(*) FROM ledger WHERE kind = 'fetch' AND json_extract(payload, '$.requested_url') = ?1",
+                "SELECT COUNT(*) FROM ledger WHERE kind = 'fetch' AND json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.requested_url') = ?1",
                 [&url],
                 |r| r.get(0),
             )

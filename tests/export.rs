@@ -193,7 +193,7 @@ async fn warc_export_is_read_by_warcio_with_digests_matching_the_ledger() {
         let seq: i64 = r["seq"].as_str().unwrap().parse().unwrap();
         let body_sha: String = conn
             .query_row(
-                "SELECT json_extract(payload, '$.body_sha256') FROM ledger WHERE seq = ?1",
+                "SELECT json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.body_sha256') FROM ledger WHERE seq = ?1",
                 [seq],
                 |row| row.get(0),
             )

@@ -430,7 +430,7 @@ async fn the_daemon_records_every_misbehaviour_and_the_ledger_verifies() {
     );
     let conn = rusqlite::Connection::open(&db).unwrap();
     let mut classes: Vec<String> = conn
-        .prepare("SELECT json_extract(payload, '$.error_class') FROM ledger WHERE kind = 'fetch' AND json_extract(payload, '$.outcome') = 'failed'")
+        .prepare("SELECT json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.error_class') FROM ledger WHERE kind = 'fetch' AND json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.outcome') = 'failed'")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()

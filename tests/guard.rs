@@ -204,8 +204,8 @@ async fn refused_links_are_recorded_as_skipped_with_the_reason() {
     let conn = rusqlite::Connection::open(&s.db).unwrap();
     let (outcome, reason): (String, String) = conn
         .query_row(
-            "SELECT json_extract(payload, '$.outcome'), json_extract(payload, '$.reason') FROM ledger
-             WHERE kind = 'fetch' AND json_extract(payload, '$.requested_url') = ?1",
+            "SELECT json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.outcome'), json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.reason') FROM ledger
+             WHERE kind = 'fetch' AND json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.requested_url') = ?1",
             [s.server.url("/moved")],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -234,8 +234,8 @@ async fn refused_links_are_recorded_as_skipped_with_the_reason() {
     let conn = rusqlite::Connection::open(&s.db).unwrap();
     let outcome: String = conn
         .query_row(
-            "SELECT json_extract(payload, '$.outcome') FROM ledger
-             WHERE kind = 'fetch' AND json_extract(payload, '$.requested_url') = ?1",
+            "SELECT json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.outcome') FROM ledger
+             WHERE kind = 'fetch' AND json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.requested_url') = ?1",
             [internal.url("/admin")],
             |r| r.get(0),
         )

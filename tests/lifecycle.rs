@@ -7,12 +7,42 @@ use common::{Setup, seed, stdout};
 use newsledger::demo::site::{Block, NORDIC_ADDED_PARAGRAPH};
 use serde_json::Value;
 
+/// (seq, article URL, outcome) of every fetch entry, compact ones read
+/// through their JSON view and the URL of the full entry they repeat.
 fn outcomes(db: &std::path::Path) -> Vec<(i64, String, String)> {
+    use newsledger::ledger::Entry;
     let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare("SELECT seq, url, json_extract(payload, '$.outcome') FROM ledger WHERE kind = 'fetch' ORDER BY seq").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {} FROM ledger WHERE kind = 'fetch' ORDER BY seq",
+            Entry::COLUMNS
+        ))
+        .unwrap();
+    let entries: Vec<Entry> = stmt
+        .query_map([], Entry::from_row)
         .unwrap()
         .map(Result::unwrap)
+        .collect();
+    let url_of = |seq: i64| {
+        entries
+            .iter()
+            .find(|e| e.seq == seq)
+            .and_then(|e| e.url.clone())
+    };
+    entries
+        .iter()
+        .map(|e| {
+            let v: Value = serde_json::from_str(&e.payload).unwrap();
+            let url = e
+                .url
+                .clone()
+                .or_else(|| e.compact.as_ref().and_then(|c| url_of(c.0)));
+            (
+                e.seq,
+                url.unwrap(),
+                v["outcome"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -225,7 +255,7 @@ async fn failures_are_recorded_and_do_not_stop_the_cycle() {
     assert_eq!(rows.len(), 5);
     let conn = rusqlite::Connection::open(&s.db).unwrap();
     let classes: Vec<String> = conn
-        .prepare("SELECT json_extract(payload, '$.error_class') FROM ledger WHERE kind = 'fetch' AND json_extract(payload, '$.outcome') = 'failed' ORDER BY url")
+        .prepare("SELECT json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.error_class') FROM ledger WHERE kind = 'fetch' AND json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.outcome') = 'failed' ORDER BY url")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()

@@ -11,7 +11,8 @@ use common::{Setup, publish_quiet_edit, seed, stderr, stdout};
 use rusqlite::Connection;
 
 fn python_verify(db: &std::path::Path) -> std::process::Output {
-    std::process::Command::new("python3")
+    let python = std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
+    std::process::Command::new(python)
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tools/verify_ledger.py"
@@ -209,6 +210,107 @@ async fn retention_removes_old_captures_through_a_pruned_entry() {
     let v = s.cli(&["verify"]).await;
     assert_eq!(v.status.code(), Some(1), "{}", stdout(&v));
     assert!(stdout(&v).contains("missing"), "{}", stdout(&v));
+    let py = python_verify(&s.db);
+    assert_eq!(
+        py.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&py.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_refetches_are_compact_entries_that_verify_everywhere() {
+    let s = Setup::new().await;
+    let a = seed("news-az");
+    s.publish(&a, 0);
+    s.write_config("0 0 * * *", &[&a.path]);
+    for visit in 0..4 {
+        // The chrome changes on every visit; the article does not.
+        s.publish(&a, visit);
+        assert!(s.cli(&["once"]).await.status.success());
+    }
+    let conn = Connection::open(&s.db).unwrap();
+    let (compact, first_full, max_bytes): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT COUNT(*), MIN(ref_seq), MAX(length(payload)) FROM ledger
+             WHERE kind = 'fetch' AND typeof(payload) = 'blob' AND url IS NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    // The first refetch differs from the first fetch in more than its
+    // outcome (that one stored the capture of revision 1): it is full, and
+    // the two after it repeat it.
+    assert_eq!(
+        compact, 2,
+        "unchanged refetches after the first are compact"
+    );
+    // 42 bytes, and this server's ETag, which changes with every render.
+    assert!(max_bytes <= 64, "a compact payload of {max_bytes} bytes");
+    let first_kind: String = conn
+        .query_row(
+            "SELECT kind FROM ledger WHERE seq = ?1",
+            [first_full],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(first_kind, "fetch");
+    drop(conn);
+
+    // Every reader sees them: the timeline's last-seen time, verify, the
+    // independent verifier, and the JSONL export verified offline.
+    let url = s.server.url(&a.path);
+    let h = s.json(&["history", &url, "--json"]).await;
+    let last_seen = h[0]["last_seen"].as_str().unwrap().to_string();
+    let head_time: String = Connection::open(&s.db)
+        .unwrap()
+        .query_row(
+            "SELECT MAX(recorded_at) FROM ledger WHERE kind = 'fetch'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(last_seen, head_time, "{h}");
+    let v = s.cli(&["verify"]).await;
+    assert!(v.status.success(), "{}", stdout(&v));
+    let py = python_verify(&s.db);
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stdout)
+    );
+    let jsonl = s.dir.path().join("export.jsonl");
+    let e = s
+        .cli(&["export", "--format", "jsonl", "-o", jsonl.to_str().unwrap()])
+        .await;
+    assert!(e.status.success(), "{}", stderr(&e));
+    let v = s.cli(&["verify", "--jsonl", jsonl.to_str().unwrap()]).await;
+    assert!(v.status.success(), "{}", stdout(&v));
+
+    // One flipped byte in a compact entry: both verifiers fail at its seq.
+    let conn = Connection::open(&s.db).unwrap();
+    let seq: i64 = conn
+        .query_row(
+            "SELECT MAX(seq) FROM ledger WHERE ref_seq IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute_batch("DROP TRIGGER ledger_no_update").unwrap();
+    conn.execute(
+        // The status varint: 200 (c8 01) becomes 201 (c9 01).
+        "UPDATE ledger SET payload = CAST(substr(payload, 1, 3) || x'c9' || substr(payload, 5) AS BLOB)
+         WHERE seq = ?1 AND hex(substr(payload, 4, 1)) = 'C8'",
+        [seq],
+    )
+    .unwrap();
+    let changed: i64 = conn.changes() as i64;
+    assert_eq!(changed, 1);
+    drop(conn);
+    let v = s.cli(&["verify"]).await;
+    assert_eq!(v.status.code(), Some(1), "{}", stdout(&v));
+    assert!(stdout(&v).contains(&format!("seq {seq}")), "{}", stdout(&v));
     let py = python_verify(&s.db);
     assert_eq!(
         py.status.code(),

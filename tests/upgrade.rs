@@ -69,7 +69,7 @@ async fn several_upgrades_in_a_row_rebaseline_and_a_real_edit_is_still_flagged()
     let conn = rusqlite::Connection::open(&s.db).unwrap();
     let without: i64 = conn
         .query_row(
-            "SELECT COUNT(*) FROM ledger WHERE kind = 'revision' AND json_extract(payload, '$.raw_blob') IS NULL",
+            "SELECT COUNT(*) FROM ledger WHERE kind = 'revision' AND json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.raw_blob') IS NULL",
             [],
             |r| r.get(0),
         )

@@ -17,6 +17,14 @@ entry_hash = SHA-256( 0x00 || lp("newsledger-entry-v1") || u64be(seq)
                       || (0x00 if url is NULL else 0x01 || lp(url))
                       || lp(payload) || lp(prev_hash) )
 lp(x) = u32be(len(x)) || x, strings as UTF-8.
+
+A compact entry (payload stored as bytes, `ref_seq` set, url NULL: an
+unchanged or not-modified fetch repeating the full fetch entry ref_seq) uses
+tag 2 and the reference instead of the url:
+
+entry_hash = SHA-256( 0x00 || lp("newsledger-entry-v2") || u64be(seq)
+                      || lp(recorded_at) || lp(kind) || u64be(ref_seq)
+                      || lp(payload bytes) || lp(prev_hash) )
 """
 import hashlib
 import json
@@ -49,7 +57,12 @@ def lp(b):
     return struct.pack(">I", len(b)) + b
 
 
-def entry_hash(seq, recorded_at, kind, url, payload, prev_hash):
+def entry_hash(seq, recorded_at, kind, url, payload, prev_hash, ref_seq=None):
+    if isinstance(payload, (bytes, memoryview)):  # a compact entry
+        buf = b"\x00" + lp(b"newsledger-entry-v2") + struct.pack(">Q", seq)
+        buf += lp(recorded_at.encode()) + lp(kind.encode())
+        buf += struct.pack(">Q", ref_seq or 0) + lp(bytes(payload)) + lp(bytes(prev_hash))
+        return hashlib.sha256(buf).digest()
     buf = b"\x00" + lp(b"newsledger-entry-v1") + struct.pack(">Q", seq)
     buf += lp(recorded_at.encode()) + lp(kind.encode())
     buf += b"\x00" if url is None else b"\x01" + lp(url.encode())
@@ -67,22 +80,27 @@ def main():
     prev, expected, head = bytes(32), 1, None
     blobs_checked, blob_contents_checked = 0, 0
     refs, pruned = [], {}
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(ledger)")]
+    ref_col = "ref_seq" if "ref_seq" in cols else "NULL"
     rows = conn.execute(
-        "SELECT seq, recorded_at, kind, url, payload, prev_hash, entry_hash FROM ledger ORDER BY seq")
-    for seq, at, kind, url, payload, prev_hash, stored in rows:
+        "SELECT seq, recorded_at, kind, url, payload, prev_hash, entry_hash, "
+        f"{ref_col} FROM ledger ORDER BY seq")
+    for seq, at, kind, url, payload, prev_hash, stored, ref_seq in rows:
         if seq != expected:
             print(f"BROKEN at seq {expected}: entry missing")
             return 1
         if bytes(prev_hash) != prev:
             print(f"BROKEN at seq {seq}: prev_hash does not link to the entry before")
             return 1
-        if entry_hash(seq, at, kind, url, payload, prev_hash) != bytes(stored):
+        if entry_hash(seq, at, kind, url, payload, prev_hash, ref_seq) != bytes(stored):
             print(f"BROKEN at seq {seq}: entry_hash does not match the entry")
             return 1
         if seq == 1 and kind != "genesis":
             print("BROKEN at seq 1: the first entry is not the genesis entry")
             return 1
-        if "_blob\"" in payload:
+        if isinstance(payload, bytes):
+            pass  # compact entries reference no blob
+        elif "_blob\"" in payload:
             for key, value in json.loads(payload).items():
                 if key.endswith("_blob") and isinstance(value, str):
                     refs.append((seq, value))

@@ -1,7 +1,9 @@
 //! JSON lines export. Each line is one object:
 //!
 //! - an entry: `{"seq", "recorded_at", "kind", "url", "payload", "prev_hash", "entry_hash"}`,
-//!   with `payload` the exact stored text and hashes in hex;
+//!   with `payload` the exact stored text and hashes in hex; a compact
+//!   entry adds `ref_seq` and `compact` (its stored bytes, base64), and its
+//!   `payload` is then the JSON view of those bytes;
 //! - with `--blobs`, after the entries, one line per referenced blob:
 //!   `{"blob": HEX_SHA256, "data": BASE64_OF_UNCOMPRESSED_BYTES}`.
 //!
@@ -36,7 +38,7 @@ pub fn export(
                     .filter_map(|(_, v)| v.as_str().map(str::to_string)),
             );
         }
-        let line = json!({
+        let mut line = json!({
             "seq": e.seq,
             "recorded_at": e.recorded_at,
             "kind": e.kind,
@@ -45,6 +47,15 @@ pub fn export(
             "prev_hash": hex::encode(&e.prev_hash),
             "entry_hash": hex::encode(&e.entry_hash),
         });
+        // A compact entry: its stored bytes (what the hash covers) and the
+        // full entry it repeats; `payload` is then its JSON view.
+        if let (Some((ref_seq, bytes)), Some(o)) = (&e.compact, line.as_object_mut()) {
+            o.insert("ref_seq".into(), json!(ref_seq));
+            o.insert(
+                "compact".into(),
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            );
+        }
         writeln!(out, "{line}")
     })?;
     for h in referenced {
@@ -119,6 +130,19 @@ pub fn verify_file(
             payload: str_field(&v, "payload", n)?,
             prev_hash: hexfield("prev_hash")?,
             entry_hash: hexfield("entry_hash")?,
+            compact: match v.get("compact").and_then(Value::as_str) {
+                None => None,
+                Some(b64) => Some((
+                    field(&v, "ref_seq", n)?
+                        .as_i64()
+                        .ok_or_else(|| ExportError::Format(format!("line {n}: bad ref_seq")))?,
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .map_err(|_| {
+                            ExportError::Format(format!("line {n}: `compact` is not base64"))
+                        })?,
+                )),
+            },
         };
         report.entries += 1;
         let fail = |reason: String| Some(Break { seq: e.seq, reason });

@@ -20,7 +20,7 @@ pub fn for_each_entry(
     let mut stmt = conn
         .prepare(&format!(
             "SELECT {} FROM ledger ORDER BY seq",
-            Entry::COLUMNS
+            Entry::columns(conn)
         ))
         .map_err(sqlite)?;
     let mut rows = stmt.query([]).map_err(sqlite)?;

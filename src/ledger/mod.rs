@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/0006_merkle.sql")),
     (7, include_str!("../../migrations/0007_blob_deltas.sql")),
     (8, include_str!("../../migrations/0008_retention.sql")),
+    (9, include_str!("../../migrations/0009_compact_entries.sql")),
 ];
 
 /// How many entries at the head the writer re-verifies before it appends.
@@ -563,6 +564,46 @@ pub fn append_entry(
     // folds its entries in the same transaction).
     derive::store::set_through_seq(tx, seq)?;
     merkle::store::on_append(tx, seq)?;
+    Ok(Appended {
+        seq,
+        recorded_at,
+        payload,
+    })
+}
+
+/// Appends a compact fetch entry (encoding tag 2) that repeats the full
+/// fetch entry `ref_seq`; returns what was written, with the payload as the
+/// JSON view readers and the fold see.
+pub fn append_compact(
+    tx: &Transaction<'_>,
+    ref_seq: i64,
+    compact: &entry::Compact,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Appended> {
+    let (seq, prev_hash) = match head(tx)? {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, ZERO_HASH.to_vec()),
+    };
+    let recorded_at = timestamp(now);
+    let bytes = compact.encode();
+    let kind = Kind::Fetch.as_str();
+    let hash = entry::entry_hash_v2(seq, &recorded_at, kind, ref_seq, &bytes, &prev_hash);
+    tx.prepare_cached(
+        "INSERT INTO ledger (seq, recorded_at, kind, url, payload, prev_hash, entry_hash, ref_seq)
+         VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        seq,
+        recorded_at,
+        kind,
+        bytes,
+        prev_hash,
+        hash.to_vec(),
+        ref_seq
+    ])?;
+    derive::store::set_through_seq(tx, seq)?;
+    merkle::store::on_append(tx, seq)?;
+    let payload = compact.view(&recorded_at, ref_seq);
     Ok(Appended {
         seq,
         recorded_at,

@@ -47,10 +47,11 @@ pub fn prune_raw(
     let mut candidates: BTreeSet<String> = BTreeSet::new();
     {
         let mut stmt = tx.prepare(
-            "SELECT DISTINCT json_extract(payload, '$.raw_blob') FROM ledger
-             WHERE kind = 'fetch' AND recorded_at < ?1
-               AND json_extract(payload, '$.source') = ?2
-               AND json_extract(payload, '$.raw_blob') IS NOT NULL",
+            "SELECT DISTINCT raw FROM (
+               SELECT CASE WHEN typeof(payload) = 'text' AND json_extract(payload, '$.source') = ?2
+                           THEN json_extract(payload, '$.raw_blob') END AS raw
+               FROM ledger WHERE kind = 'fetch' AND recorded_at < ?1)
+             WHERE raw IS NOT NULL",
         )?;
         let mut present = tx.prepare("SELECT COUNT(*) > 0 FROM blobs WHERE hash = ?1")?;
         for h in stmt.query_map(params![cutoff, source], |r| r.get::<_, String>(0))? {
@@ -75,7 +76,8 @@ pub fn prune_raw(
     // Still evidence of something recorded after the cutoff.
     {
         let mut stmt = tx.prepare(
-            "SELECT payload FROM ledger WHERE recorded_at >= ?1 AND instr(payload, '_blob\"') > 0",
+            "SELECT payload FROM ledger WHERE recorded_at >= ?1 AND typeof(payload) = 'text'
+               AND instr(payload, '_blob\"') > 0",
         )?;
         for payload in stmt.query_map([&cutoff], |r| r.get::<_, String>(0))? {
             for h in super::verify::referenced_blobs(&payload?) {

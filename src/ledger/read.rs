@@ -258,7 +258,7 @@ pub fn changes(conn: &Connection, since: Option<&str>) -> Result<Vec<ChangeRow>,
     let mut entry = conn
         .prepare(&format!(
             "SELECT {} FROM ledger WHERE seq = ?1",
-            Entry::COLUMNS
+            Entry::columns(conn)
         ))
         .map_err(sqlite)?;
     let mut out = Vec::with_capacity(rows.len());
@@ -460,7 +460,7 @@ pub fn articles(
     let mut entry = conn
         .prepare(&format!(
             "SELECT {} FROM ledger WHERE seq = ?1",
-            Entry::COLUMNS
+            Entry::columns(conn)
         ))
         .map_err(sqlite)?;
     let mut out = Vec::new();
@@ -585,8 +585,17 @@ pub fn at_time(
     let Some(span) = history.iter().rfind(|h| h.first_seen.as_str() <= at) else {
         return Ok(None);
     };
+    // Full fetch entries of the article and the compact ones repeating them.
+    let compact = if Entry::columns(conn).ends_with("ref_seq") {
+        " UNION ALL SELECT seq, recorded_at FROM ledger WHERE ref_seq IN
+           (SELECT seq FROM ledger WHERE url = ?1 AND kind = 'fetch')"
+    } else {
+        ""
+    };
     let mut stmt = conn
-        .prepare("SELECT recorded_at FROM ledger WHERE url = ?1 AND kind = 'fetch' ORDER BY seq")
+        .prepare(&format!(
+            "SELECT recorded_at FROM (SELECT seq, recorded_at FROM ledger WHERE url = ?1 AND kind = 'fetch'{compact}) ORDER BY seq"
+        ))
         .map_err(sqlite)?;
     let times = stmt
         .query_map([&record.url], |r| r.get::<_, String>(0))

@@ -13,7 +13,10 @@ struct EntryRef<'a> {
     recorded_at: &'a str,
     kind: &'a str,
     url: Option<&'a str>,
+    /// The JSON text ("" for a compact entry).
     payload: &'a str,
+    /// A compact entry's full entry and stored bytes.
+    compact: Option<(i64, &'a [u8])>,
     prev_hash: &'a [u8],
     entry_hash: &'a [u8],
 }
@@ -195,7 +198,7 @@ fn verify_in(
     let mut stmt = conn
         .prepare(&format!(
             "SELECT {} FROM ledger ORDER BY seq",
-            Entry::COLUMNS
+            Entry::columns(conn)
         ))
         .map_err(sqlite)?;
     let total = conn
@@ -251,12 +254,20 @@ fn verify_in(
             rusqlite::types::ValueRef::Null => None,
             _ => Some(text(3).map_err(sqlite)?),
         };
+        let (payload, compact) = match row.get_ref(4).map_err(sqlite)? {
+            rusqlite::types::ValueRef::Blob(b) => {
+                let ref_seq: Option<i64> = row.get(7).map_err(sqlite)?;
+                ("", Some((ref_seq.unwrap_or(0), b)))
+            }
+            _ => (text(4).map_err(sqlite)?, None),
+        };
         let e = EntryRef {
             seq: row.get(0).map_err(sqlite)?,
             recorded_at: text(1).map_err(sqlite)?,
             kind: text(2).map_err(sqlite)?,
             url,
-            payload: text(4).map_err(sqlite)?,
+            payload,
+            compact,
             prev_hash: blob(5).map_err(sqlite)?,
             entry_hash: blob(6).map_err(sqlite)?,
         };
@@ -277,8 +288,24 @@ fn verify_in(
             );
             return Ok(report);
         }
-        let computed =
-            super::entry::entry_hash(e.seq, e.recorded_at, e.kind, e.url, e.payload, e.prev_hash);
+        let computed = match e.compact {
+            Some((ref_seq, bytes)) => super::entry::entry_hash_v2(
+                e.seq,
+                e.recorded_at,
+                e.kind,
+                ref_seq,
+                bytes,
+                e.prev_hash,
+            ),
+            None => super::entry::entry_hash(
+                e.seq,
+                e.recorded_at,
+                e.kind,
+                e.url,
+                e.payload,
+                e.prev_hash,
+            ),
+        };
         if computed.as_slice() != e.entry_hash {
             fail(
                 &mut report,
@@ -448,7 +475,7 @@ fn check_tree(
 pub fn verify_tail(conn: &Connection, n: i64) -> rusqlite::Result<Option<Break>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {} FROM ledger WHERE seq >= (SELECT COALESCE(MAX(seq), 0) FROM ledger) - ?1 ORDER BY seq",
-        Entry::COLUMNS
+        Entry::columns(conn)
     ))?;
     let entries = stmt
         .query_map([n], Entry::from_row)?

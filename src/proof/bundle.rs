@@ -63,7 +63,7 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
     let mut stmt = conn
         .prepare(&format!(
             "SELECT {} FROM ledger WHERE url = ?1 ORDER BY seq",
-            Entry::COLUMNS
+            Entry::columns(conn)
         ))
         .map_err(|e| e.to_string())?;
     let all: Vec<Entry> = stmt

@@ -32,6 +32,8 @@ pub struct Event<'a> {
     pub kind: &'a str,
     pub url: Option<&'a str>,
     pub payload: &'a Payload<'a>,
+    /// A compact entry: the full fetch entry it repeats.
+    pub ref_seq: Option<i64>,
 }
 
 /// `dst = src`, reusing `dst`'s buffer.
@@ -159,6 +161,10 @@ pub struct Replay {
     revision_hashes: BTreeMap<(String, i64), String>,
     /// The last fetch entry: revision and gone entries belong to it.
     last_fetch: Option<LastFetch>,
+    /// The latest full fetch entry of each URL, by seq: what a compact
+    /// entry may repeat (its requested URL and entry URL), and by URL.
+    anchors: std::collections::HashMap<i64, (String, Option<String>)>,
+    anchor_of: std::collections::HashMap<String, i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -224,12 +230,74 @@ impl Replay {
         }
     }
 
+    /// Makes `seq` the full fetch entry compact entries of `requested` may
+    /// repeat (the writer does this for the entry it compares against).
+    pub fn anchor(&mut self, seq: i64, requested: &str, url: Option<&str>) {
+        if let Some(old) = self.anchor_of.insert(requested.to_string(), seq) {
+            self.anchors.remove(&old);
+        }
+        self.anchors
+            .insert(seq, (requested.to_string(), url.map(str::to_string)));
+    }
+
     fn fetch(&mut self, e: Event<'_>) {
+        if let Some(r) = e.ref_seq {
+            return self.compact_fetch(e, r);
+        }
         let p = e.payload;
         let Some(requested) = p.requested_url.as_deref() else {
             self.anomaly(e.seq, "fetch entry without requested_url".into());
             return;
         };
+        self.anchor(e.seq, requested, e.url);
+        self.fetch_of(e, requested);
+    }
+
+    /// A compact entry: the URLs and source of the full entry it repeats,
+    /// its own outcome, status and time.
+    fn compact_fetch(&mut self, e: Event<'_>, ref_seq: i64) {
+        let Some((requested, url)) = self.anchors.get(&ref_seq).cloned() else {
+            self.anomaly(
+                e.seq,
+                format!("compact fetch entry repeats seq {ref_seq}, which is not the latest full fetch entry of a URL"),
+            );
+            return;
+        };
+        let source = self
+            .fetch_state
+            .get(&requested)
+            .map(|f| f.source.clone())
+            .unwrap_or_default();
+        let payload = Payload {
+            requested_url: Some(requested.as_str().into()),
+            source: Some(source.as_str().into()),
+            ..e.payload.clone()
+        };
+        self.fetch_of(
+            Event {
+                url: url.as_deref(),
+                payload: &payload,
+                ref_seq: None,
+                ..e
+            },
+            &requested,
+        );
+        // Validators that changed since the full entry (an unchanged text
+        // served with a new ETag): kept for the next conditional request.
+        if payload.outcome.as_deref() == Some("unchanged")
+            && let Some(fs) = self.fetch_state.get_mut(&requested)
+        {
+            if let Some(t) = payload.etag.as_deref() {
+                set_opt(&mut fs.etag, Some(t));
+            }
+            if let Some(l) = payload.last_modified.as_deref() {
+                set_opt(&mut fs.last_modified, Some(l));
+            }
+        }
+    }
+
+    fn fetch_of(&mut self, e: Event<'_>, requested: &str) {
+        let p = e.payload;
         let source = p.source.as_deref().unwrap_or_default();
         let outcome = p.outcome.as_deref().unwrap_or_default();
         // Reused strings: a fold of a million fetches allocates little.

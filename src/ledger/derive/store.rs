@@ -10,8 +10,14 @@ pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Repla
         with_spans,
         ..Replay::default()
     };
-    let mut stmt =
-        conn.prepare("SELECT seq, recorded_at, kind, url, payload FROM ledger ORDER BY seq")?;
+    let ref_col = if conn.prepare("SELECT ref_seq FROM ledger LIMIT 0").is_ok() {
+        "ref_seq"
+    } else {
+        "NULL"
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT seq, recorded_at, kind, url, payload, {ref_col} FROM ledger ORDER BY seq"
+    ))?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let kind: &str = row.get_ref(2)?.as_str().unwrap_or_default();
@@ -21,7 +27,19 @@ pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Repla
         }
         let kind = kind.to_string();
         let seq: i64 = row.get(0)?;
-        let text = row.get_ref(4)?.as_str().unwrap_or("null");
+        let recorded_at = row.get_ref(1)?.as_str().unwrap_or_default();
+        let ref_seq: Option<i64> = row.get(5)?;
+        // A compact entry is folded through its JSON view.
+        let view;
+        let text = match row.get_ref(4)? {
+            rusqlite::types::ValueRef::Blob(b) => {
+                view = crate::ledger::entry::Compact::decode(b)
+                    .map(|c| c.view(recorded_at, ref_seq.unwrap_or(0)))
+                    .unwrap_or_else(|| "null".into());
+                view.as_str()
+            }
+            v => v.as_str().unwrap_or("null"),
+        };
         let Some(payload) = Payload::parse(text) else {
             replay.anomalies.push((
                 seq,
@@ -34,13 +52,13 @@ pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Repla
             rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).ok(),
             _ => None,
         };
-        let recorded_at = row.get_ref(1)?.as_str().unwrap_or_default();
         replay.apply(Event {
             seq,
             recorded_at,
             kind: &kind,
             url,
             payload: &payload,
+            ref_seq,
         });
     }
     fill_titles(conn, &mut replay);
@@ -71,9 +89,19 @@ pub struct Untrusted {
 /// returns, never the derived tables.
 pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<Replay, Untrusted>> {
     let mut replay = Replay::with_spans();
+    // The article's own entries, and the compact fetches that repeat one
+    // of its full fetch entries.
+    let cols = Entry::columns(conn);
+    let compact = if cols.ends_with("ref_seq") {
+        format!(
+            " UNION ALL SELECT {cols} FROM ledger WHERE ref_seq IN
+               (SELECT seq FROM ledger WHERE url = ?1 AND kind = 'fetch')"
+        )
+    } else {
+        String::new()
+    };
     let mut stmt = conn.prepare(&format!(
-        "SELECT {} FROM ledger WHERE url = ?1 ORDER BY seq",
-        Entry::COLUMNS
+        "SELECT {cols} FROM ledger WHERE url = ?1{compact} ORDER BY seq"
     ))?;
     let entries = stmt
         .query_map([url], Entry::from_row)?
@@ -92,6 +120,7 @@ pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<R
             kind: &e.kind,
             url: e.url.as_deref(),
             payload: &payload,
+            ref_seq: e.compact.as_ref().map(|c| c.0),
         });
     }
     fill_titles(conn, &mut replay);

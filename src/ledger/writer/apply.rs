@@ -18,7 +18,8 @@ use crate::diff::{self, Fingerprint};
 use crate::extract::{self, Article};
 use crate::fetch::Response;
 use crate::ledger::derive::{ArticleRow, Event, Payload, Replay, store};
-use crate::ledger::{Appended, Kind, append_entry, blobs, timestamp};
+use crate::ledger::entry::{Compact, CompactOutcome};
+use crate::ledger::{Appended, Kind, append_compact, append_entry, blobs, timestamp};
 
 /// The version of an article the record shows now, as the fold holds it.
 struct Current {
@@ -325,16 +326,85 @@ pub(super) fn apply_in(
         .article_url
         .clone()
         .unwrap_or_else(|| article_url.clone());
-    let mut events: Vec<(Kind, String, Appended)> = Vec::new();
-    let written = append_entry(
-        tx,
-        Kind::Fetch,
-        Some(&fetch_url),
-        &Value::Object(payload),
-        now,
-    )?;
+    let mut events: Vec<Folded> = Vec::new();
+    let repeats = match (applied.outcome, &decision, restored, &raw_blob) {
+        (
+            Outcome::Unchanged | Outcome::NotModified,
+            Decision::Same | Decision::None,
+            false,
+            None,
+        ) => repeated_entry(tx, &fetch_url, &r.requested_url, &state, &payload)?,
+        _ => None,
+    };
+    // Validators of an unchanged text: stored in a compact entry only when
+    // they differ from the URL's current ones (a page whose ETag changes on
+    // every render); a validator that disappeared needs a full entry.
+    let mut validators: BTreeMap<&str, Option<String>> = BTreeMap::new();
+    let repeats = repeats.filter(|_| {
+        if applied.outcome != Outcome::Unchanged {
+            return true;
+        }
+        let fs = state.fetch_state.get(&r.requested_url);
+        ["etag", "last_modified"].iter().all(|k| {
+            let now = payload.get(*k).and_then(Value::as_str);
+            let current = fs.and_then(|f| match *k {
+                "etag" => f.etag.as_deref(),
+                _ => f.last_modified.as_deref(),
+            });
+            match (now, current) {
+                (None, Some(_)) => false,
+                (Some(n), c) if Some(n) != c => {
+                    validators.insert(k, Some(n.to_string()));
+                    true
+                }
+                _ => true,
+            }
+        })
+    });
+    let (written, ref_seq) = match (repeats, response) {
+        (Some(anchor), Some(resp)) => {
+            let changed = |k: &str| validators.get(k).cloned().flatten();
+            // Compact: everything but outcome, status, times and body is
+            // that of the full entry `anchor`.
+            state.anchor(anchor, &r.requested_url, Some(&fetch_url));
+            let ms = |t: DateTime<Utc>| (t - now).num_milliseconds();
+            let unchanged = applied.outcome == Outcome::Unchanged;
+            let compact = Compact {
+                outcome: if unchanged {
+                    CompactOutcome::Unchanged
+                } else {
+                    CompactOutcome::NotModified
+                },
+                status: resp.status,
+                started_ms: ms(r.started_at),
+                finished_ms: ms(r.finished_at),
+                body_bytes: resp.body.len() as u64,
+                etag: changed("etag"),
+                last_modified: changed("last_modified"),
+                body_sha256: unchanged.then(|| {
+                    payload
+                        .get("body_sha256")
+                        .and_then(Value::as_str)
+                        .and_then(|h| hex::decode(h).ok())
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or([0; 32])
+                }),
+            };
+            (append_compact(tx, anchor, &compact, now)?, Some(anchor))
+        }
+        _ => (
+            append_entry(
+                tx,
+                Kind::Fetch,
+                Some(&fetch_url),
+                &Value::Object(payload),
+                now,
+            )?,
+            None,
+        ),
+    };
     applied.fetch_seq = written.seq;
-    events.push((Kind::Fetch, fetch_url.clone(), written));
+    events.push((Kind::Fetch, fetch_url.clone(), written, ref_seq));
 
     if let (Some(c), true) = (&cur, restored) {
         let mut f = flag(ChangeKind::Restored, &article_url, applied.fetch_seq);
@@ -388,7 +458,7 @@ pub(super) fn apply_in(
             });
             let written = append_entry(tx, Kind::Revision, Some(&article_url), &rev_payload, now)?;
             let seq = written.seq;
-            events.push((Kind::Revision, article_url.clone(), written));
+            events.push((Kind::Revision, article_url.clone(), written, None));
             applied.revision = Some(to_rev);
             if cur.is_none() {
                 let mut f = flag(ChangeKind::New, &article_url, seq);
@@ -430,7 +500,7 @@ pub(super) fn apply_in(
         });
         let written = append_entry(tx, Kind::Gone, Some(&article_url), &gone_payload, now)?;
         let seq = written.seq;
-        events.push((Kind::Gone, article_url.clone(), written));
+        events.push((Kind::Gone, article_url.clone(), written, None));
         let mut f = flag(ChangeKind::Gone, &article_url, seq);
         f.from_revision = Some(c.revision);
         applied.flags.push(f);
@@ -461,13 +531,74 @@ fn body_of(f: &Fingerprint) -> &str {
 }
 
 /// Folds the entries just appended into the rows they touch and saves them.
-fn fold(
+/// An entry appended by this fetch, as the fold takes it: kind, URL, what
+/// was written, and for a compact entry the full entry it repeats.
+type Folded = (Kind, String, Appended, Option<i64>);
+
+/// Keys a compact entry records itself; every other payload field must be
+/// the same as in the full entry it repeats.
+const VARYING: [&str; 9] = [
+    "outcome",
+    "status",
+    "started_at",
+    "finished_at",
+    "body_bytes",
+    "body_sha256",
+    "wire_sha256",
+    "etag",
+    "last_modified",
+];
+
+/// The full fetch entry this fetch repeats, if it can be written compact:
+/// the latest full fetch entry filed under `url`, with no full fetch of
+/// `requested` after it, and the same payload but for [`VARYING`] fields.
+fn repeated_entry(
     tx: &Transaction<'_>,
-    state: &mut Replay,
-    events: &[(Kind, String, Appended)],
-) -> rusqlite::Result<()> {
+    url: &str,
+    requested: &str,
+    state: &Replay,
+    payload: &serde_json::Map<String, Value>,
+) -> rusqlite::Result<Option<i64>> {
+    let Some(last_seq) = state.fetch_state.get(requested).map(|f| f.last_seq) else {
+        return Ok(None);
+    };
+    let full: Option<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT seq, payload FROM ledger WHERE url = ?1 AND kind = 'fetch' AND ref_seq IS NULL
+             ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([url], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((seq, text)) = full else {
+        return Ok(None);
+    };
+    // The URL's last fetch is that entry, or a compact one repeating it.
+    let last_ref: Option<i64> = if last_seq == seq {
+        Some(seq)
+    } else {
+        tx.prepare_cached("SELECT ref_seq FROM ledger WHERE seq = ?1")?
+            .query_row([last_seq], |r| r.get(0))
+            .optional()?
+            .flatten()
+    };
+    if last_ref != Some(seq) {
+        return Ok(None);
+    }
+    let Ok(Value::Object(earlier)) = serde_json::from_str::<Value>(&text) else {
+        return Ok(None);
+    };
+    let fixed = |m: &serde_json::Map<String, Value>| -> Vec<(String, Value)> {
+        m.iter()
+            .filter(|(k, _)| !VARYING.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    Ok((fixed(&earlier) == fixed(payload)).then_some(seq))
+}
+
+fn fold(tx: &Transaction<'_>, state: &mut Replay, events: &[Folded]) -> rusqlite::Result<()> {
     let before = state.clone();
-    for (kind, url, written) in events {
+    for (kind, url, written, ref_seq) in events {
         // The stored text, parsed as `verify` and `rebuild` parse it.
         let payload = Payload::parse(&written.payload).unwrap_or_default();
         state.apply(Event {
@@ -476,6 +607,7 @@ fn fold(
             kind: kind.as_str(),
             url: Some(url),
             payload: &payload,
+            ref_seq: *ref_seq,
         });
     }
     store::save_changed(tx, &before, state)
