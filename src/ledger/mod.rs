@@ -540,10 +540,7 @@ pub fn append_entry(
     payload: &Value,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Appended> {
-    let (seq, prev_hash) = match head(tx)? {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, ZERO_HASH.to_vec()),
-    };
+    let (seq, prev_hash) = next_position(tx)?;
     let recorded_at = timestamp(now);
     let payload = entry::canonical_json(payload);
     let hash = entry::entry_hash(seq, &recorded_at, kind.as_str(), url, &payload, &prev_hash);
@@ -560,15 +557,28 @@ pub fn append_entry(
             hash.to_vec()
         ],
     )?;
-    // The derived tables include every entry as it is appended (the writer
-    // folds its entries in the same transaction).
-    derive::store::set_through_seq(tx, seq)?;
-    merkle::store::on_append(tx, seq)?;
+    after_append(tx, seq)?;
     Ok(Appended {
         seq,
         recorded_at,
         payload,
     })
+}
+
+/// The seq and `prev_hash` of the next entry.
+fn next_position(tx: &Transaction<'_>) -> rusqlite::Result<(i64, Vec<u8>)> {
+    Ok(match head(tx)? {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, ZERO_HASH.to_vec()),
+    })
+}
+
+/// What every append does after its row: the derived tables include every
+/// entry as it is appended (the writer folds its entries in the same
+/// transaction), and the tree's stored nodes grow with it.
+fn after_append(tx: &Transaction<'_>, seq: i64) -> rusqlite::Result<()> {
+    derive::store::set_through_seq(tx, seq)?;
+    merkle::store::on_append(tx, seq)
 }
 
 /// Appends a compact fetch entry (encoding tag 2) that repeats the full
@@ -580,10 +590,7 @@ pub fn append_compact(
     compact: &entry::Compact,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Appended> {
-    let (seq, prev_hash) = match head(tx)? {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, ZERO_HASH.to_vec()),
-    };
+    let (seq, prev_hash) = next_position(tx)?;
     let recorded_at = timestamp(now);
     let bytes = compact.encode();
     let kind = Kind::Fetch.as_str();
@@ -601,8 +608,7 @@ pub fn append_compact(
         hash.to_vec(),
         ref_seq
     ])?;
-    derive::store::set_through_seq(tx, seq)?;
-    merkle::store::on_append(tx, seq)?;
+    after_append(tx, seq)?;
     let payload = compact.view(&recorded_at, ref_seq);
     Ok(Appended {
         seq,
