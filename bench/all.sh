@@ -6,3 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bench/extraction.sh --write
 bench/system.sh --write
+bench/throughput.sh --write

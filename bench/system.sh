@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-table=$(NEWSLEDGER_BENCH_ENTRIES=$ENTRIES cargo bench --quiet --bench system 2>/dev/null | grep '^|')
+table=$(NEWSLEDGER_BENCH_ENTRIES=$ENTRIES cargo bench --quiet --bench system 2>/dev/null | grep -E '^\||^$|^Per fetch')
 machine="$(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), $(df -T . | awk 'NR==2 {print $2}') filesystem"
 block=$(printf '%s\n\nMachine: %s. Date: %s. Ledger sizes 10k, 100k and %s entries.\n' "$table" "$machine" "$(date -u +%Y-%m-%d)" "$ENTRIES")
 echo "$block"

@@ -145,7 +145,7 @@ pub struct Config {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Where to POST flagged changes.
     pub webhooks: Vec<Webhook>,
-    pub sources: Vec<Source>,
+    pub sources: Vec<std::sync::Arc<Source>>,
     /// Signed checkpoints, timestamps and witnesses, when configured.
     pub proofs: Option<Proofs>,
 }
@@ -646,7 +646,7 @@ impl Validator<'_> {
                     crate::schedule::Ladder { steps: out }
                 }
             };
-            sources.push(Source {
+            sources.push(std::sync::Arc::new(Source {
                 name: name.clone(),
                 schedule,
                 timezone: tz,
@@ -675,7 +675,7 @@ impl Validator<'_> {
                     Some(n) => self.positive(n, &format!("source.{name}.max_new_links"))? as usize,
                     None => DEFAULT_MAX_NEW_LINKS,
                 },
-            });
+            }));
         }
         let metrics_listen = match raw.metrics {
             None => None,

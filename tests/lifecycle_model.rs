@@ -10,6 +10,14 @@
 //! the fold of the chain), and the article's timeline read back from the
 //! chain has the model's spans, in order and without overlap.
 //!
+//! Each report is prepared before the writer as the cycle prepares it, with
+//! a hint of the article's current version that is absent, current or stale;
+//! retention runs (`raw_max_age = 0`) are interleaved with the fetches, and
+//! unchanged refetches are stored as compact entries: after every step every
+//! revision's text reads back whole and the current capture is kept. A second
+//! property applies the same reports one transaction each and in random
+//! group commits, and requires the same entries and outcomes.
+//!
 //! `PROPTEST_CASES` raises the number of sequences; `bench/fuzz.sh` runs it long.
 
 use std::path::Path;

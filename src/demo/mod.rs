@@ -58,7 +58,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
         metrics_listen: None,
         webhooks: vec![],
         proofs: None,
-        sources: vec![Source {
+        sources: vec![std::sync::Arc::new(Source {
             name: "demo-news".into(),
             schedule: Schedule::parse("*/15 * * * *", None).expect("static schedule"),
             timezone: None,
@@ -76,7 +76,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
             hosts: Default::default(),
             ladder: Default::default(),
             max_new_links: crate::config::DEFAULT_MAX_NEW_LINKS,
-        }],
+        })],
     }
 }
 

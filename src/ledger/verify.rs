@@ -1,7 +1,7 @@
 //! `verify`: recompute every entry hash and link, check every referenced
 //! blob, and optionally that the ledger still extends a checkpoint.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde_json::Value;
 
 use super::entry::{Checkpoint, Entry, ZERO_HASH};
@@ -186,6 +186,272 @@ fn check_blobs(
     Ok(found.into_iter().flatten().min_by_key(|b| b.seq))
 }
 
+/// Reads one row selected with [`Entry::COLUMNS`], borrowing its columns
+/// (no allocation per entry on the hot path).
+fn entry_ref<'r>(row: &'r rusqlite::Row<'_>) -> rusqlite::Result<EntryRef<'r>> {
+    use rusqlite::types::{Type, ValueRef};
+    let text = |i: usize| -> rusqlite::Result<&'r str> {
+        row.get_ref(i)?
+            .as_str()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+    };
+    let blob = |i: usize| -> rusqlite::Result<&'r [u8]> {
+        row.get_ref(i)?
+            .as_blob()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Blob, Box::new(e)))
+    };
+    let url = match row.get_ref(3)? {
+        ValueRef::Null => None,
+        _ => Some(text(3)?),
+    };
+    let (payload, compact) = match row.get_ref(4)? {
+        ValueRef::Blob(b) => {
+            let ref_seq: Option<i64> = row.get(7)?;
+            ("", Some((ref_seq.unwrap_or(0), b)))
+        }
+        _ => (text(4)?, None),
+    };
+    Ok(EntryRef {
+        seq: row.get(0)?,
+        recorded_at: text(1)?,
+        kind: text(2)?,
+        url,
+        payload,
+        compact,
+        prev_hash: blob(5)?,
+        entry_hash: blob(6)?,
+    })
+}
+
+/// Checks one entry against the seq and `entry_hash` the entry before it
+/// implies; returns its recomputed hash.
+fn check_entry(e: &EntryRef<'_>, expected_seq: i64, prev: &[u8]) -> Result<[u8; 32], Break> {
+    let fail = |seq: i64, reason: String| Err(Break { seq, reason });
+    if e.seq != expected_seq {
+        return fail(
+            expected_seq,
+            format!("entry {expected_seq} is missing (next entry is {})", e.seq),
+        );
+    }
+    if e.prev_hash != prev {
+        return fail(
+            e.seq,
+            "prev_hash does not match the entry_hash of the entry before it".into(),
+        );
+    }
+    let computed = match e.compact {
+        Some((ref_seq, bytes)) => {
+            super::entry::entry_hash_v2(e.seq, e.recorded_at, e.kind, ref_seq, bytes, e.prev_hash)
+        }
+        None => {
+            super::entry::entry_hash(e.seq, e.recorded_at, e.kind, e.url, e.payload, e.prev_hash)
+        }
+    };
+    if computed.as_slice() != e.entry_hash {
+        return fail(
+            e.seq,
+            "entry_hash does not match the entry's contents (the entry was altered)".into(),
+        );
+    }
+    if e.seq == 1 && e.kind != "genesis" {
+        return fail(1, "the first entry is not the genesis entry".into());
+    }
+    Ok(computed)
+}
+
+/// The smallest part of the chain one thread of `verify --chain-only`
+/// walks: below twice this, one thread does it all.
+const MIN_PART: i64 = 200_000;
+
+/// One part of a chain-only walk: entries `lo..=hi` on their own connection.
+struct Part {
+    entries: u64,
+    /// The `prev_hash` of entry `lo` and the `entry_hash` of the last entry.
+    first_prev: Vec<u8>,
+    last: Option<(i64, Vec<u8>)>,
+    first_break: Option<Break>,
+}
+
+fn walk_part(path: &std::path::Path, lo: i64, hi: i64, progress: &dyn Fn(u64)) -> Part {
+    let mut part = Part {
+        entries: 0,
+        first_prev: vec![],
+        last: None,
+        first_break: None,
+    };
+    let result = (|| -> Result<(), LedgerError> {
+        let conn = super::open_read_only(path)?;
+        let sqlite = |source| LedgerError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {} FROM ledger WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+                Entry::columns(&conn)
+            ))
+            .map_err(sqlite)?;
+        let mut rows = stmt.query([lo, hi]).map_err(sqlite)?;
+        let mut prev: Option<Vec<u8>> = None;
+        let mut expected = lo;
+        while let Some(row) = rows.next().map_err(sqlite)? {
+            let e = entry_ref(row).map_err(sqlite)?;
+            // The first entry's link is checked against the part before.
+            let p = prev.get_or_insert_with(|| e.prev_hash.to_vec());
+            if part.entries == 0 {
+                part.first_prev = p.clone();
+            }
+            part.entries += 1;
+            if let Err(b) = check_entry(&e, expected, p) {
+                part.first_break = Some(b);
+                return Ok(());
+            }
+            p.clear();
+            p.extend_from_slice(e.entry_hash);
+            expected += 1;
+            if part.entries.is_multiple_of(65_536) {
+                progress(65_536);
+            }
+        }
+        if expected <= hi {
+            part.first_break = Some(Break {
+                seq: expected,
+                reason: format!("entry {expected} is missing (the ledger ends before it)"),
+            });
+        }
+        part.last = prev.map(|p| (expected - 1, p));
+        Ok(())
+    })();
+    if let Err(e) = result {
+        part.first_break = Some(Break {
+            seq: lo,
+            reason: e.to_string(),
+        });
+    }
+    part
+}
+
+/// `verify --chain-only` over a large ledger: the chain is cut into one
+/// part per core, each walked on its own read-only connection (entries up to
+/// the head of our snapshot never change), then the parts' links are joined.
+/// `None` when the ledger is too small to be worth it or has no file.
+fn chain_only_parallel(
+    conn: &Connection,
+    checkpoint: Option<&Checkpoint>,
+    options: &Options<'_>,
+    min_part: i64,
+) -> Result<Option<Report>, LedgerError> {
+    let sqlite = |source| LedgerError::Sqlite {
+        path: "ledger".into(),
+        source,
+    };
+    let head: i64 = conn
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM ledger", [], |r| r.get(0))
+        .map_err(sqlite)?;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(usize::try_from(head / min_part).unwrap_or(0));
+    let Some(path) = conn
+        .path()
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+    else {
+        return Ok(None);
+    };
+    if workers < 2 {
+        return Ok(None);
+    }
+    let size = head / workers as i64 + 1;
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let tick = |n: u64| {
+        let d = done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+        if let Some(p) = options.progress {
+            p("entries", d, head as u64);
+        }
+    };
+    let parts: Vec<Part> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers as i64)
+            .map(|w| {
+                let (lo, hi) = (w * size + 1, ((w + 1) * size).min(head));
+                let (path, tick) = (&path, &tick);
+                scope.spawn(move || walk_part(path, lo, hi, tick))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or(Part {
+                    entries: 0,
+                    first_prev: vec![],
+                    last: None,
+                    first_break: Some(Break {
+                        seq: 0,
+                        reason: "a verify thread failed".into(),
+                    }),
+                })
+            })
+            .collect()
+    });
+    let mut report = Report::default();
+    let mut prev = ZERO_HASH.to_vec();
+    for part in parts {
+        if part.entries > 0 && part.first_prev != prev {
+            let seq = report.head.as_ref().map_or(1, |h| h.seq + 1);
+            report.entries += 1;
+            report.first_break = Some(Break {
+                seq,
+                reason: "prev_hash does not match the entry_hash of the entry before it".into(),
+            });
+            return Ok(Some(report));
+        }
+        report.entries += part.entries;
+        if let Some(b) = part.first_break {
+            report.first_break = Some(b);
+            return Ok(Some(report));
+        }
+        if let Some((seq, hash)) = part.last {
+            report.head = Some(Checkpoint {
+                seq,
+                hash: hash.as_slice().try_into().unwrap_or([0; 32]),
+            });
+            prev = hash;
+        }
+    }
+    if let Some(cp) = checkpoint {
+        // The checkpoint's entry, read in our snapshot (its hash was checked
+        // by the walk).
+        let at: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT entry_hash FROM ledger WHERE seq = ?1",
+                [cp.seq],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sqlite)?;
+        match at {
+            None => {
+                report.first_break = Some(Break {
+                    seq: head + 1,
+                    reason: format!(
+                        "the ledger ends at entry {head} and does not reach the checkpoint {cp}: it was truncated"
+                    ),
+                });
+            }
+            Some(h) if h != cp.hash => {
+                report.first_break = Some(Break {
+                    seq: cp.seq,
+                    reason: format!(
+                        "entry {} does not match the checkpoint {cp}: the history up to it was rewritten",
+                        cp.seq
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(Some(report))
+}
+
 fn verify_in(
     conn: &Connection,
     checkpoint: Option<&Checkpoint>,
@@ -195,6 +461,11 @@ fn verify_in(
         path: "ledger".into(),
         source,
     };
+    if options.chain_only
+        && let Some(report) = chain_only_parallel(conn, checkpoint, options, MIN_PART)?
+    {
+        return Ok(report);
+    }
     let mut stmt = conn
         .prepare(&format!(
             "SELECT {} FROM ledger ORDER BY seq",
@@ -231,97 +502,15 @@ fn verify_in(
         report.first_break = Some(Break { seq, reason });
     };
     while let Some(row) = rows.next().map_err(sqlite)? {
-        // Borrowed columns: no allocation per entry on the hot path.
-        let text = |i: usize| -> rusqlite::Result<&str> {
-            row.get_ref(i)?.as_str().map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    i,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
-            })
-        };
-        let blob = |i: usize| -> rusqlite::Result<&[u8]> {
-            row.get_ref(i)?.as_blob().map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    i,
-                    rusqlite::types::Type::Blob,
-                    Box::new(e),
-                )
-            })
-        };
-        let url = match row.get_ref(3).map_err(sqlite)? {
-            rusqlite::types::ValueRef::Null => None,
-            _ => Some(text(3).map_err(sqlite)?),
-        };
-        let (payload, compact) = match row.get_ref(4).map_err(sqlite)? {
-            rusqlite::types::ValueRef::Blob(b) => {
-                let ref_seq: Option<i64> = row.get(7).map_err(sqlite)?;
-                ("", Some((ref_seq.unwrap_or(0), b)))
-            }
-            _ => (text(4).map_err(sqlite)?, None),
-        };
-        let e = EntryRef {
-            seq: row.get(0).map_err(sqlite)?,
-            recorded_at: text(1).map_err(sqlite)?,
-            kind: text(2).map_err(sqlite)?,
-            url,
-            payload,
-            compact,
-            prev_hash: blob(5).map_err(sqlite)?,
-            entry_hash: blob(6).map_err(sqlite)?,
-        };
+        let e = entry_ref(row).map_err(sqlite)?;
         report.entries += 1;
-        if e.seq != expected_seq {
-            fail(
-                &mut report,
-                expected_seq,
-                format!("entry {expected_seq} is missing (next entry is {})", e.seq),
-            );
-            return Ok(report);
-        }
-        if e.prev_hash != prev {
-            fail(
-                &mut report,
-                e.seq,
-                "prev_hash does not match the entry_hash of the entry before it".into(),
-            );
-            return Ok(report);
-        }
-        let computed = match e.compact {
-            Some((ref_seq, bytes)) => super::entry::entry_hash_v2(
-                e.seq,
-                e.recorded_at,
-                e.kind,
-                ref_seq,
-                bytes,
-                e.prev_hash,
-            ),
-            None => super::entry::entry_hash(
-                e.seq,
-                e.recorded_at,
-                e.kind,
-                e.url,
-                e.payload,
-                e.prev_hash,
-            ),
+        let computed = match check_entry(&e, expected_seq, &prev) {
+            Ok(h) => h,
+            Err(b) => {
+                report.first_break = Some(b);
+                return Ok(report);
+            }
         };
-        if computed.as_slice() != e.entry_hash {
-            fail(
-                &mut report,
-                e.seq,
-                "entry_hash does not match the entry's contents (the entry was altered)".into(),
-            );
-            return Ok(report);
-        }
-        if e.seq == 1 && e.kind != "genesis" {
-            fail(
-                &mut report,
-                1,
-                "the first entry is not the genesis entry".into(),
-            );
-            return Ok(report);
-        }
         if !options.chain_only {
             blob_refs.extend(referenced_blobs(e.payload).into_iter().map(|h| (e.seq, h)));
             if e.kind == "pruned" {
@@ -497,4 +686,68 @@ pub fn verify_tail(conn: &Connection, n: i64) -> rusqlite::Result<Option<Break>>
         prev = Some(e.entry_hash.clone());
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Kind, append, open_writable};
+
+    /// The parallel chain-only walk finds what the sequential walk finds:
+    /// the same first bad seq for an altered entry, a broken link at a part
+    /// boundary, a missing entry, and the same head when intact.
+    #[test]
+    fn parts_walked_in_parallel_agree_with_one_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let mut conn = open_writable(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for i in 0..999 {
+            let p = serde_json::json!({"i": i, "outcome": "unchanged"});
+            append(
+                &tx,
+                Kind::Fetch,
+                Some("http://127.0.0.1/a"),
+                &p,
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        let both = |conn: &Connection| {
+            let options = Options {
+                chain_only: true,
+                progress: None,
+            };
+            let one = verify_in(conn, None, &Options::default()).unwrap();
+            let two = chain_only_parallel(conn, None, &options, 300)
+                .unwrap()
+                .unwrap();
+            (
+                one.first_break.map(|b| b.seq),
+                two.first_break.map(|b| b.seq),
+                one.head,
+                two.head,
+            )
+        };
+        let (a, b, ha, hb) = both(&conn);
+        assert_eq!((a, b), (None, None));
+        assert_eq!(ha, hb);
+        conn.execute_batch("DROP TRIGGER ledger_no_update; DROP TRIGGER ledger_no_delete;")
+            .unwrap();
+        // On two cores: parts 1..=501 and 502..=1000 (seq 502 is the first
+        // entry of the second part, so its link is checked at the join).
+        for (sql, seq) in [
+            ("UPDATE ledger SET recorded_at = 'x' WHERE seq = 700", 700),
+            (
+                "UPDATE ledger SET prev_hash = zeroblob(32) WHERE seq = 502",
+                502,
+            ),
+            ("DELETE FROM ledger WHERE seq = 300", 300),
+        ] {
+            conn.execute_batch(sql).unwrap();
+            let (a, b, _, _) = both(&conn);
+            assert_eq!((a, b), (Some(seq), Some(seq)), "{sql}");
+        }
+    }
 }

@@ -59,6 +59,7 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
             info!(source = %s.name, seq, "source configuration recorded");
         }
     }
+    release_memory();
     Ok(Started {
         ctx: cycle::Context {
             metrics: metrics::Metrics::default(),
@@ -76,6 +77,18 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
         shutdown_tx,
         writer_thread,
     })
+}
+
+/// Returns freed heap memory to the system (glibc keeps it otherwise): an
+/// idle daemon should not hold what start-up or a busy cycle once needed.
+pub(crate) fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code, reason = "one FFI call with no arguments to check")]
+    // SAFETY: malloc_trim only releases free pages of glibc's own heap; it
+    // reads no caller memory and is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 async fn finish(started: Started) {
@@ -166,6 +179,7 @@ async fn record_end(
     {
         error!(source = %s.name, error = %e, "ledger unwritable");
     }
+    release_memory();
     if let Some(max_age) = s.raw_max_age {
         match ctx.writer.retain(&s.name, max_age).await {
             Ok(Some(p)) if p.blobs > 0 => info!(
@@ -322,7 +336,7 @@ pub async fn run(
 }
 
 /// One source's loop: resume an interrupted cycle, then cycle on schedule.
-async fn source_loop(ctx: cycle::Context, source: Source) {
+async fn source_loop(ctx: cycle::Context, source: Arc<Source>) {
     let mut shutdown = ctx.shutdown.clone();
     if let Some(pending) = cycle::pending_after_interruption(&ctx, &source) {
         info!(source = %source.name, pending = pending.len(), "resuming an interrupted cycle");
