@@ -22,6 +22,18 @@ fn python_verify(db: &std::path::Path) -> std::process::Output {
         .expect("python3")
 }
 
+/// `verify` and the independent Python verifier both accept the ledger.
+async fn both_verifiers_pass(s: &Setup) {
+    let v = s.cli(&["verify"]).await;
+    assert!(v.status.success(), "{}", stdout(&v));
+    let py = python_verify(&s.db);
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stdout)
+    );
+}
+
 /// (codec, stored bytes, base present) of the blob a revision names in `field`.
 fn stored(conn: &Connection, revision: i64, field: &str) -> (String, i64, bool) {
     conn.query_row(
@@ -74,14 +86,7 @@ async fn a_one_sentence_edit_costs_a_small_delta_and_reads_back_whole() {
         "{}",
         stderr(&show)
     );
-    let v = s.cli(&["verify"]).await;
-    assert!(v.status.success(), "{}", stdout(&v));
-    let py = python_verify(&s.db);
-    assert!(
-        py.status.success(),
-        "{}",
-        String::from_utf8_lossy(&py.stdout)
-    );
+    both_verifiers_pass(&s).await;
 
     // A delta whose bytes are damaged fails verify, naming the blob.
     let conn = Connection::open(&s.db).unwrap();
@@ -184,14 +189,7 @@ async fn retention_removes_old_captures_through_a_pruned_entry() {
     assert!(refused.is_err(), "a blob no pruned entry names was deleted");
     drop(conn);
 
-    let v = s.cli(&["verify"]).await;
-    assert!(v.status.success(), "{}", stdout(&v));
-    let py = python_verify(&s.db);
-    assert!(
-        py.status.success(),
-        "{}",
-        String::from_utf8_lossy(&py.stdout)
-    );
+    both_verifiers_pass(&s).await;
 
     // A capture that goes missing without a pruned entry is still damage.
     let conn = Connection::open(&s.db).unwrap();
@@ -272,14 +270,7 @@ async fn unchanged_refetches_are_compact_entries_that_verify_everywhere() {
         )
         .unwrap();
     assert_eq!(last_seen, head_time, "{h}");
-    let v = s.cli(&["verify"]).await;
-    assert!(v.status.success(), "{}", stdout(&v));
-    let py = python_verify(&s.db);
-    assert!(
-        py.status.success(),
-        "{}",
-        String::from_utf8_lossy(&py.stdout)
-    );
+    both_verifiers_pass(&s).await;
     let jsonl = s.dir.path().join("export.jsonl");
     let e = s
         .cli(&["export", "--format", "jsonl", "-o", jsonl.to_str().unwrap()])
