@@ -3,6 +3,7 @@
 //!
 //!     extract-eval DIR GROUND_TRUTH.json [--write-predictions OUT.json] [--worst N]
 //!     extract-eval --score PREDICTIONS.json GROUND_TRUTH.json
+//!     extract-eval --wcxb DIR [--worst N] [--predictions P.json] [--show ID]
 //!
 //! DIR holds `<id>.html.gz` (or `<id>.html`) files; the ground truth maps
 //! each id to `{"articleBody": ..., "url": ...}`. Extraction runs on one
@@ -124,10 +125,10 @@ fn report(
     }
 }
 
-/// `extract-eval --wcxb DIR [--worst N]`: body F1 per page type with the
+/// `extract-eval --wcxb DIR [--worst N] [--show ID]`: body F1 per page type with the
 /// benchmark's rule, article pages that extract under 20 % of their gold
 /// words, metadata accuracy per field, each per domain fold.
-fn wcxb(dir: &Path, worst: usize, predictions: Option<Value>) -> ExitCode {
+fn wcxb(dir: &Path, worst: usize, predictions: Option<Value>, show: Option<&str>) -> ExitCode {
     use newsledger::extract::wcxb;
     let pages = match wcxb::load(dir) {
         Ok(p) => p,
@@ -136,6 +137,20 @@ fn wcxb(dir: &Path, worst: usize, predictions: Option<Value>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(id) = show {
+        let Some(page) = pages.iter().find(|p| p.id == id) else {
+            eprintln!("no page {id} in {}", dir.display());
+            return ExitCode::from(2);
+        };
+        let html = newsledger::extract::decode(&page.html, None);
+        let a = newsledger::extract::extract(&html, Some(&page.url), &ExtractOverrides::default());
+        println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
+        println!(
+            "gold: title {:?} author {:?} date {:?}",
+            page.title, page.author, page.date
+        );
+        return ExitCode::SUCCESS;
+    }
     let t0 = Instant::now();
     let scored: Vec<wcxb::Scored> = match &predictions {
         None => pages.iter().map(wcxb::score).collect(),
@@ -261,7 +276,12 @@ fn main() -> ExitCode {
                 None => return usage(),
             },
         };
-        return wcxb(Path::new(dir), worst, predictions);
+        let show = args
+            .iter()
+            .position(|a| a == "--show")
+            .and_then(|i| args.get(i + 1))
+            .map(String::as_str);
+        return wcxb(Path::new(dir), worst, predictions, show);
     }
     let flag = |name: &str| {
         args.iter()

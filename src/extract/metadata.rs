@@ -8,6 +8,10 @@ use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
 use std::sync::LazyLock;
 
+mod byline;
+mod dates;
+mod header;
+
 /// Metadata fields as found on the page (normalized, not yet trusted).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Metadata {
@@ -76,7 +80,7 @@ pub fn clean(s: &str) -> Option<String> {
 /// Reads metadata from a parsed page.
 pub fn read(doc: &Html) -> Metadata {
     let scan = Scan::of(doc);
-    let ld = json_ld_article(&scan.ld_scripts);
+    let (ld, page_ld) = json_ld_article(&scan.ld_scripts);
     let metas = scan.metas;
     let mut m = Metadata::default();
 
@@ -113,28 +117,53 @@ pub fn read(doc: &Html) -> Metadata {
         .or_else(|| structured.map(|t| strip_known_site(&t, site.as_deref())))
         .or(h1)
         .or_else(|| title_tag.map(|t| strip_site_suffix(&t)));
-    m.byline = ld
+    let header = header::lines(doc);
+    let site_name = site.as_deref();
+    let ld_author = ld
         .as_ref()
-        .and_then(|a| a.get("author").or_else(|| a.get("creator")))
-        .and_then(names_of)
-        .or_else(|| {
-            metas.get(&[
-                "author",
-                "dc.creator",
-                "dcterms.creator",
-                "sailthru.author",
-                "parsely-author",
-            ])
-        })
+        .and_then(|a| a.get("author").or_else(|| a.get("creator")));
+    let meta_author = metas
+        .get(&[
+            "author",
+            "dc.creator",
+            "dcterms.creator",
+            "sailthru.author",
+            "parsely-author",
+        ])
         .or_else(|| {
             metas
                 .get(&["article:author"])
                 .filter(|a| !a.starts_with("http"))
+        });
+    m.byline = ld_author
+        .and_then(people_of)
+        .filter(|n| byline::plausible(n, site_name))
+        .or_else(|| {
+            meta_author
+                .clone()
+                .filter(|n| byline::plausible(n, site_name))
         })
-        .or_else(|| first_text(doc, &AUTHOR_LINK))
-        .or_else(|| visible_author(doc))
+        .or_else(|| byline::shown(&header))
+        .or_else(|| first_text(doc, &AUTHOR_LINK).and_then(|t| byline::name(&t)))
+        .or_else(|| visible_author(doc).and_then(|t| byline::name(&t)))
+        .or_else(|| ld_author.and_then(names_of))
+        .or(meta_author)
         .map(|b| strip_by(&b));
-    m.published = ld_str("datePublished")
+    m.modified = ld_str("dateModified")
+        .and_then(|d| normalize_date(&d))
+        .or_else(|| {
+            metas
+                .get_all(&[
+                    "article:modified_time",
+                    "og:updated_time",
+                    "dateModified",
+                    "dcterms.modified",
+                    "last-modified",
+                ])
+                .iter()
+                .find_map(|d| normalize_date(d))
+        });
+    let structured = ld_str("datePublished")
         .and_then(|d| normalize_date(&d))
         .or_else(|| {
             metas
@@ -155,27 +184,22 @@ pub fn read(doc: &Html) -> Metadata {
                     "publishdate",
                     "date_published",
                     "dc.date.created",
+                    "published",
                 ])
                 .iter()
-                .find_map(|d| normalize_date(d))
+                .find_map(|d| normalize_date(d).or_else(|| parse_visible_date(d)))
         })
         .or_else(|| microdata_date(doc))
+        .or_else(|| {
+            page_ld
+                .as_ref()
+                .and_then(|p| p.get("datePublished"))
+                .and_then(text_of)
+                .and_then(|d| normalize_date(&d))
+        });
+    m.published = dates::choose(&dates::shown(&header), structured, m.modified.as_deref())
         .or_else(|| time_element(doc))
         .or_else(|| visible_date(doc));
-    m.modified = ld_str("dateModified")
-        .and_then(|d| normalize_date(&d))
-        .or_else(|| {
-            metas
-                .get_all(&[
-                    "article:modified_time",
-                    "og:updated_time",
-                    "dateModified",
-                    "dcterms.modified",
-                    "last-modified",
-                ])
-                .iter()
-                .find_map(|d| normalize_date(d))
-        });
     m.language = ld_str("inLanguage")
         .or_else(|| scan.html_lang.as_deref().and_then(clean))
         .or_else(|| {
@@ -282,7 +306,7 @@ fn visible_date(doc: &Html) -> Option<String> {
 static VISIBLE_DATE: LazyLock<regex::Regex> = LazyLock::new(|| {
     #[allow(clippy::expect_used, reason = "static regex, checked by the unit tests")]
     regex::Regex::new(
-        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+((?:19|20)\d{2})|((?:19|20)\d{2})-(\d{2})-(\d{2}))\b",
+        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+((?:19|20)\d{2})|((?:19|20)\d{2})-(\d{2})-(\d{2})|(\d{1,2})([./])(\d{1,2})[./]((?:19|20)\d{2}))\b",
     )
     .expect("static regex")
 });
@@ -303,12 +327,19 @@ fn parse_visible_date(text: &str) -> Option<String> {
         (y.parse().ok()?, month(mo)?, d.parse().ok()?)
     } else if let (Some(d), Some(mo), Some(y)) = (g(4), g(5), g(6)) {
         (y.parse().ok()?, month(mo)?, d.parse().ok()?)
+    } else if let (Some(y), Some(m), Some(d)) = (g(7), g(8), g(9)) {
+        (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
     } else {
-        (
-            g(7)?.parse().ok()?,
-            g(8)?.parse().ok()?,
-            g(9)?.parse().ok()?,
-        )
+        // 12.12.2025 is day first; 09/25/2025 month first unless the
+        // first number cannot be a month.
+        let (a, sep, b, y): (u32, &str, u32, u32) = (
+            g(10)?.parse().ok()?,
+            g(11)?,
+            g(12)?.parse().ok()?,
+            g(13)?.parse().ok()?,
+        );
+        let (m, d) = if sep == "." || a > 12 { (b, a) } else { (a, b) };
+        (y, m as usize, d)
     };
     NaiveDate::from_ymd_opt(y as i32, m as u32, d)?;
     normalize_date(&format!("{y:04}-{m:02}-{d:02}"))
@@ -453,21 +484,33 @@ fn names_of(v: &Value) -> Option<String> {
     (!names.is_empty()).then(|| names.join(", "))
 }
 
+/// Like [`names_of`], without organizations (a publisher named as the
+/// author is no byline when the page shows a person's).
+fn people_of(v: &Value) -> Option<String> {
+    let person = |i: &Value| !types_of(i).iter().any(|t| t.contains("Organization"));
+    match v {
+        Value::Array(items) => {
+            let people: Vec<Value> = items.iter().filter(|i| person(i)).cloned().collect();
+            names_of(&Value::Array(people))
+        }
+        Value::Object(_) if !person(v) => None,
+        other => names_of(other),
+    }
+}
+
 fn is_article(v: &Value) -> bool {
-    let types: Vec<&str> = match v.get("@type") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        _ => return false,
-    };
-    types.iter().any(|t| {
+    types_of(v).iter().any(|t| {
         let t = t.rsplit('/').next().unwrap_or(t);
         ARTICLE_TYPES.contains(&t)
     })
 }
 
 /// The first schema.org article object in any JSON-LD block, searching
-/// arrays and `@graph` (iteratively: a hostile block cannot recurse us).
-fn json_ld_article(scripts: &[ElementRef<'_>]) -> Option<Value> {
+/// arrays and `@graph` (iteratively: a hostile block cannot recurse us);
+/// and the first web page object with a `datePublished` (Yoast and other
+/// SEO plugins date the `WebPage`, not an article).
+fn json_ld_article(scripts: &[ElementRef<'_>]) -> (Option<Value>, Option<Value>) {
+    let mut page: Option<Value> = None;
     for script in scripts {
         let raw: String = script.text().collect();
         // Some sites wrap the JSON in HTML comments or CDATA.
@@ -489,7 +532,10 @@ fn json_ld_article(scripts: &[ElementRef<'_>]) -> Option<Value> {
                 break;
             }
             if is_article(&v) {
-                return Some(v);
+                return (Some(v), page);
+            }
+            if page.is_none() && is_web_page(&v) && v.get("datePublished").is_some() {
+                page = Some(v.clone());
             }
             match v {
                 Value::Array(items) => stack.extend(items.into_iter().rev()),
@@ -505,7 +551,20 @@ fn json_ld_article(scripts: &[ElementRef<'_>]) -> Option<Value> {
             }
         }
     }
-    None
+    (None, page)
+}
+
+fn types_of(v: &Value) -> Vec<&str> {
+    match v.get("@type") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `WebPage` and its kinds (`ItemPage`, `AboutPage`…).
+fn is_web_page(v: &Value) -> bool {
+    types_of(v).iter().any(|t| t.ends_with("Page"))
 }
 
 /// What one walk over the document collects for metadata: JSON-LD

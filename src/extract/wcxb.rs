@@ -4,7 +4,8 @@
 //!
 //! - title: equal after case and whitespace folding;
 //! - author: every gold name token present and no other token (no "By",
-//!   roles or dates), case-folded, `\w+` tokens;
+//!   roles or dates), case-folded, `\w+` tokens; "and" between names is
+//!   no name token ("A, B and C" is "A, B, C");
 //! - date: the same calendar day as written on the page (the first ten
 //!   characters of our RFC 3339 value against the gold `YYYY-MM-DD`).
 //!
@@ -158,9 +159,18 @@ pub fn title_ok(pred: Option<&str>, gold: &str) -> bool {
     pred.is_some_and(|p| fold_ws(p) == fold_ws(gold))
 }
 
+/// Words that join names ("A, B and C") and are no part of any name.
+const NAME_JOINERS: &[&str] = &["and", "und", "et"];
+
 pub fn author_ok(pred: Option<&str>, gold: &str) -> bool {
     let Some(p) = pred else { return false };
-    let (p, g) = (lower_tokens(p), lower_tokens(gold));
+    let names = |s: &str| -> Vec<String> {
+        lower_tokens(s)
+            .into_iter()
+            .filter(|t| !NAME_JOINERS.contains(&t.as_str()))
+            .collect()
+    };
+    let (p, g) = (names(p), names(gold));
     !g.is_empty() && g.iter().all(|t| p.contains(t)) && p.iter().all(|t| g.contains(t))
 }
 
@@ -272,6 +282,8 @@ mod tests {
         assert!(author_ok(Some("Jane Q. Doe"), "Jane Q Doe"));
         assert!(!author_ok(Some("By Jane Doe"), "Jane Doe"));
         assert!(!author_ok(Some("Jane"), "Jane Doe"));
+        assert!(author_ok(Some("A Roe, B Doe"), "A Roe and B Doe"));
+        assert!(!author_ok(Some("A Roe"), "A Roe and B Doe"));
         assert!(date_ok(Some("2026-02-23T23:13:00-06:00"), "2026-02-23"));
         assert!(!date_ok(Some("2026-02-24T05:13:00Z"), "2026-02-23"));
         assert_eq!(word_f1("a b c", "a b d").2, 2.0 / 3.0);

@@ -1,0 +1,285 @@
+//! The byline a reader sees in the article's header ("By Jane Doe",
+//! "Written by | Jane Doe | , and | John Roe", a link to an author page),
+//! reduced to the names; and whether a structured author is a name at all.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::header::Line;
+
+/// Longer than this, a byline line is a sentence.
+const MAX_NAME_CHARS: usize = 60;
+const MAX_NAME_WORDS: usize = 5;
+
+#[allow(
+    clippy::expect_used,
+    reason = "static regex, checked by the unit tests"
+)]
+static BY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(?:(?:written|authored|posted|reported|words|text|story|article|reviewed|compiled|curated)\s+)?by\s*:?(?:\s+(.*)|$)|^(?:authors?|written by|writer)\s*:\s*(.*)$",
+    )
+    .expect("static regex")
+});
+
+/// Words that begin labels, not names.
+const NOT_NAMES: &[&str] = &[
+    "updated",
+    "published",
+    "posted",
+    "share",
+    "read",
+    "min",
+    "comments",
+    "reviewed",
+    "fact",
+    "edited",
+    "last",
+    "on",
+    "in",
+    "photo",
+    "image",
+    "source",
+    "follow",
+    "about",
+    "more",
+    "see",
+    "view",
+    "written",
+    "by",
+    "and",
+    "home",
+    "menu",
+    "sponsored",
+    "advertisement",
+    "author",
+    "authors",
+    "authored",
+    "insights",
+    "sign",
+    "create",
+    "log",
+    "login",
+    "here",
+    "articles",
+    "posts",
+    "contact",
+    "subscribe",
+    "newsletter",
+    "search",
+    "skip",
+    "back",
+    "next",
+    "previous",
+    "related",
+    "tags",
+    "category",
+    "categories",
+];
+
+/// Separators that end a name inside one line ("Jane Doe | Staff Writer").
+const NAME_ENDS: &[&str] = &[
+    " | ",
+    " • ",
+    " · ",
+    " on ",
+    " - ",
+    " — ",
+    " – ",
+    " updated",
+    " published",
+    " at ",
+    " in ",
+];
+
+/// Text between names: ",", "and", "&", ", and".
+fn is_connector(t: &str) -> bool {
+    let t = t.trim().to_lowercase();
+    matches!(
+        t.as_str(),
+        "," | "and" | "&" | ", and" | ",and" | "und" | "et" | "y" | "/"
+    )
+}
+
+/// The name at the start of `t`, if `t` reads as one: a few words, no
+/// digits, not a label; capitalized unless `lenient` (a handle after "By").
+fn name_in(t: &str, lenient: bool) -> Option<String> {
+    let lower = t.to_lowercase();
+    let cut = NAME_ENDS
+        .iter()
+        .filter_map(|sep| lower.find(sep))
+        .min()
+        .unwrap_or(t.len());
+    let name = t
+        .get(..cut)
+        .unwrap_or(t)
+        .trim()
+        .trim_end_matches([',', ':', ';', '|', '·', '•', '-'])
+        .trim();
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let first = words.first()?.to_lowercase();
+    let plausible = (1..=MAX_NAME_WORDS).contains(&words.len())
+        && name.chars().count() <= MAX_NAME_CHARS
+        && !name
+            .chars()
+            .any(|c| c.is_ascii_digit() || c == '@' || c == ':')
+        && !NOT_NAMES.contains(&first.trim_end_matches([':', '.']))
+        && ((lenient && words.len() == 1) || name.chars().next().is_some_and(char::is_uppercase));
+    plausible.then(|| name.to_string())
+}
+
+/// `t` if it reads as a person's or organization's name.
+pub fn name(t: &str) -> Option<String> {
+    name_in(t, false)
+}
+
+/// Splits one line holding several names ("A, B and C").
+fn split_names(t: &str) -> Vec<&str> {
+    t.split([',', '&', ';'])
+        .flat_map(|p| p.split(" and "))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Names from `lines`: a name, then (connector, name)…; stops at anything
+/// else. Each name is its own line (`By | <a>A</a> | , | <a>B</a>`).
+fn names_from(lines: &[Line], lenient: bool) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut want_name = true;
+    for line in lines {
+        let t = line.text.trim();
+        if line.time.is_some() {
+            break;
+        }
+        if want_name {
+            let parts = split_names(t);
+            let found: Vec<String> = parts
+                .iter()
+                .filter_map(|p| name_in(p, lenient || line.author_link))
+                .collect();
+            if found.is_empty() {
+                break;
+            }
+            names.extend(found);
+            want_name = t.ends_with(',') || t.ends_with(" and") || t.ends_with('&');
+        } else if is_connector(t) {
+            want_name = true;
+        } else {
+            break;
+        }
+    }
+    names.dedup();
+    names
+}
+
+/// The names a reader sees as the byline: a "By …" line first, else a
+/// link to an author page, else the text of an author box.
+pub fn shown(lines: &[Line]) -> Option<String> {
+    let body: Vec<&Line> = lines.iter().filter(|l| !l.headline).collect();
+    let owned: Vec<Line> = body.iter().map(|l| (*l).clone()).collect();
+    for (i, line) in owned.iter().enumerate() {
+        let Some(c) = BY.captures(line.text.trim()) else {
+            continue;
+        };
+        let rest = c
+            .get(1)
+            .or_else(|| c.get(2))
+            .map_or("", |m| m.as_str().trim());
+        let names = if rest.is_empty() {
+            names_from(owned.get(i + 1..).unwrap_or_default(), true)
+        } else {
+            let mut first = vec![Line {
+                text: rest.to_string(),
+                ..line.clone()
+            }];
+            first.extend(owned.get(i + 1..).unwrap_or_default().iter().cloned());
+            names_from(&first, true)
+        };
+        if !names.is_empty() {
+            return Some(names.join(", "));
+        }
+    }
+    for pick in [|l: &Line| l.author_link, |l: &Line| l.author_box] {
+        if let Some(i) = owned
+            .iter()
+            .position(|l| pick(l) && name_in(l.text.trim(), l.author_link).is_some())
+        {
+            let names = names_from(owned.get(i..).unwrap_or_default(), false);
+            if !names.is_empty() {
+                return Some(names.join(", "));
+            }
+        }
+    }
+    None
+}
+
+/// A structured author that is a name: not a URL, handle-with-dots, e-mail,
+/// label ("content: …") or the site's own name.
+pub fn plausible(name: &str, site: Option<&str>) -> bool {
+    let n = name.trim();
+    !n.is_empty()
+        && !n.starts_with("http")
+        && !n.contains(['@', ':', '{', '}'])
+        && (!n.contains('.') || n.contains(' '))
+        && !n.chars().all(|c| c.is_ascii_digit())
+        && n.chars().count() <= 120
+        && site.is_none_or(|s| !s.trim().eq_ignore_ascii_case(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scraper::Html;
+
+    fn byline(html: &str) -> Option<String> {
+        shown(&super::super::header::lines(&Html::parse_document(html)))
+    }
+
+    #[test]
+    fn bylines_in_the_header() {
+        assert_eq!(
+            byline("<h1>T</h1><p>By <a href='/x'>Sofia Gonzalez</a></p><p>December 2, 2025</p>")
+                .as_deref(),
+            Some("Sofia Gonzalez")
+        );
+        assert_eq!(
+            byline(
+                "<h1>T</h1><div>Written by <a>Danielle DeSiato</a>, <a>Donna Enzmann</a>, and <a>Natalie Nguyen</a> Updated August 14, 2025</div>"
+            )
+            .as_deref(),
+            Some("Danielle DeSiato, Donna Enzmann, Natalie Nguyen")
+        );
+        assert_eq!(
+            byline("<h1>T</h1><span>By Amy Wilhelm | Staff Writer</span>").as_deref(),
+            Some("Amy Wilhelm")
+        );
+        assert_eq!(
+            byline("<h1>T</h1><p>9 min read</p><a href='/authors/luke-kim'>Luke Kim</a>")
+                .as_deref(),
+            Some("Luke Kim")
+        );
+        assert_eq!(
+            byline("<h1>T</h1><div class='post-author'>Jane Roe</div>").as_deref(),
+            Some("Jane Roe")
+        );
+        // Not bylines: a sentence after "by", a label, no headline.
+        assert_eq!(
+            byline("<h1>T</h1><p>By the time the council met, 40 people had left the hall</p>"),
+            None
+        );
+        assert_eq!(byline("<h1>T</h1><p>By</p><p>Updated</p>"), None);
+        assert_eq!(byline("<p>By Jane Roe</p>"), None);
+    }
+
+    #[test]
+    fn structured_authors_that_are_not_names() {
+        assert!(plausible("Jane Roe", Some("City Paper")));
+        assert!(!plausible("City Paper", Some("City Paper")));
+        assert!(!plausible("andrew.keaveney", None));
+        assert!(!plausible("https://example.org/me", None));
+        assert!(!plausible("content: MarketingSherpa, design: Scott", None));
+        assert!(!plausible("262588213843476", None));
+    }
+}

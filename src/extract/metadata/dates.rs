@@ -1,0 +1,209 @@
+//! The date a reader sees under the headline ("Published March 3, 2025",
+//! "Last updated: Dec 12, 2025", `<time datetime>`), and how it is
+//! weighed against the structured dates.
+//!
+//! Pages often carry several dates: the structured `datePublished` of the
+//! first version, a `dateModified`, and the date the page itself shows by
+//! the headline. What the page shows is what a reader (and a court) will
+//! call the article's date, so it wins when it is there; a structured date
+//! of the same calendar day is kept instead, for its time and offset.
+
+use super::header::Line;
+use super::parse_visible_date;
+/// A date line is short ("Posted on April 13, 2023 by …"); a date inside a
+/// longer text is part of the story, not the article's date.
+const MAX_DATE_LINE: usize = 100;
+/// Characters before a date searched for its label ("Updated:").
+const LABEL_WINDOW: usize = 40;
+
+/// What the words before a date say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    Published,
+    Updated,
+    Unlabeled,
+}
+
+/// A date shown near the headline: normalized (RFC 3339 or full-date),
+/// with its label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub date: String,
+    pub label: Label,
+    /// Shown after the headline starts (not above it).
+    pub below: bool,
+}
+
+fn label_of(before: &str) -> Label {
+    let b = before.to_lowercase();
+    let n = b.chars().count();
+    let tail: String = b.chars().skip(n.saturating_sub(LABEL_WINDOW)).collect();
+    let updated = ["updated", "modified", "revised", "reviewed", "edited"];
+    let published = ["published", "posted", "released", "created", "written"];
+    // The nearest label word wins ("Published May 1 · Updated June 2").
+    let last = |words: &[&str]| words.iter().filter_map(|w| tail.rfind(w)).max();
+    match (last(&updated), last(&published)) {
+        (Some(u), Some(p)) if u > p => Label::Updated,
+        (Some(_), None) => Label::Updated,
+        (_, Some(_)) => Label::Published,
+        (None, None) => Label::Unlabeled,
+    }
+}
+
+/// Dates shown in the article's header ([`header::lines`]), in page order.
+pub fn shown(lines: &[Line]) -> Vec<Shown> {
+    let mut out = Vec::new();
+    let mut recent = String::new();
+    for line in lines {
+        let found = match &line.time {
+            Some(attr) => time_value(attr.clone(), &line.text).map(|d| (0, d)),
+            None if line.text.chars().count() <= MAX_DATE_LINE => date_in(&line.text),
+            None => None,
+        };
+        if let Some((at, date)) = found {
+            let mut before = recent.clone();
+            before.push(' ');
+            before.push_str(line.text.get(..at).unwrap_or_default());
+            out.push(Shown {
+                date,
+                label: label_of(&before),
+                below: line.below,
+            });
+        }
+        recent.push(' ');
+        recent.push_str(&line.text);
+        if recent.len() > 4 * LABEL_WINDOW {
+            let cut = recent.len() - 2 * LABEL_WINDOW;
+            let cut = (cut..recent.len())
+                .find(|i| recent.is_char_boundary(*i))
+                .unwrap_or(recent.len());
+            recent.drain(..cut);
+        }
+    }
+    out
+}
+
+/// A `<time>`: the day its text shows wins over a `datetime` that another
+/// time zone moved to another day; otherwise the precise `datetime`.
+fn time_value(attr: Option<String>, text: &str) -> Option<String> {
+    let shown = date_in(text).map(|(_, d)| d);
+    match (attr, shown) {
+        (Some(a), Some(s)) if a.get(..10) != s.get(..10) => Some(s),
+        (Some(a), _) => Some(a),
+        (None, s) => s,
+    }
+}
+
+/// The first date written in `text`, with the byte offset where it starts.
+fn date_in(text: &str) -> Option<(usize, String)> {
+    let m = super::VISIBLE_DATE.find(text)?;
+    parse_visible_date(m.as_str()).map(|d| (m.start(), d))
+}
+
+/// The article's publication date: what the page shows by its headline
+/// (a date labelled "published" first, else the first one shown), kept
+/// precise when a structured date names the same day; else the structured
+/// publication date.
+pub fn choose(
+    shown: &[Shown],
+    published: Option<String>,
+    modified: Option<&str>,
+) -> Option<String> {
+    // Dates under the headline before those above it (often a ticker of
+    // other stories); a date labelled "published" before the first.
+    let below: Vec<&Shown> = shown.iter().filter(|s| s.below).collect();
+    let near: Vec<&Shown> = if below.is_empty() {
+        shown.iter().collect()
+    } else {
+        below
+    };
+    let pick = near
+        .iter()
+        .find(|s| s.label == Label::Published)
+        .or_else(|| near.iter().find(|s| s.label == Label::Unlabeled))
+        .or_else(|| near.first())
+        .copied();
+    let Some(pick) = pick else {
+        return published;
+    };
+    // "Updated …" alone by the headline: the page's own first date, when
+    // the structured data has one, is still the publication date.
+    if pick.label == Label::Updated && published.is_some() {
+        return published;
+    }
+    let day = pick.date.get(..10);
+    [published.as_deref(), modified]
+        .into_iter()
+        .flatten()
+        .find(|d| d.get(..10) == day)
+        .map(str::to_string)
+        .or_else(|| Some(pick.date.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use scraper::Html;
+
+    fn shown(html: &str) -> Vec<Shown> {
+        super::shown(&super::super::header::lines(&Html::parse_document(html)))
+    }
+
+    #[test]
+    fn the_date_under_the_headline_and_its_label() {
+        let s = shown(
+            r#"<nav>March 1, 2020</nav><h1>Budget passes</h1>
+               <div class="meta"><span>Updated:</span> <span>Dec 12, 2025</span></div>
+               <p>Published <time datetime="2025-08-13T09:00:00-05:00">August 13, 2025</time></p>"#,
+        );
+        assert_eq!(
+            s,
+            vec![
+                Shown {
+                    date: "2025-12-12".into(),
+                    label: Label::Updated,
+                    below: true,
+                },
+                Shown {
+                    date: "2025-08-13T09:00:00-05:00".into(),
+                    label: Label::Published,
+                    below: true,
+                },
+            ]
+        );
+        assert_eq!(
+            choose(&s, Some("2025-08-13T14:00:00Z".into()), None).as_deref(),
+            Some("2025-08-13T14:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_time_element_shows_its_own_day() {
+        // Stored in UTC, shown in the page's zone on the day before.
+        let s =
+            shown(r#"<h1>T</h1><time datetime="2025-12-19T03:05:00Z">December 18, 2025</time>"#);
+        assert_eq!(s[0].date, "2025-12-18");
+        assert_eq!(
+            choose(&s, Some("2025-12-19T03:05:00Z".into()), None).as_deref(),
+            Some("2025-12-18")
+        );
+    }
+
+    #[test]
+    fn dates_in_the_story_and_far_from_the_headline_are_not_its_date() {
+        let long = "word ".repeat(400);
+        let s = shown(&format!(
+            "<p>December 1, 2019</p>{long}<h1>T</h1><p>On March 3, 2024 the council met and {long}</p><p>May 5, 2021</p>"
+        ));
+        assert!(s.is_empty(), "{s:?}");
+        assert!(
+            shown("<p>Posted March 3, 2024</p>").is_empty(),
+            "no headline"
+        );
+        assert_eq!(
+            choose(&[], Some("2020-01-01".into()), None).as_deref(),
+            Some("2020-01-01")
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! The article's header as a reader sees it: the short lines of text
+//! around the first `<h1>` (bylines, dates, "Updated …"), in page order.
+//! Dates and bylines are read from these lines when the structured data
+//! is missing or disagrees with what the page shows.
+
+use ego_tree::iter::Edge;
+use scraper::{ElementRef, Html};
+
+/// Text read before the first `<h1>` that still counts as its header
+/// (dates and bylines printed above the headline), in characters.
+const BEFORE_HEADLINE: usize = 400;
+/// Text read after the start of the first `<h1>`.
+const AFTER_HEADLINE: usize = 1500;
+
+/// One text node (or one `<time>` element) of the header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Line {
+    /// The text, whitespace collapsed.
+    pub text: String,
+    /// After the headline started (not above it).
+    pub below: bool,
+    /// Inside the first `<h1>`.
+    pub headline: bool,
+    /// A `<time>` element: its `datetime` attribute, if any.
+    pub time: Option<Option<String>>,
+    /// Inside a link to an author page (`/author/…`, `rel=author`).
+    pub author_link: bool,
+    /// Inside an element whose class or itemprop names an author.
+    pub author_box: bool,
+}
+
+/// Elements whose text is never the article's header.
+fn skipped(name: &str) -> bool {
+    matches!(
+        name,
+        "script" | "style" | "noscript" | "template" | "nav" | "footer" | "aside" | "select"
+    )
+}
+
+fn is_author_link(el: &ElementRef<'_>) -> bool {
+    let v = el.value();
+    if v.name() != "a" {
+        return false;
+    }
+    v.attr("rel")
+        .is_some_and(|r| r.split_ascii_whitespace().any(|t| t == "author"))
+        || v.attr("href").is_some_and(|h| {
+            let h = h.to_ascii_lowercase();
+            [
+                "/author/",
+                "/authors/",
+                "/writer/",
+                "/writers/",
+                "/contributor/",
+                "/contributors/",
+                "/byline/",
+                "/staff/",
+                "/people/",
+                "/team/",
+                "/profile/",
+                "/user/",
+                "/u/",
+                "?author=",
+            ]
+            .iter()
+            .any(|p| h.contains(p))
+        })
+}
+
+fn is_author_box(el: &ElementRef<'_>) -> bool {
+    let v = el.value();
+    v.attr("itemprop").is_some_and(|p| p == "author")
+        || v.attr("class").is_some_and(|c| {
+            let c = c.to_ascii_lowercase();
+            (c.contains("author") || c.contains("byline"))
+                && !["bio", "desc", "about", "avatar", "image", "photo"]
+                    .iter()
+                    .any(|x| c.contains(x))
+        })
+}
+
+/// The header's lines: from [`BEFORE_HEADLINE`] characters above the first
+/// `<h1>` to [`AFTER_HEADLINE`] below its start. Empty when the page has
+/// no `<h1>`: without a headline there is no header to read.
+pub fn lines(doc: &Html) -> Vec<Line> {
+    // (text offset, line) for every line until the window closes.
+    let mut seen: Vec<(usize, Line)> = Vec::new();
+    let mut offset = 0usize;
+    let mut h1_at: Option<usize> = None;
+    let mut in_h1 = false;
+    let mut skip = 0usize;
+    let mut author_link = 0usize;
+    let mut author_box = 0usize;
+    // An open <time>: its datetime, the offset where it opened, its text.
+    let mut time: Option<(Option<String>, usize, String)> = None;
+    for edge in doc.tree.root().traverse() {
+        if h1_at.is_some_and(|h| offset > h + AFTER_HEADLINE) {
+            break;
+        }
+        match edge {
+            Edge::Open(node) => {
+                if let Some(el) = ElementRef::wrap(node) {
+                    let name = el.value().name();
+                    if skipped(name) {
+                        skip += 1;
+                    } else if skip == 0 {
+                        if name == "h1" && h1_at.is_none() {
+                            h1_at = Some(offset);
+                            in_h1 = true;
+                        }
+                        if name == "time" && time.is_none() {
+                            let attr = el.value().attr("datetime").and_then(super::normalize_date);
+                            time = Some((attr, offset, String::new()));
+                        }
+                    }
+                    author_link += usize::from(is_author_link(&el));
+                    author_box += usize::from(is_author_box(&el));
+                } else if skip == 0
+                    && let Some(text) = node.value().as_text()
+                {
+                    let t = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if t.is_empty() {
+                        continue;
+                    }
+                    if let Some((_, _, inner)) = time.as_mut() {
+                        inner.push(' ');
+                        inner.push_str(&t);
+                    } else {
+                        seen.push((
+                            offset,
+                            Line {
+                                below: false,
+                                headline: in_h1,
+                                time: None,
+                                author_link: author_link > 0,
+                                author_box: author_box > 0,
+                                text: t.clone(),
+                            },
+                        ));
+                    }
+                    offset += t.chars().count() + 1;
+                }
+            }
+            Edge::Close(node) => {
+                if let Some(el) = ElementRef::wrap(node) {
+                    let name = el.value().name();
+                    author_link = author_link.saturating_sub(usize::from(is_author_link(&el)));
+                    author_box = author_box.saturating_sub(usize::from(is_author_box(&el)));
+                    if skipped(name) {
+                        skip = skip.saturating_sub(1);
+                    } else if skip == 0 {
+                        if name == "h1" {
+                            in_h1 = false;
+                        }
+                        if name == "time"
+                            && let Some((attr, at, inner)) = time.take()
+                        {
+                            seen.push((
+                                at,
+                                Line {
+                                    text: inner.trim().to_string(),
+                                    time: Some(attr),
+                                    ..Line::default()
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let Some(h) = h1_at else {
+        return Vec::new();
+    };
+    seen.into_iter()
+        .filter(|(at, _)| *at + BEFORE_HEADLINE >= h && *at <= h + AFTER_HEADLINE)
+        .map(|(at, l)| Line {
+            below: at >= h,
+            ..l
+        })
+        .collect()
+}
