@@ -93,29 +93,58 @@ pub fn read(doc: &Html) -> Metadata {
                 .and_then(|p| p.get("name").and_then(text_of))
         });
     let structured = ld_str("headline")
-        .or_else(|| metas.get(&["og:title", "twitter:title", "dc.title", "dcterms.title"]))
+        .or_else(|| {
+            metas
+                .get(&["og:title", "twitter:title", "dc.title", "dcterms.title"])
+                .map(|t| decode_entities(&t))
+        })
         .filter(|t| t.chars().count() <= MAX_TITLE_CHARS);
     let title_tag = first_text(doc, &TITLE);
-    let h1 = first_text(doc, &H1).filter(|h| (3..=MAX_TITLE_CHARS).contains(&h.chars().count()));
+    let h1s: Vec<String> = doc
+        .select(&H1)
+        .take(5)
+        .filter_map(|e| clean(&e.text().collect::<String>()))
+        .filter(|h| (3..=MAX_TITLE_CHARS).contains(&h.chars().count()))
+        .collect();
     // The visible headline, when the page's own titles confirm it (a logo
-    // or section name in an <h1> is not in them); else the structured
-    // title without its site suffix.
+    // or section name in an <h1> is not in them); else an <h1> that is not
+    // the site's name; else the structured title without its site suffix.
     let folded = |t: &str| {
         t.split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
             .to_lowercase()
     };
-    let confirmed = h1.clone().filter(|h| {
+    let site_like = |h: &str| {
         let h = folded(h);
-        [structured.as_deref(), title_tag.as_deref()]
-            .iter()
-            .flatten()
-            .any(|t| folded(t).contains(&h))
+        site.as_deref().is_some_and(|s| folded(s) == h)
+            || [title_tag.as_deref(), structured.as_deref()]
+                .iter()
+                .flatten()
+                .any(|t| {
+                    let t = folded(t);
+                    t != h
+                        && [" | ", " - ", " – ", " — ", " :: ", " · ", " • "]
+                            .iter()
+                            .any(|sep| t.ends_with(&format!("{sep}{h}")))
+                })
+    };
+    let confirmed = h1s.iter().find(|h| {
+        let f = folded(h);
+        !site_like(h)
+            && [structured.as_deref(), title_tag.as_deref()]
+                .iter()
+                .flatten()
+                .any(|t| folded(t).contains(&f))
     });
+    let shown = h1s
+        .iter()
+        .find(|h| !site_like(h) && h.split_whitespace().count() >= 3);
     m.title = confirmed
+        .or(shown)
+        .cloned()
         .or_else(|| structured.map(|t| strip_known_site(&t, site.as_deref())))
-        .or(h1)
+        .or_else(|| h1s.first().cloned())
         .or_else(|| title_tag.map(|t| strip_site_suffix(&t)));
     let header = header::lines(doc);
     let site_name = site.as_deref();
@@ -790,6 +819,17 @@ mod tests {
                <body><h1>Weather</h1></body>"#,
         );
         assert_eq!(read(&doc).title.as_deref(), Some("Harbour plan approved"));
+        // The site's name in a first <h1> is skipped; the page's own
+        // headline wins over a rewritten social title.
+        let doc = Html::parse_document(
+            r#"<head><title>Harbour plan approved | City Paper</title>
+               <meta property="og:title" content="Why the harbour plan matters"></head>
+               <body><h1>City Paper</h1><h1>Council approves the harbour plan</h1></body>"#,
+        );
+        assert_eq!(
+            read(&doc).title.as_deref(),
+            Some("Council approves the harbour plan")
+        );
     }
 
     #[test]
