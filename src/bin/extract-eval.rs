@@ -214,6 +214,11 @@ fn wcxb(dir: &Path, worst: usize, predictions: Option<Value>, show: Option<&str>
             let v: Vec<&wcxb::Scored> = all.iter().copied().filter(|s| s.fold == k).collect();
             print!(" {:.3}", wcxb::accuracy(&v, f).0);
         }
+        print!("  article folds:");
+        for k in 0..5 {
+            let v: Vec<&wcxb::Scored> = articles.iter().copied().filter(|s| s.fold == k).collect();
+            print!(" {:.3}", wcxb::accuracy(&v, f).0);
+        }
         println!();
     }
     let (m, n) = wcxb::accuracy(&articles, |s| s.date_is_modified);
