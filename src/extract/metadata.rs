@@ -174,7 +174,7 @@ pub fn read(doc: &Html) -> Metadata {
         })
         .or_else(|| byline::shown(&header))
         .or_else(|| first_text(doc, &AUTHOR_LINK).and_then(|t| byline::name(&t)))
-        .or_else(|| visible_author(doc).and_then(|t| byline::name(&t)))
+        .or_else(|| visible_author(doc))
         .or_else(|| ld_author.and_then(names_of))
         .or(meta_author)
         .map(|b| strip_by(&b));
@@ -282,32 +282,7 @@ fn visible_author(doc: &Html) -> Option<String> {
                 t = t.get(p.len()..).unwrap_or_default();
             }
         }
-        let cut = [
-            " | ",
-            " • ",
-            " · ",
-            " on ",
-            " - ",
-            " — ",
-            " – ",
-            " updated ",
-            " published ",
-        ]
-        .iter()
-        .filter_map(|sep| t.to_lowercase().find(sep))
-        .min()
-        .unwrap_or(t.len());
-        let name = t
-            .get(..cut)
-            .unwrap_or(t)
-            .trim()
-            .trim_end_matches([',', ':', '.']);
-        let words = name.split_whitespace().count();
-        ((1..=6).contains(&words)
-            && name.len() <= 60
-            && !name.chars().any(|c| c.is_ascii_digit())
-            && name.chars().next().is_some_and(char::is_uppercase))
-        .then(|| name.to_string())
+        byline::name(t)
     })
 }
 
