@@ -4,6 +4,7 @@
 //!     extract-eval DIR GROUND_TRUTH.json [--write-predictions OUT.json] [--worst N]
 //!     extract-eval --score PREDICTIONS.json GROUND_TRUTH.json
 //!     extract-eval --wcxb DIR [--worst N] [--predictions P.json] [--show ID]
+//!                  [--write-predictions OUT.json]
 //!
 //! DIR holds `<id>.html.gz` (or `<id>.html`) files; the ground truth maps
 //! each id to `{"articleBody": ..., "url": ...}`. Extraction runs on one
@@ -125,10 +126,16 @@ fn report(
     }
 }
 
-/// `extract-eval --wcxb DIR [--worst N] [--show ID]`: body F1 per page type with the
+/// `extract-eval --wcxb DIR [--worst N] [--show ID] [--write-predictions OUT]`: body F1 per page type with the
 /// benchmark's rule, article pages that extract under 20 % of their gold
 /// words, metadata accuracy per field, each per domain fold.
-fn wcxb(dir: &Path, worst: usize, predictions: Option<Value>, show: Option<&str>) -> ExitCode {
+fn wcxb(
+    dir: &Path,
+    worst: usize,
+    predictions: Option<Value>,
+    show: Option<&str>,
+    write: Option<&str>,
+) -> ExitCode {
     use newsledger::extract::wcxb;
     let pages = match wcxb::load(dir) {
         Ok(p) => p,
@@ -150,6 +157,23 @@ fn wcxb(dir: &Path, worst: usize, predictions: Option<Value>, show: Option<&str>
             page.title, page.author, page.date
         );
         return ExitCode::SUCCESS;
+    }
+    if let Some(out) = write {
+        let mut all = serde_json::Map::new();
+        for page in &pages {
+            let html = newsledger::extract::decode(&page.html, None);
+            let a =
+                newsledger::extract::extract(&html, Some(&page.url), &ExtractOverrides::default());
+            all.insert(
+                page.id.clone(),
+                serde_json::json!({"text": a.text, "title": a.title, "author": a.byline, "date": a.published}),
+            );
+        }
+        let json = serde_json::to_string(&Value::Object(all)).unwrap_or_default();
+        if let Err(e) = std::fs::write(out, json) {
+            eprintln!("{out}: {e}");
+            return ExitCode::from(2);
+        }
     }
     let t0 = Instant::now();
     let scored: Vec<wcxb::Scored> = match &predictions {
@@ -286,7 +310,12 @@ fn main() -> ExitCode {
             .position(|a| a == "--show")
             .and_then(|i| args.get(i + 1))
             .map(String::as_str);
-        return wcxb(Path::new(dir), worst, predictions, show);
+        let write = args
+            .iter()
+            .position(|a| a == "--write-predictions")
+            .and_then(|i| args.get(i + 1))
+            .map(String::as_str);
+        return wcxb(Path::new(dir), worst, predictions, show, write);
     }
     let flag = |name: &str| {
         args.iter()
