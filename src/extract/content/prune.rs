@@ -103,9 +103,46 @@ static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
 /// calls every block `elementor-widget-*`, text included.
 const STRUCTURAL_PREFIXES: &[(&str, &str)] = &[("elementor-widget", "elementor-block")];
 
+fn descriptive(token: &str) -> bool {
+    DESCRIPTIVE_PREFIXES.iter().any(|p| {
+        token.len() > p.len()
+            && token
+                .get(..p.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    })
+}
+
+/// Class tokens that describe the post, not the element's role: state
+/// flags (`has-comments`, `no-sidebar`) and taxonomy (`tag-social-media`,
+/// `category-newsletter`, `post-type-text`). A post that has comments is
+/// not a comment section.
+const DESCRIPTIVE_PREFIXES: &[&str] = &[
+    "has-",
+    "no-",
+    "with-",
+    "tag-",
+    "category-",
+    "format-",
+    "post-type-",
+    "type-",
+    "status-",
+];
+
 fn class_and_id(e: &scraper::node::Element) -> String {
     let mut s = String::new();
-    if let Some(c) = e.attr("class") {
+    let filtered: String;
+    let class = match e.attr("class") {
+        Some(c) if c.split_ascii_whitespace().any(descriptive) => {
+            filtered = c
+                .split_ascii_whitespace()
+                .filter(|t| !descriptive(t))
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(filtered.as_str())
+        }
+        other => other,
+    };
+    if let Some(c) = class {
         if STRUCTURAL_PREFIXES.iter().any(|(p, _)| c.contains(p)) {
             let mut c = c.to_string();
             for (p, with) in STRUCTURAL_PREFIXES {
@@ -324,6 +361,26 @@ pub type Removed = IdSet;
 
 /// Marks chrome that is never content (see [`junk_reason`]), plus whatever
 /// the source's `ignore_selectors` name.
+/// An unclosed `<aside>` or `<nav>` swallows the rest of the page when
+/// parsed (html5ever nests everything after it inside): one that holds the
+/// page's `<main>` is a markup error, not chrome. A `<header>` section that
+/// holds the article's rich text (Webflow's `header.section_… >
+/// div.w-richtext`) is the article's section, not the page header.
+fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>) -> bool {
+    let Node::Element(e) = node.value() else {
+        return false;
+    };
+    match e.name() {
+        "aside" | "nav" => node
+            .descendants()
+            .any(|d| matches!(d.value(), Node::Element(e) if e.name() == "main")),
+        "header" => node
+            .descendants()
+            .any(|d| matches!(d.value(), Node::Element(e) if is_body_container(e))),
+        _ => false,
+    }
+}
+
 pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
     let protected = content_ancestors(doc);
     let mut removed = Removed::default();
@@ -331,6 +388,7 @@ pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
         if let Node::Element(e) = node.value()
             && let Some(reason) = junk_reason(e, pass)
             && !(reason == "class" && protected.contains(&node.id()))
+            && !(reason == "tag" && wraps_the_page(node))
         {
             removed.insert(node.id());
         }
@@ -350,6 +408,44 @@ mod tests {
         let doc = Html::parse_fragment(html);
         let sel = Selector::parse(tag).unwrap();
         doc.select(&sel).next().unwrap().value().clone()
+    }
+
+    fn pruned_ids(html: &str, pass: Pass) -> Vec<String> {
+        let doc = Html::parse_document(html);
+        let removed = prune_junk(&doc, &[], pass);
+        doc.tree
+            .nodes()
+            .filter(|n| removed.contains(&n.id()))
+            .filter_map(|n| match n.value() {
+                Node::Element(e) => e.attr("id").map(str::to_string),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn markup_errors_and_post_classes_do_not_prune_the_article() {
+        // A post that has comments (`has-comments`) is no comment section;
+        // taxonomy classes (`tag-social-media`) say nothing of the element.
+        let post = r#"<article id=a class="BlogItem has-comments tag-social-media category-newsletter"><p>Text.</p></article>
+                      <div id=c class="comments-area"><p>A reply.</p></div>"#;
+        for pass in PASSES {
+            assert_eq!(pruned_ids(post, pass), vec!["c".to_string()], "{pass:?}");
+        }
+        // An unclosed <aside> nests the whole page inside it.
+        let unclosed = r#"<body><aside id=banner><a href=/x>Announcement</a><main id=m><p>Text.</p></main></body>"#;
+        assert!(pruned_ids(unclosed, PASSES[0]).is_empty());
+        assert_eq!(
+            pruned_ids(
+                r#"<aside id=side><p>More</p></aside><main><p>Text.</p></main>"#,
+                PASSES[0]
+            ),
+            vec!["side".to_string()]
+        );
+        // Webflow puts the article's rich text in a <header> section.
+        let webflow = r#"<header id=site><a href=/>Logo</a></header>
+            <header id=h class="section_blog"><div class="blog-rt w-richtext"><p>Text.</p></div></header>"#;
+        assert_eq!(pruned_ids(webflow, PASSES[0]), vec!["site".to_string()]);
     }
 
     #[test]
