@@ -327,7 +327,7 @@ pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static st
     reason = "a static regex, checked by the unit tests"
 )]
 static STRONG_CONTENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)article-?body|articlebody|article-?content|article-?text|post-?body|post-?content|entry-?content|story-?body|story-?content|body-?text|main-?content|hentry|h-entry").expect("static regex")
+    Regex::new(r"(?i)article-?body|articlebody|article-?content|article-?text|post-?body|post-?content|entry-?content|story-?body|story-?content|body-?text|main-?content|hentry|h-entry|rich-?text").expect("static regex")
 });
 
 /// Elements that contain (or are) a strongly marked content container
@@ -359,36 +359,43 @@ fn content_ancestors(doc: &Html) -> IdSet {
 /// The set of pruned subtrees' roots.
 pub type Removed = IdSet;
 
-/// Marks chrome that is never content (see [`junk_reason`]), plus whatever
-/// the source's `ignore_selectors` name.
-/// An unclosed `<aside>` or `<nav>` swallows the rest of the page when
-/// parsed (html5ever nests everything after it inside): one that holds the
-/// page's `<main>` is a markup error, not chrome. A `<header>` section that
-/// holds the article's rich text (Webflow's `header.section_… >
-/// div.w-richtext`) is the article's section, not the page header.
-fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>) -> bool {
+/// An unclosed `<aside>`, `<nav>` or `<header>` swallows the rest of the
+/// page when parsed (html5ever nests everything after it inside): one that
+/// holds most of the page's text is a markup error, not chrome. A
+/// `<header>` section that holds the article's rich text (Webflow's
+/// `header.section_… > div.w-richtext`) is the article's section.
+fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>, page_text: usize) -> bool {
     let Node::Element(e) = node.value() else {
         return false;
     };
-    match e.name() {
-        "aside" | "nav" => node
-            .descendants()
-            .any(|d| matches!(d.value(), Node::Element(e) if e.name() == "main")),
-        "header" => node
-            .descendants()
-            .any(|d| matches!(d.value(), Node::Element(e) if is_body_container(e))),
-        _ => false,
+    if !matches!(e.name(), "aside" | "nav" | "header") {
+        return false;
     }
+    (e.name() == "header"
+        && node
+            .descendants()
+            .any(|d| matches!(d.value(), Node::Element(e) if is_body_container(e))))
+        || 2 * text_len(node) > page_text
 }
 
+/// Bytes of text under `node`, whitespace included.
+fn text_len(node: ego_tree::NodeRef<'_, Node>) -> usize {
+    node.descendants()
+        .filter_map(|d| d.value().as_text().map(|t| t.len()))
+        .sum()
+}
+
+/// Marks chrome that is never content (see [`junk_reason`]), plus whatever
+/// the source's `ignore_selectors` name.
 pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
     let protected = content_ancestors(doc);
+    let page_text = text_len(doc.tree.root());
     let mut removed = Removed::default();
     for node in doc.tree.root().descendants() {
         if let Node::Element(e) = node.value()
             && let Some(reason) = junk_reason(e, pass)
             && !(reason == "class" && protected.contains(&node.id()))
-            && !(reason == "tag" && wraps_the_page(node))
+            && !(reason == "tag" && wraps_the_page(node, page_text))
         {
             removed.insert(node.id());
         }
