@@ -444,7 +444,7 @@ mod tests {
         assert!(pruned_ids(unclosed, PASSES[0]).is_empty());
         assert_eq!(
             pruned_ids(
-                r#"<aside id=side><p>More</p></aside><main><p>Text.</p></main>"#,
+                r#"<aside id=side><p>More stories</p></aside><main><p>The article's text, much longer than the aside.</p></main>"#,
                 PASSES[0]
             ),
             vec!["side".to_string()]
