@@ -151,14 +151,29 @@ pub fn read(doc: &Html) -> Metadata {
     let ld_author = ld
         .as_ref()
         .and_then(|a| a.get("author").or_else(|| a.get("creator")));
-    let meta_author = metas
-        .get(&[
-            "author",
-            "dc.creator",
-            "dcterms.creator",
-            "sailthru.author",
-            "parsely-author",
-        ])
+    // Scholarly pages list every author in its own `citation_author`.
+    let citation: Vec<String> = metas.get_all(&["citation_author", "dc.contributor"]);
+    let meta_author = (!citation.is_empty())
+        .then(|| {
+            // "Roy, Aniruddha" is "Aniruddha Roy".
+            citation
+                .iter()
+                .map(|c| match c.split_once(", ") {
+                    Some((last, first)) if !first.contains(',') => format!("{first} {last}"),
+                    _ => c.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .or_else(|| {
+            metas.get(&[
+                "author",
+                "dc.creator",
+                "dcterms.creator",
+                "sailthru.author",
+                "parsely-author",
+            ])
+        })
         .or_else(|| {
             metas
                 .get(&["article:author"])
@@ -841,6 +856,18 @@ mod tests {
         assert_eq!(normalize_date("0001-01-01T00:00:00Z"), None);
         assert_eq!(normalize_date("9999-12-31"), None);
         assert_eq!(normalize_date("yesterday"), None);
+    }
+
+    #[test]
+    fn scholarly_authors_all_in_reading_order() {
+        let doc = Html::parse_document(
+            r#"<head><meta name="citation_author" content="Roy, Aniruddha">
+               <meta name="citation_author" content="Jyoti Patel"></head>"#,
+        );
+        assert_eq!(
+            read(&doc).byline.as_deref(),
+            Some("Aniruddha Roy, Jyoti Patel")
+        );
     }
 
     #[test]

@@ -117,6 +117,11 @@ fn name_in(t: &str, lenient: bool) -> Option<String> {
         .trim()
         .trim_end_matches([',', ':', ';', '|', '·', '•', '-'])
         .trim();
+    // "Mahua Das in | Project Management": the joining word is not the name's.
+    let name = name
+        .rsplit_once(' ')
+        .filter(|(_, last)| matches!(*last, "in" | "on" | "at" | "for" | "from"))
+        .map_or(name, |(head, _)| head.trim_end());
     let words: Vec<&str> = name.split_whitespace().collect();
     let first = words.first()?.to_lowercase();
     let plausible = (1..=MAX_NAME_WORDS).contains(&words.len())
@@ -174,6 +179,84 @@ fn names_from(lines: &[Line], lenient: bool) -> Vec<String> {
     names
 }
 
+/// Role words in the line beside a name ("Tech Writer", "Co-Founder &
+/// Marketing Director").
+const ROLES: &[&str] = &[
+    "writer",
+    "editor",
+    "director",
+    "founder",
+    "author",
+    "reporter",
+    "contributor",
+    "manager",
+    "analyst",
+    "expert",
+    "journalist",
+    "correspondent",
+    "columnist",
+    "staff",
+    "ceo",
+    "head of",
+    "lead",
+    "specialist",
+    "consultant",
+    "strategist",
+];
+
+/// A person's name as written in a header: two or three capitalized words
+/// of letters (and `.'-`), as in "Luke Kim" or "Julian K. Arni".
+fn person_like(t: &str) -> Option<String> {
+    let t = name_in(t, false)?;
+    let words: Vec<&str> = t.split_whitespace().collect();
+    ((2..=3).contains(&words.len())
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(char::is_uppercase)
+                && w.chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, '.' | '\'' | '’' | '-'))
+        }))
+    .then_some(t)
+}
+
+fn is_role(t: &str) -> bool {
+    let t = t.to_lowercase();
+    t.chars().count() <= 60 && ROLES.iter().any(|r| t.contains(r))
+}
+
+/// A name printed beside the article's date or the author's role, with no
+/// "By" (`Luke Kim | December 17, 2025`, `Jack Shepherd | Co-Founder`):
+/// among the first lines under the headline, at most three lines from it.
+fn beside_date_or_role(lines: &[Line]) -> Option<String> {
+    let below: Vec<&Line> = lines
+        .iter()
+        .filter(|l| l.below && !l.headline)
+        .take(12)
+        .collect();
+    let dated = |l: &Line| {
+        l.time.is_some()
+            || (l.text.chars().count() <= 40
+                && super::dates::shown(std::slice::from_ref(l)).len() == 1)
+    };
+    for (i, line) in below.iter().enumerate() {
+        let Some(name) = person_like(line.text.trim()) else {
+            continue;
+        };
+        let near = (i.saturating_sub(3)..=i + 3).filter(|j| *j != i).any(|j| {
+            below.get(j).is_some_and(|l| {
+                let between = if j < i { j + 1..i } else { i + 1..j };
+                (dated(l) || is_role(&l.text))
+                    && between
+                        .into_iter()
+                        .all(|k| below.get(k).is_some_and(|b| b.text.chars().count() <= 12))
+            })
+        });
+        if near {
+            return Some(name);
+        }
+    }
+    None
+}
+
 /// The names a reader sees as the byline: a "By …" line first, else a
 /// link to an author page, else the text of an author box.
 pub fn shown(lines: &[Line]) -> Option<String> {
@@ -212,7 +295,7 @@ pub fn shown(lines: &[Line]) -> Option<String> {
             }
         }
     }
-    None
+    beside_date_or_role(lines)
 }
 
 /// A structured author that is a name: not a URL, handle-with-dots, e-mail,
@@ -263,6 +346,24 @@ mod tests {
         assert_eq!(
             byline("<h1>T</h1><div class='post-author'>Jane Roe</div>").as_deref(),
             Some("Jane Roe")
+        );
+        // A name beside the date or the author's role, with no "By".
+        assert_eq!(
+            byline("<h1>T</h1><p>Bence Kovács</p><p>02.12.2025</p><p>Intro text.</p>").as_deref(),
+            Some("Bence Kovács")
+        );
+        assert_eq!(
+            byline("<h1>T</h1><p>Dec 26, 2025</p><p>•</p><p>Mahua Das in</p>").as_deref(),
+            Some("Mahua Das")
+        );
+        assert_eq!(
+            byline("<h1>T</h1><p>Juliette Carreiro</p><p>Tech Writer</p>").as_deref(),
+            Some("Juliette Carreiro")
+        );
+        // Two capitalized words far from any date are not a name.
+        assert_eq!(
+            byline("<h1>T</h1><p>Travel Tips</p><p>Some intro sentence here.</p>"),
+            None
         );
         // Not bylines: a sentence after "by", a label, no headline.
         assert_eq!(
