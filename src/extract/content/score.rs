@@ -341,7 +341,13 @@ pub fn clean_inside(roots: &[N<'_>], scores: &IdMap<Score>, stats: &Stats) -> Re
             }
             let st = stats.get(n.id());
             let weight = class_weight(e);
-            if weight + scores.get(&n.id()).map_or(0.0, |s| s.total) < 0.0 && st.text < 500 {
+            // A list scores below zero by its tag alone (items are not
+            // paragraphs); only a chrome-like class makes it junk here.
+            let plain_list = weight >= 0.0 && matches!(tag, "ul" | "ol") && st.link_density() < 0.3;
+            if !plain_list
+                && weight + scores.get(&n.id()).map_or(0.0, |s| s.total) < 0.0
+                && st.text < 500
+            {
                 removed.insert(n.id());
                 continue;
             }
@@ -359,7 +365,7 @@ pub fn clean_inside(roots: &[N<'_>], scores: &IdMap<Score>, stats: &Stats) -> Re
             let bad = (st.images > 1 && p / (st.images as f64) < 0.5 && text < 200)
                 || (!matches!(tag, "ul" | "ol") && st.items as f64 > p + 1.0 && ld > 0.3)
                 || (text < 25 && (st.images == 0 || st.images > 2) && !has_heading(n))
-                || (weight < 25.0 && ld > 0.33 && text < 1000)
+                || (weight < 25.0 && ld > 0.5 && text < 1000)
                 || (weight >= 25.0 && ld > 0.5);
             if bad {
                 removed.insert(n.id());
@@ -393,6 +399,26 @@ mod tests {
     }
 
     const PARA: &str = "<p>A paragraph of the article, with commas, long enough to score, and more words to pass one hundred characters.</p>";
+
+    #[test]
+    fn plain_lists_inside_the_article_are_kept() {
+        let doc = Html::parse_document(&format!(
+            "<body><div id=article>{}<ul id=l><li><p>Benefits: cheap, quick to make.</p></li></ul>{}</div></body>",
+            PARA.repeat(3),
+            PARA.repeat(2)
+        ));
+        let removed = prune_junk(&doc, &[], PASSES[0]);
+        let stats = Stats::compute(doc.tree.root(), &removed);
+        let scores = score(doc.tree.root(), &stats);
+        let roots = pick(&doc, &scores, &stats);
+        let cleaned = clean_inside(&roots, &scores, &stats);
+        let list = doc
+            .tree
+            .nodes()
+            .find(|n| element(*n).is_some_and(|e| e.attr("id") == Some("l")))
+            .unwrap();
+        assert!(!cleaned.contains(&list.id()));
+    }
 
     #[test]
     fn an_article_split_into_sections_is_read_whole() {
