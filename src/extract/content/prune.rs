@@ -361,7 +361,8 @@ pub type Removed = IdSet;
 
 /// An unclosed `<aside>`, `<nav>` or `<header>` swallows the rest of the
 /// page when parsed (html5ever nests everything after it inside): one that
-/// holds most of the page's text is a markup error, not chrome. A
+/// holds most of the page's text and its `<main>`, `<article>` or `<h1>`
+/// is a markup error, not chrome (a mega-menu holds only links). A
 /// `<header>` section that holds the article's rich text (Webflow's
 /// `header.section_… > div.w-richtext`) is the article's section.
 fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>, page_text: usize) -> bool {
@@ -375,7 +376,10 @@ fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>, page_text: usize) -> bool {
         && node
             .descendants()
             .any(|d| matches!(d.value(), Node::Element(e) if is_body_container(e))))
-        || 2 * text_len(node) > page_text
+        || (2 * text_len(node) > page_text
+            && node.descendants().any(
+                |d| matches!(d.value(), Node::Element(e) if matches!(e.name(), "main" | "article" | "h1")),
+            ))
 }
 
 /// Bytes of text under `node`, whitespace included.
