@@ -453,6 +453,12 @@ mod tests {
             ),
             vec!["side".to_string()]
         );
+        // A mega-menu with more text than the article is still chrome.
+        let menu = format!(
+            "<nav id=menu>{}</nav><div><p>A short article.</p></div>",
+            "<a href=/x>Reviews and advice, expert tips for 10,000 products</a>".repeat(20)
+        );
+        assert_eq!(pruned_ids(&menu, PASSES[0]), vec!["menu".to_string()]);
         // Webflow puts the article's rich text in a <header> section.
         let webflow = r#"<header id=site><a href=/>Logo</a></header>
             <header id=h class="section_blog"><div class="blog-rt w-richtext"><p>Text.</p></div></header>"#;
