@@ -229,6 +229,13 @@ pub fn read(doc: &Html) -> Metadata {
                     "date_published",
                     "dc.date.created",
                     "published",
+                    "published-date",
+                    "publish-date",
+                    "date-published",
+                    "publication-date",
+                    "w-published-date",
+                    "citation_publication_date",
+                    "citation_date",
                 ])
                 .iter()
                 .find_map(|d| normalize_date(d).or_else(|| parse_visible_date(d)))
