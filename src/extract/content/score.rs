@@ -182,7 +182,11 @@ pub fn pick<'a>(doc: &'a Html, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a
         // Evidence, not the class prior: a class name alone ("content-header")
         // must not pull chrome into the article.
         let mut s = scores.get(&sib.id()).map_or(0.0, |s| s.evidence);
-        if !top_class.is_empty() && e.attr("class") == Some(top_class) {
+        // Same template: the same first class token (BEM blocks such as
+        // `item item--body` and `item item--care` are one template).
+        let first = |c: &str| c.split_ascii_whitespace().next().map(str::to_string);
+        let same = !top_class.is_empty() && e.attr("class").and_then(first) == first(top_class);
+        if same {
             s += top_score * 0.2;
         }
         let st = stats.get(sib.id());
@@ -399,6 +403,18 @@ mod tests {
     }
 
     const PARA: &str = "<p>A paragraph of the article, with commas, long enough to score, and more words to pass one hundred characters.</p>";
+
+    #[test]
+    fn blocks_of_one_template_are_joined() {
+        // BEM modifiers differ (`item--body`, `item--care`); the block is one.
+        let (_, ids) = chosen(&format!(
+            "<body><div><div id=a class=\"item item--body\">{}</div>\
+             <div id=b class=\"item item--care\"><p>Water it once a week, less in winter.</p></div>\
+             <div id=c class=\"promo\"><p>Subscribe to our weekly garden letter.</p></div></div></body>",
+            PARA.repeat(6)
+        ));
+        assert_eq!(ids, vec!["a".to_string(), "b".to_string()]);
+    }
 
     #[test]
     fn plain_lists_inside_the_article_are_kept() {
