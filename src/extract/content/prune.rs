@@ -100,8 +100,12 @@ static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Page-builder class names that name structure, not chrome: Elementor
-/// calls every block `elementor-widget-*`, text included.
-const STRUCTURAL_PREFIXES: &[(&str, &str)] = &[("elementor-widget", "elementor-block")];
+/// calls every block `elementor-widget-*`, text included; CKEditor 5 wraps
+/// embedded grids and figures of the body in `ck-widget`.
+const STRUCTURAL_PREFIXES: &[(&str, &str)] = &[
+    ("elementor-widget", "elementor-block"),
+    ("ck-widget", "ck-block"),
+];
 
 fn descriptive(token: &str) -> bool {
     DESCRIPTIVE_PREFIXES.iter().any(|p| {
@@ -382,6 +386,15 @@ fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>, page_text: usize) -> bool {
             ))
 }
 
+/// A `role="tablist"` around its own `tabpanel`s is an accordion of the
+/// article's sections (ARIA puts tabs in a tablist, panels beside it).
+fn holds_panels(node: ego_tree::NodeRef<'_, Node>) -> bool {
+    matches!(node.value(), Node::Element(e) if e.attr("role").is_some_and(|r| r.trim() == "tablist"))
+        && node.descendants().any(
+            |d| matches!(d.value(), Node::Element(e) if e.attr("role").is_some_and(|r| r.trim() == "tabpanel")),
+        )
+}
+
 /// Bytes of text under `node`, whitespace included.
 fn text_len(node: ego_tree::NodeRef<'_, Node>) -> usize {
     node.descendants()
@@ -400,6 +413,7 @@ pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
             && let Some(reason) = junk_reason(e, pass)
             && !(reason == "class" && protected.contains(&node.id()))
             && !(reason == "tag" && wraps_the_page(node, page_text))
+            && !(reason == "role" && holds_panels(node))
         {
             removed.insert(node.id());
         }
@@ -459,6 +473,12 @@ mod tests {
             "<a href=/x>Reviews and advice, expert tips for 10,000 products</a>".repeat(20)
         );
         assert_eq!(pruned_ids(&menu, PASSES[0]), vec!["menu".to_string()]);
+        // A tablist around its own panels is an accordion of sections;
+        // CKEditor's `ck-widget` wraps parts of the body.
+        let accordion = r#"<div id=t role=tablist><div role=tabpanel><p>Transcript.</p></div></div>
+            <div id=tabs role=tablist><a role=tab>One</a><a role=tab>Two</a></div>
+            <div id=w class="ck-widget bs_grid"><p>Body.</p></div>"#;
+        assert_eq!(pruned_ids(accordion, PASSES[0]), vec!["tabs".to_string()]);
         // Webflow puts the article's rich text in a <header> section.
         let webflow = r#"<header id=site><a href=/>Logo</a></header>
             <header id=h class="section_blog"><div class="blog-rt w-richtext"><p>Text.</p></div></header>"#;
