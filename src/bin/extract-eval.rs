@@ -149,8 +149,7 @@ fn wcxb(
             eprintln!("no page {id} in {}", dir.display());
             return ExitCode::from(2);
         };
-        let html = newsledger::extract::decode(&page.html, None);
-        let a = newsledger::extract::extract(&html, Some(&page.url), &ExtractOverrides::default());
+        let a = wcxb::extract_page(page);
         println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
         println!(
             "gold: title {:?} author {:?} date {:?}",
@@ -161,9 +160,7 @@ fn wcxb(
     if let Some(out) = write {
         let mut all = serde_json::Map::new();
         for page in &pages {
-            let html = newsledger::extract::decode(&page.html, None);
-            let a =
-                newsledger::extract::extract(&html, Some(&page.url), &ExtractOverrides::default());
+            let a = wcxb::extract_page(page);
             all.insert(
                 page.id.clone(),
                 serde_json::json!({"text": a.text, "title": a.title, "author": a.byline, "date": a.published}),
@@ -284,16 +281,18 @@ fn wcxb(
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The value after `--name`, if given.
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     if args.first().map(String::as_str) == Some("--wcxb") {
         let Some(dir) = args.get(1) else {
             return usage();
         };
-        let worst = args
-            .iter()
-            .position(|a| a == "--worst")
-            .and_then(|i| args.get(i + 1))
-            .and_then(|w| w.parse().ok())
-            .unwrap_or(10);
+        let worst = flag("--worst").and_then(|w| w.parse().ok()).unwrap_or(10);
         let predictions = match args.iter().position(|a| a == "--predictions") {
             None => None,
             Some(i) => match args.get(i + 1).map(|p| load_json(Path::new(p))) {
@@ -305,24 +304,15 @@ fn main() -> ExitCode {
                 None => return usage(),
             },
         };
-        let show = args
-            .iter()
-            .position(|a| a == "--show")
-            .and_then(|i| args.get(i + 1))
-            .map(String::as_str);
-        let write = args
-            .iter()
-            .position(|a| a == "--write-predictions")
-            .and_then(|i| args.get(i + 1))
-            .map(String::as_str);
-        return wcxb(Path::new(dir), worst, predictions, show, write);
+        let (show, write) = (flag("--show"), flag("--write-predictions"));
+        return wcxb(
+            Path::new(dir),
+            worst,
+            predictions,
+            show.as_deref(),
+            write.as_deref(),
+        );
     }
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
     let positional: Vec<&String> = {
         let mut out = Vec::new();
         let mut skip = false;

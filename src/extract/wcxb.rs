@@ -197,15 +197,19 @@ pub struct Scored {
     pub got: [Option<String>; 3],
 }
 
-/// Extracts and scores one page.
-pub fn score(page: &Page) -> Scored {
+/// Extracts one page as the service would (no overrides).
+pub fn extract_page(page: &Page) -> super::Article {
     let html = super::decode(&page.html, None);
-    let a = super::extract(
+    super::extract(
         &html,
         Some(&page.url),
         &crate::config::ExtractOverrides::default(),
-    );
-    score_output(page, &a)
+    )
+}
+
+/// Extracts and scores one page.
+pub fn score(page: &Page) -> Scored {
+    score_output(page, &extract_page(page))
 }
 
 /// Scores another extractor's output (`{text, title, author, date}`) by

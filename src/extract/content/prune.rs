@@ -369,21 +369,27 @@ pub type Removed = IdSet;
 /// is a markup error, not chrome (a mega-menu holds only links). A
 /// `<header>` section that holds the article's rich text (Webflow's
 /// `header.section_… > div.w-richtext`) is the article's section.
-fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>, page_text: usize) -> bool {
+fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>, page_text: impl FnOnce() -> usize) -> bool {
     let Node::Element(e) = node.value() else {
         return false;
     };
     if !matches!(e.name(), "aside" | "nav" | "header") {
         return false;
     }
-    (e.name() == "header"
-        && node
-            .descendants()
-            .any(|d| matches!(d.value(), Node::Element(e) if is_body_container(e))))
-        || (2 * text_len(node) > page_text
-            && node.descendants().any(
-                |d| matches!(d.value(), Node::Element(e) if matches!(e.name(), "main" | "article" | "h1")),
-            ))
+    // One walk: its text, and whether it holds the page's main content or
+    // (for a header) marked rich text.
+    let (mut text, mut holds_main, mut rich_text) = (0usize, false, false);
+    for d in node.descendants().skip(1) {
+        match d.value() {
+            Node::Text(t) => text += t.len(),
+            Node::Element(inner) => {
+                holds_main |= matches!(inner.name(), "main" | "article" | "h1");
+                rich_text |= is_body_container(inner);
+            }
+            _ => {}
+        }
+    }
+    (e.name() == "header" && rich_text) || (holds_main && 2 * text > page_text())
 }
 
 /// A `role="tablist"` around its own `tabpanel`s is an accordion of the
@@ -406,13 +412,15 @@ fn text_len(node: ego_tree::NodeRef<'_, Node>) -> usize {
 /// the source's `ignore_selectors` name.
 pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
     let protected = content_ancestors(doc);
-    let page_text = text_len(doc.tree.root());
+    // The page's text, measured only if some chrome element needs it.
+    let page_text = std::cell::OnceCell::new();
+    let page_len = || *page_text.get_or_init(|| text_len(doc.tree.root()));
     let mut removed = Removed::default();
     for node in doc.tree.root().descendants() {
         if let Node::Element(e) = node.value()
             && let Some(reason) = junk_reason(e, pass)
             && !(reason == "class" && protected.contains(&node.id()))
-            && !(reason == "tag" && wraps_the_page(node, page_text))
+            && !(reason == "tag" && wraps_the_page(node, page_len))
             && !(reason == "role" && holds_panels(node))
         {
             removed.insert(node.id());

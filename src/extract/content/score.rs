@@ -168,7 +168,9 @@ pub fn pick<'a>(doc: &'a Html, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a
         return vec![top];
     };
     let threshold = (top_score * 0.2).max(10.0);
-    let top_class = element(top).and_then(|e| e.attr("class")).unwrap_or("");
+    let top_template = element(top)
+        .and_then(|e| e.attr("class"))
+        .and_then(template);
     let mut out = Vec::new();
     for sib in parent.children() {
         if sib.id() == top.id() {
@@ -182,10 +184,7 @@ pub fn pick<'a>(doc: &'a Html, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a
         // Evidence, not the class prior: a class name alone ("content-header")
         // must not pull chrome into the article.
         let mut s = scores.get(&sib.id()).map_or(0.0, |s| s.evidence);
-        // Same template: the same first class token (BEM blocks such as
-        // `item item--body` and `item item--care` are one template).
-        let first = |c: &str| c.split_ascii_whitespace().next().map(str::to_string);
-        let same = !top_class.is_empty() && e.attr("class").and_then(first) == first(top_class);
+        let same = top_template.is_some() && e.attr("class").and_then(template) == top_template;
         if same {
             s += top_score * 0.2;
         }
@@ -208,6 +207,12 @@ pub fn pick<'a>(doc: &'a Html, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a
     out
 }
 
+/// The template an element's class names: its first class token (BEM
+/// blocks such as `item item--body` and `item item--care` are one).
+fn template(class: &str) -> Option<&str> {
+    class.split_ascii_whitespace().next()
+}
+
 /// Candidates scoring at least this share of the top one are its
 /// alternatives; [`PROMOTE_NEED`] of the [`PROMOTE_AMONG`] best under one
 /// ancestor make that ancestor the article. Chosen on the WCXB development
@@ -224,8 +229,16 @@ const PROMOTE_MAX_LINK_DENSITY: f64 = 0.35;
 /// candidates sit under one ancestor of the top one, that ancestor is the
 /// article (readability's "alternative candidate ancestors").
 fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats) -> (N<'a>, f64) {
+    // Only the best few are needed: select them, then order them.
     let mut ranked: Vec<(&ego_tree::NodeId, &Score)> = scores.iter().collect();
-    ranked.sort_by(|a, b| b.1.total.total_cmp(&a.1.total).then_with(|| a.0.cmp(b.0)));
+    let order = |a: &(&ego_tree::NodeId, &Score), b: &(&ego_tree::NodeId, &Score)| {
+        b.1.total.total_cmp(&a.1.total).then_with(|| a.0.cmp(b.0))
+    };
+    if ranked.len() > PROMOTE_AMONG + 1 {
+        ranked.select_nth_unstable_by(PROMOTE_AMONG, order);
+        ranked.truncate(PROMOTE_AMONG + 1);
+    }
+    ranked.sort_by(order);
     let alternatives: Vec<ego_tree::NodeId> = ranked
         .iter()
         .skip(1)

@@ -148,13 +148,17 @@ fn split_names(t: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Names from `lines`: a name, then (connector, name)…; stops at anything
-/// else. Each name is its own line (`By | <a>A</a> | , | <a>B</a>`).
-fn names_from(lines: &[Line], lenient: bool) -> Vec<String> {
+/// Names from `lines` (each line's text, and the line): a name, then
+/// (connector, name)…; stops at anything else. Each name is its own line
+/// (`By | <a>A</a> | , | <a>B</a>`).
+fn names_from<'a>(
+    lines: impl IntoIterator<Item = (&'a str, &'a Line)>,
+    lenient: bool,
+) -> Vec<String> {
     let mut names = Vec::new();
     let mut want_name = true;
-    for line in lines {
-        let t = line.text.trim();
+    for (text, line) in lines {
+        let t = text.trim();
         if line.time.is_some() {
             break;
         }
@@ -177,6 +181,11 @@ fn names_from(lines: &[Line], lenient: bool) -> Vec<String> {
     }
     names.dedup();
     names
+}
+
+/// Each line with its own text.
+fn texts<'a>(lines: &'a [&'a Line]) -> impl Iterator<Item = (&'a str, &'a Line)> {
+    lines.iter().map(|l| (l.text.as_str(), *l))
 }
 
 /// Role words in the line beside a name ("Tech Writer", "Co-Founder &
@@ -226,29 +235,25 @@ fn is_role(t: &str) -> bool {
 /// A name printed beside the article's date or the author's role, with no
 /// "By" (`Luke Kim | December 17, 2025`, `Jack Shepherd | Co-Founder`):
 /// among the first lines under the headline, at most three lines from it.
-fn beside_date_or_role(lines: &[Line]) -> Option<String> {
-    let below: Vec<&Line> = lines
+fn beside_date_or_role(lines: &[&Line]) -> Option<String> {
+    let below: Vec<&Line> = lines.iter().copied().filter(|l| l.below).take(12).collect();
+    // What each line is, decided once: a date, a role, or a short separator.
+    let dated: Vec<bool> = below
         .iter()
-        .filter(|l| l.below && !l.headline)
-        .take(12)
+        .map(|l| {
+            l.time.is_some() || (l.text.chars().count() <= 40 && super::dates::has_date(&l.text))
+        })
         .collect();
-    let dated = |l: &Line| {
-        l.time.is_some()
-            || (l.text.chars().count() <= 40
-                && super::dates::shown(std::slice::from_ref(l)).len() == 1)
-    };
+    let role: Vec<bool> = below.iter().map(|l| is_role(&l.text)).collect();
+    let short: Vec<bool> = below.iter().map(|l| l.text.chars().count() <= 12).collect();
     for (i, line) in below.iter().enumerate() {
         let Some(name) = person_like(line.text.trim()) else {
             continue;
         };
         let near = (i.saturating_sub(3)..=i + 3).filter(|j| *j != i).any(|j| {
-            below.get(j).is_some_and(|l| {
-                let between = if j < i { j + 1..i } else { i + 1..j };
-                (dated(l) || is_role(&l.text))
-                    && between
-                        .into_iter()
-                        .all(|k| below.get(k).is_some_and(|b| b.text.chars().count() <= 12))
-            })
+            let between = if j < i { j + 1..i } else { i + 1..j };
+            (dated.get(j) == Some(&true) || role.get(j) == Some(&true))
+                && between.into_iter().all(|k| short.get(k) == Some(&true))
         });
         if near {
             return Some(name);
@@ -258,11 +263,11 @@ fn beside_date_or_role(lines: &[Line]) -> Option<String> {
 }
 
 /// The names a reader sees as the byline: a "By …" line first, else a
-/// link to an author page, else the text of an author box.
+/// link to an author page, else the text of an author box, else a name
+/// beside the date or the author's role.
 pub fn shown(lines: &[Line]) -> Option<String> {
     let body: Vec<&Line> = lines.iter().filter(|l| !l.headline).collect();
-    let owned: Vec<Line> = body.iter().map(|l| (*l).clone()).collect();
-    for (i, line) in owned.iter().enumerate() {
+    for (i, line) in body.iter().enumerate() {
         let Some(c) = BY.captures(line.text.trim()) else {
             continue;
         };
@@ -270,32 +275,28 @@ pub fn shown(lines: &[Line]) -> Option<String> {
             .get(1)
             .or_else(|| c.get(2))
             .map_or("", |m| m.as_str().trim());
+        let after = texts(body.get(i + 1..).unwrap_or_default());
         let names = if rest.is_empty() {
-            names_from(owned.get(i + 1..).unwrap_or_default(), true)
+            names_from(after, true)
         } else {
-            let mut first = vec![Line {
-                text: rest.to_string(),
-                ..line.clone()
-            }];
-            first.extend(owned.get(i + 1..).unwrap_or_default().iter().cloned());
-            names_from(&first, true)
+            names_from(std::iter::once((rest, *line)).chain(after), true)
         };
         if !names.is_empty() {
             return Some(names.join(", "));
         }
     }
     for pick in [|l: &Line| l.author_link, |l: &Line| l.author_box] {
-        if let Some(i) = owned
+        if let Some(i) = body
             .iter()
             .position(|l| pick(l) && name_in(l.text.trim(), l.author_link).is_some())
         {
-            let names = names_from(owned.get(i..).unwrap_or_default(), false);
+            let names = names_from(texts(body.get(i..).unwrap_or_default()), false);
             if !names.is_empty() {
                 return Some(names.join(", "));
             }
         }
     }
-    beside_date_or_role(lines)
+    beside_date_or_role(&body)
 }
 
 /// A structured author that is a name: not a URL, handle-with-dots, e-mail,

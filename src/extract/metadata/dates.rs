@@ -94,6 +94,11 @@ fn time_value(attr: Option<String>, text: &str) -> Option<String> {
     }
 }
 
+/// True when `text` holds a date a reader would recognize.
+pub fn has_date(text: &str) -> bool {
+    date_in(text).is_some()
+}
+
 /// The first date written in `text`, with the byte offset where it starts.
 fn date_in(text: &str) -> Option<(usize, String)> {
     let m = super::VISIBLE_DATE.find(text)?;
