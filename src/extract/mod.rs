@@ -24,7 +24,7 @@ use crate::config::ExtractOverrides;
 /// Version of the extraction algorithm, recorded with every content hash.
 /// Bump it whenever the output for some page changes: an upgrade then
 /// re-baselines stored articles instead of flagging them as edited.
-pub const EXTRACTOR_VERSION: &str = "newsledger-extract/4";
+pub const EXTRACTOR_VERSION: &str = "newsledger-extract/5";
 
 /// Pages larger than this are cut before parsing (a time bound: html5ever's
 /// cost grows with nesting depth, and no article needs more).
@@ -246,5 +246,19 @@ mod tests {
             assert_eq!(a.text, "", "{input:?}");
             assert_eq!(a.extractor_version, EXTRACTOR_VERSION);
         }
+    }
+
+    #[test]
+    fn a_date_and_author_printed_in_an_aside_are_read_but_not_its_text() {
+        let para = "The council voted on Tuesday to close the bridge for repairs. ".repeat(8);
+        let html = format!(
+            "<html><body><main><h1>Bridge closes</h1><p>{para}</p><p>{para}</p></main>\
+             <aside class='meta'><h3>Published</h3><p><time datetime='2024-08-30T12:00:00Z'>August 30, 2024</time></p>\
+             <div class='post-author'>Lisa D. Ellis</div><p>Related: other stories here</p></aside></body></html>"
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert_eq!(a.published.as_deref(), Some("2024-08-30T12:00:00Z"));
+        assert_eq!(a.byline.as_deref(), Some("Lisa D. Ellis"));
+        assert!(!a.text.contains("Related"), "{}", a.text);
     }
 }

@@ -1,8 +1,9 @@
 //! A byte-level pass before parsing that drops what can never be article
 //! text: the bodies of `<script>` (except JSON-LD), `<style>`, `<svg>`,
-//! `<noscript>`, `<nav>` and `<aside>` (the last two are pruned as tags in
-//! every extraction pass anyway; menus are often thousands of links), and
-//! HTML comments. On news pages these are often half the
+//! `<noscript>` and `<nav>` (pruned as a tag in every extraction pass
+//! anyway; menus are often thousands of links), and HTML comments.
+//! `<aside>` is kept: templates print the date and the author there
+//! ("Published | August 30, 2024 | Author | Lisa D. Ellis"). On news pages these are often half the
 //! bytes, and html5ever tokenizes them character by character; cutting
 //! them here roughly halves parse time. The tags themselves are kept (empty)
 //! so the document structure is unchanged.
@@ -14,7 +15,7 @@
 
 /// Elements whose content is skipped; `script` keeps JSON-LD. `header` and
 /// `footer` are kept: metadata fallbacks (`<h1>`, `<time>`, author links) live there.
-const RAW_ELEMENTS: &[&str] = &["script", "style", "svg", "noscript", "nav", "aside"];
+const RAW_ELEMENTS: &[&str] = &["script", "style", "svg", "noscript", "nav"];
 
 /// For pages read for their links (listings): navigation is kept.
 const RAW_ELEMENTS_FOR_LINKS: &[&str] = &["script", "style", "svg", "noscript"];
@@ -183,7 +184,7 @@ pub fn strip(html: &str) -> String {
     strip_with(html, RAW_ELEMENTS)
 }
 
-/// [`strip`] for a page read for its links: `<nav>` and `<aside>` are kept.
+/// [`strip`] for a page read for its links: `<nav>` is kept.
 pub fn strip_for_links(html: &str) -> String {
     strip_with(html, RAW_ELEMENTS_FOR_LINKS)
 }
@@ -306,12 +307,12 @@ mod tests {
     }
 
     #[test]
-    fn navigation_bodies_are_dropped_except_for_link_reading() {
+    fn navigation_bodies_are_dropped_except_for_link_reading_and_asides_kept() {
         let html =
             "<nav class=\"menu\"><a href=\"/a\">A</a></nav><aside><p>More</p></aside><p>Text</p>";
         assert_eq!(
             strip(html),
-            "<nav class=\"menu\"></nav><aside></aside><p>Text</p>"
+            "<nav class=\"menu\"></nav><aside><p>More</p></aside><p>Text</p>"
         );
         assert_eq!(super::strip_for_links(html), html);
     }
