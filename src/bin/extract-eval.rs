@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use newsledger::config::ExtractOverrides;
-use newsledger::extract::{self, eval};
+use newsledger::extract::{self, eval, metadata};
 use serde_json::Value;
 
 fn usage() -> ExitCode {
@@ -151,6 +151,12 @@ fn wcxb(
         };
         let a = wcxb::extract_page(page);
         println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
+        println!(
+            "header lines (^ above the headline, H headline, T <time>, A author link, B author box):"
+        );
+        for line in metadata::header_lines(&extract::decode(&page.html, None)) {
+            println!("  {line}");
+        }
         println!(
             "gold: title {:?} author {:?} date {:?}",
             page.title, page.author, page.date

@@ -250,7 +250,8 @@ pub fn read(doc: &Html) -> Metadata {
         });
     m.published = dates::choose(&dates::shown(&header), structured, m.modified.as_deref())
         .or_else(|| time_element(doc))
-        .or_else(|| visible_date(doc));
+        .or_else(|| visible_date(doc))
+        .or_else(|| dates::labelled(&header::page_lines(doc)));
     m.language = ld_str("inLanguage")
         .or_else(|| scan.html_lang.as_deref().and_then(clean))
         .or_else(|| {
@@ -332,7 +333,7 @@ fn visible_date(doc: &Html) -> Option<String> {
 static VISIBLE_DATE: LazyLock<regex::Regex> = LazyLock::new(|| {
     #[allow(clippy::expect_used, reason = "static regex, checked by the unit tests")]
     regex::Regex::new(
-        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+((?:19|20)\d{2})|((?:19|20)\d{2})-(\d{2})-(\d{2})|(\d{1,2})([./])(\d{1,2})[./]((?:19|20)\d{2}))\b",
+        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+((?:19|20)\d{2})|((?:19|20)\d{2})-(\d{2})-(\d{2})(?:T\d{2}:\d{2})?|(\d{1,2})([./])(\d{1,2})[./]((?:19|20)\d{2}))\b",
     )
     .expect("static regex")
 });
@@ -743,6 +744,36 @@ pub fn date_from_url(url: &str) -> Option<String> {
     let path = url::Url::parse(url).ok()?.path().to_string();
     let c = URL_DATE.captures(&path)?;
     normalize_date(&format!("{}-{}-{}", &c[1], &c[2], &c[3]))
+}
+
+/// The article header's lines as the metadata reader sees them, one per
+/// line with its marks (`^` above the headline, `H` headline, `T` a
+/// `<time>` with its `datetime`, `A` author link, `B` author box): what
+/// `extract-eval --show` prints to explain a page's byline and date.
+pub fn header_lines(html: &str) -> Vec<String> {
+    let html = super::prefilter::strip(html);
+    header::lines(&Html::parse_document(&html))
+        .iter()
+        .map(|l| {
+            let marks: String = [
+                (!l.below, '^'),
+                (l.headline, 'H'),
+                (l.time.is_some(), 'T'),
+                (l.author_link, 'A'),
+                (l.author_box, 'B'),
+            ]
+            .iter()
+            .filter_map(|(on, c)| on.then_some(*c))
+            .collect();
+            let time = l
+                .time
+                .clone()
+                .flatten()
+                .map(|t| format!(" [{t}]"))
+                .unwrap_or_default();
+            format!("{marks:>3} {}{time}", l.text)
+        })
+        .collect()
 }
 
 /// True for elements that carry only metadata (used by the text walk).

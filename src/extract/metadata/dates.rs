@@ -51,16 +51,36 @@ fn label_of(before: &str) -> Label {
 }
 
 /// Dates shown in the article's header ([`header::lines`]), in page order.
+/// A line may show several ("Updated Nov 11 … Originally published Nov
+/// 9"): each gets the label written before it. A date inside a sentence
+/// ("the analysis, published online Feb. 16, 2023, by …") is the story's,
+/// not the article's, and is left out.
 pub fn shown(lines: &[Line]) -> Vec<Shown> {
     let mut out = Vec::new();
     let mut recent = String::new();
     for line in lines {
-        let found = match &line.time {
-            Some(attr) => time_value(attr.clone(), &line.text).map(|d| (0, d)),
-            None if line.text.chars().count() <= MAX_DATE_LINE => date_in(&line.text),
-            None => None,
+        let mut found = match &line.time {
+            Some(attr) => {
+                let written = dates_in(&line.text);
+                if written.len() > 1 {
+                    written
+                } else {
+                    time_value(attr.clone(), written.first())
+                        .map(|d| vec![(0, 0, d)])
+                        .unwrap_or_default()
+                }
+            }
+            None if line.text.bytes().any(|b| b.is_ascii_digit())
+                && line.text.chars().count() <= MAX_DATE_LINE =>
+            {
+                dates_in(&line.text)
+            }
+            None => Vec::new(),
         };
-        if let Some((at, date)) = found {
+        if line.time.is_none() {
+            found.retain(|(at, _, _)| !in_sentence(&line.text, *at));
+        }
+        for (at, _, date) in found {
             let mut before = recent.clone();
             before.push(' ');
             before.push_str(line.text.get(..at).unwrap_or_default());
@@ -83,10 +103,76 @@ pub fn shown(lines: &[Line]) -> Vec<Shown> {
     out
 }
 
+/// Words that may stand beside a date in a date line ("Last updated on
+/// the", "Posted at 19:00 by").
+const DATE_LINE_WORDS: &[&str] = &[
+    "on",
+    "at",
+    "by",
+    "the",
+    "of",
+    "in",
+    "and",
+    "last",
+    "updated",
+    "published",
+    "posted",
+    "originally",
+    "first",
+    "date",
+    "modified",
+    "reviewed",
+    "written",
+    "min",
+    "read",
+    "am",
+    "pm",
+    "et",
+    "pt",
+    "edt",
+    "est",
+    "pst",
+    "pdt",
+    "utc",
+    "gmt",
+    "to",
+    "from",
+    "since",
+    "created",
+    "released",
+    "edited",
+    "fact",
+    "checked",
+    "|",
+    "•",
+    "·",
+    "-",
+    "–",
+    "—",
+];
+
+/// True when the date at `text[at..]` sits in a sentence: two or more
+/// lowercase words before it that no date line uses ("and is valid …",
+/// "the analysis, published online …"). What follows a date is often a
+/// reading time or a byline, so only the words before it count.
+fn in_sentence(text: &str, at: usize) -> bool {
+    text.get(..at)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| {
+            w.chars().next().is_some_and(char::is_lowercase)
+                && w.chars().all(char::is_alphabetic)
+                && !DATE_LINE_WORDS.contains(w)
+        })
+        .count()
+        >= 2
+}
+
 /// A `<time>`: the day its text shows wins over a `datetime` that another
 /// time zone moved to another day; otherwise the precise `datetime`.
-fn time_value(attr: Option<String>, text: &str) -> Option<String> {
-    let shown = date_in(text).map(|(_, d)| d);
+fn time_value(attr: Option<String>, written: Option<&(usize, usize, String)>) -> Option<String> {
+    let shown = written.map(|(_, _, d)| d.clone());
     match (attr, shown) {
         (Some(a), Some(s)) if a.get(..10) != s.get(..10) => Some(s),
         (Some(a), _) => Some(a),
@@ -96,13 +182,15 @@ fn time_value(attr: Option<String>, text: &str) -> Option<String> {
 
 /// True when `text` holds a date a reader would recognize.
 pub fn has_date(text: &str) -> bool {
-    date_in(text).is_some()
+    !dates_in(text).is_empty()
 }
 
-/// The first date written in `text`, with the byte offset where it starts.
-fn date_in(text: &str) -> Option<(usize, String)> {
-    let m = super::VISIBLE_DATE.find(text)?;
-    parse_visible_date(m.as_str()).map(|d| (m.start(), d))
+/// The dates written in `text`, with the byte range of each.
+fn dates_in(text: &str) -> Vec<(usize, usize, String)> {
+    super::VISIBLE_DATE
+        .find_iter(text)
+        .filter_map(|m| parse_visible_date(m.as_str()).map(|d| (m.start(), m.end(), d)))
+        .collect()
 }
 
 /// The article's publication date: what the page shows by its headline
@@ -143,6 +231,19 @@ pub fn choose(
         .find(|d| d.get(..10) == day)
         .map(str::to_string)
         .or_else(|| Some(pick.date.clone()))
+}
+
+/// The last resort: a date the page labels anywhere ("Posted on April
+/// 13, 2023" under the article, "Last updated: November 13, 2025" on a
+/// page without a headline): the first labelled "published", else the
+/// first labelled "updated". Unlabelled dates far from a headline are
+/// more often another story's than this one's, and are not taken.
+pub fn labelled(lines: &[Line]) -> Option<String> {
+    let all = shown(lines);
+    [Label::Published, Label::Updated]
+        .iter()
+        .find_map(|want| all.iter().find(|s| s.label == *want))
+        .map(|s| s.date.clone())
 }
 
 #[cfg(test)]
@@ -210,5 +311,55 @@ mod tests {
             choose(&[], Some("2020-01-01".into()), None).as_deref(),
             Some("2020-01-01")
         );
+    }
+
+    #[test]
+    fn each_date_in_a_line_has_its_own_label() {
+        let s = shown(
+            r#"<h1>T</h1><time datetime="2022-11-11T20:23:00-05:00">Updated November 11, 2022 8:23 PM ET Originally published November 9, 2022 11:01 AM ET</time>"#,
+        );
+        let labels: Vec<(&str, Label)> = s.iter().map(|d| (d.date.as_str(), d.label)).collect();
+        assert_eq!(
+            labels,
+            vec![
+                ("2022-11-11", Label::Updated),
+                ("2022-11-09", Label::Published)
+            ]
+        );
+        assert_eq!(choose(&s, None, None).as_deref(), Some("2022-11-09"));
+    }
+
+    #[test]
+    fn a_date_inside_a_sentence_is_the_story_s() {
+        let s = shown(
+            r#"<h1>T</h1><time datetime="2023-07-01">July 1, 2023</time><p>The analysis, published online Feb. 16, 2023, by the</p><p>and is valid November 26 – December 3, 2025.</p>"#,
+        );
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(choose(&s, None, None).as_deref(), Some("2023-07-01"));
+        // Words after a date are a reading time or a byline, not a sentence.
+        let s = shown("<h1>T</h1><p>February 4 2026 - Average reading time: 12 min</p>");
+        assert_eq!(s.len(), 1, "{s:?}");
+        // A timestamp written for readers.
+        let s = shown("<h1>T</h1><p>Nick van Mead</p><p>2022-11-23T08:10+02:00</p>");
+        assert_eq!(s.first().map(|d| d.date.as_str()), Some("2022-11-23"));
+    }
+
+    #[test]
+    fn the_last_resort_takes_only_a_labelled_date() {
+        let page = |html: &str| {
+            labelled(&super::super::header::page_lines(&Html::parse_document(
+                html,
+            )))
+        };
+        let long = "<p>Paragraph of the story.</p>".repeat(200);
+        assert_eq!(
+            page(&format!("<div>Related: March 3, 2021</div><h2>T</h2>{long}<p>Written by Dana Roe</p><p>Posted on April 13, 2023</p>")).as_deref(),
+            Some("2023-04-13")
+        );
+        assert_eq!(
+            page(&format!("{long}<p>Last updated: November 13, 2025</p>")).as_deref(),
+            Some("2025-11-13")
+        );
+        assert_eq!(page(&format!("<p>March 3, 2021</p>{long}")), None);
     }
 }

@@ -83,6 +83,33 @@ fn is_author_box(el: &ElementRef<'_>) -> bool {
 /// `<h1>` to [`AFTER_HEADLINE`] below its start. Empty when the page has
 /// no `<h1>`: without a headline there is no header to read.
 pub fn lines(doc: &Html) -> Vec<Line> {
+    let (seen, h1_at) = walk(doc, true);
+    let Some(h) = h1_at else {
+        return Vec::new();
+    };
+    seen.into_iter()
+        .filter(|(at, _)| *at + BEFORE_HEADLINE >= h && *at <= h + AFTER_HEADLINE)
+        .map(|(at, l)| Line {
+            below: at >= h,
+            ..l
+        })
+        .collect()
+}
+
+/// Every line of the page, as if all were under the headline: where the
+/// last resorts look for a labelled date ("Posted on April 13, 2023" at the
+/// end of the article, pages without an `<h1>`).
+pub fn page_lines(doc: &Html) -> Vec<Line> {
+    walk(doc, false)
+        .0
+        .into_iter()
+        .map(|(_, l)| Line { below: true, ..l })
+        .collect()
+}
+
+/// The page's lines with their text offsets, and the offset of the first
+/// `<h1>`; with `window`, the walk stops [`AFTER_HEADLINE`] past it.
+fn walk(doc: &Html, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
     // (text offset, line) for every line until the window closes.
     let mut seen: Vec<(usize, Line)> = Vec::new();
     let mut offset = 0usize;
@@ -94,7 +121,7 @@ pub fn lines(doc: &Html) -> Vec<Line> {
     // An open <time>: its datetime, the offset where it opened, its text.
     let mut time: Option<(Option<String>, usize, String)> = None;
     for edge in doc.tree.root().traverse() {
-        if h1_at.is_some_and(|h| offset > h + AFTER_HEADLINE) {
+        if window && h1_at.is_some_and(|h| offset > h + AFTER_HEADLINE) {
             break;
         }
         match edge {
@@ -169,14 +196,5 @@ pub fn lines(doc: &Html) -> Vec<Line> {
             }
         }
     }
-    let Some(h) = h1_at else {
-        return Vec::new();
-    };
-    seen.into_iter()
-        .filter(|(at, _)| *at + BEFORE_HEADLINE >= h && *at <= h + AFTER_HEADLINE)
-        .map(|(at, l)| Line {
-            below: at >= h,
-            ..l
-        })
-        .collect()
+    (seen, h1_at)
 }
