@@ -147,6 +147,9 @@ pub fn read(doc: &Html) -> Metadata {
         .or_else(|| h1s.first().cloned())
         .or_else(|| title_tag.map(|t| strip_site_suffix(&t)));
     let header = header::lines(doc);
+    // Every line of the page, walked only when a last resort needs it.
+    let all_lines = std::cell::OnceCell::new();
+    let page_lines = || all_lines.get_or_init(|| header::page_lines(doc)).as_slice();
     let site_name = site.as_deref();
     let ld_author = ld
         .as_ref()
@@ -190,6 +193,7 @@ pub fn read(doc: &Html) -> Metadata {
         .or_else(|| byline::shown(&header))
         .or_else(|| first_text(doc, &AUTHOR_LINK).and_then(|t| byline::name(&t)))
         .or_else(|| visible_author(doc))
+        .or_else(|| byline::written_anywhere(page_lines()))
         .or_else(|| ld_author.and_then(names_of))
         .or(meta_author)
         .map(|b| strip_by(&b));
@@ -251,7 +255,7 @@ pub fn read(doc: &Html) -> Metadata {
     m.published = dates::choose(&dates::shown(&header), structured, m.modified.as_deref())
         .or_else(|| time_element(doc))
         .or_else(|| visible_date(doc))
-        .or_else(|| dates::labelled(&header::page_lines(doc)));
+        .or_else(|| dates::labelled(page_lines()));
     m.language = ld_str("inLanguage")
         .or_else(|| scan.html_lang.as_deref().and_then(clean))
         .or_else(|| {

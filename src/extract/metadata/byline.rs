@@ -11,6 +11,19 @@ use super::header::Line;
 /// Longer than this, a byline line is a sentence.
 const MAX_NAME_CHARS: usize = 60;
 const MAX_NAME_WORDS: usize = 5;
+/// Lines after a bare "By" searched for the author's link or box.
+const BY_REACH: usize = 4;
+
+#[allow(
+    clippy::expect_used,
+    reason = "static regex, checked by the unit tests"
+)]
+static WRITTEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(?:written|authored)\s+by\b|^(?:authors?|written by|writer|contributors?)\s*:",
+    )
+    .expect("static regex")
+});
 
 #[allow(
     clippy::expect_used,
@@ -18,7 +31,7 @@ const MAX_NAME_WORDS: usize = 5;
 )]
 static BY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^(?:(?:written|authored|posted|reported|words|text|story|article|reviewed|compiled|curated)\s+)?by\s*:?(?:\s+(.*)|$)|^(?:authors?|written by|writer)\s*:\s*(.*)$",
+        r"(?i)^(?:(?:written|authored|posted|reported|words|text|story|article|reviewed|compiled|curated)\s+)?by\s*:?(?:\s+(.*)|$)|^(?:authors?|written by|writer|contributors?)\s*:\s*(.*)$",
     )
     .expect("static regex")
 });
@@ -128,8 +141,9 @@ fn name_in(t: &str, lenient: bool) -> Option<String> {
         && name.chars().count() <= MAX_NAME_CHARS
         && !name
             .chars()
-            .any(|c| c.is_ascii_digit() || c == '@' || c == ':')
+            .any(|c| c.is_ascii_digit() || matches!(c, '@' | ':' | '?' | '!'))
         && !NOT_NAMES.contains(&first.trim_end_matches([':', '.']))
+        && name.chars().any(char::is_alphabetic)
         && ((lenient && words.len() == 1) || name.chars().next().is_some_and(char::is_uppercase));
     plausible.then(|| name.to_string())
 }
@@ -216,6 +230,10 @@ const ROLES: &[&str] = &[
 /// A person's name as written in a header: two or three capitalized words
 /// of letters (and `.'-`), as in "Luke Kim" or "Julian K. Arni".
 fn person_like(t: &str) -> Option<String> {
+    // "Reading Time:" is a label.
+    if t.ends_with(':') {
+        return None;
+    }
     let t = name_in(t, false)?;
     let words: Vec<&str> = t.split_whitespace().collect();
     ((2..=3).contains(&words.len())
@@ -247,6 +265,9 @@ fn beside_date_or_role(lines: &[&Line]) -> Option<String> {
     let role: Vec<bool> = below.iter().map(|l| is_role(&l.text)).collect();
     let short: Vec<bool> = below.iter().map(|l| l.text.chars().count() <= 12).collect();
     for (i, line) in below.iter().enumerate() {
+        if let Some(name) = name_beside_in_line(&line.text) {
+            return Some(name);
+        }
         let Some(name) = person_like(line.text.trim()) else {
             continue;
         };
@@ -262,34 +283,85 @@ fn beside_date_or_role(lines: &[&Line]) -> Option<String> {
     None
 }
 
-/// The names a reader sees as the byline: a "By …" line first, else a
-/// link to an author page, else the text of an author box, else a name
-/// beside the date or the author's role.
-pub fn shown(lines: &[Line]) -> Option<String> {
-    let body: Vec<&Line> = lines.iter().filter(|l| !l.headline).collect();
+/// A name printed in one line with the date or the role, between bars:
+/// "Aaron Ricadela | Senior Writer | July 2, 2025".
+fn name_beside_in_line(text: &str) -> Option<String> {
+    let mut parts = text.split(" | ").map(str::trim);
+    let name = person_like(parts.next()?)?;
+    let mut rest = parts.peekable();
+    rest.peek()?;
+    rest.any(|p| is_role(p) || (p.chars().count() <= 40 && super::dates::has_date(p)))
+        .then_some(name)
+}
+
+/// The names after the first "By …" line of `body` that has any; with
+/// `written`, only "Written by …" and "Author: …" lines count (the page-wide
+/// last resort, where a bare "By" is too often something else's).
+fn by_line(body: &[&Line], written: bool) -> Option<String> {
     for (i, line) in body.iter().enumerate() {
-        let Some(c) = BY.captures(line.text.trim()) else {
+        let text = line.text.trim();
+        let Some(c) = BY.captures(text) else {
             continue;
         };
+        if written && !WRITTEN.is_match(text) {
+            continue;
+        }
         let rest = c
             .get(1)
             .or_else(|| c.get(2))
             .map_or("", |m| m.as_str().trim());
-        let after = texts(body.get(i + 1..).unwrap_or_default());
+        let next = body.get(i + 1..).unwrap_or_default();
         let names = if rest.is_empty() {
-            names_from(after, true)
+            // "By | Wedding Checklists | Just Engaged | <a author>Naoise
+            // McNally</a>": a category between "By" and the author's link.
+            let marked = next
+                .iter()
+                .take(BY_REACH)
+                .position(|l| {
+                    (l.author_link || l.author_box) && name_in(l.text.trim(), true).is_some()
+                })
+                .filter(|_| {
+                    next.first()
+                        .is_some_and(|l| !l.author_link && !l.author_box)
+                });
+            names_from(
+                texts(next.get(marked.unwrap_or(0)..).unwrap_or_default()),
+                true,
+            )
         } else {
-            names_from(std::iter::once((rest, *line)).chain(after), true)
+            names_from(std::iter::once((rest, *line)).chain(texts(next)), true)
         };
         if !names.is_empty() {
             return Some(names.join(", "));
         }
     }
-    for pick in [|l: &Line| l.author_link, |l: &Line| l.author_box] {
-        if let Some(i) = body
-            .iter()
-            .position(|l| pick(l) && name_in(l.text.trim(), l.author_link).is_some())
-        {
+    None
+}
+
+/// The last resort: a "Written by …" or "Author: …" line anywhere on the
+/// page ([`super::header::page_lines`]), such as an author box under the
+/// article.
+pub fn written_anywhere(lines: &[Line]) -> Option<String> {
+    let body: Vec<&Line> = lines.iter().collect();
+    by_line(&body, true)
+}
+
+/// The names a reader sees as the byline: a "By …" line first, else a
+/// link to an author page, else the text of an author box, else a name
+/// beside the date or the author's role.
+pub fn shown(lines: &[Line]) -> Option<String> {
+    let body: Vec<&Line> = lines.iter().filter(|l| !l.headline).collect();
+    if let Some(names) = by_line(&body, false) {
+        return Some(names);
+    }
+    // Author links, then author boxes; under the headline before above it
+    // (a profile link in the site's top bar is the reader's, not the author's).
+    for (link, below) in [(true, true), (true, false), (false, true), (false, false)] {
+        if let Some(i) = body.iter().position(|l| {
+            (if link { l.author_link } else { l.author_box })
+                && l.below == below
+                && name_in(l.text.trim(), l.author_link).is_some()
+        }) {
             let names = names_from(texts(body.get(i..).unwrap_or_default()), false);
             if !names.is_empty() {
                 return Some(names.join(", "));
@@ -303,7 +375,11 @@ pub fn shown(lines: &[Line]) -> Option<String> {
 /// label ("content: …") or the site's own name.
 pub fn plausible(name: &str, site: Option<&str>) -> bool {
     let n = name.trim();
-    !n.is_empty()
+    // A name starts with a letter (", USA TODAY" is a template's empty name).
+    n.trim_start_matches(['"', '\'', '“', '‘'])
+        .chars()
+        .next()
+        .is_some_and(char::is_alphabetic)
         && !n.starts_with("http")
         && !n.contains(['@', ':', '{', '}'])
         && (!n.contains('.') || n.contains(' '))
@@ -376,7 +452,62 @@ mod tests {
     }
 
     #[test]
+    fn bylines_past_categories_labels_and_the_top_bar() {
+        // A bare "By", then categories, then the author's link.
+        assert_eq!(
+            byline("<h1>T</h1><p>By</p><a href='/c'>Wedding Checklists</a><a href='/c2'>Just Engaged</a><a href='/author/nm'>Naoise McNally</a>").as_deref(),
+            Some("Naoise McNally")
+        );
+        // A profile link in the top bar is the reader's.
+        assert_eq!(
+            byline("<a href='/profile/me'>Attendee Handbook</a><h1>T</h1><a href='/author/zl'>Zach Lezberg</a><p>May 22, 2025</p>").as_deref(),
+            Some("Zach Lezberg")
+        );
+        // "Contributors:" is a byline label; "Reading Time:" is not a name.
+        assert_eq!(
+            byline("<h1>T</h1><p>Contributors:</p><p>Janet Loughrey</p>").as_deref(),
+            Some("Janet Loughrey")
+        );
+        assert_eq!(
+            byline("<h1>T</h1><p>published on: April 16, 2024</p><p>Reading Time:</p><p>8</p>"),
+            None
+        );
+        // Name, role and date in one line.
+        assert_eq!(
+            byline("<h1>T</h1><p>Aaron Ricadela | Senior Writer | July 2, 2025</p>").as_deref(),
+            Some("Aaron Ricadela")
+        );
+        // Questions and punctuation are not names.
+        assert_eq!(
+            byline("<h1>T</h1><div class='author-content'>What is Companion Planting?</div>"),
+            None
+        );
+        assert_eq!(byline("<h1>T</h1><p>By</p><p>»</p>"), None);
+    }
+
+    #[test]
+    fn written_by_anywhere_is_the_last_resort() {
+        let page = |html: &str| {
+            written_anywhere(&super::super::header::page_lines(&Html::parse_document(
+                html,
+            )))
+        };
+        let long = "<p>Paragraph of the story.</p>".repeat(200);
+        assert_eq!(
+            page(&format!(
+                "<h1>T</h1>{long}<h3>Written by Cassidy Horton</h3><p>Cassidy is a writer.</p>"
+            ))
+            .as_deref(),
+            Some("Cassidy Horton")
+        );
+        // A bare "By" far from the headline is not taken.
+        assert_eq!(page(&format!("<h1>T</h1>{long}<p>By Jane Roe</p>")), None);
+    }
+
+    #[test]
     fn structured_authors_that_are_not_names() {
+        assert!(!plausible(", USA TODAY", None));
+        assert!(plausible("\"David Kim\"", None));
         assert!(plausible("Jane Roe", Some("City Paper")));
         assert!(!plausible("City Paper", Some("City Paper")));
         assert!(!plausible("andrew.keaveney", None));
