@@ -146,7 +146,19 @@ pub fn read(doc: &Html) -> Metadata {
         .or_else(|| structured.map(|t| strip_known_site(&t, site.as_deref())))
         .or_else(|| h1s.first().cloned())
         .or_else(|| title_tag.map(|t| strip_site_suffix(&t)));
-    let header = header::lines(doc);
+    // Without an <h1>, the header is found by the title, with or without
+    // its site suffix; the text found is the visible headline.
+    let titles: Vec<String> = m
+        .title
+        .iter()
+        .flat_map(|t| [t.clone(), strip_site_suffix(t)])
+        .collect();
+    let header = header::lines(doc, &titles.iter().map(String::as_str).collect::<Vec<_>>());
+    if doc.select(&H1).next().is_none()
+        && let Some(shown) = header.iter().find(|l| l.headline)
+    {
+        m.title = Some(shown.text.clone());
+    }
     // Every line of the page, walked only when a last resort needs it.
     let all_lines = std::cell::OnceCell::new();
     let page_lines = || all_lines.get_or_init(|| header::page_lines(doc)).as_slice();
@@ -756,7 +768,9 @@ pub fn date_from_url(url: &str) -> Option<String> {
 /// `extract-eval --show` prints to explain a page's byline and date.
 pub fn header_lines(html: &str) -> Vec<String> {
     let html = super::prefilter::strip(html);
-    header::lines(&Html::parse_document(&html))
+    let doc = Html::parse_document(&html);
+    let title = read(&doc).title;
+    header::lines(&doc, &title.iter().map(String::as_str).collect::<Vec<_>>())
         .iter()
         .map(|l| {
             let marks: String = [
@@ -957,5 +971,18 @@ mod tests {
             strip_site_suffix("Turkey may send police | Nordic Monitor"),
             "Turkey may send police"
         );
+    }
+
+    #[test]
+    fn a_page_without_h1_is_read_from_the_text_that_shows_its_title() {
+        let doc = Html::parse_document(
+            "<html><head><title>Top 5 HR Software in 2026 | DianaHR</title></head><body>\
+             <p class='framer-text'>Top 5 HR Software in 2026</p><p>Dana Roe</p><p>Feb 16, 2026</p>\
+             <p>Global market data shows the category grew again this year.</p></body></html>",
+        );
+        let m = read(&doc);
+        assert_eq!(m.title.as_deref(), Some("Top 5 HR Software in 2026"));
+        assert_eq!(m.byline.as_deref(), Some("Dana Roe"));
+        assert_eq!(m.published.as_deref(), Some("2026-02-16"));
     }
 }

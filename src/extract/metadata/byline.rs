@@ -394,7 +394,10 @@ mod tests {
     use scraper::Html;
 
     fn byline(html: &str) -> Option<String> {
-        shown(&super::super::header::lines(&Html::parse_document(html)))
+        shown(&super::super::header::lines(
+            &Html::parse_document(html),
+            &[],
+        ))
     }
 
     #[test]

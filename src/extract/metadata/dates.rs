@@ -253,7 +253,10 @@ mod tests {
     use scraper::Html;
 
     fn shown(html: &str) -> Vec<Shown> {
-        super::shown(&super::super::header::lines(&Html::parse_document(html)))
+        super::shown(&super::super::header::lines(
+            &Html::parse_document(html),
+            &[],
+        ))
     }
 
     #[test]

@@ -33,7 +33,15 @@ pub struct Line {
 fn skipped(name: &str) -> bool {
     matches!(
         name,
-        "script" | "style" | "noscript" | "template" | "nav" | "footer" | "aside" | "select"
+        "script"
+            | "style"
+            | "noscript"
+            | "template"
+            | "nav"
+            | "footer"
+            | "aside"
+            | "select"
+            | "title"
     )
 }
 
@@ -80,20 +88,42 @@ fn is_author_box(el: &ElementRef<'_>) -> bool {
 }
 
 /// The header's lines: from [`BEFORE_HEADLINE`] characters above the first
-/// `<h1>` to [`AFTER_HEADLINE`] below its start. Empty when the page has
-/// no `<h1>`: without a headline there is no header to read.
-pub fn lines(doc: &Html) -> Vec<Line> {
+/// `<h1>` to [`AFTER_HEADLINE`] below its start. A page without an `<h1>`
+/// (headlines in an `<h2>`, or a styled `<p>`) is anchored on the first
+/// text that reads exactly as one of its `titles` (that line is then
+/// marked `headline`); with neither there is no header.
+pub fn lines(doc: &Html, titles: &[&str]) -> Vec<Line> {
     let (seen, h1_at) = walk(doc, true);
-    let Some(h) = h1_at else {
+    let anchor = || {
+        let want: Vec<String> = titles
+            .iter()
+            .map(|t| fold(t))
+            .filter(|t| !t.is_empty())
+            .collect();
+        seen.iter()
+            .find(|(_, l)| want.contains(&fold(&l.text)))
+            .map(|(at, _)| *at)
+    };
+    let anchored = if h1_at.is_none() { anchor() } else { None };
+    let Some(h) = h1_at.or(anchored) else {
         return Vec::new();
     };
     seen.into_iter()
         .filter(|(at, _)| *at + BEFORE_HEADLINE >= h && *at <= h + AFTER_HEADLINE)
         .map(|(at, l)| Line {
             below: at >= h,
+            headline: l.headline || anchored == Some(at),
             ..l
         })
         .collect()
+}
+
+/// Lowercase, whitespace collapsed.
+fn fold(t: &str) -> String {
+    t.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// Every line of the page, as if all were under the headline: where the
