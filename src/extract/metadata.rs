@@ -208,7 +208,7 @@ pub fn read(doc: &Html) -> Metadata {
         .or_else(|| byline::written_anywhere(page_lines()))
         .or_else(|| ld_author.and_then(names_of))
         .or(meta_author)
-        .map(|b| strip_by(&b));
+        .map(|b| byline::without_outlet(&strip_by(&b), site_name));
     m.modified = ld_str("dateModified")
         .and_then(|d| normalize_date(&d))
         .or_else(|| {

@@ -371,6 +371,63 @@ pub fn shown(lines: &[Line]) -> Option<String> {
     beside_date_or_role(&body)
 }
 
+/// The byline without what templates append to the names: the outlet
+/// ("…, The Commercial Appeal" on the Memphis Commercial Appeal, "David
+/// Jackson - FullStack Editorial Team" on FullStack) or a role in lowercase
+/// words ("…, Extension horticulture educators"). Only trailing parts go.
+pub fn without_outlet(byline: &str, site: Option<&str>) -> String {
+    let site_words: Vec<String> = site
+        .unwrap_or_default()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+        .collect();
+    let appended = |part: &str| {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        let outlet = words.iter().any(|w| {
+            let w = w
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase();
+            site_words.contains(&w)
+        });
+        let role = words.len() >= 2
+            && words.iter().skip(1).any(|w| {
+                w.chars().next().is_some_and(char::is_lowercase)
+                    && !matches!(
+                        *w,
+                        "and"
+                            | "of"
+                            | "the"
+                            | "van"
+                            | "der"
+                            | "de"
+                            | "von"
+                            | "da"
+                            | "di"
+                            | "du"
+                            | "la"
+                            | "le"
+                            | "del"
+                            | "bin"
+                            | "al"
+                    )
+            });
+        outlet || role
+    };
+    let mut out = byline.trim();
+    while let Some((head, tail)) = [", ", " - ", " | "]
+        .iter()
+        .filter_map(|sep| out.rsplit_once(sep))
+        .max_by_key(|(head, _)| head.len())
+    {
+        if head.trim().is_empty() || !appended(tail.trim()) {
+            break;
+        }
+        out = head.trim_end();
+    }
+    out.to_string()
+}
+
 /// A structured author that is a name: not a URL, handle-with-dots, e-mail,
 /// label ("content: …") or the site's own name.
 pub fn plausible(name: &str, site: Option<&str>) -> bool {
@@ -505,6 +562,41 @@ mod tests {
         );
         // A bare "By" far from the headline is not taken.
         assert_eq!(page(&format!("<h1>T</h1>{long}<p>By Jane Roe</p>")), None);
+    }
+
+    #[test]
+    fn outlets_and_roles_appended_to_the_names_go() {
+        let memphis = Some("Memphis Commercial Appeal");
+        assert_eq!(
+            without_outlet(
+                "Manoj Jain and Jagpreet Chhatwal, The Commercial Appeal",
+                memphis
+            ),
+            "Manoj Jain and Jagpreet Chhatwal"
+        );
+        assert_eq!(
+            without_outlet(
+                "David Jackson - FullStack Editorial Team",
+                Some("FullStack")
+            ),
+            "David Jackson"
+        );
+        assert_eq!(
+            without_outlet(
+                "Julie Weisenhorn, Natalie Hoidal, Extension horticulture educators",
+                None
+            ),
+            "Julie Weisenhorn, Natalie Hoidal"
+        );
+        // Several names stay; so does a name alone.
+        assert_eq!(
+            without_outlet("Ann Lee, Bo Chan, Cy Diaz", memphis),
+            "Ann Lee, Bo Chan, Cy Diaz"
+        );
+        assert_eq!(
+            without_outlet("Commercial Appeal", memphis),
+            "Commercial Appeal"
+        );
     }
 
     #[test]
