@@ -20,7 +20,7 @@ const BY_REACH: usize = 4;
 )]
 static WRITTEN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^(?:written|authored)\s+by\b|^(?:authors?|written by|writer|contributors?)\s*:",
+        r"(?i)^(?:written|authored|reported|text|words|story)\s+by\b|^(?:authors?|written by|writer|contributors?)\s*:",
     )
     .expect("static regex")
 });
