@@ -560,6 +560,13 @@ mod tests {
             .as_deref(),
             Some("Cassidy Horton")
         );
+        assert_eq!(
+            page(&format!(
+                "<h1>T</h1>{long}<div>Text by <a href='/contributor/hd'>Hunter Dukes</a></div>"
+            ))
+            .as_deref(),
+            Some("Hunter Dukes")
+        );
         // A bare "By" far from the headline is not taken.
         assert_eq!(page(&format!("<h1>T</h1>{long}<p>By Jane Roe</p>")), None);
     }
