@@ -206,6 +206,7 @@ pub fn read(doc: &Html) -> Metadata {
         .or_else(|| first_text(doc, &AUTHOR_LINK).and_then(|t| byline::name(&t)))
         .or_else(|| visible_author(doc))
         .or_else(|| byline::written_anywhere(page_lines()))
+        .or_else(|| byline::boxed_anywhere(page_lines()))
         .or_else(|| ld_author.and_then(names_of))
         .or(meta_author)
         .map(|b| byline::without_outlet(&strip_by(&b), site_name));

@@ -143,7 +143,7 @@ fn name_in(t: &str, lenient: bool) -> Option<String> {
             .chars()
             .any(|c| c.is_ascii_digit() || matches!(c, '@' | ':' | '?' | '!'))
         && !NOT_NAMES.contains(&first.trim_end_matches([':', '.']))
-        && name.chars().any(char::is_alphabetic)
+        && name.chars().filter(|c| c.is_alphabetic()).count() >= 2
         && ((lenient && words.len() == 1) || name.chars().next().is_some_and(char::is_uppercase));
     plausible.then(|| name.to_string())
 }
@@ -344,6 +344,18 @@ fn by_line(body: &[&Line], written: bool) -> Option<String> {
 pub fn written_anywhere(lines: &[Line]) -> Option<String> {
     let body: Vec<&Line> = lines.iter().collect();
     by_line(&body, true)
+}
+
+/// The last resort after [`written_anywhere`]: the first name in an
+/// author box anywhere on the page (`<div class="blog_author-box">` under
+/// the article; comment authors' boxes are not author boxes).
+pub fn boxed_anywhere(lines: &[Line]) -> Option<String> {
+    let body: Vec<&Line> = lines.iter().collect();
+    let i = body
+        .iter()
+        .position(|l| l.author_box && name_in(l.text.trim(), false).is_some())?;
+    let names = names_from(texts(body.get(i..).unwrap_or_default()), false);
+    (!names.is_empty()).then(|| names.join(", "))
 }
 
 /// The names a reader sees as the byline: a "By …" line first, else a
@@ -566,6 +578,14 @@ mod tests {
             ))
             .as_deref(),
             Some("Hunter Dukes")
+        );
+        // An author box under the article; not a commenter's or reviewer's.
+        assert_eq!(
+            boxed_anywhere(&super::super::header::page_lines(&Html::parse_document(&format!(
+                "<h1>T</h1>{long}<div class='comment-author'>Sam Poe</div><div class='review-author'>Lance S.</div><div class='blog_author-box'><div>Lauren Vetter</div><p>Lauren is a marketer.</p></div>"
+            ))))
+            .as_deref(),
+            Some("Lauren Vetter")
         );
         // A bare "By" far from the headline is not taken.
         assert_eq!(page(&format!("<h1>T</h1>{long}<p>By Jane Roe</p>")), None);

@@ -81,9 +81,20 @@ fn is_author_box(el: &ElementRef<'_>) -> bool {
         || v.attr("class").is_some_and(|c| {
             let c = c.to_ascii_lowercase();
             (c.contains("author") || c.contains("byline"))
-                && !["bio", "desc", "about", "avatar", "image", "photo"]
-                    .iter()
-                    .any(|x| c.contains(x))
+                && ![
+                    "bio",
+                    "desc",
+                    "about",
+                    "avatar",
+                    "image",
+                    "photo",
+                    "comment",
+                    "review",
+                    "testimonial",
+                    "quote",
+                ]
+                .iter()
+                .any(|x| c.contains(x))
         })
 }
 
