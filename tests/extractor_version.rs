@@ -52,9 +52,12 @@ fn extraction_output_matches_the_digest_recorded_for_this_version() {
     let shared = root().join("../shared/datasets");
     let mut pages = sample(&root().join("tests/fixtures/extractor-corpus"), 1);
     pages.extend(sample(&root().join("tests/corpus"), 1));
+    // Every 3rd Zyte page and every 15th WCXB page (160 pages, about half a
+    // second): at every 75th, two metadata changes of extract/5 left the
+    // digest unchanged because no sampled page showed them.
     let benchmark = [
-        (shared.join("zyte-article-extraction/html"), 9),
-        (shared.join("wcxb-dev/html"), 75),
+        (shared.join("zyte-article-extraction/html"), 3),
+        (shared.join("wcxb-dev/html"), 15),
     ];
     let mut have_benchmark = true;
     for (dir, every) in &benchmark {
