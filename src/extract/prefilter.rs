@@ -1,8 +1,9 @@
 //! A byte-level pass before parsing that drops what can never be article
 //! text: the bodies of `<script>` (except JSON-LD), `<style>`, `<svg>`,
-//! `<noscript>` and `<nav>` (pruned as a tag in every extraction pass
-//! anyway; menus are often thousands of links), and HTML comments.
-//! `<aside>` is kept: templates print the date and the author there
+//! `<noscript>`, `<nav>` and `<aside>` (pruned as tags in every extraction
+//! pass anyway; menus are often thousands of links), and HTML comments. An
+//! `<aside>` that names a date or an author (`<time>`, "Published",
+//! "author"…) is kept: templates print the article's date and byline there
 //! ("Published | August 30, 2024 | Author | Lisa D. Ellis"). On news pages these are often half the
 //! bytes, and html5ever tokenizes them character by character; cutting
 //! them here roughly halves parse time. The tags themselves are kept (empty)
@@ -15,7 +16,13 @@
 
 /// Elements whose content is skipped; `script` keeps JSON-LD. `header` and
 /// `footer` are kept: metadata fallbacks (`<h1>`, `<time>`, author links) live there.
-const RAW_ELEMENTS: &[&str] = &["script", "style", "svg", "noscript", "nav"];
+const RAW_ELEMENTS: &[&str] = &["script", "style", "svg", "noscript", "nav", "aside"];
+
+/// Words that keep an `<aside>`'s body: it may hold the article's date or
+/// byline (compared case-insensitively with the raw bytes).
+const ASIDE_METADATA: &[&[u8]] = &[
+    b"<time", b"author", b"byline", b"publish", b"posted", b"updated", b"written",
+];
 
 /// For pages read for their links (listings): navigation is kept.
 const RAW_ELEMENTS_FOR_LINKS: &[&str] = &["script", "style", "svg", "noscript"];
@@ -43,6 +50,13 @@ fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// True when `body` (an aside with its start tag) holds one of [`ASIDE_METADATA`].
+fn names_metadata(body: &[u8]) -> bool {
+    ASIDE_METADATA
+        .iter()
+        .any(|w| body.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w)))
 }
 
 /// Deepest element nesting passed to the parser. html5ever's cost grows
@@ -184,7 +198,7 @@ pub fn strip(html: &str) -> String {
     strip_with(html, RAW_ELEMENTS)
 }
 
-/// [`strip`] for a page read for its links: `<nav>` is kept.
+/// [`strip`] for a page read for its links: `<nav>` and `<aside>` are kept.
 pub fn strip_for_links(html: &str) -> String {
     strip_with(html, RAW_ELEMENTS_FOR_LINKS)
 }
@@ -276,6 +290,10 @@ fn strip_with(html: &str, raw_elements: &[&str]) -> String {
         else {
             break;
         };
+        if *name == "aside" && names_metadata(bytes.get(at..close_at).unwrap_or_default()) {
+            i = tag_end;
+            continue;
+        }
         out.push_str(&html[copied..tag_end]);
         copied = close_at;
         i = close_at + close.len();
@@ -307,13 +325,18 @@ mod tests {
     }
 
     #[test]
-    fn navigation_bodies_are_dropped_except_for_link_reading_and_asides_kept() {
+    fn navigation_bodies_are_dropped_except_for_link_reading() {
         let html =
             "<nav class=\"menu\"><a href=\"/a\">A</a></nav><aside><p>More</p></aside><p>Text</p>";
         assert_eq!(
             strip(html),
-            "<nav class=\"menu\"></nav><aside><p>More</p></aside><p>Text</p>"
+            "<nav class=\"menu\"></nav><aside></aside><p>Text</p>"
         );
+        // An aside that prints the date or the author is kept.
+        let meta = "<aside class=\"m\"><h3>Published</h3><time datetime=\"2024-08-30\">August 30, 2024</time></aside>";
+        assert_eq!(strip(meta), meta);
+        let byline = "<aside class=\"post-author\">Katie Liguori</aside>";
+        assert_eq!(strip(byline), byline);
         assert_eq!(super::strip_for_links(html), html);
     }
 
