@@ -637,4 +637,44 @@ mod tests {
         assert!(!plausible("content: MarketingSherpa, design: Scott", None));
         assert!(!plausible("262588213843476", None));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// On any text: never a panic, the result is a prefix of the byline
+        /// (only trailing parts go), and a non-empty byline stays non-empty.
+        #[test]
+        fn without_outlet_only_drops_trailing_parts(
+            parts in proptest::collection::vec("[A-Za-zÄé’ ]{0,12}", 1..5),
+            seps in proptest::collection::vec(proptest::sample::select(vec![", ", " - ", " | ", " and "]), 4),
+            site in proptest::option::of("[A-Za-z ]{0,16}"),
+        ) {
+            let mut byline = String::new();
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    byline.push_str(seps[i - 1]);
+                }
+                byline.push_str(p);
+            }
+            let out = without_outlet(&byline, site.as_deref());
+            proptest::prop_assert!(byline.trim().starts_with(&out), "{byline:?} -> {out:?}");
+            proptest::prop_assert_eq!(out.is_empty(), byline.trim().is_empty());
+        }
+
+        /// Header lines of any text: the byline rules never panic, and a
+        /// name they return is one of the line's own words.
+        #[test]
+        fn bylines_of_any_text_are_taken_from_it(lines in proptest::collection::vec("[A-Za-z:|,.&?! ]{0,30}|By [A-Za-z ]{0,20}", 0..8)) {
+            let html: String = lines.iter().map(|l| format!("<p>{}</p>", l.replace('&', "&amp;"))).collect();
+            let page = format!("<h1>T</h1>{html}");
+            let doc = Html::parse_document(&page);
+            let header = super::super::header::lines(&doc, &[]);
+            if let Some(name) = shown(&header) {
+                for word in name.split([' ', ',']).filter(|w| !w.is_empty()) {
+                    proptest::prop_assert!(page.contains(word), "{word:?} not in {page:?}");
+                }
+            }
+            let _ = written_anywhere(&super::super::header::page_lines(&doc));
+            let _ = boxed_anywhere(&super::super::header::page_lines(&doc));
+        }
+    }
 }

@@ -365,4 +365,24 @@ mod tests {
         );
         assert_eq!(page(&format!("<p>March 3, 2021</p>{long}")), None);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Lines of any text (multi-byte letters around numbers and labels):
+        /// no panic, and every date read is a valid calendar date.
+        #[test]
+        fn dates_of_any_text_are_valid_days(lines in proptest::collection::vec("(Updated|Posted on|é|’|[a-z ]{0,8}|[0-9]{1,4}|[./-]|Jan|March|,| )*", 0..8)) {
+            let html: String = lines.iter().map(|l| format!("<p>{l}</p>")).collect();
+            let doc = Html::parse_document(&format!("<h1>T</h1>{html}"));
+            let mut found: Vec<String> = super::shown(&super::super::header::lines(&doc, &[]))
+                .into_iter()
+                .map(|d| d.date)
+                .collect();
+            found.extend(labelled(&super::super::header::page_lines(&doc)));
+            for d in found {
+                let day = d.get(..10).unwrap_or_default();
+                proptest::prop_assert!(chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok(), "{d}");
+            }
+        }
+    }
 }
