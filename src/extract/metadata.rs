@@ -109,12 +109,6 @@ pub fn read(doc: &Html) -> Metadata {
     // The visible headline, when the page's own titles confirm it (a logo
     // or section name in an <h1> is not in them); else an <h1> that is not
     // the site's name; else the structured title without its site suffix.
-    let folded = |t: &str| {
-        t.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-    };
     let site_like = |h: &str| {
         let h = folded(h);
         site.as_deref().is_some_and(|s| folded(s) == h)
@@ -146,14 +140,8 @@ pub fn read(doc: &Html) -> Metadata {
         .or_else(|| structured.map(|t| strip_known_site(&t, site.as_deref())))
         .or_else(|| h1s.first().cloned())
         .or_else(|| title_tag.map(|t| strip_site_suffix(&t)));
-    // Without an <h1>, the header is found by the title, with or without
-    // its site suffix; the text found is the visible headline.
-    let titles: Vec<String> = m
-        .title
-        .iter()
-        .flat_map(|t| [t.clone(), strip_site_suffix(t)])
-        .collect();
-    let header = header::lines(doc, &titles.iter().map(String::as_str).collect::<Vec<_>>());
+    // Without an <h1>, the text found by the title is the visible headline.
+    let header = header_of(doc, m.title.as_deref());
     if doc.select(&H1).next().is_none()
         && let Some(shown) = header.iter().find(|l| l.headline)
     {
@@ -763,6 +751,16 @@ pub fn date_from_url(url: &str) -> Option<String> {
     normalize_date(&format!("{}-{}-{}", &c[1], &c[2], &c[3]))
 }
 
+/// The header's lines; a page without an `<h1>` finds its header by the
+/// title, with or without its site suffix.
+fn header_of(doc: &Html, title: Option<&str>) -> Vec<header::Line> {
+    let titles: Vec<String> = title
+        .iter()
+        .flat_map(|t| [t.to_string(), strip_site_suffix(t)])
+        .collect();
+    header::lines(doc, &titles.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 /// The article header's lines as the metadata reader sees them, one per
 /// line with its marks (`^` above the headline, `H` headline, `T` a
 /// `<time>` with its `datetime`, `A` author link, `B` author box): what
@@ -770,8 +768,7 @@ pub fn date_from_url(url: &str) -> Option<String> {
 pub fn header_lines(html: &str) -> Vec<String> {
     let html = super::prefilter::strip(html);
     let doc = Html::parse_document(&html);
-    let title = read(&doc).title;
-    header::lines(&doc, &title.iter().map(String::as_str).collect::<Vec<_>>())
+    header_of(&doc, read(&doc).title.as_deref())
         .iter()
         .map(|l| {
             let marks: String = [
@@ -793,6 +790,15 @@ pub fn header_lines(html: &str) -> Vec<String> {
             format!("{marks:>3} {}{time}", l.text)
         })
         .collect()
+}
+
+/// `t` lowercased with its whitespace collapsed: how titles and headlines
+/// are compared.
+pub fn folded(t: &str) -> String {
+    t.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// True for elements that carry only metadata (used by the text walk).

@@ -109,14 +109,8 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
 
     // The headline is metadata, not body: drop it where the template repeats it.
     if let Some(title) = meta.title.as_deref() {
-        let fold = |s: &str| {
-            s.split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase()
-        };
-        let t = fold(title);
-        while paras.first().is_some_and(|p| fold(p) == t) {
+        let t = metadata::folded(title);
+        while paras.first().is_some_and(|p| metadata::folded(p) == t) {
             paras.remove(0);
         }
     }

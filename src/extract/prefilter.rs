@@ -19,10 +19,15 @@
 const RAW_ELEMENTS: &[&str] = &["script", "style", "svg", "noscript", "nav", "aside"];
 
 /// Words that keep an `<aside>`'s body: it may hold the article's date or
-/// byline (compared case-insensitively with the raw bytes).
-const ASIDE_METADATA: &[&[u8]] = &[
-    b"<time", b"author", b"byline", b"publish", b"posted", b"updated", b"written",
-];
+/// byline (matched case-insensitively in the raw bytes, in one pass).
+#[allow(
+    clippy::expect_used,
+    reason = "static regex, checked by the unit tests"
+)]
+static ASIDE_METADATA: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+    regex::bytes::Regex::new(r"(?i-u)<time|author|byline|publish|posted|updated|written")
+        .expect("static regex")
+});
 
 /// For pages read for their links (listings): navigation is kept.
 const RAW_ELEMENTS_FOR_LINKS: &[&str] = &["script", "style", "svg", "noscript"];
@@ -54,9 +59,7 @@ fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// True when `body` (an aside with its start tag) holds one of [`ASIDE_METADATA`].
 fn names_metadata(body: &[u8]) -> bool {
-    ASIDE_METADATA
-        .iter()
-        .any(|w| body.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w)))
+    ASIDE_METADATA.is_match(body)
 }
 
 /// Deepest element nesting passed to the parser. html5ever's cost grows

@@ -11,6 +11,9 @@ use super::header::Line;
 /// Longer than this, a byline line is a sentence.
 const MAX_NAME_CHARS: usize = 60;
 const MAX_NAME_WORDS: usize = 5;
+/// The words before "by" that make a credit line ("Written by", "Text
+/// by"): the only "By" lines the page-wide last resort takes.
+const CREDIT_VERBS: &[&str] = &["written", "authored", "reported", "text", "words", "story"];
 /// Lines after a bare "By" searched for the author's link or box.
 const BY_REACH: usize = 4;
 
@@ -18,20 +21,9 @@ const BY_REACH: usize = 4;
     clippy::expect_used,
     reason = "static regex, checked by the unit tests"
 )]
-static WRITTEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^(?:written|authored|reported|text|words|story)\s+by\b|^(?:authors?|written by|writer|contributors?)\s*:",
-    )
-    .expect("static regex")
-});
-
-#[allow(
-    clippy::expect_used,
-    reason = "static regex, checked by the unit tests"
-)]
 static BY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^(?:(?:written|authored|posted|reported|words|text|story|article|reviewed|compiled|curated)\s+)?by\s*:?(?:\s+(.*)|$)|^(?:authors?|written by|writer|contributors?)\s*:\s*(.*)$",
+        r"(?i)^(?:(?P<verb>written|authored|posted|reported|words|text|story|article|reviewed|compiled|curated)\s+)?by\s*:?(?:\s+(?P<names>.*)|$)|^(?P<label>authors?|written by|writer|contributors?)\s*:\s*(?P<listed>.*)$",
     )
     .expect("static regex")
 });
@@ -303,12 +295,15 @@ fn by_line(body: &[&Line], written: bool) -> Option<String> {
         let Some(c) = BY.captures(text) else {
             continue;
         };
-        if written && !WRITTEN.is_match(text) {
+        let credit = c.name("label").is_some()
+            || c.name("verb")
+                .is_some_and(|v| CREDIT_VERBS.contains(&v.as_str().to_lowercase().as_str()));
+        if written && !credit {
             continue;
         }
         let rest = c
-            .get(1)
-            .or_else(|| c.get(2))
+            .name("names")
+            .or_else(|| c.name("listed"))
             .map_or("", |m| m.as_str().trim());
         let next = body.get(i + 1..).unwrap_or_default();
         let names = if rest.is_empty() {
@@ -351,9 +346,15 @@ pub fn written_anywhere(lines: &[Line]) -> Option<String> {
 /// the article; comment authors' boxes are not author boxes).
 pub fn boxed_anywhere(lines: &[Line]) -> Option<String> {
     let body: Vec<&Line> = lines.iter().collect();
+    names_at_first(&body, |l| l.author_box)
+}
+
+/// The names from the first line that passes `marked` and reads as a name
+/// (an author link may hold a handle), with the names that follow it.
+fn names_at_first(body: &[&Line], marked: impl Fn(&Line) -> bool) -> Option<String> {
     let i = body
         .iter()
-        .position(|l| l.author_box && name_in(l.text.trim(), false).is_some())?;
+        .position(|l| marked(l) && name_in(l.text.trim(), l.author_link).is_some())?;
     let names = names_from(texts(body.get(i..).unwrap_or_default()), false);
     (!names.is_empty()).then(|| names.join(", "))
 }
@@ -369,15 +370,11 @@ pub fn shown(lines: &[Line]) -> Option<String> {
     // Author links, then author boxes; under the headline before above it
     // (a profile link in the site's top bar is the reader's, not the author's).
     for (link, below) in [(true, true), (true, false), (false, true), (false, false)] {
-        if let Some(i) = body.iter().position(|l| {
-            (if link { l.author_link } else { l.author_box })
-                && l.below == below
-                && name_in(l.text.trim(), l.author_link).is_some()
-        }) {
-            let names = names_from(texts(body.get(i..).unwrap_or_default()), false);
-            if !names.is_empty() {
-                return Some(names.join(", "));
-            }
+        let found = names_at_first(&body, |l| {
+            (if link { l.author_link } else { l.author_box }) && l.below == below
+        });
+        if found.is_some() {
+            return found;
         }
     }
     beside_date_or_role(&body)

@@ -182,7 +182,9 @@ fn time_value(attr: Option<String>, written: Option<&(usize, usize, String)>) ->
 
 /// True when `text` holds a date a reader would recognize.
 pub fn has_date(text: &str) -> bool {
-    !dates_in(text).is_empty()
+    super::VISIBLE_DATE
+        .find_iter(text)
+        .any(|m| parse_visible_date(m.as_str()).is_some())
 }
 
 /// The dates written in `text`, with the byte range of each.

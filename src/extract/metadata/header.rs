@@ -6,6 +6,8 @@
 use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html};
 
+use super::folded;
+
 /// Text read before the first `<h1>` that still counts as its header
 /// (dates and bylines printed above the headline), in characters.
 const BEFORE_HEADLINE: usize = 400;
@@ -108,11 +110,11 @@ pub fn lines(doc: &Html, titles: &[&str]) -> Vec<Line> {
     let anchor = || {
         let want: Vec<String> = titles
             .iter()
-            .map(|t| fold(t))
+            .map(|t| folded(t))
             .filter(|t| !t.is_empty())
             .collect();
         seen.iter()
-            .find(|(_, l)| want.contains(&fold(&l.text)))
+            .find(|(_, l)| want.contains(&folded(&l.text)))
             .map(|(at, _)| *at)
     };
     let anchored = if h1_at.is_none() { anchor() } else { None };
@@ -127,14 +129,6 @@ pub fn lines(doc: &Html, titles: &[&str]) -> Vec<Line> {
             ..l
         })
         .collect()
-}
-
-/// Lowercase, whitespace collapsed.
-fn fold(t: &str) -> String {
-    t.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }
 
 /// Every line of the page, as if all were under the headline: where the
