@@ -5,6 +5,7 @@
 //! Invariant: parsing is pure and bounded ([`MAX_LINKS`] per document).
 //! The guard that discovered links must pass is `fetch::guard`.
 
+use crate::extract::AttrExt as _;
 use std::net::IpAddr;
 
 use quick_xml::Reader;
@@ -150,7 +151,7 @@ pub fn listing_links(html: &str, base: &str, link_selector: Option<&str>) -> Vec
     };
     let doc = Html::parse_document(&crate::extract::prefilter::strip_for_links(html));
     doc.select(&selector)
-        .filter_map(|a| a.value().attr("href"))
+        .filter_map(|a| a.value().attribute("href"))
         .filter_map(|h| base.join(h.trim()).ok())
         .map(|u| u.to_string())
         .take(MAX_LINKS)

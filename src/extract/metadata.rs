@@ -3,6 +3,7 @@
 //! `<time>`, and the page itself. Each field takes the first source that
 //! has it, in that order of trust.
 
+use crate::extract::AttrExt as _;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
@@ -319,8 +320,8 @@ fn visible_author(doc: &Html) -> Option<String> {
 fn microdata_date(doc: &Html) -> Option<String> {
     doc.select(&ITEMPROP_DATE).find_map(|e| {
         let v = e.value();
-        v.attr("content")
-            .or_else(|| v.attr("datetime"))
+        v.attribute("content")
+            .or_else(|| v.attribute("datetime"))
             .and_then(normalize_date)
             .or_else(|| parse_visible_date(&e.text().collect::<String>()))
     })
@@ -381,13 +382,13 @@ fn time_element(doc: &Html) -> Option<String> {
     doc.select(&TIME)
         .find(|t| {
             let v = t.value();
-            v.attr("itemprop") == Some("datePublished")
-                || v.attr("pubdate").is_some()
-                || v.attr("class")
+            v.attribute("itemprop") == Some("datePublished")
+                || v.attribute("pubdate").is_some()
+                || v.attribute("class")
                     .is_some_and(|c| c.contains("publish") || c.contains("entry-date"))
         })
         .or_else(|| doc.select(&TIME).next())
-        .and_then(|t| t.value().attr("datetime"))
+        .and_then(|t| t.value().attribute("datetime"))
         .and_then(normalize_date)
 }
 
@@ -624,17 +625,17 @@ impl<'a> Scan<'a> {
             let v = el.value();
             match v.name() {
                 "script"
-                    if v.attr("type")
+                    if v.attribute("type")
                         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) =>
                 {
                     scan.ld_scripts.push(el)
                 }
                 "meta" => {
-                    let Some(content) = v.attr("content").and_then(clean) else {
+                    let Some(content) = v.attribute("content").and_then(clean) else {
                         continue;
                     };
                     for key in ["property", "name", "itemprop", "http-equiv"] {
-                        if let Some(k) = v.attr(key) {
+                        if let Some(k) = v.attribute(key) {
                             scan.metas
                                 .0
                                 .push((k.trim().to_ascii_lowercase(), content.clone()));
@@ -643,15 +644,15 @@ impl<'a> Scan<'a> {
                 }
                 "link"
                     if scan.canonical.is_none()
-                        && v.attr("rel").is_some_and(|r| {
+                        && v.attribute("rel").is_some_and(|r| {
                             r.split_ascii_whitespace()
                                 .any(|t| t.eq_ignore_ascii_case("canonical"))
                         }) =>
                 {
-                    scan.canonical = v.attr("href").map(str::to_string);
+                    scan.canonical = v.attribute("href").map(str::to_string);
                 }
                 "html" if scan.html_lang.is_none() => {
-                    scan.html_lang = v.attr("lang").map(str::to_string)
+                    scan.html_lang = v.attribute("lang").map(str::to_string)
                 }
                 _ => {}
             }

@@ -1,6 +1,7 @@
 //! Pruning before scoring: tags, roles, hidden elements, reader comments,
 //! and chrome-named classes (never on ancestors of marked content).
 
+use crate::extract::AttrExt as _;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -135,7 +136,7 @@ const DESCRIPTIVE_PREFIXES: &[&str] = &[
 fn class_and_id(e: &scraper::node::Element) -> String {
     let mut s = String::new();
     let filtered: String;
-    let class = match e.attr("class") {
+    let class = match e.attribute("class") {
         Some(c) if c.split_ascii_whitespace().any(descriptive) => {
             filtered = c
                 .split_ascii_whitespace()
@@ -157,7 +158,7 @@ fn class_and_id(e: &scraper::node::Element) -> String {
             s.push_str(c);
         }
     }
-    if let Some(i) = e.attr("id") {
+    if let Some(i) = e.attribute("id") {
         s.push(' ');
         s.push_str(i);
     }
@@ -203,7 +204,7 @@ fn class_key(class: &str, id: &str) -> u64 {
 }
 
 fn class_flags(e: &scraper::node::Element) -> ClassFlags {
-    let (class, id) = (e.attr("class"), e.attr("id"));
+    let (class, id) = (e.attribute("class"), e.attribute("id"));
     if class.is_none() && id.is_none() {
         return ClassFlags::default();
     }
@@ -240,7 +241,7 @@ pub fn class_weight(e: &scraper::node::Element) -> f64 {
     if f.positive {
         w += 25.0;
     }
-    if e.attr("itemprop")
+    if e.attribute("itemprop")
         .is_some_and(|p| p.contains("articleBody"))
     {
         w += 50.0;
@@ -253,20 +254,20 @@ pub fn class_weight(e: &scraper::node::Element) -> f64 {
 /// in the HTML, the whole article once the page runs.
 fn is_streamed_segment(e: &scraper::node::Element) -> bool {
     e.name() == "div"
-        && e.attr("id").is_some_and(|id| {
+        && e.attribute("id").is_some_and(|id| {
             id.strip_prefix("S:")
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         })
 }
 
 fn is_hidden(e: &scraper::node::Element) -> bool {
-    if e.attr("hidden").is_some() && is_streamed_segment(e) {
+    if e.attribute("hidden").is_some() && is_streamed_segment(e) {
         return false;
     }
-    if e.attr("hidden").is_some() || e.attr("aria-hidden") == Some("true") {
+    if e.attribute("hidden").is_some() || e.attribute("aria-hidden") == Some("true") {
         return true;
     }
-    e.attr("style").is_some_and(|s| {
+    e.attribute("style").is_some_and(|s| {
         let s: String = s
             .chars()
             .filter(|c| !c.is_whitespace())
@@ -279,9 +280,9 @@ fn is_hidden(e: &scraper::node::Element) -> bool {
 /// An element the page itself marks as the article's rich text (site
 /// builders such as Webflow put the body in a `<header class="w-richtext">`).
 fn is_body_container(e: &scraper::node::Element) -> bool {
-    e.attr("itemprop")
+    e.attribute("itemprop")
         .is_some_and(|p| p.contains("articleBody"))
-        || e.attr("class").is_some_and(|c| {
+        || e.attribute("class").is_some_and(|c| {
             let c = c.to_ascii_lowercase();
             c.contains("richtext")
                 || c.contains("rich-text")
@@ -307,7 +308,7 @@ pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static st
     if name == "article" {
         return None;
     }
-    if e.attr("role")
+    if e.attribute("role")
         .is_some_and(|r| JUNK_ROLES.contains(&r.trim()))
     {
         return Some("role");
@@ -315,7 +316,7 @@ pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static st
     if is_hidden(e) {
         return Some("hidden");
     }
-    if e.attr("itemprop")
+    if e.attribute("itemprop")
         .is_some_and(|p| p.contains("articleBody"))
     {
         return None;
@@ -343,7 +344,7 @@ fn content_ancestors(doc: &Html) -> IdSet {
     for n in doc.tree.root().descendants() {
         let Some(e) = element(n) else { continue };
         let marked = e.name() == "article"
-            || e.attr("itemprop")
+            || e.attribute("itemprop")
                 .is_some_and(|p| p.contains("articleBody"))
             || class_flags(e).strong_content;
         if !marked {
@@ -395,9 +396,9 @@ fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>, page_text: impl FnOnce() ->
 /// A `role="tablist"` around its own `tabpanel`s is an accordion of the
 /// article's sections (ARIA puts tabs in a tablist, panels beside it).
 fn holds_panels(node: ego_tree::NodeRef<'_, Node>) -> bool {
-    matches!(node.value(), Node::Element(e) if e.attr("role").is_some_and(|r| r.trim() == "tablist"))
+    matches!(node.value(), Node::Element(e) if e.attribute("role").is_some_and(|r| r.trim() == "tablist"))
         && node.descendants().any(
-            |d| matches!(d.value(), Node::Element(e) if e.attr("role").is_some_and(|r| r.trim() == "tabpanel")),
+            |d| matches!(d.value(), Node::Element(e) if e.attribute("role").is_some_and(|r| r.trim() == "tabpanel")),
         )
 }
 
@@ -450,7 +451,7 @@ mod tests {
             .nodes()
             .filter(|n| removed.contains(&n.id()))
             .filter_map(|n| match n.value() {
-                Node::Element(e) => e.attr("id").map(str::to_string),
+                Node::Element(e) => e.attribute("id").map(str::to_string),
                 _ => None,
             })
             .collect()

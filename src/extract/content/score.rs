@@ -1,6 +1,7 @@
 //! Scoring paragraphs into candidates, picking the best with its siblings
 //! and same-template chunks, and cleaning inside the chosen content.
 
+use crate::extract::AttrExt as _;
 use scraper::{Html, Node};
 
 use super::prune::class_weight;
@@ -169,7 +170,7 @@ pub fn pick<'a>(doc: &'a Html, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a
     };
     let threshold = (top_score * 0.2).max(10.0);
     let top_template = element(top)
-        .and_then(|e| e.attr("class"))
+        .and_then(|e| e.attribute("class"))
         .and_then(template);
     let mut out = Vec::new();
     for sib in parent.children() {
@@ -184,7 +185,8 @@ pub fn pick<'a>(doc: &'a Html, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a
         // Evidence, not the class prior: a class name alone ("content-header")
         // must not pull chrome into the article.
         let mut s = scores.get(&sib.id()).map_or(0.0, |s| s.evidence);
-        let same = top_template.is_some() && e.attr("class").and_then(template) == top_template;
+        let same =
+            top_template.is_some() && e.attribute("class").and_then(template) == top_template;
         if same {
             s += top_score * 0.2;
         }
@@ -284,7 +286,7 @@ const CHUNK_REACH: usize = 10;
 /// real paragraphs, little link text, and sit near it in the tree.
 fn add_repeated_chunks<'a>(top: N<'a>, scores: &IdMap<Score>, stats: &Stats, out: &mut Vec<N<'a>>) {
     let Some(te) = element(top) else { return };
-    let Some(class) = te.attr("class").filter(|c| !c.trim().is_empty()) else {
+    let Some(class) = te.attribute("class").filter(|c| !c.trim().is_empty()) else {
         return;
     };
     let Some(region) = top
@@ -298,7 +300,8 @@ fn add_repeated_chunks<'a>(top: N<'a>, scores: &IdMap<Score>, stats: &Stats, out
         .descendants()
         .filter(|n| n.id() != top.id() && !stats.is_dead(n.id()))
         .filter(|n| {
-            element(*n).is_some_and(|e| e.name() == te.name() && e.attr("class") == Some(class))
+            element(*n)
+                .is_some_and(|e| e.name() == te.name() && e.attribute("class") == Some(class))
         })
         .filter(|n| {
             let st = stats.get(n.id());
@@ -410,7 +413,11 @@ mod tests {
         let scores = score(doc.tree.root(), &stats);
         let ids: Vec<String> = pick(&doc, &scores, &stats)
             .iter()
-            .filter_map(|n| element(*n).and_then(|e| e.attr("id")).map(str::to_string))
+            .filter_map(|n| {
+                element(*n)
+                    .and_then(|e| e.attribute("id"))
+                    .map(str::to_string)
+            })
             .collect();
         (doc, ids)
     }
@@ -444,7 +451,7 @@ mod tests {
         let list = doc
             .tree
             .nodes()
-            .find(|n| element(*n).is_some_and(|e| e.attr("id") == Some("l")))
+            .find(|n| element(*n).is_some_and(|e| e.attribute("id") == Some("l")))
             .unwrap();
         assert!(!cleaned.contains(&list.id()));
     }

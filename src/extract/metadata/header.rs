@@ -3,6 +3,7 @@
 //! Dates and bylines are read from these lines when the structured data
 //! is missing or disagrees with what the page shows.
 
+use crate::extract::AttrExt as _;
 use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html};
 
@@ -52,9 +53,9 @@ fn is_author_link(el: &ElementRef<'_>) -> bool {
     if v.name() != "a" {
         return false;
     }
-    v.attr("rel")
+    v.attribute("rel")
         .is_some_and(|r| r.split_ascii_whitespace().any(|t| t == "author"))
-        || v.attr("href").is_some_and(|h| {
+        || v.attribute("href").is_some_and(|h| {
             let h = h.to_ascii_lowercase();
             [
                 "/author/",
@@ -79,8 +80,8 @@ fn is_author_link(el: &ElementRef<'_>) -> bool {
 
 fn is_author_box(el: &ElementRef<'_>) -> bool {
     let v = el.value();
-    v.attr("itemprop").is_some_and(|p| p == "author")
-        || v.attr("class").is_some_and(|c| {
+    v.attribute("itemprop").is_some_and(|p| p == "author")
+        || v.attribute("class").is_some_and(|c| {
             let c = c.to_ascii_lowercase();
             (c.contains("author") || c.contains("byline"))
                 && ![
@@ -171,7 +172,10 @@ fn walk(doc: &Html, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
                             in_h1 = true;
                         }
                         if name == "time" && time.is_none() {
-                            let attr = el.value().attr("datetime").and_then(super::normalize_date);
+                            let attr = el
+                                .value()
+                                .attribute("datetime")
+                                .and_then(super::normalize_date);
                             time = Some((attr, offset, String::new()));
                         }
                     }
