@@ -36,7 +36,7 @@ fn main() {
     println!(
         "| zstd level | captures MB/s (one core) | captures stored | texts stored | decompress MB/s |\n| --- | --- | --- | --- | --- |"
     );
-    for level in [-5, -1, 1, 2, 3, 6, 9, 12, 19] {
+    for level in [-1, 1, 3, 6, 9, 12, 19] {
         let t0 = Instant::now();
         let packed: Vec<Vec<u8>> = captures
             .iter()

@@ -18,9 +18,11 @@ use sha2::{Digest, Sha256};
 use super::{LedgerError, Result};
 
 /// zstd level, chosen by measurement (`cargo bench --bench blobs`,
-/// BENCHMARKS.md): level 3 compresses captures about 8× faster than level 9
-/// and stores them a few percent larger.
-pub const ZSTD_LEVEL: i32 = 3;
+/// BENCHMARKS.md): level 1 compresses captures about 1.3× as fast as level 3
+/// (6× level 9) and stores a whole capture about 5 % larger; revisions are
+/// stored as deltas, which are as small at level 1 and made twice as fast.
+/// Negative levels gain little speed for a much worse ratio.
+pub const ZSTD_LEVEL: i32 = 1;
 
 /// Longest chain of deltas a new delta may extend; past it a blob is stored
 /// whole, so that reading one never decompresses more than this many bases.
