@@ -48,6 +48,33 @@ fn skipped(name: &str) -> bool {
     )
 }
 
+/// `hay` contains `needle` (lowercase ASCII), ignoring ASCII case; no allocation.
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    hay.len() >= needle.len()
+        && hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Paths of author pages; each starts with `/` or `?`.
+const AUTHOR_PATHS: &[&str] = &[
+    "/author/",
+    "/authors/",
+    "/writer/",
+    "/writers/",
+    "/contributor/",
+    "/contributors/",
+    "/byline/",
+    "/staff/",
+    "/people/",
+    "/team/",
+    "/profile/",
+    "/user/",
+    "/u/",
+    "?author=",
+];
+
 fn is_author_link(el: &ElementRef<'_>) -> bool {
     let v = el.value();
     if v.name() != "a" {
@@ -56,49 +83,55 @@ fn is_author_link(el: &ElementRef<'_>) -> bool {
     v.attribute("rel")
         .is_some_and(|r| r.split_ascii_whitespace().any(|t| t == "author"))
         || v.attribute("href").is_some_and(|h| {
-            let h = h.to_ascii_lowercase();
-            [
-                "/author/",
-                "/authors/",
-                "/writer/",
-                "/writers/",
-                "/contributor/",
-                "/contributors/",
-                "/byline/",
-                "/staff/",
-                "/people/",
-                "/team/",
-                "/profile/",
-                "/user/",
-                "/u/",
-                "?author=",
-            ]
-            .iter()
-            .any(|p| h.contains(p))
+            // Only at a `/` or `?` can a path start: one scan for those.
+            let b = h.as_bytes();
+            b.iter().enumerate().any(|(i, c)| {
+                (*c == b'/' || *c == b'?')
+                    && AUTHOR_PATHS.iter().any(|p| {
+                        b.get(i..i + p.len())
+                            .is_some_and(|w| w.eq_ignore_ascii_case(p.as_bytes()))
+                    })
+            })
         })
 }
+
+/// Class words that make an "author" element a bio, a picture or someone
+/// else's words rather than the byline.
+const NOT_BYLINE_CLASSES: &[&str] = &[
+    "bio",
+    "desc",
+    "about",
+    "avatar",
+    "image",
+    "photo",
+    "comment",
+    "review",
+    "testimonial",
+    "quote",
+];
 
 fn is_author_box(el: &ElementRef<'_>) -> bool {
     let v = el.value();
     v.attribute("itemprop").is_some_and(|p| p == "author")
         || v.attribute("class").is_some_and(|c| {
-            let c = c.to_ascii_lowercase();
-            (c.contains("author") || c.contains("byline"))
-                && ![
-                    "bio",
-                    "desc",
-                    "about",
-                    "avatar",
-                    "image",
-                    "photo",
-                    "comment",
-                    "review",
-                    "testimonial",
-                    "quote",
-                ]
-                .iter()
-                .any(|x| c.contains(x))
+            (contains_ci(c, "author") || contains_ci(c, "byline"))
+                && !NOT_BYLINE_CLASSES.iter().any(|x| contains_ci(c, x))
         })
+}
+
+/// `text` with runs of whitespace folded to one space, trimmed (appended
+/// to `out`); returns the number of characters appended.
+fn push_folded(out: &mut String, text: &str) -> usize {
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+            chars += 1;
+        }
+        out.push_str(word);
+        chars += word.chars().count();
+    }
+    chars
 }
 
 /// The header's lines: from [`BEFORE_HEADLINE`] characters above the first
@@ -154,6 +187,8 @@ fn walk(doc: &Html, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
     let mut skip = 0usize;
     let mut author_link = 0usize;
     let mut author_box = 0usize;
+    // (author link, author box) of each open element, innermost last.
+    let mut open: Vec<(bool, bool)> = Vec::new();
     // An open <time>: its datetime, the offset where it opened, its text.
     let mut time: Option<(Option<String>, usize, String)> = None;
     for edge in doc.tree.root().traverse() {
@@ -179,12 +214,15 @@ fn walk(doc: &Html, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
                             time = Some((attr, offset, String::new()));
                         }
                     }
-                    author_link += usize::from(is_author_link(&el));
-                    author_box += usize::from(is_author_box(&el));
+                    let flags = (is_author_link(&el), is_author_box(&el));
+                    author_link += usize::from(flags.0);
+                    author_box += usize::from(flags.1);
+                    open.push(flags);
                 } else if skip == 0
                     && let Some(text) = node.value().as_text()
                 {
-                    let t = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let mut t = String::new();
+                    let chars = push_folded(&mut t, text);
                     if t.is_empty() {
                         continue;
                     }
@@ -200,18 +238,19 @@ fn walk(doc: &Html, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
                                 time: None,
                                 author_link: author_link > 0,
                                 author_box: author_box > 0,
-                                text: t.clone(),
+                                text: t,
                             },
                         ));
                     }
-                    offset += t.chars().count() + 1;
+                    offset += chars + 1;
                 }
             }
             Edge::Close(node) => {
                 if let Some(el) = ElementRef::wrap(node) {
                     let name = el.value().name();
-                    author_link = author_link.saturating_sub(usize::from(is_author_link(&el)));
-                    author_box = author_box.saturating_sub(usize::from(is_author_box(&el)));
+                    let (link, boxed) = open.pop().unwrap_or_default();
+                    author_link = author_link.saturating_sub(usize::from(link));
+                    author_box = author_box.saturating_sub(usize::from(boxed));
                     if skipped(name) {
                         skip = skip.saturating_sub(1);
                     } else if skip == 0 {
