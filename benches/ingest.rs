@@ -131,6 +131,9 @@ struct Run {
     rate: f64,
     peak_mib: f64,
     seconds: f64,
+    /// newsledger's CPU time (user + system) per article, ms: steadier
+    /// than the rate on a shared machine, and what the rate is made of.
+    cpu_ms: f64,
 }
 
 /// One `newsledger once` over every URL; `expect` is the outcome every
@@ -143,7 +146,7 @@ fn once(exe: &str, cfg: &Path, n: usize, expect: &str) -> Run {
         .filter(|_| expect == "new")
         .unwrap_or_default();
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
+        .args(["-f", "%M %U %S"])
         .args(wrap.split_whitespace())
         .args([exe, "--config", cfg.to_str().expect("path"), "once"])
         .env("RUST_LOG", "warn")
@@ -155,15 +158,21 @@ fn once(exe: &str, cfg: &Path, n: usize, expect: &str) -> Run {
         stdout.contains(&format!("{n} {expect}")),
         "{exe}: expected {n} {expect}: {stdout}"
     );
-    let peak_kib: f64 = String::from_utf8_lossy(&out.stderr)
+    // GNU time's last line: peak RSS (KiB), user and system seconds.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let figures: Vec<f64> = stderr
         .lines()
         .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(0.0);
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let figure = |i: usize| figures.get(i).copied().unwrap_or(0.0);
     Run {
         rate: n as f64 / seconds,
-        peak_mib: peak_kib / 1024.0,
+        peak_mib: figure(0) / 1024.0,
         seconds,
+        cpu_ms: (figure(1) + figure(2)) * 1000.0 / n as f64,
     }
 }
 
@@ -245,10 +254,11 @@ fn main() {
             bytes as f64 / 1e6
         ),
         format!(
-            "{:.0} articles/s ({:.1} s, {:.0} MB/s)",
+            "{:.0} articles/s ({:.1} s, {:.0} MB/s; CPU {:.2} ms per article)",
             first.rate,
             first.seconds,
-            bytes as f64 / 1e6 / first.seconds
+            bytes as f64 / 1e6 / first.seconds,
+            first.cpu_ms
         ),
         "≥ 1,000/s".into(),
     ));
@@ -263,7 +273,10 @@ fn main() {
     ));
     rows.push((
         "conditional re-fetch, every page 304".into(),
-        format!("{:.0} fetches/s ({:.1} s)", again.rate, again.seconds),
+        format!(
+            "{:.0} fetches/s ({:.1} s; CPU {:.2} ms per fetch)",
+            again.rate, again.seconds, again.cpu_ms
+        ),
         "≥ 2,000/s".into(),
     ));
     rows.push((
@@ -285,9 +298,11 @@ fn main() {
         rows.push((
             "NEWSLEDGER_BENCH_PEER in the same run: first ingest / re-fetch / size".into(),
             format!(
-                "{:.0} articles/s (ratio {:.2}) / {:.0} fetches/s (ratio {:.2}) / {:.1} MB",
+                "{:.0} articles/s (ratio {:.2}; CPU {:.2} ms per article, ratio {:.2}) / {:.0} fetches/s (ratio {:.2}) / {:.1} MB",
                 pf.rate,
                 first.rate / pf.rate,
+                pf.cpu_ms,
+                pf.cpu_ms / first.cpu_ms,
                 pa.rate,
                 again.rate / pa.rate,
                 ps as f64 / 1e6
