@@ -157,6 +157,9 @@ pub fn open_writable(path: &Path) -> Result<Connection> {
          PRAGMA foreign_keys = ON;",
     )
     .map_err(|e| not_writable(path, e))?;
+    // One fetch runs about twenty statements; the default cache of 16
+    // would recompile some (and their triggers) on every fetch.
+    conn.set_prepared_statement_cache_capacity(64);
     migrate(&mut conn, path)?;
     check_before_append(&mut conn, path)?;
     ensure_genesis(&mut conn, path)?;
@@ -503,12 +506,9 @@ fn ensure_genesis(conn: &mut Connection, path: &Path) -> Result<()> {
 
 /// The head of the chain: `(seq, entry_hash)`, or `None` for an empty ledger.
 pub fn head(conn: &Connection) -> rusqlite::Result<Option<(i64, Vec<u8>)>> {
-    conn.query_row(
-        "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()
+    conn.prepare_cached("SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
 }
 
 /// Appends one entry inside the caller's transaction and returns its seq.
@@ -544,19 +544,19 @@ pub fn append_entry(
     let recorded_at = timestamp(now);
     let payload = entry::canonical_json(payload);
     let hash = entry::entry_hash(seq, &recorded_at, kind.as_str(), url, &payload, &prev_hash);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO ledger (seq, recorded_at, kind, url, payload, prev_hash, entry_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            seq,
-            recorded_at,
-            kind.as_str(),
-            url,
-            payload,
-            prev_hash,
-            hash.to_vec()
-        ],
-    )?;
+    )?
+    .execute(params![
+        seq,
+        recorded_at,
+        kind.as_str(),
+        url,
+        payload,
+        prev_hash,
+        hash.to_vec()
+    ])?;
     after_append(tx, seq)?;
     Ok(Appended {
         seq,

@@ -385,11 +385,11 @@ pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
 }
 
 pub fn set_through_seq(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO derived_state (id, through_seq) VALUES (1, ?1)
          ON CONFLICT(id) DO UPDATE SET through_seq = excluded.through_seq",
-        [seq],
-    )?;
+    )?
+    .execute([seq])?;
     Ok(())
 }
 

@@ -469,7 +469,7 @@ impl Writer {
             for report in reports {
                 let now = Utc::now();
                 let one = (|| {
-                    tx.execute_batch("SAVEPOINT fetch")?;
+                    tx.prepare_cached("SAVEPOINT fetch")?.execute([])?;
                     let applied = apply_in(&tx, report, now).and_then(|applied| {
                         for flag in &applied.flags {
                             enqueue(&tx, &webhooks, &report.source, flag, now)?;
@@ -478,7 +478,7 @@ impl Writer {
                     });
                     match applied {
                         Ok(a) => {
-                            tx.execute_batch("RELEASE fetch")?;
+                            tx.prepare_cached("RELEASE fetch")?.execute([])?;
                             Ok(a)
                         }
                         Err(e) => {
