@@ -116,7 +116,8 @@ const KEPT_ATTRIBUTES: &[&str] = &[
 
 /// Rewrites one start tag `<name attrs…>` (from `at`, which is at `<`)
 /// into `out` with only the kept attributes. Returns the index after `>`,
-/// or `None` if the tag does not close (the caller copies it through).
+/// or `None` if the tag does not close (the caller then truncates `out` to
+/// where the tag began and copies it through).
 fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
     let b = html.as_bytes();
     // Is there a byte at `i`, and does it pass `f`? (Never indexes past the end.)
@@ -125,8 +126,9 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
     while is(i, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b':') {
         i += 1;
     }
-    let name_end = i;
-    let mut kept = String::new();
+    // The name, then each kept attribute, straight into `out` (the caller
+    // truncates it if the tag turns out not to close).
+    out.push_str(html.get(at..i)?);
     loop {
         while is(i, |c| c.is_ascii_whitespace() || c == b'/') {
             i += 1;
@@ -178,19 +180,17 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
                 .collect::<String>()
                 .to_ascii_lowercase();
             if v.contains("display:none") || v.contains("visibility:hidden") {
-                kept.push_str(" hidden");
+                out.push_str(" hidden");
             }
         } else if KEPT_ATTRIBUTES.iter().any(|k| k.eq_ignore_ascii_case(attr)) {
-            kept.push(' ');
-            kept.push_str(attr);
+            out.push(' ');
+            out.push_str(attr);
             if let Some(v) = value {
-                kept.push('=');
-                kept.push_str(v);
+                out.push('=');
+                out.push_str(v);
             }
         }
     }
-    out.push_str(html.get(at..name_end)?);
-    out.push_str(&kept);
     out.push('>');
     Some(i + 1)
 }
