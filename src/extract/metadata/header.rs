@@ -276,3 +276,48 @@ fn walk(doc: &Html, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
     }
     (seen, h1_at)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The author-link and author-box tests as first written (lowercased
+    /// copies searched for each pattern): the allocation-free ones must
+    /// agree with them on any attribute value.
+    fn reference(rel: &str, href: &str, class: &str) -> (bool, bool) {
+        let h = href.to_ascii_lowercase();
+        let link = rel.split_ascii_whitespace().any(|t| t == "author")
+            || AUTHOR_PATHS.iter().any(|p| h.contains(p));
+        let c = class.to_ascii_lowercase();
+        let boxed = (c.contains("author") || c.contains("byline"))
+            && !NOT_BYLINE_CLASSES.iter().any(|x| c.contains(x));
+        (link, boxed)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn author_links_and_boxes_match_the_reference(
+            href in "(/|\\?|Author/|AUTHOR|/u/|/U|=|author=|staff/|x|é|-){0,8}",
+            class in "(author|Byline|BIO|photo|post-|x| |é|AuThOr-Desc){0,5}",
+        ) {
+            let html = format!(
+                "<a rel=\"nofollow\" href=\"{href}\" class=\"{class}\">Name</a>"
+            );
+            let doc = Html::parse_fragment(&html);
+            let a = doc
+                .root_element()
+                .descendants()
+                .filter_map(ElementRef::wrap)
+                .find(|e| e.value().name() == "a")
+                .expect("the link");
+            let (h, c) = (
+                a.value().attribute("href").unwrap_or_default(),
+                a.value().attribute("class").unwrap_or_default(),
+            );
+            proptest::prop_assert_eq!(
+                (is_author_link(&a), is_author_box(&a)),
+                reference("nofollow", h, c)
+            );
+        }
+    }
+}
