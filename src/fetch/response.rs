@@ -68,7 +68,8 @@ impl Response {
                 .to_string()
         });
         let body = self.wire.as_deref().unwrap_or(&self.body);
-        let mut out = format!("{} {} {reason}\r\n", self.version, self.status).into_bytes();
+        let mut out = Vec::with_capacity(body.len() + 64 * self.headers.len() + 64);
+        out.extend_from_slice(format!("{} {} {reason}\r\n", self.version, self.status).as_bytes());
         for (k, v) in &self.headers {
             if ["transfer-encoding", "content-length"]
                 .iter()
