@@ -104,7 +104,7 @@ pub fn read(doc: &Html) -> Metadata {
     let h1s: Vec<String> = doc
         .select(&H1)
         .take(5)
-        .filter_map(|e| clean(&e.text().collect::<String>()))
+        .filter_map(|e| clean(&rendered_text(e)))
         .filter(|h| (3..=MAX_TITLE_CHARS).contains(&h.chars().count()))
         .collect();
     // The visible headline, when the page's own titles confirm it (a logo
@@ -295,8 +295,36 @@ pub fn read(doc: &Html) -> Metadata {
 }
 
 fn first_text(doc: &Html, s: &Selector) -> Option<String> {
-    doc.select(s)
-        .find_map(|e| clean(&e.text().collect::<String>()))
+    doc.select(s).find_map(|e| clean(&rendered_text(e)))
+}
+
+/// An element's text as a reader sees it on one line: a line break
+/// (`<br>`) or a block inside it separates words ("News Product<br>Management"
+/// is "News Product Management", not "News ProductManagement"). Inline
+/// elements join without a space, as they render.
+fn rendered_text(el: ElementRef<'_>) -> String {
+    use ego_tree::iter::Edge;
+    let mut out = String::new();
+    for edge in el.traverse() {
+        match edge {
+            Edge::Open(n) => match n.value() {
+                scraper::Node::Text(t) => out.push_str(t),
+                scraper::Node::Element(e) if super::content::BLOCK_TAGS.contains(&e.name()) => {
+                    out.push(' ');
+                }
+                _ => {}
+            },
+            Edge::Close(n) => {
+                if n.value()
+                    .as_element()
+                    .is_some_and(|e| super::content::BLOCK_TAGS.contains(&e.name()))
+                {
+                    out.push(' ');
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A byline written for readers ("By Jane Doe", "Written by Jane Doe |
@@ -323,7 +351,7 @@ fn microdata_date(doc: &Html) -> Option<String> {
         v.attribute("content")
             .or_else(|| v.attribute("datetime"))
             .and_then(normalize_date)
-            .or_else(|| parse_visible_date(&e.text().collect::<String>()))
+            .or_else(|| parse_visible_date(&rendered_text(e)))
     })
 }
 
@@ -331,7 +359,7 @@ fn microdata_date(doc: &Html) -> Option<String> {
 /// 2022", "30 March 2022", "2022-03-30"): the last resort before the URL.
 fn visible_date(doc: &Html) -> Option<String> {
     doc.select(&DATE_BOX).take(40).find_map(|e| {
-        let t: String = e.text().collect();
+        let t = rendered_text(e);
         (t.len() <= 200).then(|| parse_visible_date(&t)).flatten()
     })
 }
@@ -971,6 +999,23 @@ mod tests {
         );
         assert_eq!(date_from_url("https://example.org/2019/13/45/x"), None);
         assert_eq!(date_from_url("https://example.org/id/20191119999"), None);
+    }
+
+    #[test]
+    fn a_line_break_or_block_in_a_headline_separates_its_words() {
+        let doc = Html::parse_document(
+            "<html><head><title>Rebuilding the Legacy of American Made | Forge</title></head><body>\
+             <h1>Rebuilding the Legacy<br>of Amer<span>ican</span> Made</h1>\
+             <p>The plant reopened on Monday after two years.</p></body></html>",
+        );
+        assert_eq!(
+            read(&doc).title.as_deref(),
+            Some("Rebuilding the Legacy of American Made")
+        );
+        let doc = Html::parse_document(
+            "<html><body><h1><div>WEEKEND</div><div>CODING</div> AGENT</h1></body></html>",
+        );
+        assert_eq!(read(&doc).title.as_deref(), Some("WEEKEND CODING AGENT"));
     }
 
     #[test]
