@@ -101,10 +101,12 @@ pub fn read(doc: &Html) -> Metadata {
         })
         .filter(|t| t.chars().count() <= MAX_TITLE_CHARS);
     let title_tag = first_text(doc, &TITLE);
-    let h1s: Vec<String> = doc
-        .select(&H1)
+    // One walk for the headline candidates and for whether there is any.
+    let h1_elements: Vec<ElementRef<'_>> = doc.select(&H1).collect();
+    let h1s: Vec<String> = h1_elements
+        .iter()
         .take(5)
-        .filter_map(|e| clean(&rendered_text(e)))
+        .filter_map(|e| clean(&rendered_text(*e)))
         .filter(|h| (3..=MAX_TITLE_CHARS).contains(&h.chars().count()))
         .collect();
     // The visible headline, when the page's own titles confirm it (a logo
@@ -143,7 +145,7 @@ pub fn read(doc: &Html) -> Metadata {
         .or_else(|| title_tag.map(|t| strip_site_suffix(&t)));
     // Without an <h1>, the text found by the title is the visible headline.
     let header = header_of(doc, m.title.as_deref());
-    if doc.select(&H1).next().is_none()
+    if h1_elements.is_empty()
         && let Some(shown) = header.iter().find(|l| l.headline)
     {
         m.title = Some(shown.text.clone());
@@ -304,24 +306,17 @@ fn first_text(doc: &Html, s: &Selector) -> Option<String> {
 /// elements join without a space, as they render.
 fn rendered_text(el: ElementRef<'_>) -> String {
     use ego_tree::iter::Edge;
+    let block = |n: &scraper::Node| {
+        n.as_element()
+            .is_some_and(|e| super::content::BLOCK_TAGS.contains(&e.name()))
+    };
     let mut out = String::new();
     for edge in el.traverse() {
-        match edge {
-            Edge::Open(n) => match n.value() {
-                scraper::Node::Text(t) => out.push_str(t),
-                scraper::Node::Element(e) if super::content::BLOCK_TAGS.contains(&e.name()) => {
-                    out.push(' ');
-                }
-                _ => {}
-            },
-            Edge::Close(n) => {
-                if n.value()
-                    .as_element()
-                    .is_some_and(|e| super::content::BLOCK_TAGS.contains(&e.name()))
-                {
-                    out.push(' ');
-                }
-            }
+        let (Edge::Open(n) | Edge::Close(n)) = edge;
+        match n.value() {
+            scraper::Node::Text(t) if matches!(edge, Edge::Open(_)) => out.push_str(t),
+            v if block(v) => out.push(' '),
+            _ => {}
         }
     }
     out

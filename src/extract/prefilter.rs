@@ -42,19 +42,25 @@ fn from(hay: &[u8], i: usize) -> &[u8] {
     hay.get(i..).unwrap_or_default()
 }
 
-/// Position of the first case-insensitive `needle` in `hay`. The first
-/// byte of `needle` is not a letter (`<` or `-`), so memchr finds it.
-fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+/// Position of the first `needle` in `hay`, ignoring ASCII case (memchr
+/// finds candidates by the needle's first byte in either case).
+pub(crate) fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let first = *needle.first()?;
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
     let mut i = 0;
     while i + needle.len() <= hay.len() {
-        i += memchr::memchr(first, from(hay, i))?;
+        i += memchr::memchr2(lower, upper, from(hay, i))?;
         if starts_with_ci(from(hay, i), needle) {
             return Some(i);
         }
         i += 1;
     }
     None
+}
+
+/// `hay` contains `needle`, ignoring ASCII case; no lowercased copy.
+pub(crate) fn contains_ci(hay: &str, needle: &str) -> bool {
+    needle.is_empty() || find_ci(hay.as_bytes(), needle.as_bytes()).is_some()
 }
 
 /// True when `body` (an aside with its start tag) holds one of [`ASIDE_METADATA`].
@@ -284,7 +290,7 @@ fn strip_with(html: &str, raw_elements: &[&str]) -> String {
             break;
         };
         let open_tag = &html[at..tag_end];
-        if *name == "script" && open_tag.to_ascii_lowercase().contains("ld+json") {
+        if *name == "script" && contains_ci(open_tag, "ld+json") {
             i = tag_end;
             continue;
         }

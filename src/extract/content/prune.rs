@@ -283,12 +283,15 @@ fn is_body_container(e: &scraper::node::Element) -> bool {
     e.attribute("itemprop")
         .is_some_and(|p| p.contains("articleBody"))
         || e.attribute("class").is_some_and(|c| {
-            let c = c.to_ascii_lowercase();
-            c.contains("richtext")
-                || c.contains("rich-text")
-                || c.contains("entry-content")
-                || c.contains("post-content")
-                || c.contains("article-body")
+            [
+                "richtext",
+                "rich-text",
+                "entry-content",
+                "post-content",
+                "article-body",
+            ]
+            .iter()
+            .any(|w| crate::extract::prefilter::contains_ci(c, w))
         })
 }
 

@@ -8,6 +8,7 @@ use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html};
 
 use super::folded;
+use crate::extract::prefilter::contains_ci;
 
 /// Text read before the first `<h1>` that still counts as its header
 /// (dates and bylines printed above the headline), in characters.
@@ -46,15 +47,6 @@ fn skipped(name: &str) -> bool {
             | "select"
             | "title"
     )
-}
-
-/// `hay` contains `needle` (lowercase ASCII), ignoring ASCII case; no allocation.
-fn contains_ci(hay: &str, needle: &str) -> bool {
-    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
-    hay.len() >= needle.len()
-        && hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Paths of author pages; each starts with `/` or `?`.
