@@ -485,13 +485,13 @@ impl Fetcher {
             .collect();
         // The cap applies to the body as sent (here) and to the decoded
         // body (below, where a compression bomb stops at the cap).
-        if let Some(len) = resp.content_length().filter(|l| *l > self.max_body_bytes) {
+        let announced = resp.content_length();
+        if let Some(len) = announced.filter(|l| *l > self.max_body_bytes) {
             return Err(too_large(len, self.max_body_bytes));
         }
         // Room for the announced length (already under the cap) at once,
         // instead of doubling through the chunks; at most 1 MiB on trust.
-        let announced = resp.content_length().unwrap_or(0).min(1 << 20) as usize;
-        let mut body = Vec::with_capacity(announced);
+        let mut body = Vec::with_capacity(announced.unwrap_or(0).min(1 << 20) as usize);
         while let Some(chunk) = resp.chunk().await.map_err(classify)? {
             if (body.len() + chunk.len()) as u64 > self.max_body_bytes {
                 return Err(too_large(

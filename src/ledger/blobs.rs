@@ -19,7 +19,7 @@ use super::{LedgerError, Result};
 
 /// zstd level, chosen by measurement (`cargo bench --bench blobs`,
 /// BENCHMARKS.md): level 1 compresses captures about 1.3× as fast as level 3
-/// (6× level 9) and stores a whole capture about 5 % larger; revisions are
+/// (about 5× level 9) and stores a whole capture about 5 % larger; revisions are
 /// stored as deltas, which are as small at level 1 and made twice as fast.
 /// Negative levels gain little speed for a much worse ratio.
 pub const ZSTD_LEVEL: i32 = 1;
