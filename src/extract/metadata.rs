@@ -362,7 +362,7 @@ fn visible_date(doc: &Html) -> Option<String> {
 static VISIBLE_DATE: LazyLock<regex::Regex> = LazyLock::new(|| {
     #[allow(clippy::expect_used, reason = "static regex, checked by the unit tests")]
     regex::Regex::new(
-        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+((?:19|20)\d{2})|((?:19|20)\d{2})-(\d{2})-(\d{2})(?:T\d{2}:\d{2})?|(\d{1,2})([./])(\d{1,2})[./]((?:19|20)\d{2}))\b",
+        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+((?:19|20)\d{2})|((?:19|20)\d{2})[-./](\d{2})[-./](\d{2})(?:T\d{2}:\d{2})?|(\d{1,2})([./])(\d{1,2})[./]((?:19|20)\d{2}))\b",
     )
     .expect("static regex")
 });
@@ -931,6 +931,14 @@ mod tests {
         );
         assert_eq!(parse_visible_date("2024-02-30"), None);
         assert_eq!(parse_visible_date("no date here"), None);
+        // Year first is unambiguous with any separator ("Published: 2025.12.17").
+        for written in ["2025.12.17", "2025/12/17"] {
+            assert_eq!(
+                parse_visible_date(written).as_deref(),
+                Some("2025-12-17"),
+                "{written}"
+            );
+        }
         // A byline box holding a sentence, not a name, is no author.
         let doc = Html::parse_document(
             r#"<div class="author">Read more stories from our newsroom team here today</div>"#,

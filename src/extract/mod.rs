@@ -24,7 +24,7 @@ use crate::config::ExtractOverrides;
 /// Version of the extraction algorithm, recorded with every content hash.
 /// Bump it whenever the output for some page changes: an upgrade then
 /// re-baselines stored articles instead of flagging them as edited.
-pub const EXTRACTOR_VERSION: &str = "newsledger-extract/6";
+pub const EXTRACTOR_VERSION: &str = "newsledger-extract/7";
 
 /// Pages larger than this are cut before parsing (a time bound: html5ever's
 /// cost grows with nesting depth, and no article needs more).

@@ -65,8 +65,11 @@ pub fn shown(lines: &[Line]) -> Vec<Shown> {
                 if written.len() > 1 {
                     written
                 } else {
+                    // Its label may be inside it ("<time>Last Updated Nov 6,
+                    // 2025</time>"): the text before its date, or all of it.
+                    let at = written.first().map_or(line.text.len(), |w| w.0);
                     time_value(attr.clone(), written.first())
-                        .map(|d| vec![(0, 0, d)])
+                        .map(|d| vec![(at, at, d)])
                         .unwrap_or_default()
                 }
             }
@@ -332,6 +335,22 @@ mod tests {
             ]
         );
         assert_eq!(choose(&s, None, None).as_deref(), Some("2022-11-09"));
+    }
+
+    #[test]
+    fn a_label_inside_the_time_element_is_its_label() {
+        let s = shown(
+            r#"<h1>T</h1><time datetime="2025-11-06T12:40:44-08:00">Last Updated Nov 6, 2025</time>"#,
+        );
+        assert_eq!(s.first().map(|d| d.label), Some(Label::Updated), "{s:?}");
+        // Only an update is shown: the structured publication date stands.
+        assert_eq!(
+            choose(&s, Some("2025-02-12T23:21:00Z".into()), None).as_deref(),
+            Some("2025-02-12T23:21:00Z")
+        );
+        let s =
+            shown(r#"<h1>T</h1><time datetime="2025-06-18T16:35:02Z">Updated 3 hours ago</time>"#);
+        assert_eq!(s.first().map(|d| d.label), Some(Label::Updated), "{s:?}");
     }
 
     #[test]
