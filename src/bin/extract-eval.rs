@@ -248,6 +248,10 @@ fn wcxb(
         }
         println!();
     }
+    let (t, n) = wcxb::accuracy(&articles, |s| s.title_punctuation);
+    println!(
+        "  (article pages whose title differs from the gold only in typographic quotes or dashes: {t:.3} of {n})"
+    );
     let (m, n) = wcxb::accuracy(&articles, |s| s.date_is_modified);
     println!(
         "  (article pages whose gold date is our `modified`, not our `published`: {:.3} of {n})",

@@ -159,6 +159,26 @@ pub fn title_ok(pred: Option<&str>, gold: &str) -> bool {
     pred.is_some_and(|p| fold_ws(p) == fold_ws(gold))
 }
 
+/// Typographic quotes and dashes as the plain characters gold annotations
+/// are often typed with ("We’ve" → "We've").
+fn plain_punctuation(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{2018}' | '\u{2019}' => '\'',
+            '\u{201C}' | '\u{201D}' => '"',
+            '\u{2013}' | '\u{2014}' => '-',
+            c => c,
+        })
+        .collect()
+}
+
+/// A wrong title that equals the gold once typographic quotes and dashes
+/// are plain: reported beside the score, not counted in it.
+pub fn title_differs_in_punctuation(pred: Option<&str>, gold: &str) -> bool {
+    !title_ok(pred, gold)
+        && pred.is_some_and(|p| fold_ws(&plain_punctuation(p)) == fold_ws(&plain_punctuation(gold)))
+}
+
 /// Words that join names ("A, B and C") and are no part of any name.
 const NAME_JOINERS: &[&str] = &["and", "und", "et"];
 
@@ -194,6 +214,8 @@ pub struct Scored {
     /// The gold date matches our `modified` instead (pages that show the
     /// date they were updated as their date).
     pub date_is_modified: Option<bool>,
+    /// The title is wrong only by typographic quotes or dashes.
+    pub title_punctuation: Option<bool>,
     pub got: [Option<String>; 3],
 }
 
@@ -251,6 +273,10 @@ fn score_output(page: &Page, a: &super::Article) -> Scored {
             .date
             .as_deref()
             .map(|g| !date_ok(a.published.as_deref(), g) && date_ok(a.modified.as_deref(), g)),
+        title_punctuation: page
+            .title
+            .as_deref()
+            .map(|g| title_differs_in_punctuation(a.title.as_deref(), g)),
         got: [a.title.clone(), a.byline.clone(), a.published.clone()],
     }
 }
@@ -279,6 +305,12 @@ mod tests {
     #[test]
     fn field_rules() {
         assert!(title_ok(Some("  Budget  Approved "), "budget approved"));
+        assert!(title_differs_in_punctuation(
+            Some("We’ve Compiled – Part 1"),
+            "We've compiled - part 1"
+        ));
+        assert!(!title_differs_in_punctuation(Some("We've"), "we've"));
+        assert!(!title_differs_in_punctuation(Some("Other"), "We've"));
         assert!(!title_ok(
             Some("Budget approved | Daily"),
             "Budget approved"
