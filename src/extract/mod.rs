@@ -13,6 +13,7 @@ pub mod eval;
 pub mod metadata;
 pub mod prefilter;
 pub mod text;
+pub mod tree;
 pub mod wcxb;
 
 use encoding_rs::Encoding;
@@ -103,7 +104,7 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
 pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> Article {
     let html = prefilter::strip(html);
     let html = truncate_at_char(&html, MAX_PARSE_BYTES);
-    let doc = Html::parse_document(html);
+    let doc = tree::to_html(&tree::parse(html));
     let meta = metadata::read(&doc);
     let mut paras = body_paragraphs(&doc, overrides);
 
