@@ -791,7 +791,7 @@ fn header_of(doc: &Html, title: Option<&str>) -> Vec<header::Line> {
 /// `extract-eval --show` prints to explain a page's byline and date.
 pub fn header_lines(html: &str) -> Vec<String> {
     let html = super::prefilter::strip(html);
-    let doc = Html::parse_document(&html);
+    let doc = super::tree::to_html(&super::tree::parse(&html));
     header_of(&doc, read(&doc).title.as_deref())
         .iter()
         .map(|l| {
