@@ -5,6 +5,7 @@
 #   - the extractor (arbitrary strings, tag soup) and the configuration parser;
 #   - the link guard against an independent statement of its rule, and the
 #     feed, sitemap and listing parsers (tests/guard_fuzz.rs);
+#   - our HTML parser against html5ever on random tag soup (tests/tree_conformance.rs);
 #   - the article lifecycle against its reference model (tests/lifecycle_model.rs:
 #     page versions, reverts, 304s, 404/410s, restorations, errors, crashes).
 #
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 CASES=${1:-20000}
 PROPTEST_CASES=$CASES cargo test --release --test hostile -- --nocapture
 PROPTEST_CASES=$CASES cargo test --release --test guard_fuzz -- --nocapture
+PROPTEST_CASES=$CASES cargo test --release --test tree_conformance tag_soup -- --nocapture
 # Each lifecycle case is a real SQLite file with a durable commit per step:
 # a tenth of the cases takes about as long as the extractor's.
 PROPTEST_CASES=$(( CASES / 10 > 0 ? CASES / 10 : 1 )) cargo test --release --test lifecycle_model -- --nocapture
