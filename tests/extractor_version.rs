@@ -9,8 +9,9 @@
 //! without them the digest covers only the committed pages, and the test
 //! says so (under CI, where they must be present, it fails).
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 
 use newsledger::config::ExtractOverrides;
 use newsledger::extract::{self, EXTRACTOR_VERSION};
@@ -20,38 +21,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every `.html` / `.html.gz` under `dir` whose sorted position is a
-/// multiple of `every`.
-fn sample(dir: &Path, every: usize) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| {
-        let n = p.to_string_lossy();
-        n.ends_with(".html") || n.ends_with(".html.gz")
-    });
-    files.sort();
-    files.into_iter().step_by(every.max(1)).collect()
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    let bytes = std::fs::read(path).unwrap();
-    if path.to_string_lossy().ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    } else {
-        bytes
-    }
-}
-
 #[test]
 fn extraction_output_matches_the_digest_recorded_for_this_version() {
     let shared = root().join("../shared/datasets");
-    let mut pages = sample(&root().join("tests/fixtures/extractor-corpus"), 1);
-    pages.extend(sample(&root().join("tests/corpus"), 1));
+    let mut pages = common::html_files(&root().join("tests/fixtures/extractor-corpus"), 1);
+    pages.extend(common::html_files(&root().join("tests/corpus"), 1));
     // Every 3rd Zyte page and every 15th WCXB page (160 pages, about half a
     // second): at every 75th, two metadata changes of extract/5 left the
     // digest unchanged because no sampled page showed them.
@@ -61,7 +35,7 @@ fn extraction_output_matches_the_digest_recorded_for_this_version() {
     ];
     let mut have_benchmark = true;
     for (dir, every) in &benchmark {
-        let found = sample(dir, *every);
+        let found = common::html_files(dir, *every);
         have_benchmark &= !found.is_empty();
         pages.extend(found);
     }
@@ -79,7 +53,7 @@ fn extraction_output_matches_the_digest_recorded_for_this_version() {
     let overrides = ExtractOverrides::default();
     let mut hasher = Sha256::new();
     for p in &pages {
-        let html = extract::decode(&read(p), None);
+        let html = extract::decode(&common::read_page(p), None);
         let article =
             extract::extract(&html, Some("https://news.example/2026/11/page"), &overrides);
         let name = p.file_name().unwrap().to_string_lossy().into_owned();

@@ -4,8 +4,9 @@
 //! extractor reads this tree, so a difference here is a difference in what
 //! gets recorded; `extractor_version.rs` then catches any output change.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
+
+mod common;
 
 use ego_tree::NodeRef;
 use newsledger::extract::{prefilter, tree};
@@ -66,36 +67,13 @@ fn first_difference(page: &str) -> Option<String> {
         .map(|k| format!("node {k}: ours {:?}, html5ever {:?}", a.get(k), b.get(k)))
 }
 
-fn read(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap();
-    let bytes = if path.to_string_lossy().ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    } else {
-        bytes
-    };
-    newsledger::extract::decode(&bytes, None)
-}
-
 /// Every `every`-th page of `dir`, prefiltered as extraction parses it.
 fn pages(dir: &Path, every: usize) -> Vec<(PathBuf, String)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| {
-        let n = p.to_string_lossy();
-        n.ends_with(".html") || n.ends_with(".html.gz")
-    });
-    files.sort();
-    files
+    common::html_files(dir, every)
         .into_iter()
-        .step_by(every)
         .map(|p| {
-            let page = prefilter::strip(&read(&p));
-            (p, page)
+            let page = newsledger::extract::decode(&common::read_page(&p), None);
+            (p, prefilter::strip(&page))
         })
         .collect()
 }

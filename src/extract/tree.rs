@@ -74,18 +74,6 @@ impl<'a> Tree<'a> {
         }
     }
 
-    /// The element's attribute `name` (lower case).
-    pub fn attr(&self, i: u32, name: &str) -> Option<&str> {
-        let Kind::Element { attrs, .. } = &self.node(i)?.kind else {
-            return None;
-        };
-        self.attrs
-            .get(attrs.0 as usize..attrs.1 as usize)?
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_ref())
-    }
-
     /// The children of node `i`, in order.
     pub fn children(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
         let first = self.node(i).map_or(NONE, |n| n.first_child);
@@ -536,9 +524,6 @@ impl<'a> Builder<'a> {
         if t.is_empty() {
             return;
         }
-        self.fostering = t.bytes().any(|b| !is_space(b));
-        self.reopen_formatting();
-        self.fostering = false;
         let mut t = if decode_refs {
             decode(t, false)
         } else {
@@ -551,11 +536,12 @@ impl<'a> Builder<'a> {
                 return;
             }
         }
-        let fostered = t
-            .chars()
-            .any(|c| !c.is_ascii_whitespace())
-            .then(|| self.foster_place())
-            .flatten();
+        // Text other than white space cannot stand in a table.
+        let content = t.bytes().any(|b| !is_space(b));
+        self.fostering = content;
+        self.reopen_formatting();
+        self.fostering = false;
+        let fostered = if content { self.foster_place() } else { None };
         let last = match fostered {
             Some((parent, table)) => self.previous_sibling(parent, table),
             None => {
@@ -749,19 +735,33 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Position in `open` of the innermost open `name` in scope (`extra`
-    /// bounds the scope too).
-    fn in_scope(&self, name: &str, extra: &[&str]) -> Option<usize> {
+    /// Position in `open` of the innermost open element named in
+    /// `targets`, searching inwards-out and giving up at an element for
+    /// which `bound` holds (the standard's scopes).
+    fn find_open(&self, targets: &[&str], bound: impl Fn(&str) -> bool) -> Option<usize> {
         for (k, &i) in self.open.iter().enumerate().rev() {
             let n = self.name(i);
-            if n == name {
+            if is(targets, n) {
                 return Some(k);
             }
-            if is(SCOPE, n) || is(extra, n) {
+            if bound(n) {
                 return None;
             }
         }
         None
+    }
+
+    /// The innermost open `name` in scope (`extra` bounds the scope too).
+    fn in_scope(&self, name: &str, extra: &[&str]) -> Option<usize> {
+        self.find_open(&[name], |n| is(SCOPE, n) || is(extra, n))
+    }
+
+    /// The innermost open element of `targets` in table scope (cells do not
+    /// bound it; `extra` does).
+    fn in_table_scope(&self, targets: &[&str], extra: &[&str]) -> Option<usize> {
+        self.find_open(targets, |n| {
+            matches!(n, "html" | "template") || is(extra, n)
+        })
     }
 
     fn close_p(&mut self) {
@@ -791,22 +791,10 @@ impl<'a> Builder<'a> {
             let Some(Formatting::Element { node }) = self.formatting.get(k).cloned() else {
                 continue;
             };
-            let Some(Kind::Element { name, attrs }) =
-                self.nodes.get(node as usize).map(|n| n.kind.clone())
-            else {
+            let Some(copy) = self.copied(node) else {
                 continue;
             };
-            let copy = self
-                .attrs
-                .get(attrs.0 as usize..attrs.1 as usize)
-                .map(<[_]>::to_vec);
-            let start = self.attrs.len() as u32;
-            self.attrs.extend(copy.unwrap_or_default());
-            let end = self.attrs.len() as u32;
-            let id = self.append(Kind::Element {
-                name,
-                attrs: (start, end),
-            });
+            let id = self.append(copy);
             self.open.push(id);
             if let Some(f) = self.formatting.get_mut(k) {
                 *f = Formatting::Element { node: id };
@@ -909,15 +897,10 @@ impl<'a> Builder<'a> {
         }
         if matches!(n, "li" | "dd" | "dt") {
             let same: &[&str] = if n == "li" { &["li"] } else { &["dd", "dt"] };
-            for k in (0..self.open.len()).rev() {
-                let m = self.open.get(k).map_or("", |i| self.name(*i));
-                if is(same, m) {
-                    self.pop_to(k);
-                    break;
-                }
-                if is(SPECIAL, m) && !matches!(m, "address" | "div" | "p") {
-                    break;
-                }
+            if let Some(k) = self.find_open(same, |m| {
+                is(SPECIAL, m) && !matches!(m, "address" | "div" | "p")
+            }) {
+                self.pop_to(k);
             }
         }
         if matches!(n, "option" | "optgroup") && self.current_name() == "option" {
@@ -936,17 +919,10 @@ impl<'a> Builder<'a> {
         }
         // A new table section closes the open one (with its rows and cells):
         // the search is in table scope, which cells do not bound.
-        if is(TABLE_SECTIONS, n) {
-            for k in (0..self.open.len()).rev() {
-                let m = self.open.get(k).map_or("", |i| self.name(*i));
-                if is(TABLE_SECTIONS, m) {
-                    self.pop_to(k);
-                    break;
-                }
-                if matches!(m, "table" | "template" | "html") {
-                    break;
-                }
-            }
+        if is(TABLE_SECTIONS, n)
+            && let Some(k) = self.in_table_scope(TABLE_SECTIONS, &["table"])
+        {
+            self.pop_to(k);
         }
         if n == "a"
             && let Some(e) = self.formatting_entry("a")
@@ -1023,19 +999,6 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn in_scope_any(&self, names: &[&str], extra: &[&str]) -> Option<usize> {
-        for (k, &i) in self.open.iter().enumerate().rev() {
-            let n = self.name(i);
-            if is(names, n) {
-                return Some(k);
-            }
-            if is(SCOPE, n) || is(extra, n) {
-                return None;
-            }
-        }
-        None
-    }
-
     fn push_implied(&mut self, name: &'static str) {
         let id = self.append(Kind::Element {
             name: Cow::Borrowed(name),
@@ -1047,23 +1010,13 @@ impl<'a> Builder<'a> {
     /// A new cell closes the open cell; a new row the open row (with its
     /// cell and whatever is open in it).
     fn close_cells(&mut self, row: bool) {
-        for k in (0..self.open.len()).rev() {
-            let m = self.open.get(k).map_or("", |i| self.name(*i));
-            let closes = if row {
-                m == "tr"
-            } else {
-                matches!(m, "td" | "th")
-            };
-            if closes {
-                self.pop_to(k);
-                return;
-            }
-            if matches!(m, "table" | "template" | "html")
-                || (!row && m == "tr")
-                || (row && is(TABLE_SECTIONS, m))
-            {
-                return;
-            }
+        let found = if row {
+            self.in_table_scope(&["tr"], &["table", "tbody", "tfoot", "thead"])
+        } else {
+            self.in_table_scope(&["td", "th"], &["table", "tr"])
+        };
+        if let Some(k) = found {
+            self.pop_to(k);
         }
     }
 
@@ -1090,15 +1043,9 @@ impl<'a> Builder<'a> {
             "table" | "tbody" | "thead" | "tfoot" | "tr" | "td" | "th" | "caption"
         ) {
             // Table end tags look in table scope, which cells do not bound.
-            for k in (0..self.open.len()).rev() {
-                let m = self.open.get(k).map_or("", |i| self.name(*i));
-                if m == name {
-                    self.pop_to(k);
-                    return;
-                }
-                if matches!(m, "html" | "template") || (name != "table" && m == "table") {
-                    return;
-                }
+            let extra: &[&str] = if name == "table" { &[] } else { &["table"] };
+            if let Some(k) = self.in_table_scope(&[name], extra) {
+                self.pop_to(k);
             }
             return;
         }
@@ -1109,7 +1056,7 @@ impl<'a> Builder<'a> {
                 _ => &[],
             };
             let found = if is(HEADINGS, name) {
-                self.in_scope_any(HEADINGS, &[])
+                self.find_open(HEADINGS, |n| is(SCOPE, n))
             } else {
                 self.in_scope(name, extra)
             };
@@ -1124,15 +1071,8 @@ impl<'a> Builder<'a> {
     /// The standard's "any other end tag": closes the innermost open
     /// `name` unless a special element is open inside it.
     fn end_other(&mut self, name: &str) {
-        for k in (0..self.open.len()).rev() {
-            let m = self.open.get(k).map_or("", |i| self.name(*i));
-            if m == name {
-                self.pop_to(k);
-                return;
-            }
-            if is(SPECIAL, m) {
-                return;
-            }
+        if let Some(k) = self.find_open(&[name], |m| is(SPECIAL, m)) {
+            self.pop_to(k);
         }
     }
 
@@ -1156,29 +1096,38 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// A copy of element `of` (name and attributes), not yet in the tree.
-    fn copy_element(&mut self, of: u32) -> u32 {
+    /// Element `of`'s name with a copy of its attributes.
+    fn copied(&mut self, of: u32) -> Option<Kind<'a>> {
         let Some(Kind::Element { name, attrs }) =
             self.nodes.get(of as usize).map(|n| n.kind.clone())
         else {
-            return NONE;
+            return None;
         };
         let copy = self
             .attrs
             .get(attrs.0 as usize..attrs.1 as usize)
-            .map(<[_]>::to_vec);
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
         let start = self.attrs.len() as u32;
-        self.attrs.extend(copy.unwrap_or_default());
+        self.attrs.extend(copy);
+        Some(Kind::Element {
+            name,
+            attrs: (start, self.attrs.len() as u32),
+        })
+    }
+
+    /// A copy of element `of`, not yet in the tree.
+    fn copy_element(&mut self, of: u32) -> u32 {
+        let Some(kind) = self.copied(of) else {
+            return NONE;
+        };
         let id = self.nodes.len() as u32;
         self.nodes.push(Node {
             parent: NONE,
             first_child: NONE,
             last_child: NONE,
             next: NONE,
-            kind: Kind::Element {
-                name,
-                attrs: (start, self.attrs.len() as u32),
-            },
+            kind,
         });
         id
     }

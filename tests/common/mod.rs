@@ -161,3 +161,32 @@ pub fn publish_quiet_edit(s: &Setup) {
     ));
     s.publish(&edited, 0);
 }
+
+/// Every `.html` / `.html.gz` under `dir` whose sorted position is a
+/// multiple of `every` (benchmark pages, fixture pages).
+pub fn html_files(dir: &Path, every: usize) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| {
+        let n = p.to_string_lossy();
+        n.ends_with(".html") || n.ends_with(".html.gz")
+    });
+    files.sort();
+    files.into_iter().step_by(every.max(1)).collect()
+}
+
+/// A page's bytes, gunzipped when its name ends in `.gz`.
+pub fn read_page(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let bytes = std::fs::read(path).unwrap();
+    if path.to_string_lossy().ends_with(".gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    } else {
+        bytes
+    }
+}
