@@ -1,17 +1,25 @@
 //! `extract::tree` builds the tree html5ever builds: node for node on the
 //! committed pages and the Zyte pages, on nearly every WCXB page (where it
 //! differs, the differences are listed), and on random tag soup. The
-//! extractor reads this tree, so a difference here is a difference in what
-//! gets recorded; `extractor_version.rs` then catches any output change.
+//! extractor reads this tree (laid out by `extract::dom`), so a difference
+//! here is a difference in what gets recorded; `extractor_version.rs` then
+//! catches any output change.
+//!
+//! The metadata queries (`metadata::Query`), matched by hand on that
+//! document, must match exactly the elements scraper's selector engine
+//! matches for their CSS on the same tree: on the same pages and on random
+//! markup built from the class, id, `itemprop` and `rel` values they test.
 
 use std::path::{Path, PathBuf};
 
 mod common;
 
 use ego_tree::NodeRef;
+use newsledger::extract::dom::Dom;
+use newsledger::extract::metadata::Query;
 use newsledger::extract::{prefilter, tree};
 use proptest::prelude::*;
-use scraper::{Html, Node};
+use scraper::{ElementRef, Html, Node, Selector};
 
 /// One line per node in document order: depth, kind, name, attributes
 /// (sorted, with their namespaces' local names), exact text.
@@ -56,7 +64,26 @@ fn texts(html: &Html) -> String {
 }
 
 fn ours(page: &str) -> Html {
-    tree::to_html(&tree::parse(page))
+    Dom::from_tree(tree::parse(page)).to_html()
+}
+
+/// The first metadata query whose matches differ from scraper's for its
+/// selector, with both lists of node ids.
+fn query_difference(page: &str) -> Option<String> {
+    let dom = Dom::from_tree(tree::parse(page));
+    let html = dom.to_html();
+    Query::ALL.iter().find_map(|q| {
+        let selector = Selector::parse(q.css()).expect("the query's selector parses");
+        let theirs: Vec<usize> = html
+            .tree
+            .nodes()
+            .enumerate()
+            .filter(|(_, n)| ElementRef::wrap(*n).is_some_and(|e| selector.matches(&e)))
+            .map(|(i, _)| i)
+            .collect();
+        let mine: Vec<usize> = q.select(&dom).map(|n| n.id().index()).collect();
+        (mine != theirs).then(|| format!("{q:?}: ours {mine:?}, scraper {theirs:?}"))
+    })
 }
 
 /// The first line where the two trees differ, for the failure message.
@@ -89,6 +116,7 @@ fn committed_pages_build_html5evers_tree() {
     assert!(pages.len() >= 5, "{} pages", pages.len());
     for (path, page) in pages {
         assert_eq!(first_difference(&page), None, "{}", path.display());
+        assert_eq!(query_difference(&page), None, "{}", path.display());
     }
 }
 
@@ -108,6 +136,7 @@ fn benchmark_pages_build_html5evers_tree() {
     // Zyte (2019 templates): every page, node for node.
     for (path, page) in pages(&zyte, 1) {
         assert_eq!(first_difference(&page), None, "{}", path.display());
+        assert_eq!(query_difference(&page), None, "{}", path.display());
     }
     // WCXB (2025-26 templates): every 4th page (debug builds are slow).
     // All 1,497 pages, measured at stop 21 with --release: 1,417 identical
@@ -126,6 +155,7 @@ fn benchmark_pages_build_html5evers_tree() {
         if texts(&a) == texts(&b) {
             same_text += 1;
         }
+        assert_eq!(query_difference(page), None, "{}", path.display());
     }
     let n = sample.len() as f64;
     eprintln!(
@@ -195,4 +225,63 @@ proptest! {
         let page = prefilter::strip(&format!("<!DOCTYPE html><html><head><title>T</title></head><body>{body}</body></html>"));
         prop_assert_eq!(first_difference(&page), None, "{}", page);
     }
+
+    #[test]
+    fn metadata_queries_match_their_selectors(body in marked_up()) {
+        let page = format!("<!DOCTYPE html><html><head><title>T</title></head><body>{body}</body></html>");
+        prop_assert_eq!(query_difference(&page), None, "{}", page);
+    }
+}
+
+/// Markup from what the metadata queries test: nested elements with class,
+/// id, `itemprop` and `rel` values that match, almost match (case, a
+/// longer word, a substring) or not, inside `<article>`, `<template>` and
+/// `<svg>` as well.
+fn marked_up() -> impl Strategy<Value = String> {
+    let tag = prop::sample::select(vec![
+        "div", "span", "a", "p", "time", "address", "article", "h1", "title", "template", "svg",
+        "link", "section",
+    ]);
+    let attr = prop_oneof![
+        prop::sample::select(vec![
+            "byline",
+            "author",
+            "Author",
+            "author-name",
+            "post-author",
+            "entry-author",
+            "byline author",
+            "meta",
+            "metadata",
+            "date",
+            "update",
+            "posted",
+            "published",
+            "x-byline-y",
+            "author\tname",
+            "authors",
+        ])
+        .prop_map(|v| format!(" class=\"{v}\"")),
+        prop::sample::select(vec![
+            "author",
+            "name",
+            "datePublished",
+            "datepublished",
+            "Author"
+        ])
+        .prop_map(|v| format!(" itemprop=\"{v}\"")),
+        prop::sample::select(vec!["author", "AUTHOR", "nofollow author", "authors", "me"])
+            .prop_map(|v| format!(" rel=\"{v}\"")),
+        prop::sample::select(vec!["date", "pubdate", "main"]).prop_map(|v| format!(" id=\"{v}\"")),
+        Just(" datetime=\"2024-01-02\"".to_string()),
+    ];
+    let open = (tag, prop::collection::vec(attr, 0..3))
+        .prop_map(|(t, attrs)| format!("<{t}{}>", attrs.concat()));
+    let token = prop_oneof![
+        4 => open,
+        2 => prop::sample::select(vec!["</div>", "</span>", "</a>", "</article>", "</template>", "</svg>", "</time>"])
+            .prop_map(str::to_string),
+        1 => Just("Jane Doe".to_string()),
+    ];
+    prop::collection::vec(token, 0..30).prop_map(|t| t.concat())
 }

@@ -3,9 +3,8 @@
 //! `<time>`, and the page itself. Each field takes the first source that
 //! has it, in that order of trust.
 
-use crate::extract::AttrExt as _;
+use super::dom::{Dom, Edge, Element, Node, NodeRef, Space};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
-use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
 use std::sync::LazyLock;
 
@@ -26,34 +25,130 @@ pub struct Metadata {
     pub description: Option<String>,
 }
 
-#[allow(
-    clippy::expect_used,
-    reason = "static selectors and regexes, checked by the unit tests"
-)]
-fn sel(s: &str) -> Selector {
-    Selector::parse(s).expect("static selector")
+/// The elements metadata looks for outside the structured data. Each is
+/// the CSS selector [`Query::css`] gives, matched by hand: one pass over
+/// the document's ids, no selector engine. `tests/dom.rs` checks every
+/// query against scraper's matching of its selector on the corpora.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Query {
+    Title,
+    H1,
+    /// `<time>` with a `datetime`.
+    Time,
+    /// Author names marked as such.
+    AuthorLink,
+    /// Byline containers, when no structured author was found.
+    AuthorBox,
+    /// Microdata publication dates: `content` or `datetime`, else the text.
+    ItempropDate,
+    /// Containers whose text may be a visible date.
+    DateBox,
 }
 
-static TITLE: LazyLock<Selector> = LazyLock::new(|| sel("title"));
-static H1: LazyLock<Selector> = LazyLock::new(|| sel("h1"));
-static TIME: LazyLock<Selector> = LazyLock::new(|| sel("time[datetime]"));
-static AUTHOR_LINK: LazyLock<Selector> = LazyLock::new(|| {
-    sel(r#"a[rel~="author"], [itemprop="author"] [itemprop="name"], .byline .author, .author-name"#)
-});
-/// Byline containers, when no structured author was found.
-static AUTHOR_BOX: LazyLock<Selector> = LazyLock::new(|| {
-    sel(
-        r#"[itemprop="author"], .byline, .author, .post-author, .entry-author, article address, [rel="author"]"#,
-    )
-});
-/// Microdata publication dates: `content` or `datetime`, else the text.
-static ITEMPROP_DATE: LazyLock<Selector> = LazyLock::new(|| sel(r#"[itemprop="datePublished"]"#));
-/// Containers whose text may be a visible date.
-static DATE_BOX: LazyLock<Selector> = LazyLock::new(|| {
-    sel(
-        r#"[class*="date"], [class*="posted"], [class*="published"], [class*="byline"], [class*="meta"] time, [id*="date"]"#,
-    )
-});
+impl Query {
+    pub const ALL: [Query; 7] = [
+        Query::Title,
+        Query::H1,
+        Query::Time,
+        Query::AuthorLink,
+        Query::AuthorBox,
+        Query::ItempropDate,
+        Query::DateBox,
+    ];
+
+    /// The CSS selector this query matches as.
+    pub fn css(self) -> &'static str {
+        match self {
+            Query::Title => "title",
+            Query::H1 => "h1",
+            Query::Time => "time[datetime]",
+            Query::AuthorLink => {
+                r#"a[rel~="author"], [itemprop="author"] [itemprop="name"], .byline .author, .author-name"#
+            }
+            Query::AuthorBox => {
+                r#"[itemprop="author"], .byline, .author, .post-author, .entry-author, article address, [rel="author"]"#
+            }
+            Query::ItempropDate => r#"[itemprop="datePublished"]"#,
+            Query::DateBox => {
+                r#"[class*="date"], [class*="posted"], [class*="published"], [class*="byline"], [class*="meta"] time, [id*="date"]"#
+            }
+        }
+    }
+
+    /// Whether the element `n` matches.
+    pub fn matches(self, n: NodeRef<'_>) -> bool {
+        let Some(e) = n.element() else {
+            return false;
+        };
+        // `rel` is one of the attributes HTML compares without case.
+        let rel_is = |e: Element<'_>, word: &str, whole: bool| {
+            e.attribute("rel").is_some_and(|r| {
+                let same = |v: &str| {
+                    if e.space() == Space::Html {
+                        v.eq_ignore_ascii_case(word)
+                    } else {
+                        v == word
+                    }
+                };
+                if whole {
+                    same(r)
+                } else {
+                    r.split(CSS_SPACE).any(same)
+                }
+            })
+        };
+        let attr_is = |e: Element<'_>, name: &str, value: &str| e.attribute(name) == Some(value);
+        let attr_has = |e: Element<'_>, name: &str, part: &str| {
+            e.attribute(name).is_some_and(|v| v.contains(part))
+        };
+        match self {
+            Query::Title => e.name() == "title",
+            Query::H1 => e.name() == "h1",
+            Query::Time => e.name() == "time" && e.attribute("datetime").is_some(),
+            Query::AuthorLink => {
+                (e.name() == "a" && rel_is(e, "author", false))
+                    || (attr_is(e, "itemprop", "name")
+                        && element_ancestors(n).any(|a| attr_is(a, "itemprop", "author")))
+                    || (e.has_class("author")
+                        && element_ancestors(n).any(|a| a.has_class("byline")))
+                    || e.has_class("author-name")
+            }
+            Query::AuthorBox => {
+                attr_is(e, "itemprop", "author")
+                    || ["byline", "author", "post-author", "entry-author"]
+                        .iter()
+                        .any(|c| e.has_class(c))
+                    || (e.name() == "address"
+                        && element_ancestors(n).any(|a| a.name() == "article"))
+                    || rel_is(e, "author", true)
+            }
+            Query::ItempropDate => attr_is(e, "itemprop", "datePublished"),
+            Query::DateBox => {
+                ["date", "posted", "published", "byline"]
+                    .iter()
+                    .any(|w| attr_has(e, "class", w))
+                    || (e.name() == "time"
+                        && element_ancestors(n).any(|a| attr_has(a, "class", "meta")))
+                    || attr_has(e, "id", "date")
+            }
+        }
+    }
+
+    /// The matching elements, in document order.
+    pub fn select<'d>(self, doc: &'d Dom<'d>) -> impl Iterator<Item = NodeRef<'d>> + 'd {
+        doc.root().descendants().filter(move |n| self.matches(*n))
+    }
+}
+
+/// White space between the words of an attribute, as CSS splits them.
+const CSS_SPACE: [char; 5] = [' ', '\t', '\n', '\r', '\x0C'];
+
+/// The element's ancestors that are elements, up to the first that is not
+/// (the document, or a template's content): what a CSS descendant
+/// combinator looks at.
+fn element_ancestors<'d>(n: NodeRef<'d>) -> impl Iterator<Item = Element<'d>> + 'd {
+    n.ancestors().map_while(|a| a.element())
+}
 
 /// Schema.org types that describe an article.
 const ARTICLE_TYPES: &[&str] = &[
@@ -79,7 +174,7 @@ pub fn clean(s: &str) -> Option<String> {
 }
 
 /// Reads metadata from a parsed page.
-pub fn read(doc: &Html) -> Metadata {
+pub fn read(doc: &Dom<'_>) -> Metadata {
     let scan = Scan::of(doc);
     let (ld, page_ld) = json_ld_article(&scan.ld_scripts);
     let metas = scan.metas;
@@ -100,9 +195,9 @@ pub fn read(doc: &Html) -> Metadata {
                 .map(|t| decode_entities(&t))
         })
         .filter(|t| t.chars().count() <= MAX_TITLE_CHARS);
-    let title_tag = first_text(doc, &TITLE);
+    let title_tag = first_text(doc, Query::Title);
     // One walk for the headline candidates and for whether there is any.
-    let h1_elements: Vec<ElementRef<'_>> = doc.select(&H1).collect();
+    let h1_elements: Vec<NodeRef<'_>> = Query::H1.select(doc).collect();
     let h1s: Vec<String> = h1_elements
         .iter()
         .take(5)
@@ -194,7 +289,7 @@ pub fn read(doc: &Html) -> Metadata {
                 .filter(|n| byline::plausible(n, site_name))
         })
         .or_else(|| byline::shown(&header))
-        .or_else(|| first_text(doc, &AUTHOR_LINK).and_then(|t| byline::name(&t)))
+        .or_else(|| first_text(doc, Query::AuthorLink).and_then(|t| byline::name(&t)))
         .or_else(|| visible_author(doc))
         .or_else(|| byline::written_anywhere(page_lines()))
         .or_else(|| byline::boxed_anywhere(page_lines()))
@@ -296,17 +391,16 @@ pub fn read(doc: &Html) -> Metadata {
     m
 }
 
-fn first_text(doc: &Html, s: &Selector) -> Option<String> {
-    doc.select(s).find_map(|e| clean(&rendered_text(e)))
+fn first_text(doc: &Dom<'_>, q: Query) -> Option<String> {
+    q.select(doc).find_map(|e| clean(&rendered_text(e)))
 }
 
 /// An element's text as a reader sees it on one line: a line break
 /// (`<br>`) or a block inside it separates words ("News Product<br>Management"
 /// is "News Product Management", not "News ProductManagement"). Inline
 /// elements join without a space, as they render.
-fn rendered_text(el: ElementRef<'_>) -> String {
-    use ego_tree::iter::Edge;
-    let block = |n: &scraper::Node| {
+fn rendered_text(el: NodeRef<'_>) -> String {
+    let block = |n: &Node<'_>| {
         n.as_element()
             .is_some_and(|e| super::content::BLOCK_TAGS.contains(&e.name()))
     };
@@ -314,8 +408,8 @@ fn rendered_text(el: ElementRef<'_>) -> String {
     for edge in el.traverse() {
         let (Edge::Open(n) | Edge::Close(n)) = edge;
         match n.value() {
-            scraper::Node::Text(t) if matches!(edge, Edge::Open(_)) => out.push_str(t),
-            v if block(v) => out.push(' '),
+            Node::Text(t) if matches!(edge, Edge::Open(_)) => out.push_str(t),
+            v if block(&v) => out.push(' '),
             _ => {}
         }
     }
@@ -324,8 +418,8 @@ fn rendered_text(el: ElementRef<'_>) -> String {
 
 /// A byline written for readers ("By Jane Doe", "Written by Jane Doe |
 /// March 3"), reduced to the name: the last resort for the author.
-fn visible_author(doc: &Html) -> Option<String> {
-    doc.select(&AUTHOR_BOX).take(20).find_map(|e| {
+fn visible_author(doc: &Dom<'_>) -> Option<String> {
+    Query::AuthorBox.select(doc).take(20).find_map(|e| {
         let text: String = e.text().collect::<Vec<_>>().join(" ");
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let mut t = text.as_str();
@@ -340,9 +434,9 @@ fn visible_author(doc: &Html) -> Option<String> {
 
 /// `itemprop="datePublished"` on any element: its `content` or
 /// `datetime`, else its text.
-fn microdata_date(doc: &Html) -> Option<String> {
-    doc.select(&ITEMPROP_DATE).find_map(|e| {
-        let v = e.value();
+fn microdata_date(doc: &Dom<'_>) -> Option<String> {
+    Query::ItempropDate.select(doc).find_map(|e| {
+        let v = e.element()?;
         v.attribute("content")
             .or_else(|| v.attribute("datetime"))
             .and_then(normalize_date)
@@ -352,8 +446,8 @@ fn microdata_date(doc: &Html) -> Option<String> {
 
 /// A date written for readers in a date or byline container ("March 30,
 /// 2022", "30 March 2022", "2022-03-30"): the last resort before the URL.
-fn visible_date(doc: &Html) -> Option<String> {
-    doc.select(&DATE_BOX).take(40).find_map(|e| {
+fn visible_date(doc: &Dom<'_>) -> Option<String> {
+    Query::DateBox.select(doc).take(40).find_map(|e| {
         let t = rendered_text(e);
         (t.len() <= 200).then(|| parse_visible_date(&t)).flatten()
     })
@@ -401,17 +495,18 @@ fn parse_visible_date(text: &str) -> Option<String> {
     normalize_date(&format!("{y:04}-{m:02}-{d:02}"))
 }
 
-fn time_element(doc: &Html) -> Option<String> {
-    doc.select(&TIME)
-        .find(|t| {
-            let v = t.value();
+fn time_element(doc: &Dom<'_>) -> Option<String> {
+    Query::Time
+        .select(doc)
+        .filter_map(|t| t.element())
+        .find(|v| {
             v.attribute("itemprop") == Some("datePublished")
                 || v.attribute("pubdate").is_some()
                 || v.attribute("class")
                     .is_some_and(|c| c.contains("publish") || c.contains("entry-date"))
         })
-        .or_else(|| doc.select(&TIME).next())
-        .and_then(|t| t.value().attribute("datetime"))
+        .or_else(|| Query::Time.select(doc).find_map(|t| t.element()))
+        .and_then(|t| t.attribute("datetime"))
         .and_then(normalize_date)
 }
 
@@ -565,7 +660,7 @@ fn is_article(v: &Value) -> bool {
 /// arrays and `@graph` (iteratively: a hostile block cannot recurse us);
 /// and the first web page object with a `datePublished` (Yoast and other
 /// SEO plugins date the `WebPage`, not an article).
-fn json_ld_article(scripts: &[ElementRef<'_>]) -> (Option<Value>, Option<Value>) {
+fn json_ld_article(scripts: &[NodeRef<'_>]) -> (Option<Value>, Option<Value>) {
     let mut page: Option<Value> = None;
     for script in scripts {
         let raw: String = script.text().collect();
@@ -627,25 +722,24 @@ fn is_web_page(v: &Value) -> bool {
 /// scripts, `<meta>` tags, the canonical link and `<html lang>` (one
 /// traversal instead of a selector pass for each).
 struct Scan<'a> {
-    ld_scripts: Vec<ElementRef<'a>>,
+    ld_scripts: Vec<NodeRef<'a>>,
     metas: MetaTags,
     canonical: Option<String>,
     html_lang: Option<String>,
 }
 
 impl<'a> Scan<'a> {
-    fn of(doc: &'a Html) -> Scan<'a> {
+    fn of(doc: &'a Dom<'a>) -> Scan<'a> {
         let mut scan = Scan {
             ld_scripts: Vec::new(),
             metas: MetaTags(Vec::new()),
             canonical: None,
             html_lang: None,
         };
-        for node in doc.tree.root().descendants() {
-            let Some(el) = ElementRef::wrap(node) else {
+        for el in doc.root().descendants() {
+            let Some(v) = el.element() else {
                 continue;
             };
-            let v = el.value();
             match v.name() {
                 "script"
                     if v.attribute("type")
@@ -777,7 +871,7 @@ pub fn date_from_url(url: &str) -> Option<String> {
 
 /// The header's lines; a page without an `<h1>` finds its header by the
 /// title, with or without its site suffix.
-fn header_of(doc: &Html, title: Option<&str>) -> Vec<header::Line> {
+fn header_of(doc: &Dom<'_>, title: Option<&str>) -> Vec<header::Line> {
     let titles: Vec<String> = title
         .iter()
         .flat_map(|t| [t.to_string(), strip_site_suffix(t)])
@@ -791,7 +885,7 @@ fn header_of(doc: &Html, title: Option<&str>) -> Vec<header::Line> {
 /// `extract-eval --show` prints to explain a page's byline and date.
 pub fn header_lines(html: &str) -> Vec<String> {
     let html = super::prefilter::strip(html);
-    let doc = super::tree::to_html(&super::tree::parse(&html));
+    let doc = Dom::from_tree(super::tree::parse(&html));
     header_of(&doc, read(&doc).title.as_deref())
         .iter()
         .map(|l| {
@@ -823,14 +917,6 @@ pub fn folded(t: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
-}
-
-/// True for elements that carry only metadata (used by the text walk).
-pub fn is_metadata_element(e: &ElementRef<'_>) -> bool {
-    matches!(
-        e.value().name(),
-        "meta" | "link" | "script" | "style" | "title"
-    )
 }
 
 #[cfg(test)]
@@ -868,7 +954,7 @@ mod tests {
             decode_entities("A &#8211; B &amp; C&#x2019;s &bogus; &"),
             "A \u{2013} B & C\u{2019}s &bogus; &"
         );
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             r#"<script type="application/ld+json">{"@type":"NewsArticle","headline":"Tools &#8211; a review","author":{"name":"Maria &amp; Katerina"}}</script>"#,
         );
         let m = read(&doc);
@@ -878,7 +964,7 @@ mod tests {
 
     #[test]
     fn the_visible_headline_wins_when_the_titles_confirm_it() {
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             r#"<head><title>Budget passes after long night | City Paper</title>
                <meta property="og:title" content="Budget passes after long night | City Paper">
                <meta property="og:site_name" content="City Paper"></head>
@@ -890,7 +976,7 @@ mod tests {
         );
         // A logo in the <h1> is not confirmed by the titles: the structured
         // title, without the site's name.
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             r#"<head><meta property="og:title" content="Harbour plan approved - City Paper">
                <meta property="og:site_name" content="City Paper"></head>
                <body><h1>Weather</h1></body>"#,
@@ -898,7 +984,7 @@ mod tests {
         assert_eq!(read(&doc).title.as_deref(), Some("Harbour plan approved"));
         // The site's name in a first <h1> is skipped; the page's own
         // headline wins over a rewritten social title.
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             r#"<head><title>Harbour plan approved | City Paper</title>
                <meta property="og:title" content="Why the harbour plan matters"></head>
                <body><h1>City Paper</h1><h1>Council approves the harbour plan</h1></body>"#,
@@ -911,14 +997,14 @@ mod tests {
 
     #[test]
     fn microdata_and_visible_dates_and_bylines() {
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             r#"<article><span itemprop="datePublished" content="2025-09-04T10:00:00-05:00">Sep 4</span></article>"#,
         );
         assert_eq!(
             read(&doc).published.as_deref(),
             Some("2025-09-04T10:00:00-05:00")
         );
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             r#"<article><div class="post-date">Posted on December 17, 2025</div>
                <div class="byline">By Jane Doe | Staff Writer</div><p>x</p></article>"#,
         );
@@ -940,7 +1026,7 @@ mod tests {
             );
         }
         // A byline box holding a sentence, not a name, is no author.
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             r#"<div class="author">Read more stories from our newsroom team here today</div>"#,
         );
         assert_eq!(read(&doc).byline, None);
@@ -955,7 +1041,7 @@ mod tests {
 
     #[test]
     fn scholarly_authors_all_in_reading_order() {
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             r#"<head><meta name="citation_author" content="Roy, Aniruddha">
                <meta name="citation_author" content="Jyoti Patel"></head>"#,
         );
@@ -972,7 +1058,7 @@ mod tests {
          {"@type":["NewsArticle"],"headline":"H","datePublished":"2022-03-30T09:12:00+03:00",
           "author":[{"@type":"Person","name":"A One"},"B Two"],"publisher":{"name":"Pub"}}]}
         </script></head><body></body></html>"#;
-        let m = read(&Html::parse_document(html));
+        let m = read(&Dom::parse(html));
         assert_eq!(m.title.as_deref(), Some("H"));
         assert_eq!(m.byline.as_deref(), Some("A One, B Two"));
         assert_eq!(m.site_name.as_deref(), Some("Pub"));
@@ -984,7 +1070,7 @@ mod tests {
         let html = r#"<head><script type="application/ld+json">{not json</script>
         <meta property="og:title" content="OG title"><meta property="article:published_time" content="2020-12-02T08:30:00+08:00">
         <meta property="og:locale" content="en_US"><title>T | Site</title></head>"#;
-        let m = read(&Html::parse_document(html));
+        let m = read(&Dom::parse(html));
         assert_eq!(m.title.as_deref(), Some("OG title"));
         assert_eq!(m.published.as_deref(), Some("2020-12-02T08:30:00+08:00"));
         assert_eq!(m.language.as_deref(), Some("en-US"));
@@ -1006,7 +1092,7 @@ mod tests {
 
     #[test]
     fn a_line_break_or_block_in_a_headline_separates_its_words() {
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             "<html><head><title>Rebuilding the Legacy of American Made | Forge</title></head><body>\
              <h1>Rebuilding the Legacy<br>of Amer<span>ican</span> Made</h1>\
              <p>The plant reopened on Monday after two years.</p></body></html>",
@@ -1015,7 +1101,7 @@ mod tests {
             read(&doc).title.as_deref(),
             Some("Rebuilding the Legacy of American Made")
         );
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             "<html><body><h1><div>WEEKEND</div><div>CODING</div> AGENT</h1></body></html>",
         );
         assert_eq!(read(&doc).title.as_deref(), Some("WEEKEND CODING AGENT"));
@@ -1031,7 +1117,7 @@ mod tests {
 
     #[test]
     fn a_page_without_h1_is_read_from_the_text_that_shows_its_title() {
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             "<html><head><title>Top 5 HR Software in 2026 | DianaHR</title></head><body>\
              <p class='framer-text'>Top 5 HR Software in 2026</p><p>Dana Roe</p><p>Feb 16, 2026</p>\
              <p>Global market data shows the category grew again this year.</p></body></html>",

@@ -9,6 +9,7 @@
 //! finds the body, [`text`] turns it into paragraphs.
 
 pub mod content;
+pub mod dom;
 pub mod eval;
 pub mod metadata;
 pub mod prefilter;
@@ -17,10 +18,11 @@ pub mod tree;
 pub mod wcxb;
 
 use encoding_rs::Encoding;
-use scraper::{Html, Selector};
+use scraper::Selector;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ExtractOverrides;
+use dom::{Dom, NodeId};
 
 /// Version of the extraction algorithm, recorded with every content hash.
 /// Bump it whenever the output for some page changes: an upgrade then
@@ -104,7 +106,7 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
 pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> Article {
     let html = prefilter::strip(html);
     let html = truncate_at_char(&html, MAX_PARSE_BYTES);
-    let doc = tree::to_html(&tree::parse(html));
+    let doc = Dom::from_tree(tree::parse(html));
     let meta = metadata::read(&doc);
     let mut paras = body_paragraphs(&doc, overrides);
 
@@ -158,13 +160,10 @@ pub fn version_with(overrides: &ExtractOverrides) -> String {
     format!("{EXTRACTOR_VERSION}+overrides.{}", &hash[..12])
 }
 
-/// Attribute lookup by name without interning it. `scraper`'s `attr`
-/// turns the name into an atom (a hash) on every call and binary-searches
-/// attributes comparing strings; extraction asks the same few names of
-/// every element in several passes, and that lookup was 17 % of
-/// extraction time. Elements keep only a few attributes after
-/// [`prefilter`], so a linear scan wins. Names are lowercase (the HTML
-/// parser lowercases them).
+/// Attribute lookup by name without interning it, for scraper's elements
+/// (link discovery reads scraper's tree). `scraper`'s `attr` turns the
+/// name into an atom (a hash) on every call and binary-searches attributes
+/// comparing strings; a linear scan over a few attributes wins.
 pub trait AttrExt {
     fn attribute(&self, name: &str) -> Option<&str>;
 }
@@ -179,19 +178,24 @@ impl AttrExt for scraper::node::Element {
 /// otherwise the next, less strict pass is tried and the longest result wins.
 const ENOUGH_TEXT: usize = 500;
 
-fn body_paragraphs(doc: &Html, overrides: &ExtractOverrides) -> Vec<String> {
-    let ignore: Vec<Selector> = overrides
+fn body_paragraphs(doc: &Dom<'_>, overrides: &ExtractOverrides) -> Vec<String> {
+    // An operator's selectors are CSS: they are matched on scraper's copy
+    // of the tree, made only for a source that has them (same ids).
+    let ignore: content::IdSet = overrides
         .ignore_selectors
         .iter()
         .filter_map(|s| Selector::parse(s).ok())
+        .flat_map(|s| doc.select_css(&s))
         .collect();
     if let Some(sel) = overrides
         .content_selector
         .as_deref()
         .and_then(|s| Selector::parse(s).ok())
-        && let Some((roots, removed)) = content::find_selected(doc, &sel, &ignore)
     {
-        return text::paragraphs(&roots, &removed);
+        let roots: Vec<NodeId> = doc.select_css(&sel);
+        if let Some((roots, removed)) = content::find_selected(doc, &roots, &ignore) {
+            return text::paragraphs(&roots, &removed);
+        }
     }
     let mut best: Vec<String> = Vec::new();
     let mut best_len = 0;

@@ -7,14 +7,12 @@
 //! paragraph; image captions (`<figcaption>`, caption classes) are not
 //! article text and are pruned before this step.
 
-use ego_tree::NodeRef;
-use ego_tree::iter::Edge;
-use scraper::Node;
+use super::dom::{Edge, Node, NodeId, NodeRef};
 
 use super::content::{BLOCK_TAGS, Removed};
 
 /// Paragraphs of text under `roots`, skipping pruned subtrees.
-pub fn paragraphs(roots: &[NodeRef<'_, Node>], removed: &Removed) -> Vec<String> {
+pub fn paragraphs(roots: &[NodeRef<'_>], removed: &Removed) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     let mut seen = std::collections::HashSet::new();
@@ -29,7 +27,7 @@ pub fn paragraphs(roots: &[NodeRef<'_, Node>], removed: &Removed) -> Vec<String>
         current.clear();
     };
     for root in roots {
-        let mut skip_depth: Option<ego_tree::NodeId> = None;
+        let mut skip_depth: Option<NodeId> = None;
         for edge in root.traverse() {
             match edge {
                 Edge::Open(n) => {

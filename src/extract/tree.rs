@@ -19,8 +19,7 @@
 //! foster parenting, so tag soup inside a table, `<table><div><table>`, can
 //! nest differently), `<select>`, `<frameset>`, foreign content beyond the
 //! SVG/MathML namespaces and attribute names, and quirks mode. The extractor
-//! reads [`to_html`]'s scraper tree, made in document order as html5ever
-//! makes it. `tests/tree_conformance.rs` compares it with html5ever's node for
+//! reads it laid out in document order ([`super::dom`]). `tests/tree_conformance.rs` compares it with html5ever's node for
 //! node: the committed and Zyte pages and random tag soup without tables
 //! identical, a WCXB sample at ≥ 93 % (all 1,497 pages: 96 %; every page's
 //! extraction output byte-identical to html5ever's).
@@ -1578,7 +1577,7 @@ const SVG_ATTRIBUTES: &[&str] = &[
 
 /// An attribute's qualified name as html5ever gives it: in SVG and MathML,
 /// mixed-case names and the `xlink:`, `xml:` and `xmlns` attributes.
-fn attribute_name(name: &str, foreign: Option<&str>) -> html5ever::QualName {
+pub(crate) fn attribute_name(name: &str, foreign: Option<&str>) -> html5ever::QualName {
     use html5ever::{LocalName, Namespace, Prefix, QualName, ns};
     let plain = |n: &str| QualName::new(None, ns!(), LocalName::from(n));
     let Some(space) = foreign else {
@@ -1614,71 +1613,4 @@ fn attribute_name(name: &str, foreign: Option<&str>) -> html5ever::QualName {
         return plain("definitionURL");
     }
     plain(name)
-}
-
-/// The tree as a `scraper::Html` document, node for node (a `<template>`'s
-/// children under a fragment, as scraper keeps them), for the extractor
-/// that reads scraper's tree.
-pub fn to_html(tree: &Tree<'_>) -> scraper::Html {
-    use html5ever::tendril::StrTendril;
-    use html5ever::{Attribute, LocalName, QualName, ns};
-    use scraper::node::{Element, Node as HtmlNode, Text};
-
-    let mut html = scraper::Html::new_document();
-    let root = html.tree.root().id();
-    // Nodes are made in document order (the extractor may compare node
-    // ids as positions): (our node, the scraper parent, inside svg/math).
-    let mut pending: Vec<(u32, _, Option<&str>)> = tree
-        .children(0)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .map(|c| (c, root, None))
-        .collect();
-    while let Some((ours, into, foreign)) = pending.pop() {
-        let name = tree.name(ours);
-        let space = match name {
-            Some("svg") => Some("svg"),
-            Some("math") => Some("math"),
-            _ => foreign,
-        };
-        let value = match tree.node(ours).map(|n| &n.kind) {
-            Some(Kind::Element { name, attrs }) => {
-                let attributes = tree
-                    .attrs
-                    .get(attrs.0 as usize..attrs.1 as usize)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|(k, v)| Attribute {
-                        name: attribute_name(k, space),
-                        value: StrTendril::from(v.as_ref()),
-                    })
-                    .collect();
-                let ns = match space {
-                    Some("svg") => ns!(svg),
-                    Some(_) => ns!(mathml),
-                    None => ns!(html),
-                };
-                HtmlNode::Element(Element::new(
-                    QualName::new(None, ns, LocalName::from(name.as_ref())),
-                    attributes,
-                ))
-            }
-            Some(Kind::Text(t)) => HtmlNode::Text(Text {
-                text: StrTendril::from(t.as_ref()),
-            }),
-            _ => continue,
-        };
-        let Some(mut parent) = html.tree.get_mut(into) else {
-            continue;
-        };
-        let mut node = parent.append(value);
-        let mut under = node.id();
-        if name == Some("template") {
-            under = node.append(HtmlNode::Fragment).id();
-        }
-        let children: Vec<u32> = tree.children(ours).collect();
-        pending.extend(children.into_iter().rev().map(|c| (c, under, space)));
-    }
-    html
 }

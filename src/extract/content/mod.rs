@@ -12,8 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ego_tree::{NodeId, NodeRef};
-use scraper::{ElementRef, Html, Node, Selector};
+use crate::extract::dom::{Dom, Element, Node, NodeId, NodeRef};
 
 mod prune;
 mod score;
@@ -24,7 +23,7 @@ pub use prune::{Removed, class_weight, junk_reason, prune_junk};
 pub use score::{Score, clean_inside, pick, score};
 pub use stats::{Stat, Stats};
 
-type N<'a> = NodeRef<'a, Node>;
+type N<'a> = NodeRef<'a>;
 
 /// FxHash-style hasher for node ids: SipHash on every `NodeId` lookup was a
 /// tenth of extraction time, and these maps never see untrusted keys
@@ -124,11 +123,8 @@ pub const PASSES: [Pass; 3] = [
     },
 ];
 
-fn element(n: N<'_>) -> Option<&scraper::node::Element> {
-    match n.value() {
-        Node::Element(e) => Some(e),
-        _ => None,
-    }
+fn element(n: N<'_>) -> Option<Element<'_>> {
+    n.element()
 }
 
 fn has_block_child(n: N<'_>) -> bool {
@@ -150,22 +146,25 @@ fn inline_text(n: N<'_>, stats: &Stats) -> String {
     s
 }
 
-/// The roots chosen by the operator's `content_selector`, with only their
-/// `ignore_selectors` and never-content tags pruned inside; `None` when the
-/// selector matches nothing (the general algorithm then runs).
+/// The roots chosen by the operator's `content_selector` (`roots`, the ids
+/// it matched), with only their `ignore_selectors` matches (`ignored`) and
+/// never-content tags pruned inside; `None` when the selector matches
+/// nothing (the general algorithm then runs).
 pub fn find_selected<'a>(
-    doc: &'a Html,
-    content: &Selector,
-    ignore: &[Selector],
+    doc: &'a Dom<'a>,
+    roots: &[NodeId],
+    ignored: &IdSet,
 ) -> Option<(Vec<N<'a>>, Removed)> {
-    let roots: Vec<N<'a>> = doc.select(content).map(|e| *e).collect();
+    let roots: Vec<N<'a>> = roots.iter().filter_map(|id| doc.get(*id)).collect();
     if roots.is_empty() {
         return None;
     }
     let mut removed = Removed::default();
     for r in &roots {
         for d in r.descendants() {
-            if element(d).is_some_and(|e| JUNK_TAGS.contains(&e.name())) || doc_ignored(ignore, d) {
+            if element(d).is_some_and(|e| JUNK_TAGS.contains(&e.name()))
+                || ignored.contains(&d.id())
+            {
                 removed.insert(d.id());
             }
         }
@@ -174,18 +173,15 @@ pub fn find_selected<'a>(
 }
 
 /// Finds the article content of a parsed page in one pass: the roots to
-/// read text from and every pruned subtree.
-pub fn find<'a>(doc: &'a Html, ignore: &[Selector], pass: Pass) -> (Vec<N<'a>>, Removed) {
-    let mut removed = prune_junk(doc, ignore, pass);
-    let stats = Stats::compute(doc.tree.root(), &removed);
-    let scores = score(doc.tree.root(), &stats);
+/// read text from and every pruned subtree (`ignored`: what the operator's
+/// `ignore_selectors` matched).
+pub fn find<'a>(doc: &'a Dom<'a>, ignored: &IdSet, pass: Pass) -> (Vec<N<'a>>, Removed) {
+    let mut removed = prune_junk(doc, ignored, pass);
+    let stats = Stats::compute(doc.root(), &removed);
+    let scores = score(doc.root(), &stats);
     let roots = pick(doc, &scores, &stats);
     if pass.clean_inside {
         removed.extend(clean_inside(&roots, &scores, &stats));
     }
     (roots, removed)
-}
-
-fn doc_ignored(ignore: &[Selector], n: N<'_>) -> bool {
-    ElementRef::wrap(n).is_some_and(|e| ignore.iter().any(|s| s.matches(&e)))
 }

@@ -1,12 +1,11 @@
 //! Pruning before scoring: tags, roles, hidden elements, reader comments,
 //! and chrome-named classes (never on ancestors of marked content).
 
-use crate::extract::AttrExt as _;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use crate::extract::dom::{Dom, Element, Node, NodeRef};
 use regex::Regex;
-use scraper::{Html, Node, Selector};
 
 use super::{IdBuild, IdSet, Pass, element};
 
@@ -133,7 +132,7 @@ const DESCRIPTIVE_PREFIXES: &[&str] = &[
     "status-",
 ];
 
-fn class_and_id(e: &scraper::node::Element) -> String {
+fn class_and_id(e: Element<'_>) -> String {
     let mut s = String::new();
     let filtered: String;
     let class = match e.attribute("class") {
@@ -203,7 +202,7 @@ fn class_key(class: &str, id: &str) -> u64 {
     h
 }
 
-fn class_flags(e: &scraper::node::Element) -> ClassFlags {
+fn class_flags(e: Element<'_>) -> ClassFlags {
     let (class, id) = (e.attribute("class"), e.attribute("id"));
     if class.is_none() && id.is_none() {
         return ClassFlags::default();
@@ -232,7 +231,7 @@ fn class_flags(e: &scraper::node::Element) -> ClassFlags {
 }
 
 /// +25 for content-like class/id names, −25 for chrome-like ones.
-pub fn class_weight(e: &scraper::node::Element) -> f64 {
+pub fn class_weight(e: Element<'_>) -> f64 {
     let f = class_flags(e);
     let mut w = 0.0;
     if f.negative {
@@ -252,7 +251,7 @@ pub fn class_weight(e: &scraper::node::Element) -> f64 {
 /// React's streaming server rendering sends the page's content in
 /// `<div hidden id="S:0">` segments that a script moves into place: hidden
 /// in the HTML, the whole article once the page runs.
-fn is_streamed_segment(e: &scraper::node::Element) -> bool {
+fn is_streamed_segment(e: Element<'_>) -> bool {
     e.name() == "div"
         && e.attribute("id").is_some_and(|id| {
             id.strip_prefix("S:")
@@ -260,7 +259,7 @@ fn is_streamed_segment(e: &scraper::node::Element) -> bool {
         })
 }
 
-fn is_hidden(e: &scraper::node::Element) -> bool {
+fn is_hidden(e: Element<'_>) -> bool {
     if e.attribute("hidden").is_some() && is_streamed_segment(e) {
         return false;
     }
@@ -279,7 +278,7 @@ fn is_hidden(e: &scraper::node::Element) -> bool {
 
 /// An element the page itself marks as the article's rich text (site
 /// builders such as Webflow put the body in a `<header class="w-richtext">`).
-fn is_body_container(e: &scraper::node::Element) -> bool {
+fn is_body_container(e: Element<'_>) -> bool {
     e.attribute("itemprop")
         .is_some_and(|p| p.contains("articleBody"))
         || e.attribute("class").is_some_and(|c| {
@@ -296,7 +295,7 @@ fn is_body_container(e: &scraper::node::Element) -> bool {
 }
 
 /// Why an element is dropped before scoring, if it is.
-pub fn junk_reason(e: &scraper::node::Element, pass: Pass) -> Option<&'static str> {
+pub fn junk_reason(e: Element<'_>, pass: Pass) -> Option<&'static str> {
     let name = e.name();
     if JUNK_TAGS.contains(&name) && !(matches!(name, "header" | "aside") && is_body_container(e)) {
         return Some("tag");
@@ -342,9 +341,9 @@ static STRONG_CONTENT: LazyLock<Regex> = LazyLock::new(|| {
 /// (`itemprop=articleBody`, `entry-content`, `post-body`, `<article>`…):
 /// a chrome-like class name on such an element ("widget Blog",
 /// "theiaStickySidebar") does not prune it. One pass up the tree per marker.
-fn content_ancestors(doc: &Html) -> IdSet {
+fn content_ancestors(doc: &Dom<'_>) -> IdSet {
     let mut out = IdSet::default();
-    for n in doc.tree.root().descendants() {
+    for n in doc.root().descendants() {
         let Some(e) = element(n) else { continue };
         let marked = e.name() == "article"
             || e.attribute("itemprop")
@@ -373,7 +372,7 @@ pub type Removed = IdSet;
 /// is a markup error, not chrome (a mega-menu holds only links). A
 /// `<header>` section that holds the article's rich text (Webflow's
 /// `header.section_… > div.w-richtext`) is the article's section.
-fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>, page_text: impl FnOnce() -> usize) -> bool {
+fn wraps_the_page(node: NodeRef<'_>, page_text: impl FnOnce() -> usize) -> bool {
     let Node::Element(e) = node.value() else {
         return false;
     };
@@ -398,7 +397,7 @@ fn wraps_the_page(node: ego_tree::NodeRef<'_, Node>, page_text: impl FnOnce() ->
 
 /// A `role="tablist"` around its own `tabpanel`s is an accordion of the
 /// article's sections (ARIA puts tabs in a tablist, panels beside it).
-fn holds_panels(node: ego_tree::NodeRef<'_, Node>) -> bool {
+fn holds_panels(node: NodeRef<'_>) -> bool {
     matches!(node.value(), Node::Element(e) if e.attribute("role").is_some_and(|r| r.trim() == "tablist"))
         && node.descendants().any(
             |d| matches!(d.value(), Node::Element(e) if e.attribute("role").is_some_and(|r| r.trim() == "tabpanel")),
@@ -406,21 +405,21 @@ fn holds_panels(node: ego_tree::NodeRef<'_, Node>) -> bool {
 }
 
 /// Bytes of text under `node`, whitespace included.
-fn text_len(node: ego_tree::NodeRef<'_, Node>) -> usize {
+fn text_len(node: NodeRef<'_>) -> usize {
     node.descendants()
         .filter_map(|d| d.value().as_text().map(|t| t.len()))
         .sum()
 }
 
-/// Marks chrome that is never content (see [`junk_reason`]), plus whatever
-/// the source's `ignore_selectors` name.
-pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
+/// Marks chrome that is never content (see [`junk_reason`]), plus what
+/// the source's `ignore_selectors` matched (`ignored`).
+pub fn prune_junk(doc: &Dom<'_>, ignored: &IdSet, pass: Pass) -> Removed {
     let protected = content_ancestors(doc);
     // The page's text, measured only if some chrome element needs it.
     let page_text = std::cell::OnceCell::new();
-    let page_len = || *page_text.get_or_init(|| text_len(doc.tree.root()));
+    let page_len = || *page_text.get_or_init(|| text_len(doc.root()));
     let mut removed = Removed::default();
-    for node in doc.tree.root().descendants() {
+    for node in doc.root().descendants() {
         if let Node::Element(e) = node.value()
             && let Some(reason) = junk_reason(e, pass)
             && !(reason == "class" && protected.contains(&node.id()))
@@ -430,9 +429,7 @@ pub fn prune_junk(doc: &Html, ignore: &[Selector], pass: Pass) -> Removed {
             removed.insert(node.id());
         }
     }
-    for sel in ignore {
-        removed.extend(doc.select(sel).map(|e| e.id()));
-    }
+    removed.extend(ignored.iter().copied());
     removed
 }
 
@@ -441,17 +438,17 @@ mod tests {
     use super::*;
     use crate::extract::content::PASSES;
 
-    fn first(html: &str, tag: &str) -> scraper::node::Element {
-        let doc = Html::parse_fragment(html);
-        let sel = Selector::parse(tag).unwrap();
-        doc.select(&sel).next().unwrap().value().clone()
+    fn first(html: &str, tag: &str) -> Element<'static> {
+        crate::extract::dom::first_named(crate::extract::dom::leak(html), tag)
+            .element()
+            .unwrap()
     }
 
     fn pruned_ids(html: &str, pass: Pass) -> Vec<String> {
-        let doc = Html::parse_document(html);
-        let removed = prune_junk(&doc, &[], pass);
-        doc.tree
-            .nodes()
+        let doc = Dom::parse(html);
+        let removed = prune_junk(&doc, &IdSet::default(), pass);
+        doc.root()
+            .descendants()
             .filter(|n| removed.contains(&n.id()))
             .filter_map(|n| match n.value() {
                 Node::Element(e) => e.attribute("id").map(str::to_string),
@@ -501,40 +498,40 @@ mod tests {
     fn chrome_is_pruned_and_content_is_kept() {
         let strict = PASSES[0];
         assert_eq!(
-            junk_reason(&first("<nav>x</nav>", "nav"), strict),
+            junk_reason(first("<nav>x</nav>", "nav"), strict),
             Some("tag")
         );
         assert_eq!(
-            junk_reason(&first("<div role=navigation>x</div>", "div"), strict),
+            junk_reason(first("<div role=navigation>x</div>", "div"), strict),
             Some("role")
         );
         assert_eq!(
-            junk_reason(&first("<div hidden>x</div>", "div"), strict),
+            junk_reason(first("<div hidden>x</div>", "div"), strict),
             Some("hidden")
         );
         assert_eq!(
-            junk_reason(&first(r#"<div hidden id="S:0">x</div>"#, "div"), strict),
+            junk_reason(first(r#"<div hidden id="S:0">x</div>"#, "div"), strict),
             None
         );
         assert_eq!(
             junk_reason(
-                &first("<div class=\"comment-content\">x</div>", "div"),
+                first("<div class=\"comment-content\">x</div>", "div"),
                 strict
             ),
             Some("comments")
         );
         assert_eq!(
-            junk_reason(&first("<div class=\"sidebar\">x</div>", "div"), strict),
+            junk_reason(first("<div class=\"sidebar\">x</div>", "div"), strict),
             Some("class")
         );
         assert_eq!(
-            junk_reason(&first("<div class=\"sidebar\">x</div>", "div"), PASSES[1]),
+            junk_reason(first("<div class=\"sidebar\">x</div>", "div"), PASSES[1]),
             None,
             "relaxed pass"
         );
         assert_eq!(
             junk_reason(
-                &first("<div class=\"related-content\">x</div>", "div"),
+                first("<div class=\"related-content\">x</div>", "div"),
                 strict
             ),
             None,
@@ -542,7 +539,7 @@ mod tests {
         );
         assert_eq!(
             junk_reason(
-                &first(
+                first(
                     "<div class=\"share\" itemprop=\"articleBody\">x</div>",
                     "div"
                 ),
@@ -554,19 +551,20 @@ mod tests {
 
     #[test]
     fn class_weight_reads_names() {
-        assert!(class_weight(&first("<div class=\"entry-content\">x</div>", "div")) > 0.0);
-        assert!(class_weight(&first("<div class=\"widget\">x</div>", "div")) < 0.0);
-        assert_eq!(class_weight(&first("<div>x</div>", "div")), 0.0);
+        assert!(class_weight(first("<div class=\"entry-content\">x</div>", "div")) > 0.0);
+        assert!(class_weight(first("<div class=\"widget\">x</div>", "div")) < 0.0);
+        assert_eq!(class_weight(first("<div>x</div>", "div")), 0.0);
     }
 
     #[test]
     fn marked_content_protects_its_ancestors() {
-        let doc = Html::parse_document(
+        let doc = Dom::parse(
             "<div class=\"widget Blog\"><div class=\"post-body\"><p>text</p></div></div><div class=\"widget\">w</div>",
         );
-        let removed = prune_junk(&doc, &[], PASSES[0]);
-        let sel = Selector::parse("div").unwrap();
-        let divs: Vec<_> = doc.select(&sel).map(|d| d.id()).collect();
+        let removed = prune_junk(&doc, &IdSet::default(), PASSES[0]);
+        let divs: Vec<_> = crate::extract::dom::all_named(&doc, "div")
+            .map(|d| d.id())
+            .collect();
         assert!(!removed.contains(&divs[0]), "ancestor of post-body kept");
         assert!(removed.contains(&divs[2]), "plain widget pruned");
     }

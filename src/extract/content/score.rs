@@ -1,8 +1,7 @@
 //! Scoring paragraphs into candidates, picking the best with its siblings
 //! and same-template chunks, and cleaning inside the chosen content.
 
-use crate::extract::AttrExt as _;
-use scraper::{Html, Node};
+use crate::extract::dom::{Dom, Node, NodeId};
 
 use super::prune::class_weight;
 use super::{BLOCK_TAGS, IdMap, IdSet, N, Removed, Stats, element, has_block_child, inline_text};
@@ -149,15 +148,14 @@ fn inline_runs(n: N<'_>, stats: &Stats) -> Vec<String> {
 }
 
 /// The chosen content: the best candidate and the siblings that belong with it.
-pub fn pick<'a>(doc: &'a Html, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a>> {
+pub fn pick<'a>(doc: &'a Dom<'a>, scores: &IdMap<Score>, stats: &Stats) -> Vec<N<'a>> {
     let best = scores
         .iter()
         .max_by(|a, b| a.1.total.total_cmp(&b.1.total).then_with(|| b.0.cmp(a.0)))
-        .and_then(|(id, s)| doc.tree.get(*id).map(|n| (n, s.total)));
+        .and_then(|(id, s)| doc.get(*id).map(|n| (n, s.total)));
     let Some((top, top_score)) = best else {
         // Nothing scored: the whole body, pruned, is the best we have.
         return doc
-            .tree
             .root()
             .descendants()
             .filter(|n| element(*n).is_some_and(|e| e.name() == "body"))
@@ -232,8 +230,8 @@ const PROMOTE_MAX_LINK_DENSITY: f64 = 0.35;
 /// article (readability's "alternative candidate ancestors").
 fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats) -> (N<'a>, f64) {
     // Only the best few are needed: select them, then order them.
-    let mut ranked: Vec<(&ego_tree::NodeId, &Score)> = scores.iter().collect();
-    let order = |a: &(&ego_tree::NodeId, &Score), b: &(&ego_tree::NodeId, &Score)| {
+    let mut ranked: Vec<(&NodeId, &Score)> = scores.iter().collect();
+    let order = |a: &(&NodeId, &Score), b: &(&NodeId, &Score)| {
         b.1.total.total_cmp(&a.1.total).then_with(|| a.0.cmp(b.0))
     };
     if ranked.len() > PROMOTE_AMONG + 1 {
@@ -241,7 +239,7 @@ fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats)
         ranked.truncate(PROMOTE_AMONG + 1);
     }
     ranked.sort_by(order);
-    let alternatives: Vec<ego_tree::NodeId> = ranked
+    let alternatives: Vec<NodeId> = ranked
         .iter()
         .skip(1)
         .take(PROMOTE_AMONG)
@@ -251,8 +249,8 @@ fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats)
     if alternatives.len() < PROMOTE_NEED {
         return (top, top_score);
     }
-    let within = |id: ego_tree::NodeId, ancestor: ego_tree::NodeId| {
-        top.tree()
+    let within = |id: NodeId, ancestor: NodeId| {
+        top.dom()
             .get(id)
             .is_some_and(|n| n.ancestors().any(|a| a.id() == ancestor))
     };
@@ -406,20 +404,19 @@ mod tests {
     use super::*;
     use crate::extract::content::{PASSES, prune_junk};
 
-    fn chosen(html: &str) -> (Html, Vec<String>) {
-        let doc = Html::parse_document(html);
-        let removed = prune_junk(&doc, &[], PASSES[0]);
-        let stats = Stats::compute(doc.tree.root(), &removed);
-        let scores = score(doc.tree.root(), &stats);
-        let ids: Vec<String> = pick(&doc, &scores, &stats)
+    fn chosen(html: &str) -> Vec<String> {
+        let doc = Dom::parse(html);
+        let removed = prune_junk(&doc, &IdSet::default(), PASSES[0]);
+        let stats = Stats::compute(doc.root(), &removed);
+        let scores = score(doc.root(), &stats);
+        pick(&doc, &scores, &stats)
             .iter()
             .filter_map(|n| {
                 element(*n)
                     .and_then(|e| e.attribute("id"))
                     .map(str::to_string)
             })
-            .collect();
-        (doc, ids)
+            .collect()
     }
 
     const PARA: &str = "<p>A paragraph of the article, with commas, long enough to score, and more words to pass one hundred characters.</p>";
@@ -427,7 +424,7 @@ mod tests {
     #[test]
     fn blocks_of_one_template_are_joined() {
         // BEM modifiers differ (`item--body`, `item--care`); the block is one.
-        let (_, ids) = chosen(&format!(
+        let ids = chosen(&format!(
             "<body><div><div id=a class=\"item item--body\">{}</div>\
              <div id=b class=\"item item--care\"><p>Water it once a week, less in winter.</p></div>\
              <div id=c class=\"promo\"><p>Subscribe to our weekly garden letter.</p></div></div></body>",
@@ -438,19 +435,20 @@ mod tests {
 
     #[test]
     fn plain_lists_inside_the_article_are_kept() {
-        let doc = Html::parse_document(&format!(
+        let html = format!(
             "<body><div id=article>{}<ul id=l><li><p>Benefits: cheap, quick to make.</p></li></ul>{}</div></body>",
             PARA.repeat(3),
             PARA.repeat(2)
-        ));
-        let removed = prune_junk(&doc, &[], PASSES[0]);
-        let stats = Stats::compute(doc.tree.root(), &removed);
-        let scores = score(doc.tree.root(), &stats);
+        );
+        let doc = Dom::parse(&html);
+        let removed = prune_junk(&doc, &IdSet::default(), PASSES[0]);
+        let stats = Stats::compute(doc.root(), &removed);
+        let scores = score(doc.root(), &stats);
         let roots = pick(&doc, &scores, &stats);
         let cleaned = clean_inside(&roots, &scores, &stats);
         let list = doc
-            .tree
-            .nodes()
+            .root()
+            .descendants()
             .find(|n| element(*n).is_some_and(|e| e.attribute("id") == Some("l")))
             .unwrap();
         assert!(!cleaned.contains(&list.id()));
@@ -468,7 +466,7 @@ mod tests {
             )
         };
         let body: String = (0..4).map(section).collect();
-        let (_, ids) = chosen(&format!(
+        let ids = chosen(&format!(
             "<body><nav id=nav><a href=/a>Home</a></nav><div id=article>{body}</div>\
              <footer id=foot>{}</footer></body>",
             "<a href=/x>Another story with a long headline, and a comma</a>".repeat(5)
@@ -487,7 +485,7 @@ mod tests {
             "<body><div id=links>{links}</div><div id=story>{}</div></body>",
             PARA.repeat(5)
         );
-        assert_eq!(chosen(&html).1, vec!["story"]);
+        assert_eq!(chosen(&html), vec!["story"]);
     }
 
     #[test]
@@ -496,7 +494,7 @@ mod tests {
             "<body><div id=wrap><div class=grid><div class=body id=one>{p}{p}{p}</div></div><div class=ad>ad</div><div class=grid><div class=body id=two>{p}{p}</div></div></div></body>",
             p = PARA
         );
-        assert_eq!(chosen(&html).1, vec!["one", "two"]);
+        assert_eq!(chosen(&html), vec!["one", "two"]);
     }
 
     #[test]
@@ -508,6 +506,6 @@ mod tests {
             "Words of the story, with commas, and enough of them to count for something.<br><br>"
                 .repeat(6)
         );
-        assert_eq!(chosen(&html).1, vec!["story"]);
+        assert_eq!(chosen(&html), vec!["story"]);
     }
 }

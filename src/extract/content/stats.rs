@@ -1,10 +1,9 @@
 //! Bottom-up text statistics: text and link lengths, paragraph, item and
 //! image counts of every live node.
 
-use ego_tree::NodeId;
-use scraper::Node;
+use crate::extract::dom::{Node, NodeId};
 
-use super::{IdMap, N, Removed};
+use super::{N, Removed};
 
 /// Text measurements of one element's live (unpruned) subtree.
 #[derive(Debug, Default, Clone, Copy)]
@@ -33,8 +32,9 @@ impl Stat {
 
 /// Bottom-up text statistics for every live node.
 pub struct Stats {
-    /// Preorder index of each node under the root.
-    index: IdMap<usize>,
+    /// The id of the root the statistics were computed under: its subtree
+    /// is the run of ids from it, and slot `i` is node `first + i`.
+    first: usize,
     stats: Vec<Stat>,
     dead: Vec<bool>,
 }
@@ -58,30 +58,26 @@ fn collapsed_len(s: &str) -> usize {
 
 impl Stats {
     pub fn compute(root: N<'_>, removed: &Removed) -> Stats {
-        // One preorder walk records each node's index, parent and liveness;
-        // a reverse sweep then adds children into parents. One hash insert
-        // per node, no other hashing.
-        let mut index: IdMap<usize> = IdMap::default();
-        let mut nodes: Vec<N<'_>> = Vec::new();
-        let mut parent: Vec<Option<usize>> = Vec::new();
-        let mut dead: Vec<bool> = Vec::new();
-        let mut open: Vec<usize> = Vec::new();
-        for edge in root.traverse() {
-            match edge {
-                ego_tree::iter::Edge::Open(n) => {
-                    let i = nodes.len();
-                    let p = open.last().copied();
-                    index.insert(n.id(), i);
-                    let parent_dead = p.and_then(|p| dead.get(p).copied()).unwrap_or(false);
-                    dead.push(removed.contains(&n.id()) || parent_dead);
-                    parent.push(p);
-                    nodes.push(n);
-                    open.push(i);
-                }
-                ego_tree::iter::Edge::Close(_) => {
-                    open.pop();
-                }
-            }
+        // A subtree is a run of ids in document order: parents come before
+        // their children, so one forward sweep settles liveness and one
+        // reverse sweep adds children into parents. No hashing but the
+        // `removed` lookups.
+        let first = root.id().index();
+        let nodes: Vec<N<'_>> = root.descendants().collect();
+        let slot = |n: Option<N<'_>>| {
+            n.and_then(|p| p.id().index().checked_sub(first))
+                .filter(|i| *i < nodes.len())
+        };
+        let parent: Vec<Option<usize>> = nodes.iter().map(|n| slot(n.parent())).collect();
+        let mut dead: Vec<bool> = Vec::with_capacity(nodes.len());
+        for (i, n) in nodes.iter().enumerate() {
+            let parent_dead = parent
+                .get(i)
+                .copied()
+                .flatten()
+                .and_then(|p| dead.get(p).copied())
+                .unwrap_or(false);
+            dead.push(parent_dead || removed.contains(&n.id()));
         }
         let mut stats = vec![Stat::default(); nodes.len()];
         // The vectors are parallel (one slot per node, filled above); `get`
@@ -120,35 +116,37 @@ impl Stats {
                 ps.images += st.images;
             }
         }
-        Stats { index, stats, dead }
+        Stats { first, stats, dead }
+    }
+
+    fn slot(&self, id: NodeId) -> Option<usize> {
+        id.index().checked_sub(self.first)
     }
 
     pub fn get(&self, id: NodeId) -> Stat {
-        self.index
-            .get(&id)
-            .and_then(|i| self.stats.get(*i).copied())
+        self.slot(id)
+            .and_then(|i| self.stats.get(i).copied())
             .unwrap_or_default()
     }
 
     pub fn is_dead(&self, id: NodeId) -> bool {
-        self.index
-            .get(&id)
-            .is_none_or(|i| self.dead.get(*i).copied().unwrap_or(true))
+        self.slot(id)
+            .is_none_or(|i| self.dead.get(i).copied().unwrap_or(true))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::dom::{Dom, first_named};
 
     #[test]
     fn link_density_and_counts_bottom_up() {
-        let doc = scraper::Html::parse_document(
+        let doc = Dom::parse(
             "<body><div><p>twelve chars</p><p><a href=/>link text!!</a></p><img></div></body>",
         );
-        let stats = Stats::compute(doc.tree.root(), &Removed::default());
-        let sel = scraper::Selector::parse("div").unwrap();
-        let div = doc.select(&sel).next().unwrap();
+        let stats = Stats::compute(doc.root(), &Removed::default());
+        let div = first_named(&doc, "div");
         let st = stats.get(div.id());
         assert_eq!(
             (st.text, st.links, st.paragraphs, st.images),
@@ -159,18 +157,11 @@ mod tests {
 
     #[test]
     fn pruned_subtrees_count_nothing() {
-        let doc = scraper::Html::parse_document(
-            "<body><div><p>kept text</p><nav>menu menu</nav></div></body>",
-        );
-        let sel = scraper::Selector::parse("nav").unwrap();
-        let nav = doc.select(&sel).next().unwrap().id();
+        let doc = Dom::parse("<body><div><p>kept text</p><nav>menu menu</nav></div></body>");
+        let nav = first_named(&doc, "nav").id();
         let removed: Removed = [nav].into_iter().collect();
-        let stats = Stats::compute(doc.tree.root(), &removed);
-        let div = doc
-            .select(&scraper::Selector::parse("div").unwrap())
-            .next()
-            .unwrap()
-            .id();
+        let stats = Stats::compute(doc.root(), &removed);
+        let div = first_named(&doc, "div").id();
         assert_eq!(stats.get(div).text, 9);
         assert!(stats.is_dead(nav));
     }

@@ -457,13 +457,10 @@ pub fn plausible(name: &str, site: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scraper::Html;
+    use crate::extract::dom::Dom;
 
     fn byline(html: &str) -> Option<String> {
-        shown(&super::super::header::lines(
-            &Html::parse_document(html),
-            &[],
-        ))
+        shown(&super::super::header::lines(&Dom::parse(html), &[]))
     }
 
     #[test]
@@ -556,11 +553,8 @@ mod tests {
 
     #[test]
     fn written_by_anywhere_is_the_last_resort() {
-        let page = |html: &str| {
-            written_anywhere(&super::super::header::page_lines(&Html::parse_document(
-                html,
-            )))
-        };
+        let page =
+            |html: &str| written_anywhere(&super::super::header::page_lines(&Dom::parse(html)));
         let long = "<p>Paragraph of the story.</p>".repeat(200);
         assert_eq!(
             page(&format!(
@@ -578,7 +572,7 @@ mod tests {
         );
         // An author box under the article; not a commenter's or reviewer's.
         assert_eq!(
-            boxed_anywhere(&super::super::header::page_lines(&Html::parse_document(&format!(
+            boxed_anywhere(&super::super::header::page_lines(&Dom::parse(&format!(
                 "<h1>T</h1>{long}<div class='comment-author'>Sam Poe</div><div class='review-author'>Lance S.</div><div class='blog_author-box'><div>Lauren Vetter</div><p>Lauren is a marketer.</p></div>"
             ))))
             .as_deref(),
@@ -663,7 +657,7 @@ mod tests {
         fn bylines_of_any_text_are_taken_from_it(lines in proptest::collection::vec("[A-Za-z:|,.&?! ]{0,30}|By [A-Za-z ]{0,20}", 0..8)) {
             let html: String = lines.iter().map(|l| format!("<p>{}</p>", l.replace('&', "&amp;"))).collect();
             let page = format!("<h1>T</h1>{html}");
-            let doc = Html::parse_document(&page);
+            let doc = Dom::parse(&page);
             let header = super::super::header::lines(&doc, &[]);
             if let Some(name) = shown(&header) {
                 for word in name.split([' ', ',']).filter(|w| !w.is_empty()) {

@@ -255,13 +255,10 @@ pub fn labelled(lines: &[Line]) -> Option<String> {
 mod tests {
     use super::*;
 
-    use scraper::Html;
+    use crate::extract::dom::Dom;
 
     fn shown(html: &str) -> Vec<Shown> {
-        super::shown(&super::super::header::lines(
-            &Html::parse_document(html),
-            &[],
-        ))
+        super::shown(&super::super::header::lines(&Dom::parse(html), &[]))
     }
 
     #[test]
@@ -370,11 +367,7 @@ mod tests {
 
     #[test]
     fn the_last_resort_takes_only_a_labelled_date() {
-        let page = |html: &str| {
-            labelled(&super::super::header::page_lines(&Html::parse_document(
-                html,
-            )))
-        };
+        let page = |html: &str| labelled(&super::super::header::page_lines(&Dom::parse(html)));
         let long = "<p>Paragraph of the story.</p>".repeat(200);
         assert_eq!(
             page(&format!("<div>Related: March 3, 2021</div><h2>T</h2>{long}<p>Written by Dana Roe</p><p>Posted on April 13, 2023</p>")).as_deref(),
@@ -394,7 +387,8 @@ mod tests {
         #[test]
         fn dates_of_any_text_are_valid_days(lines in proptest::collection::vec("(Updated|Posted on|é|’|[a-z ]{0,8}|[0-9]{1,4}|[./-]|Jan|March|,| )*", 0..8)) {
             let html: String = lines.iter().map(|l| format!("<p>{l}</p>")).collect();
-            let doc = Html::parse_document(&format!("<h1>T</h1>{html}"));
+            let page = format!("<h1>T</h1>{html}");
+            let doc = Dom::parse(&page);
             let mut found: Vec<String> = super::shown(&super::super::header::lines(&doc, &[]))
                 .into_iter()
                 .map(|d| d.date)

@@ -3,9 +3,7 @@
 //! Dates and bylines are read from these lines when the structured data
 //! is missing or disagrees with what the page shows.
 
-use crate::extract::AttrExt as _;
-use ego_tree::iter::Edge;
-use scraper::{ElementRef, Html};
+use crate::extract::dom::{Dom, Edge, Element};
 
 use super::folded;
 use crate::extract::prefilter::contains_ci;
@@ -67,8 +65,7 @@ const AUTHOR_PATHS: &[&str] = &[
     "?author=",
 ];
 
-fn is_author_link(el: &ElementRef<'_>) -> bool {
-    let v = el.value();
+fn is_author_link(v: Element<'_>) -> bool {
     if v.name() != "a" {
         return false;
     }
@@ -102,8 +99,7 @@ const NOT_BYLINE_CLASSES: &[&str] = &[
     "quote",
 ];
 
-fn is_author_box(el: &ElementRef<'_>) -> bool {
-    let v = el.value();
+fn is_author_box(v: Element<'_>) -> bool {
     v.attribute("itemprop").is_some_and(|p| p == "author")
         || v.attribute("class").is_some_and(|c| {
             (contains_ci(c, "author") || contains_ci(c, "byline"))
@@ -131,7 +127,7 @@ fn push_folded(out: &mut String, text: &str) -> usize {
 /// (headlines in an `<h2>`, or a styled `<p>`) is anchored on the first
 /// text that reads exactly as one of its `titles` (that line is then
 /// marked `headline`); with neither there is no header.
-pub fn lines(doc: &Html, titles: &[&str]) -> Vec<Line> {
+pub fn lines(doc: &Dom<'_>, titles: &[&str]) -> Vec<Line> {
     let (seen, h1_at) = walk(doc, true);
     let anchor = || {
         let want: Vec<String> = titles
@@ -160,7 +156,7 @@ pub fn lines(doc: &Html, titles: &[&str]) -> Vec<Line> {
 /// Every line of the page, as if all were under the headline: where the
 /// last resorts look for a labelled date ("Posted on April 13, 2023" at the
 /// end of the article, pages without an `<h1>`).
-pub fn page_lines(doc: &Html) -> Vec<Line> {
+pub fn page_lines(doc: &Dom<'_>) -> Vec<Line> {
     walk(doc, false)
         .0
         .into_iter()
@@ -170,7 +166,7 @@ pub fn page_lines(doc: &Html) -> Vec<Line> {
 
 /// The page's lines with their text offsets, and the offset of the first
 /// `<h1>`; with `window`, the walk stops [`AFTER_HEADLINE`] past it.
-fn walk(doc: &Html, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
+fn walk(doc: &Dom<'_>, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
     // (text offset, line) for every line until the window closes.
     let mut seen: Vec<(usize, Line)> = Vec::new();
     let mut offset = 0usize;
@@ -183,14 +179,14 @@ fn walk(doc: &Html, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
     let mut open: Vec<(bool, bool)> = Vec::new();
     // An open <time>: its datetime, the offset where it opened, its text.
     let mut time: Option<(Option<String>, usize, String)> = None;
-    for edge in doc.tree.root().traverse() {
+    for edge in doc.root().traverse() {
         if window && h1_at.is_some_and(|h| offset > h + AFTER_HEADLINE) {
             break;
         }
         match edge {
             Edge::Open(node) => {
-                if let Some(el) = ElementRef::wrap(node) {
-                    let name = el.value().name();
+                if let Some(el) = node.element() {
+                    let name = el.name();
                     if skipped(name) {
                         skip += 1;
                     } else if skip == 0 {
@@ -199,14 +195,11 @@ fn walk(doc: &Html, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
                             in_h1 = true;
                         }
                         if name == "time" && time.is_none() {
-                            let attr = el
-                                .value()
-                                .attribute("datetime")
-                                .and_then(super::normalize_date);
+                            let attr = el.attribute("datetime").and_then(super::normalize_date);
                             time = Some((attr, offset, String::new()));
                         }
                     }
-                    let flags = (is_author_link(&el), is_author_box(&el));
+                    let flags = (is_author_link(el), is_author_box(el));
                     author_link += usize::from(flags.0);
                     author_box += usize::from(flags.1);
                     open.push(flags);
@@ -238,8 +231,8 @@ fn walk(doc: &Html, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
                 }
             }
             Edge::Close(node) => {
-                if let Some(el) = ElementRef::wrap(node) {
-                    let name = el.value().name();
+                if let Some(el) = node.element() {
+                    let name = el.name();
                     let (link, boxed) = open.pop().unwrap_or_default();
                     author_link = author_link.saturating_sub(usize::from(link));
                     author_box = author_box.saturating_sub(usize::from(boxed));
@@ -295,19 +288,16 @@ mod tests {
             let html = format!(
                 "<a rel=\"nofollow\" href=\"{href}\" class=\"{class}\">Name</a>"
             );
-            let doc = Html::parse_fragment(&html);
-            let a = doc
-                .root_element()
-                .descendants()
-                .filter_map(ElementRef::wrap)
-                .find(|e| e.value().name() == "a")
+            let doc = Dom::parse(&html);
+            let a = crate::extract::dom::first_named(&doc, "a")
+                .element()
                 .expect("the link");
             let (h, c) = (
-                a.value().attribute("href").unwrap_or_default(),
-                a.value().attribute("class").unwrap_or_default(),
+                a.attribute("href").unwrap_or_default(),
+                a.attribute("class").unwrap_or_default(),
             );
             proptest::prop_assert_eq!(
-                (is_author_link(&a), is_author_box(&a)),
+                (is_author_link(a), is_author_box(a)),
                 reference("nofollow", h, c)
             );
         }
