@@ -17,6 +17,7 @@
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 
+use super::content::{BLOCK_TAGS, JUNK_TAGS};
 use super::tree::{self, Kind, NONE, Tree};
 
 /// A node's position in document order (the root is 0).
@@ -54,8 +55,25 @@ enum Data<'a> {
         name: Cow<'a, str>,
         attrs: (u32, u32),
         space: Space,
+        tags: u8,
     },
     Text(Cow<'a, str>),
+}
+
+/// [`Element::is_block`]: the tag starts a paragraph ([`BLOCK_TAGS`]).
+const BLOCK: u8 = 1;
+/// [`Element::is_junk_tag`]: the tag never holds article text ([`JUNK_TAGS`]).
+const JUNK: u8 = 2;
+
+fn tags_of(name: &str) -> u8 {
+    let mut tags = 0;
+    if tree::is(BLOCK_TAGS, name) {
+        tags |= BLOCK;
+    }
+    if tree::is(JUNK_TAGS, name) {
+        tags |= JUNK;
+    }
+    tags
 }
 
 #[derive(Debug)]
@@ -109,6 +127,7 @@ pub struct Element<'d> {
     name: &'d str,
     attrs: &'d [(Cow<'d, str>, Cow<'d, str>)],
     space: Space,
+    tags: u8,
 }
 
 impl<'d> Element<'d> {
@@ -138,6 +157,17 @@ impl<'d> Element<'d> {
 
     pub fn space(&self) -> Space {
         self.space
+    }
+
+    /// A block tag: it starts a new paragraph ([`BLOCK_TAGS`]; classified
+    /// once, when the document is laid out).
+    pub fn is_block(&self) -> bool {
+        self.tags & BLOCK != 0
+    }
+
+    /// A tag whose content is never article text ([`JUNK_TAGS`]).
+    pub fn is_junk_tag(&self) -> bool {
+        self.tags & JUNK != 0
     }
 }
 
@@ -189,7 +219,12 @@ impl<'d> NodeRef<'d> {
             Data::Document => Node::Document,
             Data::Fragment => Node::Fragment,
             Data::Text(t) => Node::Text(t),
-            Data::Element { name, attrs, space } => Node::Element(Element {
+            Data::Element {
+                name,
+                attrs,
+                space,
+                tags,
+            } => Node::Element(Element {
                 name,
                 attrs: self
                     .dom
@@ -197,6 +232,7 @@ impl<'d> NodeRef<'d> {
                     .get(attrs.0 as usize..attrs.1 as usize)
                     .unwrap_or_default(),
                 space: *space,
+                tags: *tags,
             }),
         }
     }
@@ -332,7 +368,13 @@ impl<'a> Dom<'a> {
                         "math" => Space::MathMl,
                         _ => inherited,
                     };
-                    Data::Element { name, attrs, space }
+                    let tags = tags_of(&name);
+                    Data::Element {
+                        name,
+                        attrs,
+                        space,
+                        tags,
+                    }
                 }
                 Kind::Text(t) => Data::Text(t),
                 Kind::Document => continue,
@@ -390,7 +432,9 @@ impl<'a> Dom<'a> {
                 Data::Text(t) => HtmlNode::Text(Text {
                     text: StrTendril::from(t.as_ref()),
                 }),
-                Data::Element { name, attrs, space } => {
+                Data::Element {
+                    name, attrs, space, ..
+                } => {
                     let foreign = match space {
                         Space::Html => None,
                         Space::Svg => Some("svg"),

@@ -400,10 +400,7 @@ fn first_text(doc: &Dom<'_>, q: Query) -> Option<String> {
 /// is "News Product Management", not "News ProductManagement"). Inline
 /// elements join without a space, as they render.
 fn rendered_text(el: NodeRef<'_>) -> String {
-    let block = |n: &Node<'_>| {
-        n.as_element()
-            .is_some_and(|e| super::content::BLOCK_TAGS.contains(&e.name()))
-    };
+    let block = |n: &Node<'_>| n.as_element().is_some_and(|e| e.is_block());
     let mut out = String::new();
     for edge in el.traverse() {
         let (Edge::Open(n) | Edge::Close(n)) = edge;

@@ -9,7 +9,7 @@
 
 use super::dom::{Edge, Node, NodeId, NodeRef};
 
-use super::content::{BLOCK_TAGS, Removed};
+use super::content::Removed;
 
 /// Paragraphs of text under `roots`, skipping pruned subtrees.
 pub fn paragraphs(roots: &[NodeRef<'_>], removed: &Removed) -> Vec<String> {
@@ -42,7 +42,7 @@ pub fn paragraphs(roots: &[NodeRef<'_>], removed: &Removed) -> Vec<String> {
                         Node::Text(t) => current.push_str(t),
                         Node::Element(e) => {
                             let name = e.name();
-                            if BLOCK_TAGS.contains(&name) {
+                            if e.is_block() {
                                 flush(&mut current, &mut out);
                             } else if matches!(name, "td" | "th") {
                                 current.push(' ');
@@ -61,7 +61,7 @@ pub fn paragraphs(roots: &[NodeRef<'_>], removed: &Removed) -> Vec<String> {
                         continue;
                     }
                     if let Node::Element(e) = n.value() {
-                        if BLOCK_TAGS.contains(&e.name()) {
+                        if e.is_block() {
                             flush(&mut current, &mut out);
                         } else if matches!(e.name(), "td" | "th") {
                             current.push(' ');

@@ -244,8 +244,14 @@ const NOT_REOPENING: &[&str] = &[
 ];
 const TABLE_SECTIONS: &[&str] = &["tbody", "tfoot", "thead"];
 
-fn is(list: &[&str], name: &str) -> bool {
-    list.contains(&name)
+/// Whether `name` is in `list`. Names are checked by length and first
+/// byte before their bytes are compared: the builder asks this of every
+/// tag several times, and a plain `contains` spent most of its time
+/// calling `memcmp` on names that could not match.
+pub(crate) fn is(list: &[&str], name: &str) -> bool {
+    let (len, first) = (name.len(), name.as_bytes().first());
+    list.iter()
+        .any(|x| x.len() == len && x.as_bytes().first() == first && *x == name)
 }
 
 fn lower(s: &str) -> Cow<'_, str> {

@@ -18,7 +18,7 @@ mod prune;
 mod score;
 mod stats;
 
-use prune::JUNK_TAGS;
+pub use prune::JUNK_TAGS;
 pub use prune::{Removed, class_weight, junk_reason, prune_junk};
 pub use score::{Score, clean_inside, pick, score};
 pub use stats::{Stat, Stats};
@@ -129,7 +129,7 @@ fn element(n: N<'_>) -> Option<Element<'_>> {
 
 fn has_block_child(n: N<'_>) -> bool {
     n.children()
-        .any(|c| element(c).is_some_and(|e| BLOCK_TAGS.contains(&e.name()) && e.name() != "br"))
+        .any(|c| element(c).is_some_and(|e| e.is_block() && e.name() != "br"))
 }
 
 /// Text of a small element (paragraph-sized: its subtree is inline only).
@@ -162,9 +162,7 @@ pub fn find_selected<'a>(
     let mut removed = Removed::default();
     for r in &roots {
         for d in r.descendants() {
-            if element(d).is_some_and(|e| JUNK_TAGS.contains(&e.name()))
-                || ignored.contains(&d.id())
-            {
+            if element(d).is_some_and(|e| e.is_junk_tag()) || ignored.contains(&d.id()) {
                 removed.insert(d.id());
             }
         }

@@ -10,7 +10,7 @@ use regex::Regex;
 use super::{IdBuild, IdSet, Pass, element};
 
 /// Tags whose content is never article text.
-pub(super) const JUNK_TAGS: &[&str] = &[
+pub const JUNK_TAGS: &[&str] = &[
     "script",
     "style",
     "noscript",
@@ -297,7 +297,7 @@ fn is_body_container(e: Element<'_>) -> bool {
 /// Why an element is dropped before scoring, if it is.
 pub fn junk_reason(e: Element<'_>, pass: Pass) -> Option<&'static str> {
     let name = e.name();
-    if JUNK_TAGS.contains(&name) && !(matches!(name, "header" | "aside") && is_body_container(e)) {
+    if e.is_junk_tag() && !(matches!(name, "header" | "aside") && is_body_container(e)) {
         return Some("tag");
     }
     if matches!(name, "html" | "body" | "main") {

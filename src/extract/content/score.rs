@@ -4,7 +4,7 @@
 use crate::extract::dom::{Dom, Node, NodeId};
 
 use super::prune::class_weight;
-use super::{BLOCK_TAGS, IdMap, IdSet, N, Removed, Stats, element, has_block_child, inline_text};
+use super::{IdMap, IdSet, N, Removed, Stats, element, has_block_child, inline_text};
 
 /// A candidate's score: `total` = tag and class prior + `evidence`, where
 /// `evidence` is what its paragraphs contributed (both scaled by
@@ -45,7 +45,7 @@ pub fn score(root: N<'_>, stats: &Stats) -> IdMap<Score> {
         // ("text<br><br>more text<div>…</div>") is a paragraph of that container.
         let in_blocks: usize = n
             .children()
-            .filter(|c| element(*c).is_some_and(|ce| BLOCK_TAGS.contains(&ce.name())))
+            .filter(|c| element(*c).is_some_and(|ce| ce.is_block()))
             .map(|c| stats.get(c.id()).text)
             .sum();
         if st.text.saturating_sub(in_blocks) >= 25
@@ -131,7 +131,7 @@ fn inline_runs(n: N<'_>, stats: &Stats) -> Vec<String> {
                 current.push(' ');
                 last_br = true;
             }
-            Node::Element(e) if BLOCK_TAGS.contains(&e.name()) => {
+            Node::Element(e) if e.is_block() => {
                 runs.push(std::mem::take(&mut current));
                 last_br = false;
             }
