@@ -74,14 +74,6 @@ fn names_metadata(body: &[u8]) -> bool {
 /// nest a few dozen levels.
 pub const MAX_DEPTH: usize = 256;
 
-/// Elements that do not nest: void elements, and those whose end tag is
-/// optional (counting an unclosed `<p>` would make depth grow forever).
-const NON_NESTING: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "p", "li", "dt", "dd", "option", "tr", "td", "th", "thead", "tbody", "tfoot",
-    "html", "head", "body", "colgroup", "optgroup", "rb", "rp", "rt", "rtc", "image",
-];
-
 /// The tag name at the start of `rest` (as written; compare case-insensitively).
 fn tag_name(rest: &[u8]) -> &[u8] {
     let n = rest
@@ -91,34 +83,91 @@ fn tag_name(rest: &[u8]) -> &[u8] {
     rest.get(..n).unwrap_or(rest)
 }
 
-/// True for elements that do not nest (see [`NON_NESTING`]).
+/// `name` lower-cased into `buf`, if it fits: the names looked up below
+/// are short, and a `match` on bytes is far cheaper than comparing a name
+/// with each entry of a list, which this pass did for every tag and
+/// attribute of the page.
+fn lowered<'b>(name: &[u8], buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
+    let out = buf.get_mut(..name.len())?;
+    for (o, b) in out.iter_mut().zip(name) {
+        *o = b.to_ascii_lowercase();
+    }
+    Some(out)
+}
+
+/// Elements that do not nest: void elements, and those whose end tag is
+/// optional (counting an unclosed `<p>` would make depth grow forever).
 fn non_nesting(name: &[u8]) -> bool {
-    NON_NESTING
-        .iter()
-        .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+    let mut buf = [0; 16];
+    lowered(name, &mut buf).is_some_and(|n| {
+        matches!(
+            n,
+            b"area"
+                | b"base"
+                | b"br"
+                | b"col"
+                | b"embed"
+                | b"hr"
+                | b"img"
+                | b"input"
+                | b"link"
+                | b"meta"
+                | b"param"
+                | b"source"
+                | b"track"
+                | b"wbr"
+                | b"p"
+                | b"li"
+                | b"dt"
+                | b"dd"
+                | b"option"
+                | b"tr"
+                | b"td"
+                | b"th"
+                | b"thead"
+                | b"tbody"
+                | b"tfoot"
+                | b"html"
+                | b"head"
+                | b"body"
+                | b"colgroup"
+                | b"optgroup"
+                | b"rb"
+                | b"rp"
+                | b"rt"
+                | b"rtc"
+                | b"image"
+        )
+    })
 }
 
 /// Attributes that extraction reads; every other one is dropped.
-const KEPT_ATTRIBUTES: &[&str] = &[
-    "class",
-    "id",
-    "role",
-    "itemprop",
-    "itemtype",
-    "hidden",
-    "aria-hidden",
-    "href",
-    "rel",
-    "name",
-    "property",
-    "content",
-    "http-equiv",
-    "charset",
-    "lang",
-    "type",
-    "datetime",
-    "pubdate",
-];
+fn kept_attribute(name: &[u8]) -> bool {
+    let mut buf = [0; 16];
+    lowered(name, &mut buf).is_some_and(|n| {
+        matches!(
+            n,
+            b"class"
+                | b"id"
+                | b"role"
+                | b"itemprop"
+                | b"itemtype"
+                | b"hidden"
+                | b"aria-hidden"
+                | b"href"
+                | b"rel"
+                | b"name"
+                | b"property"
+                | b"content"
+                | b"http-equiv"
+                | b"charset"
+                | b"lang"
+                | b"type"
+                | b"datetime"
+                | b"pubdate"
+        )
+    })
+}
 
 /// Rewrites one start tag `<name attrs…>` (from `at`, which is at `<`)
 /// into `out` with only the kept attributes. Returns the index after `>`,
@@ -162,7 +211,7 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
             }
             let q = *b.get(i)?;
             if q == b'"' || q == b'\'' {
-                let end = from(b, i + 1).iter().position(|c| *c == q)? + i + 1;
+                let end = memchr::memchr(q, from(b, i + 1))? + i + 1;
                 value = Some(html.get(i..=end)?);
                 i = end + 1;
             } else {
@@ -188,7 +237,7 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
             if v.contains("display:none") || v.contains("visibility:hidden") {
                 out.push_str(" hidden");
             }
-        } else if KEPT_ATTRIBUTES.iter().any(|k| k.eq_ignore_ascii_case(attr)) {
+        } else if kept_attribute(attr.as_bytes()) {
             out.push(' ');
             out.push_str(attr);
             if let Some(v) = value {
@@ -229,8 +278,10 @@ fn strip_with(html: &str, raw_elements: &[&str]) -> String {
             i = end;
             continue;
         }
+        let first = rest.first().map(u8::to_ascii_lowercase);
         let Some(name) = raw_elements.iter().find(|n| {
-            starts_with_ci(rest, n.as_bytes())
+            n.as_bytes().first() == first.as_ref()
+                && starts_with_ci(rest, n.as_bytes())
                 && rest
                     .get(n.len())
                     .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
@@ -314,6 +365,23 @@ fn strip_with(html: &str, raw_elements: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::strip;
+
+    #[test]
+    fn name_lookups_ignore_case_and_match_whole_names() {
+        use super::{kept_attribute, non_nesting};
+        for kept in ["class", "CLASS", "Aria-Hidden", "datetime"] {
+            assert!(kept_attribute(kept.as_bytes()), "{kept}");
+        }
+        for dropped in ["", "c", "classes", "data-class", "aria-hidden-extra-long-name"] {
+            assert!(!kept_attribute(dropped.as_bytes()), "{dropped}");
+        }
+        for flat in ["p", "LI", "Img", "optgroup"] {
+            assert!(non_nesting(flat.as_bytes()), "{flat}");
+        }
+        for nests in ["", "div", "pre", "imgs", "a-very-long-custom-element"] {
+            assert!(!non_nesting(nests.as_bytes()), "{nests}");
+        }
+    }
 
     #[test]
     fn drops_script_style_comments_but_keeps_json_ld() {
