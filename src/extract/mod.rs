@@ -199,8 +199,9 @@ fn body_paragraphs(doc: &Dom<'_>, overrides: &ExtractOverrides) -> Vec<String> {
     }
     let mut best: Vec<String> = Vec::new();
     let mut best_len = 0;
+    let classes = content::Classes::of(doc);
     for pass in content::PASSES {
-        let (roots, removed) = content::find(doc, &ignore, pass);
+        let (roots, removed) = content::find(doc, &classes, &ignore, pass);
         let paras = text::paragraphs(&roots, &removed);
         let len: usize = paras.iter().map(|p| p.chars().count()).sum();
         if len >= ENOUGH_TEXT {

@@ -372,7 +372,13 @@ mod tests {
         for kept in ["class", "CLASS", "Aria-Hidden", "datetime"] {
             assert!(kept_attribute(kept.as_bytes()), "{kept}");
         }
-        for dropped in ["", "c", "classes", "data-class", "aria-hidden-extra-long-name"] {
+        for dropped in [
+            "",
+            "c",
+            "classes",
+            "data-class",
+            "aria-hidden-extra-long-name",
+        ] {
             assert!(!kept_attribute(dropped.as_bytes()), "{dropped}");
         }
         for flat in ["p", "LI", "Img", "optgroup"] {

@@ -19,7 +19,7 @@ mod score;
 mod stats;
 
 pub use prune::JUNK_TAGS;
-pub use prune::{Removed, class_weight, junk_reason, prune_junk};
+pub use prune::{Classes, Removed, class_weight, junk_reason, prune_junk};
 pub use score::{Score, clean_inside, pick, score};
 pub use stats::{Stat, Stats};
 
@@ -171,15 +171,20 @@ pub fn find_selected<'a>(
 }
 
 /// Finds the article content of a parsed page in one pass: the roots to
-/// read text from and every pruned subtree (`ignored`: what the operator's
-/// `ignore_selectors` matched).
-pub fn find<'a>(doc: &'a Dom<'a>, ignored: &IdSet, pass: Pass) -> (Vec<N<'a>>, Removed) {
-    let mut removed = prune_junk(doc, ignored, pass);
+/// read text from and every pruned subtree (`classes`: [`Classes::of`] the
+/// page; `ignored`: what the operator's `ignore_selectors` matched).
+pub fn find<'a>(
+    doc: &'a Dom<'a>,
+    classes: &Classes,
+    ignored: &IdSet,
+    pass: Pass,
+) -> (Vec<N<'a>>, Removed) {
+    let mut removed = prune_junk(doc, classes, ignored, pass);
     let stats = Stats::compute(doc.root(), &removed);
-    let scores = score(doc.root(), &stats);
+    let scores = score(doc.root(), &stats, classes);
     let roots = pick(doc, &scores, &stats);
     if pass.clean_inside {
-        removed.extend(clean_inside(&roots, &scores, &stats));
+        removed.extend(clean_inside(&roots, &scores, &stats, classes));
     }
     (roots, removed)
 }

@@ -232,7 +232,10 @@ fn class_flags(e: Element<'_>) -> ClassFlags {
 
 /// +25 for content-like class/id names, −25 for chrome-like ones.
 pub fn class_weight(e: Element<'_>) -> f64 {
-    let f = class_flags(e);
+    weight_of(e, class_flags(e))
+}
+
+fn weight_of(e: Element<'_>, f: ClassFlags) -> f64 {
     let mut w = 0.0;
     if f.negative {
         w -= 25.0;
@@ -296,6 +299,16 @@ fn is_body_container(e: Element<'_>) -> bool {
 
 /// Why an element is dropped before scoring, if it is.
 pub fn junk_reason(e: Element<'_>, pass: Pass) -> Option<&'static str> {
+    junk_reason_of(e, || class_flags(e), pass)
+}
+
+/// [`junk_reason`] with the element's class flags from `flags` (asked only
+/// when the tag alone does not decide).
+fn junk_reason_of(
+    e: Element<'_>,
+    flags: impl FnOnce() -> ClassFlags,
+    pass: Pass,
+) -> Option<&'static str> {
     let name = e.name();
     if e.is_junk_tag() && !(matches!(name, "header" | "aside") && is_body_container(e)) {
         return Some("tag");
@@ -303,7 +316,7 @@ pub fn junk_reason(e: Element<'_>, pass: Pass) -> Option<&'static str> {
     if matches!(name, "html" | "body" | "main") {
         return None;
     }
-    let flags = class_flags(e);
+    let flags = flags();
     if flags.comments {
         return Some("comments");
     }
@@ -337,30 +350,55 @@ static STRONG_CONTENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)article-?body|articlebody|article-?content|article-?text|post-?body|post-?content|entry-?content|story-?body|story-?content|body-?text|main-?content|hentry|h-entry|rich-?text").expect("static regex")
 });
 
-/// Elements that contain (or are) a strongly marked content container
-/// (`itemprop=articleBody`, `entry-content`, `post-body`, `<article>`…):
-/// a chrome-like class name on such an element ("widget Blog",
-/// "theiaStickySidebar") does not prune it. One pass up the tree per marker.
-fn content_ancestors(doc: &Dom<'_>) -> IdSet {
-    let mut out = IdSet::default();
-    for n in doc.root().descendants() {
-        let Some(e) = element(n) else { continue };
-        let marked = e.name() == "article"
-            || e.attribute("itemprop")
-                .is_some_and(|p| p.contains("articleBody"))
-            || class_flags(e).strong_content;
-        if !marked {
-            continue;
-        }
-        let mut cur = Some(n);
-        while let Some(c) = cur {
-            if !out.insert(c.id()) {
-                break;
+/// What the class and id names say about each element of a page: read
+/// once per page, since every pass and stage asks of each element again.
+pub struct Classes {
+    /// By node id; elements without class or id, and other nodes, have none.
+    flags: Vec<ClassFlags>,
+    /// Elements that contain (or are) a strongly marked content container
+    /// (`itemprop=articleBody`, `entry-content`, `post-body`, `<article>`…):
+    /// a chrome-like class name on such an element ("widget Blog",
+    /// "theiaStickySidebar") does not prune it.
+    protected: IdSet,
+}
+
+impl Classes {
+    pub fn of(doc: &Dom<'_>) -> Classes {
+        let mut flags = vec![ClassFlags::default(); doc.len()];
+        let mut protected = IdSet::default();
+        for n in doc.root().descendants() {
+            let Some(e) = element(n) else { continue };
+            let f = class_flags(e);
+            if let Some(slot) = flags.get_mut(n.id().index()) {
+                *slot = f;
             }
-            cur = c.parent();
+            let marked = e.name() == "article"
+                || e.attribute("itemprop")
+                    .is_some_and(|p| p.contains("articleBody"))
+                || f.strong_content;
+            if !marked {
+                continue;
+            }
+            // One pass up the tree per marker, stopping where another went.
+            let mut cur = Some(n);
+            while let Some(c) = cur {
+                if !protected.insert(c.id()) {
+                    break;
+                }
+                cur = c.parent();
+            }
         }
+        Classes { flags, protected }
     }
-    out
+
+    fn flags(&self, n: NodeRef<'_>) -> ClassFlags {
+        self.flags.get(n.id().index()).copied().unwrap_or_default()
+    }
+
+    /// [`class_weight`] of an element node (0 for other nodes).
+    pub fn weight(&self, n: NodeRef<'_>) -> f64 {
+        element(n).map_or(0.0, |e| weight_of(e, self.flags(n)))
+    }
 }
 
 /// The set of pruned subtrees' roots.
@@ -413,15 +451,15 @@ fn text_len(node: NodeRef<'_>) -> usize {
 
 /// Marks chrome that is never content (see [`junk_reason`]), plus what
 /// the source's `ignore_selectors` matched (`ignored`).
-pub fn prune_junk(doc: &Dom<'_>, ignored: &IdSet, pass: Pass) -> Removed {
-    let protected = content_ancestors(doc);
+pub fn prune_junk(doc: &Dom<'_>, classes: &Classes, ignored: &IdSet, pass: Pass) -> Removed {
+    let protected = &classes.protected;
     // The page's text, measured only if some chrome element needs it.
     let page_text = std::cell::OnceCell::new();
     let page_len = || *page_text.get_or_init(|| text_len(doc.root()));
     let mut removed = Removed::default();
     for node in doc.root().descendants() {
         if let Node::Element(e) = node.value()
-            && let Some(reason) = junk_reason(e, pass)
+            && let Some(reason) = junk_reason_of(e, || classes.flags(node), pass)
             && !(reason == "class" && protected.contains(&node.id()))
             && !(reason == "tag" && wraps_the_page(node, page_len))
             && !(reason == "role" && holds_panels(node))
@@ -446,7 +484,7 @@ mod tests {
 
     fn pruned_ids(html: &str, pass: Pass) -> Vec<String> {
         let doc = Dom::parse(html);
-        let removed = prune_junk(&doc, &IdSet::default(), pass);
+        let removed = prune_junk(&doc, &Classes::of(&doc), &IdSet::default(), pass);
         doc.root()
             .descendants()
             .filter(|n| removed.contains(&n.id()))
@@ -561,7 +599,7 @@ mod tests {
         let doc = Dom::parse(
             "<div class=\"widget Blog\"><div class=\"post-body\"><p>text</p></div></div><div class=\"widget\">w</div>",
         );
-        let removed = prune_junk(&doc, &IdSet::default(), PASSES[0]);
+        let removed = prune_junk(&doc, &Classes::of(&doc), &IdSet::default(), PASSES[0]);
         let divs: Vec<_> = crate::extract::dom::all_named(&doc, "div")
             .map(|d| d.id())
             .collect();

@@ -3,7 +3,7 @@
 
 use crate::extract::dom::{Dom, Node, NodeId};
 
-use super::prune::class_weight;
+use super::prune::Classes;
 use super::{IdMap, IdSet, N, Removed, Stats, element, has_block_child, inline_text};
 
 /// A candidate's score: `total` = tag and class prior + `evidence`, where
@@ -18,7 +18,7 @@ pub struct Score {
 /// Readability scores: each paragraph-like element scores by length and
 /// commas; the score flows to its parent (full), grandparent (half) and
 /// great-grandparent (a third). Ancestors start from a tag and class prior.
-pub fn score(root: N<'_>, stats: &Stats) -> IdMap<Score> {
+pub fn score(root: N<'_>, stats: &Stats, classes: &Classes) -> IdMap<Score> {
     let mut scores: IdMap<Score> = IdMap::default();
     for n in root.descendants() {
         if stats.is_dead(n.id()) {
@@ -37,7 +37,13 @@ pub fn score(root: N<'_>, stats: &Stats) -> IdMap<Score> {
             if st.text >= 25
                 && let Some(parent) = n.parent()
             {
-                add_paragraph(&mut scores, parent, st.text, &inline_text(n, stats));
+                add_paragraph(
+                    &mut scores,
+                    classes,
+                    parent,
+                    st.text,
+                    &inline_text(n, stats),
+                );
             }
             continue;
         }
@@ -56,7 +62,7 @@ pub fn score(root: N<'_>, stats: &Stats) -> IdMap<Score> {
         {
             for run in inline_runs(n, stats) {
                 if run.chars().count() >= 25 {
-                    add_paragraph(&mut scores, n, run.chars().count(), &run);
+                    add_paragraph(&mut scores, classes, n, run.chars().count(), &run);
                 }
             }
         }
@@ -72,7 +78,13 @@ pub fn score(root: N<'_>, stats: &Stats) -> IdMap<Score> {
 
 /// Adds one paragraph's score to `first` (full), its parent (half) and
 /// grandparent (a sixth), creating their entries from a tag and class prior.
-fn add_paragraph(scores: &mut IdMap<Score>, first: N<'_>, len: usize, text: &str) {
+fn add_paragraph(
+    scores: &mut IdMap<Score>,
+    classes: &Classes,
+    first: N<'_>,
+    len: usize,
+    text: &str,
+) {
     let commas = text
         .chars()
         .filter(|c| matches!(c, ',' | '،' | '，' | '、'))
@@ -90,7 +102,7 @@ fn add_paragraph(scores: &mut IdMap<Score>, first: N<'_>, len: usize, text: &str
                 "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
                 _ => 0.0,
             };
-            tag + class_weight(ae)
+            tag + classes.weight(a)
         };
         let divider = match level {
             0 => 1.0,
@@ -333,7 +345,12 @@ fn add_repeated_chunks<'a>(top: N<'a>, scores: &IdMap<Score>, stats: &Stats, out
 
 /// Conditional cleaning inside the chosen content: containers that look
 /// like link lists, share bars, galleries or forms are pruned.
-pub fn clean_inside(roots: &[N<'_>], scores: &IdMap<Score>, stats: &Stats) -> Removed {
+pub fn clean_inside(
+    roots: &[N<'_>],
+    scores: &IdMap<Score>,
+    stats: &Stats,
+    classes: &Classes,
+) -> Removed {
     let mut removed = Removed::default();
     for root in roots {
         for n in root.descendants().skip(1) {
@@ -358,7 +375,7 @@ pub fn clean_inside(roots: &[N<'_>], scores: &IdMap<Score>, stats: &Stats) -> Re
                 continue;
             }
             let st = stats.get(n.id());
-            let weight = class_weight(e);
+            let weight = classes.weight(n);
             // A list scores below zero by its tag alone (items are not
             // paragraphs); only a chrome-like class makes it junk here.
             let plain_list = weight >= 0.0 && matches!(tag, "ul" | "ol") && st.link_density() < 0.3;
@@ -406,9 +423,10 @@ mod tests {
 
     fn chosen(html: &str) -> Vec<String> {
         let doc = Dom::parse(html);
-        let removed = prune_junk(&doc, &IdSet::default(), PASSES[0]);
+        let classes = Classes::of(&doc);
+        let removed = prune_junk(&doc, &classes, &IdSet::default(), PASSES[0]);
         let stats = Stats::compute(doc.root(), &removed);
-        let scores = score(doc.root(), &stats);
+        let scores = score(doc.root(), &stats, &classes);
         pick(&doc, &scores, &stats)
             .iter()
             .filter_map(|n| {
@@ -441,11 +459,12 @@ mod tests {
             PARA.repeat(2)
         );
         let doc = Dom::parse(&html);
-        let removed = prune_junk(&doc, &IdSet::default(), PASSES[0]);
+        let classes = Classes::of(&doc);
+        let removed = prune_junk(&doc, &classes, &IdSet::default(), PASSES[0]);
         let stats = Stats::compute(doc.root(), &removed);
-        let scores = score(doc.root(), &stats);
+        let scores = score(doc.root(), &stats, &classes);
         let roots = pick(&doc, &scores, &stats);
-        let cleaned = clean_inside(&roots, &scores, &stats);
+        let cleaned = clean_inside(&roots, &scores, &stats, &classes);
         let list = doc
             .root()
             .descendants()

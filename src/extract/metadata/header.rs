@@ -65,6 +65,23 @@ const AUTHOR_PATHS: &[&str] = &[
     "?author=",
 ];
 
+/// The second bytes of [`AUTHOR_PATHS`], either case, as a table.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range fails the build"
+)]
+const AUTHOR_PATH_SECOND: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < AUTHOR_PATHS.len() {
+        let b = AUTHOR_PATHS[i].as_bytes()[1];
+        table[b.to_ascii_lowercase() as usize] = true;
+        table[b.to_ascii_uppercase() as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 fn is_author_link(v: Element<'_>) -> bool {
     if v.name() != "a" {
         return false;
@@ -74,8 +91,13 @@ fn is_author_link(v: Element<'_>) -> bool {
         || v.attribute("href").is_some_and(|h| {
             // Only at a `/` or `?` can a path start: one scan for those.
             let b = h.as_bytes();
+            // The byte after it must be a path's second byte (a cheap test
+            // first: hrefs are full of `/`).
             b.iter().enumerate().any(|(i, c)| {
                 (*c == b'/' || *c == b'?')
+                    && b.get(i + 1)
+                        .and_then(|n| AUTHOR_PATH_SECOND.get(usize::from(*n)))
+                        == Some(&true)
                     && AUTHOR_PATHS.iter().any(|p| {
                         b.get(i..i + p.len())
                             .is_some_and(|w| w.eq_ignore_ascii_case(p.as_bytes()))
@@ -199,14 +221,24 @@ fn walk(doc: &Dom<'_>, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
                             time = Some((attr, offset, String::new()));
                         }
                     }
-                    let flags = (is_author_link(el), is_author_box(el));
+                    // Inside a skipped element no line is kept, so its
+                    // marks cannot matter.
+                    let flags = if skip == 0 {
+                        (is_author_link(el), is_author_box(el))
+                    } else {
+                        (false, false)
+                    };
                     author_link += usize::from(flags.0);
                     author_box += usize::from(flags.1);
                     open.push(flags);
                 } else if skip == 0
                     && let Some(text) = node.value().as_text()
                 {
-                    let mut t = String::new();
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    // Sized once: folding never lengthens the text.
+                    let mut t = String::with_capacity(text.len());
                     let chars = push_folded(&mut t, text);
                     if t.is_empty() {
                         continue;
