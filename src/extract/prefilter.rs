@@ -83,23 +83,25 @@ fn tag_name(rest: &[u8]) -> &[u8] {
     rest.get(..n).unwrap_or(rest)
 }
 
-/// `name` lower-cased into `buf`, if it fits: the names looked up below
-/// are short, and a `match` on bytes is far cheaper than comparing a name
-/// with each entry of a list, which this pass did for every tag and
-/// attribute of the page.
-fn lowered<'b>(name: &[u8], buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
-    let out = buf.get_mut(..name.len())?;
+/// `test` of `name` lower-cased; false for a name longer than 16 bytes,
+/// longer than any looked up here. A `match` on the bytes is far cheaper
+/// than comparing a name with each entry of a list, which this pass did
+/// for every tag and attribute of the page.
+fn lowered_is(name: &[u8], test: impl FnOnce(&[u8]) -> bool) -> bool {
+    let mut buf = [0u8; 16];
+    let Some(out) = buf.get_mut(..name.len()) else {
+        return false;
+    };
     for (o, b) in out.iter_mut().zip(name) {
         *o = b.to_ascii_lowercase();
     }
-    Some(out)
+    test(out)
 }
 
 /// Elements that do not nest: void elements, and those whose end tag is
 /// optional (counting an unclosed `<p>` would make depth grow forever).
 fn non_nesting(name: &[u8]) -> bool {
-    let mut buf = [0; 16];
-    lowered(name, &mut buf).is_some_and(|n| {
+    lowered_is(name, |n| {
         matches!(
             n,
             b"area"
@@ -143,8 +145,7 @@ fn non_nesting(name: &[u8]) -> bool {
 
 /// Attributes that extraction reads; every other one is dropped.
 fn kept_attribute(name: &[u8]) -> bool {
-    let mut buf = [0; 16];
-    lowered(name, &mut buf).is_some_and(|n| {
+    lowered_is(name, |n| {
         matches!(
             n,
             b"class"
