@@ -471,14 +471,25 @@ impl<'a> Dom<'a> {
         html
     }
 
-    /// The ids of the elements `selector` matches, in document order.
-    pub fn select_css(&self, selector: &scraper::Selector) -> Vec<NodeId> {
+    /// For each selector, the ids of the elements it matches, in document
+    /// order (one scraper copy for all; none made without selectors).
+    pub fn select_css(&self, selectors: &[&scraper::Selector]) -> Vec<Vec<NodeId>> {
+        if selectors.is_empty() {
+            return Vec::new();
+        }
         let html = self.to_html();
-        html.tree
-            .nodes()
-            .enumerate()
-            .filter(|(_, n)| scraper::ElementRef::wrap(*n).is_some_and(|e| selector.matches(&e)))
-            .map(|(i, _)| NodeId(i as u32))
+        selectors
+            .iter()
+            .map(|selector| {
+                html.tree
+                    .nodes()
+                    .enumerate()
+                    .filter(|(_, n)| {
+                        scraper::ElementRef::wrap(*n).is_some_and(|e| selector.matches(&e))
+                    })
+                    .map(|(i, _)| NodeId(i as u32))
+                    .collect()
+            })
             .collect()
     }
 }

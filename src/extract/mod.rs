@@ -180,22 +180,25 @@ const ENOUGH_TEXT: usize = 500;
 
 fn body_paragraphs(doc: &Dom<'_>, overrides: &ExtractOverrides) -> Vec<String> {
     // An operator's selectors are CSS: they are matched on scraper's copy
-    // of the tree, made only for a source that has them (same ids).
-    let ignore: content::IdSet = overrides
+    // of the tree (same ids), made once and only for a source that has them.
+    let ignore_selectors: Vec<Selector> = overrides
         .ignore_selectors
         .iter()
         .filter_map(|s| Selector::parse(s).ok())
-        .flat_map(|s| doc.select_css(&s))
         .collect();
-    if let Some(sel) = overrides
+    let content_selector = overrides
         .content_selector
         .as_deref()
-        .and_then(|s| Selector::parse(s).ok())
+        .and_then(|s| Selector::parse(s).ok());
+    let mut selectors: Vec<&Selector> = ignore_selectors.iter().collect();
+    selectors.extend(content_selector.as_ref());
+    let mut matched = doc.select_css(&selectors);
+    let roots: Option<Vec<NodeId>> = content_selector.as_ref().and_then(|_| matched.pop());
+    let ignore: content::IdSet = matched.into_iter().flatten().collect();
+    if let Some(roots) = roots
+        && let Some((roots, removed)) = content::find_selected(doc, &roots, &ignore)
     {
-        let roots: Vec<NodeId> = doc.select_css(&sel);
-        if let Some((roots, removed)) = content::find_selected(doc, &roots, &ignore) {
-            return text::paragraphs(&roots, &removed);
-        }
+        return text::paragraphs(&roots, &removed);
     }
     let mut best: Vec<String> = Vec::new();
     let mut best_len = 0;
@@ -254,6 +257,47 @@ mod tests {
             .join()
             .unwrap();
         assert!(article.text.contains("deep text"));
+    }
+
+    #[test]
+    fn an_operators_selectors_choose_and_prune_the_text() {
+        let para = |w: &str| {
+            format!(
+                "<p>{w} {}</p>",
+                "words of the story, with commas. ".repeat(20)
+            )
+        };
+        let html = format!(
+            "<html><body><div id=main>{}{}<div class=promo>{}</div></div>\
+             <div id=side><p>Side column text</p><div class=promo>Side promo</div></div></body></html>",
+            para("First"),
+            para("Second"),
+            para("Promoted")
+        );
+        let with = |content: Option<&str>, ignore: &[&str]| {
+            let o = ExtractOverrides {
+                content_selector: content.map(str::to_string),
+                ignore_selectors: ignore.iter().map(|s| s.to_string()).collect(),
+            };
+            extract(&html, None, &o).text
+        };
+        let side = with(Some("#side"), &[]);
+        assert!(
+            side.contains("Side column text") && side.contains("Side promo"),
+            "{side}"
+        );
+        assert!(!side.contains("First"), "{side}");
+        let side = with(Some("#side"), &[".promo", "b"]);
+        assert!(
+            side.contains("Side column text") && !side.contains("Side promo"),
+            "{side}"
+        );
+        let main = with(None, &[".promo"]);
+        assert!(main.contains("First") && main.contains("Second"), "{main}");
+        assert!(!main.contains("Promoted"), "{main}");
+        // A selector that matches nothing leaves the general algorithm.
+        let none = with(Some("#missing"), &[]);
+        assert!(none.contains("First"), "{none}");
     }
 
     #[test]
