@@ -29,8 +29,8 @@ use dom::{Dom, NodeId};
 /// re-baselines stored articles instead of flagging them as edited.
 pub const EXTRACTOR_VERSION: &str = "newsledger-extract/7";
 
-/// Pages larger than this are cut before parsing (a time bound: html5ever's
-/// cost grows with nesting depth, and no article needs more).
+/// Pages larger than this are cut before parsing (a time bound: no article
+/// needs more).
 pub const MAX_PARSE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The article found on a page. `text` excludes the title; paragraphs are
