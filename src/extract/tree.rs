@@ -245,6 +245,46 @@ const NOT_REOPENING: &[&str] = &[
 ];
 const TABLE_SECTIONS: &[&str] = &["tbody", "tfoot", "thead"];
 
+/// The lists above as bits, looked up once per tag by [`tag_bits`]: the
+/// builder asks several of them of every start and end tag.
+const B_VOID: u16 = 1;
+const B_CLOSES_P: u16 = 1 << 1;
+const B_SPECIAL: u16 = 1 << 2;
+const B_FORMATTING: u16 = 1 << 3;
+const B_MARKERS: u16 = 1 << 4;
+const B_HEADINGS: u16 = 1 << 5;
+const B_NOT_REOPENING: u16 = 1 << 6;
+const B_TABLE_SECTIONS: u16 = 1 << 7;
+
+/// Each list with its bit.
+const BIT_LISTS: [(u16, &[&str]); 8] = [
+    (B_VOID, VOID),
+    (B_CLOSES_P, CLOSES_P),
+    (B_SPECIAL, SPECIAL),
+    (B_FORMATTING, FORMATTING),
+    (B_MARKERS, MARKERS),
+    (B_HEADINGS, HEADINGS),
+    (B_NOT_REOPENING, NOT_REOPENING),
+    (B_TABLE_SECTIONS, TABLE_SECTIONS),
+];
+
+static TAG_BITS: std::sync::LazyLock<std::collections::HashMap<&'static str, u16>> =
+    std::sync::LazyLock::new(|| {
+        let mut bits = std::collections::HashMap::new();
+        for (bit, list) in BIT_LISTS {
+            for name in list {
+                *bits.entry(*name).or_insert(0) |= bit;
+            }
+        }
+        bits
+    });
+
+/// The lists `name` is in, as bits (one hash lookup instead of a scan of
+/// each list).
+fn tag_bits(name: &str) -> u16 {
+    TAG_BITS.get(name).copied().unwrap_or(0)
+}
+
 /// Whether `name` is in `list`. Names are checked by length and first
 /// byte before their bytes are compared: the builder asks this of every
 /// tag several times, and a plain `contains` spent most of its time
@@ -771,6 +811,12 @@ impl<'a> Builder<'a> {
     }
 
     fn close_p(&mut self) {
+        // Most block start tags come with no `<p>` open at all: a plain scan
+        // for one is far cheaper than the scope walk, which checks every
+        // open element against the scope lists.
+        if !self.open.iter().any(|i| self.name(*i) == "p") {
+            return;
+        }
         if let Some(k) = self.in_scope("p", &["button"]) {
             self.open.truncate(k);
         }
@@ -876,6 +922,7 @@ impl<'a> Builder<'a> {
             name
         };
         let n: &str = &name;
+        let bits = tag_bits(n);
         if matches!(n, "html" | "body") {
             self.merge_attributes(if n == "html" { self.html } else { self.body }, attrs);
             return;
@@ -895,10 +942,10 @@ impl<'a> Builder<'a> {
         {
             return;
         }
-        if is(CLOSES_P, n) {
+        if bits & B_CLOSES_P != 0 {
             self.close_p();
         }
-        if is(HEADINGS, n) && is(HEADINGS, self.current_name()) {
+        if bits & B_HEADINGS != 0 && is(HEADINGS, self.current_name()) {
             self.pop_to(self.open.len() - 1);
         }
         if matches!(n, "li" | "dd" | "dt") {
@@ -925,7 +972,7 @@ impl<'a> Builder<'a> {
         }
         // A new table section closes the open one (with its rows and cells):
         // the search is in table scope, which cells do not bound.
-        if is(TABLE_SECTIONS, n)
+        if bits & B_TABLE_SECTIONS != 0
             && let Some(k) = self.in_table_scope(TABLE_SECTIONS, &["table"])
         {
             self.pop_to(k);
@@ -980,14 +1027,14 @@ impl<'a> Builder<'a> {
             return;
         }
         self.fostering = in_table && !table_part;
-        let block = is(CLOSES_P, n) && n != "xmp";
-        if !block && !is(NOT_REOPENING, n) {
+        let block = bits & B_CLOSES_P != 0 && n != "xmp";
+        if !block && bits & B_NOT_REOPENING == 0 {
             self.reopen_formatting();
         }
         let (start, end) = self.push_attributes(attrs);
-        let void = is(VOID, &name);
-        let formatting = is(FORMATTING, &name);
-        let marker = is(MARKERS, &name);
+        let void = bits & B_VOID != 0;
+        let formatting = bits & B_FORMATTING != 0;
+        let marker = bits & B_MARKERS != 0;
         let id = self.append(Kind::Element {
             name,
             attrs: (start, end),
@@ -1027,6 +1074,7 @@ impl<'a> Builder<'a> {
     }
 
     fn end_in_body(&mut self, name: &str) {
+        let bits = tag_bits(name);
         if matches!(name, "html" | "head" | "body") {
             return;
         }
@@ -1038,7 +1086,7 @@ impl<'a> Builder<'a> {
             // A stray </p> is an empty paragraph.
             self.start_in_body(Cow::Borrowed("p"), Vec::new());
         }
-        if is(FORMATTING, name) {
+        if bits & B_FORMATTING != 0 {
             if !self.adoption_agency(name) {
                 self.end_other(name);
             }
@@ -1055,13 +1103,13 @@ impl<'a> Builder<'a> {
             }
             return;
         }
-        if is(SPECIAL, name) {
+        if bits & B_SPECIAL != 0 {
             let extra: &[&str] = match name {
                 "li" => &["ol", "ul"],
                 "p" => &["button"],
                 _ => &[],
             };
-            let found = if is(HEADINGS, name) {
+            let found = if bits & B_HEADINGS != 0 {
                 self.find_open(HEADINGS, |n| is(SCOPE, n))
             } else {
                 self.in_scope(name, extra)
@@ -1620,4 +1668,23 @@ pub(crate) fn attribute_name(name: &str, foreign: Option<&str>) -> html5ever::Qu
         return plain("definitionURL");
     }
     plain(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_bits_are_list_membership() {
+        let mut names: Vec<&str> = BIT_LISTS
+            .iter()
+            .flat_map(|(_, l)| l.iter().copied())
+            .collect();
+        names.extend(["", "div", "span", "x-custom", "P", "tbodyx"]);
+        for name in names {
+            for (bit, list) in BIT_LISTS {
+                assert_eq!(tag_bits(name) & bit != 0, is(list, name), "{name} {bit}");
+            }
+        }
+    }
 }
