@@ -19,7 +19,7 @@ use newsledger::extract::dom::Dom;
 use newsledger::extract::metadata::Query;
 use newsledger::extract::{prefilter, tree};
 use proptest::prelude::*;
-use scraper::{ElementRef, Html, Node, Selector};
+use scraper::{Html, Node, Selector};
 
 /// One line per node in document order: depth, kind, name, attributes
 /// (sorted, with their namespaces' local names), exact text.
@@ -71,17 +71,13 @@ fn ours(page: &str) -> Html {
 /// selector, with both lists of node ids.
 fn query_difference(page: &str) -> Option<String> {
     let dom = Dom::from_tree(tree::parse(page));
-    let html = dom.to_html();
-    Query::ALL.iter().find_map(|q| {
-        let selector = Selector::parse(q.css()).expect("the query's selector parses");
-        let theirs: Vec<usize> = html
-            .tree
-            .nodes()
-            .enumerate()
-            .filter(|(_, n)| ElementRef::wrap(*n).is_some_and(|e| selector.matches(&e)))
-            .map(|(i, _)| i)
-            .collect();
-        let mine: Vec<usize> = q.select(&dom).map(|n| n.id().index()).collect();
+    let selectors: Vec<Selector> = Query::ALL
+        .iter()
+        .map(|q| Selector::parse(q.css()).expect("the query's selector parses"))
+        .collect();
+    let theirs = dom.select_css(&selectors.iter().collect::<Vec<_>>());
+    Query::ALL.iter().zip(theirs).find_map(|(q, theirs)| {
+        let mine: Vec<_> = q.select(&dom).map(|n| n.id()).collect();
         (mine != theirs).then(|| format!("{q:?}: ours {mine:?}, scraper {theirs:?}"))
     })
 }

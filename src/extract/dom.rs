@@ -55,31 +55,22 @@ enum Data<'a> {
         name: Cow<'a, str>,
         attrs: (u32, u32),
         space: Space,
-        tags: u8,
+        tags: u16,
     },
     Text(Cow<'a, str>),
 }
 
 /// [`Element::is_block`]: the tag starts a paragraph ([`BLOCK_TAGS`]).
-const BLOCK: u8 = 1;
+const BLOCK: u16 = 1;
 /// [`Element::is_junk_tag`]: the tag never holds article text ([`JUNK_TAGS`]).
-const JUNK: u8 = 2;
+const JUNK: u16 = 2;
 
-fn tags_of(name: &str) -> u8 {
-    let mut tags = 0;
-    if tree::is(BLOCK_TAGS, name) {
-        tags |= BLOCK;
-    }
-    if tree::is(JUNK_TAGS, name) {
-        tags |= JUNK;
-    }
-    tags
-}
+static TAGS: std::sync::LazyLock<tree::ListBits> =
+    std::sync::LazyLock::new(|| tree::ListBits::new(&[(BLOCK, BLOCK_TAGS), (JUNK, JUNK_TAGS)]));
 
 #[derive(Debug)]
 struct Slot<'a> {
     parent: u32,
-    prev: u32,
     next: u32,
     first: u32,
     last: u32,
@@ -127,7 +118,7 @@ pub struct Element<'d> {
     name: &'d str,
     attrs: &'d [(Cow<'d, str>, Cow<'d, str>)],
     space: Space,
-    tags: u8,
+    tags: u16,
 }
 
 impl<'d> Element<'d> {
@@ -249,10 +240,6 @@ impl<'d> NodeRef<'d> {
         self.at(self.slot()?.next)
     }
 
-    pub fn prev_sibling(self) -> Option<NodeRef<'d>> {
-        self.at(self.slot()?.prev)
-    }
-
     /// The children, in order.
     pub fn children(self) -> impl Iterator<Item = NodeRef<'d>> + 'd {
         std::iter::successors(self.first_child(), |n| n.next_sibling())
@@ -324,7 +311,6 @@ impl<'a> Dom<'a> {
         let mut slots: Vec<Slot<'a>> = Vec::with_capacity(tree.nodes.len() + 1);
         slots.push(Slot {
             parent: NONE,
-            prev: NONE,
             next: NONE,
             first: NONE,
             last: NONE,
@@ -368,7 +354,7 @@ impl<'a> Dom<'a> {
                         "math" => Space::MathMl,
                         _ => inherited,
                     };
-                    let tags = tags_of(&name);
+                    let tags = TAGS.of(&name);
                     Data::Element {
                         name,
                         attrs,
@@ -509,7 +495,6 @@ fn push<'a>(slots: &mut Vec<Slot<'a>>, parent: u32, data: Data<'a>) -> u32 {
     }
     slots.push(Slot {
         parent,
-        prev,
         next: NONE,
         first: NONE,
         last: NONE,

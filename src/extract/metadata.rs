@@ -197,7 +197,7 @@ pub fn read(doc: &Dom<'_>) -> Metadata {
         .filter(|t| t.chars().count() <= MAX_TITLE_CHARS);
     let title_tag = first_text(doc, Query::Title);
     // One walk for the headline candidates and for whether there is any.
-    let h1_elements: Vec<NodeRef<'_>> = Query::H1.select(doc).collect();
+    let h1_elements = &scan.h1s;
     let h1s: Vec<String> = h1_elements
         .iter()
         .take(5)
@@ -716,10 +716,11 @@ fn is_web_page(v: &Value) -> bool {
 }
 
 /// What one walk over the document collects for metadata: JSON-LD
-/// scripts, `<meta>` tags, the canonical link and `<html lang>` (one
-/// traversal instead of a selector pass for each).
+/// scripts, `<meta>` tags, the canonical link, `<html lang>` and the
+/// [`Query::H1`] headlines (one traversal instead of a pass for each).
 struct Scan<'a> {
     ld_scripts: Vec<NodeRef<'a>>,
+    h1s: Vec<NodeRef<'a>>,
     metas: MetaTags,
     canonical: Option<String>,
     html_lang: Option<String>,
@@ -729,6 +730,7 @@ impl<'a> Scan<'a> {
     fn of(doc: &'a Dom<'a>) -> Scan<'a> {
         let mut scan = Scan {
             ld_scripts: Vec::new(),
+            h1s: Vec::new(),
             metas: MetaTags(Vec::new()),
             canonical: None,
             html_lang: None,
@@ -737,6 +739,9 @@ impl<'a> Scan<'a> {
             let Some(v) = el.element() else {
                 continue;
             };
+            if Query::H1.matches(el) {
+                scan.h1s.push(el);
+            }
             match v.name() {
                 "script"
                     if v.attribute("type")

@@ -268,21 +268,34 @@ const BIT_LISTS: [(u16, &[&str]); 8] = [
     (B_TABLE_SECTIONS, TABLE_SECTIONS),
 ];
 
-static TAG_BITS: std::sync::LazyLock<std::collections::HashMap<&'static str, u16>> =
-    std::sync::LazyLock::new(|| {
+/// Which of several name lists each name is in, as bits: one hash lookup
+/// per name instead of a scan of each list (the builder's tag lists here,
+/// the extractor's tag classes in [`super::dom`]).
+pub(crate) struct ListBits(std::collections::HashMap<&'static str, u16>);
+
+impl ListBits {
+    pub(crate) fn new(lists: &[(u16, &[&'static str])]) -> ListBits {
         let mut bits = std::collections::HashMap::new();
-        for (bit, list) in BIT_LISTS {
-            for name in list {
+        for (bit, list) in lists {
+            for name in *list {
                 *bits.entry(*name).or_insert(0) |= bit;
             }
         }
-        bits
-    });
+        ListBits(bits)
+    }
 
-/// The lists `name` is in, as bits (one hash lookup instead of a scan of
-/// each list).
+    /// The bits of the lists `name` is in.
+    pub(crate) fn of(&self, name: &str) -> u16 {
+        self.0.get(name).copied().unwrap_or(0)
+    }
+}
+
+static TAG_BITS: std::sync::LazyLock<ListBits> =
+    std::sync::LazyLock::new(|| ListBits::new(&BIT_LISTS));
+
+/// The builder's lists `name` is in, as bits.
 fn tag_bits(name: &str) -> u16 {
-    TAG_BITS.get(name).copied().unwrap_or(0)
+    TAG_BITS.of(name)
 }
 
 /// Whether `name` is in `list`. Names are checked by length and first
