@@ -154,7 +154,8 @@ pub fn open_writable(path: &Path) -> Result<Connection> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA recursive_triggers = ON;
-         PRAGMA foreign_keys = ON;",
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
     )
     .map_err(|e| not_writable(path, e))?;
     // One fetch runs about twenty statements; the default cache of 16
