@@ -8,6 +8,10 @@
 //!     cargo bench --bench ingest
 //!     NEWSLEDGER_BENCH_PEER=/path/to/other/newsledger cargo bench --bench ingest
 //!
+//! With a peer, the two binaries take turns for NEWSLEDGER_BENCH_ROUNDS
+//! rounds (5 unless set), each on a new ledger, and the table gives the
+//! medians and the median of the per-round ratios.
+//!
 //! Needs `nginx` on PATH or in /usr/sbin (Debian: nginx-light). Every
 //! request goes to 127.0.2.0/24.
 
@@ -176,6 +180,45 @@ fn once(exe: &str, cfg: &Path, n: usize, expect: &str) -> Run {
     }
 }
 
+/// A first ingest, the re-fetch after it, and the ledger's size.
+type Measured = (Run, Run, u64);
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Each figure's median over the rounds (not one round's figures).
+fn medians(runs: &[Measured]) -> Measured {
+    let of = |f: &dyn Fn(&Run) -> f64, which: usize| {
+        median(
+            runs.iter()
+                .map(|r| f(if which == 0 { &r.0 } else { &r.1 }))
+                .collect(),
+        )
+    };
+    let run = |which| Run {
+        rate: of(&|r| r.rate, which),
+        peak_mib: of(&|r| r.peak_mib, which),
+        seconds: of(&|r| r.seconds, which),
+        cpu_ms: of(&|r| r.cpu_ms, which),
+    };
+    let size = median(runs.iter().map(|r| r.2 as f64).collect()) as u64;
+    (run(0), run(1), size)
+}
+
+/// Deletes a measured ledger and its side files (each round's is ~200 MB).
+fn remove_ledger(db: &Path) {
+    let name = db.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if let Ok(entries) = std::fs::read_dir(db.parent().unwrap_or(Path::new("."))) {
+        for e in entries.flatten() {
+            if e.file_name().to_str().is_some_and(|f| f.starts_with(name)) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return;
@@ -239,25 +282,63 @@ fn main() {
     };
     let n = urls.len();
     let mut rows: Vec<(String, String, String)> = Vec::new();
+    // One measurement: a new ledger ingested, then every page again (304s).
     let measure = |exe: &str, name: &str| {
         let cfg = config(name);
         let first = once(exe, &cfg, n, "new");
         let again = once(exe, &cfg, n, "not_modified");
         let db = dir.path().join(format!("{name}.db"));
         let size = newsledger::ledger::size_on_disk(&db);
+        remove_ledger(&db);
         (first, again, size)
     };
-    let peer = std::env::var("NEWSLEDGER_BENCH_PEER")
+    let main_exe = env!("CARGO_BIN_EXE_newsledger");
+    let peer_exe = std::env::var("NEWSLEDGER_BENCH_PEER").ok();
+    // With a peer, the two binaries take turns over several rounds, the
+    // one that goes first alternating, and each figure is the median: this
+    // machine's speed drifts by more than the differences being measured,
+    // and runs back to back share the drift.
+    let rounds = std::env::var("NEWSLEDGER_BENCH_ROUNDS")
         .ok()
-        .map(|exe| measure(&exe, "peer"));
-    let (first, again, size) = measure(env!("CARGO_BIN_EXE_newsledger"), "ingest");
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(if peer_exe.is_some() { 5 } else { 1 })
+        .max(1);
+    let mut mine = Vec::new();
+    let mut theirs = Vec::new();
+    for round in 0..rounds {
+        let peer_first = round % 2 == 0;
+        if let (Some(peer), true) = (&peer_exe, peer_first) {
+            theirs.push(measure(peer, &format!("peer{round}")));
+        }
+        mine.push(measure(main_exe, &format!("ingest{round}")));
+        if let (Some(peer), false) = (&peer_exe, peer_first) {
+            theirs.push(measure(peer, &format!("peer{round}")));
+        }
+    }
     stop_nginx(&mut server);
+    let (first, again, size) = medians(&mine);
+    let peer = (!theirs.is_empty()).then(|| {
+        let ratio = |f: &dyn Fn(&Measured, &Measured) -> f64| {
+            median(mine.iter().zip(&theirs).map(|(m, t)| f(m, t)).collect())
+        };
+        (
+            medians(&theirs),
+            ratio(&|m, t| m.0.rate / t.0.rate),
+            ratio(&|m, t| t.0.cpu_ms / m.0.cpu_ms),
+            ratio(&|m, t| m.1.rate / t.1.rate),
+        )
+    });
 
     rows.push((
         format!(
-            "first ingest, {HOSTS} hosts × {PAGES} pages ({:.0} KB average, {:.0} MB), durable commits",
+            "first ingest, {HOSTS} hosts × {PAGES} pages ({:.0} KB average, {:.0} MB), durable commits{}",
             bytes as f64 / n as f64 / 1000.0,
-            bytes as f64 / 1e6
+            bytes as f64 / 1e6,
+            if rounds > 1 {
+                format!("; medians of {rounds} rounds")
+            } else {
+                String::new()
+            }
         ),
         format!(
             "{:.0} articles/s ({:.1} s, {:.0} MB/s; CPU {:.2} ms per article)",
@@ -300,17 +381,16 @@ fn main() {
         ),
         "—".into(),
     ));
-    if let Some((pf, pa, ps)) = peer {
+    if let Some(((pf, pa, ps), first_ratio, cpu_ratio, again_ratio)) = peer {
         rows.push((
-            "NEWSLEDGER_BENCH_PEER in the same run: first ingest / re-fetch / size".into(),
             format!(
-                "{:.0} articles/s (ratio {:.2}; CPU {:.2} ms per article, ratio {:.2}) / {:.0} fetches/s (ratio {:.2}) / {:.1} MB",
+                "NEWSLEDGER_BENCH_PEER in the same run, medians of {rounds} alternating rounds: first ingest / re-fetch / size"
+            ),
+            format!(
+                "{:.0} articles/s (ratio {first_ratio:.2}; CPU {:.2} ms per article, ratio {cpu_ratio:.2}) / {:.0} fetches/s (ratio {again_ratio:.2}) / {:.1} MB",
                 pf.rate,
-                first.rate / pf.rate,
                 pf.cpu_ms,
-                pf.cpu_ms / first.cpu_ms,
                 pa.rate,
-                again.rate / pa.rate,
                 ps as f64 / 1e6
             ),
             "—".into(),

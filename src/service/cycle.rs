@@ -487,17 +487,24 @@ pub(super) async fn prepared(
     tokio::task::spawn_blocking(move || run(report)).await.ok()
 }
 
-/// CPU-bound work (extraction, preparation) runs at most once per core at
-/// a time: 64 fetches finishing together would otherwise start 64 threads
-/// on two cores.
+/// CPU-bound work (extraction, preparation) runs at most [`cpu_slots`]
+/// jobs at a time: 64 fetches finishing together would otherwise start 64
+/// threads on two cores.
 async fn cpu_permit() -> Option<tokio::sync::SemaphorePermit<'static>> {
     static CPU: std::sync::OnceLock<Semaphore> = std::sync::OnceLock::new();
-    CPU.get_or_init(|| {
-        Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
-    })
-    .acquire()
-    .await
-    .ok()
+    CPU.get_or_init(|| Semaphore::new(cpu_slots(std::thread::available_parallelism().ok())))
+        .acquire()
+        .await
+        .ok()
+}
+
+/// CPU jobs allowed at once: one per core and two more. With exactly one
+/// per core, a core idled each time a job ended until the next one was
+/// handed its permit and its thread woke (9-14 % idle during a first
+/// ingest); two queued jobs keep both cores busy (3 % idle, 1.16-1.28x the
+/// articles per second in BENCHMARKS.md) for one more page in memory each.
+fn cpu_slots(cores: Option<std::num::NonZero<usize>>) -> usize {
+    cores.map_or(2, std::num::NonZero::get) + 2
 }
 
 /// The STATUS= line systemd shows: "demo: last cycle 12:00: 40 fetched,
