@@ -271,11 +271,38 @@ const BIT_LISTS: [(u16, &[&str]); 8] = [
 /// Which of several name lists each name is in, as bits: one hash lookup
 /// per name instead of a scan of each list (the builder's tag lists here,
 /// the extractor's tag classes in [`super::dom`]).
-pub(crate) struct ListBits(std::collections::HashMap<&'static str, u16>);
+pub(crate) struct ListBits(
+    std::collections::HashMap<&'static str, u16, std::hash::BuildHasherDefault<NameHasher>>,
+);
+
+/// FNV-1a, folded: tag names are a few bytes, and SipHash (the default)
+/// cost more than the rest of the lookup (6 % of extraction). The keys are
+/// fixed lists, so a page cannot choose names that collide in the table
+/// to slow it: an unknown name costs one probe like any other.
+#[derive(Clone, Copy)]
+pub(crate) struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> Self {
+        NameHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
 
 impl ListBits {
     pub(crate) fn new(lists: &[(u16, &[&'static str])]) -> ListBits {
-        let mut bits = std::collections::HashMap::new();
+        let mut bits = std::collections::HashMap::default();
         for (bit, list) in lists {
             for name in *list {
                 *bits.entry(*name).or_insert(0) |= bit;
