@@ -46,6 +46,24 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
+/// The key fetches of one host share (politeness, robots.txt): scheme,
+/// host and port.
+fn host_key(url: &reqwest::Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+/// [`host_key`] of a URL string; "" when it does not parse.
+pub fn host_key_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| host_key(&u))
+        .unwrap_or_default()
+}
+
 /// One fetch: what was asked, when, and what came back.
 #[derive(Debug, Clone)]
 pub struct FetchResult {
@@ -185,15 +203,6 @@ impl Fetcher {
         self.policy
     }
 
-    fn host_key(url: &reqwest::Url) -> String {
-        format!(
-            "{}://{}:{}",
-            url.scheme(),
-            url.host_str().unwrap_or_default(),
-            url.port_or_known_default().unwrap_or(0)
-        )
-    }
-
     async fn host(&self, key: &str) -> Arc<Mutex<HostState>> {
         self.hosts
             .lock()
@@ -322,7 +331,7 @@ impl Fetcher {
             });
             return result;
         }
-        let key = Self::host_key(&parsed);
+        let key = host_key(&parsed);
         let host = self.host(&key).await;
         let mut state = host.lock().await;
         let mut interval = self.per_host_interval;

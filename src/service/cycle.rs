@@ -166,6 +166,38 @@ pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<
     )
 }
 
+/// The URLs in turns of host: each host's first URL (hosts in the order
+/// they first appear), then each one's second, and so on; each host keeps
+/// its own order. Fetches of one host run one at a time (its politeness
+/// interval), and the concurrency permits are handed out in this order: in
+/// the configured order, a source listing one host's URLs before another's
+/// gave every permit to tasks queued behind the first host while the
+/// others waited for the next cycle's turn.
+fn by_turns_of_host(urls: Vec<String>) -> Vec<String> {
+    let mut hosts: Vec<Vec<String>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for url in urls {
+        let key = crate::fetch::host_key_of(&url);
+        let i = *index.entry(key).or_insert_with(|| {
+            hosts.push(Vec::new());
+            hosts.len() - 1
+        });
+        if let Some(h) = hosts.get_mut(i) {
+            h.push(url);
+        }
+    }
+    let mut turns: Vec<std::vec::IntoIter<String>> =
+        hosts.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::new();
+    loop {
+        let before = out.len();
+        out.extend(turns.iter_mut().filter_map(Iterator::next));
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
 /// Articles whose body lost more than half its words in one change.
 fn shrank(flag: &crate::ledger::writer::Flag) -> bool {
     flag.kind == ChangeKind::Changed
@@ -243,6 +275,7 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
                 .collect()
         }
     };
+    let urls = by_turns_of_host(urls);
     let mut tasks = JoinSet::new();
     let mut seen = HashSet::new();
     // One shared copy: a source with 10,000 URLs cloned into 10,000 tasks
@@ -535,4 +568,73 @@ pub fn log_summary(s: &CycleSummary, next_run: Option<DateTime<Utc>>) {
         next_run = next_run.map(|t| t.to_rfc3339()).unwrap_or_default(),
         "cycle finished"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Every URL once; each host's URLs in their own order; no host's
+        /// (k+1)-th URL before every host's k-th; hosts in order of first
+        /// appearance within a turn.
+        #[test]
+        fn urls_go_in_turns_of_host(picks in proptest::collection::vec((0usize..5, 0usize..4), 0..40)) {
+            let hosts = ["http://a.test", "http://b.test", "https://a.test", "http://a.test:8080", "not a url"];
+            let urls: Vec<String> = picks
+                .iter()
+                .enumerate()
+                .map(|(i, (h, p))| format!("{}/{p}/{i}", hosts[*h]))
+                .collect();
+            let out = by_turns_of_host(urls.clone());
+            let mut sorted_in = urls.clone();
+            let mut sorted_out = out.clone();
+            sorted_in.sort();
+            sorted_out.sort();
+            proptest::prop_assert_eq!(sorted_in, sorted_out);
+            let host = |u: &str| crate::fetch::host_key_of(u);
+            let first_seen: Vec<String> = urls.iter().fold(Vec::new(), |mut v, u| {
+                if !v.contains(&host(u)) {
+                    v.push(host(u));
+                }
+                v
+            });
+            // (turn, host position) must not decrease along the output.
+            let mut last = (0usize, 0usize);
+            let mut turn_of: HashMap<String, usize> = HashMap::new();
+            for u in &out {
+                let turn = turn_of.entry(host(u)).or_insert(0);
+                let at = (*turn, first_seen.iter().position(|h| *h == host(u)).unwrap_or(0));
+                *turn += 1;
+                proptest::prop_assert!(at > last || out.first() == Some(u), "{u} after {last:?}: {out:?}");
+                last = at;
+            }
+            for h in &first_seen {
+                let mine_in: Vec<&String> = urls.iter().filter(|u| host(u) == *h).collect();
+                let mine_out: Vec<&String> = out.iter().filter(|u| host(u) == *h).collect();
+                proptest::prop_assert_eq!(mine_in, mine_out);
+            }
+        }
+    }
+
+    #[test]
+    fn one_host_listed_before_another_alternates() {
+        let urls = [
+            "http://a.test/1",
+            "http://a.test/2",
+            "http://a.test/3",
+            "http://b.test/1",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            by_turns_of_host(urls),
+            [
+                "http://a.test/1",
+                "http://b.test/1",
+                "http://a.test/2",
+                "http://a.test/3"
+            ]
+        );
+    }
 }
