@@ -535,7 +535,7 @@ async fn cpu_permit() -> Option<tokio::sync::SemaphorePermit<'static>> {
 /// per core, a core idled each time a job ended until the next one was
 /// handed its permit and its thread woke (9-14 % idle during a first
 /// ingest); two queued jobs keep both cores busy (3 % idle, 1.16-1.28x the
-/// articles per second in BENCHMARKS.md) for one more page in memory each.
+/// articles per second in BENCHMARKS.md) for two more pages in memory.
 fn cpu_slots(cores: Option<std::num::NonZero<usize>>) -> usize {
     cores.map_or(2, std::num::NonZero::get) + 2
 }
@@ -599,7 +599,7 @@ mod tests {
                 }
                 v
             });
-            // (turn, host position) must not decrease along the output.
+            // (turn, host position) increases along the output.
             let mut last = (0usize, 0usize);
             let mut turn_of: HashMap<String, usize> = HashMap::new();
             for u in &out {
