@@ -455,3 +455,83 @@ async fn the_daemon_records_every_misbehaviour_and_the_ledger_verifies() {
         .unwrap();
     assert!(verify.status.success());
 }
+
+/// A fetch waiting for its host's turn (the politeness interval) holds no
+/// concurrency permit: another host's fetch takes the only one meanwhile,
+/// and the waiting fetch gets it when its turn comes. Stopping while it
+/// waits sends nothing and returns no permit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_takes_its_permit_only_when_its_hosts_turn_comes() {
+    use std::sync::Arc;
+    let a = Server::start().await.unwrap();
+    let b = Server::start().await.unwrap();
+    for p in ["/1", "/2", "/3"] {
+        a.set(p, Page::html("<p>a</p>"));
+    }
+    b.set("/1", Page::html("<p>b</p>"));
+    let f = Arc::new(
+        Fetcher::new(&FetchConfig {
+            per_host_interval: Duration::from_secs(3),
+            ..config()
+        })
+        .unwrap(),
+    );
+    let permits = Arc::new(tokio::sync::Semaphore::new(1));
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let cond = Conditional::default();
+    let (first, permit) = f
+        .fetch_in_turn(&a.url("/1"), &cond, None, &permits, &stop)
+        .await;
+    assert_eq!(class_of(&first), "ok");
+    assert!(permit.is_some());
+    drop(permit);
+    // Host A's next turn is 3 s away: a fetch of A/2 waits for it.
+    let waiting = tokio::spawn({
+        let (f, permits, stop, url) = (f.clone(), permits.clone(), stop.clone(), a.url("/2"));
+        async move {
+            let (r, p) = f
+                .fetch_in_turn(&url, &Conditional::default(), None, &permits, &stop)
+                .await;
+            (class_of(&r), p.is_some(), Instant::now())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        permits.available_permits(),
+        1,
+        "a fetch waiting for its host holds no permit"
+    );
+    let (other, permit) = f
+        .fetch_in_turn(&b.url("/1"), &cond, None, &permits, &stop)
+        .await;
+    let b_done = Instant::now();
+    assert_eq!(class_of(&other), "ok");
+    drop(permit);
+    let (class, had_permit, a_done) = waiting.await.unwrap();
+    assert_eq!((class, had_permit), ("ok", true));
+    assert!(
+        b_done < a_done,
+        "host B went while host A waited for its turn"
+    );
+    // A third fetch of A waits again; stopping ends the wait, asks nothing.
+    let stopped = tokio::spawn({
+        let (f, permits, stop, url) = (f.clone(), permits.clone(), stop.clone(), a.url("/3"));
+        async move {
+            let (r, p) = f
+                .fetch_in_turn(&url, &Conditional::default(), None, &permits, &stop)
+                .await;
+            (class_of(&r), p.is_some())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop_tx.send(true).unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(2), stopped)
+        .await
+        .expect("stopping ends the wait for the host's turn")
+        .unwrap();
+    assert_eq!(stopped, ("interrupted", false));
+    assert!(
+        !a.hits().iter().any(|h| h.path == "/3"),
+        "nothing was asked after stopping"
+    );
+}

@@ -64,6 +64,14 @@ pub fn host_key_of(url: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Where [`Fetcher::fetch_in_turn`] takes its permit from, and where it
+/// puts it.
+type Turn<'a> = (
+    &'a Arc<tokio::sync::Semaphore>,
+    tokio::sync::watch::Receiver<bool>,
+    &'a mut Option<tokio::sync::OwnedSemaphorePermit>,
+);
+
 /// One fetch: what was asked, when, and what came back.
 #[derive(Debug, Clone)]
 pub struct FetchResult {
@@ -281,7 +289,30 @@ impl Fetcher {
     /// them, retries on transient failures.
     /// Fetches a URL the operator configured, as written.
     pub async fn fetch(&self, url: &str, cond: &Conditional) -> FetchResult {
-        self.fetch_with(url, cond, None).await
+        self.fetch_with(url, cond, None, None).await
+    }
+
+    /// Fetches `url` (through `guard` when given) taking one of `permits`
+    /// only once this host's turn has come (its lock held and its interval
+    /// waited), and returns the permit with the result: a task waiting for
+    /// a busy host holds none, so one host's long queue cannot keep every
+    /// other host (and every other source) waiting. `None` when the fetch
+    /// ended before the exchange (invalid URL, refused by the guard).
+    /// When `stop` turns true before the turn came, no exchange starts: the
+    /// result is an `interrupted` error without a permit.
+    pub async fn fetch_in_turn(
+        &self,
+        url: &str,
+        cond: &Conditional,
+        guard: Option<&guard::Guard>,
+        permits: &Arc<tokio::sync::Semaphore>,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> (FetchResult, Option<tokio::sync::OwnedSemaphorePermit>) {
+        let mut permit = None;
+        let result = self
+            .fetch_with(url, cond, guard, Some((permits, stop.clone(), &mut permit)))
+            .await;
+        (result, permit)
     }
 
     /// Fetches a discovered URL: it and every redirect hop must pass the
@@ -293,7 +324,7 @@ impl Fetcher {
         cond: &Conditional,
         guard: &guard::Guard,
     ) -> FetchResult {
-        self.fetch_with(url, cond, Some(guard)).await
+        self.fetch_with(url, cond, Some(guard), None).await
     }
 
     async fn fetch_with(
@@ -301,6 +332,7 @@ impl Fetcher {
         url: &str,
         cond: &Conditional,
         guard: Option<&guard::Guard>,
+        mut turn: Option<Turn<'_>>,
     ) -> FetchResult {
         let started_at = Utc::now();
         let mut result = FetchResult {
@@ -337,7 +369,29 @@ impl Fetcher {
         let mut interval = self.per_host_interval;
         let mut attempt = 0u32;
         loop {
-            if let Some(t) = state.next_start {
+            // The host's turn: once its interval has passed, and not while
+            // queued for it, the fetch takes its share of the global
+            // concurrency. Stopping ends the wait with nothing asked.
+            if let Some((permits, mut stop, held)) = turn.take() {
+                let wait = async {
+                    if let Some(t) = state.next_start {
+                        tokio::time::sleep_until(t).await;
+                    }
+                    permits.clone().acquire_owned().await.ok()
+                };
+                *held = tokio::select! {
+                    p = wait => p,
+                    _ = stop.wait_for(|s| *s) => None,
+                };
+                if held.is_none() {
+                    result.response = Err(FetchError {
+                        class: "interrupted",
+                        message: "stopping before the host's turn came".into(),
+                    });
+                    result.finished_at = Utc::now();
+                    return result;
+                }
+            } else if let Some(t) = state.next_start {
                 tokio::time::sleep_until(t).await;
             }
             if self.respect_robots {

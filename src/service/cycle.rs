@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 use crate::config::Source;
 use crate::extract;
 use crate::fetch::guard::Guard;
-use crate::fetch::{Conditional, FetchResult, Fetcher};
+use crate::fetch::{Conditional, Fetcher};
 use crate::ledger::writer::prepare::{Hint, prepare};
 use crate::ledger::writer::{Applied, ChangeKind, FetchReport, Outcome, WriterHandle};
 use crate::ledger::{self, LedgerError};
@@ -392,27 +392,26 @@ async fn fetch_one(
     guard: Option<&Guard>,
 ) -> Option<Result<Applied, (String, LedgerError)>> {
     let mut shutdown = ctx.shutdown.clone();
-    let _permit = tokio::select! {
-        p = ctx.permits.clone().acquire_owned() => p.ok()?,
-        _ = stopped(&mut shutdown) => return None,
-    };
     if *shutdown.borrow_and_update() {
         return None;
     }
-    let fetch = async {
-        match guard {
-            Some(g) => ctx.fetcher.fetch_guarded(&url, &cond, g).await,
-            None => ctx.fetcher.fetch(&url, &cond).await,
-        }
-    };
+    // The concurrency permit is taken when this URL's host is free and
+    // kept until the fetch is recorded (bounding the responses in memory).
+    let fetch = ctx
+        .fetcher
+        .fetch_in_turn(&url, &cond, guard, &ctx.permits, &ctx.shutdown);
     tokio::pin!(fetch);
-    let result: FetchResult = tokio::select! {
+    let (result, permit) = tokio::select! {
         r = &mut fetch => r,
         _ = stopped(&mut shutdown) => {
             // Stopping: give the exchange a short grace, then abandon it.
             tokio::time::timeout(SHUTDOWN_GRACE, &mut fetch).await.ok()?
         }
     };
+    // Stopped before this host's turn: nothing was asked, nothing to record.
+    if permit.is_none() && *shutdown.borrow() {
+        return None;
+    }
     let (article, skipped) = match &result.response {
         Ok(resp) if (200..300).contains(&resp.status) && resp.is_html() && resp.looks_binary() => (
             None,
