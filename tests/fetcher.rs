@@ -485,16 +485,18 @@ async fn a_fetch_takes_its_permit_only_when_its_hosts_turn_comes() {
     assert_eq!(class_of(&first), "ok");
     assert!(permit.is_some());
     drop(permit);
-    // Host A's next turn is 3 s away: a fetch of A/2 waits for it.
-    let waiting = tokio::spawn({
-        let (f, permits, stop, url) = (f.clone(), permits.clone(), stop.clone(), a.url("/2"));
-        async move {
+    // A fetch on its own task: its class, whether it got a permit, when.
+    let spawn = |url: String| {
+        let (f, permits, stop) = (f.clone(), permits.clone(), stop.clone());
+        tokio::spawn(async move {
             let (r, p) = f
                 .fetch_in_turn(&url, &Conditional::default(), None, &permits, &stop)
                 .await;
             (class_of(&r), p.is_some(), Instant::now())
-        }
-    });
+        })
+    };
+    // Host A's next turn is 3 s away: a fetch of A/2 waits for it.
+    let waiting = spawn(a.url("/2"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         permits.available_permits(),
@@ -514,22 +516,14 @@ async fn a_fetch_takes_its_permit_only_when_its_hosts_turn_comes() {
         "host B went while host A waited for its turn"
     );
     // A third fetch of A waits again; stopping ends the wait, asks nothing.
-    let stopped = tokio::spawn({
-        let (f, permits, stop, url) = (f.clone(), permits.clone(), stop.clone(), a.url("/3"));
-        async move {
-            let (r, p) = f
-                .fetch_in_turn(&url, &Conditional::default(), None, &permits, &stop)
-                .await;
-            (class_of(&r), p.is_some())
-        }
-    });
+    let stopped = spawn(a.url("/3"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop_tx.send(true).unwrap();
     let stopped = tokio::time::timeout(Duration::from_secs(2), stopped)
         .await
         .expect("stopping ends the wait for the host's turn")
         .unwrap();
-    assert_eq!(stopped, ("interrupted", false));
+    assert_eq!((stopped.0, stopped.1), ("interrupted", false));
     assert!(
         !a.hits().iter().any(|h| h.path == "/3"),
         "nothing was asked after stopping"
