@@ -549,3 +549,27 @@ async fn the_metrics_listener_survives_running_out_of_file_descriptors() {
         "an accept error was logged: {err}"
     );
 }
+
+/// A cycle with more URLs than it runs at once starts each next URL as a
+/// fetch ends, until every one is fetched (and each once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_larger_than_its_window_fetches_every_url() {
+    let s = Setup::new().await;
+    let paths: Vec<String> = (0..300).map(|i| format!("/n/{i}")).collect();
+    for (i, p) in paths.iter().enumerate() {
+        s.server.set(
+            p,
+            Page::html(format!(
+                "<html><head><title>Note {i}</title></head><body><article><h1>Note {i}</h1><p>Short note number {i} about the harbour, long enough to be an article text of its own.</p></article></body></html>"
+            )),
+        );
+    }
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    s.write_config("0 0 1 1 *", &refs);
+    let out = s.cli(&["once"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("300 new"), "{stdout}");
+    let asked = s.server.hits().iter().filter(|h| h.path.starts_with("/n/")).count();
+    assert_eq!(asked, 300);
+}

