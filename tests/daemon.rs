@@ -570,6 +570,11 @@ async fn a_cycle_larger_than_its_window_fetches_every_url() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("300 new"), "{stdout}");
-    let asked = s.server.hits().iter().filter(|h| h.path.starts_with("/n/")).count();
+    let asked = s
+        .server
+        .hits()
+        .iter()
+        .filter(|h| h.path.starts_with("/n/"))
+        .count();
     assert_eq!(asked, 300);
 }
