@@ -41,6 +41,8 @@ pub struct Context {
     pub proofs: Option<Arc<super::proofs::ProofWork>>,
     /// Bounds concurrent fetches across all sources.
     pub permits: Arc<Semaphore>,
+    /// Fetch tasks one cycle runs at once ([`in_flight`]).
+    pub in_flight: usize,
     /// Becomes `true` when the service is asked to stop.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -168,7 +170,7 @@ pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<
 
 /// The URLs in turns of host: each host's first URL (hosts in the order
 /// they first appear), then each one's second, and so on; each host keeps
-/// its own order. A cycle runs [`IN_FLIGHT`] fetch tasks at a time in this
+/// its own order. A cycle runs [`in_flight`] fetch tasks at a time in this
 /// order, and a host serves one request at a time (its politeness
 /// interval): in the configured order, a source listing one host's URLs
 /// before another's filled the window with tasks queued behind the first
@@ -198,11 +200,15 @@ fn by_turns_of_host(urls: Vec<String>) -> Vec<String> {
     }
 }
 
-/// Fetch tasks of one cycle at once; the next URL starts as one ends. All
-/// of a cycle's URLs spawned together (5,000 in the ingest bench) waited on
+/// Fetch tasks of one cycle at once, for a `concurrency` of fetches: 256,
+/// or four per permit when that is more, so that the window never caps
+/// the concurrency asked for. The next URL starts as one ends. All of a
+/// cycle's URLs spawned together (5,000 in the ingest bench) waited on
 /// their hosts' locks at a cost: with this window the 304 re-fetch ran
 /// 1.06x as fast in 42 instead of 77 MiB, the first ingest 1.10x.
-const IN_FLIGHT: usize = 256;
+pub fn in_flight(concurrency: usize) -> usize {
+    concurrency.saturating_mul(4).max(256)
+}
 
 /// Articles whose body lost more than half its words in one change.
 fn shrank(flag: &crate::ledger::writer::Flag) -> bool {
@@ -309,10 +315,10 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
             return;
         }
     };
-    // At most IN_FLIGHT tasks at a time, the next URL started as one ends:
+    // At most `in_flight` tasks at a time, the next URL started as one ends:
     // thousands of tasks queued on their hosts' locks cost more than they
     // wait.
-    for _ in 0..IN_FLIGHT {
+    for _ in 0..ctx.in_flight {
         spawn_next(&mut tasks);
     }
     while let Some(joined) = tasks.join_next().await {

@@ -72,6 +72,7 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
                 .clone()
                 .map(|p| proofs::ProofWork::new(p, &config.fetch.user_agent, &config.ledger_path)),
             permits: Arc::new(Semaphore::new(config.fetch.concurrency)),
+            in_flight: cycle::in_flight(config.fetch.concurrency),
             shutdown,
         },
         shutdown_tx,
