@@ -77,18 +77,23 @@ fn words(s: &str) -> impl Iterator<Item = &str> {
         .filter(|w| !w.is_empty())
 }
 
+/// The ASCII characters with Unicode's White_Space property (what
+/// `char::is_whitespace` says of ASCII; `u8::is_ascii_whitespace` leaves
+/// out the vertical tab).
+pub(crate) fn is_ascii_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')
+}
+
 /// The runs of `s` between ASCII white-space characters (empty ones
 /// included), each with its byte offset; found byte by byte.
 pub(crate) fn ascii_space_runs(s: &str) -> impl Iterator<Item = (usize, &str)> {
     let mut at = 0;
-    s.as_bytes()
-        .split(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c'))
-        .map(move |run| {
-            let start = at;
-            // Each separator is one byte.
-            at += run.len() + 1;
-            (start, s.get(start..start + run.len()).unwrap_or_default())
-        })
+    s.as_bytes().split(|c| is_ascii_space(*c)).map(move |run| {
+        let start = at;
+        // Each separator is one byte.
+        at += run.len() + 1;
+        (start, s.get(start..start + run.len()).unwrap_or_default())
+    })
 }
 
 fn sha256_hex(s: &str) -> String {

@@ -93,7 +93,7 @@ fn ascii_tokens(b: &[u8]) -> u64 {
     let mut i = 0;
     while let Some(&c) = b.get(i) {
         i += 1;
-        if c.is_ascii_whitespace() || c == b'\x0b' {
+        if super::is_ascii_space(c) {
             continue;
         }
         count += 1;
