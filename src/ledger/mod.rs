@@ -150,8 +150,13 @@ pub fn open_writable(path: &Path) -> Result<Connection> {
     // WAL lets readers work while the daemon writes; synchronous=FULL makes
     // every commit durable; recursive_triggers makes REPLACE fire the DELETE
     // triggers instead of silently removing rows.
+    // A new ledger gets 16 KiB pages (SQLite's default is 4 KiB): a capture
+    // of about 30 KB fills two or three overflow pages instead of eight, and
+    // the writer makes about a third of the WAL writes and reads per fetch.
+    // An existing ledger keeps its page size (WAL mode cannot change it).
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
+        "PRAGMA page_size = 16384;
+         PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA recursive_triggers = ON;
          PRAGMA foreign_keys = ON;
@@ -630,6 +635,33 @@ pub fn size_on_disk(path: &Path) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    fn page_size(c: &rusqlite::Connection) -> i64 {
+        c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap()
+    }
+
+    /// New ledgers get 16 KiB pages; a ledger made with SQLite's default
+    /// 4 KiB pages keeps them, is migrated, takes entries and verifies.
+    #[test]
+    fn new_ledgers_get_large_pages_and_old_ones_keep_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.db");
+        assert_eq!(page_size(&super::open_writable(&new).unwrap()), 16384);
+
+        let old = dir.path().join("old.db");
+        {
+            let c = rusqlite::Connection::open(&old).unwrap();
+            c.execute_batch(
+                "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t(x);",
+            )
+            .unwrap();
+        }
+        let c = super::open_writable(&old).unwrap();
+        assert_eq!(page_size(&c), 4096);
+        let report = super::verify::verify(&c, None).unwrap();
+        assert!(report.first_break.is_none());
+        assert!(report.entries >= 1, "the genesis entry is written");
+    }
+
     /// A migration file that is not embedded would compile and never run.
     #[test]
     fn every_migration_file_is_embedded_in_order() {
