@@ -492,6 +492,25 @@ fn parse_visible_date(text: &str) -> Option<String> {
     normalize_date(&format!("{y:04}-{m:02}-{d:02}"))
 }
 
+/// The other reading of a numeric date written day and month either way
+/// round ("09.10.2024", "03/10/2023"), when both readings are dates.
+fn swapped_reading(text: &str) -> Option<String> {
+    let c = VISIBLE_DATE.captures(text)?;
+    let n = |i: usize| c.get(i)?.as_str().parse::<u32>().ok();
+    let (a, b, y) = (n(10)?, n(12)?, n(13)?);
+    if a == b || a > 12 || b > 12 {
+        return None;
+    }
+    // parse_visible_date reads a dot as day first, a slash as month first.
+    let (m, d) = if c.get(11)?.as_str() == "." {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    NaiveDate::from_ymd_opt(y as i32, m, d)?;
+    normalize_date(&format!("{y:04}-{m:02}-{d:02}"))
+}
+
 fn time_element(doc: &Dom<'_>) -> Option<String> {
     Query::Time
         .select(doc)
@@ -1032,6 +1051,21 @@ mod tests {
             r#"<div class="author">Read more stories from our newsroom team here today</div>"#,
         );
         assert_eq!(read(&doc).byline, None);
+    }
+
+    #[test]
+    fn a_numeric_date_has_another_reading_only_when_both_are_dates() {
+        assert_eq!(swapped_reading("09.10.2024").as_deref(), Some("2024-09-10"));
+        assert_eq!(swapped_reading("03/10/2023").as_deref(), Some("2023-10-03"));
+        for one_way in [
+            "13.10.2024",
+            "10/13/2024",
+            "10.10.2024",
+            "2024-09-10",
+            "Sep 10, 2024",
+        ] {
+            assert_eq!(swapped_reading(one_way), None, "{one_way}");
+        }
     }
 
     #[test]

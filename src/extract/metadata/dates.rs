@@ -32,6 +32,9 @@ pub struct Shown {
     pub label: Label,
     /// Shown after the headline starts (not above it).
     pub below: bool,
+    /// The other reading of a numeric date whose day and month could be
+    /// either way round ("09.10.2024": 9 October or September 10).
+    pub swapped: Option<String>,
 }
 
 fn label_of(before: &str) -> Label {
@@ -83,7 +86,7 @@ pub fn shown(lines: &[Line]) -> Vec<Shown> {
         if line.time.is_none() {
             found.retain(|(at, _, _)| !in_sentence(&line.text, *at));
         }
-        for (at, _, date) in found {
+        for (at, end, date) in found {
             let mut before = recent.clone();
             before.push(' ');
             before.push_str(line.text.get(..at).unwrap_or_default());
@@ -91,6 +94,7 @@ pub fn shown(lines: &[Line]) -> Vec<Shown> {
                 date,
                 label: label_of(&before),
                 below: line.below,
+                swapped: line.text.get(at..end).and_then(super::swapped_reading),
             });
         }
         recent.push(' ');
@@ -229,12 +233,34 @@ pub fn choose(
     if pick.label == Label::Updated && published.is_some() {
         return published;
     }
-    let day = pick.date.get(..10);
-    [published.as_deref(), modified]
-        .into_iter()
-        .flatten()
-        .find(|d| d.get(..10) == day)
-        .map(str::to_string)
+    let same_day = |day: Option<&str>| {
+        [published.as_deref(), modified]
+            .into_iter()
+            .flatten()
+            .find(|d| d.get(..10) == day)
+            .map(str::to_string)
+    };
+    let day = |d: &str| d.get(..10).map(str::to_string);
+    // An unlabelled pick yields to a date shown before it (not as an
+    // update) that is the structured publication day: the page confirms
+    // that one first (the date above the headline; the pick under it is a
+    // related story's). A date after the pick is more often a reply's or
+    // another story's, and does not count.
+    let confirmed = published.as_deref().and_then(day).filter(|p| {
+        pick.label != Label::Published
+            && day(&pick.date).as_ref() != Some(p)
+            && shown
+                .iter()
+                .take_while(|s| !std::ptr::eq(*s, pick))
+                .any(|s| s.label != Label::Updated && day(&s.date).as_ref() == Some(p))
+    });
+    if confirmed.is_some() {
+        return published;
+    }
+    same_day(pick.date.get(..10))
+        // A numeric date read the other way round ("09.10.2024") when that
+        // reading is a structured date's day.
+        .or_else(|| same_day(pick.swapped.as_deref().and_then(|s| s.get(..10))))
         .or_else(|| Some(pick.date.clone()))
 }
 
@@ -275,11 +301,13 @@ mod tests {
                     date: "2025-12-12".into(),
                     label: Label::Updated,
                     below: true,
+                    swapped: None,
                 },
                 Shown {
                     date: "2025-08-13T09:00:00-05:00".into(),
                     label: Label::Published,
                     below: true,
+                    swapped: None,
                 },
             ]
         );
@@ -348,6 +376,58 @@ mod tests {
         let s =
             shown(r#"<h1>T</h1><time datetime="2025-06-18T16:35:02Z">Updated 3 hours ago</time>"#);
         assert_eq!(s.first().map(|d| d.label), Some(Label::Updated), "{s:?}");
+    }
+
+    #[test]
+    fn a_date_shown_before_the_pick_confirms_the_structured_date() {
+        // The structured day above the headline; a related story's date
+        // under it.
+        let s = shown(
+            r#"<p class="meta">January 16, 2025</p><h1>Types of mobile apps</h1>
+               <div class="card"><a href="/other">Another story</a><span>July 15, 2025</span></div>"#,
+        );
+        assert_eq!(
+            choose(&s, Some("2025-01-16T00:00:27+00:00".into()), None).as_deref(),
+            Some("2025-01-16T00:00:27+00:00")
+        );
+        assert_eq!(choose(&s, None, None).as_deref(), Some("2025-07-15"));
+        // A date after the pick (a reply's) does not confirm anything.
+        let s = shown("<h1>Why is this slow?</h1><p>Feb 4, 2014</p><p>May 21, 2018</p>");
+        assert_eq!(
+            choose(&s, Some("2018-05-21".into()), None).as_deref(),
+            Some("2014-02-04")
+        );
+        // Nor does a labelled update, and a labelled publication stands.
+        let s = shown(
+            "<p>Updated Jan 16, 2025</p><h1>The budget passes after a long night in the chamber</h1><p>Jul 15, 2025</p>",
+        );
+        assert_eq!(s[1].label, Label::Unlabeled);
+        assert_eq!(
+            choose(&s, Some("2025-01-16".into()), None).as_deref(),
+            Some("2025-07-15")
+        );
+        let s = shown("<p>Jan 16, 2025</p><h1>Budget</h1><p>Published Jul 15, 2025</p>");
+        assert_eq!(
+            choose(&s, Some("2025-01-16".into()), None).as_deref(),
+            Some("2025-07-15")
+        );
+    }
+
+    #[test]
+    fn a_numeric_date_is_read_the_way_the_structured_date_says() {
+        let s = shown("<h1>Renovation phases</h1><p>09.10.2024</p>");
+        assert_eq!(s[0].swapped.as_deref(), Some("2024-09-10"));
+        assert_eq!(
+            choose(&s, Some("2024-09-10T16:07:00Z".into()), None).as_deref(),
+            Some("2024-09-10T16:07:00Z")
+        );
+        // Without it, a dot still reads day first.
+        assert_eq!(choose(&s, None, None).as_deref(), Some("2024-10-09"));
+        // A structured date that is neither reading changes nothing.
+        assert_eq!(
+            choose(&s, Some("2023-01-02".into()), None).as_deref(),
+            Some("2024-10-09")
+        );
     }
 
     #[test]
