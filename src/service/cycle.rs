@@ -602,6 +602,17 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// The window of fetch tasks never caps the concurrency setting:
+        /// every permit can have a task, with three more waiting their
+        /// host's turn (a window of exactly `concurrency` would leave
+        /// permits idle behind hosts' politeness waits).
+        #[test]
+        fn the_window_holds_every_permit_and_more(concurrency in 1usize..100_000) {
+            let w = in_flight(concurrency);
+            proptest::prop_assert!(w >= 256);
+            proptest::prop_assert!(w >= concurrency.saturating_mul(4));
+        }
+
         /// Every URL once; each host's URLs in their own order; no host's
         /// (k+1)-th URL before every host's k-th; hosts in order of first
         /// appearance within a turn.
