@@ -263,10 +263,13 @@ fn is_streamed_segment(e: Element<'_>) -> bool {
 }
 
 fn is_hidden(e: Element<'_>) -> bool {
-    if e.attribute("hidden").is_some() && is_streamed_segment(e) {
+    if e.attribute("aria-hidden") == Some("true") {
+        return true;
+    }
+    if is_collapsed_panel(e) || (e.attribute("hidden").is_some() && is_streamed_segment(e)) {
         return false;
     }
-    if e.attribute("hidden").is_some() || e.attribute("aria-hidden") == Some("true") {
+    if e.attribute("hidden").is_some() {
         return true;
     }
     e.attribute("style").is_some_and(|s| {
@@ -277,6 +280,14 @@ fn is_hidden(e: Element<'_>) -> bool {
             .to_ascii_lowercase();
         s.contains("display:none") || s.contains("visibility:hidden")
     })
+}
+
+/// A collapsed accordion panel: ARIA's accordion pattern gives each panel
+/// `role="region"` and hides it (`hidden`, `display: none`) until its
+/// heading's button opens it. Its text is the article's, one click away.
+fn is_collapsed_panel(e: Element<'_>) -> bool {
+    e.attribute("role")
+        .is_some_and(|r| r.trim().eq_ignore_ascii_case("region"))
 }
 
 /// An element the page itself marks as the article's rich text (site
@@ -545,6 +556,21 @@ mod tests {
         );
         assert_eq!(
             junk_reason(first("<div hidden>x</div>", "div"), strict),
+            Some("hidden")
+        );
+        // A collapsed accordion panel is the article's, one click away;
+        // a region hidden from assistive technology is not.
+        for panel in [
+            r#"<div role=region hidden>x</div>"#,
+            r#"<div role="Region " style="display: none">x</div>"#,
+        ] {
+            assert_eq!(junk_reason(first(panel, "div"), strict), None, "{panel}");
+        }
+        assert_eq!(
+            junk_reason(
+                first(r#"<div role=region aria-hidden=true>x</div>"#, "div"),
+                strict
+            ),
             Some("hidden")
         );
         assert_eq!(
