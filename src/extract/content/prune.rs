@@ -253,12 +253,13 @@ fn weight_of(e: Element<'_>, f: ClassFlags) -> f64 {
 
 /// React's streaming server rendering sends the page's content in
 /// `<div hidden id="S:0">` segments that a script moves into place: hidden
-/// in the HTML, the whole article once the page runs.
+/// in the HTML, the whole article once the page runs. The number after
+/// `S:` is written in hexadecimal (`S:a` is the eleventh segment).
 fn is_streamed_segment(e: Element<'_>) -> bool {
     e.name() == "div"
         && e.attribute("id").is_some_and(|id| {
             id.strip_prefix("S:")
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_hexdigit()))
         })
 }
 
@@ -573,10 +574,19 @@ mod tests {
             ),
             Some("hidden")
         );
-        assert_eq!(
-            junk_reason(first(r#"<div hidden id="S:0">x</div>"#, "div"), strict),
-            None
-        );
+        // React's streamed segments, numbered in hexadecimal.
+        for segment in ["S:0", "S:a", "S:1f"] {
+            let html = format!(r#"<div hidden id="{segment}">x</div>"#);
+            assert_eq!(junk_reason(first(&html, "div"), strict), None, "{segment}");
+        }
+        for not_segment in ["S:", "S:g", "s:1", "S:1 x"] {
+            let html = format!(r#"<div hidden id="{not_segment}">x</div>"#);
+            assert_eq!(
+                junk_reason(first(&html, "div"), strict),
+                Some("hidden"),
+                "{not_segment}"
+            );
+        }
         assert_eq!(
             junk_reason(
                 first("<div class=\"comment-content\">x</div>", "div"),
