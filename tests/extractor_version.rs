@@ -53,7 +53,8 @@ fn extraction_output_matches_the_digest_recorded_for_this_version() {
     let overrides = ExtractOverrides::default();
     let mut hasher = Sha256::new();
     for p in &pages {
-        let html = extract::decode(&common::read_page(p), None);
+        let bytes = common::read_page(p);
+        let html = extract::decode(&bytes, None);
         let article =
             extract::extract(&html, Some("https://news.example/2026/11/page"), &overrides);
         let name = p.file_name().unwrap().to_string_lossy().into_owned();

@@ -83,7 +83,7 @@ fn binary_garbage_and_broken_json_ld() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     bytes.extend_from_slice(b"<script type=\"application/ld+json\">{\"@type\": \"NewsArticle\", \"headline\": </script>");
-    let html = extract::decode(&bytes, Some("text/html"));
+    let html = extract::decode(&bytes, Some("text/html")).into_owned();
     let a = extract_small_stack(html);
     assert_eq!(a.title, None);
 }

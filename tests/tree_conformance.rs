@@ -95,7 +95,8 @@ fn pages(dir: &Path, every: usize) -> Vec<(PathBuf, String)> {
     common::html_files(dir, every)
         .into_iter()
         .map(|p| {
-            let page = newsledger::extract::decode(&common::read_page(&p), None);
+            let bytes = common::read_page(&p);
+            let page = newsledger::extract::decode(&bytes, None);
             (p, prefilter::strip(&page))
         })
         .collect()

@@ -892,7 +892,7 @@ async fn extract_input(
         if !(200..300).contains(&resp.status) {
             return Err(Failure::runtime(format!("{input}: HTTP {}", resp.status)));
         }
-        let html = crate::extract::decode(&resp.body, resp.header("content-type"));
+        let html = crate::extract::decode(&resp.body, resp.header("content-type")).into_owned();
         let final_url = r.final_url.clone();
         return tokio::task::spawn_blocking(move || {
             crate::extract::extract(&html, Some(&final_url), &overrides)
@@ -902,7 +902,7 @@ async fn extract_input(
     }
     let bytes = std::fs::read(input)
         .map_err(|e| Failure::usage(format!("{input}: cannot read it: {e}")))?;
-    let html = crate::extract::decode(&bytes, None);
+    let html = crate::extract::decode(&bytes, None).into_owned();
     let url = url.map(str::to_string);
     tokio::task::spawn_blocking(move || crate::extract::extract(&html, url.as_deref(), &overrides))
         .await

@@ -17,6 +17,8 @@ pub mod text;
 pub mod tree;
 pub mod wcxb;
 
+use std::borrow::Cow;
+
 use encoding_rs::Encoding;
 use scraper::Selector;
 use serde::{Deserialize, Serialize};
@@ -55,7 +57,7 @@ pub struct Article {
 /// A BOM wins over the header, as in browsers (WHATWG "decode"): a page
 /// saved with a UTF-8 BOM behind a stale `charset=iso-8859-1` header is
 /// common, the reverse is not.
-pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
+pub fn decode<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
     let from_header = content_type
         .and_then(|ct| {
             ct.split(';').find_map(|p| {
@@ -97,8 +99,9 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
         .or(from_header)
         .or_else(from_meta)
         .unwrap_or_else(detect);
+    // Valid UTF-8 without a byte order mark is borrowed, not copied.
     let (text, _, _) = enc.decode(body);
-    text.into_owned()
+    text
 }
 
 /// Extracts the article from a page. `url` is the page's final URL, used to
