@@ -203,8 +203,10 @@ fn dates_in(text: &str) -> Vec<(usize, usize, String)> {
 }
 
 /// The article's publication date: what the page shows by its headline
-/// (a date labelled "published" first, else the first one shown), kept
-/// precise when a structured date names the same day; else the structured
+/// (a date labelled "published" first, else the first one shown, unless a
+/// date shown before it is the structured publication day), kept precise
+/// when a structured date names the same day (for a numeric date that
+/// reads either way round, in either reading); else the structured
 /// publication date.
 pub fn choose(
     shown: &[Shown],
