@@ -58,11 +58,12 @@ fn the_wcxb_sample_holds_its_floors() {
     assert!(date >= FLOOR_DATE, "date accuracy {date:.3} < {FLOOR_DATE}");
 }
 
-/// Measured 2026-11-23 (newsledger-extract/5): F1 0.955, title 0.824,
-/// author 0.864, date 0.869 on 159 article pages of the sample
-/// (extract/4: author 0.816, date 0.838; extract/3: title 0.723, author
-/// 0.640, date 0.723).
-const FLOOR_F1: f64 = 0.93;
-const FLOOR_TITLE: f64 = 0.80;
-const FLOOR_AUTHOR: f64 = 0.83;
-const FLOOR_DATE: f64 = 0.84;
+/// Measured 2026-12-01 (newsledger-extract/8): F1 0.955, title 0.824,
+/// author 0.864, date 0.885 on 159 article pages of the sample
+/// (extract/5: date 0.869; extract/4: author 0.816, date 0.838; extract/3:
+/// title 0.723, author 0.640, date 0.723). One page is 0.006 of an
+/// accuracy here: each floor leaves two to three pages of margin.
+const FLOOR_F1: f64 = 0.945;
+const FLOOR_TITLE: f64 = 0.81;
+const FLOOR_AUTHOR: f64 = 0.85;
+const FLOOR_DATE: f64 = 0.87;
