@@ -477,38 +477,41 @@ fn parse_visible_date(text: &str) -> Option<String> {
     } else if let (Some(y), Some(m), Some(d)) = (g(7), g(8), g(9)) {
         (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
     } else {
-        // 12.12.2025 is day first; 09/25/2025 month first unless the
-        // first number cannot be a month.
-        let (a, sep, b, y): (u32, &str, u32, u32) = (
-            g(10)?.parse().ok()?,
-            g(11)?,
-            g(12)?.parse().ok()?,
-            g(13)?.parse().ok()?,
-        );
-        let (m, d) = if sep == "." || a > 12 { (b, a) } else { (a, b) };
+        let (a, sep, b, y) = numeric_parts(&c)?;
+        let (m, d) = month_day(a, sep, b);
         (y, m as usize, d)
     };
-    NaiveDate::from_ymd_opt(y as i32, m as u32, d)?;
+    full_date(y, m as u32, d)
+}
+
+/// A numeric date's two first numbers, their separator and the year
+/// (`VISIBLE_DATE`'s last form).
+fn numeric_parts<'t>(c: &regex::Captures<'t>) -> Option<(u32, &'t str, u32, u32)> {
+    let n = |i: usize| c.get(i)?.as_str().parse::<u32>().ok();
+    Some((n(10)?, c.get(11)?.as_str(), n(12)?, n(13)?))
+}
+
+/// (month, day) of a numeric date: 12.12.2025 is day first; 09/25/2025
+/// month first unless the first number cannot be a month.
+fn month_day(a: u32, sep: &str, b: u32) -> (u32, u32) {
+    if sep == "." || a > 12 { (b, a) } else { (a, b) }
+}
+
+/// `y-m-d` as a full-date, if it is a day of the calendar.
+fn full_date(y: u32, m: u32, d: u32) -> Option<String> {
+    NaiveDate::from_ymd_opt(y as i32, m, d)?;
     normalize_date(&format!("{y:04}-{m:02}-{d:02}"))
 }
 
 /// The other reading of a numeric date written day and month either way
 /// round ("09.10.2024", "03/10/2023"), when both readings are dates.
 fn swapped_reading(text: &str) -> Option<String> {
-    let c = VISIBLE_DATE.captures(text)?;
-    let n = |i: usize| c.get(i)?.as_str().parse::<u32>().ok();
-    let (a, b, y) = (n(10)?, n(12)?, n(13)?);
+    let (a, sep, b, y) = numeric_parts(&VISIBLE_DATE.captures(text)?)?;
     if a == b || a > 12 || b > 12 {
         return None;
     }
-    // parse_visible_date reads a dot as day first, a slash as month first.
-    let (m, d) = if c.get(11)?.as_str() == "." {
-        (a, b)
-    } else {
-        (b, a)
-    };
-    NaiveDate::from_ymd_opt(y as i32, m, d)?;
-    normalize_date(&format!("{y:04}-{m:02}-{d:02}"))
+    let (m, d) = month_day(a, sep, b);
+    full_date(y, d, m)
 }
 
 fn time_element(doc: &Dom<'_>) -> Option<String> {

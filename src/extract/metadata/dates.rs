@@ -235,34 +235,36 @@ pub fn choose(
     if pick.label == Label::Updated && published.is_some() {
         return published;
     }
-    let same_day = |day: Option<&str>| {
+    fn day(d: &str) -> Option<&str> {
+        d.get(..10)
+    }
+    let same_day = |wanted: Option<&str>| {
         [published.as_deref(), modified]
             .into_iter()
             .flatten()
-            .find(|d| d.get(..10) == day)
+            .find(|d| day(d) == wanted)
             .map(str::to_string)
     };
-    let day = |d: &str| d.get(..10).map(str::to_string);
     // An unlabelled pick yields to a date shown before it (not as an
     // update) that is the structured publication day: the page confirms
     // that one first (the date above the headline; the pick under it is a
     // related story's). A date after the pick is more often a reply's or
     // another story's, and does not count.
-    let confirmed = published.as_deref().and_then(day).filter(|p| {
-        pick.label != Label::Published
-            && day(&pick.date).as_ref() != Some(p)
-            && shown
-                .iter()
-                .take_while(|s| !std::ptr::eq(*s, pick))
-                .any(|s| s.label != Label::Updated && day(&s.date).as_ref() == Some(p))
-    });
-    if confirmed.is_some() {
+    let published_day = published.as_deref().and_then(day);
+    let confirmed = published_day.is_some()
+        && pick.label != Label::Published
+        && day(&pick.date) != published_day
+        && shown
+            .iter()
+            .take_while(|s| !std::ptr::eq(*s, pick))
+            .any(|s| s.label != Label::Updated && day(&s.date) == published_day);
+    if confirmed {
         return published;
     }
-    same_day(pick.date.get(..10))
+    same_day(day(&pick.date))
         // A numeric date read the other way round ("09.10.2024") when that
         // reading is a structured date's day.
-        .or_else(|| same_day(pick.swapped.as_deref().and_then(|s| s.get(..10))))
+        .or_else(|| same_day(pick.swapped.as_deref().and_then(day)))
         .or_else(|| Some(pick.date.clone()))
 }
 
