@@ -243,7 +243,7 @@ pub fn read(doc: &Dom<'_>) -> Metadata {
     if h1_elements.is_empty()
         && let Some(shown) = header.iter().find(|l| l.headline)
     {
-        m.title = Some(shown.text.clone());
+        m.title = Some(shown.text.to_string());
     }
     // Every line of the page, walked only when a last resort needs it.
     let all_lines = std::cell::OnceCell::new();
@@ -895,7 +895,7 @@ pub fn date_from_url(url: &str) -> Option<String> {
 
 /// The header's lines; a page without an `<h1>` finds its header by the
 /// title, with or without its site suffix.
-fn header_of(doc: &Dom<'_>, title: Option<&str>) -> Vec<header::Line> {
+fn header_of<'d>(doc: &'d Dom<'_>, title: Option<&str>) -> Vec<header::Line<'d>> {
     let titles: Vec<String> = title
         .iter()
         .flat_map(|t| [t.to_string(), strip_site_suffix(t)])

@@ -157,8 +157,8 @@ fn split_names(t: &str) -> Vec<&str> {
 /// Names from `lines` (each line's text, and the line): a name, then
 /// (connector, name)…; stops at anything else. Each name is its own line
 /// (`By | <a>A</a> | , | <a>B</a>`).
-fn names_from<'a>(
-    lines: impl IntoIterator<Item = (&'a str, &'a Line)>,
+fn names_from<'a, 'd: 'a>(
+    lines: impl IntoIterator<Item = (&'a str, &'a Line<'d>)>,
     lenient: bool,
 ) -> Vec<String> {
     let mut names = Vec::new();
@@ -190,8 +190,8 @@ fn names_from<'a>(
 }
 
 /// Each line with its own text.
-fn texts<'a>(lines: &'a [&'a Line]) -> impl Iterator<Item = (&'a str, &'a Line)> {
-    lines.iter().map(|l| (l.text.as_str(), *l))
+fn texts<'a, 'd>(lines: &'a [&'a Line<'d>]) -> impl Iterator<Item = (&'a str, &'a Line<'d>)> {
+    lines.iter().map(|l| (&*l.text, *l))
 }
 
 /// Role words in the line beside a name ("Tech Writer", "Co-Founder &

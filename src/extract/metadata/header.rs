@@ -3,6 +3,8 @@
 //! Dates and bylines are read from these lines when the structured data
 //! is missing or disagrees with what the page shows.
 
+use std::borrow::Cow;
+
 use crate::extract::dom::{Dom, Edge, Element};
 
 use super::folded;
@@ -16,9 +18,10 @@ const AFTER_HEADLINE: usize = 1500;
 
 /// One text node (or one `<time>` element) of the header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Line {
-    /// The text, whitespace collapsed.
-    pub text: String,
+pub struct Line<'d> {
+    /// The text, whitespace collapsed: the page's own text when it needs
+    /// no folding (most text nodes), else a folded copy.
+    pub text: Cow<'d, str>,
     /// After the headline started (not above it).
     pub below: bool,
     /// Inside the first `<h1>`.
@@ -129,6 +132,35 @@ fn is_author_box(v: Element<'_>) -> bool {
         })
 }
 
+/// `text` already reads as [`push_folded`] would write it: no white space
+/// but single ASCII spaces between other characters. One pass over the
+/// bytes; only the lead bytes of multi-byte white space (U+0085, U+00A0,
+/// U+1680, U+2000–U+3000) are decoded.
+fn is_folded(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut space = false;
+    for (i, c) in b.iter().enumerate() {
+        match c {
+            b' ' if space => return false,
+            b' ' => space = true,
+            b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => return false,
+            0xC2 | 0xE1..=0xE3
+                if text
+                    .get(i..)
+                    .and_then(|t| t.chars().next())
+                    .is_some_and(char::is_whitespace) =>
+            {
+                return false;
+            }
+            _ => space = false,
+        }
+    }
+    true
+}
+
 /// `text` with runs of whitespace folded to one space, trimmed (appended
 /// to `out`); returns the number of characters appended.
 fn push_folded(out: &mut String, text: &str) -> usize {
@@ -149,7 +181,7 @@ fn push_folded(out: &mut String, text: &str) -> usize {
 /// (headlines in an `<h2>`, or a styled `<p>`) is anchored on the first
 /// text that reads exactly as one of its `titles` (that line is then
 /// marked `headline`); with neither there is no header.
-pub fn lines(doc: &Dom<'_>, titles: &[&str]) -> Vec<Line> {
+pub fn lines<'d>(doc: &'d Dom<'_>, titles: &[&str]) -> Vec<Line<'d>> {
     let (seen, h1_at) = walk(doc, true);
     let anchor = || {
         let want: Vec<String> = titles
@@ -178,7 +210,7 @@ pub fn lines(doc: &Dom<'_>, titles: &[&str]) -> Vec<Line> {
 /// Every line of the page, as if all were under the headline: where the
 /// last resorts look for a labelled date ("Posted on April 13, 2023" at the
 /// end of the article, pages without an `<h1>`).
-pub fn page_lines(doc: &Dom<'_>) -> Vec<Line> {
+pub fn page_lines<'d>(doc: &'d Dom<'_>) -> Vec<Line<'d>> {
     walk(doc, false)
         .0
         .into_iter()
@@ -188,9 +220,10 @@ pub fn page_lines(doc: &Dom<'_>) -> Vec<Line> {
 
 /// The page's lines with their text offsets, and the offset of the first
 /// `<h1>`; with `window`, the walk stops [`AFTER_HEADLINE`] past it.
-fn walk(doc: &Dom<'_>, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
+/// Without it no offset is read, so none is counted (all are 0).
+fn walk<'d>(doc: &'d Dom<'_>, window: bool) -> (Vec<(usize, Line<'d>)>, Option<usize>) {
     // (text offset, line) for every line until the window closes.
-    let mut seen: Vec<(usize, Line)> = Vec::new();
+    let mut seen: Vec<(usize, Line<'d>)> = Vec::new();
     let mut offset = 0usize;
     let mut h1_at: Option<usize> = None;
     let mut in_h1 = false;
@@ -234,15 +267,24 @@ fn walk(doc: &Dom<'_>, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
                 } else if skip == 0
                     && let Some(text) = node.value().as_text()
                 {
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    // Sized once: folding never lengthens the text.
-                    let mut t = String::with_capacity(text.len());
-                    let chars = push_folded(&mut t, text);
-                    if t.is_empty() {
-                        continue;
-                    }
+                    let (t, chars) = if is_folded(text) {
+                        if text.is_empty() {
+                            continue;
+                        }
+                        let chars = if window { text.chars().count() } else { 0 };
+                        (Cow::Borrowed(text), chars)
+                    } else {
+                        if text.trim().is_empty() {
+                            continue;
+                        }
+                        // Sized once: folding never lengthens the text.
+                        let mut t = String::with_capacity(text.len());
+                        let chars = push_folded(&mut t, text);
+                        if t.is_empty() {
+                            continue;
+                        }
+                        (Cow::Owned(t), chars)
+                    };
                     if let Some((_, _, inner)) = time.as_mut() {
                         inner.push(' ');
                         inner.push_str(&t);
@@ -280,7 +322,7 @@ fn walk(doc: &Dom<'_>, window: bool) -> (Vec<(usize, Line)>, Option<usize>) {
                             seen.push((
                                 at,
                                 Line {
-                                    text: inner.trim().to_string(),
+                                    text: Cow::Owned(inner.trim().to_string()),
                                     time: Some(attr),
                                     ..Line::default()
                                 },
@@ -332,6 +374,17 @@ mod tests {
                 (is_author_link(a), is_author_box(a)),
                 reference("nofollow", h, c)
             );
+        }
+
+        /// A text is borrowed as it stands exactly when folding would
+        /// leave it unchanged (every kind of white space, ASCII or not).
+        #[test]
+        fn text_is_borrowed_only_when_folding_changes_nothing(
+            text in "( |  |a|Zé|’|\\.|\t|\n|\r|\u{0B}|\u{0C}|\u{85}|\u{A0}|\u{1680}|\u{2003}|\u{2028}|\u{202F}|\u{3000}|\u{2019}|\u{E000}){0,8}",
+        ) {
+            let mut folded = String::new();
+            push_folded(&mut folded, &text);
+            proptest::prop_assert_eq!(is_folded(&text), folded == text);
         }
     }
 }
