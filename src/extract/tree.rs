@@ -1461,19 +1461,25 @@ fn attributes(b: &[u8], mut i: usize, mut each: impl FnMut(usize, usize, usize, 
 
 /// Parses `html` (the prefilter's output, or any HTML) into a [`Tree`].
 pub fn parse(html: &str) -> Tree<'_> {
+    // Sized once from the page's `<`s: nodes per `<` average 0.80 on the
+    // ingest bench's pages and 1.08 on WCXB's (at most 1.76), attributes
+    // 0.42 and 0.60; a page above these grows its vectors as before.
+    let tags = memchr::memchr_iter(b'<', html.as_bytes()).count();
+    let mut nodes = Vec::with_capacity(tags + tags / 4 + 1);
+    nodes.push(Node {
+        parent: NONE,
+        first_child: NONE,
+        last_child: NONE,
+        next: NONE,
+        kind: Kind::Document,
+    });
     let mut b = Builder {
-        nodes: vec![Node {
-            parent: NONE,
-            first_child: NONE,
-            last_child: NONE,
-            next: NONE,
-            kind: Kind::Document,
-        }],
+        nodes,
         mode: Mode::BeforeHead,
         html: NONE,
         head: NONE,
         body: NONE,
-        attrs: Vec::new(),
+        attrs: Vec::with_capacity(tags * 2 / 3),
         open: Vec::new(),
         formatting: Vec::new(),
         after_comment: false,

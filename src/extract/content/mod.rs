@@ -10,6 +10,7 @@
 //!
 //! Invariant: every walk is iterative; nesting depth cannot overflow the stack.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::extract::dom::{Dom, Element, Node, NodeId, NodeRef};
@@ -132,15 +133,20 @@ fn has_block_child(n: N<'_>) -> bool {
         .any(|c| element(c).is_some_and(|e| e.is_block() && e.name() != "br"))
 }
 
-/// Text of a small element (paragraph-sized: its subtree is inline only).
-fn inline_text(n: N<'_>, stats: &Stats) -> String {
-    let mut s = String::new();
+/// Text of a small element (paragraph-sized: its subtree is inline only);
+/// borrowed when one text node holds all of it, as most paragraphs do.
+fn inline_text<'a>(n: N<'a>, stats: &Stats) -> Cow<'a, str> {
+    let mut s = Cow::Borrowed("");
     for d in n.descendants() {
         if stats.is_dead(d.id()) {
             continue;
         }
         if let Node::Text(t) = d.value() {
-            s.push_str(t);
+            if s.is_empty() {
+                s = Cow::Borrowed(t);
+            } else {
+                s.to_mut().push_str(t);
+            }
         }
     }
     s
