@@ -1,6 +1,8 @@
 //! Scoring paragraphs into candidates, picking the best with its siblings
 //! and same-template chunks, and cleaning inside the chosen content.
 
+use std::collections::BTreeMap;
+
 use crate::extract::dom::{Dom, Node, NodeId};
 
 use super::prune::Classes;
@@ -259,7 +261,7 @@ fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats)
         .map(|(id, _)| **id)
         .collect();
     if alternatives.len() < PROMOTE_NEED {
-        return (top, top_score);
+        return promote_to_series(top, top_score, scores, stats).unwrap_or((top, top_score));
     }
     let within = |id: NodeId, ancestor: NodeId| {
         top.dom()
@@ -284,7 +286,71 @@ fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats)
             return (ancestor, s);
         }
     }
-    (top, top_score)
+    promote_to_series(top, top_score, scores, stats).unwrap_or((top, top_score))
+}
+
+/// Candidates of one template that make a series: at least this many,
+/// each scoring at least [`SERIES_MIN`] of the top one.
+const SERIES_NEED: usize = 3;
+const SERIES_MIN: f64 = 0.25;
+const SERIES_OUTSCORE: f64 = 2.0;
+
+/// A body written as a series of blocks of one template (a round-up's
+/// product cards, each `div.inside-text` holding one review) while another
+/// part of it scores best alone: when enough candidates of one tag and
+/// class, outside the top one, together outscore it, the nearest ancestor
+/// of the top one that holds them all is the article.
+fn promote_to_series<'a>(
+    top: N<'a>,
+    top_score: f64,
+    scores: &IdMap<Score>,
+    stats: &Stats,
+) -> Option<(N<'a>, f64)> {
+    let doc = top.dom();
+    let above: IdSet = top.ancestors().map(|a| a.id()).collect();
+    let own_class = element(top).and_then(|e| e.attribute("class"));
+    let mut series: BTreeMap<(&str, &str), Vec<(N<'a>, f64)>> = BTreeMap::new();
+    for (id, s) in scores {
+        if s.total < SERIES_MIN * top_score || above.contains(id) {
+            continue;
+        }
+        let Some(n) = doc.get(*id) else { continue };
+        let Some(e) = element(n) else { continue };
+        let Some(class) = e.attribute("class").filter(|c| !c.trim().is_empty()) else {
+            continue;
+        };
+        // Only blocks before the top one (its own template is joined by
+        // [`add_repeated_chunks`]; after the article come teasers).
+        if *id >= top.id() || Some(class) == own_class {
+            continue;
+        }
+        series
+            .entry((e.name(), class))
+            .or_default()
+            .push((n, s.total));
+    }
+    // The nearest ancestor holding enough of one series to outscore the top.
+    let ancestor = top
+        .ancestors()
+        .take_while(|a| element(*a).is_some_and(|e| !matches!(e.name(), "body" | "html")))
+        .find(|a| {
+            series.values().any(|members| {
+                let inside: Vec<f64> = members
+                    .iter()
+                    .filter(|(m, _)| m.ancestors().any(|x| x.id() == a.id()))
+                    .map(|(_, s)| *s)
+                    .collect();
+                inside.len() >= SERIES_NEED
+                    && inside.iter().sum::<f64>() >= SERIES_OUTSCORE * top_score
+            })
+        })?;
+    if stats.get(ancestor.id()).link_density() > PROMOTE_MAX_LINK_DENSITY {
+        return None;
+    }
+    let s = scores
+        .get(&ancestor.id())
+        .map_or(top_score, |s| s.total.max(top_score));
+    Some((ancestor, s))
 }
 
 /// How far up from the best candidate a repeated chunk may be joined.
@@ -491,6 +557,41 @@ mod tests {
             "<a href=/x>Another story with a long headline, and a comma</a>".repeat(5)
         ));
         assert_eq!(ids, vec!["article".to_string()]);
+    }
+
+    /// A round-up: seven product cards, each review of five paragraphs two
+    /// levels deep in its card (a third of the guide's score each, so the
+    /// best candidates have no common ancestor), then a buying guide of
+    /// sixteen paragraphs that scores best alone.
+    fn round_up(cards_first: bool) -> Vec<String> {
+        let cards: String = (0..7)
+            .map(|i| {
+                format!(
+                    "<div class=card id=c{i}><h3>Pick {i}</h3><div class=wrap><div class=\"review open\">{}</div></div></div>",
+                    PARA.repeat(5)
+                )
+            })
+            .collect();
+        let guide = format!("<div id=guide>{}</div>", PARA.repeat(16));
+        let (first, second) = if cards_first {
+            (cards.as_str(), guide.as_str())
+        } else {
+            (guide.as_str(), cards.as_str())
+        };
+        chosen(&format!(
+            "<body><div id=article><p>Our picks, tested.</p>{first}{second}</div></body>"
+        ))
+    }
+
+    #[test]
+    fn a_series_of_cards_before_the_best_section_is_read_whole() {
+        assert_eq!(round_up(true), vec!["article".to_string()]);
+    }
+
+    #[test]
+    fn a_series_after_the_best_section_is_not_joined() {
+        // After an article come teasers of the site's other stories.
+        assert_eq!(round_up(false), vec!["guide".to_string()]);
     }
 
     #[test]
