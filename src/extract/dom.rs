@@ -141,6 +141,7 @@ impl<'d> Element<'d> {
 
     /// Whether `class` lists `word` (compared exactly, as CSS does in a
     /// document without quirks).
+    #[inline]
     pub fn has_class(&self, word: &str) -> bool {
         self.attribute("class")
             .is_some_and(|c| c.split_ascii_whitespace().any(|w| w == word))
