@@ -867,6 +867,13 @@ pub fn normalize_date(s: &str) -> Option<String> {
             return plausible(chrono::Datelike::year(&d)).then(|| d.format("%Y-%m-%d").to_string());
         }
     }
+    // Year, month name, day: how PubMed writes `citation_publication_date`
+    // ("2023 Jan 7", "2024 June 30").
+    for f in ["%Y %b %d", "%Y %B %d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            return plausible(chrono::Datelike::year(&d)).then(|| d.format("%Y-%m-%d").to_string());
+        }
+    }
     None
 }
 
@@ -970,6 +977,23 @@ mod tests {
             normalize_date("2022-03-30 09:12:00").as_deref(),
             Some("2022-03-30T09:12:00")
         );
+    }
+
+    #[test]
+    fn year_first_dates_with_a_month_name_are_read() {
+        // PubMed's `citation_publication_date`.
+        assert_eq!(normalize_date("2023 Jan 7").as_deref(), Some("2023-01-07"));
+        assert_eq!(
+            normalize_date("2024 june 30").as_deref(),
+            Some("2024-06-30")
+        );
+        // A month without its day is no day; nor is a day the month lacks.
+        assert_eq!(normalize_date("2023 Jan"), None);
+        assert_eq!(normalize_date("2023 Feb 30"), None);
+        let doc = Dom::parse(
+            r#"<head><meta name="citation_publication_date" content="2023 Jan 7"></head><h1>A case report</h1>"#,
+        );
+        assert_eq!(read(&doc).published.as_deref(), Some("2023-01-07"));
     }
 
     #[test]
