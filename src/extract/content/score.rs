@@ -290,16 +290,19 @@ fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats)
 }
 
 /// Candidates of one template that make a series: at least this many,
-/// each scoring at least [`SERIES_MIN`] of the top one.
+/// each scoring at least [`SERIES_MIN`] of the top one, together
+/// [`SERIES_OUTSCORE`] times it (a series that merely matches the top one
+/// is a list of teasers or takeaways, BENCHMARKS.md).
 const SERIES_NEED: usize = 3;
 const SERIES_MIN: f64 = 0.25;
 const SERIES_OUTSCORE: f64 = 2.0;
 
 /// A body written as a series of blocks of one template (a round-up's
 /// product cards, each `div.inside-text` holding one review) while another
-/// part of it scores best alone: when enough candidates of one tag and
-/// class, outside the top one, together outscore it, the nearest ancestor
-/// of the top one that holds them all is the article.
+/// part of it scores best alone: when [`SERIES_NEED`] candidates of one tag
+/// and class, all before the top one in the page and not of its own
+/// template, together score [`SERIES_OUTSCORE`] times the top one, the
+/// nearest ancestor of the top one that holds them is the article.
 fn promote_to_series<'a>(
     top: N<'a>,
     top_score: f64,

@@ -220,7 +220,8 @@ pub fn page_lines<'d>(doc: &'d Dom<'_>) -> Vec<Line<'d>> {
 
 /// The page's lines with their text offsets, and the offset of the first
 /// `<h1>`; with `window`, the walk stops [`AFTER_HEADLINE`] past it.
-/// Without it no offset is read, so none is counted (all are 0).
+/// Without it no offset is read, so text borrowed as it stands is not
+/// counted (the offsets are then meaningless).
 fn walk<'d>(doc: &'d Dom<'_>, window: bool) -> (Vec<(usize, Line<'d>)>, Option<usize>) {
     // (text offset, line) for every line until the window closes.
     let mut seen: Vec<(usize, Line<'d>)> = Vec::new();
