@@ -187,6 +187,41 @@ async fn the_demo_flags_the_edit_and_the_removal_and_nothing_else() {
     assert!(verify.status.success());
 }
 
+/// `cargo run --release -- demo` on a fresh machine: no `--db`, and the
+/// default ledger's directory under the temporary directory does not exist
+/// yet (it did on every machine that had run the demo before, which hid
+/// that the demo failed without it).
+#[tokio::test]
+async fn the_demo_runs_as_the_readme_says_on_a_fresh_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(common::bin())
+        .arg("demo")
+        .env("TMPDIR", tmp.path())
+        .env_remove("NEWSLEDGER_CONFIG")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let db = tmp.path().join("newsledger-demo").join("ledger.db");
+    assert!(db.exists(), "no ledger at {}", db.display());
+    assert!(
+        stdout(&out).contains(&format!("newsledger verify --db {}", db.display())),
+        "{}",
+        stdout(&out)
+    );
+    // A --db whose directory cannot be made gets one clear error.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let bad = file.join("ledger.db");
+    let out = run(None, &["demo", "--db", bad.to_str().unwrap()]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("cannot create {}", file.display())) && err.contains("--db"),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_text_cannot_drive_the_terminal() {
     let s = common::Setup::new().await;

@@ -21,6 +21,11 @@ use site::{Block, Chrome, SeedArticle};
 pub enum DemoError {
     #[error("demo: {0}")]
     Io(#[from] std::io::Error),
+    #[error("demo: cannot create {}: {source} (pass --db PATH to write the ledger elsewhere)", .dir.display())]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("demo: {0}")]
     Service(#[from] service::ServiceError),
     #[error("demo: {0}")]
@@ -95,6 +100,16 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
             std::fs::remove_file(&p)?;
         }
     }
+    // The ledger's directory (by default under the temporary directory,
+    // which a fresh machine has never seen) holds the demo's keys too.
+    let dir = ledger_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    std::fs::create_dir_all(&dir).map_err(|source| DemoError::Dir {
+        dir: dir.clone(),
+        source,
+    })?;
     let server = Server::start().await?;
     let seeds = site::seeds();
     for a in &seeds {
@@ -103,9 +118,6 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
     let mut cfg = config(&server, &seeds, ledger_path);
     // A throw-away checkpoint key, so that the demo signs checkpoints and
     // its articles can be proved with a bundle.
-    let dir = ledger_path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let vkey_path = dir.join("demo.vkey");
     if let Ok(signer) = crate::proof::note::Signer::generate("demo.newsledger.invalid/ledger") {
         let key_path = dir.join("demo-checkpoint.key");
