@@ -459,7 +459,11 @@ static VISIBLE_DATE: LazyLock<regex::Regex> = LazyLock::new(|| {
 });
 
 fn parse_visible_date(text: &str) -> Option<String> {
-    let c = VISIBLE_DATE.captures(text)?;
+    visible_date_of(&VISIBLE_DATE.captures(text)?)
+}
+
+/// The date a [`VISIBLE_DATE`] match reads as.
+fn visible_date_of(c: &regex::Captures<'_>) -> Option<String> {
     let month = |m: &str| {
         let m = m.to_ascii_lowercase();
         [
@@ -477,7 +481,7 @@ fn parse_visible_date(text: &str) -> Option<String> {
     } else if let (Some(y), Some(m), Some(d)) = (g(7), g(8), g(9)) {
         (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
     } else {
-        let (a, sep, b, y) = numeric_parts(&c)?;
+        let (a, sep, b, y) = numeric_parts(c)?;
         let (m, d) = month_day(a, sep, b);
         (y, m as usize, d)
     };
@@ -503,10 +507,11 @@ fn full_date(y: u32, m: u32, d: u32) -> Option<String> {
     normalize_date(&format!("{y:04}-{m:02}-{d:02}"))
 }
 
-/// The other reading of a numeric date written day and month either way
-/// round ("09.10.2024", "03/10/2023"), when both readings are dates.
-fn swapped_reading(text: &str) -> Option<String> {
-    let (a, sep, b, y) = numeric_parts(&VISIBLE_DATE.captures(text)?)?;
+/// The other reading of a [`VISIBLE_DATE`] match that is a numeric date
+/// written day and month either way round ("09.10.2024", "03/10/2023"),
+/// when both readings are dates.
+fn swapped_reading_of(c: &regex::Captures<'_>) -> Option<String> {
+    let (a, sep, b, y) = numeric_parts(c)?;
     if a == b || a > 12 || b > 12 {
         return None;
     }
@@ -1078,6 +1083,10 @@ mod tests {
             r#"<div class="author">Read more stories from our newsroom team here today</div>"#,
         );
         assert_eq!(read(&doc).byline, None);
+    }
+
+    fn swapped_reading(text: &str) -> Option<String> {
+        swapped_reading_of(&VISIBLE_DATE.captures(text)?)
     }
 
     #[test]

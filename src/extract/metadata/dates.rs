@@ -9,7 +9,6 @@
 //! of the same calendar day is kept instead, for its time and offset.
 
 use super::header::Line;
-use super::parse_visible_date;
 /// A date line is short ("Posted on April 13, 2023 by …"); a date inside a
 /// longer text is part of the story, not the article's date.
 const MAX_DATE_LINE: usize = 100;
@@ -70,9 +69,15 @@ pub fn shown(lines: &[Line]) -> Vec<Shown> {
                 } else {
                     // Its label may be inside it ("<time>Last Updated Nov 6,
                     // 2025</time>"): the text before its date, or all of it.
-                    let at = written.first().map_or(line.text.len(), |w| w.0);
+                    let at = written.first().map_or(line.text.len(), |w| w.at);
                     time_value(attr.clone(), written.first())
-                        .map(|d| vec![(at, at, d)])
+                        .map(|date| {
+                            vec![Written {
+                                at,
+                                date,
+                                swapped: None,
+                            }]
+                        })
                         .unwrap_or_default()
                 }
             }
@@ -84,9 +89,9 @@ pub fn shown(lines: &[Line]) -> Vec<Shown> {
             None => Vec::new(),
         };
         if line.time.is_none() {
-            found.retain(|(at, _, _)| !in_sentence(&line.text, *at));
+            found.retain(|w| !in_sentence(&line.text, w.at));
         }
-        for (at, end, date) in found {
+        for Written { at, date, swapped } in found {
             let mut before = recent.clone();
             before.push(' ');
             before.push_str(line.text.get(..at).unwrap_or_default());
@@ -94,7 +99,7 @@ pub fn shown(lines: &[Line]) -> Vec<Shown> {
                 date,
                 label: label_of(&before),
                 below: line.below,
-                swapped: line.text.get(at..end).and_then(super::swapped_reading),
+                swapped,
             });
         }
         recent.push(' ');
@@ -178,8 +183,8 @@ fn in_sentence(text: &str, at: usize) -> bool {
 
 /// A `<time>`: the day its text shows wins over a `datetime` that another
 /// time zone moved to another day; otherwise the precise `datetime`.
-fn time_value(attr: Option<String>, written: Option<&(usize, usize, String)>) -> Option<String> {
-    let shown = written.map(|(_, _, d)| d.clone());
+fn time_value(attr: Option<String>, written: Option<&Written>) -> Option<String> {
+    let shown = written.map(|w| w.date.clone());
     match (attr, shown) {
         (Some(a), Some(s)) if a.get(..10) != s.get(..10) => Some(s),
         (Some(a), _) => Some(a),
@@ -190,15 +195,30 @@ fn time_value(attr: Option<String>, written: Option<&(usize, usize, String)>) ->
 /// True when `text` holds a date a reader would recognize.
 pub fn has_date(text: &str) -> bool {
     super::VISIBLE_DATE
-        .find_iter(text)
-        .any(|m| parse_visible_date(m.as_str()).is_some())
+        .captures_iter(text)
+        .any(|c| super::visible_date_of(&c).is_some())
 }
 
-/// The dates written in `text`, with the byte range of each.
-fn dates_in(text: &str) -> Vec<(usize, usize, String)> {
+/// One date written in a text.
+struct Written {
+    /// Where it starts, in bytes.
+    at: usize,
+    date: String,
+    /// Its other reading ([`Shown::swapped`]).
+    swapped: Option<String>,
+}
+
+/// The dates written in `text`, each read from its one match.
+fn dates_in(text: &str) -> Vec<Written> {
     super::VISIBLE_DATE
-        .find_iter(text)
-        .filter_map(|m| parse_visible_date(m.as_str()).map(|d| (m.start(), m.end(), d)))
+        .captures_iter(text)
+        .filter_map(|c| {
+            Some(Written {
+                at: c.get(0)?.start(),
+                date: super::visible_date_of(&c)?,
+                swapped: super::swapped_reading_of(&c),
+            })
+        })
         .collect()
 }
 
