@@ -238,11 +238,43 @@ const PROMOTE_AMONG: usize = 5;
 /// An ancestor with more link text than this is a page section, not an article.
 const PROMOTE_MAX_LINK_DENSITY: f64 = 0.35;
 
+/// The article the best candidate belongs to: an ancestor that several
+/// of the best candidates share ([`promote_to_alternatives`]), else one
+/// that holds a series of blocks outscoring it ([`promote_to_series`]),
+/// else the candidate itself.
+fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats) -> (N<'a>, f64) {
+    promote_to_alternatives(top, top_score, scores, stats)
+        .or_else(|| promote_to_series(top, top_score, scores, stats))
+        .unwrap_or((top, top_score))
+}
+
+/// An ancestor of the top candidate as the article, with the score it
+/// stands on; none when it has more link text than an article.
+fn as_article<'a>(
+    ancestor: N<'a>,
+    top_score: f64,
+    scores: &IdMap<Score>,
+    stats: &Stats,
+) -> Option<(N<'a>, f64)> {
+    if stats.get(ancestor.id()).link_density() > PROMOTE_MAX_LINK_DENSITY {
+        return None;
+    }
+    let s = scores
+        .get(&ancestor.id())
+        .map_or(top_score, |s| s.total.max(top_score));
+    Some((ancestor, s))
+}
+
 /// An article split into sections that each score on their own (one
 /// `<section>` per heading, a widget per block): when several of the best
 /// candidates sit under one ancestor of the top one, that ancestor is the
 /// article (readability's "alternative candidate ancestors").
-fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats) -> (N<'a>, f64) {
+fn promote_to_alternatives<'a>(
+    top: N<'a>,
+    top_score: f64,
+    scores: &IdMap<Score>,
+    stats: &Stats,
+) -> Option<(N<'a>, f64)> {
     // Only the best few are needed: select them, then order them.
     let mut ranked: Vec<(&NodeId, &Score)> = scores.iter().collect();
     let order = |a: &(&NodeId, &Score), b: &(&NodeId, &Score)| {
@@ -261,32 +293,24 @@ fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats)
         .map(|(id, _)| **id)
         .collect();
     if alternatives.len() < PROMOTE_NEED {
-        return promote_to_series(top, top_score, scores, stats).unwrap_or((top, top_score));
+        return None;
     }
     let within = |id: NodeId, ancestor: NodeId| {
         top.dom()
             .get(id)
             .is_some_and(|n| n.ancestors().any(|a| a.id() == ancestor))
     };
-    for ancestor in top.ancestors() {
-        if element(ancestor).is_none_or(|e| matches!(e.name(), "body" | "html")) {
-            break;
-        }
-        let inside = alternatives
-            .iter()
-            .filter(|alt| within(**alt, ancestor.id()))
-            .count();
-        if inside >= PROMOTE_NEED {
-            if stats.get(ancestor.id()).link_density() > PROMOTE_MAX_LINK_DENSITY {
-                break;
-            }
-            let s = scores
-                .get(&ancestor.id())
-                .map_or(top_score, |s| s.total.max(top_score));
-            return (ancestor, s);
-        }
-    }
-    promote_to_series(top, top_score, scores, stats).unwrap_or((top, top_score))
+    let ancestor = top
+        .ancestors()
+        .take_while(|a| element(*a).is_some_and(|e| !matches!(e.name(), "body" | "html")))
+        .find(|a| {
+            alternatives
+                .iter()
+                .filter(|alt| within(**alt, a.id()))
+                .count()
+                >= PROMOTE_NEED
+        })?;
+    as_article(ancestor, top_score, scores, stats)
 }
 
 /// Candidates of one template that make a series: at least this many,
@@ -347,13 +371,7 @@ fn promote_to_series<'a>(
                     && inside.iter().sum::<f64>() >= SERIES_OUTSCORE * top_score
             })
         })?;
-    if stats.get(ancestor.id()).link_density() > PROMOTE_MAX_LINK_DENSITY {
-        return None;
-    }
-    let s = scores
-        .get(&ancestor.id())
-        .map_or(top_score, |s| s.total.max(top_score));
-    Some((ancestor, s))
+    as_article(ancestor, top_score, scores, stats)
 }
 
 /// How far up from the best candidate a repeated chunk may be joined.
