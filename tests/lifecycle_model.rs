@@ -16,7 +16,9 @@
 //! unchanged refetches are stored as compact entries: after every step every
 //! revision's text reads back whole and the current capture is kept. A second
 //! property applies the same reports one transaction each and in random
-//! group commits, and requires the same entries and outcomes.
+//! group commits, and requires the same entries and outcomes; a third does
+//! the same with fetches that fail inside the group (a trigger aborts their
+//! statement or rolls back the whole transaction).
 //!
 //! `PROPTEST_CASES` raises the number of sequences; `bench/fuzz.sh` runs it long.
 
@@ -543,7 +545,7 @@ fn entries_after_genesis(path: &Path) -> Vec<(String, Option<String>, String)> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-    /// Group commits (several fetches, one transaction, a savepoint each)
+    /// Group commits (several fetches, one transaction)
     /// record exactly what one transaction per fetch records, whatever the
     /// grouping: the same entries in the same order, the same outcomes, and
     /// a ledger that verifies.
@@ -577,6 +579,94 @@ proptest! {
             }
         }
         prop_assert_eq!(one, many);
+        prop_assert_eq!(entries_after_genesis(&a), entries_after_genesis(&b));
+        let conn = ledger::open_read_only(&b).unwrap();
+        let report = verify::verify(&conn, None).unwrap();
+        prop_assert!(report.ok(), "{:?} {:?}", report.first_break, report.derived.first());
+    }
+}
+
+/// How a report of the failure property ends: recorded, refused by a
+/// trigger that aborts its statement, or by one that rolls back the
+/// whole transaction (as SQLite does itself on a full disk).
+#[derive(Debug, Clone, Copy)]
+enum Fate {
+    Recorded,
+    Aborted,
+    RolledBack,
+}
+
+fn fate() -> impl Strategy<Value = Fate> {
+    prop_oneof![6 => Just(Fate::Recorded), 1 => Just(Fate::Aborted), 1 => Just(Fate::RolledBack)]
+}
+
+/// A ledger whose fetch-state rows refuse the sources "aborted" (the
+/// statement fails) and "rolled-back" (the transaction is rolled back):
+/// the fetch fails after its entries were appended, inside its transaction.
+fn refusing_writer(path: &Path) -> Writer {
+    let writer = Writer::open(path).unwrap();
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER test_abort BEFORE INSERT ON fetch_state WHEN NEW.source = 'aborted'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
+             CREATE TRIGGER test_rollback BEFORE INSERT ON fetch_state WHEN NEW.source = 'rolled-back'
+             BEGIN SELECT RAISE(ROLLBACK, 'rolled back by the test'); END;",
+        )
+        .unwrap();
+    writer
+}
+
+fn outcome(applied: newsledger::ledger::Result<Applied>) -> Result<&'static str, ()> {
+    applied.map(|a| a.outcome.as_str()).map_err(|_| ())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// A fetch that fails inside a group commit (its statement aborted, or
+    /// its whole transaction rolled back by SQLite) leaves nothing of
+    /// itself, and every other fetch of the group is recorded as one
+    /// transaction per fetch would record it: the same outcomes, failures
+    /// at the same places, the same entries, and a ledger that verifies.
+    #[test]
+    fn a_failed_fetch_in_a_group_costs_only_itself(
+        steps in prop::collection::vec((step(), fate()), 1..16),
+        cuts in prop::collection::vec(any::<bool>(), 16),
+    ) {
+        let reports: Vec<FetchReport> = steps
+            .into_iter()
+            .filter(|(s, _)| !matches!(s, Step::Crash | Step::Checkpoint | Step::Prune))
+            .map(|(s, f)| {
+                let mut r = report(s);
+                r.source = match f {
+                    Fate::Recorded => "model",
+                    Fate::Aborted => "aborted",
+                    Fate::RolledBack => "rolled-back",
+                }
+                .into();
+                r
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("single.db"), dir.path().join("grouped.db"));
+        let mut single = refusing_writer(&a);
+        let one: Vec<_> = reports.iter().map(|r| outcome(single.apply(r))).collect();
+        let mut grouped = refusing_writer(&b);
+        let mut many = Vec::new();
+        let mut group: Vec<&FetchReport> = Vec::new();
+        for (i, r) in reports.iter().enumerate() {
+            group.push(r);
+            if cuts[i] || i + 1 == reports.len() {
+                many.extend(grouped.apply_group(&group).into_iter().map(outcome));
+                group.clear();
+            }
+        }
+        // A refused fetch fails, whichever way it was refused.
+        for (r, o) in reports.iter().zip(&one) {
+            prop_assert_eq!(r.source == "model", o.is_ok(), "{} {:?}", r.source, o);
+        }
+        prop_assert_eq!(&one, &many);
         prop_assert_eq!(entries_after_genesis(&a), entries_after_genesis(&b));
         let conn = ledger::open_read_only(&b).unwrap();
         let report = verify::verify(&conn, None).unwrap();

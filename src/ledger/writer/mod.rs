@@ -444,58 +444,98 @@ impl Writer {
     }
 
     /// Records several fetches in one transaction, so that they share one
-    /// commit (one fsync): a group commit. Each fetch is applied inside its
-    /// own savepoint, so a fetch that fails leaves nothing of itself and
-    /// the others are still recorded; a failed commit records none of them
-    /// (and every one gets the error). Results are only returned after the
-    /// commit: nothing is reported recorded that is not durable.
+    /// commit (one fsync): a group commit. A fetch that fails leaves
+    /// nothing of itself and the others are still recorded; a failed commit
+    /// records none of them (and every one gets the error). Results are
+    /// only returned after the commit: nothing is reported recorded that is
+    /// not durable.
+    ///
+    /// The group is applied without savepoints: when a fetch fails, the
+    /// whole transaction is rolled back and the group applied again without
+    /// it. Each fetch is thus applied, or fails, on the state that one
+    /// transaction per fetch would have given it, and the common case (no
+    /// failure) pays no savepoint (SQLite copies every page a savepoint
+    /// first touches, 16 KiB each, into its undo journal). A failure that
+    /// SQLite answers by rolling back the transaction itself (a full disk,
+    /// `RAISE(ROLLBACK)`) is handled the same way, where a savepoint would
+    /// have been gone with it.
     pub fn apply_group(&mut self, reports: &[&FetchReport]) -> Vec<Result<Applied>> {
         let path = self.path.clone();
         let webhooks = std::mem::take(&mut self.webhooks);
-        let each_error = |e: &rusqlite::Error, n: usize| -> Vec<Result<Applied>> {
-            (0..n)
-                .map(|_| Err(LedgerError::sqlite(&path)(copy_error(e))))
-                .collect()
-        };
-        let results = (|| {
-            let tx = match self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-            {
-                Ok(tx) => tx,
-                Err(e) => return each_error(&e, reports.len()),
-            };
-            let mut results = Vec::with_capacity(reports.len());
-            for report in reports {
-                let now = Utc::now();
-                let one = (|| {
-                    tx.prepare_cached("SAVEPOINT fetch")?.execute([])?;
-                    let applied = apply_in(&tx, report, now).and_then(|applied| {
-                        for flag in &applied.flags {
-                            enqueue(&tx, &webhooks, &report.source, flag, now)?;
-                        }
-                        Ok(applied)
-                    });
-                    match applied {
-                        Ok(a) => {
-                            tx.prepare_cached("RELEASE fetch")?.execute([])?;
-                            Ok(a)
-                        }
-                        Err(e) => {
-                            tx.execute_batch("ROLLBACK TO fetch; RELEASE fetch")?;
-                            Err(e)
-                        }
+        // The error of each report that failed, in an attempt rolled back.
+        let mut failed: Vec<Option<LedgerError>> = reports.iter().map(|_| None).collect();
+        let mut applied = Vec::new().into_iter();
+        while failed.iter().any(Option::is_none) {
+            match self.attempt(reports, &failed, &webhooks) {
+                Attempt::Committed(a) => {
+                    applied = a.into_iter();
+                    break;
+                }
+                Attempt::Failed(i, e) => {
+                    if let Some(slot) = failed.get_mut(i) {
+                        *slot = Some(LedgerError::sqlite(&path)(e));
                     }
-                })();
-                results.push(one.map_err(LedgerError::sqlite(&path)));
+                }
+                Attempt::Refused(e) => {
+                    for slot in failed.iter_mut().filter(|f| f.is_none()) {
+                        *slot = Some(LedgerError::sqlite(&path)(copy_error(&e)));
+                    }
+                }
             }
-            match tx.commit() {
-                Ok(()) => results,
-                Err(e) => each_error(&e, reports.len()),
-            }
-        })();
+        }
         self.webhooks = webhooks;
-        results
+        // The committed attempt applied exactly the reports that did not fail.
+        failed
+            .into_iter()
+            .map(|f| match f {
+                Some(e) => Err(e),
+                None => applied
+                    .next()
+                    .ok_or_else(|| LedgerError::sqlite(&path)(rusqlite::Error::InvalidQuery)),
+            })
+            .collect()
+    }
+
+    /// One transaction applying every report that has not failed, committed
+    /// only if all of them applied.
+    fn attempt(
+        &mut self,
+        reports: &[&FetchReport],
+        failed: &[Option<LedgerError>],
+        webhooks: &[Webhook],
+    ) -> Attempt {
+        let tx = match self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            Ok(tx) => tx,
+            Err(e) => return Attempt::Refused(e),
+        };
+        let mut applied = Vec::with_capacity(reports.len());
+        for (i, (report, _)) in reports
+            .iter()
+            .zip(failed)
+            .enumerate()
+            .filter(|(_, (_, f))| f.is_none())
+        {
+            let now = Utc::now();
+            let one = apply_in(&tx, report, now).and_then(|a| {
+                for flag in &a.flags {
+                    enqueue(&tx, webhooks, &report.source, flag, now)?;
+                }
+                Ok(a)
+            });
+            match one {
+                Ok(a) => applied.push(a),
+                // Dropping the transaction rolls it back (when SQLite has
+                // not already).
+                Err(e) => return Attempt::Failed(i, e),
+            }
+        }
+        match tx.commit() {
+            Ok(()) => Attempt::Committed(applied),
+            Err(e) => Attempt::Refused(e),
+        }
     }
 
     /// Applies a source's retention rule if it is due (at most once a day,
@@ -541,6 +581,17 @@ impl Writer {
 }
 
 /// A copy of a SQLite error, for every fetch of a group that shares it.
+/// How one attempt at a group ended.
+enum Attempt {
+    /// Every report that had not failed applied (in their order), and the
+    /// commit held.
+    Committed(Vec<Applied>),
+    /// This report failed; the transaction is rolled back.
+    Failed(usize, rusqlite::Error),
+    /// The transaction could not begin or commit: no report is recorded.
+    Refused(rusqlite::Error),
+}
+
 fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
     match e {
         rusqlite::Error::SqliteFailure(code, msg) => {
