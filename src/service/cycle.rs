@@ -440,45 +440,12 @@ async fn fetch_one(
     if permit.is_none() && *shutdown.borrow() {
         return None;
     }
-    let (article, skipped) = match &result.response {
-        Ok(resp) if (200..300).contains(&resp.status) && resp.is_html() && resp.looks_binary() => (
-            None,
-            Some("binary body served as HTML: not parsed".to_string()),
-        ),
-        Ok(resp) if (200..300).contains(&resp.status) && resp.is_html() => {
-            let body = resp.body.clone();
-            let ct = resp.header("content-type").map(str::to_string);
-            let final_url = result.final_url.clone();
-            let overrides = source.overrides.clone();
-            let _cpu = cpu_permit().await;
-            let job = tokio::task::spawn_blocking(move || {
-                let html = extract::decode(&body, ct.as_deref());
-                extract::extract(&html, Some(&final_url), &overrides)
-            });
-            match tokio::time::timeout(EXTRACT_TIMEOUT, job).await {
-                Ok(Ok(a)) => (Some(a), None),
-                Ok(Err(e)) => (None, Some(format!("extraction failed: {e}"))),
-                Err(_) => (
-                    None,
-                    Some(format!("extraction took longer than {EXTRACT_TIMEOUT:?}")),
-                ),
-            }
-        }
-        Ok(resp) if (200..300).contains(&resp.status) => (
-            None,
-            Some(format!(
-                "not HTML: {}",
-                resp.header("content-type").unwrap_or("?")
-            )),
-        ),
-        _ => (None, None),
-    };
     let seconds = (result.finished_at - result.started_at)
         .num_milliseconds()
         .max(0) as f64
         / 1000.0;
     let bytes = result.response.as_ref().map_or(0, |r| r.body.len() as u64);
-    let report = FetchReport {
+    let report = |result, article, skipped| FetchReport {
         source: source.name.clone(),
         keep_raw: source.keep_raw,
         result,
@@ -487,7 +454,51 @@ async fn fetch_one(
         overrides: source.overrides.clone(),
         prepared: Default::default(),
     };
-    let report = prepared(&ctx.ledger_path, report, hint).await?;
+    // A report extracted and prepared, or why the response was not extracted.
+    let done: Result<FetchReport, Option<String>> = match &result.response {
+        Ok(resp) if (200..300).contains(&resp.status) && resp.is_html() && resp.looks_binary() => {
+            Err(Some("binary body served as HTML: not parsed".to_string()))
+        }
+        Ok(resp) if (200..300).contains(&resp.status) && resp.is_html() => {
+            // Extraction and preparation are one job: the page is still in
+            // this core's cache when it is hashed and compressed, and the
+            // job waits for one CPU permit instead of two. The job works on
+            // a copy, so that a page whose extraction never ends is still
+            // recorded (as skipped) from the original.
+            let ct = resp.header("content-type").map(str::to_string);
+            let mut job_report = report(result.clone(), None, None);
+            let path = ctx.ledger_path.clone();
+            let job_hint = hint.clone();
+            let _cpu = cpu_permit().await;
+            let job = tokio::task::spawn_blocking(move || {
+                if let Ok(resp) = &job_report.result.response {
+                    let html = extract::decode(&resp.body, ct.as_deref());
+                    job_report.article = Some(extract::extract(
+                        &html,
+                        Some(&job_report.result.final_url),
+                        &job_report.overrides,
+                    ));
+                }
+                prepare_in_place(&path, job_report, job_hint.as_ref())
+            });
+            match tokio::time::timeout(EXTRACT_TIMEOUT, job).await {
+                Ok(Ok(done)) => Ok(done),
+                Ok(Err(e)) => Err(Some(format!("extraction failed: {e}"))),
+                Err(_) => Err(Some(format!(
+                    "extraction took longer than {EXTRACT_TIMEOUT:?}"
+                ))),
+            }
+        }
+        Ok(resp) if (200..300).contains(&resp.status) => Err(Some(format!(
+            "not HTML: {}",
+            resp.header("content-type").unwrap_or("?")
+        ))),
+        _ => Err(None),
+    };
+    let report = match done {
+        Ok(report) => report,
+        Err(skipped) => prepared(&ctx.ledger_path, report(result, None, skipped), hint).await?,
+    };
     let requested = report.result.requested_url.clone();
     let applied = ctx.writer.record(report).await;
     match &applied {
@@ -528,23 +539,28 @@ pub(super) async fn prepared(
         .response
         .as_ref()
         .is_ok_and(|r| !r.body.is_empty());
-    let path = ledger.to_path_buf();
-    let run = move |mut report: FetchReport| {
-        // A panic here costs the preparation, not the report: the writer
-        // does the work itself.
-        report.prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            prepare(&report, hint.as_ref(), || {
-                ledger::open_read_only(&path).ok()
-            })
-        }))
-        .unwrap_or_default();
-        report
-    };
     if !has_body {
-        return Some(run(report));
+        return Some(prepare_in_place(ledger, report, hint.as_ref()));
     }
+    let path = ledger.to_path_buf();
     let _cpu = cpu_permit().await;
-    tokio::task::spawn_blocking(move || run(report)).await.ok()
+    tokio::task::spawn_blocking(move || prepare_in_place(&path, report, hint.as_ref()))
+        .await
+        .ok()
+}
+
+/// [`prepare`] on this thread. A panic there costs the preparation, not
+/// the report: the writer does the work itself.
+fn prepare_in_place(
+    ledger: &std::path::Path,
+    mut report: FetchReport,
+    hint: Option<&Hint>,
+) -> FetchReport {
+    report.prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prepare(&report, hint, || ledger::open_read_only(ledger).ok())
+    }))
+    .unwrap_or_default();
+    report
 }
 
 /// CPU-bound work (extraction, preparation) runs at most [`cpu_slots`]
