@@ -580,7 +580,6 @@ impl Writer {
     }
 }
 
-/// A copy of a SQLite error, for every fetch of a group that shares it.
 /// How one attempt at a group ended.
 enum Attempt {
     /// Every report that had not failed applied (in their order), and the
@@ -592,6 +591,7 @@ enum Attempt {
     Refused(rusqlite::Error),
 }
 
+/// A copy of a SQLite error, for every fetch of a group that shares it.
 fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
     match e {
         rusqlite::Error::SqliteFailure(code, msg) => {
