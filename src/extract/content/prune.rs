@@ -132,14 +132,67 @@ const DESCRIPTIVE_PREFIXES: &[&str] = &[
     "status-",
 ];
 
+/// A class token that is a Tailwind overflow or scroll utility, alone or
+/// under a variant (`overflow-hidden`, `prose-table:overflow-x-auto`,
+/// `scroll-mt-20`): it says how a box clips or where it scrolls to, while
+/// its words `hidden` and `scroll` are what the negative pattern looks for
+/// in hidden boxes and scrolling tickers. A variant that hides a box at
+/// some size (`lg:hidden`) is kept: that box is chrome for some readers.
+fn styling(token: &str) -> bool {
+    let utility = token.rsplit(':').next().unwrap_or(token);
+    let utility = utility.strip_suffix('!').unwrap_or(utility);
+    if let Some(rest) = utility.strip_prefix("overflow-") {
+        let rest = rest
+            .strip_prefix("x-")
+            .or_else(|| rest.strip_prefix("y-"))
+            .unwrap_or(rest);
+        return ["hidden", "scroll", "auto", "clip", "visible"].contains(&rest);
+    }
+    if let Some(rest) = utility.strip_prefix("scroll-") {
+        return ["smooth", "auto"].contains(&rest)
+            || rest.strip_prefix(['m', 'p']).is_some_and(|r| {
+                let r = r
+                    .strip_prefix(['t', 'r', 'b', 'l', 'x', 'y', 's', 'e'])
+                    .unwrap_or(r);
+                r.starts_with('-')
+            });
+    }
+    false
+}
+
+/// `class` without CSS comments: a template that writes its utilities
+/// with `/* HEADINGS ... */` notes between them has words in its class
+/// list that name nothing on the page.
+fn without_comments(class: &str) -> std::borrow::Cow<'_, str> {
+    if !class.contains("/*") {
+        return class.into();
+    }
+    let mut out = String::with_capacity(class.len());
+    let mut rest = class;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(rest.get(..start).unwrap_or(""));
+        out.push(' ');
+        rest = rest
+            .get(start + 2..)
+            .and_then(|r| r.find("*/").and_then(|end| r.get(end + 2..)))
+            .unwrap_or("");
+    }
+    out.push_str(rest);
+    out.into()
+}
+
 fn class_and_id(e: Element<'_>) -> String {
     let mut s = String::new();
     let filtered: String;
-    let class = match e.attribute("class") {
-        Some(c) if c.split_ascii_whitespace().any(descriptive) => {
+    let class = e.attribute("class").map(without_comments);
+    let class = match class.as_deref() {
+        Some(c)
+            if c.split_ascii_whitespace()
+                .any(|t| descriptive(t) || styling(t)) =>
+        {
             filtered = c
                 .split_ascii_whitespace()
-                .filter(|t| !descriptive(t))
+                .filter(|t| !descriptive(t) && !styling(t))
                 .collect::<Vec<_>>()
                 .join(" ");
             Some(filtered.as_str())
@@ -628,6 +681,42 @@ mod tests {
         assert!(class_weight(first("<div class=\"entry-content\">x</div>", "div")) > 0.0);
         assert!(class_weight(first("<div class=\"widget\">x</div>", "div")) < 0.0);
         assert_eq!(class_weight(first("<div>x</div>", "div")), 0.0);
+    }
+
+    #[test]
+    fn overflow_and_scroll_utilities_and_css_comments_name_no_role() {
+        let weight =
+            |class: &str| class_weight(first(&format!("<div class=\"{class}\">x</div>"), "div"));
+        // A Tailwind article container: its utilities clip tables and offset
+        // headings (`hidden`, `scroll`), its notes name spacing.
+        let prose = "prose prose-lg /* TABLES - clipped, with generous spacing */ \
+                     prose-table:overflow-hidden prose-headings:scroll-mt-20";
+        assert!(weight(prose) > 0.0, "{}", weight(prose));
+        for utility in [
+            "overflow-hidden",
+            "overflow-x-auto",
+            "md:overflow-y-scroll",
+            "scroll-mt-20",
+            "scroll-smooth",
+            "lg:scroll-pt-4!",
+        ] {
+            assert!(styling(utility), "{utility}");
+            assert_eq!(weight(utility), 0.0, "{utility}");
+        }
+        // What hides a box, or names a scroller, still counts against it.
+        for chrome in [
+            "hidden",
+            "lg:hidden",
+            "news-scroll",
+            "scroller",
+            "scroll-ticker",
+            "scroll-box",
+        ] {
+            assert!(!styling(chrome), "{chrome}");
+            assert!(weight(chrome) < 0.0, "{chrome}");
+        }
+        assert_eq!(without_comments("a /* b */ c /* d"), "a   c  ");
+        assert_eq!(without_comments("no comment"), "no comment");
     }
 
     #[test]
