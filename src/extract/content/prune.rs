@@ -148,6 +148,12 @@ fn styling(token: &str) -> bool {
             .unwrap_or(rest);
         return ["hidden", "scroll", "auto", "clip", "visible"].contains(&rest);
     }
+    if let Some(rest) = utility.strip_prefix("text-") {
+        return text_utility(rest);
+    }
+    if utility.starts_with("justify-content-") || utility.starts_with("align-content-") {
+        return true;
+    }
     if let Some(rest) = utility.strip_prefix("scroll-") {
         return ["smooth", "auto"].contains(&rest)
             || rest.strip_prefix(['m', 'p']).is_some_and(|r| {
@@ -158,6 +164,108 @@ fn styling(token: &str) -> bool {
             });
     }
     false
+}
+
+/// What follows `text-` in a Tailwind or Bootstrap utility that sets a
+/// size, an alignment or a colour (`text-sm`, `text-center`,
+/// `text-gray-600`, `text-[20px]`, `text-muted`): it styles any text, a
+/// footer's as well as an article's.
+fn text_utility(rest: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "xs",
+        "sm",
+        "base",
+        "md",
+        "lg",
+        "xl",
+        "left",
+        "center",
+        "right",
+        "justify",
+        "start",
+        "end",
+        "white",
+        "black",
+        "transparent",
+        "current",
+        "inherit",
+        "muted",
+        "primary",
+        "secondary",
+        "success",
+        "danger",
+        "warning",
+        "info",
+        "light",
+        "dark",
+        "body",
+        "nowrap",
+        "wrap",
+        "balance",
+        "pretty",
+        "clip",
+        "ellipsis",
+    ];
+    const COLOURS: &[&str] = &[
+        "slate",
+        "gray",
+        "grey",
+        "zinc",
+        "neutral",
+        "stone",
+        "red",
+        "orange",
+        "amber",
+        "yellow",
+        "lime",
+        "green",
+        "emerald",
+        "teal",
+        "cyan",
+        "sky",
+        "blue",
+        "indigo",
+        "violet",
+        "purple",
+        "fuchsia",
+        "pink",
+        "rose",
+        "primary",
+        "secondary",
+        "muted",
+        "accent",
+        "foreground",
+    ];
+    if rest.starts_with('[') || WORDS.contains(&rest) {
+        return true;
+    }
+    // `2xl` to `9xl`
+    if rest.len() == 3 && rest.ends_with("xl") && rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return true;
+    }
+    // `gray-600`, `primary-500`, `muted-foreground`, `cyan-900/80`
+    rest.split_once('-').is_some_and(|(colour, shade)| {
+        COLOURS.contains(&colour)
+            && (shade.starts_with(|c: char| c.is_ascii_digit()) || shade == "foreground")
+    })
+}
+
+/// A class token that styles the element's paragraphs, headings or lists
+/// through an arbitrary variant (`[&_p]:mb-4`, `[&>ul]:list-disc`): the
+/// element is a rich-text container, as Tailwind Typography's `prose` is.
+fn styles_its_text(token: &str) -> bool {
+    let Some(selector) = token
+        .strip_prefix("[&")
+        .and_then(|t| t.split_once("]:"))
+        .map(|(s, _)| s)
+    else {
+        return false;
+    };
+    let tag = selector.trim_start_matches(['_', '>']);
+    matches!(
+        tag,
+        "p" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "ul" | "ol" | "li" | "blockquote"
+    )
 }
 
 /// `class` without CSS comments: a template that writes its utilities
@@ -209,6 +317,11 @@ fn class_and_id(e: Element<'_>) -> String {
         } else {
             s.push_str(c);
         }
+    }
+    if e.attribute("class")
+        .is_some_and(|c| c.split_ascii_whitespace().any(styles_its_text))
+    {
+        s.push_str(" prose");
     }
     if let Some(i) = e.attribute("id") {
         s.push(' ');
@@ -684,7 +797,7 @@ mod tests {
     }
 
     #[test]
-    fn overflow_and_scroll_utilities_and_css_comments_name_no_role() {
+    fn styling_utilities_and_css_comments_name_no_role() {
         let weight =
             |class: &str| class_weight(first(&format!("<div class=\"{class}\">x</div>"), "div"));
         // A Tailwind article container: its utilities clip tables and offset
@@ -715,6 +828,27 @@ mod tests {
             assert!(!styling(chrome), "{chrome}");
             assert!(weight(chrome) < 0.0, "{chrome}");
         }
+        // Text utilities style any text; a container that styles its own
+        // paragraphs and lists through a variant is rich text.
+        for utility in [
+            "text-sm",
+            "text-center",
+            "text-gray-600",
+            "md:text-2xl",
+            "text-[20px]",
+            "text-muted-foreground",
+            "justify-content-center",
+        ] {
+            assert!(styling(utility), "{utility}");
+            assert_eq!(weight(utility), 0.0, "{utility}");
+        }
+        for named in ["text-block", "article-text", "text", "text-content"] {
+            assert!(!styling(named), "{named}");
+            assert!(weight(named) > 0.0, "{named}");
+        }
+        assert!(styles_its_text("[&_p]:mb-4") && styles_its_text("[&>ul]:list-disc"));
+        assert!(!styles_its_text("[&_svg]:w-4") && !styles_its_text("hover:underline"));
+        assert!(weight("max-w-none [&_h4]:text-lg [&_ol]:list-decimal") > 0.0);
         assert_eq!(without_comments("a /* b */ c /* d"), "a   c  ");
         assert_eq!(without_comments("no comment"), "no comment");
     }
