@@ -171,72 +171,14 @@ fn styling(token: &str) -> bool {
 /// `text-gray-600`, `text-[20px]`, `text-muted`): it styles any text, a
 /// footer's as well as an article's.
 fn text_utility(rest: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "xs",
-        "sm",
-        "base",
-        "md",
-        "lg",
-        "xl",
-        "left",
-        "center",
-        "right",
-        "justify",
-        "start",
-        "end",
-        "white",
-        "black",
-        "transparent",
-        "current",
-        "inherit",
-        "muted",
-        "primary",
-        "secondary",
-        "success",
-        "danger",
-        "warning",
-        "info",
-        "light",
-        "dark",
-        "body",
-        "nowrap",
-        "wrap",
-        "balance",
-        "pretty",
-        "clip",
-        "ellipsis",
-    ];
-    const COLOURS: &[&str] = &[
-        "slate",
-        "gray",
-        "grey",
-        "zinc",
-        "neutral",
-        "stone",
-        "red",
-        "orange",
-        "amber",
-        "yellow",
-        "lime",
-        "green",
-        "emerald",
-        "teal",
-        "cyan",
-        "sky",
-        "blue",
-        "indigo",
-        "violet",
-        "purple",
-        "fuchsia",
-        "pink",
-        "rose",
-        "primary",
-        "secondary",
-        "muted",
-        "accent",
-        "foreground",
-    ];
-    if rest.starts_with('[') || WORDS.contains(&rest) {
+    const WORDS: &str = "xs sm base md lg xl left center right justify start end white black \
+        transparent current inherit muted primary secondary success danger warning info light dark \
+        body nowrap wrap balance pretty clip ellipsis";
+    const COLOURS: &str = "slate gray grey zinc neutral stone red orange amber yellow lime green \
+        emerald teal cyan sky blue indigo violet purple fuchsia pink rose primary secondary muted \
+        accent foreground";
+    let named = |list: &str, word: &str| list.split_ascii_whitespace().any(|w| w == word);
+    if rest.starts_with('[') || named(WORDS, rest) {
         return true;
     }
     // `2xl` to `9xl`
@@ -245,7 +187,7 @@ fn text_utility(rest: &str) -> bool {
     }
     // `gray-600`, `primary-500`, `muted-foreground`, `cyan-900/80`
     rest.split_once('-').is_some_and(|(colour, shade)| {
-        COLOURS.contains(&colour)
+        named(COLOURS, colour)
             && (shade.starts_with(|c: char| c.is_ascii_digit()) || shade == "foreground")
     })
 }
@@ -805,14 +747,11 @@ mod tests {
         let prose = "prose prose-lg /* TABLES - clipped, with generous spacing */ \
                      prose-table:overflow-hidden prose-headings:scroll-mt-20";
         assert!(weight(prose) > 0.0, "{}", weight(prose));
-        for utility in [
-            "overflow-hidden",
-            "overflow-x-auto",
-            "md:overflow-y-scroll",
-            "scroll-mt-20",
-            "scroll-smooth",
-            "lg:scroll-pt-4!",
-        ] {
+        // Overflow, scroll and text utilities style a box or any text.
+        let utilities = "overflow-hidden overflow-x-auto md:overflow-y-scroll scroll-mt-20 \
+             scroll-smooth lg:scroll-pt-4! text-sm text-center text-gray-600 md:text-2xl \
+             text-[20px] text-muted-foreground justify-content-center";
+        for utility in utilities.split_ascii_whitespace() {
             assert!(styling(utility), "{utility}");
             assert_eq!(weight(utility), 0.0, "{utility}");
         }
@@ -828,20 +767,8 @@ mod tests {
             assert!(!styling(chrome), "{chrome}");
             assert!(weight(chrome) < 0.0, "{chrome}");
         }
-        // Text utilities style any text; a container that styles its own
-        // paragraphs and lists through a variant is rich text.
-        for utility in [
-            "text-sm",
-            "text-center",
-            "text-gray-600",
-            "md:text-2xl",
-            "text-[20px]",
-            "text-muted-foreground",
-            "justify-content-center",
-        ] {
-            assert!(styling(utility), "{utility}");
-            assert_eq!(weight(utility), 0.0, "{utility}");
-        }
+        // A container that styles its own paragraphs and lists through a
+        // variant is rich text; a class that names text is still content.
         for named in ["text-block", "article-text", "text", "text-content"] {
             assert!(!styling(named), "{named}");
             assert!(weight(named) > 0.0, "{named}");
