@@ -866,16 +866,16 @@ pub fn normalize_date(s: &str) -> Option<String> {
                 .then(|| d.format("%Y-%m-%dT%H:%M:%S").to_string());
         }
     }
+    // A day alone, from the start of a longer value; or year, month name,
+    // day, as PubMed writes `citation_publication_date` ("2023 Jan 7").
     let date_part = s.get(..10).unwrap_or(s);
-    for f in ["%Y-%m-%d", "%Y/%m/%d"] {
-        if let Ok(d) = NaiveDate::parse_from_str(date_part, f) {
-            return plausible(chrono::Datelike::year(&d)).then(|| d.format("%Y-%m-%d").to_string());
-        }
-    }
-    // Year, month name, day: how PubMed writes `citation_publication_date`
-    // ("2023 Jan 7", "2024 June 30").
-    for f in ["%Y %b %d", "%Y %B %d"] {
-        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+    for (text, f) in [
+        (date_part, "%Y-%m-%d"),
+        (date_part, "%Y/%m/%d"),
+        (s, "%Y %b %d"),
+        (s, "%Y %B %d"),
+    ] {
+        if let Ok(d) = NaiveDate::parse_from_str(text, f) {
             return plausible(chrono::Datelike::year(&d)).then(|| d.format("%Y-%m-%d").to_string());
         }
     }

@@ -132,12 +132,14 @@ const DESCRIPTIVE_PREFIXES: &[&str] = &[
     "status-",
 ];
 
-/// A class token that is a Tailwind overflow or scroll utility, alone or
-/// under a variant (`overflow-hidden`, `prose-table:overflow-x-auto`,
-/// `scroll-mt-20`): it says how a box clips or where it scrolls to, while
-/// its words `hidden` and `scroll` are what the negative pattern looks for
-/// in hidden boxes and scrolling tickers. A variant that hides a box at
-/// some size (`lg:hidden`) is kept: that box is chrome for some readers.
+/// A class token that styles a box and names no role, alone or under a
+/// variant: a Tailwind overflow or scroll utility (`overflow-hidden`,
+/// `prose-table:overflow-x-auto`, `scroll-mt-20`), whose words `hidden`
+/// and `scroll` are what the negative pattern looks for in hidden boxes
+/// and tickers; a text utility ([`text_utility`]) or a Bootstrap
+/// `justify-content-*`, whose words `text` and `content` the positive one
+/// looks for. A variant that hides a box at some size (`lg:hidden`) is
+/// kept: that box is chrome for some readers.
 fn styling(token: &str) -> bool {
     let utility = token.rsplit(':').next().unwrap_or(token);
     let utility = utility.strip_suffix('!').unwrap_or(utility);
@@ -234,15 +236,14 @@ fn without_comments(class: &str) -> std::borrow::Cow<'_, str> {
 fn class_and_id(e: Element<'_>) -> String {
     let mut s = String::new();
     let filtered: String;
+    // Tokens that say nothing of the element's role.
+    let silent = |t: &str| descriptive(t) || styling(t);
     let class = e.attribute("class").map(without_comments);
     let class = match class.as_deref() {
-        Some(c)
-            if c.split_ascii_whitespace()
-                .any(|t| descriptive(t) || styling(t)) =>
-        {
+        Some(c) if c.split_ascii_whitespace().any(silent) => {
             filtered = c
                 .split_ascii_whitespace()
-                .filter(|t| !descriptive(t) && !styling(t))
+                .filter(|t| !silent(t))
                 .collect::<Vec<_>>()
                 .join(" ");
             Some(filtered.as_str())

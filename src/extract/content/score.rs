@@ -248,6 +248,13 @@ fn promote<'a>(top: N<'a>, top_score: f64, scores: &IdMap<Score>, stats: &Stats)
         .unwrap_or((top, top_score))
 }
 
+/// The ancestors of the top candidate that may be the article: up to, and
+/// not including, `<body>`.
+fn article_ancestors(top: N<'_>) -> impl Iterator<Item = N<'_>> {
+    top.ancestors()
+        .take_while(|a| element(*a).is_some_and(|e| !matches!(e.name(), "body" | "html")))
+}
+
 /// An ancestor of the top candidate as the article, with the score it
 /// stands on; none when it has more link text than an article.
 fn as_article<'a>(
@@ -300,16 +307,13 @@ fn promote_to_alternatives<'a>(
             .get(id)
             .is_some_and(|n| n.ancestors().any(|a| a.id() == ancestor))
     };
-    let ancestor = top
-        .ancestors()
-        .take_while(|a| element(*a).is_some_and(|e| !matches!(e.name(), "body" | "html")))
-        .find(|a| {
-            alternatives
-                .iter()
-                .filter(|alt| within(**alt, a.id()))
-                .count()
-                >= PROMOTE_NEED
-        })?;
+    let ancestor = article_ancestors(top).find(|a| {
+        alternatives
+            .iter()
+            .filter(|alt| within(**alt, a.id()))
+            .count()
+            >= PROMOTE_NEED
+    })?;
     as_article(ancestor, top_score, scores, stats)
 }
 
@@ -338,7 +342,9 @@ fn promote_to_series<'a>(
     let own_class = element(top).and_then(|e| e.attribute("class"));
     let mut series: BTreeMap<(&str, &str), Vec<(N<'a>, f64)>> = BTreeMap::new();
     for (id, s) in scores {
-        if s.total < SERIES_MIN * top_score || above.contains(id) {
+        // Only blocks before the top one (its own template is joined by
+        // [`add_repeated_chunks`]; after the article come teasers).
+        if *id >= top.id() || s.total < SERIES_MIN * top_score || above.contains(id) {
             continue;
         }
         let Some(n) = doc.get(*id) else { continue };
@@ -346,9 +352,7 @@ fn promote_to_series<'a>(
         let Some(class) = e.attribute("class").filter(|c| !c.trim().is_empty()) else {
             continue;
         };
-        // Only blocks before the top one (its own template is joined by
-        // [`add_repeated_chunks`]; after the article come teasers).
-        if *id >= top.id() || Some(class) == own_class {
+        if Some(class) == own_class {
             continue;
         }
         series
@@ -357,20 +361,16 @@ fn promote_to_series<'a>(
             .push((n, s.total));
     }
     // The nearest ancestor holding enough of one series to outscore the top.
-    let ancestor = top
-        .ancestors()
-        .take_while(|a| element(*a).is_some_and(|e| !matches!(e.name(), "body" | "html")))
-        .find(|a| {
-            series.values().any(|members| {
-                let inside: Vec<f64> = members
-                    .iter()
-                    .filter(|(m, _)| m.ancestors().any(|x| x.id() == a.id()))
-                    .map(|(_, s)| *s)
-                    .collect();
-                inside.len() >= SERIES_NEED
-                    && inside.iter().sum::<f64>() >= SERIES_OUTSCORE * top_score
-            })
-        })?;
+    let ancestor = article_ancestors(top).find(|a| {
+        series.values().any(|members| {
+            let inside: Vec<f64> = members
+                .iter()
+                .filter(|(m, _)| m.ancestors().any(|x| x.id() == a.id()))
+                .map(|(_, s)| *s)
+                .collect();
+            inside.len() >= SERIES_NEED && inside.iter().sum::<f64>() >= SERIES_OUTSCORE * top_score
+        })
+    })?;
     as_article(ancestor, top_score, scores, stats)
 }
 
