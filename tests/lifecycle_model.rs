@@ -210,7 +210,7 @@ fn response(status: u16, body: &str) -> Response {
         status,
         version: "HTTP/1.1".into(),
         headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
-        body: body.as_bytes().to_vec(),
+        body: body.as_bytes().to_vec().into(),
         wire: None,
         reason: None,
         peer: Some("127.0.0.1".into()),

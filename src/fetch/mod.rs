@@ -588,7 +588,7 @@ impl Fetcher {
                 status,
                 version,
                 headers,
-                body,
+                body: body.into(),
                 wire,
                 reason,
                 peer,

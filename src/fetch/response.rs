@@ -11,7 +11,7 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// The body after content decoding (gzip, brotli, deflate, zstd): what
     /// extraction reads and `body_sha256` covers.
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
     /// The body as the server sent it, when it had a Content-Encoding (the
     /// capture keeps these bytes; `wire_sha256` covers them). `None` when
     /// the body was sent as is.
