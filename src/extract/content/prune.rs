@@ -570,6 +570,49 @@ fn text_len(node: NodeRef<'_>) -> usize {
         .sum()
 }
 
+/// Words a paragraph needs, outside links, to read as prose.
+const PROSE_WORDS: usize = 25;
+/// Such paragraphs a block needs to be the article's own text.
+const PROSE_PARAGRAPHS: usize = 2;
+/// Nodes read inside one block before giving up: a chrome-named block is
+/// looked into only this far (nested ones cannot make the walk quadratic).
+const PROSE_SCAN: usize = 4096;
+
+/// A block named like chrome (`c-product-widget`, `promo-card`) that is part
+/// of the article's flow: its parent holds paragraphs of its own, and it
+/// holds [`PROSE_PARAGRAPHS`] paragraphs of [`PROSE_WORDS`] words outside
+/// links. Round-ups write each reviewed product's text in such a widget
+/// between the article's paragraphs; a widget of chrome (related links,
+/// a newsletter box, an author's bio) holds links, short teasers or one
+/// paragraph.
+fn holds_prose(node: NodeRef<'_>) -> bool {
+    let words = |p: NodeRef<'_>| -> usize {
+        let mut n = 0;
+        for d in p.descendants().take(PROSE_SCAN) {
+            if let Some(t) = d.value().as_text()
+                && !d
+                    .ancestors()
+                    .take_while(|a| a.id() != p.id())
+                    .any(|a| matches!(a.value(), Node::Element(e) if e.name() == "a"))
+            {
+                n += t.split_whitespace().count();
+            }
+        }
+        n
+    };
+    let is_p = |n: NodeRef<'_>| matches!(n.value(), Node::Element(e) if e.name() == "p");
+    let interleaved = node
+        .parent()
+        .is_some_and(|parent| parent.children().any(|c| is_p(c) && words(c) > 0));
+    interleaved
+        && node
+            .descendants()
+            .take(PROSE_SCAN)
+            .filter(|d| is_p(*d) && words(*d) >= PROSE_WORDS)
+            .nth(PROSE_PARAGRAPHS - 1)
+            .is_some()
+}
+
 /// Marks chrome that is never content (see [`junk_reason`]), plus what
 /// the source's `ignore_selectors` matched (`ignored`).
 pub fn prune_junk(doc: &Dom<'_>, classes: &Classes, ignored: &IdSet, pass: Pass) -> Removed {
@@ -578,10 +621,27 @@ pub fn prune_junk(doc: &Dom<'_>, classes: &Classes, ignored: &IdSet, pass: Pass)
     let page_text = std::cell::OnceCell::new();
     let page_len = || *page_text.get_or_init(|| text_len(doc.root()));
     let mut removed = Removed::default();
+    // Ids below this are inside a chrome-named block kept as prose: the
+    // names of its own parts (`c-product-widget__content`) are its name.
+    let mut prose_end = 0usize;
+    let mut kept_as_prose = |node: NodeRef<'_>| {
+        if node.id().index() < prose_end {
+            return true;
+        }
+        if !holds_prose(node) {
+            return false;
+        }
+        prose_end = node
+            .descendants()
+            .map(|d| d.id().index() + 1)
+            .max()
+            .unwrap_or(0);
+        true
+    };
     for node in doc.root().descendants() {
         if let Node::Element(e) = node.value()
             && let Some(reason) = junk_reason_of(e, || classes.flags(node), pass)
-            && !(reason == "class" && protected.contains(&node.id()))
+            && !(reason == "class" && (protected.contains(&node.id()) || kept_as_prose(node)))
             && !(reason == "tag" && wraps_the_page(node, page_len))
             && !(reason == "role" && holds_panels(node))
         {
@@ -792,5 +852,44 @@ mod tests {
             .collect();
         assert!(!removed.contains(&divs[0]), "ancestor of post-body kept");
         assert!(removed.contains(&divs[2]), "plain widget pruned");
+    }
+
+    /// Round-ups (WCXB 0010, 4430) write each product's review in a
+    /// `c-product-widget` between the article's own paragraphs; the word
+    /// "widget" pruned them, and the page kept its intro only.
+    #[test]
+    fn a_chrome_named_block_of_prose_in_the_articles_flow_is_kept() {
+        let long = "The range aced every test we threw at it, boiling water with impressive speed and keeping steady oven temperatures while it baked several batches evenly on every rack.";
+        let short = "Sign up for our newsletter and get the best deals.";
+        let linked = format!("<a href=/x>{long}</a>");
+        let page = |parent_p: &str, inner: &str| {
+            format!(
+                r#"<div id=body class=feature>{parent_p}<div id=w class="c-product-widget"><div id=p class="c-product-widget__product">{inner}</div></div></div>"#
+            )
+        };
+        let intro = format!("<p>{long}</p>");
+        let two = format!("<p>{long}</p><p>{long}</p>");
+        let pass = PASSES[0];
+        // Between the article's paragraphs, two paragraphs of prose: kept,
+        // with its own chrome-named parts.
+        assert!(pruned_ids(&page(&intro, &two), pass).is_empty());
+        // The same block where its parent holds no paragraph of its own
+        // (a sidebar's widget): pruned.
+        assert_eq!(pruned_ids(&page("", &two), pass), ["w", "p"]);
+        // One paragraph of prose (a bio, a newsletter box), short ones, or
+        // paragraphs of links: pruned.
+        for inner in [
+            format!("<p>{long}</p><p>{short}</p>"),
+            format!("<p>{short}</p><p>{short}</p><p>{short}</p>"),
+            format!("<p>{linked}</p><p>{linked}</p>"),
+        ] {
+            assert_eq!(
+                pruned_ids(&page(&intro, &inner), pass),
+                ["w", "p"],
+                "{inner}"
+            );
+        }
+        // Without class pruning nothing is pruned by its name anyway.
+        assert!(pruned_ids(&page("", &two), PASSES[1]).is_empty());
     }
 }
