@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use crate::extract::dom::{Dom, Element, Node, NodeRef};
+use crate::extract::dom::{Dom, Edge, Element, Node, NodeRef};
 use regex::Regex;
 
 use super::{IdBuild, IdSet, Pass, element};
@@ -586,16 +586,22 @@ const PROSE_SCAN: usize = 4096;
 /// a newsletter box, an author's bio) holds links, short teasers or one
 /// paragraph.
 fn holds_prose(node: NodeRef<'_>) -> bool {
+    // Words outside links, in one walk (a link depth, not a climb from
+    // each text node).
     let words = |p: NodeRef<'_>| -> usize {
-        let mut n = 0;
-        for d in p.descendants().take(PROSE_SCAN) {
-            if let Some(t) = d.value().as_text()
-                && !d
-                    .ancestors()
-                    .take_while(|a| a.id() != p.id())
-                    .any(|a| matches!(a.value(), Node::Element(e) if e.name() == "a"))
-            {
-                n += t.split_whitespace().count();
+        let (mut n, mut in_link) = (0usize, 0usize);
+        for edge in p.traverse().take(2 * PROSE_SCAN) {
+            let is_link = |d: NodeRef<'_>| matches!(d.value(), Node::Element(e) if e.name() == "a");
+            match edge {
+                Edge::Open(d) if is_link(d) => in_link += 1,
+                Edge::Close(d) if is_link(d) => in_link = in_link.saturating_sub(1),
+                Edge::Open(d) if in_link == 0 => {
+                    n += d
+                        .value()
+                        .as_text()
+                        .map_or(0, |t| t.split_whitespace().count());
+                }
+                _ => {}
             }
         }
         n
