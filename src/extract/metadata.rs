@@ -280,6 +280,21 @@ pub fn read(doc: &Dom<'_>) -> Metadata {
                 .get(&["article:author"])
                 .filter(|a| !a.starts_with("http"))
         });
+    // The share card's "Written by" (Yoast SEO writes it on WordPress
+    // posts, `twitter:label1` naming what `twitter:data1` holds): a last
+    // resort, since it is the account that posted ("admin" is no name).
+    let card_author = || {
+        ["1", "2"].iter().find_map(|i| {
+            let label = metas.get(&[&format!("twitter:label{i}")])?;
+            label
+                .trim()
+                .eq_ignore_ascii_case("written by")
+                .then(|| metas.get(&[&format!("twitter:data{i}")]))
+                .flatten()
+                .and_then(|n| byline::name(&n))
+                .filter(|n| byline::plausible(n, site_name))
+        })
+    };
     m.byline = ld_author
         .and_then(people_of)
         .filter(|n| byline::plausible(n, site_name))
@@ -293,6 +308,7 @@ pub fn read(doc: &Dom<'_>) -> Metadata {
         .or_else(|| visible_author(doc))
         .or_else(|| byline::written_anywhere(page_lines()))
         .or_else(|| byline::boxed_anywhere(page_lines()))
+        .or_else(card_author)
         .or_else(|| ld_author.and_then(names_of))
         .or(meta_author)
         .map(|b| byline::without_outlet(&strip_by(&b), site_name));
@@ -1083,6 +1099,55 @@ mod tests {
             r#"<div class="author">Read more stories from our newsroom team here today</div>"#,
         );
         assert_eq!(read(&doc).byline, None);
+    }
+
+    /// Last resorts, found on WCXB pages with no byline read (4599, 4267;
+    /// 4414): a bare "By" far below the headline whose next line links to
+    /// an author page, and the share card's "Written by".
+    #[test]
+    fn a_linked_by_anywhere_and_the_share_cards_written_by_are_bylines() {
+        let text = "<p>The article's text runs on well past the header.</p>".repeat(60);
+        let below = |by: &str| {
+            format!(
+                r#"<h1>Headline</h1>{text}<div class="post-meta"><div>Posted On: January 14 2026</div><div class="post-user">{by}</div></div>"#
+            )
+        };
+        let byline = |html: &str| read(&Dom::parse(html)).byline;
+        assert_eq!(
+            byline(&below(r#"By: <a href="/author/ray/">Ray Ansari</a>"#)).as_deref(),
+            Some("Ray Ansari")
+        );
+        // Without the author link a bare "By" that far down says nothing.
+        assert_eq!(
+            byline(&below(r#"By: <a href="/shop/">Ray Ansari</a>"#)),
+            None
+        );
+        assert_eq!(byline(&below("By: Ray Ansari")), None);
+        let card = |label: &str, data: &str, body: &str| {
+            format!(
+                r#"<head><meta name="twitter:label1" content="{label}"><meta name="twitter:data1" content="{data}"></head><body><h1>Headline</h1>{body}</body>"#
+            )
+        };
+        assert_eq!(
+            byline(&card("Written by", "Nawaz Dhandala", "<p>Text.</p>")).as_deref(),
+            Some("Nawaz Dhandala")
+        );
+        // The account that posted is no name; another label is no author;
+        // a byline the page shows comes first.
+        assert_eq!(byline(&card("Written by", "admin", "<p>Text.</p>")), None);
+        assert_eq!(
+            byline(&card("Est. reading time", "4 minutes", "<p>Text.</p>")),
+            None
+        );
+        assert_eq!(
+            byline(&card(
+                "Written by",
+                "Nawaz Dhandala",
+                "<p>By Jane Doe</p><p>Text.</p>"
+            ))
+            .as_deref(),
+            Some("Jane Doe")
+        );
     }
 
     fn swapped_reading(text: &str) -> Option<String> {

@@ -29,7 +29,7 @@ use dom::{Dom, NodeId};
 /// Version of the extraction algorithm, recorded with every content hash.
 /// Bump it whenever the output for some page changes: an upgrade then
 /// re-baselines stored articles instead of flagging them as edited.
-pub const EXTRACTOR_VERSION: &str = "newsledger-extract/12";
+pub const EXTRACTOR_VERSION: &str = "newsledger-extract/13";
 
 /// Pages larger than this are cut before parsing (a time bound: no article
 /// needs more).

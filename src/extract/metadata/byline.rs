@@ -298,14 +298,16 @@ fn by_line(body: &[&Line], written: bool) -> Option<String> {
         let credit = c.name("label").is_some()
             || c.name("verb")
                 .is_some_and(|v| CREDIT_VERBS.contains(&v.as_str().to_lowercase().as_str()));
-        if written && !credit {
+        let next = body.get(i + 1..).unwrap_or_default();
+        // "By: <a href=/author/…>", anywhere: the link says it is a byline.
+        let linked = c.name("names").is_none() && next.first().is_some_and(|l| l.author_link);
+        if written && !credit && !linked {
             continue;
         }
         let rest = c
             .name("names")
             .or_else(|| c.name("listed"))
             .map_or("", |m| m.as_str().trim());
-        let next = body.get(i + 1..).unwrap_or_default();
         let names = if rest.is_empty() {
             // "By | Wedding Checklists | Just Engaged | <a author>Naoise
             // McNally</a>": a category between "By" and the author's link.
