@@ -586,37 +586,40 @@ const PROSE_SCAN: usize = 4096;
 /// a newsletter box, an author's bio) holds links, short teasers or one
 /// paragraph.
 fn holds_prose(node: NodeRef<'_>) -> bool {
-    // Words outside links, in one walk (a link depth, not a climb from
-    // each text node).
-    let words = |p: NodeRef<'_>| -> usize {
-        let (mut n, mut in_link) = (0usize, 0usize);
-        for edge in p.traverse().take(2 * PROSE_SCAN) {
-            let is_link = |d: NodeRef<'_>| matches!(d.value(), Node::Element(e) if e.name() == "a");
-            match edge {
-                Edge::Open(d) if is_link(d) => in_link += 1,
-                Edge::Close(d) if is_link(d) => in_link = in_link.saturating_sub(1),
-                Edge::Open(d) if in_link == 0 => {
-                    n += d
-                        .value()
-                        .as_text()
-                        .map_or(0, |t| t.split_whitespace().count());
-                }
-                _ => {}
-            }
-        }
-        n
-    };
     let is_p = |n: NodeRef<'_>| matches!(n.value(), Node::Element(e) if e.name() == "p");
-    let interleaved = node
-        .parent()
-        .is_some_and(|parent| parent.children().any(|c| is_p(c) && words(c) > 0));
-    interleaved
+    // Its own paragraphs first: a menu's many items, each named like
+    // chrome, have none, and their siblings are then never read.
+    node.descendants()
+        .take(PROSE_SCAN)
+        .filter(|d| is_p(*d) && has_words(*d, PROSE_WORDS))
+        .nth(PROSE_PARAGRAPHS - 1)
+        .is_some()
         && node
-            .descendants()
-            .take(PROSE_SCAN)
-            .filter(|d| is_p(*d) && words(*d) >= PROSE_WORDS)
-            .nth(PROSE_PARAGRAPHS - 1)
-            .is_some()
+            .parent()
+            .is_some_and(|parent| parent.children().any(|c| is_p(c) && has_words(c, 1)))
+}
+
+/// Whether `p` holds `need` words outside links: one walk with a link
+/// depth, which stops as soon as it has counted them.
+fn has_words(p: NodeRef<'_>, need: usize) -> bool {
+    let is_link = |d: NodeRef<'_>| matches!(d.value(), Node::Element(e) if e.name() == "a");
+    let (mut n, mut in_link) = (0usize, 0usize);
+    for edge in p.traverse().take(2 * PROSE_SCAN) {
+        match edge {
+            Edge::Open(d) if is_link(d) => in_link += 1,
+            Edge::Close(d) if is_link(d) => in_link = in_link.saturating_sub(1),
+            Edge::Open(d) if in_link == 0 => {
+                if let Some(t) = d.value().as_text() {
+                    n += t.split_whitespace().take(need - n).count();
+                    if n >= need {
+                        return true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Marks chrome that is never content (see [`junk_reason`]), plus what
