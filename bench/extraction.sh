@@ -24,14 +24,8 @@ while [ $# -gt 0 ]; do
 done
 [ -f "$ZYTE_DIR/ground-truth.json" ] || { echo "dataset not found in $ZYTE_DIR (set ZYTE_DIR)" >&2; exit 2; }
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check trafilatura lxml_html_clean
-traf_version=$("$work/venv/bin/python" -c 'import trafilatura; print(trafilatura.__version__)')
-
-cargo build --release --quiet --bin extract-eval
-eval_bin=target/release/extract-eval
+. bench/lib.sh
+trafilatura_venv
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -40,7 +34,7 @@ for i in $(seq "$RUNS"); do
   ours=$("$eval_bin" "$ZYTE_DIR/html" "$ZYTE_DIR/ground-truth.json" --worst 0 --write-predictions "$work/ours.json")
   ours_pps+=("$(grep '^speed:' <<<"$ours" | awk '{print $2}')")
   ours_mbs+=("$(grep '^speed:' <<<"$ours" | awk '{print $4}')")
-  read -r pages secs bytes < <("$work/venv/bin/python" bench/trafilatura_run.py "$ZYTE_DIR/html" "$ZYTE_DIR/ground-truth.json" "$work/traf.json")
+  read -r pages secs bytes < <("$traf_python" bench/trafilatura_run.py "$ZYTE_DIR/html" "$ZYTE_DIR/ground-truth.json" "$work/traf.json")
   traf_pps+=("$(awk -v p="$pages" -v s="$secs" 'BEGIN {printf "%.1f", p/s}')")
   traf_mbs+=("$(awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "%.1f", b/1e6/s}')")
 done
@@ -53,7 +47,7 @@ ratio=$(awk -v a="$ours_med" -v b="$traf_med" 'BEGIN {printf "%.1f", a/b}')
 field() { grep "^$1:" <<<"$2" | awk '{print $2}'; }
 ours_score=$("$eval_bin" --score "$work/ours.json" "$ZYTE_DIR/ground-truth.json" --worst 0)
 traf_score=$("$eval_bin" --score "$work/traf.json" "$ZYTE_DIR/ground-truth.json" --worst 0)
-machine="$(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo)"
+machine=$(machine)
 version=$(grep '^extractor:' <<<"$ours" | awk '{print $2}')
 
 table=$(cat <<TABLE
@@ -70,15 +64,5 @@ echo
 grep -E '^(empty|speed):' <<<"$ours"
 
 if [ "$WRITE" = 1 ]; then
-  python3 - "$table" <<'PY'
-import re, sys
-table = sys.argv[1]
-path = "BENCHMARKS.md"
-text = open(path, encoding="utf-8").read()
-start, end = "<!-- extraction:begin -->", "<!-- extraction:end -->"
-new = f"{start}\n{table}\n{end}"
-text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: new, text, flags=re.S)
-open(path, "w", encoding="utf-8").write(text)
-PY
-  echo "BENCHMARKS.md updated"
+  write_block extraction "$table"
 fi

@@ -19,18 +19,12 @@ WRITE=0
 [ "${1:-}" = "--write" ] && WRITE=1
 [ -d "$WCXB_DIR/ground-truth" ] || { echo "dataset not found in $WCXB_DIR (set WCXB_DIR)" >&2; exit 2; }
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check trafilatura lxml_html_clean
-traf_version=$("$work/venv/bin/python" -c 'import trafilatura; print(trafilatura.__version__)')
-
-cargo build --release --quiet --bin extract-eval
-eval_bin=target/release/extract-eval
+. bench/lib.sh
+trafilatura_venv
 
 ours=$("$eval_bin" --wcxb "$WCXB_DIR" --worst 0)
 ours_pps=$(grep '^speed:' <<<"$ours" | awk '{print $2}')
-read -r pages secs < <("$work/venv/bin/python" bench/trafilatura_wcxb.py "$WCXB_DIR" "$work/traf.json")
+read -r pages secs < <("$traf_python" bench/trafilatura_wcxb.py "$WCXB_DIR" "$work/traf.json")
 traf_pps=$(awk -v p="$pages" -v s="$secs" 'BEGIN {printf "%.1f", p/s}')
 traf=$("$eval_bin" --wcxb "$WCXB_DIR" --worst 0 --predictions "$work/traf.json")
 ratio=$(awk -v a="$ours_pps" -v b="$traf_pps" 'BEGIN {printf "%.1f", a/b}')
@@ -40,7 +34,6 @@ version=$(grep -o 'newsledger-extract/[0-9]*' src/extract/mod.rs | head -1)
 body() { awk -v t="$1" '$1 == t && $4 == "F1" {print $5}' <<<"$2"; }
 meta() { awk -v f="$1" '$1 == f {for (i = 1; i <= NF; i++) if ($i == "articles") print $(i + 1)}' <<<"$2"; }
 starved() { grep -o 'extracting < 20 % of them: [0-9]*' <<<"$1" | awk '{print $NF}'; }
-machine="$(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo)"
 
 table=$(
   echo "| measure | newsledger ($version) | trafilatura $traf_version (Python) |"
@@ -54,21 +47,10 @@ table=$(
   done
   echo "| pages/s (one thread) | $ours_pps | $traf_pps |"
   echo
-  echo "Speed ratio newsledger / trafilatura: **${ratio}×**. Machine: $machine. Date: $(date -u +%Y-%m-%d)."
+  echo "Speed ratio newsledger / trafilatura: **${ratio}×**. Machine: $(machine). Date: $(date -u +%Y-%m-%d)."
 )
 echo "$table"
 
 if [ "$WRITE" = 1 ]; then
-  python3 - "$table" <<'PY'
-import re, sys
-table = sys.argv[1]
-path = "BENCHMARKS.md"
-text = open(path, encoding="utf-8").read()
-start, end = "<!-- wcxb:begin -->", "<!-- wcxb:end -->"
-assert start in text, f"BENCHMARKS.md has no {start}"
-new = f"{start}\n{table}\n{end}"
-text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: new, text, flags=re.S)
-open(path, "w", encoding="utf-8").write(text)
-PY
-  echo "BENCHMARKS.md updated"
+  write_block wcxb "$table"
 fi

@@ -17,18 +17,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 table=$(NEWSLEDGER_BENCH_ENTRIES=$ENTRIES cargo bench --quiet --bench system 2>/dev/null | grep -E '^\||^$|^Per fetch')
-machine="$(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), $(df -T . | awk 'NR==2 {print $2}') filesystem"
+. bench/lib.sh
+machine="$(machine), $(df -T . | awk 'NR==2 {print $2}') filesystem"
 block=$(printf '%s\n\nMachine: %s. Date: %s. Ledger sizes 10k, 100k and %s entries.\n' "$table" "$machine" "$(date -u +%Y-%m-%d)" "$ENTRIES")
 echo "$block"
 if [ "$WRITE" = 1 ]; then
-  python3 - "$block" <<'PY'
-import re, sys
-block = sys.argv[1]
-path = "BENCHMARKS.md"
-text = open(path, encoding="utf-8").read()
-start, end = "<!-- system:begin -->", "<!-- system:end -->"
-text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{block}\n{end}", text, flags=re.S)
-open(path, "w", encoding="utf-8").write(text)
-PY
-  echo "BENCHMARKS.md updated"
+  write_block system "$block"
 fi

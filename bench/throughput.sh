@@ -15,7 +15,8 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   echo "nginx not found: apt-get install nginx-light" >&2
   exit 2
 fi
-machine="$(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), $(df -T . | awk 'NR==2 {print $2}') filesystem"
+. bench/lib.sh
+machine="$(machine), $(df -T . | awk 'NR==2 {print $2}') filesystem"
 blobs=$(cargo bench --quiet --bench blobs 2>/dev/null | grep -E '^\||^$')
 ingest=$(cargo bench --quiet --bench ingest 2>/dev/null | grep -E '^\|')
 blobs_block=$(printf '%s\n\nMachine: %s. Date: %s.\n' "$blobs" "$machine" "$(date -u +%Y-%m-%d)")
@@ -24,15 +25,6 @@ echo "$blobs_block"
 echo
 echo "$ingest_block"
 if [ "$WRITE" = 1 ]; then
-  python3 - "$blobs_block" "$ingest_block" <<'PY'
-import re, sys
-path = "BENCHMARKS.md"
-text = open(path, encoding="utf-8").read()
-for name, block in (("blobs", sys.argv[1]), ("ingest", sys.argv[2])):
-    start, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    assert start in text, f"BENCHMARKS.md has no {start}"
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{block}\n{end}", text, flags=re.S)
-open(path, "w", encoding="utf-8").write(text)
-PY
-  echo "BENCHMARKS.md updated"
+  write_block blobs "$blobs_block"
+  write_block ingest "$ingest_block"
 fi
