@@ -10,7 +10,8 @@ pub struct Response {
     pub version: String,
     pub headers: Vec<(String, String)>,
     /// The body after content decoding (gzip, brotli, deflate, zstd): what
-    /// extraction reads and `body_sha256` covers.
+    /// extraction reads and `body_sha256` covers. Shared, not copied, when
+    /// the response is cloned (the extraction job works on a clone).
     pub body: bytes::Bytes,
     /// The body as the server sent it, when it had a Content-Encoding (the
     /// capture keeps these bytes; `wire_sha256` covers them). `None` when
