@@ -119,7 +119,8 @@ fn report(
                 d.f1(),
                 d.precision().unwrap_or(0.0),
                 d.recall().unwrap_or(0.0),
-                &id[..12],
+                // Zyte ids are 64 hex digits: their first 12 name a page.
+                id.get(..12).unwrap_or(id),
                 urls.get(id).map_or("", String::as_str)
             );
         }
