@@ -1,8 +1,14 @@
 # Shared by the bench scripts (sourced, from the repository's root).
 
-# The machine, as BENCHMARKS.md names it under each table.
+# The machine, as BENCHMARKS.md names it under each table; with `fs`, also
+# the filesystem the ledger benchmarks write to.
 machine() {
-  echo "$(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo)"
+  local m
+  m="$(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo)"
+  if [ "${1:-}" = fs ]; then
+    m="$m, $(df -T . | awk 'NR==2 {print $2}') filesystem"
+  fi
+  echo "$m"
 }
 
 # write_block NAME TEXT: replaces what stands between <!-- NAME:begin -->

@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
 done
 table=$(NEWSLEDGER_BENCH_ENTRIES=$ENTRIES cargo bench --quiet --bench system 2>/dev/null | grep -E '^\||^$|^Per fetch')
 . bench/lib.sh
-machine="$(machine), $(df -T . | awk 'NR==2 {print $2}') filesystem"
+machine=$(machine fs)
 block=$(printf '%s\n\nMachine: %s. Date: %s. Ledger sizes 10k, 100k and %s entries.\n' "$table" "$machine" "$(date -u +%Y-%m-%d)" "$ENTRIES")
 echo "$block"
 if [ "$WRITE" = 1 ]; then

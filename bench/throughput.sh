@@ -16,7 +16,7 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   exit 2
 fi
 . bench/lib.sh
-machine="$(machine), $(df -T . | awk 'NR==2 {print $2}') filesystem"
+machine=$(machine fs)
 blobs=$(cargo bench --quiet --bench blobs 2>/dev/null | grep -E '^\||^$')
 ingest=$(cargo bench --quiet --bench ingest 2>/dev/null | grep -E '^\|')
 blobs_block=$(printf '%s\n\nMachine: %s. Date: %s.\n' "$blobs" "$machine" "$(date -u +%Y-%m-%d)")

@@ -253,6 +253,13 @@ impl<'d> NodeRef<'d> {
         (self.id..end).map(move |id| NodeRef { dom, id })
     }
 
+    /// Whether `other` is this node or under it (its id falls in this
+    /// subtree's run of ids).
+    pub fn contains(self, other: NodeRef<'_>) -> bool {
+        let end = self.slot().map_or(self.id, |s| s.end);
+        (self.id..end).contains(&other.id)
+    }
+
     /// The parent, its parent, up to the root.
     pub fn ancestors(self) -> impl Iterator<Item = NodeRef<'d>> + 'd {
         std::iter::successors(self.parent(), |n| n.parent())
@@ -555,6 +562,14 @@ mod tests {
         assert_eq!(div.descendants().count(), 4);
         assert_eq!(div.children().count(), 2);
         assert_eq!(div.ancestors().count(), 3);
+        // Its subtree is ids 8 to 11: itself and what is under it.
+        let inside: Vec<usize> = dom
+            .root()
+            .descendants()
+            .filter(|n| div.contains(*n))
+            .map(|n| n.id().index())
+            .collect();
+        assert_eq!(inside, [8, 9, 10, 11]);
         let opened = div
             .traverse()
             .filter(|e| matches!(e, Edge::Open(_)))

@@ -624,28 +624,25 @@ fn has_words(p: NodeRef<'_>, need: usize) -> bool {
 
 /// Marks chrome that is never content (see [`junk_reason`]), plus what
 /// the source's `ignore_selectors` matched (`ignored`).
-pub fn prune_junk(doc: &Dom<'_>, classes: &Classes, ignored: &IdSet, pass: Pass) -> Removed {
+pub fn prune_junk<'d>(doc: &'d Dom<'_>, classes: &Classes, ignored: &IdSet, pass: Pass) -> Removed {
     let protected = &classes.protected;
     // The page's text, measured only if some chrome element needs it.
     let page_text = std::cell::OnceCell::new();
     let page_len = || *page_text.get_or_init(|| text_len(doc.root()));
     let mut removed = Removed::default();
-    // Ids below this are inside a chrome-named block kept as prose: the
-    // names of its own parts (`c-product-widget__content`) are its name.
-    let mut prose_end = 0usize;
-    let mut kept_as_prose = |node: NodeRef<'_>| {
-        if node.id().index() < prose_end {
+    // The last chrome-named block kept as prose: the names of its own
+    // parts (`c-product-widget__content`) are its name, and the walk is in
+    // document order, so its parts come right after it.
+    let mut prose: Option<NodeRef<'d>> = None;
+    let mut kept_as_prose = |node: NodeRef<'d>| {
+        if prose.is_some_and(|p| p.contains(node)) {
             return true;
         }
-        if !holds_prose(node) {
-            return false;
+        let kept = holds_prose(node);
+        if kept {
+            prose = Some(node);
         }
-        prose_end = node
-            .descendants()
-            .map(|d| d.id().index() + 1)
-            .max()
-            .unwrap_or(0);
-        true
+        kept
     };
     for node in doc.root().descendants() {
         if let Node::Element(e) = node.value()
