@@ -284,12 +284,17 @@ pub fn read(doc: &Dom<'_>) -> Metadata {
     // posts, `twitter:label1` naming what `twitter:data1` holds): a last
     // resort, since it is the account that posted ("admin" is no name).
     let card_author = || {
-        ["1", "2"].iter().find_map(|i| {
-            let label = metas.get(&[&format!("twitter:label{i}")])?;
-            label
+        [
+            ("twitter:label1", "twitter:data1"),
+            ("twitter:label2", "twitter:data2"),
+        ]
+        .iter()
+        .find_map(|(label, data)| {
+            metas
+                .get(&[label])?
                 .trim()
                 .eq_ignore_ascii_case("written by")
-                .then(|| metas.get(&[&format!("twitter:data{i}")]))
+                .then(|| metas.get(&[data]))
                 .flatten()
                 .and_then(|n| byline::name(&n))
                 .filter(|n| byline::plausible(n, site_name))

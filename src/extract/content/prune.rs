@@ -586,7 +586,7 @@ const PROSE_SCAN: usize = 4096;
 /// a newsletter box, an author's bio) holds links, short teasers or one
 /// paragraph.
 fn holds_prose(node: NodeRef<'_>) -> bool {
-    let is_p = |n: NodeRef<'_>| matches!(n.value(), Node::Element(e) if e.name() == "p");
+    let is_p = |n: NodeRef<'_>| named(n, "p");
     // Its own paragraphs first: a menu's many items, each named like
     // chrome, have none, and their siblings are then never read.
     node.descendants()
@@ -599,10 +599,15 @@ fn holds_prose(node: NodeRef<'_>) -> bool {
             .is_some_and(|parent| parent.children().any(|c| is_p(c) && has_words(c, 1)))
 }
 
+/// Whether `n` is a `name` element.
+fn named(n: NodeRef<'_>, name: &str) -> bool {
+    n.element().is_some_and(|e| e.name() == name)
+}
+
 /// Whether `p` holds `need` words outside links: one walk with a link
 /// depth, which stops as soon as it has counted them.
 fn has_words(p: NodeRef<'_>, need: usize) -> bool {
-    let is_link = |d: NodeRef<'_>| matches!(d.value(), Node::Element(e) if e.name() == "a");
+    let is_link = |d: NodeRef<'_>| named(d, "a");
     let (mut n, mut in_link) = (0usize, 0usize);
     for edge in p.traverse().take(2 * PROSE_SCAN) {
         match edge {
