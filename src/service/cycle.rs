@@ -469,8 +469,7 @@ async fn fetch_one(
             let mut job_report = report(result.clone(), None, None);
             let path = ctx.ledger_path.clone();
             let job_hint = hint.clone();
-            let _cpu = cpu_permit().await;
-            let job = tokio::task::spawn_blocking(move || {
+            let job = super::cpu::run(EXTRACT_TIMEOUT, move || {
                 if let Ok(resp) = &job_report.result.response {
                     let html = extract::decode(&resp.body, ct.as_deref());
                     job_report.article = Some(extract::extract(
@@ -481,12 +480,14 @@ async fn fetch_one(
                 }
                 prepare_in_place(&path, job_report, job_hint.as_ref())
             });
-            match tokio::time::timeout(EXTRACT_TIMEOUT, job).await {
-                Ok(Ok(done)) => Ok(done),
-                Ok(Err(e)) => Err(Some(format!("extraction failed: {e}"))),
-                Err(_) => Err(Some(format!(
-                    "extraction took longer than {EXTRACT_TIMEOUT:?}"
-                ))),
+            match job.await {
+                Ok(done) => Ok(done),
+                Err(super::cpu::Failed::Panicked(e)) => {
+                    Err(Some(format!("extraction failed: {e}")))
+                }
+                Err(super::cpu::Failed::TimedOut(t)) => {
+                    Err(Some(format!("extraction took longer than {t:?}")))
+                }
             }
         }
         Ok(resp) if (200..300).contains(&resp.status) => Err(Some(format!(
@@ -526,9 +527,9 @@ async fn fetch_one(
     Some(applied.map_err(|e| (requested, e)))
 }
 
-/// Hashes, compresses and diffs the report on the blocking pool (the
+/// Hashes, compresses and diffs the report on the CPU pool (the
 /// writer then only decides and inserts). A response without a body is
-/// prepared in place. `None` only when the runtime is shutting down.
+/// prepared in place. `None` only if the CPU pool is gone.
 pub(super) async fn prepared(
     ledger: &std::path::Path,
     report: FetchReport,
@@ -543,10 +544,12 @@ pub(super) async fn prepared(
         return Some(prepare_in_place(ledger, report, hint.as_ref()));
     }
     let path = ledger.to_path_buf();
-    let _cpu = cpu_permit().await;
-    tokio::task::spawn_blocking(move || prepare_in_place(&path, report, hint.as_ref()))
-        .await
-        .ok()
+    // Preparation catches its own panics and is bounded by the body's size.
+    super::cpu::run(Duration::MAX, move || {
+        prepare_in_place(&path, report, hint.as_ref())
+    })
+    .await
+    .ok()
 }
 
 /// [`prepare`] on this thread. A panic there costs the preparation, not
@@ -561,26 +564,6 @@ fn prepare_in_place(
     }))
     .unwrap_or_default();
     report
-}
-
-/// CPU-bound work (extraction, preparation) runs at most [`cpu_slots`]
-/// jobs at a time: 64 fetches finishing together would otherwise start 64
-/// threads on two cores.
-async fn cpu_permit() -> Option<tokio::sync::SemaphorePermit<'static>> {
-    static CPU: std::sync::OnceLock<Semaphore> = std::sync::OnceLock::new();
-    CPU.get_or_init(|| Semaphore::new(cpu_slots(std::thread::available_parallelism().ok())))
-        .acquire()
-        .await
-        .ok()
-}
-
-/// CPU jobs allowed at once: one per core and two more. With exactly one
-/// per core, a core idled each time a job ended until the next one was
-/// handed its permit and its thread woke (9-14 % idle during a first
-/// ingest); two queued jobs keep both cores busy (3 % idle, 1.16-1.28x the
-/// articles per second in BENCHMARKS.md) for two more pages in memory.
-fn cpu_slots(cores: Option<std::num::NonZero<usize>>) -> usize {
-    cores.map_or(2, std::num::NonZero::get) + 2
 }
 
 /// The STATUS= line systemd shows: "demo: last cycle 12:00: 40 fetched,

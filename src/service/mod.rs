@@ -6,6 +6,7 @@
 //! [`cycle::SHUTDOWN_GRACE`], complete records are committed, the rest is
 //! abandoned (never half-written).
 
+pub mod cpu;
 pub mod cycle;
 pub mod discovery;
 pub mod metrics;

@@ -1,7 +1,7 @@
 //! The work on a fetch that does not need the writer: hashing the body,
 //! fingerprinting the article, compressing its blobs (as deltas against the
-//! article's current revision) and diffing its text. It runs on the
-//! blocking pool, in parallel, right after extraction; the writer thread
+//! article's current revision) and diffing its text. It runs on the CPU
+//! pool (`service::cpu`), in parallel, right after extraction; the writer thread
 //! then only decides and inserts.
 //!
 //! What the preparation assumes about the article's current version comes

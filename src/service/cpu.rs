@@ -1,0 +1,252 @@
+//! The CPU pool: extraction and preparation run on a fixed set of threads
+//! (one per core and two more), fed from one queue.
+//!
+//! Tokio's blocking pool started a thread whenever a job arrived before
+//! the last one's thread was back in the pool, so a first ingest spread
+//! its pages over a dozen threads: each kept its own zstd context, pattern
+//! cache and regex caches warm for a twelfth of the pages, and every job
+//! woke a different one. Here a worker takes the next page as soon as it
+//! hands back the last, and the queue holds the pages waiting for a core.
+//!
+//! A job that outlives its caller's timeout keeps its thread: the pool
+//! starts a replacement, and the stuck worker ends when its job does (a
+//! hostile page costs one thread for a while, never a worker for good). A
+//! job whose caller gave up while it was still queued is not run. A job
+//! that panics costs its result, not its worker.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// A queued job and whether its caller still waits for it.
+struct Job {
+    work: Box<dyn FnOnce() + Send + 'static>,
+    state: Arc<AtomicU8>,
+}
+
+/// [`Job::state`]: queued or running, finished, or abandoned by its caller
+/// (who started a replacement worker for it).
+const PENDING: u8 = 0;
+const FINISHED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// Why a job gave no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failed {
+    /// The job panicked (its message, when it had one).
+    Panicked(String),
+    /// The job was still running when the caller stopped waiting.
+    TimedOut(Duration),
+}
+
+struct Pool {
+    jobs: Mutex<Sender<Job>>,
+    queue: Arc<Mutex<Receiver<Job>>>,
+    /// Workers alive, stuck ones included.
+    live: Arc<AtomicUsize>,
+}
+
+impl Pool {
+    fn new(workers: usize) -> Pool {
+        let (jobs, queue) = channel::<Job>();
+        let pool = Pool {
+            jobs: Mutex::new(jobs),
+            queue: Arc::new(Mutex::new(queue)),
+            live: Arc::new(AtomicUsize::new(0)),
+        };
+        for _ in 0..workers {
+            pool.start_worker();
+        }
+        pool
+    }
+
+    fn start_worker(&self) {
+        let (queue, live) = (self.queue.clone(), self.live.clone());
+        live.fetch_add(1, Ordering::AcqRel);
+        let started = std::thread::Builder::new()
+            .name("newsledger-cpu".into())
+            .spawn(move || {
+                work(&queue);
+                live.fetch_sub(1, Ordering::AcqRel);
+            });
+        if let Err(e) = started {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            tracing::error!(error = %e, "cannot start a CPU worker thread");
+        }
+    }
+}
+
+/// A worker's loop: jobs from the queue until the queue is gone or the
+/// worker meets a job its caller abandoned.
+fn work(queue: &Mutex<Receiver<Job>>) {
+    loop {
+        // The lock is held only while waiting: an idle worker
+        // waits for the queue, the others wait for the lock.
+        let job = match queue.lock() {
+            Ok(q) => q.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        let Ok(job) = job else { return };
+        // A job abandoned while queued is not run; its
+        // replacement worker already took this one's place.
+        if job.state.load(Ordering::Acquire) == ABANDONED {
+            return;
+        }
+        (job.work)();
+        let done =
+            job.state
+                .compare_exchange(PENDING, FINISHED, Ordering::AcqRel, Ordering::Acquire);
+        if done.is_err() {
+            // Abandoned while it ran: the replacement stays.
+            return;
+        }
+    }
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool::new(workers(std::thread::available_parallelism().ok())))
+}
+
+/// Workers in the pool: one per core and two more (four when the core
+/// count is unknown). Measured on the nginx ingest bench (2 cores, paired
+/// runs): one per core ran the first ingest at 0.94x the rate of one
+/// more, and one more at 0.97x the rate of two more (BENCHMARKS.md): the
+/// writer thread and the HTTP side share the cores with the workers.
+fn workers(cores: Option<std::num::NonZero<usize>>) -> usize {
+    cores.map_or(2, std::num::NonZero::get) + 2
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string())
+}
+
+/// Runs `job` on the CPU pool and waits for it, at most `timeout`.
+pub async fn run<T, F>(timeout: Duration, job: F) -> Result<T, Failed>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    pool().run(timeout, job).await
+}
+
+impl Pool {
+    async fn run<T, F>(&self, timeout: Duration, job: F) -> Result<T, Failed>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let state = Arc::new(AtomicU8::new(PENDING));
+        let job = Job {
+            work: Box::new(move || {
+                let out =
+                    catch_unwind(AssertUnwindSafe(job)).map_err(|p| panic_message(p.as_ref()));
+                let _ = reply.send(out);
+            }),
+            state: state.clone(),
+        };
+        let sent = match self.jobs.lock() {
+            Ok(s) => s.send(job),
+            Err(poisoned) => poisoned.into_inner().send(job),
+        };
+        if sent.is_err() {
+            return Err(Failed::Panicked("the CPU pool is gone".into()));
+        }
+        match tokio::time::timeout(timeout, result).await {
+            Ok(Ok(out)) => out.map_err(Failed::Panicked),
+            Ok(Err(_)) => Err(Failed::Panicked("the job was dropped".into())),
+            Err(_) => {
+                // Still queued or running: the pool gets a worker in its
+                // place, and the worker that meets it (at its start or its
+                // end) leaves.
+                let abandoned =
+                    state.compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire);
+                if abandoned.is_ok() {
+                    self.start_worker();
+                }
+                Err(Failed::TimedOut(timeout))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_workers_more_than_cores() {
+        assert_eq!(workers(std::num::NonZero::new(2)), 4);
+        assert_eq!(workers(std::num::NonZero::new(8)), 10);
+        assert_eq!(workers(None), 4);
+    }
+
+    #[tokio::test]
+    async fn a_panic_costs_the_result_not_the_worker() {
+        let r: Result<(), Failed> = run(Duration::from_secs(10), || panic!("boom")).await;
+        assert_eq!(r, Err(Failed::Panicked("boom".into())));
+        // Every worker still answers: more jobs than workers, all done.
+        let mut all = Vec::new();
+        for i in 0..16u64 {
+            all.push(tokio::spawn(run(Duration::from_secs(10), move || i * 2)));
+        }
+        let mut sum = 0;
+        for j in all {
+            sum += j.await.expect("task").expect("job");
+        }
+        assert_eq!(sum, (0..16).map(|i| i * 2).sum::<u64>());
+    }
+
+    /// Waits (up to 10 s) for the pool to have `n` live workers.
+    async fn settles_at(pool: &Pool, n: usize) -> bool {
+        for _ in 0..200 {
+            if pool.live.load(Ordering::Acquire) == n {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn stuck_jobs_are_replaced_and_their_workers_retire() {
+        let pool = Pool::new(2);
+        assert!(settles_at(&pool, 2).await);
+        // Three stuck jobs on two workers: the first two time out running,
+        // the third sooner, queued behind them, and is never run.
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let stuck = |gate: Arc<Mutex<std::sync::mpsc::Receiver<()>>>, ran: Arc<AtomicUsize>| {
+            move || {
+                ran.fetch_add(1, Ordering::AcqRel);
+                let _ = gate.lock().map(|g| g.recv_timeout(Duration::from_secs(20)));
+            }
+        };
+        let (long, short) = (Duration::from_millis(400), Duration::from_millis(100));
+        let (a, b, c) = tokio::join!(
+            pool.run(long, stuck(gate.clone(), ran.clone())),
+            pool.run(long, stuck(gate.clone(), ran.clone())),
+            pool.run(short, stuck(gate.clone(), ran.clone())),
+        );
+        assert_eq!(a, Err(Failed::TimedOut(long)));
+        assert_eq!(b, Err(Failed::TimedOut(long)));
+        assert_eq!(c, Err(Failed::TimedOut(short)));
+        // Three replacements beside the two stuck workers; the one that
+        // meets the abandoned queued job leaves without running it.
+        assert!(settles_at(&pool, 4).await, "live: {:?}", pool.live);
+        // The pool still works while two of its threads are stuck.
+        assert_eq!(pool.run(Duration::from_secs(10), || 7).await, Ok(7));
+        drop(release);
+        // Released, the stuck workers leave: back to two.
+        assert!(settles_at(&pool, 2).await, "live: {:?}", pool.live);
+        assert_eq!(ran.load(Ordering::Acquire), 2, "the queued job never ran");
+        assert_eq!(pool.run(Duration::from_secs(10), || 8).await, Ok(8));
+    }
+}
