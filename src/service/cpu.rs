@@ -249,4 +249,111 @@ mod tests {
         assert_eq!(ran.load(Ordering::Acquire), 2, "the queued job never ran");
         assert_eq!(pool.run(Duration::from_secs(10), || 8).await, Ok(8));
     }
+
+    /// What a step of the model sends to the pool.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// A job that returns its value.
+        Quick(u32),
+        /// A job that panics.
+        Panics,
+        /// A job that waits for the gate: its caller times out.
+        Stuck,
+        /// The gate opens: every stuck job ends.
+        Release,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => any::<u32>().prop_map(Step::Quick),
+            1 => Just(Step::Panics),
+            2 => Just(Step::Stuck),
+            1 => Just(Step::Release),
+        ]
+    }
+
+    /// A gate that stuck jobs wait on until it opens again.
+    #[derive(Default)]
+    struct Gate {
+        opened: Mutex<u64>,
+        changed: std::sync::Condvar,
+    }
+
+    impl Gate {
+        fn wait(&self) {
+            let Ok(mut g) = self.opened.lock() else {
+                return;
+            };
+            let seen = *g;
+            while *g == seen {
+                match self.changed.wait_timeout(g, Duration::from_secs(30)) {
+                    Ok((next, t)) if !t.timed_out() => g = next,
+                    _ => return,
+                }
+            }
+        }
+
+        fn open(&self) {
+            if let Ok(mut g) = self.opened.lock() {
+                *g += 1;
+            }
+            self.changed.notify_all();
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Against a model of the pool: every job's caller gets its value,
+        /// its panic or its timeout; a pool with stuck jobs still runs the
+        /// others, with never more threads than its size plus the jobs
+        /// abandoned; once the gate opens the pool is back at its size.
+        #[test]
+        fn the_pool_keeps_its_size_whatever_its_jobs_do(
+            workers in 1usize..4,
+            steps in proptest::collection::vec(step(), 1..12),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let pool = Pool::new(workers);
+                let gate = Arc::new(Gate::default());
+                let submitted = &mut 0usize;
+                let patience = Duration::from_secs(10);
+                let short = Duration::from_millis(30);
+                for s in &steps {
+                    match s {
+                        Step::Quick(v) => {
+                            let v = *v;
+                            proptest::prop_assert_eq!(pool.run(patience, move || v).await, Ok(v));
+                        }
+                        Step::Panics => {
+                            let r: Result<(), Failed> =
+                                pool.run(patience, || panic!("hostile page")).await;
+                            proptest::prop_assert_eq!(r, Err(Failed::Panicked("hostile page".into())));
+                        }
+                        Step::Stuck => {
+                            let g = gate.clone();
+                            let r = pool.run(short, move || g.wait()).await;
+                            *submitted += 1;
+                            proptest::prop_assert_eq!(r, Err(Failed::TimedOut(short)));
+                        }
+                        Step::Release => {
+                            gate.open();
+                            proptest::prop_assert!(settles_at(&pool, workers).await);
+                        }
+                    }
+                    // Stuck or not, `workers` threads are free for the next job.
+                    let live = pool.live.load(Ordering::Acquire);
+                    proptest::prop_assert!(live >= workers && live <= workers + *submitted);
+                }
+                gate.open();
+                proptest::prop_assert!(settles_at(&pool, workers).await);
+                Ok(())
+            })?;
+        }
+    }
 }
