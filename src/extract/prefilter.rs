@@ -170,11 +170,25 @@ fn kept_attribute(name: &[u8]) -> bool {
     })
 }
 
-/// Rewrites one start tag `<name attrs…>` (from `at`, which is at `<`)
-/// into `out` with only the kept attributes. Returns the index after `>`,
-/// or `None` if the tag does not close (the caller then truncates `out` to
-/// where the tag began and copies it through).
-fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
+/// One piece of a start tag as the prefilter keeps it, in order: the name
+/// as written, then each kept attribute.
+pub(crate) enum Piece<'h> {
+    Name(&'h str),
+    /// A `style` that hides the element: kept as `hidden`.
+    Hidden,
+    /// A kept attribute: its name and its value as written (with its quotes).
+    Attribute(&'h str, Option<&'h str>),
+}
+
+/// Reads one start tag `<name attrs…>` (from `at`, which is at `<`),
+/// handing `piece` what the prefilter keeps of it. Returns the index after
+/// `>`, or `None` if the tag does not close (the prefilter then copies it
+/// through as written).
+pub(crate) fn scan_start_tag<'h>(
+    html: &'h str,
+    at: usize,
+    mut piece: impl FnMut(Piece<'h>),
+) -> Option<usize> {
     let b = html.as_bytes();
     // Is there a byte at `i`, and does it pass `f`? (Never indexes past the end.)
     let is = |i: usize, f: fn(u8) -> bool| b.get(i).is_some_and(|c| f(*c));
@@ -182,9 +196,7 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
     while is(i, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b':') {
         i += 1;
     }
-    // The name, then each kept attribute, straight into `out` (the caller
-    // truncates it if the tag turns out not to close).
-    out.push_str(html.get(at..i)?);
+    piece(Piece::Name(html.get(at + 1..i)?));
     loop {
         while is(i, |c| c.is_ascii_whitespace() || c == b'/') {
             i += 1;
@@ -236,19 +248,142 @@ fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
                 .collect::<String>()
                 .to_ascii_lowercase();
             if v.contains("display:none") || v.contains("visibility:hidden") {
-                out.push_str(" hidden");
+                piece(Piece::Hidden);
             }
         } else if kept_attribute(attr.as_bytes()) {
+            piece(Piece::Attribute(attr, value));
+        }
+    }
+    Some(i + 1)
+}
+
+/// Rewrites one start tag `<name attrs…>` (from `at`, which is at `<`)
+/// into `out` with only the kept attributes. Returns the index after `>`,
+/// or `None` if the tag does not close (the caller then truncates `out` to
+/// where the tag began and copies it through).
+fn rewrite_start_tag(html: &str, at: usize, out: &mut String) -> Option<usize> {
+    let end = scan_start_tag(html, at, |p| match p {
+        Piece::Name(name) => {
+            out.push('<');
+            out.push_str(name);
+        }
+        Piece::Hidden => out.push_str(" hidden"),
+        Piece::Attribute(name, value) => {
             out.push(' ');
-            out.push_str(attr);
+            out.push_str(name);
             if let Some(v) = value {
                 out.push('=');
                 out.push_str(v);
             }
         }
-    }
+    })?;
     out.push('>');
-    Some(i + 1)
+    Some(end)
+}
+
+/// Where a comment starting at `at` (`<!--`) ends: after its `-->`, or at
+/// the end of the page.
+pub(crate) fn comment_end(bytes: &[u8], at: usize) -> usize {
+    find_ci(from(bytes, at + 4), b"-->").map_or(bytes.len(), |e| at + 4 + e + 3)
+}
+
+/// What the prefilter does with a tag at `at` (at `<`).
+pub(crate) enum Raw {
+    /// Not one of the elements whose content is skipped.
+    Not,
+    /// JSON-LD, or an aside that names a date or an author: the start tag
+    /// (up to `tag_end`) is kept as written and the content read on.
+    Keep { tag_end: usize },
+    /// The start tag ends at `tag_end` and is kept as written; the content
+    /// up to `close_at`, where `</name` starts, is skipped; `resume` is
+    /// just past that `</name`.
+    Skip {
+        tag_end: usize,
+        close_at: usize,
+        resume: usize,
+    },
+    /// The tag or its end tag does not close: the rest of the page is
+    /// copied through as written.
+    Rest,
+}
+
+/// Whether the tag at `at` starts one of `raw_elements`, and what the
+/// prefilter does with it.
+pub(crate) fn raw_element(html: &str, at: usize, raw_elements: &[&str]) -> Raw {
+    let bytes = html.as_bytes();
+    let rest = from(bytes, at + 1);
+    let first = rest.first().map(u8::to_ascii_lowercase);
+    let Some(name) = raw_elements.iter().find(|n| {
+        n.as_bytes().first() == first.as_ref()
+            && starts_with_ci(rest, n.as_bytes())
+            && rest
+                .get(n.len())
+                .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
+    }) else {
+        return Raw::Not;
+    };
+    let Some(tag_end) = from(bytes, at)
+        .iter()
+        .position(|b| *b == b'>')
+        .map(|p| at + p + 1)
+    else {
+        return Raw::Rest;
+    };
+    let open_tag = html.get(at..tag_end).unwrap_or_default();
+    if *name == "script" && contains_ci(open_tag, "ld+json") {
+        return Raw::Keep { tag_end };
+    }
+    let close = format!("</{name}");
+    let Some(close_at) = find_ci(from(bytes, tag_end), close.as_bytes()).map(|p| tag_end + p)
+    else {
+        return Raw::Rest;
+    };
+    if *name == "aside" && names_metadata(bytes.get(at..close_at).unwrap_or_default()) {
+        return Raw::Keep { tag_end };
+    }
+    Raw::Skip {
+        tag_end,
+        close_at,
+        resume: close_at + close.len(),
+    }
+}
+
+/// The nesting depth the prefilter counts, to drop start tags nested
+/// deeper than [`MAX_DEPTH`] and their end tags.
+#[derive(Debug, Default)]
+pub(crate) struct Depth(usize);
+
+impl Depth {
+    /// An end tag at `at` (`</`): the index after it when it is dropped.
+    pub(crate) fn end_tag(&mut self, bytes: &[u8], at: usize) -> Option<usize> {
+        let name = tag_name(from(bytes, at + 2));
+        if name.is_empty() || non_nesting(name) {
+            return None;
+        }
+        if self.0 > MAX_DEPTH {
+            // The end tag of a start tag dropped for depth.
+            if let Some(end) = memchr::memchr(b'>', from(bytes, at)).map(|p| at + p + 1) {
+                self.0 -= 1;
+                return Some(end);
+            }
+        }
+        self.0 = self.0.saturating_sub(1);
+        None
+    }
+
+    /// A start tag at `at` that closes at `end`: whether it is dropped
+    /// for depth.
+    pub(crate) fn start_tag(&mut self, html: &str, at: usize, end: usize) -> bool {
+        let nests = !non_nesting(tag_name(from(html.as_bytes(), at + 1)));
+        let too_deep = nests && self.0 >= MAX_DEPTH;
+        let self_closing = html
+            .get(..end)
+            .is_some_and(|t| t.trim_end_matches('>').ends_with('/'));
+        if nests && !self_closing {
+            self.0 += 1;
+        }
+        too_deep
+    }
 }
 
 /// The page without the skipped contents. Never fails; on anything it does
@@ -266,98 +401,69 @@ fn strip_with(html: &str, raw_elements: &[&str]) -> String {
     let bytes = html.as_bytes();
     let mut out = String::with_capacity(html.len() / 2);
     let mut copied = 0; // bytes[..copied] are handled
-    let mut depth = 0usize;
+    let mut depth = Depth::default();
     let mut i = 0;
     while let Some(lt) = memchr::memchr(b'<', from(bytes, i)) {
         let at = i + lt;
         let rest = from(bytes, at + 1);
         if rest.starts_with(b"!--") {
             // A comment: drop it whole (an unterminated one runs to the end).
-            let end = find_ci(from(rest, 3), b"-->").map_or(bytes.len(), |e| at + 1 + 3 + e + 3);
+            let end = comment_end(bytes, at);
             out.push_str(&html[copied..at]);
             copied = end;
             i = end;
             continue;
         }
-        let first = rest.first().map(u8::to_ascii_lowercase);
-        let Some(name) = raw_elements.iter().find(|n| {
-            n.as_bytes().first() == first.as_ref()
-                && starts_with_ci(rest, n.as_bytes())
-                && rest
-                    .get(n.len())
-                    .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
-        }) else {
-            if rest.first() == Some(&b'/') {
-                let name = tag_name(from(rest, 1));
-                if !name.is_empty() && !non_nesting(name) {
-                    if depth > MAX_DEPTH {
-                        // The end tag of a start tag dropped for depth.
-                        if let Some(end) = memchr::memchr(b'>', from(bytes, at)).map(|p| at + p + 1)
-                        {
-                            out.push_str(&html[copied..at]);
-                            copied = end;
-                            depth -= 1;
-                            i = end;
-                            continue;
-                        }
-                    }
-                    depth = depth.saturating_sub(1);
-                }
-                i = at + 1;
+        match raw_element(html, at, raw_elements) {
+            Raw::Not => {}
+            Raw::Rest => break,
+            Raw::Keep { tag_end } => {
+                // The start tag is copied as written; what follows is read on.
+                i = tag_end;
                 continue;
             }
-            if rest.first().is_some_and(u8::is_ascii_alphabetic) {
-                let nests = !non_nesting(tag_name(rest));
-                let mark = out.len();
+            Raw::Skip {
+                tag_end,
+                close_at,
+                resume,
+            } => {
+                out.push_str(&html[copied..tag_end]);
+                copied = close_at;
+                // The rest of the end tag is copied as written.
+                i = resume;
+                continue;
+            }
+        }
+        if rest.first() == Some(&b'/') {
+            if let Some(end) = depth.end_tag(bytes, at) {
                 out.push_str(&html[copied..at]);
-                let too_deep = nests && depth >= MAX_DEPTH;
-                match rewrite_start_tag(html, at, &mut out) {
-                    Some(end) => {
-                        let self_closing = html[..end].trim_end_matches('>').ends_with('/');
-                        if too_deep {
-                            out.truncate(mark);
-                            out.push_str(&html[copied..at]);
-                        }
-                        if nests && !self_closing {
-                            depth += 1;
-                        }
-                        copied = end;
-                        i = end;
-                    }
-                    None => {
-                        out.truncate(mark);
-                        i = at + 1;
-                    }
-                }
+                copied = end;
+                i = end;
                 continue;
             }
             i = at + 1;
             continue;
-        };
-        let Some(tag_end) = from(bytes, at)
-            .iter()
-            .position(|b| *b == b'>')
-            .map(|p| at + p + 1)
-        else {
-            break;
-        };
-        let open_tag = &html[at..tag_end];
-        if *name == "script" && contains_ci(open_tag, "ld+json") {
-            i = tag_end;
+        }
+        if rest.first().is_some_and(u8::is_ascii_alphabetic) {
+            let mark = out.len();
+            out.push_str(&html[copied..at]);
+            match rewrite_start_tag(html, at, &mut out) {
+                Some(end) => {
+                    if depth.start_tag(html, at, end) {
+                        out.truncate(mark);
+                        out.push_str(&html[copied..at]);
+                    }
+                    copied = end;
+                    i = end;
+                }
+                None => {
+                    out.truncate(mark);
+                    i = at + 1;
+                }
+            }
             continue;
         }
-        let close = format!("</{name}");
-        let Some(close_at) = find_ci(from(bytes, tag_end), close.as_bytes()).map(|p| tag_end + p)
-        else {
-            break;
-        };
-        if *name == "aside" && names_metadata(bytes.get(at..close_at).unwrap_or_default()) {
-            i = tag_end;
-            continue;
-        }
-        out.push_str(&html[copied..tag_end]);
-        copied = close_at;
-        i = close_at + close.len();
+        i = at + 1;
     }
     out.push_str(&html[copied..]);
     out
