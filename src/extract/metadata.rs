@@ -953,8 +953,8 @@ fn header_of<'d>(doc: &'d Dom<'_>, title: Option<&str>) -> Vec<header::Line<'d>>
 /// `<time>` with its `datetime`, `A` author link, `B` author box): what
 /// `extract-eval --show` prints to explain a page's byline and date.
 pub fn header_lines(html: &str) -> Vec<String> {
-    let html = super::prefilter::strip(html);
-    let doc = Dom::from_tree(super::tree::parse(&html));
+    let mut stripped = String::new();
+    let doc = Dom::from_tree(super::page_tree(html, &mut stripped));
     header_of(&doc, read(&doc).title.as_deref())
         .iter()
         .map(|l| {

@@ -29,7 +29,7 @@ use dom::{Dom, NodeId};
 /// Version of the extraction algorithm, recorded with every content hash.
 /// Bump it whenever the output for some page changes: an upgrade then
 /// re-baselines stored articles instead of flagging them as edited.
-pub const EXTRACTOR_VERSION: &str = "newsledger-extract/13";
+pub const EXTRACTOR_VERSION: &str = "newsledger-extract/14";
 
 /// Pages larger than this are cut before parsing (a time bound: no article
 /// needs more).
@@ -107,9 +107,8 @@ pub fn decode<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
 /// Extracts the article from a page. `url` is the page's final URL, used to
 /// resolve a relative canonical link and as the canonical URL of last resort.
 pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> Article {
-    let html = prefilter::strip(html);
-    let html = truncate_at_char(&html, MAX_PARSE_BYTES);
-    let doc = Dom::from_tree(tree::parse(html));
+    let mut stripped = String::new();
+    let doc = Dom::from_tree(page_tree(html, &mut stripped));
     let meta = metadata::read(&doc);
     let mut paras = body_paragraphs(&doc, overrides);
 
@@ -219,6 +218,17 @@ fn body_paragraphs(doc: &Dom<'_>, overrides: &ExtractOverrides) -> Vec<String> {
         }
     }
     best
+}
+
+/// The tree the extractor reads: the page as the prefilter leaves it,
+/// parsed in one pass. A page whose prefiltered text could pass
+/// [`MAX_PARSE_BYTES`] is prefiltered first (into `stripped`) and cut there.
+pub(crate) fn page_tree<'a>(html: &'a str, stripped: &'a mut String) -> tree::Tree<'a> {
+    if html.len() <= MAX_PARSE_BYTES {
+        return tree::parse_stripped(html, prefilter::RAW_ELEMENTS);
+    }
+    *stripped = prefilter::strip(html);
+    tree::parse(truncate_at_char(stripped, MAX_PARSE_BYTES))
 }
 
 fn truncate_at_char(s: &str, max: usize) -> &str {

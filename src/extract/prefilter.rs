@@ -1,22 +1,27 @@
-//! A byte-level pass before parsing that drops what can never be article
-//! text: the bodies of `<script>` (except JSON-LD), `<style>`, `<svg>`,
-//! `<noscript>`, `<nav>` and `<aside>` (pruned as tags in every extraction
-//! pass anyway; menus are often thousands of links), and HTML comments. An
-//! `<aside>` that names a date or an author (`<time>`, "Published",
-//! "author"…) is kept: templates print the article's date and byline there
-//! ("Published | August 30, 2024 | Author | Lisa D. Ellis"). On news pages these are often half the
-//! bytes, and html5ever tokenizes them character by character; cutting
-//! them here roughly halves parse time. The tags themselves are kept (empty)
-//! so the document structure is unchanged.
+//! What the extractor drops from a page before it builds the tree: the
+//! bodies of `<script>` (except JSON-LD), `<style>`, `<svg>`, `<noscript>`,
+//! `<nav>` and `<aside>` (pruned as tags in every extraction pass anyway;
+//! menus are often thousands of links), and HTML comments. An `<aside>`
+//! that names a date or an author (`<time>`, "Published", "author"…) is
+//! kept: templates print the article's date and byline there ("Published |
+//! August 30, 2024 | Author | Lisa D. Ellis"). On news pages these are often
+//! half the bytes. The tags themselves are kept (empty) so the document
+//! structure is unchanged.
 //!
 //! Start tags also lose the attributes extraction never reads (`src`,
-//! `srcset`, `data-*`, event handlers…): html5ever tokenizes every
-//! attribute character by character. A `style` that hides the element
+//! `srcset`, `data-*`, event handlers…). A `style` that hides the element
 //! becomes `hidden`; any other `style` is dropped.
+//!
+//! The decisions are made here (`scan_start_tag`, `raw_element`, `Depth`,
+//! `comment_end`); the extractor's tokenizer makes them as it reads each
+//! tag (`tree::parse_stripped`), in one pass. [`strip`] writes them out as
+//! HTML: for pages read for their links, for pages too large to parse
+//! whole, and as the reference `tests/prefilter_fold.rs` holds the one
+//! pass to.
 
 /// Elements whose content is skipped; `script` keeps JSON-LD. `header` and
 /// `footer` are kept: metadata fallbacks (`<h1>`, `<time>`, author links) live there.
-const RAW_ELEMENTS: &[&str] = &["script", "style", "svg", "noscript", "nav", "aside"];
+pub const RAW_ELEMENTS: &[&str] = &["script", "style", "svg", "noscript", "nav", "aside"];
 
 /// Words that keep an `<aside>`'s body: it may hold the article's date or
 /// byline (matched case-insensitively in the raw bytes, in one pass).
@@ -322,11 +327,9 @@ pub(crate) fn raw_element(html: &str, at: usize, raw_elements: &[&str]) -> Raw {
     }) else {
         return Raw::Not;
     };
-    let Some(tag_end) = from(bytes, at)
-        .iter()
-        .position(|b| *b == b'>')
-        .map(|p| at + p + 1)
-    else {
+    // Its end as a start tag's: a `>` inside a quoted value does not end it
+    // (`x-data="{ f: () => … }"` on a menu).
+    let Some(tag_end) = scan_start_tag(html, at, |_| {}) else {
         return Raw::Rest;
     };
     let open_tag = html.get(at..tag_end).unwrap_or_default();
@@ -397,7 +400,7 @@ pub fn strip_for_links(html: &str) -> String {
     strip_with(html, RAW_ELEMENTS_FOR_LINKS)
 }
 
-fn strip_with(html: &str, raw_elements: &[&str]) -> String {
+pub(crate) fn strip_with(html: &str, raw_elements: &[&str]) -> String {
     let bytes = html.as_bytes();
     let mut out = String::with_capacity(html.len() / 2);
     let mut copied = 0; // bytes[..copied] are handled
@@ -528,6 +531,18 @@ mod tests {
         let byline = "<aside class=\"post-author\">Katie Liguori</aside>";
         assert_eq!(strip(byline), byline);
         assert_eq!(super::strip_for_links(html), html);
+    }
+
+    #[test]
+    fn a_gt_in_a_quoted_value_does_not_end_a_skipped_elements_tag() {
+        // Alpine.js menus: the `>` of an arrow function inside `x-data`
+        // once ended the tag there, and the parser then read the rest of
+        // the page as that attribute's value (WCXB 4194, 4649).
+        let html = r#"<nav x-data="{ f: () => 1 }"><a href=/a>A</a></nav><p>Text</p>"#;
+        assert_eq!(
+            strip(html),
+            r#"<nav x-data="{ f: () => 1 }"></nav><p>Text</p>"#
+        );
     }
 
     #[test]

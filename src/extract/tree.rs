@@ -1,7 +1,8 @@
-//! The document tree, built in one pass over the prefilter's output: what
-//! [`super::extract`] parses pages with, in place of html5ever's tokenizer and
-//! tree builder (measured 4–5× as fast as html5ever and scraper's tree;
-//! BENCHMARKS.md).
+//! The document tree: what [`super::extract`] parses pages with, in place of
+//! html5ever's tokenizer and tree builder (measured 4–5× as fast as html5ever
+//! and scraper's tree; BENCHMARKS.md). [`parse_stripped`] builds it in one
+//! pass over the page, the tokenizer making the prefilter's decisions as it
+//! reads each tag; [`parse`] reads any HTML as written.
 //!
 //! Nodes live in one arena and refer to each other by index; names, attribute
 //! values and text borrow from the input unless a character reference or a
@@ -1459,8 +1460,22 @@ fn attributes(b: &[u8], mut i: usize, mut each: impl FnMut(usize, usize, usize, 
     }
 }
 
-/// Parses `html` (the prefilter's output, or any HTML) into a [`Tree`].
+/// Parses `html` (any HTML) into a [`Tree`].
 pub fn parse(html: &str) -> Tree<'_> {
+    parse_with(html, None)
+}
+
+/// Parses `html` into the tree [`parse`] builds from the prefilter's output
+/// for it (`prefilter::strip_with(html, raw_elements)`), in one pass: the
+/// tokenizer makes the prefilter's decisions as it reads each tag, so the
+/// page is neither scanned nor copied twice (BENCHMARKS.md). `tests/
+/// prefilter_fold.rs` compares the two trees on every WCXB and Zyte page
+/// and on random tag soup.
+pub fn parse_stripped<'a>(html: &'a str, raw_elements: &[&str]) -> Tree<'a> {
+    parse_with(html, Some(raw_elements))
+}
+
+fn parse_with<'a>(html: &'a str, mut strip: Option<&[&str]>) -> Tree<'a> {
     // Sized once from the page's `<`s: nodes per `<` average 0.80 on the
     // ingest bench's pages and 1.08 on WCXB's (at most 1.76), attributes
     // 0.42 and 0.60; a page above these grows its vectors as before.
@@ -1487,14 +1502,43 @@ pub fn parse(html: &str) -> Tree<'_> {
     };
     let bytes = html.as_bytes();
     let s = |from: usize, to: usize| html.get(from..to).unwrap_or_default();
+    let mut depth = super::prefilter::Depth::default();
+    // The text read last ends with `\r`, and only dropped tags followed.
+    let mut cr_before = false;
     let mut i = 0;
     while i < bytes.len() {
-        let Some(lt) = memchr::memchr(b'<', bytes.get(i..).unwrap_or_default()).map(|p| i + p)
-        else {
-            b.text(s(i, bytes.len()), true);
+        let lt = memchr::memchr(b'<', bytes.get(i..).unwrap_or_default()).map(|p| i + p);
+        let mut text = s(i, lt.unwrap_or(bytes.len()));
+        // Text on both sides of a dropped comment or tag is one text, as
+        // in the prefilter's output: a `\r` before it and a `\n` after it
+        // are one line break.
+        if cr_before && text.starts_with('\n') {
+            text = text.get(1..).unwrap_or_default();
+            cr_before = false;
+        }
+        if !text.is_empty() {
+            cr_before = text.ends_with('\r');
+        }
+        b.text(text, true);
+        let Some(lt) = lt else {
             break;
         };
-        b.text(s(i, lt), true);
+        if let Some(raw_elements) = strip {
+            match stripped_tag(&mut b, html, lt, raw_elements, &mut depth) {
+                Stripped::Dropped(next) => {
+                    i = next;
+                    continue;
+                }
+                Stripped::Next(next) => {
+                    cr_before = false;
+                    i = next;
+                    continue;
+                }
+                Stripped::AsWritten => {}
+                Stripped::Rest => strip = None,
+            }
+        }
+        cr_before = false;
         let next = bytes.get(lt + 1).copied();
         i = match next {
             Some(b'!') => {
@@ -1537,7 +1581,7 @@ pub fn parse(html: &str) -> Tree<'_> {
                     }
                 }
             }
-            Some(c) if c.is_ascii_alphabetic() => start_tag(&mut b, html, lt + 1),
+            Some(c) if c.is_ascii_alphabetic() => start_tag(&mut b, html, lt + 1, strip),
             _ => {
                 b.text(s(lt, lt + 1), false);
                 lt + 1
@@ -1551,19 +1595,40 @@ pub fn parse(html: &str) -> Tree<'_> {
 }
 
 /// A start tag whose name begins at `at`; returns where parsing goes on.
-fn start_tag<'a>(b: &mut Builder<'a>, html: &'a str, at: usize) -> usize {
+fn start_tag<'a>(b: &mut Builder<'a>, html: &'a str, at: usize, strip: Option<&[&str]>) -> usize {
     let bytes = html.as_bytes();
     let s = |from: usize, to: usize| html.get(from..to).unwrap_or_default();
     let end = name_end(bytes, at);
     let name = lower(s(at, end));
     let mut attrs = Vec::new();
     let after = attributes(bytes, end, |n, ne, v, ve| {
-        let mut value = decode(s(v, ve), true);
-        if value.contains('\0') {
-            value = Cow::Owned(value.replace('\0', "\u{FFFD}"));
-        }
-        attrs.push((lower(s(n, ne)), value));
+        attrs.push((lower(s(n, ne)), attribute_value(s(v, ve))));
     });
+    opened(b, html, name, attrs, after, strip)
+}
+
+/// An attribute's value as written (without its quotes), references decoded.
+fn attribute_value(v: &str) -> Cow<'_, str> {
+    let mut value = decode(v, true);
+    if value.contains('\0') {
+        value = Cow::Owned(value.replace('\0', "\u{FFFD}"));
+    }
+    value
+}
+
+/// A start tag read up to `after`: the element is opened, and the text of a
+/// raw-text element read up to its end tag (through the prefilter when
+/// `strip` names its raw elements, as the prefilter would have passed it).
+fn opened<'a>(
+    b: &mut Builder<'a>,
+    html: &'a str,
+    name: Cow<'a, str>,
+    attrs: Attrs<'a>,
+    after: usize,
+    strip: Option<&[&str]>,
+) -> usize {
+    let bytes = html.as_bytes();
+    let s = |from: usize, to: usize| html.get(from..to).unwrap_or_default();
     let raw = is(RAW_TEXT, &name).then(|| name.clone());
     // A newline just after `<pre>`, `<listing>` or `<textarea>` is not content.
     let skips_newline = matches!(&*name, "pre" | "listing" | "textarea");
@@ -1594,12 +1659,20 @@ fn start_tag<'a>(b: &mut Builder<'a>, html: &'a str, at: usize) -> usize {
             None => break bytes.len(),
         }
     };
-    let body = s(after, close);
+    let mut body = Cow::Borrowed(s(after, close));
+    if let Some(raw_elements) = strip
+        && body.contains('<')
+    {
+        body = Cow::Owned(super::prefilter::strip_with(&body, raw_elements));
+    }
     if !body.is_empty() {
-        let mut text = if matches!(&*raw, "textarea" | "title") {
-            decode(body, false)
-        } else {
-            newlines(body)
+        let mut text = match body {
+            Cow::Borrowed(body) if matches!(&*raw, "textarea" | "title") => decode(body, false),
+            Cow::Borrowed(body) => newlines(body),
+            Cow::Owned(body) if matches!(&*raw, "textarea" | "title") => {
+                Cow::Owned(decode(&body, false).into_owned())
+            }
+            Cow::Owned(body) => Cow::Owned(newlines(&body).into_owned()),
         };
         if text.contains('\0') {
             text = Cow::Owned(text.replace('\0', "\u{FFFD}"));
@@ -1611,6 +1684,95 @@ fn start_tag<'a>(b: &mut Builder<'a>, html: &'a str, at: usize) -> usize {
         attributes(bytes, name_end(bytes, close + 2), |_, _, _, _| {})
     } else {
         close
+    }
+}
+
+/// What reading one tag the prefilter's way came to.
+enum Stripped {
+    /// Read: parsing goes on here.
+    Next(usize),
+    /// Dropped, with nothing in its place: parsing goes on here, and the
+    /// text after it continues the text before it.
+    Dropped(usize),
+    /// Read as written, by the plain tokenizer.
+    AsWritten,
+    /// The prefilter copies the rest of the page through as written.
+    Rest,
+}
+
+/// The tag at `lt` read as [`parse`] reads the prefilter's output for it:
+/// comments, the content of `raw_elements` and start tags nested too deep
+/// dropped, start tags with only the attributes the prefilter keeps.
+fn stripped_tag<'a>(
+    b: &mut Builder<'a>,
+    html: &'a str,
+    lt: usize,
+    raw_elements: &[&str],
+    depth: &mut super::prefilter::Depth,
+) -> Stripped {
+    use super::prefilter::{Piece, Raw};
+    let bytes = html.as_bytes();
+    let s = |from: usize, to: usize| html.get(from..to).unwrap_or_default();
+    let rest = bytes.get(lt + 1..).unwrap_or_default();
+    if rest.starts_with(b"!--") {
+        return Stripped::Dropped(super::prefilter::comment_end(bytes, lt));
+    }
+    match super::prefilter::raw_element(html, lt, raw_elements) {
+        Raw::Not => {}
+        Raw::Rest => return Stripped::Rest,
+        Raw::Keep { .. } => return Stripped::AsWritten,
+        Raw::Skip {
+            tag_end, close_at, ..
+        } => {
+            // `<name attrs>` as written, then its end tag at once.
+            let tag = bytes.get(..tag_end).unwrap_or_default();
+            let end = name_end(tag, lt + 1);
+            let name = lower(s(lt + 1, end));
+            let mut attrs = Vec::new();
+            attributes(tag, end, |n, ne, v, ve| {
+                attrs.push((lower(s(n, ne)), attribute_value(s(v, ve))));
+            });
+            let raw_text = is(RAW_TEXT, &name);
+            let end_name = name_end(bytes, close_at + 2);
+            if raw_text {
+                let closed = name.clone();
+                b.start(name, attrs);
+                b.end(&closed);
+            } else {
+                b.start(name, attrs);
+                b.end(&lower(s(close_at + 2, end_name)));
+            }
+            return Stripped::Next(attributes(bytes, end_name, |_, _, _, _| {}));
+        }
+    }
+    match rest.first() {
+        Some(b'/') => depth
+            .end_tag(bytes, lt)
+            .map_or(Stripped::AsWritten, Stripped::Dropped),
+        Some(c) if c.is_ascii_alphabetic() => {
+            let mut name = "";
+            let mut attrs = Vec::new();
+            let Some(end) = super::prefilter::scan_start_tag(html, lt, |p| match p {
+                Piece::Name(n) => name = n,
+                Piece::Hidden => attrs.push((Cow::Borrowed("hidden"), Cow::Borrowed(""))),
+                Piece::Attribute(n, v) => {
+                    let v = v.unwrap_or_default();
+                    let unquoted = v
+                        .strip_prefix('"')
+                        .and_then(|v| v.strip_suffix('"'))
+                        .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                        .unwrap_or(v);
+                    attrs.push((lower(n), attribute_value(unquoted)));
+                }
+            }) else {
+                return Stripped::AsWritten;
+            };
+            if depth.start_tag(html, lt, end) {
+                return Stripped::Dropped(end);
+            }
+            Stripped::Next(opened(b, html, lower(name), attrs, end, Some(raw_elements)))
+        }
+        _ => Stripped::AsWritten,
     }
 }
 

@@ -190,3 +190,12 @@ pub fn read_page(path: &Path) -> Vec<u8> {
         bytes
     }
 }
+
+/// Cases per property test: `default` in `cargo test`, more (or fewer)
+/// with `PROPTEST_CASES`.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
