@@ -395,6 +395,7 @@ async fn the_metrics_endpoint_serves_prometheus_text() {
     assert!(
         value("newsledger_last_successful_cycle_timestamp_seconds{source=\"test-news\"}") > 1.7e9
     );
+    assert_eq!(value("newsledger_extraction_stuck_jobs"), 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

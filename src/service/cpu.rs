@@ -12,12 +12,13 @@
 //!
 //! A job that outlives its caller's timeout keeps its thread: the pool
 //! starts a replacement, and the stuck worker ends when its job does (a
-//! hostile page costs one thread for a while, never a worker for good). A
-//! job whose caller gave up while it was still queued is not run. A job
-//! that panics costs its result, not its worker.
+//! hostile page costs one thread for a while, never a worker for good; the
+//! metric `newsledger_extraction_stuck_jobs` counts such jobs). A job whose
+//! caller gave up while it was still queued is not run. A job that panics
+//! costs its result, not its worker.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -28,11 +29,12 @@ struct Job {
     state: Arc<AtomicU8>,
 }
 
-/// [`Job::state`]: queued or running, finished, or abandoned by its caller
+/// [`Job::state`]: queued, running, finished, or abandoned by its caller
 /// (who started a replacement worker for it).
-const PENDING: u8 = 0;
-const FINISHED: u8 = 1;
-const ABANDONED: u8 = 2;
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const FINISHED: u8 = 2;
+const ABANDONED: u8 = 3;
 
 /// Why a job gave no result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,9 @@ struct Pool {
     queue: Arc<Mutex<Receiver<Job>>>,
     /// Workers alive, stuck ones included.
     live: Arc<AtomicUsize>,
+    /// Jobs whose callers gave up on them while they ran, still running
+    /// (briefly below zero while a job ends as its caller gives up).
+    stuck: Arc<AtomicIsize>,
 }
 
 impl Pool {
@@ -57,6 +62,7 @@ impl Pool {
             jobs,
             queue: Arc::new(Mutex::new(queue)),
             live: Arc::new(AtomicUsize::new(0)),
+            stuck: Arc::new(AtomicIsize::new(0)),
         };
         for _ in 0..workers {
             pool.start_worker();
@@ -65,12 +71,12 @@ impl Pool {
     }
 
     fn start_worker(&self) {
-        let (queue, live) = (self.queue.clone(), self.live.clone());
+        let (queue, live, stuck) = (self.queue.clone(), self.live.clone(), self.stuck.clone());
         live.fetch_add(1, Ordering::AcqRel);
         let started = std::thread::Builder::new()
             .name("newsledger-cpu".into())
             .spawn(move || {
-                work(&queue);
+                work(&queue, &stuck);
                 live.fetch_sub(1, Ordering::AcqRel);
             });
         if let Err(e) = started {
@@ -85,7 +91,7 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
     {
         let (reply, result) = tokio::sync::oneshot::channel();
-        let state = Arc::new(AtomicU8::new(PENDING));
+        let state = Arc::new(AtomicU8::new(QUEUED));
         let job = Job {
             work: Box::new(move || {
                 let out =
@@ -104,9 +110,13 @@ impl Pool {
                 // Still queued or running: the pool gets a worker in its
                 // place, and the worker that meets it (at its start or its
                 // end) leaves.
-                let abandoned =
-                    state.compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire);
-                if abandoned.is_ok() {
+                let was = state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    matches!(s, QUEUED | RUNNING).then_some(ABANDONED)
+                });
+                if let Ok(was) = was {
+                    if was == RUNNING {
+                        self.stuck.fetch_add(1, Ordering::AcqRel);
+                    }
                     self.start_worker();
                 }
                 Err(Failed::TimedOut(timeout))
@@ -117,7 +127,7 @@ impl Pool {
 
 /// A worker's loop: jobs from the queue until the queue is gone or the
 /// worker meets a job its caller abandoned.
-fn work(queue: &Mutex<Receiver<Job>>) {
+fn work(queue: &Mutex<Receiver<Job>>, stuck: &AtomicIsize) {
     loop {
         // The lock is held only while waiting: an idle worker
         // waits for the queue, the others wait for the lock.
@@ -126,24 +136,37 @@ fn work(queue: &Mutex<Receiver<Job>>) {
             Err(poisoned) => poisoned.into_inner().recv(),
         };
         let Ok(job) = job else { return };
-        // A job abandoned while queued is not run; its
-        // replacement worker already took this one's place.
-        if job.state.load(Ordering::Acquire) == ABANDONED {
+        let started =
+            job.state
+                .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire);
+        if started.is_err() {
+            // Abandoned while queued: not run; its replacement worker
+            // already took this one's place.
             return;
         }
         (job.work)();
         let done =
             job.state
-                .compare_exchange(PENDING, FINISHED, Ordering::AcqRel, Ordering::Acquire);
+                .compare_exchange(RUNNING, FINISHED, Ordering::AcqRel, Ordering::Acquire);
         if done.is_err() {
             // Abandoned while it ran: the replacement stays.
+            stuck.fetch_sub(1, Ordering::AcqRel);
             return;
         }
     }
 }
 
+/// Jobs still running after their callers gave up on them (a page whose
+/// extraction outlived its timeout): each holds a thread of its own.
+pub fn stuck() -> usize {
+    POOL.get().map_or(0, |p| {
+        usize::try_from(p.stuck.load(Ordering::Acquire)).unwrap_or(0)
+    })
+}
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+
 fn pool() -> &'static Pool {
-    static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool::new(workers(std::thread::available_parallelism().ok())))
 }
 
@@ -237,11 +260,13 @@ mod tests {
         // Three replacements beside the two stuck workers; the one that
         // meets the abandoned queued job leaves without running it.
         assert!(settles_at(&pool, 4).await, "live: {:?}", pool.live);
+        assert_eq!(pool.stuck.load(Ordering::Acquire), 2, "the two that ran");
         // The pool still works while two of its threads are stuck.
         assert_eq!(pool.run(Duration::from_secs(10), || 7).await, Ok(7));
         drop(release);
         // Released, the stuck workers leave: back to two.
         assert!(settles_at(&pool, 2).await, "live: {:?}", pool.live);
+        assert_eq!(pool.stuck.load(Ordering::Acquire), 0);
         assert_eq!(ran.load(Ordering::Acquire), 2, "the queued job never ran");
         assert_eq!(pool.run(Duration::from_secs(10), || 8).await, Ok(8));
     }
@@ -304,7 +329,8 @@ mod tests {
         /// Against a model of the pool: every job's caller gets its value,
         /// its panic or its timeout; a pool with stuck jobs still runs the
         /// others, with never more threads than its size plus the jobs
-        /// abandoned; once the gate opens the pool is back at its size.
+        /// abandoned; once the gate opens the pool is back at its size and
+        /// no job counts as stuck.
         #[test]
         fn the_pool_keeps_its_size_whatever_its_jobs_do(
             workers in 1usize..4,
@@ -340,14 +366,18 @@ mod tests {
                         Step::Release => {
                             gate.open();
                             proptest::prop_assert!(settles_at(&pool, workers).await);
+                            proptest::prop_assert_eq!(pool.stuck.load(Ordering::Acquire), 0);
                         }
                     }
                     // Stuck or not, `workers` threads are free for the next job.
                     let live = pool.live.load(Ordering::Acquire);
                     proptest::prop_assert!(live >= workers && live <= workers + *submitted);
+                    let stuck = pool.stuck.load(Ordering::Acquire);
+                    proptest::prop_assert!(stuck <= *submitted as isize);
                 }
                 gate.open();
                 proptest::prop_assert!(settles_at(&pool, workers).await);
+                proptest::prop_assert_eq!(pool.stuck.load(Ordering::Acquire), 0);
                 Ok(())
             })?;
         }

@@ -109,6 +109,7 @@ impl Metrics {
             for (s, t) in &m.last_success {
                 let _ = writeln!(o, "newsledger_last_successful_cycle_timestamp_seconds{{source=\"{}\"}} {t}", esc(s));
             }
+            let _ = writeln!(o, "# HELP newsledger_extraction_stuck_jobs Extractions still running after their fetch was recorded as skipped for taking too long; each holds a thread.\n# TYPE newsledger_extraction_stuck_jobs gauge\nnewsledger_extraction_stuck_jobs {}", super::cpu::stuck());
             if let Some((entries, bytes)) = ledger {
                 let _ = writeln!(o, "# HELP newsledger_ledger_entries Entries in the ledger.\n# TYPE newsledger_ledger_entries gauge\nnewsledger_ledger_entries {entries}");
                 let _ = writeln!(o, "# HELP newsledger_ledger_size_bytes Size of the ledger files.\n# TYPE newsledger_ledger_size_bytes gauge\nnewsledger_ledger_size_bytes {bytes}");
