@@ -488,11 +488,17 @@ fn may_hold_date(text: &str) -> bool {
     text.as_bytes().windows(2).any(|w| w == b"19" || w == b"20")
 }
 
+/// The matches of [`VISIBLE_DATE`] in `text`, searched only when
+/// [`may_hold_date`] lets them exist.
+fn visible_date_matches(text: &str) -> impl Iterator<Item = regex::Captures<'_>> {
+    may_hold_date(text)
+        .then(|| VISIBLE_DATE.captures_iter(text))
+        .into_iter()
+        .flatten()
+}
+
 fn parse_visible_date(text: &str) -> Option<String> {
-    if !may_hold_date(text) {
-        return None;
-    }
-    visible_date_of(&VISIBLE_DATE.captures(text)?)
+    visible_date_of(&visible_date_matches(text).next()?)
 }
 
 /// The date a [`VISIBLE_DATE`] match reads as.

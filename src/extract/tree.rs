@@ -1600,11 +1600,25 @@ fn start_tag<'a>(b: &mut Builder<'a>, html: &'a str, at: usize, strip: Option<&[
     let s = |from: usize, to: usize| html.get(from..to).unwrap_or_default();
     let end = name_end(bytes, at);
     let name = lower(s(at, end));
-    let mut attrs = Vec::new();
-    let after = attributes(bytes, end, |n, ne, v, ve| {
-        attrs.push((lower(s(n, ne)), attribute_value(s(v, ve))));
-    });
+    let (attrs, after) = read_attributes(html, end, bytes.len());
     opened(b, html, name, attrs, after, strip)
+}
+
+/// The attributes from `from` to the end of the tag (looking no further
+/// than `within`), names lower-cased and values decoded, and the index
+/// just past the tag.
+fn read_attributes(html: &str, from: usize, within: usize) -> (Attrs<'_>, usize) {
+    let s = |from: usize, to: usize| html.get(from..to).unwrap_or_default();
+    let bytes = html.as_bytes();
+    let mut attrs = Vec::new();
+    let after = attributes(
+        bytes.get(..within).unwrap_or(bytes),
+        from,
+        |n, ne, v, ve| {
+            attrs.push((lower(s(n, ne)), attribute_value(s(v, ve))));
+        },
+    );
+    (attrs, after)
 }
 
 /// An attribute's value as written (without its quotes), references decoded.
@@ -1666,13 +1680,10 @@ fn opened<'a>(
         body = Cow::Owned(super::prefilter::strip_with(&body, raw_elements));
     }
     if !body.is_empty() {
+        let rcdata = matches!(&*raw, "textarea" | "title");
         let mut text = match body {
-            Cow::Borrowed(body) if matches!(&*raw, "textarea" | "title") => decode(body, false),
-            Cow::Borrowed(body) => newlines(body),
-            Cow::Owned(body) if matches!(&*raw, "textarea" | "title") => {
-                Cow::Owned(decode(&body, false).into_owned())
-            }
-            Cow::Owned(body) => Cow::Owned(newlines(&body).into_owned()),
+            Cow::Borrowed(body) => raw_text(body, rcdata),
+            Cow::Owned(body) => Cow::Owned(raw_text(&body, rcdata).into_owned()),
         };
         if text.contains('\0') {
             text = Cow::Owned(text.replace('\0', "\u{FFFD}"));
@@ -1684,6 +1695,16 @@ fn opened<'a>(
         attributes(bytes, name_end(bytes, close + 2), |_, _, _, _| {})
     } else {
         close
+    }
+}
+
+/// A raw-text element's content as text: references decoded in RCDATA
+/// (`<title>`, `<textarea>`), line breaks normalized in all.
+fn raw_text(body: &str, rcdata: bool) -> Cow<'_, str> {
+    if rcdata {
+        decode(body, false)
+    } else {
+        newlines(body)
     }
 }
 
@@ -1728,20 +1749,17 @@ fn stripped_tag<'a>(
             let tag = bytes.get(..tag_end).unwrap_or_default();
             let end = name_end(tag, lt + 1);
             let name = lower(s(lt + 1, end));
-            let mut attrs = Vec::new();
-            attributes(tag, end, |n, ne, v, ve| {
-                attrs.push((lower(s(n, ne)), attribute_value(s(v, ve))));
-            });
-            let raw_text = is(RAW_TEXT, &name);
+            let (attrs, _) = read_attributes(html, end, tag_end);
+            // A raw-text element's end tag is its own; any other is read as
+            // the tokenizer reads an end tag.
             let end_name = name_end(bytes, close_at + 2);
-            if raw_text {
-                let closed = name.clone();
-                b.start(name, attrs);
-                b.end(&closed);
+            let closing = if is(RAW_TEXT, &name) {
+                name.clone()
             } else {
-                b.start(name, attrs);
-                b.end(&lower(s(close_at + 2, end_name)));
-            }
+                lower(s(close_at + 2, end_name))
+            };
+            b.start(name, attrs);
+            b.end(&closing);
             return Stripped::Next(attributes(bytes, end_name, |_, _, _, _| {}));
         }
     }

@@ -194,10 +194,7 @@ fn time_value(attr: Option<String>, written: Option<&Written>) -> Option<String>
 
 /// True when `text` holds a date a reader would recognize.
 pub fn has_date(text: &str) -> bool {
-    super::may_hold_date(text)
-        && super::VISIBLE_DATE
-            .captures_iter(text)
-            .any(|c| super::visible_date_of(&c).is_some())
+    super::visible_date_matches(text).any(|c| super::visible_date_of(&c).is_some())
 }
 
 /// One date written in a text.
@@ -211,11 +208,7 @@ struct Written {
 
 /// The dates written in `text`, each read from its one match.
 fn dates_in(text: &str) -> Vec<Written> {
-    if !super::may_hold_date(text) {
-        return Vec::new();
-    }
-    super::VISIBLE_DATE
-        .captures_iter(text)
+    super::visible_date_matches(text)
         .filter_map(|c| {
             Some(Written {
                 at: c.get(0)?.start(),
