@@ -138,19 +138,25 @@ struct Run {
     /// newsledger's CPU time (user + system) per article, ms: steadier
     /// than the rate on a shared machine, and what the rate is made of.
     cpu_ms: f64,
+    /// Bytes written to storage per fetch, KB: what a year of fetches
+    /// costs the disk, beyond what the ledger keeps.
+    written_kb: f64,
 }
 
 /// One `newsledger once` over every URL; `expect` is the outcome every
-/// fetch must have had ("new", "not modified").
-fn once(exe: &str, cfg: &Path, n: usize, expect: &str) -> Run {
+/// fetch must have had ("new", "not modified"); `run` names the run
+/// ("first", "again", "steady").
+fn once(exe: &str, cfg: &Path, n: usize, expect: &str, run: &str) -> Run {
     let t0 = Instant::now();
-    // NEWSLEDGER_BENCH_WRAP="perf record -o FILE --" profiles the runs.
+    // NEWSLEDGER_BENCH_WRAP="perf record -o FILE --" profiles the first
+    // ingests, or the runs NEWSLEDGER_BENCH_WRAP_RUN names.
+    let wrapped = std::env::var("NEWSLEDGER_BENCH_WRAP_RUN").unwrap_or_else(|_| "first".into());
     let wrap = std::env::var("NEWSLEDGER_BENCH_WRAP")
         .ok()
-        .filter(|_| expect == "new")
+        .filter(|_| wrapped == run)
         .unwrap_or_default();
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M %U %S"])
+        .args(["-f", "%M %U %S %O"])
         .args(wrap.split_whitespace())
         .args([exe, "--config", cfg.to_str().expect("path"), "once"])
         .env("RUST_LOG", "warn")
@@ -162,7 +168,9 @@ fn once(exe: &str, cfg: &Path, n: usize, expect: &str) -> Run {
         stdout.contains(&format!("{n} {expect}")),
         "{exe}: expected {n} {expect}: {stdout}"
     );
-    // GNU time's last line: peak RSS (KiB), user and system seconds.
+    // GNU time's last line: peak RSS (KiB), user and system seconds, and
+    // file system outputs (512-byte blocks the process wrote to storage:
+    // WAL frames, checkpoints, the database file).
     let stderr = String::from_utf8_lossy(&out.stderr);
     let figures: Vec<f64> = stderr
         .lines()
@@ -177,11 +185,19 @@ fn once(exe: &str, cfg: &Path, n: usize, expect: &str) -> Run {
         peak_mib: figure(0) / 1024.0,
         seconds,
         cpu_ms: (figure(1) + figure(2)) * 1000.0 / n as f64,
+        written_kb: figure(3) * 512.0 / 1000.0 / n as f64,
     }
 }
 
-/// A first ingest, the re-fetch after it, and the ledger's size.
-type Measured = (Run, Run, u64);
+/// One round: a first ingest, the re-fetch after it (each not-modified
+/// fetch recorded in full, the first 304 of its URL), a second re-fetch (the
+/// steady state: compact entries that refer to those), and the ledger's size.
+struct Measured {
+    first: Run,
+    again: Run,
+    steady: Run,
+    size: u64,
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -190,21 +206,30 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Each figure's median over the rounds (not one round's figures).
 fn medians(runs: &[Measured]) -> Measured {
-    let of = |f: &dyn Fn(&Run) -> f64, which: usize| {
-        median(
-            runs.iter()
-                .map(|r| f(if which == 0 { &r.0 } else { &r.1 }))
-                .collect(),
-        )
+    let of = |f: &dyn Fn(&Run) -> f64, which: fn(&Measured) -> &Run| {
+        median(runs.iter().map(|r| f(which(r))).collect())
     };
-    let run = |which| Run {
+    let run = |which: fn(&Measured) -> &Run| Run {
         rate: of(&|r| r.rate, which),
         peak_mib: of(&|r| r.peak_mib, which),
         seconds: of(&|r| r.seconds, which),
         cpu_ms: of(&|r| r.cpu_ms, which),
+        written_kb: of(&|r| r.written_kb, which),
     };
-    let size = median(runs.iter().map(|r| r.2 as f64).collect()) as u64;
-    (run(0), run(1), size)
+    Measured {
+        first: run(|m| &m.first),
+        again: run(|m| &m.again),
+        steady: run(|m| &m.steady),
+        size: median(runs.iter().map(|r| r.size as f64).collect()) as u64,
+    }
+}
+
+/// Bytes written to storage per fetch in each of a round's three runs.
+fn written(first: &Run, again: &Run, steady: &Run) -> String {
+    format!(
+        "{:.1} KB / {:.1} KB / {:.1} KB",
+        first.written_kb, again.written_kb, steady.written_kb
+    )
 }
 
 /// Deletes a measured ledger and its side files (each round's is ~200 MB).
@@ -285,12 +310,23 @@ fn main() {
     // One measurement: a new ledger ingested, then every page again (304s).
     let measure = |exe: &str, name: &str| {
         let cfg = config(name);
-        let first = once(exe, &cfg, n, "new");
-        let again = once(exe, &cfg, n, "not_modified");
+        let first = once(exe, &cfg, n, "new", "first");
+        let again = once(exe, &cfg, n, "not_modified", "again");
+        let steady = once(exe, &cfg, n, "not_modified", "steady");
         let db = dir.path().join(format!("{name}.db"));
         let size = newsledger::ledger::size_on_disk(&db);
+        // NEWSLEDGER_BENCH_KEEP=FILE keeps a copy of the round's ledger
+        // (the last round's), to see where its pages went (`dbstat`).
+        if let Ok(keep) = std::env::var("NEWSLEDGER_BENCH_KEEP") {
+            std::fs::copy(&db, keep).expect("NEWSLEDGER_BENCH_KEEP: copy the ledger");
+        }
         remove_ledger(&db);
-        (first, again, size)
+        Measured {
+            first,
+            again,
+            steady,
+            size,
+        }
     };
     let main_exe = env!("CARGO_BIN_EXE_newsledger");
     let peer_exe = std::env::var("NEWSLEDGER_BENCH_PEER").ok();
@@ -316,16 +352,21 @@ fn main() {
         }
     }
     stop_nginx(&mut server);
-    let (first, again, size) = medians(&mine);
+    let Measured {
+        first,
+        again,
+        steady,
+        size,
+    } = medians(&mine);
     let peer = (!theirs.is_empty()).then(|| {
         let ratio = |f: &dyn Fn(&Measured, &Measured) -> f64| {
             median(mine.iter().zip(&theirs).map(|(m, t)| f(m, t)).collect())
         };
         (
             medians(&theirs),
-            ratio(&|m, t| m.0.rate / t.0.rate),
-            ratio(&|m, t| t.0.cpu_ms / m.0.cpu_ms),
-            ratio(&|m, t| m.1.rate / t.1.rate),
+            ratio(&|m, t| m.first.rate / t.first.rate),
+            ratio(&|m, t| t.first.cpu_ms / m.first.cpu_ms),
+            ratio(&|m, t| m.again.rate / t.again.rate),
         )
     });
 
@@ -367,12 +408,32 @@ fn main() {
         "≥ 2,000/s".into(),
     ));
     rows.push((
+        "conditional re-fetch again, every page 304 (compact entries: the steady state)".into(),
+        format!(
+            "{:.0} fetches/s ({:.1} s; CPU {:.2} ms per fetch)",
+            steady.rate, steady.seconds, steady.cpu_ms
+        ),
+        "—".into(),
+    ));
+    rows.push((
         "peak RSS of `once`: first ingest / re-fetch".into(),
         format!("{:.1} MiB / {:.1} MiB", first.peak_mib, again.peak_mib),
         "—".into(),
     ));
     rows.push((
-        "ledger size after both runs".into(),
+        "written to storage per fetch (GNU time's file system outputs): first ingest / first re-fetch / second re-fetch"
+            .into(),
+        format!(
+            "{}{}",
+            written(&first, &again, &steady),
+            peer.as_ref()
+                .map(|(p, ..)| format!(" (peer {})", written(&p.first, &p.again, &p.steady)))
+                .unwrap_or_default()
+        ),
+        "—".into(),
+    ));
+    rows.push((
+        "ledger size after the three runs".into(),
         format!(
             "{:.1} MB ({:.1} KB per article, pages {:.0} KB)",
             size as f64 / 1e6,
@@ -381,7 +442,18 @@ fn main() {
         ),
         "—".into(),
     ));
-    if let Some(((pf, pa, ps), first_ratio, cpu_ratio, again_ratio)) = peer {
+    if let Some((
+        Measured {
+            first: pf,
+            again: pa,
+            size: ps,
+            ..
+        },
+        first_ratio,
+        cpu_ratio,
+        again_ratio,
+    )) = peer
+    {
         rows.push((
             format!(
                 "NEWSLEDGER_BENCH_PEER in the same run, medians of {rounds} alternating rounds: first ingest / re-fetch / size"

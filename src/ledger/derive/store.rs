@@ -300,14 +300,45 @@ pub fn save_changed(tx: &Transaction<'_>, before: &Replay, after: &Replay) -> ru
     save(tx, &delta)
 }
 
-/// Writes every row the fold holds (insert or replace). Its position
-/// (`through_seq`) is kept by `append`, and by `rebuild` for a whole fold.
+/// `INSERT .. ON CONFLICT (key) DO UPDATE`: a row already there is updated
+/// where it is. `INSERT OR REPLACE` deletes it and inserts it again, which
+/// rewrites a leaf of the table's key index on every fetch: with random URLs
+/// that was most of what a not-modified re-fetch wrote to disk (BENCHMARKS).
+fn upsert(table: &str, key: &[&str], rest: &[&str]) -> String {
+    let columns = [key, rest].concat();
+    let values: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+        columns.join(", "),
+        values.join(", "),
+        key.join(", "),
+        set.join(", ")
+    )
+}
+
+/// Writes every row the fold holds (inserted, or updated in place). Its
+/// position (`through_seq`) is kept by `append`, and by `rebuild` for a
+/// whole fold.
 pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
-    let mut art = tx.prepare_cached(
-        "INSERT OR REPLACE INTO articles (url, source, fetch_url, revision, max_revision, content_hash,
-            field_hashes, text_blob, raw_blob, extractor, first_seen, last_seen, gone_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?;
+    let mut art = tx.prepare_cached(&upsert(
+        "articles",
+        &["url"],
+        &[
+            "source",
+            "fetch_url",
+            "revision",
+            "max_revision",
+            "content_hash",
+            "field_hashes",
+            "text_blob",
+            "raw_blob",
+            "extractor",
+            "first_seen",
+            "last_seen",
+            "gone_at",
+        ],
+    ))?;
     for a in replay.articles.values() {
         art.execute(params![
             a.url,
@@ -325,11 +356,23 @@ pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
             a.gone_at
         ])?;
     }
-    let mut rev = tx.prepare_cached(
-        "INSERT OR REPLACE INTO revisions (url, revision, change, content_hash, title, first_seen, last_seen,
-            words_added, words_removed, text_blob, raw_blob, extractor, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?;
+    let mut rev = tx.prepare_cached(&upsert(
+        "revisions",
+        &["url", "revision"],
+        &[
+            "change",
+            "content_hash",
+            "title",
+            "first_seen",
+            "last_seen",
+            "words_added",
+            "words_removed",
+            "text_blob",
+            "raw_blob",
+            "extractor",
+            "seq",
+        ],
+    ))?;
     for r in replay.revisions.values() {
         rev.execute(params![
             r.url,
@@ -347,10 +390,18 @@ pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
             r.seq
         ])?;
     }
-    let mut chg = tx.prepare_cached(
-        "INSERT OR REPLACE INTO changes (seq, kind, url, from_revision, to_revision, detected_at, fields_json, declared)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
+    let mut chg = tx.prepare_cached(&upsert(
+        "changes",
+        &["seq", "kind"],
+        &[
+            "url",
+            "from_revision",
+            "to_revision",
+            "detected_at",
+            "fields_json",
+            "declared",
+        ],
+    ))?;
     for c in replay.changes.values() {
         chg.execute(params![
             c.seq,
@@ -363,11 +414,20 @@ pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
             c.declared
         ])?;
     }
-    let mut fs = tx.prepare_cached(
-        "INSERT OR REPLACE INTO fetch_state (url, source, article_url, etag, last_modified, last_fetch_at,
-            last_outcome, last_status, last_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
+    let mut fs = tx.prepare_cached(&upsert(
+        "fetch_state",
+        &["url"],
+        &[
+            "source",
+            "article_url",
+            "etag",
+            "last_modified",
+            "last_fetch_at",
+            "last_outcome",
+            "last_status",
+            "last_seq",
+        ],
+    ))?;
     for f in replay.fetch_state.values() {
         fs.execute(params![
             f.url,
