@@ -41,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/0007_blob_deltas.sql")),
     (8, include_str!("../../migrations/0008_retention.sql")),
     (9, include_str!("../../migrations/0009_compact_entries.sql")),
+    (
+        10,
+        include_str!("../../migrations/0010_ledger_url_partial.sql"),
+    ),
 ];
 
 /// How many entries at the head the writer re-verifies before it appends.
@@ -660,6 +664,43 @@ mod tests {
         let report = super::verify::verify(&c, None).unwrap();
         assert!(report.first_break.is_none());
         assert!(report.entries >= 1, "the genesis entry is written");
+    }
+
+    /// Every lookup of an article's entries by URL uses the partial URL
+    /// index (which leaves out compact entries): a full scan of the ledger
+    /// would make `history` grow with the ledger, not with the article.
+    #[test]
+    fn url_lookups_use_the_partial_url_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let conn = super::open_writable(&path).unwrap();
+        for query in [
+            "SELECT seq FROM ledger WHERE url = ?1 ORDER BY seq",
+            "SELECT url FROM ledger WHERE url = ?1 AND kind = 'revision'",
+            "SELECT seq, payload FROM ledger WHERE url = ?1 AND kind = 'fetch' AND ref_seq IS NULL ORDER BY seq DESC LIMIT 1",
+            "SELECT seq FROM ledger WHERE url = ?1 UNION ALL SELECT seq FROM ledger WHERE ref_seq IN
+               (SELECT seq FROM ledger WHERE url = ?1 AND kind = 'fetch') ORDER BY seq",
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .unwrap()
+                .query_map(["http://example.org/a"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|p| p.contains("INDEX ledger_url")),
+                "{query}: {plan:?}"
+            );
+        }
+        let partial: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'ledger_url'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(partial.contains("WHERE url IS NOT NULL"), "{partial}");
     }
 
     /// A migration file that is not embedded would compile and never run.
