@@ -51,6 +51,11 @@ struct Started {
 }
 
 async fn start(config: &Config) -> Result<Started, ServiceError> {
+    let notifier = notify::Notifier::from_env();
+    // Opening migrates and, when the derived tables are behind the chain,
+    // rebuilds them: minutes on a ledger of years, past systemd's start
+    // timeout unless it is told the start is still going.
+    let busy = notifier.extend_while_busy(Duration::from_secs(10), "opening the ledger");
     let (writer, writer_thread) = WriterHandle::spawn(&config.ledger_path)?;
     let fetcher = Fetcher::new(&config.fetch).map_err(|e| ServiceError::Fetcher(e.to_string()))?;
     let (shutdown_tx, shutdown) = watch::channel(false);
@@ -61,10 +66,11 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
         }
     }
     release_memory();
+    drop(busy);
     Ok(Started {
         ctx: cycle::Context {
             metrics: metrics::Metrics::default(),
-            notifier: notify::Notifier::from_env(),
+            notifier,
             fetcher,
             writer,
             ledger_path: config.ledger_path.clone(),
