@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throughput and storage: the zstd level table and delta sizes
 # (benches/blobs.rs), then the nginx ingest (benches/ingest.rs: 100 loopback
-# hosts × 50 pages of 60–200 KB, first ingest and 304 re-fetch). With
+# hosts × 50 pages of 60–200 KB, first ingest, 304 re-fetches, bytes written
+# to storage per fetch). With
 # --write, both go into BENCHMARKS.md. Needs nginx (Debian: nginx-light).
 # NEWSLEDGER_BENCH_PEER=/path/to/newsledger runs the same ingest with that
 # binary first (an earlier release) and prints the ratios.

@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 use newsledger::demo::site;
 
 const HOSTS: usize = 100;
+const PAGES: usize = 50;
 /// The paced re-fetch's per-host interval: 50 pages per host take 5 s.
 const PACE: &str = "100ms";
-const PAGES: usize = 50;
 
 /// Writes the 100 × 50 pages under `root/HOST/a/N/index.html`; returns
 /// the URLs and the bytes written.
@@ -147,7 +147,7 @@ struct Run {
 
 /// One `newsledger once` over every URL; `expect` is the outcome every
 /// fetch must have had ("new", "not modified"); `run` names the run
-/// ("first", "again", "steady").
+/// ("first", "again", "steady", "paced").
 fn once(exe: &str, cfg: &Path, n: usize, expect: &str, run: &str) -> Run {
     let t0 = Instant::now();
     // NEWSLEDGER_BENCH_WRAP="perf record -o FILE --" profiles the first
@@ -193,7 +193,8 @@ fn once(exe: &str, cfg: &Path, n: usize, expect: &str, run: &str) -> Run {
 
 /// One round: a first ingest, the re-fetch after it (each not-modified
 /// fetch recorded in full, the first 304 of its URL), a second re-fetch (the
-/// steady state: compact entries that refer to those), and the ledger's size.
+/// steady state: compact entries that refer to those), a third paced as a
+/// daemon fetches, and the ledger's size.
 struct Measured {
     first: Run,
     again: Run,
@@ -311,7 +312,8 @@ fn main() {
     };
     let n = urls.len();
     let mut rows: Vec<(String, String, String)> = Vec::new();
-    // One measurement: a new ledger ingested, then every page again (304s).
+    // One measurement: a new ledger ingested, then every page again three
+    // times (304s).
     let measure = |exe: &str, name: &str| {
         let cfg = config(name, "0s");
         let first = once(exe, &cfg, n, "new", "first");
