@@ -187,7 +187,7 @@ pub fn compare_with_tables(
     compare_table(
         conn,
         "articles",
-        ARTICLES,
+        ARTICLES.select(),
         chain.articles,
         store::article_row,
         |r| r.url.clone(),
@@ -196,7 +196,7 @@ pub fn compare_with_tables(
     compare_table(
         conn,
         "revisions",
-        REVISIONS,
+        REVISIONS.select(),
         chain.revisions,
         store::revision_row,
         |r| (r.url.clone(), r.revision),
@@ -205,7 +205,7 @@ pub fn compare_with_tables(
     compare_table(
         conn,
         "changes",
-        CHANGES,
+        CHANGES.select(),
         chain.changes,
         store::change_row,
         |r| (r.seq, r.kind.clone()),
@@ -214,7 +214,7 @@ pub fn compare_with_tables(
     compare_table(
         conn,
         "fetch_state",
-        FETCH_STATE,
+        FETCH_STATE.select(),
         chain.fetch_state,
         store::fetch_state_row,
         |r| r.url.clone(),

@@ -3,6 +3,7 @@
 use super::{ArticleRow, ChangeRow, Event, FetchStateRow, Payload, Replay, RevisionRow};
 use crate::ledger::entry::Entry;
 use rusqlite::{Connection, Transaction, params};
+use std::sync::OnceLock;
 
 /// Folds every entry of the chain, oldest first.
 pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Replay> {
@@ -190,25 +191,141 @@ fn rows_of<T>(
     rows
 }
 
-pub(crate) const ARTICLES: &str =
-    "SELECT url, source, fetch_url, revision, max_revision, content_hash,
-    field_hashes, text_blob, raw_blob, extractor, first_seen, last_seen, gone_at FROM articles";
-pub(crate) const REVISIONS: &str = "SELECT url, revision, change, content_hash, title, first_seen,
-    last_seen, words_added, words_removed, text_blob, raw_blob, extractor, seq FROM revisions";
-pub(crate) const FETCH_STATE: &str = "SELECT url, source, article_url, etag, last_modified,
-    last_fetch_at, last_outcome, last_status, last_seq FROM fetch_state";
-pub(crate) const CHANGES: &str = "SELECT seq, kind, url, from_revision, to_revision, detected_at,
-    fields_json, declared FROM changes";
+/// A derived table as it is read (`load_*`, `compare_with_tables`) and
+/// written (`save`): its key columns, then the others, in the order of its
+/// row type's fields. Both statements are made from this one list, once.
+pub(crate) struct Table {
+    name: &'static str,
+    key: &'static [&'static str],
+    rest: &'static [&'static str],
+    sql: OnceLock<(String, String)>,
+}
+
+impl Table {
+    const fn new(
+        name: &'static str,
+        key: &'static [&'static str],
+        rest: &'static [&'static str],
+    ) -> Table {
+        Table {
+            name,
+            key,
+            rest,
+            sql: OnceLock::new(),
+        }
+    }
+
+    fn sql(&self) -> &(String, String) {
+        self.sql.get_or_init(|| {
+            let columns = [self.key, self.rest].concat();
+            let values: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+            let set: Vec<String> = self
+                .rest
+                .iter()
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            (
+                format!("SELECT {} FROM {}", columns.join(", "), self.name),
+                // Updated where it is: `INSERT OR REPLACE` deletes the row
+                // and inserts it again, which rewrites a leaf of the
+                // table's key index on every fetch: with random URLs that
+                // was most of what a not-modified re-fetch wrote to disk
+                // (BENCHMARKS).
+                format!(
+                    "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+                    self.name,
+                    columns.join(", "),
+                    values.join(", "),
+                    self.key.join(", "),
+                    set.join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Every row, every column.
+    pub(crate) fn select(&self) -> &str {
+        &self.sql().0
+    }
+
+    /// One row inserted, or updated in place (`INSERT .. ON CONFLICT DO
+    /// UPDATE`).
+    fn upsert(&self) -> &str {
+        &self.sql().1
+    }
+}
+
+pub(crate) static ARTICLES: Table = Table::new(
+    "articles",
+    &["url"],
+    &[
+        "source",
+        "fetch_url",
+        "revision",
+        "max_revision",
+        "content_hash",
+        "field_hashes",
+        "text_blob",
+        "raw_blob",
+        "extractor",
+        "first_seen",
+        "last_seen",
+        "gone_at",
+    ],
+);
+pub(crate) static REVISIONS: Table = Table::new(
+    "revisions",
+    &["url", "revision"],
+    &[
+        "change",
+        "content_hash",
+        "title",
+        "first_seen",
+        "last_seen",
+        "words_added",
+        "words_removed",
+        "text_blob",
+        "raw_blob",
+        "extractor",
+        "seq",
+    ],
+);
+pub(crate) static FETCH_STATE: Table = Table::new(
+    "fetch_state",
+    &["url"],
+    &[
+        "source",
+        "article_url",
+        "etag",
+        "last_modified",
+        "last_fetch_at",
+        "last_outcome",
+        "last_status",
+        "last_seq",
+    ],
+);
+pub(crate) static CHANGES: Table = Table::new(
+    "changes",
+    &["seq", "kind"],
+    &[
+        "url",
+        "from_revision",
+        "to_revision",
+        "detected_at",
+        "fields_json",
+        "declared",
+    ],
+);
 
 fn load_articles(conn: &Connection, url: Option<&str>, out: &mut Replay) -> rusqlite::Result<()> {
-    for r in rows_of(conn, ARTICLES, url, article_row)? {
+    for r in rows_of(conn, ARTICLES.select(), url, article_row)? {
         out.articles.insert(r.url.clone(), r);
     }
     Ok(())
 }
 
 fn load_revisions(conn: &Connection, url: Option<&str>, out: &mut Replay) -> rusqlite::Result<()> {
-    for r in rows_of(conn, REVISIONS, url, revision_row)? {
+    for r in rows_of(conn, REVISIONS.select(), url, revision_row)? {
         out.revisions.insert((r.url.clone(), r.revision), r);
     }
     Ok(())
@@ -219,7 +336,7 @@ fn load_fetch_states(
     url: Option<&str>,
     out: &mut Replay,
 ) -> rusqlite::Result<()> {
-    for r in rows_of(conn, FETCH_STATE, url, fetch_state_row)? {
+    for r in rows_of(conn, FETCH_STATE.select(), url, fetch_state_row)? {
         out.fetch_state.insert(r.url.clone(), r);
     }
     Ok(())
@@ -300,45 +417,11 @@ pub fn save_changed(tx: &Transaction<'_>, before: &Replay, after: &Replay) -> ru
     save(tx, &delta)
 }
 
-/// `INSERT .. ON CONFLICT (key) DO UPDATE`: a row already there is updated
-/// where it is. `INSERT OR REPLACE` deletes it and inserts it again, which
-/// rewrites a leaf of the table's key index on every fetch: with random URLs
-/// that was most of what a not-modified re-fetch wrote to disk (BENCHMARKS).
-fn upsert(table: &str, key: &[&str], rest: &[&str]) -> String {
-    let columns = [key, rest].concat();
-    let values: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-    let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
-    format!(
-        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
-        columns.join(", "),
-        values.join(", "),
-        key.join(", "),
-        set.join(", ")
-    )
-}
-
 /// Writes every row the fold holds (inserted, or updated in place). Its
 /// position (`through_seq`) is kept by `append`, and by `rebuild` for a
 /// whole fold.
 pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
-    let mut art = tx.prepare_cached(&upsert(
-        "articles",
-        &["url"],
-        &[
-            "source",
-            "fetch_url",
-            "revision",
-            "max_revision",
-            "content_hash",
-            "field_hashes",
-            "text_blob",
-            "raw_blob",
-            "extractor",
-            "first_seen",
-            "last_seen",
-            "gone_at",
-        ],
-    ))?;
+    let mut art = tx.prepare_cached(ARTICLES.upsert())?;
     for a in replay.articles.values() {
         art.execute(params![
             a.url,
@@ -356,23 +439,7 @@ pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
             a.gone_at
         ])?;
     }
-    let mut rev = tx.prepare_cached(&upsert(
-        "revisions",
-        &["url", "revision"],
-        &[
-            "change",
-            "content_hash",
-            "title",
-            "first_seen",
-            "last_seen",
-            "words_added",
-            "words_removed",
-            "text_blob",
-            "raw_blob",
-            "extractor",
-            "seq",
-        ],
-    ))?;
+    let mut rev = tx.prepare_cached(REVISIONS.upsert())?;
     for r in replay.revisions.values() {
         rev.execute(params![
             r.url,
@@ -390,18 +457,7 @@ pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
             r.seq
         ])?;
     }
-    let mut chg = tx.prepare_cached(&upsert(
-        "changes",
-        &["seq", "kind"],
-        &[
-            "url",
-            "from_revision",
-            "to_revision",
-            "detected_at",
-            "fields_json",
-            "declared",
-        ],
-    ))?;
+    let mut chg = tx.prepare_cached(CHANGES.upsert())?;
     for c in replay.changes.values() {
         chg.execute(params![
             c.seq,
@@ -414,20 +470,7 @@ pub fn save(tx: &Transaction<'_>, replay: &Replay) -> rusqlite::Result<()> {
             c.declared
         ])?;
     }
-    let mut fs = tx.prepare_cached(&upsert(
-        "fetch_state",
-        &["url"],
-        &[
-            "source",
-            "article_url",
-            "etag",
-            "last_modified",
-            "last_fetch_at",
-            "last_outcome",
-            "last_status",
-            "last_seq",
-        ],
-    ))?;
+    let mut fs = tx.prepare_cached(FETCH_STATE.upsert())?;
     for f in replay.fetch_state.values() {
         fs.execute(params![
             f.url,
