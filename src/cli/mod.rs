@@ -285,10 +285,12 @@ impl From<ledger::LedgerError> for Failure {
     fn from(e: ledger::LedgerError) -> Failure {
         match e {
             ledger::LedgerError::Missing(_) => Failure::usage(e.to_string()),
-            ledger::LedgerError::Untrusted { .. } => Failure {
-                code: 1,
-                message: e.to_string(),
-            },
+            ledger::LedgerError::Untrusted { .. } | ledger::LedgerError::Tampered { .. } => {
+                Failure {
+                    code: 1,
+                    message: e.to_string(),
+                }
+            }
             other => Failure::runtime(other),
         }
     }
@@ -407,9 +409,11 @@ fn ledger_path(cli: &Cli) -> Result<PathBuf, Failure> {
         .map_err(|f| Failure::usage(format!("{} (or pass --db PATH)", f.message)))
 }
 
+/// The ledger for a read command, refused when its chain ends before what
+/// was recorded of it ([`ledger::read::check_not_truncated`]).
 fn open_ro(cli: &Cli) -> Result<(PathBuf, rusqlite::Connection), Failure> {
     let path = ledger_path(cli)?;
-    let conn = ledger::open_read_only(&path)?;
+    let conn = ledger::open_for_reading(&path)?;
     Ok((path, conn))
 }
 
@@ -474,6 +478,25 @@ async fn shutdown_signal() {
 
 async fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let mut out = std::io::stdout().lock();
+    dispatch_to(cli, &mut out).await
+}
+
+/// Runs one command line in this process, its standard output written to
+/// `out`: (exit code, the error line it would print). For tests that run
+/// every read command over many ledgers (a process each would take minutes).
+#[doc(hidden)]
+pub async fn run_in_process(args: &[&str], out: &mut dyn Write) -> (u8, String) {
+    let cli = match Cli::try_parse_from(std::iter::once("newsledger").chain(args.iter().copied())) {
+        Ok(c) => c,
+        Err(e) => return (2, e.to_string()),
+    };
+    match dispatch_to(cli, out).await {
+        Ok(code) => (code, String::new()),
+        Err(f) => (f.code, f.message),
+    }
+}
+
+async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
     match &cli.command {
         Command::Run => {
             let cfg = load_config(&cli)?;
@@ -706,34 +729,56 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             if let Some(file) = jsonl {
                 let f = std::fs::File::open(file)
                     .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
-                let report =
+                let mut report =
                     crate::export::jsonl::verify_file(&mut std::io::BufReader::new(f), cp.as_ref())
                         .map_err(|e| Failure {
                             code: 1,
                             message: format!("{}: {e}", file.display()),
                         })?;
+                if report.entries == 0 && report.first_break.is_none() {
+                    report.first_break = Some(ledger::verify::Break {
+                        seq: 1,
+                        reason: "the export holds no entries, not even the genesis entry: nothing to verify".into(),
+                    });
+                }
                 output::verify(&mut out, &report, cp.as_ref(), *json)?;
                 return Ok(if report.ok() { 0 } else { 1 });
             }
-            let (path, conn) = open_ro(&cli)?;
+            // Not `open_ro`: verify reports a truncation itself.
+            let path = ledger_path(&cli)?;
+            let conn = ledger::open_read_only(&path)?;
             let progress = output::Progress::on_terminal();
             let show = |what: &str, done: u64, total: u64| progress.show(what, done, total);
             let options = ledger::verify::Options {
                 chain_only: *chain_only,
                 progress: Some(&show),
             };
-            let report = ledger::verify::verify_with(&conn, cp.as_ref(), &options)?;
+            let mut report = ledger::verify::verify_with(&conn, cp.as_ref(), &options)?;
             progress.clear();
+            // Fewer entries than this machine once found intact: a truncation.
+            if let Some(v) = ledger::verify::last_verified(&path)
+                .filter(|v| v.entries > i64::try_from(report.entries).unwrap_or(i64::MAX))
+                && report.first_break.is_none()
+            {
+                report.first_break = Some(ledger::verify::Break {
+                    seq: i64::try_from(report.entries).unwrap_or(0) + 1,
+                    reason: format!(
+                        "the ledger ends at entry {} but this machine verified {} entries on {} ({}): entries were removed from its end",
+                        report.entries,
+                        v.entries,
+                        v.at,
+                        ledger::verify::verified_path(&path).display()
+                    ),
+                });
+            }
             output::verify(&mut out, &report, cp.as_ref(), *json)?;
-            // For `serve`'s ledger page; a read-only directory just skips it.
-            let _ = std::fs::write(
-                format!("{}.verified", path.display()),
-                format!(
-                    "{} {} ({} entries)\n",
-                    ledger::timestamp(chrono::Utc::now()),
-                    if report.ok() { "intact" } else { "FAILED" },
-                    report.entries
-                ),
+            // For `serve`'s ledger page, and the floor the next verify and
+            // every read hold the ledger to.
+            ledger::verify::record_verified(
+                &path,
+                &ledger::timestamp(chrono::Utc::now()),
+                report.ok(),
+                i64::try_from(report.entries).unwrap_or(0),
             );
             return Ok(if report.ok() { 0 } else { 1 });
         }
@@ -741,7 +786,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let grace = humantime::parse_duration(grace)
                 .map_err(|e| Failure::usage(format!("--grace {grace}: {e}")))?;
             let (path, conn) = open_ro(&cli)?;
-            let status = ledger::read::status(&conn, &path)?;
+            let status = ledger::read::cycles(&conn, &path)?;
             let problems = output::overdue(&status, chrono::Utc::now(), grace);
             output::health(&mut out, &problems, *json)?;
             return Ok(if problems.is_empty() { 0 } else { 1 });

@@ -25,6 +25,26 @@ use serde_json::{Value, json};
 pub use entry::{Checkpoint, Entry, Kind, ZERO_HASH};
 
 /// Migrations, embedded in the binary and applied in order at open.
+/// Operational state, not facts: what the daemon keeps in order to run
+/// (each source's cycles, the watch list of discovered links, the webhook
+/// outbox, how far retention has looked, when each migration ran). No read
+/// shows these as evidence and `verify` does not check them; the forgery
+/// test (`tests/forgery.rs`) holds them only to changing no read. `*` is the
+/// whole table, else one column. Every other table beside `ledger` and
+/// `blobs` is derived from the chain or decides how much `verify` checks.
+pub const OPERATIONAL: &[(&str, &str)] = &[
+    ("source_state", "*"),
+    ("watchlist", "*"),
+    ("notifications", "*"),
+    ("retention_state", "*"),
+    ("schema_version", "applied_at"),
+];
+
+/// The newest schema this newsledger knows.
+pub fn schema_known() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_ledger.sql")),
     (2, include_str!("../../migrations/0002_notifications.sql")),
@@ -44,6 +64,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         10,
         include_str!("../../migrations/0010_ledger_url_partial.sql"),
+    ),
+    (
+        11,
+        include_str!("../../migrations/0011_ledger_revisions.sql"),
     ),
 ];
 
@@ -106,6 +130,10 @@ pub enum LedgerError {
         "the record at entry {seq} cannot be trusted: {reason}. Run `newsledger verify`; `newsledger rebuild` recomputes derived tables from the chain"
     )]
     Untrusted { seq: i64, reason: String },
+    /// Bookkeeping beside the chain contradicts it (a derived table, the
+    /// record of the last verify): what was found, in one sentence.
+    #[error("{what}. Run `newsledger verify` to see what is wrong")]
+    Tampered { what: String },
     #[error("blob {0} is missing from the ledger")]
     MissingBlob(String),
     #[error(
@@ -302,6 +330,27 @@ fn check_before_append(conn: &mut Connection, path: &Path) -> Result<()> {
     let head_seq = head(conn)
         .map_err(LedgerError::sqlite(path))?
         .map_or(0, |h| h.0);
+    if let Some(v) = verify::last_verified(path).filter(|v| v.entries > head_seq) {
+        return Err(refuse(format!(
+            "the ledger ends at seq {head_seq} but this machine verified {} entries on {} ({}): entries were removed",
+            v.entries,
+            v.at,
+            verify::verified_path(path).display()
+        )));
+    }
+    // Derived tables are a fold of the chain: one missing or altered is
+    // made again and refilled (the evidence is the chain, not them).
+    let damaged = derive::store::damaged_tables(conn).map_err(LedgerError::sqlite(path))?;
+    if !damaged.is_empty() {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(LedgerError::sqlite(path))?;
+        derive::store::recreate_tables(&tx).map_err(LedgerError::sqlite(path))?;
+        tx.commit().map_err(LedgerError::sqlite(path))?;
+        for (table, what) in &damaged {
+            tracing::warn!(ledger = %path.display(), table, "derived table {what}: made again and rebuilt from the chain");
+        }
+    }
     let through = derive::store::through_seq(conn).map_err(LedgerError::sqlite(path))?;
     let derived_rows: i64 = conn
         .query_row(
@@ -402,6 +451,14 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
             })
         }
     }
+}
+
+/// [`open_read_only`] for a read command or page: refused when the chain
+/// ends before what was recorded of it (`read::check_not_truncated`).
+pub fn open_for_reading(path: &Path) -> Result<Connection> {
+    let conn = open_read_only(path)?;
+    read::check_not_truncated(&conn, path)?;
+    Ok(conn)
 }
 
 /// A `file:` URI for a path (SQLite's URI syntax: `?` and `#` escaped).
@@ -680,18 +737,40 @@ mod tests {
             "SELECT seq, payload FROM ledger WHERE url = ?1 AND kind = 'fetch' AND ref_seq IS NULL ORDER BY seq DESC LIMIT 1",
             "SELECT seq FROM ledger WHERE url = ?1 UNION ALL SELECT seq FROM ledger WHERE ref_seq IN
                (SELECT seq FROM ledger WHERE url = ?1 AND kind = 'fetch') ORDER BY seq",
+            // The catalog of every article (read::catalog): one walk of the
+            // index in URL order, no sort.
+            "SELECT seq, url FROM ledger WHERE url IS NOT NULL ORDER BY url, seq",
+            "SELECT 1 FROM ledger WHERE url = ?1 AND kind = 'revision' LIMIT 1",
+            "SELECT DISTINCT url FROM ledger WHERE kind = 'revision' AND url IS NOT NULL",
         ] {
-            let plan: Vec<String> = conn
+            let mut stmt = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
-                .unwrap()
-                .query_map(["http://example.org/a"], |r| r.get::<_, String>(3))
+                .unwrap();
+            let args: &[&str] = if query.contains("?1") {
+                &["http://example.org/a"]
+            } else {
+                &[]
+            };
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();
             assert!(
-                plan.iter().any(|p| p.contains("INDEX ledger_url")),
+                plan.iter()
+                    .any(|p| p.contains("INDEX ledger_url") || p.contains("INDEX ledger_revisions")),
                 "{query}: {plan:?}"
             );
+            assert!(
+                !plan.iter().any(|p| p.starts_with("SCAN ledger")),
+                "{query}: {plan:?}"
+            );
+            if query.contains("ORDER BY url, seq") {
+                assert!(
+                    !plan.iter().any(|p| p.contains("TEMP B-TREE")),
+                    "{query}: {plan:?}"
+                );
+            }
         }
         let partial: String = conn
             .query_row(

@@ -17,26 +17,97 @@ fn sqlite(source: rusqlite::Error) -> LedgerError {
 }
 
 /// Finds the article a user means: its URL (in any normalized form), or a
-/// URL it was fetched from.
+/// URL it was fetched from. Both are looked up in the chain itself: the
+/// URL of a revision entry, else the latest full fetch entry that requested
+/// it (its payload's `requested_url`); the caller replays what it names.
 pub fn resolve_article(conn: &Connection, input: &str) -> Result<Option<String>, LedgerError> {
     let normalized = crate::identity::normalize(input).unwrap_or_else(|| input.to_string());
+    let mut is_article = conn
+        .prepare("SELECT 1 FROM ledger WHERE url = ?1 AND kind = 'revision' LIMIT 1")
+        .map_err(sqlite)?;
     for candidate in [normalized.as_str(), input] {
-        let found: Option<String> = conn
-            .query_row(
-                "SELECT url FROM ledger WHERE url = ?1 AND kind = 'revision'
-                 UNION ALL SELECT article_url FROM fetch_state WHERE url = ?1 AND article_url IS NOT NULL
-                 UNION ALL SELECT url FROM articles WHERE fetch_url = ?1
-                 LIMIT 1",
-                [candidate],
-                |r| r.get(0),
-            )
-            .optional()
+        if is_article.exists([candidate]).map_err(sqlite)? {
+            return Ok(Some(candidate.to_string()));
+        }
+    }
+    // A fetched URL: its string appears in the fetch entry's JSON as written
+    // unless JSON escapes it, so `instr` narrows the scan only then.
+    let plain = |c: &str| {
+        !c.chars()
+            .any(|ch| ch == '"' || ch == '\\' || ch.is_control())
+    };
+    let mut fetches = conn
+        .prepare(
+            "SELECT url, payload FROM ledger WHERE url IS NOT NULL AND kind = 'fetch'
+               AND (?2 = 0 OR instr(payload, ?1) > 0) ORDER BY seq DESC",
+        )
+        .map_err(sqlite)?;
+    for candidate in [normalized.as_str(), input] {
+        let mut rows = fetches
+            .query(rusqlite::params![candidate, plain(candidate)])
             .map_err(sqlite)?;
-        if found.is_some() {
-            return Ok(found);
+        while let Some(r) = rows.next().map_err(sqlite)? {
+            let payload: String = r.get(1).map_err(sqlite)?;
+            let requested = serde_json::from_str::<Value>(&payload)
+                .ok()
+                .and_then(|p| p.get("requested_url")?.as_str().map(str::to_string));
+            if requested.as_deref() != Some(candidate) {
+                continue;
+            }
+            let url: String = r.get(0).map_err(sqlite)?;
+            if is_article.exists([&url]).map_err(sqlite)? {
+                return Ok(Some(url));
+            }
         }
     }
     Ok(None)
+}
+
+/// The end of the chain must not be before what was recorded of it: the
+/// derived tables' position (`derived_state.through_seq`) and this
+/// machine's last successful `verify` (`LEDGER.verified`). An empty ledger
+/// (not even its genesis entry) is refused too. Every read path calls this
+/// before showing anything (`open_for_reading`).
+pub fn check_not_truncated(conn: &Connection, path: &std::path::Path) -> Result<(), LedgerError> {
+    let head: i64 = conn
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM ledger", [], |r| r.get(0))
+        .map_err(sqlite)?;
+    if head == 0 {
+        return Err(LedgerError::Tampered {
+            what: format!(
+                "ledger {} has no entries, not even its genesis entry: it was emptied",
+                path.display()
+            ),
+        });
+    }
+    // A missing table or row is for `verify` to report; here only a
+    // position beyond the head is a finding.
+    let through: Option<i64> = conn
+        .query_row(
+            "SELECT through_seq FROM derived_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap_or(None);
+    if let Some(t) = through.filter(|t| *t > head) {
+        return Err(LedgerError::Tampered {
+            what: format!(
+                "the ledger ends at entry {head} but its derived tables record entries up to {t} (derived_state): entries were removed from its end"
+            ),
+        });
+    }
+    if let Some(v) = super::verify::last_verified(path).filter(|v| v.entries > head) {
+        return Err(LedgerError::Tampered {
+            what: format!(
+                "the ledger ends at entry {head} but this machine verified {} entries on {} ({}): entries were removed from its end",
+                v.entries,
+                v.at,
+                super::verify::verified_path(path).display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// One article as the chain records it: its entries, each checked against
@@ -209,125 +280,239 @@ pub struct ChangeRow {
     pub seq: i64,
 }
 
-/// Flagged changes and removals detected at or after `since`, newest first.
-/// Each row is checked against the chained entry it cites (its hash, its
-/// link, and that the entry records this event); `verify` checks that no
-/// row is missing.
+/// Flagged changes and removals detected at or after `since`, newest first,
+/// folded from the chain ([`Catalog`]).
 pub fn changes(conn: &Connection, since: Option<&str>) -> Result<Vec<ChangeRow>, LedgerError> {
-    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
-    let conn = &*snapshot;
-    let mut stmt = conn
-        .prepare(
-            "SELECT seq, kind, url, from_revision, to_revision, detected_at, fields_json, declared
-             FROM changes WHERE detected_at >= ?1 ORDER BY seq DESC, kind",
-        )
-        .map_err(sqlite)?;
-    let mut rows = stmt
-        .query_map([since.unwrap_or("")], derive::store::change_row)
-        .map_err(sqlite)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sqlite)?;
-    // New articles: the revision rows that opened them (checked below
-    // against their entries like every other row).
-    // (A ledger from before schema 4, read without migrating, has no
-    // revision rows to find them by: none are listed until it is migrated.)
-    let new_rows = match conn.prepare(
-        "SELECT r.seq, r.url, r.revision, l.recorded_at FROM revisions r JOIN ledger l ON l.seq = r.seq
-         WHERE r.change = 'new' AND l.recorded_at >= ?1",
-    ) {
-        Err(_) => vec![],
-        Ok(mut news) => news
-            .query_map([since.unwrap_or("")], |r| {
-                Ok(derive::ChangeRow {
-                    seq: r.get(0)?,
-                    kind: "new".into(),
-                    url: r.get(1)?,
-                    from_revision: None,
-                    to_revision: r.get(2)?,
-                    detected_at: r.get(3)?,
-                    fields_json: "[]".into(),
-                    declared: false,
-                })
-            })
-            .map_err(sqlite)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(sqlite)?,
-    };
-    rows.extend(new_rows);
-    rows.sort_by(|a, b| b.seq.cmp(&a.seq).then(a.kind.cmp(&b.kind)));
-    let mut entry = conn
-        .prepare(&format!(
-            "SELECT {} FROM ledger WHERE seq = ?1",
-            Entry::columns(conn)
-        ))
-        .map_err(sqlite)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let e: Option<Entry> = entry
-            .query_row([row.seq], Entry::from_row)
-            .optional()
-            .map_err(sqlite)?;
-        let fault = match &e {
-            Some(e) => e.fault_in(conn).map_err(sqlite)?,
-            None => None,
-        };
-        if let Err(reason) = check_change(&row, e.as_ref(), fault) {
-            return Err(LedgerError::Untrusted {
-                seq: row.seq,
-                reason: format!("the changes row ({}, {}) {reason}", row.kind, row.url),
-            });
-        }
-        out.push(ChangeRow {
-            url: row.url,
-            kind: row.kind,
-            from_revision: row.from_revision,
-            to_revision: row.to_revision,
-            detected_at: row.detected_at,
-            fields: serde_json::from_str(&row.fields_json).unwrap_or(Value::Null),
-            declared: row.declared,
-            seq: row.seq,
-        });
-    }
-    Ok(out)
+    Ok(catalog(conn)?.changes(since))
 }
 
-/// Does the chained entry at the row's seq record this event?
-fn check_change(
-    row: &derive::ChangeRow,
-    e: Option<&Entry>,
-    fault: Option<&str>,
-) -> Result<(), String> {
-    let e = e.ok_or("cites an entry the ledger does not have")?;
-    if let Some(fault) = fault {
-        return Err(format!("cites an entry that does not verify: {fault}"));
-    }
-    if e.url.as_deref() != Some(row.url.as_str()) || e.recorded_at != row.detected_at {
-        return Err("disagrees with the URL or time of the entry it cites".into());
-    }
-    let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
-    let int = |k: &str| p.get(k).and_then(Value::as_i64);
-    let ok = match (e.kind.as_str(), row.kind.as_str()) {
-        ("revision", k) => {
-            p.get("change").and_then(Value::as_str) == Some(k)
-                && int("revision") == row.to_revision
-                && p.get("declared").and_then(Value::as_bool).unwrap_or(false) == row.declared
-        }
-        ("gone", "gone") => int("last_revision") == row.from_revision,
-        ("fetch", "reverted") => int("reverted_to") == row.to_revision,
-        // Entries written before `restored` was recorded: a page seen again.
-        ("fetch", "restored") => match p.get("restored") {
-            Some(r) => r.as_bool() == Some(true),
-            None => matches!(
-                p.get("outcome").and_then(Value::as_str),
-                Some("unchanged" | "not_modified" | "changed")
-            ),
-        },
-        _ => false,
-    };
-    if ok {
-        Ok(())
+/// One article as its own chained entries fold: the row `articles` shows
+/// and the events `changes` lists.
+struct Summary {
+    row: derive::ArticleRow,
+    title: Option<String>,
+    /// Its events, oldest first: the fold's change rows and the revision
+    /// that opened it (`new`).
+    events: Vec<derive::ChangeRow>,
+}
+
+/// Every article the chain records, each folded from its own entries, in
+/// one read snapshot. What `articles`, `changes`, `status` and the web view
+/// show is read from here, never from the derived tables: the list is the
+/// chain's (every URL with a revision entry, found through the ledger's
+/// own URL index), and each value comes from the article's entries, each
+/// checked against its hash and its link to the entry before it.
+///
+/// An article's entries are its full entries (its URL) and, for each of its
+/// full fetch entries, the last compact entry repeating it: the compact
+/// entries before that one only move `last_seen`, which the last one sets
+/// again, so the rows are those of [`article`]'s full replay.
+pub struct Catalog {
+    summaries: Vec<Summary>,
+}
+
+/// Reads the [`Catalog`].
+pub fn catalog(conn: &Connection) -> Result<Catalog, LedgerError> {
+    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
+    let conn = &*snapshot;
+    let cols = Entry::columns(conn);
+    let mut full = conn
+        .prepare(&format!(
+            "SELECT {cols} FROM ledger WHERE url IS NOT NULL ORDER BY url, seq"
+        ))
+        .map_err(sqlite)?;
+    let mut last_compact = if cols.ends_with("ref_seq") {
+        Some(
+            conn.prepare(&format!(
+                "SELECT {cols} FROM ledger WHERE ref_seq = ?1 ORDER BY seq DESC LIMIT 1"
+            ))
+            .map_err(sqlite)?,
+        )
     } else {
-        Err(format!("is not what entry {} records", e.seq))
+        None
+    };
+    let mut rows = full.query([]).map_err(sqlite)?;
+    let mut summaries = Vec::new();
+    let mut group: Vec<Entry> = Vec::new();
+    loop {
+        let next = rows
+            .next()
+            .map_err(sqlite)?
+            .map(Entry::from_row)
+            .transpose()
+            .map_err(sqlite)?;
+        let ends_group = match (&next, group.first()) {
+            (Some(n), Some(first)) => n.url != first.url,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if ends_group {
+            let entries = std::mem::take(&mut group);
+            if let Some(s) = summarize(conn, entries, last_compact.as_mut())? {
+                summaries.push(s);
+            }
+        }
+        match next {
+            Some(e) => group.push(e),
+            None => break,
+        }
+    }
+    Ok(Catalog { summaries })
+}
+
+/// Folds one URL's full entries (and the last compact entry repeating each
+/// full fetch entry); `None` when the URL never had a revision.
+fn summarize(
+    conn: &Connection,
+    mut entries: Vec<Entry>,
+    last_compact: Option<&mut rusqlite::Statement<'_>>,
+) -> Result<Option<Summary>, LedgerError> {
+    let Some(url) = entries
+        .iter()
+        .find(|e| e.kind == "revision")
+        .and_then(|e| e.url.clone())
+    else {
+        return Ok(None);
+    };
+    if let Some(stmt) = last_compact {
+        let fetches: Vec<i64> = entries
+            .iter()
+            .filter(|e| e.kind == "fetch" && e.compact.is_none())
+            .map(|e| e.seq)
+            .collect();
+        for seq in fetches {
+            if let Some(c) = stmt
+                .query_row([seq], Entry::from_row)
+                .optional()
+                .map_err(sqlite)?
+            {
+                entries.push(c);
+            }
+        }
+        entries.sort_by_key(|e| e.seq);
+    }
+    let mut replay = Replay::default();
+    for e in &entries {
+        if let Some(fault) = e.fault_in(conn).map_err(sqlite)? {
+            return Err(LedgerError::Untrusted {
+                seq: e.seq,
+                reason: fault.into(),
+            });
+        }
+        let payload = derive::Payload::parse(&e.payload).unwrap_or_default();
+        replay.apply(derive::Event {
+            seq: e.seq,
+            recorded_at: &e.recorded_at,
+            kind: &e.kind,
+            url: e.url.as_deref(),
+            payload: &payload,
+            ref_seq: e.compact.as_ref().map(|c| c.0),
+        });
+    }
+    derive::store::fill_titles(conn, &mut replay);
+    let Some(row) = replay.articles.remove(&url) else {
+        return Ok(None);
+    };
+    let title = replay
+        .revisions
+        .get(&(url.clone(), row.revision))
+        .and_then(|r| r.title.clone());
+    let mut events: Vec<derive::ChangeRow> = replay
+        .revisions
+        .values()
+        .filter(|r| r.change == "new")
+        .map(|r| derive::ChangeRow {
+            seq: r.seq,
+            kind: "new".into(),
+            url: r.url.clone(),
+            from_revision: None,
+            to_revision: Some(r.revision),
+            detected_at: r.first_seen.clone(),
+            fields_json: "[]".into(),
+            declared: false,
+        })
+        .collect();
+    events.extend(replay.changes.into_values());
+    events.sort_by(|a, b| a.seq.cmp(&b.seq).then(a.kind.cmp(&b.kind)));
+    Ok(Some(Summary { row, title, events }))
+}
+
+impl Catalog {
+    /// Flagged changes and removals detected at or after `since`, newest
+    /// first (ties by kind).
+    pub fn changes(&self, since: Option<&str>) -> Vec<ChangeRow> {
+        let since = since.unwrap_or("");
+        let mut out: Vec<ChangeRow> = self
+            .summaries
+            .iter()
+            .flat_map(|s| &s.events)
+            .filter(|c| c.detected_at.as_str() >= since)
+            .map(|c| ChangeRow {
+                url: c.url.clone(),
+                kind: c.kind.clone(),
+                from_revision: c.from_revision,
+                to_revision: c.to_revision,
+                detected_at: c.detected_at.clone(),
+                fields: serde_json::from_str(&c.fields_json).unwrap_or(Value::Null),
+                declared: c.declared,
+                seq: c.seq,
+            })
+            .collect();
+        out.sort_by(|a, b| b.seq.cmp(&a.seq).then(a.kind.cmp(&b.kind)));
+        out
+    }
+
+    /// Every article, most recently seen first, optionally of one source
+    /// and status.
+    pub fn articles(&self, source: Option<&str>, status: Option<&str>) -> Vec<ArticleListRow> {
+        let mut out: Vec<ArticleListRow> = self
+            .summaries
+            .iter()
+            .map(|s| {
+                let a = &s.row;
+                ArticleListRow {
+                    url: a.url.clone(),
+                    source: a.source.clone(),
+                    title: s.title.clone(),
+                    status: if a.gone_at.is_some() {
+                        "gone".into()
+                    } else if a.max_revision > 1 {
+                        "changed".into()
+                    } else {
+                        "unchanged".into()
+                    },
+                    revision: a.revision,
+                    revisions: a.max_revision,
+                    first_seen: a.first_seen.clone(),
+                    last_seen: a.last_seen.clone(),
+                    last_change: s
+                        .events
+                        .iter()
+                        .filter(|c| c.kind != "new" && c.kind != "rebaseline")
+                        .map(|c| c.detected_at.clone())
+                        .max(),
+                }
+            })
+            .filter(|r| {
+                source.is_none_or(|s| s == r.source) && status.is_none_or(|s| s == r.status)
+            })
+            .collect();
+        out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.url.cmp(&b.url)));
+        out
+    }
+
+    /// Articles per source.
+    fn count_by_source(&self) -> std::collections::HashMap<&str, i64> {
+        let mut counts = std::collections::HashMap::new();
+        for s in &self.summaries {
+            *counts.entry(s.row.source.as_str()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Every article URL.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        self.summaries.iter().map(|s| s.row.url.as_str())
     }
 }
 
@@ -356,11 +541,41 @@ pub struct Status {
     pub ledger: LedgerStatus,
 }
 
+/// Per source: its cycles (operational state, `source_state`) and how many
+/// articles the chain records for it ([`Catalog`]); the ledger's head.
 pub fn status(conn: &Connection, path: &std::path::Path) -> Result<Status, LedgerError> {
+    let catalog = catalog(conn)?;
+    let mut status = cycles(conn, path)?;
+    let counts = catalog.count_by_source();
+    for s in &mut status.sources {
+        s.articles = counts.get(s.name.as_str()).copied().unwrap_or(0);
+    }
+    // A source the chain has articles of is listed even without cycle state.
+    let mut missing: Vec<(&str, i64)> = counts
+        .into_iter()
+        .filter(|(name, _)| !status.sources.iter().any(|s| s.name == *name))
+        .collect();
+    missing.sort();
+    for (name, articles) in missing {
+        status.sources.push(SourceStatus {
+            name: name.to_string(),
+            last_cycle_at: None,
+            next_run_at: None,
+            counts: Value::Null,
+            last_error: None,
+            articles,
+        });
+    }
+    status.sources.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(status)
+}
+
+/// [`status`] without the article counts (which fold the whole catalog):
+/// what `health` needs.
+pub fn cycles(conn: &Connection, path: &std::path::Path) -> Result<Status, LedgerError> {
     let mut stmt = conn
         .prepare(
-            "SELECT s.name, s.last_cycle_at, s.next_run_at, s.counts_json, s.last_error,
-                    (SELECT COUNT(*) FROM articles a WHERE a.source = s.name)
+            "SELECT s.name, s.last_cycle_at, s.next_run_at, s.counts_json, s.last_error
              FROM source_state s ORDER BY s.name",
         )
         .map_err(sqlite)?;
@@ -375,7 +590,7 @@ pub fn status(conn: &Connection, path: &std::path::Path) -> Result<Status, Ledge
                     .and_then(|c| serde_json::from_str(&c).ok())
                     .unwrap_or(Value::Null),
                 last_error: r.get(4)?,
-                articles: r.get(5)?,
+                articles: 0,
             })
         })
         .map_err(sqlite)?
@@ -410,89 +625,13 @@ pub struct ArticleListRow {
 }
 
 /// Every article, most recently seen first, optionally of one source and
-/// status. Each row is checked against the chained entry that opened its
-/// current revision (its hash, its link, and that it records this URL and
-/// revision); `verify` checks that no row is missing or altered.
+/// status, folded from the chain ([`Catalog`]).
 pub fn articles(
     conn: &Connection,
     source: Option<&str>,
     status: Option<&str>,
 ) -> Result<Vec<ArticleListRow>, LedgerError> {
-    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
-    let conn = &*snapshot;
-    let mut stmt = conn
-        .prepare(
-            "SELECT a.url, a.source, a.revision, a.max_revision, a.first_seen, a.last_seen, a.gone_at,
-                    r.title, r.seq,
-                    (SELECT MAX(detected_at) FROM changes c WHERE c.url = a.url AND c.kind <> 'rebaseline')
-             FROM articles a LEFT JOIN revisions r ON r.url = a.url AND r.revision = a.revision
-             ORDER BY a.last_seen DESC, a.url",
-        )
-        .map_err(sqlite)?;
-    let rows = stmt
-        .query_map([], |r| {
-            let gone: Option<String> = r.get(6)?;
-            let max: i64 = r.get(3)?;
-            Ok((
-                ArticleListRow {
-                    url: r.get(0)?,
-                    source: r.get(1)?,
-                    revision: r.get(2)?,
-                    revisions: max,
-                    first_seen: r.get(4)?,
-                    last_seen: r.get(5)?,
-                    status: if gone.is_some() {
-                        "gone".into()
-                    } else if max > 1 {
-                        "changed".into()
-                    } else {
-                        "unchanged".into()
-                    },
-                    title: r.get(7)?,
-                    last_change: r.get(9)?,
-                },
-                r.get::<_, Option<i64>>(8)?,
-            ))
-        })
-        .map_err(sqlite)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sqlite)?;
-    let mut entry = conn
-        .prepare(&format!(
-            "SELECT {} FROM ledger WHERE seq = ?1",
-            Entry::columns(conn)
-        ))
-        .map_err(sqlite)?;
-    let mut out = Vec::new();
-    for (row, seq) in rows {
-        if source.is_some_and(|s| s != row.source) || status.is_some_and(|s| s != row.status) {
-            continue;
-        }
-        let seq = seq.unwrap_or(0);
-        let e: Option<Entry> = entry
-            .query_row([seq], Entry::from_row)
-            .optional()
-            .map_err(sqlite)?;
-        let untrusted = |reason: &str| LedgerError::Untrusted {
-            seq,
-            reason: format!("the articles row for {} {reason}", row.url),
-        };
-        let e = e.ok_or_else(|| untrusted("cites a revision entry the ledger does not have"))?;
-        if let Some(f) = e.fault_in(conn).map_err(sqlite)? {
-            return Err(untrusted(&format!(
-                "cites an entry that does not verify: {f}"
-            )));
-        }
-        let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
-        if e.kind != "revision"
-            || e.url.as_deref() != Some(row.url.as_str())
-            || p.get("revision").and_then(Value::as_i64) != Some(row.revision)
-        {
-            return Err(untrusted(&format!("is not what entry {seq} records")));
-        }
-        out.push(row);
-    }
-    Ok(out)
+    Ok(catalog(conn)?.articles(source, status))
 }
 
 /// Up to three article URLs that look like `input` (same last path
@@ -508,7 +647,9 @@ pub fn suggest(conn: &Connection, input: &str) -> Result<Vec<String>, LedgerErro
             .to_ascii_lowercase()
     };
     let want_slug = slug(&wanted);
-    let mut stmt = conn.prepare("SELECT url FROM articles").map_err(sqlite)?;
+    let mut stmt = conn
+        .prepare("SELECT DISTINCT url FROM ledger WHERE kind = 'revision' AND url IS NOT NULL")
+        .map_err(sqlite)?;
     let urls = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .map_err(sqlite)?

@@ -100,31 +100,82 @@ fn open_index(conn: &Connection, ledger: &Path) -> Result<Connection, LedgerErro
         idx.execute_batch("DELETE FROM texts;").map_err(sqlite)?;
     }
     let from = if head < through { 0 } else { through };
+    index_from(conn, &idx, from, head, &genesis)?;
+    // Misses are only reported from a complete index: one row per revision
+    // entry. One that is not (rows deleted, a revision left out) is made
+    // again from the chain.
+    if indexed_rows(&idx)? != revision_entries(conn, head)? {
+        idx.execute_batch("DELETE FROM texts; DELETE FROM meta;")
+            .map_err(sqlite)?;
+        index_from(conn, &idx, 0, head, &genesis)?;
+    }
+    Ok(idx)
+}
+
+fn indexed_rows(idx: &Connection) -> Result<i64, LedgerError> {
+    idx.query_row("SELECT COUNT(*) FROM texts", [], |r| r.get(0))
+        .map_err(sqlite)
+}
+
+fn revision_entries(conn: &Connection, head: i64) -> Result<i64, LedgerError> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM ledger WHERE kind = 'revision' AND seq <= ?1",
+        [head],
+        |r| r.get(0),
+    )
+    .map_err(sqlite)
+}
+
+/// The text the index holds for a revision: its title, a newline, its text.
+fn indexed_body(conn: &Connection, blob: &str) -> Result<String, LedgerError> {
+    let bytes = blobs::get(conn, blob)?;
+    let article: Value = serde_json::from_slice(&bytes).map_err(|e| LedgerError::CorruptBlob {
+        hash: blob.to_string(),
+        reason: e.to_string(),
+    })?;
+    let s = |k: &str| article.get(k).and_then(Value::as_str).unwrap_or_default();
+    Ok(format!("{}\n{}", s("title"), s("text")))
+}
+
+/// Indexes the revision entries after `from` up to `head`. A revision whose
+/// text cannot be read fails the search (the index would miss it), naming
+/// the entry.
+fn index_from(
+    conn: &Connection,
+    idx: &Connection,
+    from: i64,
+    head: i64,
+    genesis: &str,
+) -> Result<(), LedgerError> {
     let tx = idx.unchecked_transaction().map_err(sqlite)?;
     let mut stmt = conn
         .prepare(
-            "SELECT url, payload FROM ledger WHERE seq > ?1 AND kind = 'revision' ORDER BY seq",
+            "SELECT seq, url, payload FROM ledger WHERE seq > ?1 AND seq <= ?2 AND kind = 'revision' ORDER BY seq",
         )
         .map_err(sqlite)?;
-    let mut rows = stmt.query([from]).map_err(sqlite)?;
+    let mut rows = stmt.query([from, head]).map_err(sqlite)?;
     while let Some(r) = rows.next().map_err(sqlite)? {
-        let url: String = r.get(0).map_err(sqlite)?;
-        let payload: String = r.get(1).map_err(sqlite)?;
+        let seq: i64 = r.get(0).map_err(sqlite)?;
+        let url: String = r.get(1).map_err(sqlite)?;
+        let payload: String = r.get(2).map_err(sqlite)?;
         let p: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+        let untrusted = |reason: String| LedgerError::Untrusted { seq, reason };
         let (Some(rev), Some(blob)) = (
             p.get("revision").and_then(Value::as_i64),
             p.get("text_blob").and_then(Value::as_str),
         ) else {
-            continue;
+            return Err(untrusted(
+                "the revision entry names no revision number or text blob, so the search index cannot hold its text".into(),
+            ));
         };
-        let Ok(bytes) = blobs::get(conn, blob) else {
-            continue;
-        };
-        let article: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let s = |k: &str| article.get(k).and_then(Value::as_str).unwrap_or_default();
+        let body = indexed_body(conn, blob).map_err(|e| {
+            untrusted(format!(
+                "the text of revision {rev} of {url} cannot be read for the search index: {e}"
+            ))
+        })?;
         tx.execute(
             "INSERT INTO texts (url, revision, body) VALUES (?1, ?2, ?3)",
-            params![url, rev, format!("{}\n{}", s("title"), s("text"))],
+            params![url, rev, body],
         )
         .map_err(sqlite)?;
     }
@@ -133,8 +184,111 @@ fn open_index(conn: &Connection, ledger: &Path) -> Result<Connection, LedgerErro
         params![head.to_string(), genesis],
     )
     .map_err(sqlite)?;
-    tx.commit().map_err(sqlite)?;
-    Ok(idx)
+    tx.commit().map_err(sqlite)
+}
+
+/// A revision as the chain records it, for checking the index.
+pub struct Indexed {
+    pub url: String,
+    pub revision: i64,
+    pub seq: i64,
+    pub text_blob: String,
+}
+
+/// `verify`'s check of the search index beside the ledger, when there is
+/// one that claims to belong to this ledger: every revision up to the
+/// position it records is indexed exactly once, with the text its blob
+/// holds, and nothing else is. (An index of another ledger, or one ahead of
+/// this ledger's head, is discarded by `search` before use.)
+pub fn check_index(
+    conn: &Connection,
+    ledger: &Path,
+    revisions: &[Indexed],
+) -> Result<Vec<crate::ledger::derive::check::Mismatch>, LedgerError> {
+    use crate::ledger::derive::check::Mismatch;
+    use sha2::Digest;
+    let path = index_path(ledger);
+    if !path.exists() {
+        return Ok(vec![]);
+    }
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let idx = Connection::open_with_flags(&path, flags).map_err(sqlite)?;
+    let mismatch = |key: String, detail: String| Mismatch {
+        table: "search index",
+        key,
+        detail: format!(
+            "{detail} (delete {} and it is made again from the chain)",
+            path.display()
+        ),
+    };
+    let meta = |k: &str| -> Option<String> {
+        idx.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+            .ok()
+    };
+    let genesis: Option<Vec<u8>> = conn
+        .query_row("SELECT entry_hash FROM ledger WHERE seq = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(sqlite)?;
+    let head: i64 = conn
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM ledger", [], |r| r.get(0))
+        .map_err(sqlite)?;
+    let through: Option<i64> = meta("through_seq").and_then(|v| v.parse().ok());
+    let Some(through) = through.filter(|t| {
+        *t <= head
+            && meta("genesis").as_deref() == Some(hex::encode(genesis.unwrap_or_default()).as_str())
+    }) else {
+        return Ok(vec![]);
+    };
+    let mut found: std::collections::HashMap<(String, i64), Vec<[u8; 32]>> = Default::default();
+    let rows = idx
+        .prepare("SELECT url, revision, body FROM texts")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| {
+                let body: String = r.get(2)?;
+                Ok((
+                    (r.get::<_, String>(0)?, r.get::<_, i64>(1)?),
+                    <[u8; 32]>::from(sha2::Sha256::digest(body.as_bytes())),
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        });
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            return Ok(vec![mismatch(
+                "*".into(),
+                format!("it cannot be read: {e}"),
+            )]);
+        }
+    };
+    for (key, hash) in rows {
+        found.entry(key).or_default().push(hash);
+    }
+    let mut out = Vec::new();
+    for r in revisions.iter().filter(|r| r.seq <= through) {
+        let key = format!("({:?}, {})", r.url, r.revision);
+        let body = indexed_body(conn, &r.text_blob)?;
+        let want = <[u8; 32]>::from(sha2::Sha256::digest(body.as_bytes()));
+        match found.remove(&(r.url.clone(), r.revision)).as_deref() {
+            None | Some([]) => out.push(mismatch(
+                key,
+                "missing: the chain has this revision, the index does not".into(),
+            )),
+            Some([h]) if *h == want => {}
+            Some([_]) => out.push(mismatch(key, "its text is not the revision's text".into())),
+            Some(_) => out.push(mismatch(key, "indexed more than once".into())),
+        }
+    }
+    for (url, revision) in found.into_keys() {
+        out.push(mismatch(
+            format!("({url:?}, {revision})"),
+            "no revision entry supports this row".into(),
+        ));
+    }
+    Ok(out)
 }
 
 /// Articles whose text contained `phrase` at some time, with where it

@@ -552,6 +552,14 @@ fn verify_in(
         });
         expected_seq += 1;
     }
+    if report.entries == 0 {
+        fail(
+            &mut report,
+            1,
+            "the ledger has no entries, not even its genesis entry: nothing to verify".into(),
+        );
+        return Ok(report);
+    }
     if let Some(cp) = checkpoint
         && !checkpoint_seen
     {
@@ -587,7 +595,10 @@ fn verify_in(
 
 /// Folds the whole chain and compares the result with the stored derived
 /// tables: every row a read command could show must agree with the chain.
+/// A derived table that is missing or altered is a finding, never a reason
+/// to check less.
 fn check_derived(conn: &Connection, report: &mut Report, head_seq: i64) -> Result<(), LedgerError> {
+    use super::derive::check::Mismatch;
     let sqlite = |source| LedgerError::Sqlite {
         path: "ledger".into(),
         source,
@@ -601,22 +612,165 @@ fn check_derived(conn: &Connection, report: &mut Report, head_seq: i64) -> Resul
             reason: reason.clone(),
         })
         .collect();
-    // A ledger from before the derived tables were chain-checked (schema
-    // version < 4) has none to compare: the writer rebuilds them.
-    let has_tables: bool = conn
-        .query_row(
-            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'derived_state'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sqlite)?;
-    if !has_tables {
+    let structure = structural_version(conn).map_err(sqlite)?;
+    report
+        .derived
+        .extend(check_schema_version(conn, structure).map_err(sqlite)?);
+    if structure < 4 {
+        // A ledger from before the derived tables (schema 1-3), read before
+        // the daemon migrated it: nothing derived to compare.
         return Ok(());
     }
-    report.derived =
-        super::derive::check::compare_with_tables(conn, chain, head_seq).map_err(sqlite)?;
+    let damaged = super::derive::store::damaged_tables(conn).map_err(sqlite)?;
+    report
+        .derived
+        .extend(damaged.iter().map(|(table, what)| Mismatch {
+            table,
+            key: "*".into(),
+            detail: format!("{what}: run `newsledger rebuild`"),
+        }));
+    let texts: Vec<super::search::Indexed> = chain
+        .revisions
+        .values()
+        .map(|r| super::search::Indexed {
+            url: r.url.clone(),
+            revision: r.revision,
+            seq: r.seq,
+            text_blob: r.text_blob.clone(),
+        })
+        .collect();
+    let skip: Vec<&str> = damaged.iter().map(|(t, _)| *t).collect();
+    report.derived.extend(
+        super::derive::check::compare_with_tables(conn, chain, head_seq, &skip).map_err(sqlite)?,
+    );
     report.derived_checked = true;
+    if let Some(path) = conn.path().filter(|p| !p.is_empty()) {
+        report.derived.extend(super::search::check_index(
+            conn,
+            std::path::Path::new(path),
+            &texts,
+        )?);
+    }
     Ok(())
+}
+
+/// The schema the ledger's own structure shows it has at least: what
+/// migrations left behind that no later one removes (the derived tables of
+/// 4, the tree nodes of 6, `ledger.ref_seq` of 9, the partial URL index of
+/// 10, the revision index of 11). `schema_version` cannot claim less, and a
+/// ledger of 4 or more must have every derived table.
+fn structural_version(conn: &Connection) -> rusqlite::Result<i64> {
+    let has = |kind: &str, name: &str| -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = ?1 AND name = ?2",
+            [kind, name],
+            |r| r.get(0),
+        )
+    };
+    let ref_seq = conn.prepare("SELECT ref_seq FROM ledger LIMIT 0").is_ok();
+    let url_partial: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'index' AND name = 'ledger_url' AND sql LIKE '%WHERE url IS NOT NULL%'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(if has("index", "ledger_revisions")? {
+        11
+    } else if url_partial {
+        10
+    } else if ref_seq {
+        9
+    } else if has("table", "merkle_nodes")? {
+        6
+    } else if has("table", "derived_state")? || has("index", "ledger_url")? {
+        4
+    } else {
+        1
+    })
+}
+
+/// `schema_version` must list every migration from 1 up to the one applied
+/// last, no fewer than the structure shows and no more than this newsledger
+/// knows: a version removed or lowered would make the next start apply
+/// migrations again, and a ledger claiming less than it is would be checked
+/// as an older one.
+fn check_schema_version(
+    conn: &Connection,
+    structure: i64,
+) -> rusqlite::Result<Vec<super::derive::check::Mismatch>> {
+    use super::derive::check::Mismatch;
+    let wrong = |detail: String| {
+        vec![Mismatch {
+            table: "schema_version",
+            key: "version".into(),
+            detail,
+        }]
+    };
+    if !super::derive::store::table_exists(conn, "schema_version")? {
+        return Ok(wrong(format!(
+            "the table is missing, but the ledger's structure is that of schema {structure}"
+        )));
+    }
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_version ORDER BY version")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()
+        .unwrap_or_default();
+    let last = versions.last().copied().unwrap_or(0);
+    if !versions.iter().copied().eq(1..=last) {
+        return Ok(wrong(format!(
+            "it lists versions {versions:?}, not every migration from 1 to {last}"
+        )));
+    }
+    if last < structure || last > super::schema_known() {
+        return Ok(wrong(format!(
+            "it says schema {last}, but the ledger's structure is that of schema {structure} (this newsledger knows up to {})",
+            super::schema_known()
+        )));
+    }
+    Ok(vec![])
+}
+
+/// What this machine's last `verify` found: `LEDGER.verified`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub at: String,
+    pub entries: i64,
+}
+
+/// `LEDGER.verified`, the record of this machine's verifications.
+pub fn verified_path(ledger: &std::path::Path) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("{}.verified", ledger.display()))
+}
+
+/// The most entries this machine ever found intact, and when: the ledger
+/// may grow past it, never fall below it.
+pub fn last_verified(ledger: &std::path::Path) -> Option<Verified> {
+    let text = std::fs::read_to_string(verified_path(ledger)).ok()?;
+    text.lines()
+        .filter_map(|line| {
+            let (at, rest) = line.split_once(' ')?;
+            let n = rest.strip_prefix("intact (")?.strip_suffix(" entries)")?;
+            Some(Verified {
+                at: at.to_string(),
+                entries: n.parse().ok()?,
+            })
+        })
+        .max_by_key(|v| v.entries)
+}
+
+/// Records a verification: its result on the first line (what `serve`'s
+/// ledger page shows), and the most entries ever found intact on the next
+/// when that is more, so that a truncated ledger cannot lower the record.
+/// A directory nobody can write just keeps no record.
+pub fn record_verified(ledger: &std::path::Path, at: &str, ok: bool, entries: i64) {
+    let mut text = format!(
+        "{at} {} ({entries} entries)\n",
+        if ok { "intact" } else { "FAILED" }
+    );
+    if let Some(best) = last_verified(ledger).filter(|b| !ok || b.entries > entries) {
+        text.push_str(&format!("{} intact ({} entries)\n", best.at, best.entries));
+    }
+    let _ = std::fs::write(verified_path(ledger), text);
 }
 
 /// Compares the stored tree nodes with the ones the chain implies.
@@ -629,14 +783,9 @@ fn check_tree(
         path: "ledger".into(),
         source,
     };
-    let has_table: bool = conn
-        .query_row(
-            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'merkle_nodes'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sqlite)?;
-    if !has_table {
+    // A missing or altered node table is reported by `check_derived`.
+    let damaged = super::derive::store::damaged_tables(conn).map_err(sqlite)?;
+    if damaged.iter().any(|(t, _)| *t == "merkle_nodes") {
         return Ok(());
     }
     use super::derive::check::{MAX_LISTED, Mismatch};

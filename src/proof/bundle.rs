@@ -124,13 +124,7 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
             )
         })?;
     let size = cp.body.size;
-    let root = log::root(conn, size).map_err(|e| e.to_string())?;
-    if root != cp.body.root {
-        return Err(format!(
-            "the stored Merkle tree disagrees with the signed checkpoint at entry {}: run `newsledger verify`",
-            cp.seq
-        ));
-    }
+    let mut proofs = Proofs::new(conn, size, cp.body.root, cp.seq)?;
     let cosignatures = log::cosignatures_of(conn, cp.seq).map_err(|e| e.to_string())?;
 
     let mut members: Vec<(String, Vec<u8>)> = Vec::new();
@@ -226,7 +220,7 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
             pages.push(json!({"id": e.seq.to_string(), "url": target, "ts": date}).to_string());
             captures += 1;
         }
-        let inclusion = log::inclusion(conn, e.seq, size).map_err(|e| e.to_string())?;
+        let inclusion = proofs.inclusion(conn, e)?;
         json_entries.push(json!({
             "seq": e.seq, "recorded_at": e.recorded_at, "kind": e.kind, "url": e.url,
             "payload": e.payload, "prev_hash": hex32(&e.prev_hash), "entry_hash": hex32(&e.entry_hash),
@@ -299,6 +293,88 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
         tree_size: size,
         timestamped: ts.is_some(),
     })
+}
+
+/// Where a bundle's inclusion proofs come from: the stored tree nodes
+/// (`merkle_nodes`) while they give the signed root and proofs that verify
+/// against it; otherwise the tree computed from the chain's own entry
+/// hashes, so that a damaged derived table cannot change or stop a bundle
+/// (it is logged, and `verify` names it).
+struct Proofs {
+    cp_seq: i64,
+    size: u64,
+    root: merkle::Hash,
+    computed: Option<merkle::Computed>,
+}
+
+impl Proofs {
+    fn new(
+        conn: &Connection,
+        size: u64,
+        root: merkle::Hash,
+        cp_seq: i64,
+    ) -> Result<Proofs, String> {
+        let mut p = Proofs {
+            cp_seq,
+            size,
+            root,
+            computed: None,
+        };
+        if log::root(conn, size).ok() != Some(root) {
+            p.compute(conn)?;
+        }
+        Ok(p)
+    }
+
+    fn compute(&mut self, conn: &Connection) -> Result<(), String> {
+        let cp_seq = self.cp_seq;
+        tracing::warn!(
+            "the stored Merkle tree (table merkle_nodes) disagrees with the signed checkpoint at entry {cp_seq}: proofs computed from the chain's entries; run `newsledger verify`, then `newsledger rebuild`"
+        );
+        let leaves: Vec<merkle::Hash> = conn
+            .prepare("SELECT entry_hash FROM ledger WHERE seq <= ?1 ORDER BY seq")
+            .and_then(|mut stmt| {
+                stmt.query_map([self.size as i64], |r| {
+                    let h: Vec<u8> = r.get(0)?;
+                    Ok(h.as_slice().try_into().unwrap_or([0; 32]))
+                })?
+                .collect()
+            })
+            .map_err(|e| e.to_string())?;
+        let mut tree = merkle::Computed::new(leaves);
+        let root = merkle::root(&mut tree, self.size).unwrap_or_else(|e| match e {});
+        if root != self.root {
+            return Err(format!(
+                "the ledger's entries do not give the root signed at entry {cp_seq}: run `newsledger verify`"
+            ));
+        }
+        self.computed = Some(tree);
+        Ok(())
+    }
+
+    /// The inclusion proof of `e`, checked against the signed root.
+    fn inclusion(&mut self, conn: &Connection, e: &Entry) -> Result<Vec<merkle::Hash>, String> {
+        let leaf: merkle::Hash = e.entry_hash.as_slice().try_into().unwrap_or([0; 32]);
+        let index = e.seq as u64 - 1;
+        if self.computed.is_none() {
+            let stored = log::inclusion(conn, e.seq, self.size).map_err(|e| e.to_string())?;
+            if merkle::verify_inclusion(&leaf, index, self.size, &stored, &self.root).is_ok() {
+                return Ok(stored);
+            }
+            self.compute(conn)?;
+        }
+        let Some(tree) = self.computed.as_mut() else {
+            return Err("no Merkle tree to prove inclusion with".into());
+        };
+        let proof = merkle::inclusion_proof(tree, index, self.size).unwrap_or_else(|e| match e {});
+        merkle::verify_inclusion(&leaf, index, self.size, &proof, &self.root).map_err(|err| {
+            format!(
+                "entry {} is not in the tree the checkpoint signs ({err:?}): run `newsledger verify`",
+                e.seq
+            )
+        })?;
+        Ok(proof)
+    }
 }
 
 /// A SURT key for the CDXJ index (host labels reversed, `)` before the path).

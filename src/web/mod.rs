@@ -239,9 +239,35 @@ async fn handle(req: hyper::Request<hyper::body::Incoming>, settings: &Settings)
     r
 }
 
+/// One page as `serve` answers it, without the server around it: its status
+/// and body. For tests that hold every page to the chain.
+#[doc(hidden)]
+pub async fn render_page(path: &str, query: &[(&str, &str)], ledger: &Path) -> (u16, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let q: HashMap<String, String> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let r = route(path, &q, ledger, "127.0.0.1");
+    let status = r.status().as_u16();
+    let body = r
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    (status, body)
+}
+
 fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, host: &str) -> Reply {
-    let conn = match ledger::open_read_only(ledger_path) {
+    let conn = match ledger::open_for_reading(ledger_path) {
         Ok(c) => c,
+        Err(e @ LedgerError::Tampered { .. }) => {
+            return html(
+                StatusCode::CONFLICT,
+                pages::message("Cannot show this", &e.to_string()),
+            );
+        }
         Err(e) => {
             return html(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -276,7 +302,7 @@ fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, host: &str
     };
     result.unwrap_or_else(|e| {
         let status = match e {
-            LedgerError::Untrusted { .. } => StatusCode::CONFLICT,
+            LedgerError::Untrusted { .. } | LedgerError::Tampered { .. } => StatusCode::CONFLICT,
             LedgerError::Missing(_) => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -297,8 +323,9 @@ fn changes_page(
     kind: Option<&str>,
     since: Option<&str>,
 ) -> Result<Reply, LedgerError> {
-    let rows = ledger::read::changes(conn, since)?;
-    let articles = ledger::read::articles(conn, None, None)?;
+    let catalog = ledger::read::catalog(conn)?;
+    let rows = catalog.changes(since);
+    let articles = catalog.articles(None, None);
     let by_url: HashMap<&str, &ledger::read::ArticleListRow> =
         articles.iter().map(|a| (a.url.as_str(), a)).collect();
     let mut sources: Vec<String> = articles.iter().map(|a| a.source.clone()).collect();
@@ -483,8 +510,9 @@ fn xml(s: &str) -> String {
 /// Atom 1.0 feed of flagged changes (changed, gone, restored, reverted),
 /// newest first, at most 100.
 fn feed(conn: &rusqlite::Connection, host: &str) -> Result<Reply, LedgerError> {
-    let rows = ledger::read::changes(conn, None)?;
-    let articles = ledger::read::articles(conn, None, None)?;
+    let catalog = ledger::read::catalog(conn)?;
+    let rows = catalog.changes(None);
+    let articles = catalog.articles(None, None);
     let titles: HashMap<&str, Option<&String>> = articles
         .iter()
         .map(|a| (a.url.as_str(), a.title.as_ref()))

@@ -128,7 +128,17 @@ fn compare_table<K: Ord + Debug, R: Columns + PartialEq>(
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let got = row(r)?;
+        let got = match row(r) {
+            Ok(got) => got,
+            Err(e) => {
+                out.push(Mismatch {
+                    table,
+                    key: "?".into(),
+                    detail: format!("a row cannot be read as newsledger wrote it ({e})"),
+                });
+                continue;
+            }
+        };
         let k = key(&got);
         match chain.remove(&k) {
             // Equal rows (nearly all of them) cost one comparison; only a
@@ -168,58 +178,82 @@ pub fn compare_with_tables(
     conn: &Connection,
     chain: Replay,
     head_seq: i64,
+    skip: &[&str],
 ) -> rusqlite::Result<Vec<Mismatch>> {
     use super::store::{self, ARTICLES, CHANGES, FETCH_STATE, REVISIONS};
     let mut out = Out {
         list: vec![],
         more: 0,
     };
-    let through = store::through_seq(conn)?;
-    if through > head_seq {
-        out.push(Mismatch {
-            table: "derived_state",
-            key: "through_seq".into(),
-            detail: format!(
-                "the derived tables include entries up to seq {through} but the ledger ends at {head_seq}: entries were removed"
-            ),
-        });
+    if !skip.contains(&"derived_state") {
+        let stored: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, through_seq FROM derived_state")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let through = stored.first().map(|r| r.1);
+        let detail = match through {
+            None => Some("the row is missing: run `newsledger rebuild`".to_string()),
+            Some(t) if t > head_seq => Some(format!(
+                "the derived tables include entries up to seq {t} but the ledger ends at {head_seq}: entries were removed"
+            )),
+            Some(t) if t < head_seq => Some(format!(
+                "the derived tables include entries up to seq {t} but the ledger ends at {head_seq}: run `newsledger rebuild`"
+            )),
+            Some(_) => None,
+        };
+        if let Some(detail) = detail {
+            out.push(Mismatch {
+                table: "derived_state",
+                key: "through_seq".into(),
+                detail,
+            });
+        }
     }
-    compare_table(
-        conn,
-        "articles",
-        ARTICLES.select(),
-        chain.articles,
-        store::article_row,
-        |r| r.url.clone(),
-        &mut out,
-    )?;
-    compare_table(
-        conn,
-        "revisions",
-        REVISIONS.select(),
-        chain.revisions,
-        store::revision_row,
-        |r| (r.url.clone(), r.revision),
-        &mut out,
-    )?;
-    compare_table(
-        conn,
-        "changes",
-        CHANGES.select(),
-        chain.changes,
-        store::change_row,
-        |r| (r.seq, r.kind.clone()),
-        &mut out,
-    )?;
-    compare_table(
-        conn,
-        "fetch_state",
-        FETCH_STATE.select(),
-        chain.fetch_state,
-        store::fetch_state_row,
-        |r| r.url.clone(),
-        &mut out,
-    )?;
+    let compare = |table: &'static str| !skip.contains(&table);
+    if compare("articles") {
+        compare_table(
+            conn,
+            "articles",
+            ARTICLES.select(),
+            chain.articles,
+            store::article_row,
+            |r| r.url.clone(),
+            &mut out,
+        )?;
+    }
+    if compare("revisions") {
+        compare_table(
+            conn,
+            "revisions",
+            REVISIONS.select(),
+            chain.revisions,
+            store::revision_row,
+            |r| (r.url.clone(), r.revision),
+            &mut out,
+        )?;
+    }
+    if compare("changes") {
+        compare_table(
+            conn,
+            "changes",
+            CHANGES.select(),
+            chain.changes,
+            store::change_row,
+            |r| (r.seq, r.kind.clone()),
+            &mut out,
+        )?;
+    }
+    if compare("fetch_state") {
+        compare_table(
+            conn,
+            "fetch_state",
+            FETCH_STATE.select(),
+            chain.fetch_state,
+            store::fetch_state_row,
+            |r| r.url.clone(),
+            &mut out,
+        )?;
+    }
     if out.more > 0 {
         out.list.push(Mismatch {
             table: "*",

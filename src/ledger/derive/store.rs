@@ -69,7 +69,7 @@ pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Repla
 /// Revision entries written before they carried `title` (and revisions
 /// whose page had none): the title is read from the revision's text blob,
 /// which is checked against its hash.
-fn fill_titles(conn: &Connection, replay: &mut Replay) {
+pub(crate) fn fill_titles(conn: &Connection, replay: &mut Replay) {
     for r in replay.revisions.values_mut().filter(|r| r.title.is_none()) {
         r.title = crate::ledger::blobs::get(conn, &r.text_blob)
             .ok()
@@ -156,13 +156,173 @@ pub(crate) fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
     })
 }
 
-/// The last entry the derived tables include (0 before any).
+/// The last entry the derived tables include (0 before any, or when the
+/// table or its row is missing).
 pub fn through_seq(conn: &Connection) -> rusqlite::Result<i64> {
+    if !table_exists(conn, "derived_state")? {
+        return Ok(0);
+    }
     conn.query_row(
         "SELECT COALESCE((SELECT through_seq FROM derived_state WHERE id = 1), 0)",
         [],
         |r| r.get(0),
     )
+}
+
+/// Whether the ledger has a table of this name.
+pub fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+}
+
+/// Every derived table as the migrations leave it (0004, 0006): what
+/// `rebuild` creates again when one is missing or altered. A unit test holds
+/// this to the migrated schema, column by column.
+pub const DERIVED_SCHEMA: &[(&str, &str)] = &[
+    (
+        "articles",
+        "CREATE TABLE articles (
+            url           TEXT PRIMARY KEY,
+            source        TEXT NOT NULL,
+            fetch_url     TEXT NOT NULL,
+            revision      INTEGER NOT NULL,
+            max_revision  INTEGER NOT NULL,
+            content_hash  TEXT NOT NULL,
+            field_hashes  TEXT NOT NULL,
+            text_blob     TEXT NOT NULL,
+            raw_blob      TEXT,
+            extractor     TEXT NOT NULL,
+            first_seen    TEXT NOT NULL,
+            last_seen     TEXT NOT NULL,
+            gone_at       TEXT
+        );",
+    ),
+    (
+        "revisions",
+        "CREATE TABLE revisions (
+            url            TEXT NOT NULL,
+            revision       INTEGER NOT NULL,
+            change         TEXT NOT NULL,
+            content_hash   TEXT NOT NULL,
+            title          TEXT,
+            first_seen     TEXT NOT NULL,
+            last_seen      TEXT NOT NULL,
+            words_added    INTEGER NOT NULL,
+            words_removed  INTEGER NOT NULL,
+            text_blob      TEXT NOT NULL,
+            raw_blob       TEXT,
+            extractor      TEXT NOT NULL,
+            seq            INTEGER NOT NULL,
+            PRIMARY KEY (url, revision)
+        );",
+    ),
+    (
+        "changes",
+        "CREATE TABLE changes (
+            seq           INTEGER NOT NULL,
+            kind          TEXT NOT NULL,
+            url           TEXT NOT NULL,
+            from_revision INTEGER,
+            to_revision   INTEGER,
+            detected_at   TEXT NOT NULL,
+            fields_json   TEXT NOT NULL,
+            declared      INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (seq, kind)
+        );
+        CREATE INDEX changes_detected_at ON changes (detected_at);",
+    ),
+    (
+        "fetch_state",
+        "CREATE TABLE fetch_state (
+            url            TEXT PRIMARY KEY,
+            source         TEXT NOT NULL,
+            article_url    TEXT,
+            etag           TEXT,
+            last_modified  TEXT,
+            last_fetch_at  TEXT NOT NULL,
+            last_outcome   TEXT NOT NULL,
+            last_status    INTEGER,
+            last_seq       INTEGER NOT NULL
+        );",
+    ),
+    (
+        "derived_state",
+        "CREATE TABLE derived_state (
+            id          INTEGER PRIMARY KEY CHECK (id = 1),
+            through_seq INTEGER NOT NULL
+        );
+        INSERT INTO derived_state (id, through_seq) VALUES (1, 0);",
+    ),
+    (
+        "merkle_nodes",
+        "CREATE TABLE merkle_nodes (
+            level INTEGER NOT NULL,
+            idx   INTEGER NOT NULL,
+            hash  BLOB NOT NULL,
+            PRIMARY KEY (level, idx)
+        ) WITHOUT ROWID;",
+    ),
+];
+
+/// A table's columns as SQLite describes them: (name, type, not null,
+/// default, primary key position).
+type ColumnInfo = Vec<(String, String, bool, Option<String>, i64)>;
+
+fn columns_of(conn: &Connection, table: &str) -> rusqlite::Result<ColumnInfo> {
+    let mut stmt = conn.prepare(
+        "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid",
+    )?;
+    stmt.query_map([table], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })?
+    .collect()
+}
+
+/// Derived tables that are missing or whose columns are not the ones
+/// [`DERIVED_SCHEMA`] makes, each with what is wrong. Empty for an intact
+/// ledger of the current schema.
+pub fn damaged_tables(conn: &Connection) -> rusqlite::Result<Vec<(&'static str, String)>> {
+    let model = Connection::open_in_memory()?;
+    let mut out = Vec::new();
+    for (name, sql) in DERIVED_SCHEMA {
+        model.execute_batch(sql)?;
+        if !table_exists(conn, name)? {
+            out.push((*name, "the table is missing".to_string()));
+            continue;
+        }
+        let (want, got) = (columns_of(&model, name)?, columns_of(conn, name)?);
+        if want != got {
+            let names = |c: &ColumnInfo| {
+                c.iter()
+                    .map(|c| c.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            out.push((
+                *name,
+                format!(
+                    "its columns are ({}), not ({}) as newsledger made them",
+                    names(&got),
+                    names(&want)
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Drops every derived table and creates it again, empty, as
+/// [`DERIVED_SCHEMA`] says (a missing or altered one included); the caller
+/// then refills them from the chain.
+pub fn recreate_tables(tx: &Connection) -> rusqlite::Result<()> {
+    for (name, sql) in DERIVED_SCHEMA {
+        tx.execute_batch(&format!("DROP TABLE IF EXISTS {name};"))?;
+        tx.execute_batch(sql)?;
+    }
+    Ok(())
 }
 
 /// `SQL` for every row, or with `WHERE url = ?1` for one key. (One query
@@ -500,9 +660,14 @@ pub fn set_through_seq(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
 /// transaction. Returns the fold (its anomalies are for the caller to report).
 pub fn rebuild(tx: &Transaction<'_>) -> rusqlite::Result<Replay> {
     let replay = replay_all(tx, false)?;
-    tx.execute_batch(
-        "DELETE FROM articles; DELETE FROM revisions; DELETE FROM changes; DELETE FROM fetch_state;",
-    )?;
+    if damaged_tables(tx)?.is_empty() {
+        tx.execute_batch(
+            "DELETE FROM articles; DELETE FROM revisions; DELETE FROM changes; DELETE FROM fetch_state;",
+        )?;
+    } else {
+        // The tree nodes are refilled by the caller (`merkle::store::rebuild`).
+        recreate_tables(tx)?;
+    }
     save(tx, &replay)?;
     set_through_seq(tx, replay.through_seq)?;
     Ok(replay)

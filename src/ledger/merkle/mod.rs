@@ -254,6 +254,45 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// Every complete subtree over leaves in memory, computed once (O(n)): the
+/// tree a bundle's proofs are taken from when the stored nodes disagree
+/// with the chain (`proof::bundle`).
+pub struct Computed {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl Computed {
+    pub fn new(leaves: Vec<Hash>) -> Computed {
+        let mut levels = vec![leaves];
+        loop {
+            let next: Vec<Hash> = match levels.last() {
+                Some(below) if below.len() >= 2 => below
+                    .chunks_exact(2)
+                    .filter_map(|pair| match pair {
+                        [l, r] => Some(node_hash(l, r)),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => break,
+            };
+            levels.push(next);
+        }
+        Computed { levels }
+    }
+}
+
+impl Subtrees for Computed {
+    type Error = std::convert::Infallible;
+    fn subtree(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error> {
+        Ok(self
+            .levels
+            .get(level as usize)
+            .and_then(|l| l.get(index as usize))
+            .copied()
+            .unwrap_or(EMPTY_ROOT))
+    }
+}
+
 /// Leaves in memory (tests, bundles, the streaming check in `verify`).
 pub struct Leaves<'a>(pub &'a [Hash]);
 
