@@ -19,7 +19,7 @@
 //! - after `rebuild`, `verify` exits 0 again (derived tables).
 //!
 //! A failure prints the one `sqlite3` statement that reproduces it.
-//! `FORGERY_ROUNDS` (default 24) sets how many times every mutation kind is
+//! `FORGERY_ROUNDS` (default 20) sets how many times every mutation kind is
 //! drawn again on other rows and values; `FORGERY_SEED` the random seed.
 
 mod common;
@@ -230,7 +230,15 @@ async fn surfaces(db: &Path, f: &Fixture) -> Vec<(String, Shown)> {
         let mut full: Vec<&str> = vec!["--db", d];
         full.extend(args.iter().map(String::as_str));
         let mut buf = Vec::new();
+        let t0 = std::time::Instant::now();
         let (code, err) = newsledger::cli::run_in_process(&full, &mut buf).await;
+        if std::env::var_os("FORGERY_PROFILE").is_some() {
+            eprintln!(
+                "{:>8.1} ms  {}",
+                t0.elapsed().as_secs_f64() * 1e3,
+                args.join(" ")
+            );
+        }
         let mut text = String::from_utf8_lossy(&buf).into_owned();
         if args[0] == "report" && code == 0 {
             text = std::fs::read_to_string(&report).unwrap_or_default();
@@ -269,7 +277,11 @@ async fn surfaces(db: &Path, f: &Fixture) -> Vec<(String, Shown)> {
         ("/feed.atom", vec![]),
     ];
     for (path, q) in pages {
+        let t0 = std::time::Instant::now();
         let (status, body) = newsledger::web::render_page(path, &q, db).await;
+        if std::env::var_os("FORGERY_PROFILE").is_some() {
+            eprintln!("{:>8.1} ms  {path} {q:?}", t0.elapsed().as_secs_f64() * 1e3);
+        }
         let name = format!("serve {path}?{q:?}");
         let text = String::from_utf8_lossy(&body).replace(dir.to_str().unwrap(), "DIR");
         out.push((
@@ -521,6 +533,8 @@ async fn every_forgery_of_every_table_is_caught_or_changes_nothing() {
         );
     }
 
+    bundles_hold_every_observation(&f, &base).await;
+
     let seed: u64 = std::env::var("FORGERY_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -528,7 +542,7 @@ async fn every_forgery_of_every_table_is_caught_or_changes_nothing() {
     let rounds: usize = std::env::var("FORGERY_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(24);
+        .unwrap_or(20);
     let mut rng = Rng(seed | 1);
     let conn = Connection::open(&base).unwrap();
     let all_tables = tables(&conn);
@@ -600,6 +614,78 @@ async fn every_forgery_of_every_table_is_caught_or_changes_nothing() {
     assert!(tried >= 80 * rounds, "only {tried} forgeries applied");
 }
 
+/// A whole-history bundle holds every observation `history` counts, the
+/// compact entries included, and both verifiers accept it.
+async fn bundles_hold_every_observation(f: &Fixture, base: &Path) {
+    let d = base.to_str().unwrap();
+    for url in &f.urls {
+        let mut buf = Vec::new();
+        let (code, err) =
+            newsledger::cli::run_in_process(&["--db", d, "history", url, "--json"], &mut buf).await;
+        assert_eq!(code, 0, "{err}");
+        let history: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        let observed: u64 = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["observations"].as_u64().unwrap())
+            .sum();
+        let bundle = base.with_file_name("whole.wacz");
+        let b = bundle.to_str().unwrap();
+        let (code, err) =
+            newsledger::cli::run_in_process(&["--db", d, "prove", url, "-o", b], &mut Vec::new())
+                .await;
+        assert_eq!(code, 0, "{err}");
+        let mut out = Vec::new();
+        let (code, err) =
+            newsledger::cli::run_in_process(&["verify-bundle", b, "--key", &f.vkey], &mut out)
+                .await;
+        let out = String::from_utf8_lossy(&out).into_owned();
+        assert_eq!(code, 0, "{err}{out}");
+        assert!(
+            out.contains(&format!(
+                "{url}: {observed} observations in {} stretches",
+                history.as_array().unwrap().len()
+            )),
+            "history counts {observed}: {out}"
+        );
+        let compact = out
+            .split(" of them unchanged or not-modified fetches")
+            .next()
+            .and_then(|l| l.rsplit('(').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap();
+        assert!(
+            compact > 0,
+            "the fixture has compact entries for {url}: {out}"
+        );
+        let py = std::process::Command::new(
+            std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into()),
+        )
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tools/verify_bundle.py"),
+            b,
+            "--key",
+            &f.vkey,
+        ])
+        .output()
+        .unwrap();
+        assert!(
+            py.status.success(),
+            "{}{}",
+            stdout(&py),
+            common::stderr(&py)
+        );
+        assert!(
+            stdout(&py).contains(&format!(
+                "{compact} unchanged or not-modified fetches kept as compact entries"
+            )),
+            "{}",
+            stdout(&py)
+        );
+    }
+}
+
 /// Applies every `k`th statement from the `w`th on a fresh copy of `base`
 /// and checks `verify`, every surface and `rebuild`: (forgeries applied,
 /// failures).
@@ -619,6 +705,12 @@ async fn forge_all(
         std::fs::create_dir_all(&work).unwrap();
         let db = work.join("ledger.db");
         std::fs::copy(base, &db).unwrap();
+        // The search index the untouched ledger's `search` made, as a
+        // daemon's machine would have it beside the ledger.
+        let index = PathBuf::from(format!("{}.search", base.display()));
+        if index.exists() {
+            std::fs::copy(&index, format!("{}.search", db.display())).unwrap();
+        }
         {
             let c = Connection::open(&db).unwrap();
             match c.execute_batch(sql) {

@@ -225,3 +225,61 @@ async fn new_articles_and_title_changes_are_events_with_both_titles() {
     assert!(log.contains("title_to="), "{log}");
     assert!(log.contains("(corrected)"), "{log}");
 }
+
+/// The outbox is operational state: a body edited in it (here the revision
+/// it reports) is not sent; the row is given up, naming why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_outbox_body_is_never_sent() {
+    let s = Setup::new().await;
+    let receiver = Server::start().await.unwrap();
+    receiver.set("/hook", Page::status(503));
+    let a = seed("nordic-monitor");
+    s.publish(&a, 0);
+    s.write_config("0 0 1 1 *", &[&a.path]);
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    text.push_str(&format!(
+        "\n[[webhook]]\nurl = \"{}\"\n",
+        receiver.url("/hook")
+    ));
+    std::fs::write(&s.config, text).unwrap();
+    assert!(s.cli(&["once"]).await.status.success());
+    common::publish_quiet_edit(&s);
+    assert!(s.cli(&["once"]).await.status.success());
+    let posts = |r: &Server| r.hits().into_iter().filter(|h| h.method == "POST").count();
+    assert_eq!(
+        posts(&receiver),
+        1,
+        "attempted once while the receiver was down"
+    );
+
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let body: String = conn
+        .query_row("SELECT body FROM notifications", [], |r| r.get(0))
+        .unwrap();
+    assert!(body.contains("\"to_revision\":2"), "{body}");
+    conn.execute(
+        "UPDATE notifications SET body = replace(body, '\"to_revision\":2', '\"to_revision\":3'),
+                next_attempt_at = '2000-01-01T00:00:00.000Z'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    receiver.set("/hook", Page::html("ok"));
+    let out = s.cli(&["once"]).await;
+    assert!(
+        common::stderr(&out).contains("webhook notification not sent"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(posts(&receiver), 1, "the forged body was not sent");
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let (gave_up, error): (Option<String>, String) = conn
+        .query_row(
+            "SELECT gave_up_at, last_error FROM notifications",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(gave_up.is_some());
+    assert!(error.contains("does not record this changed"), "{error}");
+}

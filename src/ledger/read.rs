@@ -286,6 +286,72 @@ pub fn changes(conn: &Connection, since: Option<&str>) -> Result<Vec<ChangeRow>,
     Ok(catalog(conn)?.changes(since))
 }
 
+/// Whether a webhook body reports what the chain records: the entry it
+/// cites (by seq and hash) verifies, and the article's fold has that event
+/// with the same URL, revisions, fields and `declared`, and the title its
+/// revision entry records. `Err` says what differs.
+pub fn check_notification(conn: &Connection, body: &str) -> Result<(), String> {
+    let b: Value = serde_json::from_str(body).map_err(|e| format!("its body is not JSON: {e}"))?;
+    let g = |k: &str| b.get(k).unwrap_or(&Value::Null);
+    let seq = g("seq").as_i64().ok_or("its body names no entry")?;
+    let url = g("url").as_str().ok_or("its body names no article")?;
+    let event = g("event").as_str().unwrap_or_default();
+    let replay = derive::store::replay_article(conn, url)
+        .map_err(|e| e.to_string())?
+        .map_err(|u| format!("entry {} does not verify: {}", u.seq, u.reason))?;
+    let hash: Option<Vec<u8>> = conn
+        .query_row("SELECT entry_hash FROM ledger WHERE seq = ?1", [seq], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| e.to_string())?;
+    if hash.map(hex::encode).as_deref() != g("entry_hash").as_str() {
+        return Err(format!("entry {seq} is not the entry it cites"));
+    }
+    // A new article is its first revision entry; every other event is a
+    // change row of the fold.
+    let found: Option<derive::ChangeRow> = if event == "new" {
+        replay
+            .revisions
+            .values()
+            .find(|r| r.seq == seq && r.change == "new")
+            .map(|r| derive::ChangeRow {
+                seq,
+                kind: "new".into(),
+                url: r.url.clone(),
+                to_revision: Some(r.revision),
+                ..derive::ChangeRow::default()
+            })
+    } else {
+        replay.changes.get(&(seq, event.to_string())).cloned()
+    };
+    let same = found.is_some_and(|c| {
+        let fields: Value = serde_json::from_str(&c.fields_json).unwrap_or(Value::Null);
+        c.url == url
+            && c.from_revision == g("from_revision").as_i64()
+            && c.to_revision == g("to_revision").as_i64()
+            && c.declared == g("declared").as_bool().unwrap_or(false)
+            && (event == "new" || g("fields").is_null() || fields == *g("fields"))
+    });
+    if !same {
+        return Err(format!("entry {seq} does not record this {event} of {url}"));
+    }
+    // The latest revision when the event was recorded (later ones may
+    // exist by the time a receiver that was down is reached).
+    let title = replay
+        .revisions
+        .values()
+        .filter(|r| r.url == url && r.seq <= seq)
+        .max_by_key(|r| r.seq)
+        .and_then(|r| r.title.clone());
+    if g("title").as_str() != title.as_deref() {
+        return Err(format!(
+            "its title is not the one the chain records for {url}"
+        ));
+    }
+    Ok(())
+}
+
 /// One article as its own chained entries fold: the row `articles` shows
 /// and the events `changes` lists.
 struct Summary {

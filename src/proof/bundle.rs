@@ -66,10 +66,28 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
             Entry::columns(conn)
         ))
         .map_err(|e| e.to_string())?;
-    let all: Vec<Entry> = stmt
+    let mut all: Vec<Entry> = stmt
         .query_map([url], Entry::from_row)
         .and_then(|r| r.collect())
         .map_err(|e| e.to_string())?;
+    // The not-modified and unchanged fetches kept as compact entries (no
+    // URL: each names the full fetch entry it repeats). Every observation
+    // `history` counts is in the bundle.
+    if Entry::columns(conn).ends_with("ref_seq") {
+        let mut compact = conn
+            .prepare(&format!(
+                "SELECT {} FROM ledger WHERE ref_seq IN
+                   (SELECT seq FROM ledger WHERE url = ?1 AND kind = 'fetch') ORDER BY seq",
+                Entry::columns(conn)
+            ))
+            .map_err(|e| e.to_string())?;
+        let repeats: Vec<Entry> = compact
+            .query_map([url], Entry::from_row)
+            .and_then(|r| r.collect())
+            .map_err(|e| e.to_string())?;
+        all.extend(repeats);
+        all.sort_by_key(|e| e.seq);
+    }
     let payload = |e: &Entry| serde_json::from_str::<Value>(&e.payload).unwrap_or(Value::Null);
     let entries: Vec<Entry> = match revision {
         None => all,
@@ -90,15 +108,22 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
                         record.last().map_or("none".into(), |l| format!("1 to {l}"))
                     )
                 })?;
+            let mut kept: BTreeSet<i64> = BTreeSet::new();
             all.into_iter()
                 .filter(|e| {
                     let p = payload(e);
                     let same = p.get("content_hash").and_then(Value::as_str) == Some(&content);
-                    match e.kind.as_str() {
-                        "revision" => p.get("revision").and_then(Value::as_i64) == Some(n),
-                        "fetch" => same,
+                    let keep = match (e.kind.as_str(), &e.compact) {
+                        ("revision", _) => p.get("revision").and_then(Value::as_i64) == Some(n),
+                        // A repeat of a fetch that served this text.
+                        ("fetch", Some((ref_seq, _))) => kept.contains(ref_seq),
+                        ("fetch", None) => same,
                         _ => false,
+                    };
+                    if keep {
+                        kept.insert(e.seq);
                     }
+                    keep
                 })
                 .collect()
         }
@@ -221,11 +246,23 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
             captures += 1;
         }
         let inclusion = proofs.inclusion(conn, e)?;
-        json_entries.push(json!({
+        let mut entry = json!({
             "seq": e.seq, "recorded_at": e.recorded_at, "kind": e.kind, "url": e.url,
             "payload": e.payload, "prev_hash": hex32(&e.prev_hash), "entry_hash": hex32(&e.entry_hash),
             "inclusion": inclusion.iter().map(|h| hex32(h)).collect::<Vec<_>>(),
-        }));
+        });
+        // A compact entry, as `export --format jsonl` writes it: its stored
+        // bytes (what the hash covers) and the entry it repeats; `payload`
+        // is their JSON view.
+        if let (Some((ref_seq, bytes)), Some(o)) = (&e.compact, entry.as_object_mut()) {
+            use base64::Engine;
+            o.insert("ref_seq".into(), json!(ref_seq));
+            o.insert(
+                "compact".into(),
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            );
+        }
+        json_entries.push(entry);
     }
     cdx.sort();
     let mut timestamp = Value::Null;
@@ -525,14 +562,45 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Vec<String>, String> {
                 .map_err(|_| format!("entry {seq}: {k} is not hex"))
         };
         let (prev, claimed) = (h("prev_hash")?, h("entry_hash")?);
-        let computed = entry_hash(
-            seq,
-            s("recorded_at").unwrap_or_default(),
-            s("kind").unwrap_or_default(),
-            s("url"),
-            s("payload").unwrap_or_default(),
-            &prev,
-        );
+        let computed = match s("compact") {
+            // A compact entry: its stored bytes are hashed, and its JSON
+            // view must be what they say.
+            Some(b64) => {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| format!("entry {seq}: compact is not base64"))?;
+                let ref_seq = e
+                    .get("ref_seq")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| format!("entry {seq}: a compact entry without ref_seq"))?;
+                let at = s("recorded_at").unwrap_or_default();
+                let view = crate::ledger::entry::Compact::decode(&bytes)
+                    .map(|c| c.view(at, ref_seq))
+                    .ok_or_else(|| format!("entry {seq}: its compact bytes do not decode"))?;
+                if Some(view.as_str()) != s("payload") || s("url").is_some() {
+                    return Err(format!(
+                        "entry {seq}: its payload is not what its compact bytes record (the entry was altered)"
+                    ));
+                }
+                crate::ledger::entry::entry_hash_v2(
+                    seq,
+                    at,
+                    s("kind").unwrap_or_default(),
+                    ref_seq,
+                    &bytes,
+                    &prev,
+                )
+            }
+            None => entry_hash(
+                seq,
+                s("recorded_at").unwrap_or_default(),
+                s("kind").unwrap_or_default(),
+                s("url"),
+                s("payload").unwrap_or_default(),
+                &prev,
+            ),
+        };
         if computed.as_slice() != claimed {
             return Err(format!(
                 "entry {seq}: its columns do not hash to its entry_hash (the entry was altered)"
@@ -564,7 +632,8 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Vec<String>, String> {
             .map_err(|_| format!("entry {seq}: payload is not JSON"))?;
         by_seq.insert(
             seq,
-            json!({"kind": s("kind"), "url": s("url"), "payload": payload}),
+            json!({"kind": s("kind"), "url": s("url"), "payload": payload,
+                   "recorded_at": s("recorded_at"), "ref_seq": e.get("ref_seq")}),
         );
     }
     // 6. Every blob an entry cites is in the bundle with that hash.
@@ -594,9 +663,26 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Vec<String>, String> {
         .as_ref()
         .map(|(tsa, t)| format!(", timestamped by {tsa} at {t}"))
         .unwrap_or_default();
+    let article = proof
+        .get("article_url")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (observations, spans) = observations(&by_seq, article);
+    let compact = by_seq.values().filter(|e| !e["ref_seq"].is_null()).count();
+    if let (Some(first), Some(last)) = (spans.first(), spans.last()) {
+        out.push(format!(
+            "{article}: {observations} observations in {} stretches from {} to {} ({compact} of them unchanged or not-modified fetches kept as compact entries); each entry {origin_line}{stamp}",
+            spans.len(),
+            first.first_seen,
+            last.last_seen
+        ));
+    }
     for (seq, e) in &by_seq {
         let p = &e["payload"];
         let g = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("?");
+        if !e["ref_seq"].is_null() {
+            continue; // counted in the observations line
+        }
         match e["kind"].as_str() {
             Some("revision") => out.push(format!(
                 "entry {seq}: revision {} of {} has content {} (text and metadata in evidence/blobs/{}.json); it {origin_line}{stamp}",
@@ -623,6 +709,31 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// The article's timeline folded from the bundle's entries, as `history`
+/// folds the ledger's (`ledger::derive::Replay`): the observations it counts
+/// and its stretches.
+fn observations(
+    by_seq: &BTreeMap<i64, Value>,
+    article: &str,
+) -> (u64, Vec<crate::ledger::derive::Span>) {
+    use crate::ledger::derive::{Event, Payload, Replay};
+    let mut replay = Replay::with_spans();
+    for (seq, e) in by_seq {
+        let text = e["payload"].to_string();
+        let payload = Payload::parse(&text).unwrap_or_default();
+        replay.apply(Event {
+            seq: *seq,
+            recorded_at: e["recorded_at"].as_str().unwrap_or_default(),
+            kind: e["kind"].as_str().unwrap_or_default(),
+            url: e["url"].as_str(),
+            payload: &payload,
+            ref_seq: e["ref_seq"].as_i64(),
+        });
+    }
+    let spans = replay.spans.remove(article).unwrap_or_default();
+    (spans.iter().map(|s| s.observations).sum(), spans)
 }
 
 /// The `WARC-Block-Digest` hex of every record whose block hashes to it.

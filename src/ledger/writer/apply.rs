@@ -634,9 +634,11 @@ pub(super) fn enqueue(
         [flag.seq],
         |r| r.get(0),
     )?;
+    // The title of the article's latest revision, from its chained entry.
     let title: Option<String> = tx
         .query_row(
-            "SELECT title FROM revisions WHERE url = ?1 ORDER BY revision DESC LIMIT 1",
+            "SELECT json_extract(payload, '$.title') FROM ledger
+             WHERE url = ?1 AND kind = 'revision' ORDER BY seq DESC LIMIT 1",
             [&flag.url],
             |r| r.get(0),
         )

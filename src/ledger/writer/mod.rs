@@ -214,7 +214,26 @@ impl Writer {
             .map_err(LedgerError::sqlite(&path))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(LedgerError::sqlite(&path))?;
-        Ok(rows)
+        drop(stmt);
+        // The outbox is operational state: a body is sent only if the event
+        // it reports is what the chain records (the same fold as
+        // `changes`). One that is not is given up, never sent.
+        let mut out = Vec::with_capacity(rows.len());
+        for n in rows {
+            match super::read::check_notification(&self.conn, &n.body) {
+                Ok(()) => out.push(n),
+                Err(why) => {
+                    tracing::error!(webhook = %n.webhook, id = n.id, "webhook notification not sent: {why}");
+                    self.conn
+                        .execute(
+                            "UPDATE notifications SET gave_up_at = ?2, last_error = ?3 WHERE id = ?1",
+                            params![n.id, timestamp(now), format!("not sent: {why}")],
+                        )
+                        .map_err(LedgerError::sqlite(&path))?;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Adds discovered article URLs to a source's watch list, in order, until
