@@ -271,6 +271,8 @@ pub fn rebuild(path: &Path, force: bool) -> Result<Rebuilt> {
     let replay = derive::store::rebuild(&tx).map_err(LedgerError::sqlite(path))?;
     let tree_nodes = merkle::store::rebuild(&tx).map_err(LedgerError::sqlite(path))?;
     tx.commit().map_err(LedgerError::sqlite(path))?;
+    // The search index is derived too: the next `search` makes it again.
+    search::remove_index(path);
     Ok(Rebuilt {
         tree_nodes,
         entries: head_seq,
@@ -390,20 +392,34 @@ fn check_before_append(conn: &mut Connection, path: &Path) -> Result<()> {
     }
     // A ledger from before the tree (or one whose node table was emptied)
     // gets its nodes computed once, before anything is appended.
-    let level4: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM merkle_nodes WHERE level = ?1",
-            [merkle::store::TILE],
-            |r| r.get(0),
-        )
+    // The nodes the daemon will sign roots from are held to the entries'
+    // hashes (32 bytes an entry, about a second at a million entries): a
+    // node table emptied, from before the tree, or altered is computed
+    // again from the chain before anything is signed.
+    let mut expected = merkle::store::Expected::default();
+    {
+        let mut stmt = conn
+            .prepare("SELECT entry_hash FROM ledger ORDER BY seq")
+            .map_err(LedgerError::sqlite(path))?;
+        let mut rows = stmt.query([]).map_err(LedgerError::sqlite(path))?;
+        while let Some(r) = rows.next().map_err(LedgerError::sqlite(path))? {
+            let h = r
+                .get_ref(0)
+                .and_then(|v| v.as_blob().map_err(Into::into))
+                .map_err(LedgerError::sqlite(path))?;
+            expected.push(h.try_into().unwrap_or([0; 32]));
+        }
+    }
+    let (_, differing) = expected
+        .compare(conn, 1)
         .map_err(LedgerError::sqlite(path))?;
-    if level4 != head_seq >> merkle::store::TILE {
+    if differing > 0 {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(LedgerError::sqlite(path))?;
         let nodes = merkle::store::rebuild(&tx).map_err(LedgerError::sqlite(path))?;
         tx.commit().map_err(LedgerError::sqlite(path))?;
-        tracing::info!(ledger = %path.display(), nodes, "Merkle tree nodes computed from the chain");
+        tracing::info!(ledger = %path.display(), nodes, differing, "Merkle tree nodes computed from the chain");
     }
     Ok(())
 }

@@ -56,18 +56,36 @@ fn index_path(ledger: &Path) -> PathBuf {
     PathBuf::from(format!("{}.search", ledger.display()))
 }
 
+/// Deletes the index beside `ledger` (and its WAL files), if any: `rebuild`
+/// recomputes every derived thing, and the next `search` makes it again.
+pub fn remove_index(ledger: &Path) {
+    let index = index_path(ledger);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+    }
+}
+
 /// Opens the index (creating it, or in memory when it cannot be created)
 /// and indexes the revisions appended since it was last brought up to date.
 fn open_index(conn: &Connection, ledger: &Path) -> Result<Connection, LedgerError> {
-    let idx = Connection::open(index_path(ledger))
-        .and_then(|c| {
-            // `serve` may bring the index up to date from two requests at once.
-            c.busy_timeout(std::time::Duration::from_secs(10))?;
-            c.execute_batch("PRAGMA journal_mode = WAL;")?;
-            Ok(c)
-        })
-        .or_else(|_| Connection::open_in_memory())
-        .map_err(sqlite)?;
+    let file = Connection::open(index_path(ledger)).and_then(|c| {
+        // `serve` may bring the index up to date from two requests at once.
+        c.busy_timeout(std::time::Duration::from_secs(10))?;
+        c.execute_batch("PRAGMA journal_mode = WAL;")?;
+        Ok(c)
+    });
+    match file.map_err(sqlite).and_then(|idx| bring_up_to_date(conn, idx)) {
+        Ok(idx) => Ok(idx),
+        // A file that cannot be an index (unwritable, damaged, not SQLite)
+        // is not trusted or repaired here: this search uses one made in
+        // memory from the chain (`verify` names the file).
+        Err(LedgerError::Untrusted { seq, reason }) => Err(LedgerError::Untrusted { seq, reason }),
+        Err(_) => bring_up_to_date(conn, Connection::open_in_memory().map_err(sqlite)?),
+    }
+}
+
+/// Creates what is missing in `idx` and indexes the revisions it lacks.
+fn bring_up_to_date(conn: &Connection, idx: Connection) -> Result<Connection, LedgerError> {
     idx.execute_batch(
         "CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5(url UNINDEXED, revision UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 2');
          CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
@@ -236,12 +254,37 @@ pub fn check_index(
         .query_row("SELECT COALESCE(MAX(seq), 0) FROM ledger", [], |r| r.get(0))
         .map_err(sqlite)?;
     let through: Option<i64> = meta("through_seq").and_then(|v| v.parse().ok());
-    let Some(through) = through.filter(|t| {
-        *t <= head
-            && meta("genesis").as_deref() == Some(hex::encode(genesis.unwrap_or_default()).as_str())
-    }) else {
-        return Ok(vec![]);
+    let Some(through) = through else {
+        return Ok(vec![mismatch(
+            "meta".into(),
+            "it records no position in the ledger".into(),
+        )]);
     };
+    if meta("genesis").as_deref() != Some(hex::encode(genesis.unwrap_or_default()).as_str()) {
+        return Ok(vec![mismatch(
+            "meta".into(),
+            "it belongs to another ledger (its genesis hash is not this ledger's)".into(),
+        )]);
+    }
+    if through > head {
+        return Ok(vec![mismatch(
+            "meta".into(),
+            format!("it says it holds entries up to {through}, but the ledger ends at {head}"),
+        )]);
+    }
+    let others: i64 = idx
+        .query_row(
+            "SELECT COUNT(*) FROM meta WHERE key NOT IN ('through_seq', 'genesis')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
+    if others > 0 {
+        return Ok(vec![mismatch(
+            "meta".into(),
+            format!("it holds {others} keys newsledger does not write"),
+        )]);
+    }
     let mut found: std::collections::HashMap<(String, i64), Vec<[u8; 32]>> = Default::default();
     let rows = idx
         .prepare("SELECT url, revision, body FROM texts")
