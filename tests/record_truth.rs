@@ -465,3 +465,110 @@ async fn the_capture_is_the_response_as_sent() {
         "extraction read the decoded body"
     );
 }
+
+/// What an independent audit of issue 31's first fix found, each on a fresh
+/// copy of one ledger: the ledger's own index rebuilt under another
+/// definition, a chained entry moved to another URL, a truncation whose
+/// `derived_state` was deleted, a position that is not a number, a lost
+/// `schema_version`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookkeeping_that_hides_an_entry_or_a_truncation_is_caught() {
+    let (s, url) = edited().await;
+    let run = |db: &std::path::Path, args: &[&str]| {
+        let mut full = vec!["--db", db.to_str().unwrap()];
+        full.extend_from_slice(args);
+        let out = std::process::Command::new(common::bin())
+            .args(&full)
+            .output()
+            .unwrap();
+        (code(&out), stdout(&out), stderr(&out))
+    };
+    let revision_seq: i64 = Connection::open(&s.db)
+        .unwrap()
+        .query_row(
+            "SELECT MAX(seq) FROM ledger WHERE kind = 'revision' AND url = ?1",
+            [&url],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let copy = |name: &str, sql: &str| {
+        let db = s.dir.path().join(format!("{name}.db"));
+        let c = Connection::open(&s.db).unwrap();
+        c.execute("VACUUM INTO ?1", [db.to_str().unwrap()]).unwrap();
+        drop(c);
+        let c = Connection::open(&db).unwrap();
+        c.execute_batch(sql).unwrap();
+        drop(c);
+        db
+    };
+
+    // 1. `ledger_url` built without the revision entry, then its definition
+    //    put back: every read would miss revision 2.
+    let db = copy(
+        "index",
+        &format!(
+            "PRAGMA writable_schema = ON;
+             UPDATE sqlite_master SET sql = 'CREATE INDEX ledger_url ON ledger (url) WHERE url IS NOT NULL AND seq <> {revision_seq}' WHERE name = 'ledger_url';"
+        ),
+    );
+    let c = Connection::open(&db).unwrap();
+    c.execute_batch(
+        "REINDEX ledger_url; PRAGMA writable_schema = ON;
+         UPDATE sqlite_master SET sql = 'CREATE INDEX ledger_url ON ledger (url) WHERE url IS NOT NULL' WHERE name = 'ledger_url';",
+    )
+    .unwrap();
+    drop(c);
+    let (code_v, out, _) = run(&db, &["verify"]);
+    assert_eq!(code_v, 1, "{out}");
+    assert!(out.contains("ledger_url"), "{out}");
+    assert_eq!(run(&db, &["rebuild"]).0, 0);
+    assert_eq!(run(&db, &["verify"]).0, 0, "rebuild reindexes");
+    let (_, h, _) = run(&db, &["history", &url, "--json"]);
+    assert!(h.contains("\"revision\": 2"), "{h}");
+
+    // 2. The revision entry moved to another URL behind the triggers: the
+    //    article's replay lacks the revision its fetch recorded.
+    let db = copy(
+        "moved",
+        &format!(
+            "DROP TRIGGER ledger_no_update;
+             UPDATE ledger SET url = 'http://127.0.0.1/elsewhere' WHERE seq = {revision_seq};"
+        ),
+    );
+    for args in [vec!["history", url.as_str()], vec!["show", url.as_str()]] {
+        let (c, out, err) = run(&db, &args);
+        assert_eq!(c, 1, "{args:?}: {out}{err}");
+        assert!(err.contains("no revision entry for it follows"), "{err}");
+    }
+
+    // 3. The end cut off, and the position that said so deleted: the rows
+    //    that cite the lost entries still say so.
+    let db = copy(
+        "cut",
+        &format!(
+            "DROP TRIGGER ledger_no_delete;
+             DELETE FROM ledger WHERE seq >= {revision_seq};
+             DELETE FROM derived_state;"
+        ),
+    );
+    let (c, _, err) = run(&db, &["history", &url]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("entries were removed"), "{err}");
+    let (c, _, err) = run(&db, &["rebuild"]);
+    assert_eq!(c, 1, "kept as evidence unless --force: {err}");
+
+    // 4. A position that is not a number: a finding, not a runtime failure.
+    let db = copy("text", "UPDATE derived_state SET through_seq = 'x';");
+    let (c, out, _) = run(&db, &["verify"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("derived_state"), "{out}");
+
+    // 5. schema_version lost: verify names it, rebuild records it again.
+    let db = copy("schema", "DELETE FROM schema_version WHERE version > 3;");
+    let (c, out, _) = run(&db, &["verify"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("schema_version"), "{out}");
+    let (c, _, err) = run(&db, &["rebuild"]);
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(run(&db, &["verify"]).0, 0);
+}

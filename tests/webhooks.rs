@@ -257,6 +257,13 @@ async fn a_forged_outbox_body_is_never_sent() {
         .query_row("SELECT body FROM notifications", [], |r| r.get(0))
         .unwrap();
     assert!(body.contains("\"to_revision\":2"), "{body}");
+    // A true body, queued for a receiver nobody configured.
+    conn.execute(
+        "INSERT INTO notifications (webhook, seq, body, created_at, next_attempt_at)
+         SELECT ?1, seq, body, created_at, '2000-01-01T00:00:00.000Z' FROM notifications",
+        [receiver.url("/elsewhere")],
+    )
+    .unwrap();
     conn.execute(
         "UPDATE notifications SET body = replace(body, '\"to_revision\":2', '\"to_revision\":3'),
                 next_attempt_at = '2000-01-01T00:00:00.000Z'",
@@ -273,13 +280,21 @@ async fn a_forged_outbox_body_is_never_sent() {
     );
     assert_eq!(posts(&receiver), 1, "the forged body was not sent");
     let conn = rusqlite::Connection::open(&s.db).unwrap();
-    let (gave_up, error): (Option<String>, String) = conn
-        .query_row(
-            "SELECT gave_up_at, last_error FROM notifications",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+    let rows: Vec<(String, Option<String>, String)> = conn
+        .prepare("SELECT webhook, gave_up_at, last_error FROM notifications ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap();
-    assert!(gave_up.is_some());
-    assert!(error.contains("does not record this changed"), "{error}");
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.1.is_some()), "{rows:?}");
+    assert!(
+        rows[0].2.contains("does not record this changed"),
+        "{rows:?}"
+    );
+    assert!(
+        rows[1].2.contains("is not a configured webhook"),
+        "{rows:?}"
+    );
 }

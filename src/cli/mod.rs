@@ -285,12 +285,13 @@ impl From<ledger::LedgerError> for Failure {
     fn from(e: ledger::LedgerError) -> Failure {
         match e {
             ledger::LedgerError::Missing(_) => Failure::usage(e.to_string()),
-            ledger::LedgerError::Untrusted { .. } | ledger::LedgerError::Tampered { .. } => {
-                Failure {
-                    code: 1,
-                    message: e.to_string(),
-                }
-            }
+            ledger::LedgerError::Untrusted { .. }
+            | ledger::LedgerError::Tampered { .. }
+            | ledger::LedgerError::CorruptBlob { .. }
+            | ledger::LedgerError::MissingBlob(_) => Failure {
+                code: 1,
+                message: e.to_string(),
+            },
             other => Failure::runtime(other),
         }
     }
@@ -722,8 +723,15 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
             let cp: Option<Checkpoint> = checkpoint
                 .as_deref()
                 .map(|c| {
-                    c.parse()
-                        .map_err(|e: String| Failure::usage(format!("--checkpoint: {e}")))
+                    c.parse().map_err(|e: String| {
+                        Failure::usage(if jsonl.is_some() && std::path::Path::new(c).is_file() {
+                            format!(
+                                "--checkpoint {c}: with --jsonl give SEQ:HEXHASH (a signed checkpoint file is checked against the ledger database, without --jsonl)"
+                            )
+                        } else {
+                            format!("--checkpoint: {e}")
+                        })
+                    })
                 })
                 .transpose()?;
             if let Some(file) = jsonl {
@@ -779,6 +787,7 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
                 &ledger::timestamp(chrono::Utc::now()),
                 report.ok(),
                 i64::try_from(report.entries).unwrap_or(0),
+                *chain_only,
             );
             return Ok(if report.ok() { 0 } else { 1 });
         }

@@ -247,6 +247,7 @@ pub fn rebuild(path: &Path, force: bool) -> Result<Rebuilt> {
         .map_err(LedgerError::sqlite(path))?;
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA recursive_triggers = ON;")
         .map_err(LedgerError::sqlite(path))?;
+    record_schema_again(&mut conn, path)?;
     migrate(&mut conn, path)?;
     let report = verify::verify(&conn, None)?;
     if let Some(b) = &report.first_break {
@@ -256,20 +257,35 @@ pub fn rebuild(path: &Path, force: bool) -> Result<Rebuilt> {
         });
     }
     let head_seq = report.head.as_ref().map_or(0, |h| h.seq);
-    let through = derive::store::through_seq(&conn).map_err(LedgerError::sqlite(path))?;
-    if through > head_seq && !force {
-        return Err(LedgerError::Refused {
-            path: path.to_path_buf(),
-            reason: format!(
-                "the derived tables include entries up to seq {through} but the ledger ends at seq {head_seq}: entries were removed (pass --force to rebuild anyway)"
-            ),
-        });
+    let cited = derive::store::cited_beyond(&conn, head_seq).map_err(LedgerError::sqlite(path))?;
+    let verified = verify::last_verified(path).filter(|v| v.entries > head_seq);
+    if !force {
+        if let Some((table, seq)) = cited {
+            return Err(LedgerError::Refused {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "table {table} cites entry {seq} but the ledger ends at seq {head_seq}: entries were removed (pass --force to rebuild anyway)"
+                ),
+            });
+        }
+        if let Some(v) = verified {
+            return Err(LedgerError::Refused {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "this machine verified {} entries on {} but the ledger ends at seq {head_seq}: entries were removed (pass --force to rebuild anyway)",
+                    v.entries, v.at
+                ),
+            });
+        }
     }
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(LedgerError::sqlite(path))?;
     let replay = derive::store::rebuild(&tx).map_err(LedgerError::sqlite(path))?;
     let tree_nodes = merkle::store::rebuild(&tx).map_err(LedgerError::sqlite(path))?;
+    // The ledger's own indexes are derived from its rows too.
+    tx.execute_batch("REINDEX ledger;")
+        .map_err(LedgerError::sqlite(path))?;
     tx.commit().map_err(LedgerError::sqlite(path))?;
     // The search index is derived too: the next `search` makes it again.
     search::remove_index(path);
@@ -282,6 +298,56 @@ pub fn rebuild(path: &Path, force: bool) -> Result<Rebuilt> {
         fetch_state: replay.fetch_state.len(),
         differed: report.derived.len(),
     })
+}
+
+/// `schema_version` is bookkeeping of what the ledger's structure already
+/// shows: when it is missing, has lost rows or claims less than that
+/// structure (`verify` reports it), `rebuild` records the migrations the
+/// structure shows again, so that opening it does not apply them twice. A
+/// version newer than this newsledger knows is left for `migrate` to refuse.
+fn record_schema_again(conn: &mut Connection, path: &Path) -> Result<()> {
+    let sqlite = LedgerError::sqlite(path);
+    let structure = verify::structural_version(conn).map_err(LedgerError::sqlite(path))?;
+    if structure == 0
+        || verify::check_schema_version(conn, structure)
+            .map_err(LedgerError::sqlite(path))?
+            .is_empty()
+    {
+        return Ok(());
+    }
+    // Every migration from 1 to one newer than this newsledger: a ledger a
+    // newer release wrote, not a damaged record.
+    let (newest, count): (i64, i64) = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0), COUNT(*) FROM schema_version",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or((0, 0));
+    if newest > schema_known() && count == newest {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(LedgerError::sqlite(path))?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             version    INTEGER PRIMARY KEY,
+             applied_at TEXT NOT NULL
+         );
+         DELETE FROM schema_version;",
+    )
+    .map_err(LedgerError::sqlite(path))?;
+    for version in 1..=structure {
+        tx.execute(
+            "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
+            params![version, timestamp(Utc::now())],
+        )
+        .map_err(LedgerError::sqlite(path))?;
+    }
+    tx.commit().map_err(sqlite)?;
+    tracing::warn!(ledger = %path.display(), structure, "schema_version recorded again from the ledger's structure");
+    Ok(())
 }
 
 /// The lock that makes a process the one writer of a ledger: an OS file
@@ -339,6 +405,19 @@ fn check_before_append(conn: &mut Connection, path: &Path) -> Result<()> {
             v.at,
             verify::verified_path(path).display()
         )));
+    }
+    if let Some((table, seq)) =
+        derive::store::cited_beyond(conn, head_seq).map_err(LedgerError::sqlite(path))?
+    {
+        return Err(refuse(if head_seq == 0 {
+            format!(
+                "the ledger has no entries but table {table} cites entry {seq}: the ledger was emptied"
+            )
+        } else {
+            format!(
+                "table {table} cites entry {seq} but the ledger ends at seq {head_seq}: entries were removed"
+            )
+        }));
     }
     // Derived tables are a fold of the chain: one missing or altered is
     // made again and refilled (the evidence is the chain, not them).

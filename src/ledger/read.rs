@@ -81,19 +81,11 @@ pub fn check_not_truncated(conn: &Connection, path: &std::path::Path) -> Result<
         });
     }
     // A missing table or row is for `verify` to report; here only a
-    // position beyond the head is a finding.
-    let through: Option<i64> = conn
-        .query_row(
-            "SELECT through_seq FROM derived_state WHERE id = 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .unwrap_or(None);
-    if let Some(t) = through.filter(|t| *t > head) {
+    // derived row citing an entry beyond the head is a finding.
+    if let Some((table, seq)) = derive::store::cited_beyond(conn, head).map_err(sqlite)? {
         return Err(LedgerError::Tampered {
             what: format!(
-                "the ledger ends at entry {head} but its derived tables record entries up to {t} (derived_state): entries were removed from its end"
+                "the ledger ends at entry {head} but table {table} cites entry {seq}: entries were removed from its end, or {table} was altered"
             ),
         });
     }
@@ -473,6 +465,13 @@ fn summarize(
             url: e.url.as_deref(),
             payload: &payload,
             ref_seq: e.compact.as_ref().map(|c| c.0),
+        });
+    }
+    replay.finish();
+    if let Some((seq, reason)) = replay.anomalies.first() {
+        return Err(LedgerError::Untrusted {
+            seq: *seq,
+            reason: format!("{reason} (the entries of {url} contradict each other)"),
         });
     }
     derive::store::fill_titles(conn, &mut replay);

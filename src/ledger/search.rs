@@ -74,7 +74,10 @@ fn open_index(conn: &Connection, ledger: &Path) -> Result<Connection, LedgerErro
         c.execute_batch("PRAGMA journal_mode = WAL;")?;
         Ok(c)
     });
-    match file.map_err(sqlite).and_then(|idx| bring_up_to_date(conn, idx)) {
+    match file
+        .map_err(sqlite)
+        .and_then(|idx| bring_up_to_date(conn, idx))
+    {
         Ok(idx) => Ok(idx),
         // A file that cannot be an index (unwritable, damaged, not SQLite)
         // is not trusted or repaired here: this search uses one made in
@@ -311,6 +314,22 @@ pub fn check_index(
         found.entry(key).or_default().push(hash);
     }
     let mut out = Vec::new();
+    // FTS5's own check that its inverted index matches the texts it holds
+    // (a MATCH answers from the former): it runs as an INSERT, so on a
+    // connection that may write; where none can be had it is not run.
+    if let Ok(rw) = Connection::open_with_flags(
+        &path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) && let Err(e) = rw.execute(
+        "INSERT INTO texts (texts, rank) VALUES ('integrity-check', 1)",
+        [],
+    ) && !matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ReadOnly))
+    {
+        out.push(mismatch(
+            "texts".into(),
+            format!("its full-text index does not match the texts it holds ({e})"),
+        ));
+    }
     for r in revisions.iter().filter(|r| r.seq <= through) {
         let key = format!("({:?}, {})", r.url, r.revision);
         let body = indexed_body(conn, &r.text_blob)?;

@@ -612,6 +612,9 @@ fn check_derived(conn: &Connection, report: &mut Report, head_seq: i64) -> Resul
             reason: reason.clone(),
         })
         .collect();
+    report
+        .derived
+        .extend(check_ledger_indexes(conn).map_err(sqlite)?);
     let structure = structural_version(conn).map_err(sqlite)?;
     report
         .derived
@@ -654,38 +657,129 @@ fn check_derived(conn: &Connection, report: &mut Report, head_seq: i64) -> Resul
     Ok(())
 }
 
+/// Every index on `ledger` (read from the schema, so that one added later is
+/// covered) must hold exactly the rows and keys a scan of the table gives:
+/// reads find an article's entries through them, and an index whose content
+/// was made under another definition would hide an entry from every read
+/// while the chain verifies.
+fn check_ledger_indexes(
+    conn: &Connection,
+) -> rusqlite::Result<Vec<super::derive::check::Mismatch>> {
+    use super::derive::check::Mismatch;
+    use rusqlite::types::Value as Sql;
+    let indexes: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger'
+             AND sql IS NOT NULL ORDER BY name",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    for (name, sql) in indexes {
+        let cols: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")?
+            .query_map([&name], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let filter = sql
+            .to_ascii_uppercase()
+            .rfind(" WHERE ")
+            .and_then(|i| sql.get(i + 7..))
+            .unwrap_or("1")
+            .to_string();
+        let select = |how: &str| {
+            format!(
+                "SELECT seq{} FROM ledger {how} WHERE {filter} ORDER BY seq",
+                cols.iter().map(|c| format!(", {c}")).collect::<String>()
+            )
+        };
+        let read = |q: &str| -> rusqlite::Result<Vec<Vec<Sql>>> {
+            let mut stmt = conn.prepare(q)?;
+            let n = stmt.column_count();
+            stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Sql>(i)).collect())?
+                .collect()
+        };
+        let by_index = read(&select(&format!("INDEXED BY {name}")));
+        let by_table = read(&select("NOT INDEXED"))?;
+        let detail = match by_index {
+            Err(e) => Some(format!("it cannot be read ({e})")),
+            Ok(rows) if rows != by_table => Some(format!(
+                "it holds {} rows where the table has {} (or other keys): reads would miss entries; run `newsledger rebuild` (it reindexes)",
+                rows.len(),
+                by_table.len()
+            )),
+            Ok(_) => None,
+        };
+        if let Some(detail) = detail {
+            out.push(Mismatch {
+                table: "ledger (index)",
+                key: name,
+                detail,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The schema the ledger's own structure shows it has at least: what
 /// migrations left behind that no later one removes (the derived tables of
 /// 4, the tree nodes of 6, `ledger.ref_seq` of 9, the partial URL index of
 /// 10, the revision index of 11). `schema_version` cannot claim less, and a
 /// ledger of 4 or more must have every derived table.
-fn structural_version(conn: &Connection) -> rusqlite::Result<i64> {
-    let has = |kind: &str, name: &str| -> rusqlite::Result<bool> {
-        conn.query_row(
-            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = ?1 AND name = ?2",
-            [kind, name],
-            |r| r.get(0),
-        )
-    };
-    let ref_seq = conn.prepare("SELECT ref_seq FROM ledger LIMIT 0").is_ok();
-    let url_partial: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'index' AND name = 'ledger_url' AND sql LIKE '%WHERE url IS NOT NULL%'",
-        [],
-        |r| r.get(0),
-    )?;
-    Ok(if has("index", "ledger_revisions")? {
-        11
-    } else if url_partial {
-        10
-    } else if ref_seq {
-        9
-    } else if has("table", "merkle_nodes")? {
-        6
-    } else if has("table", "derived_state")? || has("index", "ledger_url")? {
-        4
-    } else {
-        1
-    })
+pub(crate) fn structural_version(conn: &Connection) -> rusqlite::Result<i64> {
+    // What each migration leaves that no later one removes.
+    const MARKS: &[(i64, &str)] = &[
+        (
+            11,
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_revisions'",
+        ),
+        (
+            10,
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_url' AND sql LIKE '%WHERE url IS NOT NULL%'",
+        ),
+        (
+            9,
+            "SELECT COUNT(*) FROM pragma_table_info('ledger') WHERE name = 'ref_seq'",
+        ),
+        (
+            8,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('retention_state', 'ledger_pruned')",
+        ),
+        (
+            7,
+            "SELECT COUNT(*) FROM pragma_table_info('blobs') WHERE name = 'base'",
+        ),
+        (
+            6,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('merkle_nodes', 'ledger_checkpoints')",
+        ),
+        (
+            5,
+            "SELECT COUNT(*) FROM pragma_table_info('watchlist') WHERE name = 'retired_at'",
+        ),
+        (
+            4,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('derived_state', 'ledger_url')",
+        ),
+        (
+            3,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'watchlist'",
+        ),
+        (
+            2,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'notifications'",
+        ),
+        (
+            1,
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger'",
+        ),
+    ];
+    for (version, sql) in MARKS {
+        let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+        if n > 0 {
+            return Ok(*version);
+        }
+    }
+    Ok(0)
 }
 
 /// `schema_version` must list every migration from 1 up to the one applied
@@ -693,7 +787,7 @@ fn structural_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// knows: a version removed or lowered would make the next start apply
 /// migrations again, and a ledger claiming less than it is would be checked
 /// as an older one.
-fn check_schema_version(
+pub(crate) fn check_schema_version(
     conn: &Connection,
     structure: i64,
 ) -> rusqlite::Result<Vec<super::derive::check::Mismatch>> {
@@ -707,7 +801,7 @@ fn check_schema_version(
     };
     if !super::derive::store::table_exists(conn, "schema_version")? {
         return Ok(wrong(format!(
-            "the table is missing, but the ledger's structure is that of schema {structure}"
+            "the table is missing, but the ledger's structure is that of schema {structure}: `newsledger rebuild` records it again"
         )));
     }
     let versions: Vec<i64> = conn
@@ -718,12 +812,12 @@ fn check_schema_version(
     let last = versions.last().copied().unwrap_or(0);
     if !versions.iter().copied().eq(1..=last) {
         return Ok(wrong(format!(
-            "it lists versions {versions:?}, not every migration from 1 to {last}"
+            "it lists versions {versions:?}, not every migration from 1 to {last}: `newsledger rebuild` records it again from the ledger's structure (schema {structure})"
         )));
     }
     if last < structure || last > super::schema_known() {
         return Ok(wrong(format!(
-            "it says schema {last}, but the ledger's structure is that of schema {structure} (this newsledger knows up to {})",
+            "it says schema {last}, but the ledger's structure is that of schema {structure} (this newsledger knows up to {}): `newsledger rebuild` records it again from the structure",
             super::schema_known()
         )));
     }
@@ -754,7 +848,11 @@ pub fn roots_from_entries(
             at_m = Some(b.root());
         }
     }
-    Ok((at_m.unwrap_or(super::merkle::EMPTY_ROOT), b.root(), b.size()))
+    Ok((
+        at_m.unwrap_or(super::merkle::EMPTY_ROOT),
+        b.root(),
+        b.size(),
+    ))
 }
 
 /// What this machine's last `verify` found: `LEDGER.verified`.
@@ -776,7 +874,7 @@ pub fn last_verified(ledger: &std::path::Path) -> Option<Verified> {
     text.lines()
         .filter_map(|line| {
             let (at, rest) = line.split_once(' ')?;
-            let n = rest.strip_prefix("intact (")?.strip_suffix(" entries)")?;
+            let n = rest.strip_prefix("intact (")?.split(" entries").next()?;
             Some(Verified {
                 at: at.to_string(),
                 entries: n.parse().ok()?,
@@ -789,10 +887,17 @@ pub fn last_verified(ledger: &std::path::Path) -> Option<Verified> {
 /// ledger page shows), and the most entries ever found intact on the next
 /// when that is more, so that a truncated ledger cannot lower the record.
 /// A directory nobody can write just keeps no record.
-pub fn record_verified(ledger: &std::path::Path, at: &str, ok: bool, entries: i64) {
+pub fn record_verified(
+    ledger: &std::path::Path,
+    at: &str,
+    ok: bool,
+    entries: i64,
+    chain_only: bool,
+) {
     let mut text = format!(
-        "{at} {} ({entries} entries)\n",
-        if ok { "intact" } else { "FAILED" }
+        "{at} {} ({entries} entries{})\n",
+        if ok { "intact" } else { "FAILED" },
+        if chain_only { "; the chain only" } else { "" }
     );
     if let Some(best) = last_verified(ledger).filter(|b| !ok || b.entries > entries) {
         text.push_str(&format!("{} intact ({} entries)\n", best.at, best.entries));

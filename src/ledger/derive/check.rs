@@ -186,20 +186,27 @@ pub fn compare_with_tables(
         more: 0,
     };
     if !skip.contains(&"derived_state") {
-        let stored: Vec<(i64, i64)> = conn
-            .prepare("SELECT id, through_seq FROM derived_state")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        let stored: Vec<rusqlite::types::Value> = conn
+            .prepare("SELECT through_seq FROM derived_state")?
+            .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        let through = stored.first().map(|r| r.1);
+        let through = match stored.as_slice() {
+            [rusqlite::types::Value::Integer(t)] => Ok(Some(*t)),
+            [] => Ok(None),
+            other => Err(other.len()),
+        };
         let detail = match through {
-            None => Some("the row is missing: run `newsledger rebuild`".to_string()),
-            Some(t) if t > head_seq => Some(format!(
+            Err(n) => Some(format!(
+                "it holds {n} rows or a value that is not a position: run `newsledger rebuild`"
+            )),
+            Ok(None) => Some("the row is missing: run `newsledger rebuild`".to_string()),
+            Ok(Some(t)) if t > head_seq => Some(format!(
                 "the derived tables include entries up to seq {t} but the ledger ends at {head_seq}: entries were removed"
             )),
-            Some(t) if t < head_seq => Some(format!(
+            Ok(Some(t)) if t < head_seq => Some(format!(
                 "the derived tables include entries up to seq {t} but the ledger ends at {head_seq}: run `newsledger rebuild`"
             )),
-            Some(_) => None,
+            Ok(Some(_)) => None,
         };
         if let Some(detail) = detail {
             out.push(Mismatch {
@@ -208,6 +215,15 @@ pub fn compare_with_tables(
                 detail,
             });
         }
+    }
+    if let Some((table, seq)) = store::cited_beyond(conn, head_seq)? {
+        out.push(Mismatch {
+            table,
+            key: "seq".into(),
+            detail: format!(
+                "it cites entry {seq} but the ledger ends at {head_seq}: entries were removed from its end (`rebuild` keeps this evidence unless --force)"
+            ),
+        });
     }
     let compare = |table: &'static str| !skip.contains(&table);
     if compare("articles") {

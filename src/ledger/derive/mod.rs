@@ -161,6 +161,11 @@ pub struct Replay {
     revision_hashes: BTreeMap<(String, i64), String>,
     /// The last fetch entry: revision and gone entries belong to it.
     last_fetch: Option<LastFetch>,
+    /// A full fetch entry that recorded a new text (new, changed but not a
+    /// reversion, or a re-baseline) whose revision entry has not come yet:
+    /// the writer appends it right after, so an entry missing from a replay
+    /// (a URL changed in the chain, an index that hides it) shows.
+    awaiting_revision: Option<i64>,
     /// The latest full fetch entry of each URL, by seq: what a compact
     /// entry may repeat (its requested URL and entry URL), and by URL.
     anchors: std::collections::HashMap<i64, (String, Option<String>)>,
@@ -240,11 +245,28 @@ impl Replay {
             .insert(seq, (requested.to_string(), url.map(str::to_string)));
     }
 
+    /// Ends a fold: what is still awaited is missing.
+    pub fn finish(&mut self) {
+        if let Some(seq) = self.awaiting_revision.take() {
+            self.anomaly(
+                seq,
+                "it records a new text, but no revision entry for it follows".into(),
+            );
+        }
+    }
+
     fn fetch(&mut self, e: Event<'_>) {
+        self.finish();
         if let Some(r) = e.ref_seq {
             return self.compact_fetch(e, r);
         }
         let p = e.payload;
+        let new_text = matches!(p.outcome.as_deref(), Some("new" | "changed"))
+            && p.reverted_to.is_none()
+            || p.rebaseline == Some(true);
+        if new_text {
+            self.awaiting_revision = Some(e.seq);
+        }
         let Some(requested) = p.requested_url.as_deref() else {
             self.anomaly(e.seq, "fetch entry without requested_url".into());
             return;
@@ -466,6 +488,9 @@ impl Replay {
         };
         let n = p.revision.unwrap_or(0);
         let change = own(&p.change).unwrap_or_else(|| "changed".into());
+        if self.awaiting_revision.is_some() && self.awaiting_revision == p.fetch_seq {
+            self.awaiting_revision = None;
+        }
         let fetch = self.last_fetch.clone();
         if fetch.as_ref().map(|f| f.seq) != p.fetch_seq {
             self.anomaly(

@@ -62,6 +62,7 @@ pub fn replay_all(conn: &Connection, with_spans: bool) -> rusqlite::Result<Repla
             ref_seq,
         });
     }
+    replay.finish();
     fill_titles(conn, &mut replay);
     Ok(replay)
 }
@@ -124,6 +125,16 @@ pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<R
             ref_seq: e.compact.as_ref().map(|c| c.0),
         });
     }
+    replay.finish();
+    // An entry that contradicts the ones before it (a revision missing
+    // after the fetch that recorded its text, a number used twice): the
+    // article's record is not whole.
+    if let Some((seq, reason)) = replay.anomalies.first() {
+        return Ok(Err(Untrusted {
+            seq: *seq,
+            reason: format!("{reason} (the article's entries contradict each other)"),
+        }));
+    }
     fill_titles(conn, &mut replay);
     Ok(Ok(replay))
 }
@@ -157,16 +168,47 @@ pub(crate) fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
 }
 
 /// The last entry the derived tables include (0 before any, or when the
-/// table or its row is missing).
+/// table or its row is missing or not a number).
 pub fn through_seq(conn: &Connection) -> rusqlite::Result<i64> {
     if !table_exists(conn, "derived_state")? {
         return Ok(0);
     }
     conn.query_row(
-        "SELECT COALESCE((SELECT through_seq FROM derived_state WHERE id = 1), 0)",
+        "SELECT COALESCE((SELECT through_seq FROM derived_state WHERE id = 1
+                          AND typeof(through_seq) = 'integer'), 0)",
         [],
         |r| r.get(0),
     )
+}
+
+/// The furthest entry any derived row cites, when it is beyond `head`: the
+/// derived tables remember entries the chain no longer has (its end was
+/// cut). Looks at every table that records a seq (`derived_state`,
+/// `revisions`, `changes`, `fetch_state`); a missing table or a value that
+/// is not a number is no evidence either way.
+pub fn cited_beyond(conn: &Connection, head: i64) -> rusqlite::Result<Option<(&'static str, i64)>> {
+    let mut best: Option<(&'static str, i64)> = None;
+    for (table, column) in [
+        ("derived_state", "through_seq"),
+        ("revisions", "seq"),
+        ("changes", "seq"),
+        ("fetch_state", "last_seq"),
+    ] {
+        if !table_exists(conn, table)? {
+            continue;
+        }
+        let max: Option<i64> = conn
+            .query_row(
+                &format!("SELECT MAX({column}) FROM {table} WHERE typeof({column}) = 'integer'"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(None);
+        if let Some(m) = max.filter(|m| *m > head && best.is_none_or(|b| *m > b.1)) {
+            best = Some((table, m));
+        }
+    }
+    Ok(best)
 }
 
 /// Whether the ledger has a table of this name.

@@ -220,7 +220,13 @@ impl Writer {
         // `changes`). One that is not is given up, never sent.
         let mut out = Vec::with_capacity(rows.len());
         for n in rows {
-            match super::read::check_notification(&self.conn, &n.body) {
+            let configured = self.webhooks.iter().any(|w| w.url.as_str() == n.webhook);
+            let checked = if configured {
+                super::read::check_notification(&self.conn, &n.body)
+            } else {
+                Err(format!("{} is not a configured webhook", n.webhook))
+            };
+            match checked {
                 Ok(()) => out.push(n),
                 Err(why) => {
                     tracing::error!(webhook = %n.webhook, id = n.id, "webhook notification not sent: {why}");
