@@ -29,15 +29,9 @@ use serde_json::json;
 use newsledger::ledger::entry::{Compact, CompactOutcome};
 use newsledger::ledger::{self, Kind};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
+#[path = "support/stats.rs"]
+mod stats;
+use stats::{median, percentile};
 
 fn url(i: u64) -> String {
     format!("https://news{}.example/2026/01/article-{i}/", i % 100)

@@ -17,15 +17,9 @@ use newsledger::demo::server::{Page, Server};
 use newsledger::demo::site::{self, Chrome};
 use newsledger::ledger::{self, Kind};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
+#[path = "support/stats.rs"]
+mod stats;
+use stats::{median, percentile};
 
 /// A realistic payload of an `unchanged` fetch entry.
 fn unchanged_payload(i: u64) -> serde_json::Value {

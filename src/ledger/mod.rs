@@ -45,7 +45,7 @@ pub fn schema_known() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)
 }
 
-const MIGRATIONS: &[(i64, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_ledger.sql")),
     (2, include_str!("../../migrations/0002_notifications.sql")),
     (3, include_str!("../../migrations/0003_watchlist.sql")),

@@ -449,32 +449,12 @@ fn summarize(
         }
         entries.sort_by_key(|e| e.seq);
     }
-    let mut replay = Replay::default();
-    for e in &entries {
-        if let Some(fault) = e.fault_in(conn).map_err(sqlite)? {
-            return Err(LedgerError::Untrusted {
-                seq: e.seq,
-                reason: fault.into(),
-            });
-        }
-        let payload = derive::Payload::parse(&e.payload).unwrap_or_default();
-        replay.apply(derive::Event {
-            seq: e.seq,
-            recorded_at: &e.recorded_at,
-            kind: &e.kind,
-            url: e.url.as_deref(),
-            payload: &payload,
-            ref_seq: e.compact.as_ref().map(|c| c.0),
-        });
-    }
-    replay.finish();
-    if let Some((seq, reason)) = replay.anomalies.first() {
-        return Err(LedgerError::Untrusted {
-            seq: *seq,
-            reason: format!("{reason} (the entries of {url} contradict each other)"),
-        });
-    }
-    derive::store::fill_titles(conn, &mut replay);
+    let mut replay = derive::store::fold_checked(conn, &entries)
+        .map_err(sqlite)?
+        .map_err(|u| LedgerError::Untrusted {
+            seq: u.seq,
+            reason: format!("{} ({url})", u.reason),
+        })?;
     let Some(row) = replay.articles.remove(&url) else {
         return Ok(None);
     };

@@ -90,7 +90,6 @@ pub struct Untrusted {
 /// and its link to the entry before it. Read commands show what this
 /// returns, never the derived tables.
 pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<Replay, Untrusted>> {
-    let mut replay = Replay::with_spans();
     // The article's own entries, and the compact fetches that repeat one
     // of its full fetch entries.
     let cols = Entry::columns(conn);
@@ -108,7 +107,18 @@ pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<R
     let entries = stmt
         .query_map([url], Entry::from_row)?
         .collect::<rusqlite::Result<Vec<Entry>>>()?;
-    for e in &entries {
+    fold_checked(conn, &entries)
+}
+
+/// Folds one article's entries (in seq order), each checked against its
+/// hash and its link to the entry before it; the fold must find them whole
+/// (no anomaly, nothing awaited at the end). What every read replays with.
+pub fn fold_checked(
+    conn: &Connection,
+    entries: &[Entry],
+) -> rusqlite::Result<Result<Replay, Untrusted>> {
+    let mut replay = Replay::with_spans();
+    for e in entries {
         if let Some(fault) = e.fault_in(conn)? {
             return Ok(Err(Untrusted {
                 seq: e.seq,
@@ -220,94 +230,63 @@ pub fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     )
 }
 
-/// Every derived table as the migrations leave it (0004, 0006): what
-/// `rebuild` creates again when one is missing or altered. A unit test holds
-/// this to the migrated schema, column by column.
-pub const DERIVED_SCHEMA: &[(&str, &str)] = &[
-    (
-        "articles",
-        "CREATE TABLE articles (
-            url           TEXT PRIMARY KEY,
-            source        TEXT NOT NULL,
-            fetch_url     TEXT NOT NULL,
-            revision      INTEGER NOT NULL,
-            max_revision  INTEGER NOT NULL,
-            content_hash  TEXT NOT NULL,
-            field_hashes  TEXT NOT NULL,
-            text_blob     TEXT NOT NULL,
-            raw_blob      TEXT,
-            extractor     TEXT NOT NULL,
-            first_seen    TEXT NOT NULL,
-            last_seen     TEXT NOT NULL,
-            gone_at       TEXT
-        );",
-    ),
-    (
-        "revisions",
-        "CREATE TABLE revisions (
-            url            TEXT NOT NULL,
-            revision       INTEGER NOT NULL,
-            change         TEXT NOT NULL,
-            content_hash   TEXT NOT NULL,
-            title          TEXT,
-            first_seen     TEXT NOT NULL,
-            last_seen      TEXT NOT NULL,
-            words_added    INTEGER NOT NULL,
-            words_removed  INTEGER NOT NULL,
-            text_blob      TEXT NOT NULL,
-            raw_blob       TEXT,
-            extractor      TEXT NOT NULL,
-            seq            INTEGER NOT NULL,
-            PRIMARY KEY (url, revision)
-        );",
-    ),
-    (
-        "changes",
-        "CREATE TABLE changes (
-            seq           INTEGER NOT NULL,
-            kind          TEXT NOT NULL,
-            url           TEXT NOT NULL,
-            from_revision INTEGER,
-            to_revision   INTEGER,
-            detected_at   TEXT NOT NULL,
-            fields_json   TEXT NOT NULL,
-            declared      INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (seq, kind)
-        );
-        CREATE INDEX changes_detected_at ON changes (detected_at);",
-    ),
-    (
-        "fetch_state",
-        "CREATE TABLE fetch_state (
-            url            TEXT PRIMARY KEY,
-            source         TEXT NOT NULL,
-            article_url    TEXT,
-            etag           TEXT,
-            last_modified  TEXT,
-            last_fetch_at  TEXT NOT NULL,
-            last_outcome   TEXT NOT NULL,
-            last_status    INTEGER,
-            last_seq       INTEGER NOT NULL
-        );",
-    ),
-    (
-        "derived_state",
-        "CREATE TABLE derived_state (
-            id          INTEGER PRIMARY KEY CHECK (id = 1),
-            through_seq INTEGER NOT NULL
-        );
-        INSERT INTO derived_state (id, through_seq) VALUES (1, 0);",
-    ),
-    (
-        "merkle_nodes",
-        "CREATE TABLE merkle_nodes (
-            level INTEGER NOT NULL,
-            idx   INTEGER NOT NULL,
-            hash  BLOB NOT NULL,
-            PRIMARY KEY (level, idx)
-        ) WITHOUT ROWID;",
-    ),
+/// The derived tables: a fold of the chain (`articles`, `revisions`,
+/// `changes`, `fetch_state`, `derived_state`) and the stored tree nodes.
+pub const DERIVED_TABLES: [&str; 6] = [
+    "articles",
+    "revisions",
+    "changes",
+    "fetch_state",
+    "derived_state",
+    "merkle_nodes",
 ];
+
+/// Each derived table's statements as the migrations leave it, read from
+/// the migrations themselves (its last `CREATE TABLE`, and the indexes and
+/// rows made for it after that): what `rebuild` runs again when one is
+/// missing or altered, and the model `damaged_tables` compares with.
+pub fn derived_schema() -> &'static [(&'static str, String)] {
+    static SCHEMA: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let statements: Vec<String> = crate::ledger::MIGRATIONS
+            .iter()
+            .flat_map(|(_, sql)| {
+                let code: String = sql
+                    .lines()
+                    .map(|l| l.split("--").next().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                code.split(';')
+                    .map(|st| st.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .filter(|st| !st.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        DERIVED_TABLES
+            .iter()
+            .map(|t| {
+                let creates = |st: &str| {
+                    st.strip_prefix("CREATE TABLE ")
+                        .is_some_and(|r| r.starts_with(&format!("{t} (")))
+                };
+                let made_for = |st: &str| {
+                    (st.starts_with("CREATE INDEX ") && st.contains(&format!(" ON {t} ")))
+                        || st.starts_with(&format!("INSERT INTO {t} "))
+                };
+                let last = statements.iter().rposition(|st| creates(st)).unwrap_or(0);
+                let sql = statements
+                    .iter()
+                    .skip(last)
+                    .enumerate()
+                    .filter(|(i, st)| *i == 0 || made_for(st))
+                    .map(|(_, st)| format!("{st};"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                (*t, sql)
+            })
+            .collect()
+    })
+}
 
 /// A table's columns as SQLite describes them: (name, type, not null,
 /// default, primary key position).
@@ -324,12 +303,12 @@ fn columns_of(conn: &Connection, table: &str) -> rusqlite::Result<ColumnInfo> {
 }
 
 /// Derived tables that are missing or whose columns are not the ones
-/// [`DERIVED_SCHEMA`] makes, each with what is wrong. Empty for an intact
+/// the migrations make, each with what is wrong. Empty for an intact
 /// ledger of the current schema.
 pub fn damaged_tables(conn: &Connection) -> rusqlite::Result<Vec<(&'static str, String)>> {
     let model = Connection::open_in_memory()?;
     let mut out = Vec::new();
-    for (name, sql) in DERIVED_SCHEMA {
+    for (name, sql) in derived_schema() {
         model.execute_batch(sql)?;
         if !table_exists(conn, name)? {
             out.push((*name, "the table is missing".to_string()));
@@ -357,10 +336,10 @@ pub fn damaged_tables(conn: &Connection) -> rusqlite::Result<Vec<(&'static str, 
 }
 
 /// Drops every derived table and creates it again, empty, as
-/// [`DERIVED_SCHEMA`] says (a missing or altered one included); the caller
+/// the migrations say (a missing or altered one included); the caller
 /// then refills them from the chain.
 pub fn recreate_tables(tx: &Connection) -> rusqlite::Result<()> {
-    for (name, sql) in DERIVED_SCHEMA {
+    for (name, sql) in derived_schema() {
         tx.execute_batch(&format!("DROP TABLE IF EXISTS {name};"))?;
         tx.execute_batch(sql)?;
     }
@@ -713,4 +692,38 @@ pub fn rebuild(tx: &Transaction<'_>) -> rusqlite::Result<Replay> {
     save(tx, &replay)?;
     set_through_seq(tx, replay.through_seq)?;
     Ok(replay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The model read from the migrations is the migrated schema, column by
+    /// column, for every derived table; an altered or missing table is named,
+    /// and `recreate_tables` makes it again.
+    #[test]
+    fn the_derived_schema_is_the_migrated_one_and_damage_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::ledger::open_writable(&dir.path().join("l.db")).unwrap();
+        assert_eq!(derived_schema().len(), DERIVED_TABLES.len());
+        for (table, sql) in derived_schema() {
+            assert!(sql.starts_with(&format!("CREATE TABLE {table} (")), "{sql}");
+        }
+        assert!(
+            derived_schema()
+                .iter()
+                .any(|(t, sql)| *t == "changes" && sql.contains("CREATE INDEX changes_detected_at"))
+        );
+        assert_eq!(damaged_tables(&conn).unwrap(), vec![]);
+        conn.execute_batch("DROP TABLE merkle_nodes; ALTER TABLE articles DROP COLUMN gone_at;")
+            .unwrap();
+        let damaged: Vec<&str> = damaged_tables(&conn)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.0)
+            .collect();
+        assert_eq!(damaged, ["articles", "merkle_nodes"]);
+        recreate_tables(&conn).unwrap();
+        assert_eq!(damaged_tables(&conn).unwrap(), vec![]);
+    }
 }
