@@ -89,7 +89,7 @@ fn build(path: &Path, articles: u64) {
                 body_bytes: 84_211,
                 etag: None,
                 last_modified: None,
-                body_sha256: None,
+                body_sha256: Some([(i % 251) as u8; 32]),
             };
             ledger::append_compact(&tx, anchors[i as usize], &c, Utc::now()).expect("compact");
         }
@@ -157,7 +157,8 @@ fn main() {
     let path: PathBuf = std::env::var("NEWSLEDGER_BENCH_LEDGER")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-reads-{articles}.db"))
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("target/bench-reads-{articles}-v2.db"))
         });
     if !path.exists() {
         let t0 = Instant::now();

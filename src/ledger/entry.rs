@@ -367,6 +367,28 @@ impl Entry {
         })
     }
 
+    /// [`Entry::from_row`] without a compact entry's JSON view (`payload`
+    /// is left empty; the fold reads the bytes, `Payload::of_compact`): for
+    /// replays that fold many not-modified fetches.
+    pub fn from_row_unviewed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+        use rusqlite::types::ValueRef;
+        let ref_seq: Option<i64> = r.get(7)?;
+        let (payload, compact) = match r.get_ref(4)? {
+            ValueRef::Blob(b) => (String::new(), Some((ref_seq.unwrap_or(0), b.to_vec()))),
+            _ => (r.get(4)?, None),
+        };
+        Ok(Entry {
+            seq: r.get(0)?,
+            recorded_at: r.get(1)?,
+            kind: r.get(2)?,
+            url: r.get(3)?,
+            payload,
+            prev_hash: r.get(5)?,
+            entry_hash: r.get(6)?,
+            compact,
+        })
+    }
+
     /// The hash this entry should carry, recomputed from its columns.
     pub fn computed_hash(&self) -> [u8; 32] {
         if let Some((ref_seq, bytes)) = &self.compact {

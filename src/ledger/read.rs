@@ -371,12 +371,88 @@ pub struct Catalog {
 
 /// Reads the [`Catalog`].
 pub fn catalog(conn: &Connection) -> Result<Catalog, LedgerError> {
+    // On every core: the URL order cut into one range per core at URLs
+    // the index gives, each range folded on its own read-only connection
+    // (an article's entries all fall in one range; entries are never
+    // changed, so snapshots taken a moment apart agree on every article
+    // both hold).
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let path = conn
+        .path()
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from);
+    let Some(path) = path.filter(|_| cores > 1) else {
+        return Ok(Catalog {
+            summaries: catalog_range(conn, None, None)?,
+        });
+    };
+    let full: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM ledger WHERE url IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sqlite)?;
+    let mut cuts: Vec<String> = Vec::new();
+    for k in 1..cores as i64 {
+        let cut: Option<String> = conn
+            .query_row(
+                "SELECT url FROM ledger WHERE url IS NOT NULL ORDER BY url LIMIT 1 OFFSET ?1",
+                [full * k / cores as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sqlite)?;
+        cuts.extend(cut.filter(|c| cuts.last() != Some(c)));
+    }
+    let bounds: Vec<(Option<String>, Option<String>)> = std::iter::once(None)
+        .chain(cuts.iter().cloned().map(Some))
+        .zip(cuts.iter().cloned().map(Some).chain(std::iter::once(None)))
+        .collect();
+    let parts: Vec<Result<Vec<Summary>, LedgerError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .iter()
+            .map(|(lo, hi)| {
+                let path = &path;
+                scope.spawn(move || {
+                    let c = super::open_read_only(path)?;
+                    catalog_range(&c, lo.as_deref(), hi.as_deref())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(LedgerError::Untrusted {
+                        seq: 0,
+                        reason: "a thread reading the catalog failed".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut summaries = Vec::new();
+    for part in parts {
+        summaries.extend(part?);
+    }
+    Ok(Catalog { summaries })
+}
+
+/// The summaries of the URLs in `[lo, hi)` (unbounded where `None`), in
+/// one read snapshot.
+fn catalog_range(
+    conn: &Connection,
+    lo: Option<&str>,
+    hi: Option<&str>,
+) -> Result<Vec<Summary>, LedgerError> {
     let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
     let conn = &*snapshot;
     let cols = Entry::columns(conn);
     let mut full = conn
         .prepare(&format!(
-            "SELECT {cols} FROM ledger WHERE url IS NOT NULL ORDER BY url, seq"
+            "SELECT {cols} FROM ledger WHERE url IS NOT NULL
+               AND (?1 IS NULL OR url >= ?1) AND (?2 IS NULL OR url < ?2) ORDER BY url, seq"
         ))
         .map_err(sqlite)?;
     let mut last_compact = if cols.ends_with("ref_seq") {
@@ -389,14 +465,14 @@ pub fn catalog(conn: &Connection) -> Result<Catalog, LedgerError> {
     } else {
         None
     };
-    let mut rows = full.query([]).map_err(sqlite)?;
+    let mut rows = full.query(rusqlite::params![lo, hi]).map_err(sqlite)?;
     let mut summaries = Vec::new();
     let mut group: Vec<Entry> = Vec::new();
     loop {
         let next = rows
             .next()
             .map_err(sqlite)?
-            .map(Entry::from_row)
+            .map(Entry::from_row_unviewed)
             .transpose()
             .map_err(sqlite)?;
         let ends_group = match (&next, group.first()) {
@@ -415,7 +491,7 @@ pub fn catalog(conn: &Connection) -> Result<Catalog, LedgerError> {
             None => break,
         }
     }
-    Ok(Catalog { summaries })
+    Ok(summaries)
 }
 
 /// Folds one URL's full entries (and the last compact entry repeating each
@@ -440,7 +516,7 @@ fn summarize(
             .collect();
         for seq in fetches {
             if let Some(c) = stmt
-                .query_row([seq], Entry::from_row)
+                .query_row([seq], Entry::from_row_unviewed)
                 .optional()
                 .map_err(sqlite)?
             {
@@ -449,7 +525,7 @@ fn summarize(
         }
         entries.sort_by_key(|e| e.seq);
     }
-    let mut replay = derive::store::fold_checked(conn, &entries)
+    let mut replay = derive::store::fold_checked(conn, &entries, Replay::default())
         .map_err(sqlite)?
         .map_err(|u| LedgerError::Untrusted {
             seq: u.seq,

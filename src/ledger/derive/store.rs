@@ -105,9 +105,9 @@ pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<R
         "SELECT {cols} FROM ledger WHERE url = ?1{compact} ORDER BY seq"
     ))?;
     let entries = stmt
-        .query_map([url], Entry::from_row)?
+        .query_map([url], Entry::from_row_unviewed)?
         .collect::<rusqlite::Result<Vec<Entry>>>()?;
-    fold_checked(conn, &entries)
+    fold_checked(conn, &entries, Replay::with_spans())
 }
 
 /// Folds one article's entries (in seq order), each checked against its
@@ -116,8 +116,8 @@ pub fn replay_article(conn: &Connection, url: &str) -> rusqlite::Result<Result<R
 pub fn fold_checked(
     conn: &Connection,
     entries: &[Entry],
+    mut replay: Replay,
 ) -> rusqlite::Result<Result<Replay, Untrusted>> {
-    let mut replay = Replay::with_spans();
     for e in entries {
         if let Some(fault) = e.fault_in(conn)? {
             return Ok(Err(Untrusted {
@@ -125,7 +125,14 @@ pub fn fold_checked(
                 reason: fault.into(),
             }));
         }
-        let payload = Payload::parse(&e.payload).unwrap_or_default();
+        let compact = e
+            .compact
+            .as_ref()
+            .and_then(|(_, b)| crate::ledger::entry::Compact::decode(b));
+        let payload = match &compact {
+            Some(c) => Payload::of_compact(c),
+            None => Payload::parse(&e.payload).unwrap_or_default(),
+        };
         replay.apply(Event {
             seq: e.seq,
             recorded_at: &e.recorded_at,
