@@ -563,6 +563,78 @@ async fn bookkeeping_that_hides_an_entry_or_a_truncation_is_caught() {
     assert_eq!(c, 1, "{out}");
     assert!(out.contains("derived_state"), "{out}");
 
+    // 6. `ledger_url` rebuilt in reverse order, its definition put back:
+    //    the same rows, in an order lookups cannot use.
+    let db = copy(
+        "desc",
+        "PRAGMA writable_schema = ON;
+         UPDATE sqlite_master SET sql = 'CREATE INDEX ledger_url ON ledger (url DESC) WHERE url IS NOT NULL' WHERE name = 'ledger_url';",
+    );
+    let (c, out, _) = run(&db, &["verify"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("integrity_check"), "{out}");
+    assert_eq!(run(&db, &["rebuild"]).0, 0);
+    assert_eq!(run(&db, &["verify"]).0, 0, "rebuild reindexes");
+
+    // 7-9. Columns no hash covers, and a column of the wrong type: a
+    //      compact entry given a URL, a full entry given a ref_seq, a URL
+    //      that is not UTF-8.
+    let compact: i64 = Connection::open(&s.db)
+        .unwrap()
+        .query_row(
+            "SELECT MIN(seq) FROM ledger WHERE ref_seq IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for (name, sql) in [
+        (
+            "url-on-compact",
+            format!("UPDATE ledger SET url = '{url}' WHERE seq = {compact}"),
+        ),
+        (
+            "ref-on-full",
+            format!("UPDATE ledger SET ref_seq = {compact} WHERE seq = {revision_seq}"),
+        ),
+        (
+            "not-utf8",
+            format!("UPDATE ledger SET url = CAST(x'ff41' AS TEXT) WHERE seq = {revision_seq}"),
+        ),
+    ] {
+        let db = copy(name, &format!("DROP TRIGGER ledger_no_update; {sql};"));
+        let (c, out, err) = run(&db, &["verify"]);
+        assert_eq!(c, 1, "{name}: {out}{err}");
+        assert!(out.starts_with("BROKEN at seq"), "{name}: {out}");
+        let (c, out, err) = run(&db, &["history", &url]);
+        assert_ne!(c, 0, "{name}: {out}");
+        assert_ne!(c, 3, "{name}: a finding, not a runtime failure: {err}");
+    }
+
+    // 10. The head's hash zeroed: the value users keep is not printed.
+    let db = copy(
+        "head",
+        "DROP TRIGGER ledger_no_update;
+         UPDATE ledger SET entry_hash = zeroblob(32) WHERE seq = (SELECT MAX(seq) FROM ledger);",
+    );
+    for args in [vec!["status"], vec!["checkpoint", "--head"]] {
+        let (c, out, err) = run(&db, &args);
+        assert_eq!(c, 1, "{args:?}: {out}{err}");
+        assert!(!out.contains("0000000000000000"), "{out}");
+    }
+
+    // 11. A WARC export is made from entries that verify.
+    let db = copy(
+        "warc",
+        &format!(
+            "DROP TRIGGER ledger_no_update;
+             UPDATE ledger SET payload = replace(payload, '127.0.0.1', 'evil.example') WHERE seq = {};",
+            revision_seq - 1
+        ),
+    );
+    let (c, _, err) = run(&db, &["export", "--format", "warc", "-o", "/dev/null"]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("does not verify"), "{err}");
+
     // 5. schema_version lost: verify names it, rebuild records it again.
     let db = copy("schema", "DELETE FROM schema_version WHERE version > 3;");
     let (c, out, _) = run(&db, &["verify"]);

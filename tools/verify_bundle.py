@@ -249,6 +249,10 @@ def main(argv):
     raws = warc_digests(m["archive/data.warc.gz"])
     repeats = 0
     for e in proof["entries"]:
+        if e.get("compact") is None and e.get("ref_seq") is not None:
+            raise Failed("entry %d: a ref_seq without compact bytes, which no hash covers" % e["seq"])
+        if e.get("compact") is not None and e.get("url") is not None:
+            raise Failed("entry %d: a compact entry with a url, which no hash covers" % e["seq"])
         leaf = entry_hash(e)
         if leaf.hex() != e["entry_hash"]:
             raise Failed("entry %d: its columns do not hash to its entry_hash" % e["seq"])

@@ -817,7 +817,19 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
                 ExportFormat::Jsonl => crate::export::jsonl::export(&conn, &mut sink, *blobs),
                 ExportFormat::Warc => crate::export::warc::export(&conn, &mut sink),
             }
-            .map_err(Failure::runtime)?;
+            .map_err(|e| {
+                // An entry that does not verify is a finding, not a failure
+                // to run.
+                let message = e.to_string();
+                Failure {
+                    code: if message.contains("does not verify") {
+                        1
+                    } else {
+                        3
+                    },
+                    message,
+                }
+            })?;
             sink.flush()?;
             drop(sink);
             eprintln!(

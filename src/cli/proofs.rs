@@ -71,9 +71,10 @@ pub fn checkpoint(
     head_only: bool,
     json: bool,
 ) -> Result<(), Failure> {
-    let head = ledger::head(conn)
-        .map_err(Failure::runtime)?
-        .ok_or_else(|| Failure::runtime("the ledger is empty"))?;
+    let head = ledger::read::checked_head(conn)?;
+    if head.0 == 0 {
+        return Err(Failure::runtime("the ledger is empty"));
+    }
     let head = Checkpoint {
         seq: head.0,
         hash: head.1.as_slice().try_into().unwrap_or([0; 32]),
@@ -85,6 +86,36 @@ pub fn checkpoint(
     };
     let mut signed = None;
     if let Some(cp) = &latest {
+        // The checkpoint entry itself verifies (its note is signed, but what
+        // is printed beside it comes from the entry).
+        let entry: Option<ledger::entry::Entry> = conn
+            .query_row(
+                &format!(
+                    "SELECT {} FROM ledger WHERE seq = ?1",
+                    ledger::entry::Entry::columns(conn)
+                ),
+                [cp.seq],
+                ledger::entry::Entry::from_row,
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(Failure::runtime)?;
+        if let Some(fault) = entry
+            .as_ref()
+            .map(|e| e.fault_in(conn))
+            .transpose()
+            .map_err(Failure::runtime)?
+            .flatten()
+        {
+            return Err(ledger::LedgerError::Untrusted {
+                seq: cp.seq,
+                reason: fault.into(),
+            }
+            .into());
+        }
         let mut text = cp.note.clone();
         for l in log::cosignatures_of(conn, cp.seq).map_err(Failure::runtime)? {
             text.push_str(&l);

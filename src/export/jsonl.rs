@@ -143,6 +143,7 @@ pub fn verify_file(
                         })?,
                 )),
             },
+            stray_ref_seq: None,
         };
         report.entries += 1;
         let fail = |reason: String| Some(Break { seq: e.seq, reason });

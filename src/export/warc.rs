@@ -106,7 +106,17 @@ pub fn export(conn: &Connection, out: &mut dyn Write) -> Result<u64, ExportError
     let mut records = 1u64;
     let mut last: HashMap<String, Capture> = HashMap::new();
     let mut pending: Vec<(i64, Value)> = Vec::new();
+    // What the archive says was captured comes from entries that verify:
+    // each one's hash and its link to the one before.
+    let mut prev: Vec<u8> = crate::ledger::entry::ZERO_HASH.to_vec();
     for_each_entry(conn, |e| {
+        if let Some(fault) = e.fault(Some(&prev)) {
+            return Err(std::io::Error::other(format!(
+                "entry {} does not verify: {fault}; run `newsledger verify`",
+                e.seq
+            )));
+        }
+        prev.clone_from(&e.entry_hash);
         if e.kind == "fetch"
             && let Ok(p) = serde_json::from_str::<Value>(&e.payload)
         {

@@ -92,6 +92,9 @@ pub struct Entry {
     /// A compact entry: the full fetch entry it repeats, and its stored
     /// binary payload (what the hash covers).
     pub compact: Option<(i64, Vec<u8>)>,
+    /// A `ref_seq` found on a full (JSON) entry, whose hash does not cover
+    /// it: set only for an altered row.
+    pub stray_ref_seq: Option<i64>,
 }
 
 fn put_lp(h: &mut Sha256, bytes: &[u8]) {
@@ -356,6 +359,7 @@ impl Entry {
             _ => (r.get(4)?, None),
         };
         Ok(Entry {
+            stray_ref_seq: ref_seq.filter(|_| compact.is_none()),
             seq: r.get(0)?,
             recorded_at,
             kind: r.get(2)?,
@@ -378,6 +382,7 @@ impl Entry {
             _ => (r.get(4)?, None),
         };
         Ok(Entry {
+            stray_ref_seq: ref_seq.filter(|_| compact.is_none()),
             seq: r.get(0)?,
             recorded_at: r.get(1)?,
             kind: r.get(2)?,
@@ -419,6 +424,16 @@ impl Entry {
         }
         if prev != Some(self.prev_hash.as_slice()) {
             return Some("prev_hash does not match the entry_hash of the entry before it");
+        }
+        if self.compact.is_some() && self.url.is_some() {
+            return Some(
+                "a compact entry carries a URL, which its hash does not cover (the entry was altered)",
+            );
+        }
+        if self.stray_ref_seq.is_some() {
+            return Some(
+                "a full entry carries a ref_seq, which its hash does not cover (the entry was altered)",
+            );
         }
         if self.computed_hash().as_slice() != self.entry_hash {
             return Some("entry_hash does not match the entry's contents (the entry was altered)");

@@ -10,9 +10,18 @@ use super::{LedgerError, blobs};
 use crate::extract::Article;
 
 fn sqlite(source: rusqlite::Error) -> LedgerError {
-    LedgerError::Sqlite {
-        path: "ledger".into(),
-        source,
+    use rusqlite::Error::{FromSqlConversionFailure, InvalidColumnType, Utf8Error};
+    match source {
+        // A column newsledger wrote that no longer has its type: altered.
+        FromSqlConversionFailure(..) | InvalidColumnType(..) | Utf8Error(..) => {
+            LedgerError::Tampered {
+                what: format!("a ledger row cannot be read as newsledger writes it ({source})"),
+            }
+        }
+        source => LedgerError::Sqlite {
+            path: "ledger".into(),
+            source,
+        },
     }
 }
 
@@ -662,6 +671,32 @@ pub struct Status {
     pub ledger: LedgerStatus,
 }
 
+/// The head of the chain, `(seq, entry_hash)`, after checking that entry's
+/// hash and its link (the value users are told to keep elsewhere).
+pub fn checked_head(conn: &Connection) -> Result<(i64, Vec<u8>), LedgerError> {
+    let e: Option<Entry> = conn
+        .query_row(
+            &format!(
+                "SELECT {} FROM ledger ORDER BY seq DESC LIMIT 1",
+                Entry::columns(conn)
+            ),
+            [],
+            Entry::from_row_unviewed,
+        )
+        .optional()
+        .map_err(sqlite)?;
+    let Some(e) = e else {
+        return Ok((0, vec![]));
+    };
+    if let Some(fault) = e.fault_in(conn).map_err(sqlite)? {
+        return Err(LedgerError::Untrusted {
+            seq: e.seq,
+            reason: fault.into(),
+        });
+    }
+    Ok((e.seq, e.entry_hash))
+}
+
 /// Per source: its cycles (operational state, `source_state`) and how many
 /// articles the chain records for it ([`Catalog`]); the ledger's head.
 pub fn status(conn: &Connection, path: &std::path::Path) -> Result<Status, LedgerError> {
@@ -717,7 +752,7 @@ pub fn cycles(conn: &Connection, path: &std::path::Path) -> Result<Status, Ledge
         .map_err(sqlite)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(sqlite)?;
-    let (head_seq, head_hash) = super::head(conn).map_err(sqlite)?.unwrap_or((0, vec![]));
+    let (head_seq, head_hash) = checked_head(conn)?;
     Ok(Status {
         sources,
         ledger: LedgerStatus {

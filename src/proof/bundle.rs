@@ -562,6 +562,11 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Vec<String>, String> {
                 .map_err(|_| format!("entry {seq}: {k} is not hex"))
         };
         let (prev, claimed) = (h("prev_hash")?, h("entry_hash")?);
+        if s("compact").is_none() && e.get("ref_seq").is_some_and(|r| !r.is_null()) {
+            return Err(format!(
+                "entry {seq}: a ref_seq without compact bytes, which no hash covers (the entry was altered)"
+            ));
+        }
         let computed = match s("compact") {
             // A compact entry: its stored bytes are hashed, and its JSON
             // view must be what they say.
