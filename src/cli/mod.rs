@@ -565,7 +565,10 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
                 match at {
                     None => (*rev, None),
                     Some(t) => {
-                        let t = parse_since(t)?;
+                        let t = parse_since(t).map_err(|f| Failure {
+                            message: f.message.replacen("--since", "--at", 1),
+                            ..f
+                        })?;
                         let at = ledger::read::at_time(&conn, &record, &t)?.ok_or_else(|| {
                             Failure::usage(format!("the ledger first saw {url} after {t}"))
                         })?;
