@@ -19,7 +19,7 @@
 //! - after `rebuild`, `verify` exits 0 again (derived tables).
 //!
 //! A failure prints the one `sqlite3` statement that reproduces it.
-//! `FORGERY_ROUNDS` (default 20) sets how many times every mutation kind is
+//! `FORGERY_ROUNDS` (default 24) sets how many times every mutation kind is
 //! drawn again on other rows and values; `FORGERY_SEED` the random seed.
 
 mod common;
@@ -546,7 +546,7 @@ async fn every_forgery_of_every_table_is_caught_or_changes_nothing() {
     let rounds: usize = std::env::var("FORGERY_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(24);
     let mut rng = Rng(seed | 1);
     let conn = Connection::open(&base).unwrap();
     let all_tables = tables(&conn);
