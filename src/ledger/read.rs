@@ -78,6 +78,11 @@ pub fn resolve_article(conn: &Connection, input: &str) -> Result<Option<String>,
 /// (not even its genesis entry) is refused too. Every read path calls this
 /// before showing anything (`open_for_reading`).
 pub fn check_not_truncated(conn: &Connection, path: &std::path::Path) -> Result<(), LedgerError> {
+    // One snapshot: the head and the rows that cite entries must be read
+    // from the same commit, or a commit landing between the two reads
+    // looks like a truncation.
+    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
+    let conn = &*snapshot;
     let head: i64 = conn
         .query_row("SELECT COALESCE(MAX(seq), 0) FROM ledger", [], |r| r.get(0))
         .map_err(sqlite)?;
