@@ -11,8 +11,9 @@ use common::{Setup, bin, seed};
 use newsledger::demo::server::{Page, Server};
 use serde_json::Value;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_reaches_a_receiver_that_was_down_across_a_restart() {
+/// The Nordic Monitor article on the test site, and a webhook receiver
+/// that answers 503 until told otherwise.
+async fn one_article_and_a_receiver_that_is_down() -> (Setup, Server) {
     let s = Setup::new().await;
     let receiver = Server::start().await.unwrap();
     receiver.set("/hook", Page::status(503));
@@ -25,6 +26,12 @@ async fn a_change_reaches_a_receiver_that_was_down_across_a_restart() {
         receiver.url("/hook")
     ));
     std::fs::write(&s.config, text).unwrap();
+    (s, receiver)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_reaches_a_receiver_that_was_down_across_a_restart() {
+    let (s, receiver) = one_article_and_a_receiver_that_is_down().await;
 
     assert!(s.cli(&["once"]).await.status.success());
     common::publish_quiet_edit(&s);
@@ -83,7 +90,7 @@ async fn a_change_reaches_a_receiver_that_was_down_across_a_restart() {
 
     let body: Value = serde_json::from_slice(&posts(&receiver)[1].body).unwrap();
     assert_eq!(body["event"], "changed");
-    assert_eq!(body["url"], s.server.url(&a.path));
+    assert_eq!(body["url"], s.server.url(&seed("nordic-monitor").path));
     assert_eq!(body["from_revision"], 1);
     assert_eq!(body["to_revision"], 2);
     assert_eq!(body["fields"], serde_json::json!(["body"]));
@@ -230,18 +237,7 @@ async fn new_articles_and_title_changes_are_events_with_both_titles() {
 /// it reports) is not sent; the row is given up, naming why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_outbox_body_is_never_sent() {
-    let s = Setup::new().await;
-    let receiver = Server::start().await.unwrap();
-    receiver.set("/hook", Page::status(503));
-    let a = seed("nordic-monitor");
-    s.publish(&a, 0);
-    s.write_config("0 0 1 1 *", &[&a.path]);
-    let mut text = std::fs::read_to_string(&s.config).unwrap();
-    text.push_str(&format!(
-        "\n[[webhook]]\nurl = \"{}\"\n",
-        receiver.url("/hook")
-    ));
-    std::fs::write(&s.config, text).unwrap();
+    let (s, receiver) = one_article_and_a_receiver_that_is_down().await;
     assert!(s.cli(&["once"]).await.status.success());
     common::publish_quiet_edit(&s);
     assert!(s.cli(&["once"]).await.status.success());

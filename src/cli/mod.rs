@@ -820,18 +820,10 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
                 ExportFormat::Jsonl => crate::export::jsonl::export(&conn, &mut sink, *blobs),
                 ExportFormat::Warc => crate::export::warc::export(&conn, &mut sink),
             }
-            .map_err(|e| {
-                // An entry that does not verify is a finding, not a failure
-                // to run.
-                let message = e.to_string();
-                Failure {
-                    code: if message.contains("does not verify") {
-                        1
-                    } else {
-                        3
-                    },
-                    message,
-                }
+            .map_err(|e| match e {
+                // An entry that does not verify is a finding (exit 1).
+                crate::export::ExportError::Ledger(e) => Failure::from(e),
+                other => Failure::runtime(other),
             })?;
             sink.flush()?;
             drop(sink);

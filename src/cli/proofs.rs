@@ -204,8 +204,16 @@ pub fn verify_signed(
             b.seq, b.reason
         )));
     }
-    let (at_size, root, n) =
-        ledger::verify::roots_from_entries(snapshot, body.size).map_err(Failure::runtime)?;
+    // One read of the entries' hashes (each checked by the walk) gives both
+    // roots and the proof a witness is sent.
+    let mut tree = crate::ledger::merkle::Computed::new(
+        crate::ledger::merkle::store::entry_hashes(snapshot, None).map_err(Failure::runtime)?,
+    );
+    let n = tree.size();
+    let root_at = |tree: &mut crate::ledger::merkle::Computed, size: u64| {
+        crate::ledger::merkle::root(tree, size).unwrap_or_else(|e| match e {})
+    };
+    let (at_size, root) = (root_at(&mut tree, body.size), root_at(&mut tree, n));
     if at_size != body.root {
         return Err(fail(format!(
             "the ledger's first {} entries do not give the signed root: the history it signed was rewritten",
@@ -216,17 +224,6 @@ pub fn verify_signed(
     let proof = if body.size == 0 {
         vec![]
     } else {
-        let leaves: Vec<crate::ledger::merkle::Hash> = snapshot
-            .prepare("SELECT entry_hash FROM ledger ORDER BY seq")
-            .and_then(|mut stmt| {
-                stmt.query_map([], |r| {
-                    let h: Vec<u8> = r.get(0)?;
-                    Ok(h.as_slice().try_into().unwrap_or([0; 32]))
-                })?
-                .collect()
-            })
-            .map_err(Failure::runtime)?;
-        let mut tree = crate::ledger::merkle::Computed::new(leaves);
         crate::ledger::merkle::consistency_proof(&mut tree, body.size, n)
             .unwrap_or_else(|e| match e {})
     };

@@ -109,12 +109,14 @@ pub fn export(conn: &Connection, out: &mut dyn Write) -> Result<u64, ExportError
     // What the archive says was captured comes from entries that verify:
     // each one's hash and its link to the one before.
     let mut prev: Vec<u8> = crate::ledger::entry::ZERO_HASH.to_vec();
+    let mut broken: Option<(i64, &'static str)> = None;
     for_each_entry(conn, |e| {
+        if broken.is_some() {
+            return Ok(());
+        }
         if let Some(fault) = e.fault(Some(&prev)) {
-            return Err(std::io::Error::other(format!(
-                "entry {} does not verify: {fault}; run `newsledger verify`",
-                e.seq
-            )));
+            broken = Some((e.seq, fault));
+            return Ok(());
         }
         prev.clone_from(&e.entry_hash);
         if e.kind == "fetch"
@@ -124,6 +126,13 @@ pub fn export(conn: &Connection, out: &mut dyn Write) -> Result<u64, ExportError
         }
         Ok(())
     })?;
+    if let Some((seq, fault)) = broken {
+        return Err(crate::ledger::LedgerError::Untrusted {
+            seq,
+            reason: format!("the entry does not verify ({fault}), so no archive is made of it"),
+        }
+        .into());
+    }
     for (seq, p) in pending {
         let s = |k: &str| {
             p.get(k)

@@ -346,15 +346,30 @@ impl Entry {
 
     /// Reads an entry from a row selected with [`Entry::COLUMNS`].
     pub fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+        Self::read_row(r, true)
+    }
+
+    /// [`Entry::from_row`] without a compact entry's JSON view (`payload`
+    /// is left empty; the fold reads the bytes, `Payload::of_compact`): for
+    /// replays that fold many not-modified fetches.
+    pub fn from_row_unviewed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+        Self::read_row(r, false)
+    }
+
+    fn read_row(r: &rusqlite::Row<'_>, view: bool) -> rusqlite::Result<Entry> {
         use rusqlite::types::ValueRef;
         let recorded_at: String = r.get(1)?;
         let ref_seq: Option<i64> = r.get(7)?;
         let (payload, compact) = match r.get_ref(4)? {
             ValueRef::Blob(b) => {
-                let view = Compact::decode(b)
-                    .map(|c| c.view(&recorded_at, ref_seq.unwrap_or(0)))
-                    .unwrap_or_else(|| "null".into());
-                (view, Some((ref_seq.unwrap_or(0), b.to_vec())))
+                let payload = if view {
+                    Compact::decode(b)
+                        .map(|c| c.view(&recorded_at, ref_seq.unwrap_or(0)))
+                        .unwrap_or_else(|| "null".into())
+                } else {
+                    String::new()
+                };
+                (payload, Some((ref_seq.unwrap_or(0), b.to_vec())))
             }
             _ => (r.get(4)?, None),
         };
@@ -362,29 +377,6 @@ impl Entry {
             stray_ref_seq: ref_seq.filter(|_| compact.is_none()),
             seq: r.get(0)?,
             recorded_at,
-            kind: r.get(2)?,
-            url: r.get(3)?,
-            payload,
-            prev_hash: r.get(5)?,
-            entry_hash: r.get(6)?,
-            compact,
-        })
-    }
-
-    /// [`Entry::from_row`] without a compact entry's JSON view (`payload`
-    /// is left empty; the fold reads the bytes, `Payload::of_compact`): for
-    /// replays that fold many not-modified fetches.
-    pub fn from_row_unviewed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
-        use rusqlite::types::ValueRef;
-        let ref_seq: Option<i64> = r.get(7)?;
-        let (payload, compact) = match r.get_ref(4)? {
-            ValueRef::Blob(b) => (String::new(), Some((ref_seq.unwrap_or(0), b.to_vec()))),
-            _ => (r.get(4)?, None),
-        };
-        Ok(Entry {
-            stray_ref_seq: ref_seq.filter(|_| compact.is_none()),
-            seq: r.get(0)?,
-            recorded_at: r.get(1)?,
             kind: r.get(2)?,
             url: r.get(3)?,
             payload,

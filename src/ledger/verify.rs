@@ -830,37 +830,6 @@ pub(crate) fn check_schema_version(
     Ok(vec![])
 }
 
-/// The Merkle roots of the ledger's first `m` entries and of all of them
-/// (and how many there are), from the `entry_hash` column in seq order,
-/// never from the stored tree nodes. With a chain walk that found every
-/// `entry_hash` equal to its entry's recomputed hash, these are the roots of
-/// the entries themselves.
-pub fn roots_from_entries(
-    conn: &Connection,
-    m: u64,
-) -> rusqlite::Result<(super::merkle::Hash, super::merkle::Hash, u64)> {
-    let mut b = super::merkle::store::Builder::default();
-    let mut at_m = if m == 0 {
-        Some(super::merkle::EMPTY_ROOT)
-    } else {
-        None
-    };
-    let mut stmt = conn.prepare("SELECT entry_hash FROM ledger ORDER BY seq")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let h = r.get_ref(0)?.as_blob()?;
-        b.push(h.try_into().unwrap_or([0; 32]), |_, _, _| {});
-        if b.size() == m {
-            at_m = Some(b.root());
-        }
-    }
-    Ok((
-        at_m.unwrap_or(super::merkle::EMPTY_ROOT),
-        b.root(),
-        b.size(),
-    ))
-}
-
 /// What this machine's last `verify` found: `LEDGER.verified`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {

@@ -368,16 +368,8 @@ impl Proofs {
         tracing::warn!(
             "the stored Merkle tree (table merkle_nodes) disagrees with the signed checkpoint at entry {cp_seq}: proofs computed from the chain's entries; run `newsledger verify`, then `newsledger rebuild`"
         );
-        let leaves: Vec<merkle::Hash> = conn
-            .prepare("SELECT entry_hash FROM ledger WHERE seq <= ?1 ORDER BY seq")
-            .and_then(|mut stmt| {
-                stmt.query_map([self.size as i64], |r| {
-                    let h: Vec<u8> = r.get(0)?;
-                    Ok(h.as_slice().try_into().unwrap_or([0; 32]))
-                })?
-                .collect()
-            })
-            .map_err(|e| e.to_string())?;
+        let leaves =
+            merkle::store::entry_hashes(conn, Some(self.size)).map_err(|e| e.to_string())?;
         let mut tree = merkle::Computed::new(leaves);
         let root = merkle::root(&mut tree, self.size).unwrap_or_else(|e| match e {});
         if root != self.root {

@@ -95,41 +95,47 @@ pub(super) fn list_json(v: &[Cow<'_, str>]) -> String {
 mod tests {
     use super::*;
     use crate::ledger::entry::{Compact, CompactOutcome};
+    use proptest::prelude::*;
 
-    /// Reading a compact entry's bytes gives the fold what parsing its JSON
-    /// view gives it.
-    #[test]
-    fn a_compact_entry_reads_as_its_view_parses() {
-        for (outcome, etag, modified) in [
-            (CompactOutcome::Unchanged, None, None),
-            (CompactOutcome::NotModified, Some("\"abc\""), None),
-            (
-                CompactOutcome::Unchanged,
-                Some("W/\"x\""),
-                Some("Tue, 01 Dec 2026 10:00:00 GMT"),
-            ),
-        ] {
+    proptest! {
+        /// Reading a compact entry's bytes gives the fold what parsing its
+        /// JSON view gives it, for any values the encoding can hold.
+        #[test]
+        fn a_compact_entry_reads_as_its_view_parses(
+            not_modified in any::<bool>(),
+            status in any::<u16>(),
+            started in any::<i32>(),
+            finished in any::<i32>(),
+            body_bytes in any::<u64>(),
+            etag in proptest::option::of("\\PC{0,40}"),
+            modified in proptest::option::of("\\PC{0,40}"),
+        ) {
+            let outcome = if not_modified { CompactOutcome::NotModified } else { CompactOutcome::Unchanged };
             let c = Compact {
                 outcome,
-                status: if outcome == CompactOutcome::NotModified {
-                    304
-                } else {
-                    200
-                },
-                started_ms: -120,
-                finished_ms: -3,
-                body_bytes: 812,
-                etag: etag.map(str::to_string),
-                last_modified: modified.map(str::to_string),
-                body_sha256: (outcome == CompactOutcome::Unchanged).then_some([7; 32]),
+                status,
+                started_ms: i64::from(started),
+                finished_ms: i64::from(finished),
+                body_bytes,
+                etag,
+                last_modified: modified,
+                body_sha256: (!not_modified).then_some([7; 32]),
             };
             let c = Compact::decode(&c.encode()).unwrap();
             let view = c.view("2026-12-01T10:00:00.000Z", 42);
             let parsed = Payload::parse(&view).unwrap_or_else(|| panic!("{view}"));
-            assert_eq!(
-                format!("{parsed:?}"),
-                format!("{:?}", Payload::of_compact(&c))
-            );
+            prop_assert_eq!(format!("{parsed:?}"), format!("{:?}", Payload::of_compact(&c)));
+        }
+
+        /// Stored bytes from anywhere (an altered row) decode or are refused,
+        /// never panic, and what decodes reads the same both ways.
+        #[test]
+        fn any_bytes_decode_or_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
+            if let Some(c) = Compact::decode(&bytes) {
+                let view = c.view("2026-12-01T10:00:00.000Z", 1);
+                let parsed = Payload::parse(&view).unwrap_or_else(|| panic!("{view}"));
+                prop_assert_eq!(format!("{parsed:?}"), format!("{:?}", Payload::of_compact(&c)));
+            }
         }
     }
 }

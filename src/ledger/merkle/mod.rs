@@ -279,6 +279,11 @@ impl Computed {
         }
         Computed { levels }
     }
+
+    /// How many leaves it holds.
+    pub fn size(&self) -> u64 {
+        self.levels.first().map_or(0, |l| l.len() as u64)
+    }
 }
 
 impl Subtrees for Computed {

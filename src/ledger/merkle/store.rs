@@ -182,6 +182,16 @@ impl Builder {
 
 /// Recomputes the stored nodes from the chain (inside the caller's
 /// transaction). Returns the number of nodes written.
+/// The leaves: every entry's `entry_hash` in seq order (up to `upto`
+/// entries), never the stored nodes. What proofs are computed from when the
+/// stored nodes are not trusted.
+pub fn entry_hashes(conn: &Connection, upto: Option<u64>) -> rusqlite::Result<Vec<Hash>> {
+    let mut stmt = conn.prepare("SELECT entry_hash FROM ledger WHERE seq <= ?1 ORDER BY seq")?;
+    let upto = upto.map_or(i64::MAX, |u| i64::try_from(u).unwrap_or(i64::MAX));
+    stmt.query_map([upto], |r| to_hash(r.get_ref(0)?.as_blob()?))?
+        .collect()
+}
+
 pub fn rebuild(tx: &Connection) -> rusqlite::Result<u64> {
     tx.execute("DELETE FROM merkle_nodes", [])?;
     let mut insert =
