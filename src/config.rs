@@ -95,6 +95,7 @@ struct RawFetch {
     stall_timeout: Option<Spanned<String>>,
     respect_robots_txt: Option<bool>,
     allow_private_networks: Option<bool>,
+    ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +202,9 @@ pub struct FetchConfig {
     pub stall_timeout: Duration,
     pub respect_robots_txt: bool,
     pub allow_private_networks: bool,
+    /// PEM certificates trusted as roots beside the system's (a private
+    /// CA; tests' throw-away CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for FetchConfig {
@@ -220,6 +224,7 @@ impl Default for FetchConfig {
             stall_timeout: Duration::from_secs(15),
             respect_robots_txt: true,
             allow_private_networks: false,
+            ca_file: None,
         }
     }
 }
@@ -530,6 +535,21 @@ impl Validator<'_> {
             }
             if let Some(b) = f.allow_private_networks {
                 fetch.allow_private_networks = b;
+            }
+            if let Some(p) = &f.ca_file {
+                let file = PathBuf::from(p.get_ref());
+                let file = match path.parent() {
+                    Some(dir) if file.is_relative() => dir.join(file),
+                    _ => file,
+                };
+                crate::fetch::wire::ca_certificates(&file).map_err(|e| {
+                    self.error(
+                        p,
+                        "fetch.ca_file",
+                        format!("{e}; give a PEM file of CA certificates"),
+                    )
+                })?;
+                fetch.ca_file = Some(file);
             }
         }
         let mut names: BTreeMap<String, usize> = BTreeMap::new();

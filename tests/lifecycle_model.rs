@@ -205,15 +205,24 @@ fn page(text: u8, date: u8) -> String {
     )
 }
 
+/// A response as the model's server sends it: the capture is the message
+/// it writes, byte for byte.
 fn response(status: u16, body: &str) -> Response {
+    let head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
     Response {
         status,
-        version: "HTTP/1.1".into(),
         headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
         body: body.as_bytes().to_vec().into(),
         wire: None,
-        reason: None,
-        peer: Some("127.0.0.1".into()),
+        capture: newsledger::fetch::wire::Captured {
+            sent: "GET / HTTP/1.1\r\nhost: coast.example\r\n\r\n".into(),
+            received: [head.as_bytes(), body.as_bytes()].concat().into(),
+            peer: "127.0.0.1:80".parse().unwrap(),
+            tls: None,
+        },
     }
 }
 

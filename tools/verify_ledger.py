@@ -101,9 +101,8 @@ def main():
         if isinstance(payload, bytes):
             pass  # compact entries reference no blob
         elif "_blob\"" in payload:
-            for key, value in json.loads(payload).items():
-                if key.endswith("_blob") and isinstance(value, str):
-                    refs.append((seq, value))
+            for value in named_blobs(json.loads(payload)):
+                refs.append((seq, value))
         if kind == "pruned":
             for h in json.loads(payload).get("blobs", []):
                 pruned[h] = seq  # the last pruned entry naming it
@@ -187,6 +186,15 @@ def blob_content(conn, key, depth=0):
     if hashlib.sha256(content).digest() != key:
         raise BlobProblem("content does not match its hash")
     return content
+
+
+def named_blobs(obj):
+    """Every string under a key ending in _blob, at any depth."""
+    for key, value in obj.items():
+        if key.endswith("_blob") and isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            yield from named_blobs(value)
 
 
 def check_blob(conn, hexhash):

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{self, HeaderMap, HeaderValue};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -18,6 +17,7 @@ pub mod encoding;
 pub mod guard;
 pub mod response;
 pub mod robots;
+pub mod wire;
 
 pub use response::{Response, capture_body};
 
@@ -101,12 +101,13 @@ struct HostState {
 /// The HTTP client with the configured limits, robots.txt and a per-host pace.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
-    /// For discovered links: follows no redirect by itself (each hop is
-    /// checked by the [`guard::Guard`]) and resolves names through the
-    /// [`guard::GuardedResolver`].
-    guarded: reqwest::Client,
+    /// Every request goes through it; it records each exchange as it
+    /// crossed the connection ([`wire`]).
+    client: wire::Client,
+    /// Where redirects and discovered links may connect ([`guard`]).
     policy: guard::AddressPolicy,
+    user_agent: String,
+    timeout: Duration,
     max_redirects: usize,
     max_body_bytes: u64,
     per_host_interval: Duration,
@@ -163,38 +164,21 @@ impl Fetcher {
         inner: Arc<dyn reqwest::dns::Resolve>,
         policy: guard::AddressPolicy,
     ) -> Result<Self, FetchError> {
-        let builder = || {
-            reqwest::Client::builder()
-                .user_agent(cfg.user_agent.clone())
-                .connect_timeout(cfg.connect_timeout)
-                .timeout(cfg.timeout)
-                .read_timeout(cfg.stall_timeout)
-                .default_headers(reqwest::header::HeaderMap::from_iter([(
-                    reqwest::header::ACCEPT_ENCODING,
-                    reqwest::header::HeaderValue::from_static(encoding::ACCEPT),
-                )]))
-        };
-        let built = |r: reqwest::Result<reqwest::Client>| {
-            r.map_err(|e| FetchError {
-                class: "request",
-                message: format!("cannot build the HTTP client: {e}"),
-            })
-        };
-        let client = built(
-            builder()
-                .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
-                .build(),
-        )?;
-        let guarded = built(
-            builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .dns_resolver(Arc::new(guard::GuardedResolver { inner, policy }))
-                .build(),
-        )?;
+        let client = wire::Client::new(
+            inner,
+            cfg.ca_file.as_deref(),
+            cfg.connect_timeout,
+            cfg.stall_timeout,
+        )
+        .map_err(|message| FetchError {
+            class: "request",
+            message: format!("cannot build the HTTP client: {message}"),
+        })?;
         Ok(Fetcher {
             client,
-            guarded,
             policy,
+            user_agent: cfg.user_agent.clone(),
+            timeout: cfg.timeout,
             max_redirects: cfg.max_redirects,
             max_body_bytes: cfg.max_body_bytes,
             per_host_interval: cfg.per_host_interval,
@@ -228,7 +212,6 @@ impl Fetcher {
         key: &str,
         guarded: bool,
     ) -> Arc<robots::Cached> {
-        let client = if guarded { &self.guarded } else { &self.client };
         if let Some(c) = self
             .robots
             .lock()
@@ -242,36 +225,43 @@ impl Fetcher {
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
         robots_url.set_fragment(None);
-        let (policy, fresh_for) = match client.get(robots_url).send().await {
-            Ok(r) if r.status().is_success() => {
-                let mut body = Vec::new();
-                let mut r = r;
-                let ce = r
-                    .headers()
-                    .get(reqwest::header::CONTENT_ENCODING)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                while let Ok(Some(chunk)) = r.chunk().await {
-                    body.extend_from_slice(&chunk);
-                    if body.len() > robots::MAX_BYTES {
-                        break;
-                    }
-                }
-                let body = encoding::decode(ce.as_deref(), &body, robots::MAX_BYTES as u64)
+        let policy = guarded.then_some(self.policy);
+        let asked = tokio::time::timeout(
+            self.timeout,
+            self.client.get(
+                &robots_url,
+                &self.request_headers(&Conditional::default()),
+                policy,
+                robots::MAX_BYTES as u64 * 4,
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(FetchError {
+                class: "timeout",
+                message: format!("{robots_url}: no answer within the timeout"),
+            })
+        });
+        let (policy, fresh_for) = match asked {
+            Ok(r) if (200..300).contains(&r.status) => {
+                let ce = wire::parse_head(&r.captured.received)
+                    .and_then(|h| h.header("content-encoding").map(str::to_string));
+                let body = encoding::decode(ce.as_deref(), &r.body, robots::MAX_BYTES as u64)
                     .ok()
                     .flatten()
-                    .unwrap_or(body);
+                    .unwrap_or(r.body);
                 (robots::Policy::parse(&self.agent, &body), robots::FRESH_FOR)
             }
-            Ok(r) if r.status().is_client_error() => (robots::Policy::AllowAll, robots::FRESH_FOR),
+            Ok(r) if (400..500).contains(&r.status) => {
+                (robots::Policy::AllowAll, robots::FRESH_FOR)
+            }
             Ok(r) => (
-                robots::Policy::DisallowAll(format!("HTTP {}", r.status().as_u16())),
+                robots::Policy::DisallowAll(format!("HTTP {}", r.status)),
                 robots::RETRY_UNREACHABLE,
             ),
-            Err(e) => (
-                robots::Policy::Unreachable(classify(e)),
-                robots::RETRY_UNREACHABLE,
-            ),
+            // Too long a robots.txt is read as far as the cap, like a cut one.
+            Err(e) if e.class == "body_too_large" => (robots::Policy::AllowAll, robots::FRESH_FOR),
+            Err(e) => (robots::Policy::Unreachable(e), robots::RETRY_UNREACHABLE),
         };
         let cached = Arc::new(robots::Cached {
             policy,
@@ -451,62 +441,83 @@ impl Fetcher {
         }
     }
 
+    /// The request's own header fields, in the order they are sent after
+    /// Host.
+    fn request_headers(&self, cond: &Conditional) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            ("user-agent", self.user_agent.clone()),
+            (
+                "accept",
+                "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5".to_string(),
+            ),
+            ("accept-encoding", encoding::ACCEPT.to_string()),
+        ];
+        let valid = |v: &String| reqwest::header::HeaderValue::from_str(v).is_ok();
+        if let Some(v) = cond.etag.as_ref().filter(|v| valid(v)) {
+            headers.push(("if-none-match", v.clone()));
+        }
+        if let Some(v) = cond.last_modified.as_ref().filter(|v| valid(v)) {
+            headers.push(("if-modified-since", v.clone()));
+        }
+        headers
+    }
+
+    /// One exchange and the redirects it answers with, within the timeout.
+    ///
+    /// Where each hop may connect: a discovered link (`guard`) and all its
+    /// hops pass the guard and connect to allowed addresses only; a
+    /// configured URL connects as written, and so does a redirect to its
+    /// own origin, but a redirect to another origin connects to allowed
+    /// addresses only (an operator's site cannot send the fetcher to a
+    /// private address the operator did not write).
     async fn exchange(
         &self,
         url: &reqwest::Url,
         cond: &Conditional,
         guard: Option<&guard::Guard>,
     ) -> Result<(String, Response), FetchError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"),
-        );
-        if let Some(v) = cond
-            .etag
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
-            headers.insert(header::IF_NONE_MATCH, v);
-        }
-        if let Some(v) = cond
-            .last_modified
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
-            headers.insert(header::IF_MODIFIED_SINCE, v);
-        }
-        let Some(guard) = guard else {
-            let resp = self
-                .client
-                .get(url.clone())
-                .headers(headers)
-                .send()
-                .await
-                .map_err(classify)?;
-            return self.read(resp).await;
-        };
-        // Guarded: follow redirects here, checking every hop.
+        tokio::time::timeout(self.timeout, self.follow(url, cond, guard))
+            .await
+            .unwrap_or_else(|_| {
+                Err(FetchError {
+                    class: "timeout",
+                    message: format!(
+                        "{url}: no complete response within {}",
+                        humantime::format_duration(self.timeout)
+                    ),
+                })
+            })
+    }
+
+    async fn follow(
+        &self,
+        url: &reqwest::Url,
+        cond: &Conditional,
+        guard: Option<&guard::Guard>,
+    ) -> Result<(String, Response), FetchError> {
+        let headers = self.request_headers(cond);
         let mut current = url.clone();
         for _ in 0..=self.max_redirects {
-            let resp = self
-                .guarded
-                .get(current.clone())
-                .headers(headers.clone())
-                .send()
-                .await
-                .map_err(classify)?;
-            let location = resp
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let (status, Some(location)) = (resp.status().as_u16(), location) else {
-                return self.read(resp).await;
+            let policy = match guard {
+                Some(_) => Some(self.policy),
+                None if host_key(&current) == host_key(url) => None,
+                None => Some(self.policy),
             };
-            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
-                return self.read(resp).await;
-            }
+            let reply = self
+                .client
+                .get(&current, &headers, policy, self.max_body_bytes)
+                .await?;
+            let head = wire::parse_head(&reply.captured.received).ok_or_else(|| FetchError {
+                class: "request",
+                message: format!("{current}: the response head does not parse"),
+            })?;
+            let location = head.header("location").map(str::to_string);
+            let (true, Some(location)) = (
+                matches!(reply.status, 301 | 302 | 303 | 307 | 308),
+                location,
+            ) else {
+                return self.read(current.to_string(), head, reply);
+            };
             let next = current.join(&location).map_err(|e| FetchError {
                 class: "refused",
                 message: format!(
@@ -514,10 +525,22 @@ impl Fetcher {
                     guard::REFUSED
                 ),
             })?;
-            guard.check(&next).map_err(|why| FetchError {
-                class: "refused",
-                message: format!("redirect from {current}: {why}"),
-            })?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError {
+                    class: "refused",
+                    message: format!(
+                        "{}: redirect from {current} to {next}: scheme {} is not fetched",
+                        guard::REFUSED,
+                        next.scheme()
+                    ),
+                });
+            }
+            if let Some(g) = guard {
+                g.check(&next).map_err(|why| FetchError {
+                    class: "refused",
+                    message: format!("redirect from {current}: {why}"),
+                })?;
+            }
             current = next;
         }
         Err(FetchError {
@@ -526,50 +549,16 @@ impl Fetcher {
         })
     }
 
-    /// Reads a response: headers, the body (capped), decoded.
-    async fn read(&self, mut resp: reqwest::Response) -> Result<(String, Response), FetchError> {
-        let final_url = resp.url().to_string();
-        let peer = resp.remote_addr().map(|a| a.ip().to_string());
-        let reason = resp
-            .extensions()
-            .get::<hyper::ext::ReasonPhrase>()
-            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
-        let status = resp.status().as_u16();
-        let version = format!("{:?}", resp.version());
-        let headers: Vec<(String, String)> = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        // The cap applies to the body as sent (here) and to the decoded
-        // body (below, where a compression bomb stops at the cap).
-        let announced = resp.content_length();
-        if let Some(len) = announced.filter(|l| *l > self.max_body_bytes) {
-            return Err(too_large(len, self.max_body_bytes));
-        }
-        // Room for the announced length (already under the cap) at once,
-        // instead of doubling through the chunks; at most 1 MiB on trust.
-        let mut body = Vec::with_capacity(announced.unwrap_or(0).min(1 << 20) as usize);
-        while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-            if (body.len() + chunk.len()) as u64 > self.max_body_bytes {
-                return Err(too_large(
-                    (body.len() + chunk.len()) as u64,
-                    self.max_body_bytes,
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let content_encoding = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
-            .map(|(_, v)| v.clone());
+    /// A response from its reply: the head as captured, the body decoded.
+    fn read(
+        &self,
+        final_url: String,
+        head: wire::Head,
+        reply: wire::Reply,
+    ) -> Result<(String, Response), FetchError> {
+        let body = reply.body;
         let (body, wire) =
-            match encoding::decode(content_encoding.as_deref(), &body, self.max_body_bytes) {
+            match encoding::decode(head.header("content-encoding"), &body, self.max_body_bytes) {
                 Ok(None) => (body, None),
                 Ok(Some(decoded)) => (decoded, Some(body)),
                 Err(encoding::DecodeError::TooLarge { .. }) => {
@@ -585,19 +574,17 @@ impl Fetcher {
         Ok((
             final_url,
             Response {
-                status,
-                version,
-                headers,
+                status: head.status,
+                headers: head.headers,
                 body: body.into(),
                 wire,
-                reason,
-                peer,
+                capture: reply.captured,
             },
         ))
     }
 }
 
-fn too_large(seen: u64, cap: u64) -> FetchError {
+pub(crate) fn too_large(seen: u64, cap: u64) -> FetchError {
     FetchError {
         class: "body_too_large",
         message: format!("body of at least {seen} bytes exceeds max_body_bytes = {cap}"),

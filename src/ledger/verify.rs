@@ -59,7 +59,7 @@ impl Report {
     }
 }
 
-/// Blob hashes an entry's payload refers to (keys ending in `_blob`).
+/// Blob hashes an entry's payload refers to (keys ending in `_blob`, at any depth).
 /// Most entries (unchanged fetches) refer to none: a substring test skips
 /// the JSON parse for them.
 pub(crate) fn referenced_blobs(payload: &str) -> Vec<String> {
@@ -69,10 +69,21 @@ pub(crate) fn referenced_blobs(payload: &str) -> Vec<String> {
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(payload) else {
         return vec![];
     };
-    map.iter()
-        .filter(|(k, _)| k.ends_with("_blob"))
-        .filter_map(|(_, v)| v.as_str().map(str::to_string))
-        .collect()
+    let mut out = Vec::new();
+    named_blobs(&map, &mut out);
+    out
+}
+
+/// Every string under a key ending in `_blob`, at any depth (a fetch
+/// entry's `tls.chain_blob` too).
+fn named_blobs(map: &serde_json::Map<String, Value>, out: &mut Vec<String>) {
+    for (k, v) in map {
+        match v {
+            Value::String(h) if k.ends_with("_blob") => out.push(h.clone()),
+            Value::Object(inner) => named_blobs(inner, out),
+            _ => {}
+        }
+    }
 }
 
 /// A progress callback: (what, done, total).

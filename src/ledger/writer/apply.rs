@@ -179,8 +179,23 @@ pub(super) fn apply_in(
         payload.insert("etag".into(), json!(resp.header("etag")));
         payload.insert("last_modified".into(), json!(resp.header("last-modified")));
         payload.insert("content_type".into(), json!(resp.header("content-type")));
-        if let Some(ip) = &resp.peer {
-            payload.insert("peer_ip".into(), json!(ip));
+        // Who answered: the address and port connected to and, over TLS,
+        // the session and the certificate chain the server presented.
+        let peer = resp.peer();
+        payload.insert("peer_ip".into(), json!(peer.ip().to_string()));
+        payload.insert("peer_port".into(), json!(peer.port()));
+        if let Some(tls) = &resp.capture.tls {
+            let chain = blobs::put(tx, &tls.chain_der())?;
+            payload.insert(
+                "tls".into(),
+                json!({
+                    "protocol": tls.protocol,
+                    "cipher": tls.cipher,
+                    "sni": tls.sni,
+                    "leaf_sha256": tls.leaf_sha256(),
+                    "chain_blob": chain,
+                }),
+            );
         }
     }
     let mut extracted: Option<(&Article, Fingerprint)> = None;
@@ -301,12 +316,19 @@ pub(super) fn apply_in(
     // The raw capture is the evidence of every new version: revisions
     // (re-baselines included, so that the next upgrade can re-extract it)
     // and reversions; of every fetch if the source asks.
+    // The 404 or 410 behind a `gone` is kept too: it is what shows the
+    // article was withdrawn. The request as sent is kept beside each capture.
     let keep_raw = matches!(decision, Decision::Revise(..) | Decision::Revert(..))
+        || applied.outcome == Outcome::Gone
         || report.keep_raw == KeepRaw::All;
     let mut raw_blob = None;
     if let (true, Some(resp)) = (keep_raw, response) {
-        let h = store(tx, report.prepared.raw.as_ref(), || resp.raw())?;
+        let h = store(tx, report.prepared.raw.as_ref(), || resp.raw().to_vec())?;
         payload.insert("raw_blob".into(), json!(h));
+        payload.insert(
+            "request_blob".into(),
+            json!(blobs::put(tx, resp.request())?),
+        );
         raw_blob = Some(h);
     }
     let mut text_blob = None;

@@ -117,11 +117,7 @@ pub fn prepare(
     // A delta base is needed for a new text, or for every capture kept.
     let conn = hint.and_then(|_| ledger());
     let raw = resp.raw();
-    p.raw = pack_against(
-        conn.as_ref(),
-        &raw,
-        hint.and_then(|h| h.raw_blob.as_deref()),
-    );
+    p.raw = pack_against(conn.as_ref(), raw, hint.and_then(|h| h.raw_blob.as_deref()));
     if let (Some((article, fp)), true) = (&fingerprint, new_text) {
         p.text = pack_against(
             conn.as_ref(),

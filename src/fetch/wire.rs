@@ -1,0 +1,774 @@
+//! The connection under every fetch: hyper's HTTP/1.1 client connection over
+//! a stream that records each byte written and read, so that what the ledger
+//! keeps as the request and the response is what crossed the connection,
+//! from the first byte of the request line to the last byte of the body
+//! (chunk framing, header order, case and bytes as the server sent them).
+//!
+//! Under the recorder: TCP, then TLS (rustls, the system's roots plus
+//! `[fetch] ca_file`) for `https`. The TLS layer sits below the recorder, so
+//! the recorded bytes are the HTTP message, and the connection's facts (the
+//! peer's address and port; for TLS the protocol, cipher suite, SNI name and
+//! the certificate chain as presented) are kept beside them.
+//!
+//! Only HTTP/1.1 is offered (ALPN `http/1.1`): an HTTP/2 exchange has no
+//! byte form of the message to keep, and web archives store HTTP/1 messages.
+//!
+//! Every name resolves through one resolver and, when the caller gives an
+//! [`AddressPolicy`], each address is checked before the connection is made:
+//! the check sits where the address is used, so no path around it exists.
+//!
+//! One idle connection per origin and policy is kept for the next request
+//! to that origin (fetches of one host are serial); a kept connection the
+//! server closed in the meantime is replaced once, transparently.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::rustls;
+use url::Url;
+
+use super::FetchError;
+use super::guard::{AddressPolicy, REFUSED};
+
+/// More bytes than this on one exchange (head, framing and body, as
+/// received) end it: the body cap bounds the body, this bounds the rest.
+const FRAMING_ALLOWANCE: u64 = 1 << 20;
+/// Idle connections kept across all origins.
+const MAX_IDLE: usize = 64;
+/// An idle connection older than this is closed rather than reused.
+const IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// The TLS session a response came over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// `TLSv1_3`, `TLSv1_2`.
+    pub protocol: String,
+    /// The IANA-style name rustls gives, e.g. `TLS13_AES_128_GCM_SHA256`.
+    pub cipher: String,
+    /// The name sent as SNI (none for an IP-literal host).
+    pub sni: Option<String>,
+    /// The certificates the server presented, leaf first, DER.
+    pub chain: Vec<Vec<u8>>,
+}
+
+impl Tls {
+    /// The chain as one blob: the DER certificates one after another (each
+    /// is self-delimiting), leaf first.
+    pub fn chain_der(&self) -> Vec<u8> {
+        self.chain.concat()
+    }
+
+    /// SHA-256 of the leaf certificate's DER, lower-case hex.
+    pub fn leaf_sha256(&self) -> Option<String> {
+        self.chain.first().map(|c| hex::encode(Sha256::digest(c)))
+    }
+}
+
+/// The connection's side of one exchange: the bytes each way and who answered.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// The request as written to the connection.
+    pub sent: Bytes,
+    /// The response as read from the connection (a 1xx head before it included).
+    pub received: Bytes,
+    pub peer: SocketAddr,
+    pub tls: Option<Arc<Tls>>,
+}
+
+/// A response read whole: its parsed head and body, and the capture.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// The body with the transfer coding undone (content coding kept).
+    pub body: Vec<u8>,
+    pub captured: Captured,
+}
+
+#[derive(Default)]
+struct Log {
+    sent: Vec<u8>,
+    received: Vec<u8>,
+    limit: u64,
+}
+
+fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
+    log.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A stream that keeps a copy of every byte through it.
+struct Recorder {
+    inner: Box<dyn Io>,
+    log: Arc<Mutex<Log>>,
+}
+
+impl AsyncRead for Recorder {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let new = buf.filled().get(before..).unwrap_or_default();
+            let mut log = lock(&self.log);
+            if (log.received.len() + new.len()) as u64 > log.limit {
+                return Poll::Ready(Err(io::Error::other(OVER_LIMIT)));
+            }
+            log.received.extend_from_slice(new);
+        }
+        polled
+    }
+}
+
+const OVER_LIMIT: &str = "the response exceeds max_body_bytes";
+
+impl AsyncWrite for Recorder {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            lock(&self.log)
+                .sent
+                .extend_from_slice(buf.get(..n).unwrap_or_default());
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// One open connection and its facts.
+struct Connection {
+    send: SendRequest<Empty<Bytes>>,
+    log: Arc<Mutex<Log>>,
+    peer: SocketAddr,
+    tls: Option<Arc<Tls>>,
+}
+
+struct Idle {
+    origin: String,
+    policy: Option<AddressPolicy>,
+    since: Instant,
+    conn: Connection,
+}
+
+/// The HTTP client every fetch goes through.
+#[derive(Clone)]
+pub struct Client {
+    resolver: Arc<dyn reqwest::dns::Resolve>,
+    tls: Arc<rustls::ClientConfig>,
+    connect_timeout: Duration,
+    stall_timeout: Duration,
+    idle: Arc<Mutex<Vec<Idle>>>,
+}
+
+/// The CA certificates in a PEM file: an unreadable file, or one with no
+/// certificate, is an error naming it.
+pub fn ca_certificates(
+    path: &Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("{}: cannot read PEM certificates: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// The roots TLS trusts: the system's, plus the certificates in `ca_file`.
+pub fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, String> {
+    let mut store = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    store.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        for c in ca_certificates(path)? {
+            store
+                .add(c)
+                .map_err(|e| format!("{}: a certificate is not usable: {e}", path.display()))?;
+        }
+    }
+    Ok(store)
+}
+
+fn origin(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+fn connect_error(message: String) -> FetchError {
+    FetchError {
+        class: "connect",
+        message,
+    }
+}
+
+/// A hyper error as a fetch error: its class and its chain of causes.
+fn hyper_error(e: &hyper::Error) -> FetchError {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    let mut over = false;
+    while let Some(s) = source {
+        over |= s.to_string() == OVER_LIMIT;
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    let class = if over {
+        "body_too_large"
+    } else if e.is_timeout() {
+        "timeout"
+    } else {
+        "request"
+    };
+    FetchError { class, message }
+}
+
+impl Client {
+    pub fn new(
+        resolver: Arc<dyn reqwest::dns::Resolve>,
+        ca_file: Option<&Path>,
+        connect_timeout: Duration,
+        stall_timeout: Duration,
+    ) -> Result<Client, String> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots(ca_file)?)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Client {
+            resolver,
+            tls: Arc::new(config),
+            connect_timeout,
+            stall_timeout,
+            idle: Arc::default(),
+        })
+    }
+
+    /// The addresses of `url`'s host, those `policy` refuses left out (an
+    /// error when none is left).
+    async fn addresses(
+        &self,
+        url: &Url,
+        policy: Option<AddressPolicy>,
+    ) -> Result<Vec<SocketAddr>, FetchError> {
+        let port = url.port_or_known_default().unwrap_or(80);
+        let all: Vec<SocketAddr> = match url.host() {
+            Some(url::Host::Ipv4(a)) => vec![SocketAddr::new(IpAddr::V4(a), port)],
+            Some(url::Host::Ipv6(a)) => vec![SocketAddr::new(IpAddr::V6(a), port)],
+            Some(url::Host::Domain(name)) => {
+                let name: reqwest::dns::Name = name.parse().map_err(|_| FetchError {
+                    class: "invalid_url",
+                    message: format!("{url}: {name:?} is not a host name"),
+                })?;
+                let resolved =
+                    tokio::time::timeout(self.connect_timeout, self.resolver.resolve(name))
+                        .await
+                        .map_err(|_| FetchError {
+                            class: "timeout",
+                            message: format!(
+                                "resolving {}: no answer within the connect timeout",
+                                url.host_str().unwrap_or_default()
+                            ),
+                        })?
+                        .map_err(|e| {
+                            connect_error(format!(
+                                "resolving {}: {e}",
+                                url.host_str().unwrap_or_default()
+                            ))
+                        })?;
+                resolved.map(|a| SocketAddr::new(a.ip(), port)).collect()
+            }
+            None => {
+                return Err(FetchError {
+                    class: "invalid_url",
+                    message: format!("{url}: no host"),
+                });
+            }
+        };
+        let Some(policy) = policy else {
+            return Ok(all);
+        };
+        let (ok, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
+            all.into_iter().partition(|a| policy.allows(a.ip()));
+        if ok.is_empty() {
+            let shown: Vec<String> = refused.iter().map(|a| a.ip().to_string()).collect();
+            return Err(FetchError {
+                class: "refused",
+                message: format!(
+                    "{REFUSED}: {} resolves to {} (a private address; set allow_private_networks = true to allow)",
+                    url.host_str().unwrap_or_default(),
+                    if shown.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        shown.join(", ")
+                    }
+                ),
+            });
+        }
+        Ok(ok)
+    }
+
+    async fn connect(
+        &self,
+        url: &Url,
+        policy: Option<AddressPolicy>,
+    ) -> Result<Connection, FetchError> {
+        let addresses = self.addresses(url, policy).await?;
+        let deadline = Instant::now() + self.connect_timeout;
+        let mut last = None;
+        let mut tcp = None;
+        for addr in addresses {
+            match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    tcp = Some((s, addr));
+                    break;
+                }
+                Ok(Err(e)) => last = Some(connect_error(format!("connecting to {addr}: {e}"))),
+                Err(_) => {
+                    last = Some(FetchError {
+                        class: "timeout",
+                        message: format!(
+                            "connecting to {addr}: no answer within the connect timeout"
+                        ),
+                    });
+                    break;
+                }
+            }
+        }
+        let Some((tcp, peer)) = tcp else {
+            return Err(last.unwrap_or_else(|| connect_error(format!("{url}: no address"))));
+        };
+        let _ = tcp.set_nodelay(true);
+        let (stream, tls): (Box<dyn Io>, Option<Arc<Tls>>) = match url.scheme() {
+            "https" => {
+                let host = url.host_str().unwrap_or_default();
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let name =
+                    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+                        FetchError {
+                            class: "invalid_url",
+                            message: format!("{url}: {e}"),
+                        }
+                    })?;
+                let sni = matches!(name, rustls::pki_types::ServerName::DnsName(_))
+                    .then(|| host.to_string());
+                let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+                let stream = tokio::time::timeout_at(deadline, connector.connect(name, tcp))
+                    .await
+                    .map_err(|_| FetchError {
+                        class: "timeout",
+                        message: format!(
+                            "TLS handshake with {peer}: no answer within the connect timeout"
+                        ),
+                    })?
+                    .map_err(|e| connect_error(format!("TLS handshake with {peer}: {e}")))?;
+                let (_, session) = stream.get_ref();
+                let facts = Tls {
+                    protocol: session
+                        .protocol_version()
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("?")
+                        .to_string(),
+                    cipher: session
+                        .negotiated_cipher_suite()
+                        .and_then(|c| c.suite().as_str())
+                        .unwrap_or("?")
+                        .to_string(),
+                    sni,
+                    chain: session
+                        .peer_certificates()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|c| c.as_ref().to_vec())
+                        .collect(),
+                };
+                (Box::new(stream), Some(Arc::new(facts)))
+            }
+            "http" => (Box::new(tcp), None),
+            other => {
+                return Err(FetchError {
+                    class: "invalid_url",
+                    message: format!("{url}: scheme {other} is not fetched"),
+                });
+            }
+        };
+        let log = Arc::new(Mutex::new(Log::default()));
+        let io = TokioIo::new(Recorder {
+            inner: stream,
+            log: log.clone(),
+        });
+        let (send, conn) = http1::Builder::new()
+            .max_headers(512)
+            .writev(false)
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .allow_spaces_after_header_name_in_responses(true)
+            .ignore_invalid_headers_in_responses(true)
+            .handshake(io)
+            .await
+            .map_err(|e| hyper_error(&e))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Connection {
+            send,
+            log,
+            peer,
+            tls,
+        })
+    }
+
+    /// An idle connection to `url`'s origin made under `policy`, if one is kept.
+    fn take_idle(&self, url: &Url, policy: Option<AddressPolicy>) -> Option<Connection> {
+        let key = origin(url);
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.retain(|i| i.since.elapsed() < IDLE_FOR && !i.conn.send.is_closed());
+        let at = idle
+            .iter()
+            .position(|i| i.origin == key && i.policy == policy)?;
+        Some(idle.swap_remove(at).conn)
+    }
+
+    fn keep_idle(&self, url: &Url, policy: Option<AddressPolicy>, conn: Connection) {
+        if conn.send.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() >= MAX_IDLE {
+            idle.remove(0);
+        }
+        idle.push(Idle {
+            origin: origin(url),
+            policy,
+            since: Instant::now(),
+            conn,
+        });
+    }
+
+    /// One GET of `url` with `headers`, reading the body up to `max_body`
+    /// bytes. `policy`, when given, is checked on every address connected to.
+    pub async fn get(
+        &self,
+        url: &Url,
+        headers: &[(&str, String)],
+        policy: Option<AddressPolicy>,
+        max_body: u64,
+    ) -> Result<Reply, FetchError> {
+        if let Some(conn) = self.take_idle(url, policy) {
+            match self.exchange(conn, url, headers, max_body).await {
+                Ok((reply, conn)) => {
+                    self.keep_idle(url, policy, conn);
+                    return Ok(reply);
+                }
+                // The server closed the kept connection before answering:
+                // the request is sent again on a new one.
+                Err(Stale::Closed) => {}
+                Err(Stale::Failed(e)) => return Err(e),
+            }
+        }
+        let conn = self.connect(url, policy).await?;
+        match self.exchange(conn, url, headers, max_body).await {
+            Ok((reply, conn)) => {
+                self.keep_idle(url, policy, conn);
+                Ok(reply)
+            }
+            Err(Stale::Closed) => Err(FetchError {
+                class: "request",
+                message: format!("{url}: the connection closed before a response"),
+            }),
+            Err(Stale::Failed(e)) => Err(e),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        mut conn: Connection,
+        url: &Url,
+        headers: &[(&str, String)],
+        max_body: u64,
+    ) -> Result<(Reply, Connection), Stale> {
+        {
+            let mut log = lock(&conn.log);
+            log.sent.clear();
+            log.received.clear();
+            log.limit = max_body.saturating_add(FRAMING_ALLOWANCE);
+        }
+        if conn.send.ready().await.is_err() {
+            return Err(Stale::Closed);
+        }
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => String::new(),
+        };
+        let mut request = hyper::Request::get(target.as_str()).header(hyper::header::HOST, host);
+        for (k, v) in headers {
+            request = request.header(*k, v.as_str());
+        }
+        let request = request.body(Empty::new()).map_err(|e| {
+            Stale::Failed(FetchError {
+                class: "invalid_url",
+                message: format!("{url}: {e}"),
+            })
+        })?;
+        let response = match conn.send.send_request(request).await {
+            Ok(r) => r,
+            Err(e)
+                if lock(&conn.log).received.is_empty()
+                    && (e.is_incomplete_message() || e.is_canceled() || e.is_closed()) =>
+            {
+                return Err(Stale::Closed);
+            }
+            Err(e) => return Err(Stale::Failed(hyper_error(&e))),
+        };
+        let status = response.status().as_u16();
+        let announced = response
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(len) = announced.filter(|l| *l > max_body) {
+            return Err(Stale::Failed(super::too_large(len, max_body)));
+        }
+        let mut body = response.into_body();
+        let mut out = Vec::with_capacity(announced.unwrap_or(0).min(1 << 20) as usize);
+        loop {
+            let frame = match tokio::time::timeout(self.stall_timeout, body.frame()).await {
+                Err(_) => {
+                    return Err(Stale::Failed(FetchError {
+                        class: "timeout",
+                        message: format!(
+                            "{url}: the body stalled (nothing for {})",
+                            humantime::format_duration(self.stall_timeout)
+                        ),
+                    }));
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(Stale::Failed(hyper_error(&e))),
+                Ok(Some(Ok(f))) => f,
+            };
+            if let Ok(data) = frame.into_data() {
+                if (out.len() + data.len()) as u64 > max_body {
+                    return Err(Stale::Failed(super::too_large(
+                        (out.len() + data.len()) as u64,
+                        max_body,
+                    )));
+                }
+                out.extend_from_slice(&data);
+            }
+        }
+        let (sent, received) = {
+            let mut log = lock(&conn.log);
+            (
+                std::mem::take(&mut log.sent),
+                std::mem::take(&mut log.received),
+            )
+        };
+        let captured = Captured {
+            sent: sent.into(),
+            received: received.into(),
+            peer: conn.peer,
+            tls: conn.tls.clone(),
+        };
+        Ok((
+            Reply {
+                status,
+                body: out,
+                captured,
+            },
+            conn,
+        ))
+    }
+}
+
+enum Stale {
+    /// A kept connection was closed before the request got an answer.
+    Closed,
+    Failed(FetchError),
+}
+
+/// The final response's head in a capture: the status line's version,
+/// status and reason, and the header fields in order, each as sent (a
+/// value's bytes read as Latin-1 when they are not UTF-8). Informational
+/// (1xx) heads before it are skipped. `None` when no head parses.
+pub fn parse_head(raw: &[u8]) -> Option<Head> {
+    let mut rest = raw;
+    loop {
+        let (end, skip) = match memchr::memmem::find(rest, b"\r\n\r\n") {
+            Some(i) => (i, 4),
+            None => (memchr::memmem::find(rest, b"\n\n")?, 2),
+        };
+        let head = rest.get(..end)?;
+        let mut lines = head
+            .split(|b| *b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+        let status_line = latin1(lines.next()?);
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next()?.to_string();
+        let status: u16 = parts.next()?.trim().parse().ok()?;
+        let reason = parts.next().unwrap_or("").to_string();
+        if (100..200).contains(&status) && status != 101 {
+            rest = rest.get(end + skip..)?;
+            continue;
+        }
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for line in lines {
+            if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+                // An obsolete folded line continues the previous value.
+                if let Some((_, v)) = headers.last_mut() {
+                    v.push(' ');
+                    v.push_str(latin1(line).trim());
+                }
+                continue;
+            }
+            let text = latin1(line);
+            if let Some((k, v)) = text.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        return Some(Head {
+            version,
+            status,
+            reason,
+            headers,
+            body_at: raw.len() - rest.len() + end + skip,
+        });
+    }
+}
+
+/// A value's bytes as text: UTF-8 when they are, else Latin-1 (each byte
+/// its code point), so that no byte becomes a replacement character.
+fn latin1(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes.iter().map(|b| *b as char).collect(),
+    }
+}
+
+/// A response head read from a capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    /// Where the body starts in the capture.
+    pub body_at: usize,
+}
+
+impl Head {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// True when the body is sent in chunks (`Transfer-Encoding: chunked`).
+    pub fn chunked(&self) -> bool {
+        self.headers.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("transfer-encoding")
+                && v.to_ascii_lowercase().contains("chunked")
+        })
+    }
+}
+
+/// Undoes chunked framing: the chunks' data, or `None` when the framing
+/// is broken. At most `cap` bytes of data.
+pub fn dechunk(mut raw: &[u8], cap: u64) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = memchr::memchr(b'\n', raw)?;
+        let line = raw.get(..line_end)?;
+        let size_text = latin1(line);
+        let size_text = size_text.split(';').next()?.trim();
+        let size = usize::from_str_radix(size_text, 16).ok()?;
+        raw = raw.get(line_end + 1..)?;
+        if size == 0 {
+            return Some(out);
+        }
+        if (out.len() + size) as u64 > cap {
+            return None;
+        }
+        out.extend_from_slice(raw.get(..size)?);
+        raw = raw.get(size..)?;
+        raw = raw
+            .strip_prefix(b"\r\n")
+            .or_else(|| raw.strip_prefix(b"\n"))?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_keep_order_case_and_bytes() {
+        let raw = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 Fine Thanks\r\nSet-Cookie: a\r\nX-First: 1\r\nset-COOKIE: b\r\nX-Latin: caf\xe9\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nabcd\r\n0\r\n\r\n";
+        let head = parse_head(raw).unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(head.reason, "Fine Thanks");
+        assert_eq!(head.version, "HTTP/1.1");
+        let names: Vec<&str> = head.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Set-Cookie",
+                "X-First",
+                "set-COOKIE",
+                "X-Latin",
+                "Transfer-Encoding"
+            ]
+        );
+        assert_eq!(head.header("x-latin"), Some("caf\u{e9}"));
+        assert!(head.chunked());
+        assert_eq!(dechunk(&raw[head.body_at..], 100).unwrap(), b"abcd");
+        assert_eq!(dechunk(&raw[head.body_at..], 3), None, "the cap holds");
+        assert_eq!(dechunk(b"zz\r\n", 100), None);
+        assert_eq!(
+            dechunk(b"5\r\nab", 100),
+            None,
+            "a cut chunk is broken framing"
+        );
+    }
+}
