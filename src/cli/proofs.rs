@@ -326,12 +326,27 @@ pub fn verify_bundle(
         tsa_ca,
     };
     match bundle::verify(&bytes, &trust) {
-        Ok(lines) => {
-            for l in lines {
+        Ok(v) => {
+            for l in &v.summary {
                 writeln!(out, "{l}")?;
             }
-            writeln!(out, "OK: {} verifies", file.display())?;
-            Ok(0)
+            if !v.not_checked.is_empty() {
+                writeln!(out, "\nNOT CHECKED:")?;
+                for l in &v.not_checked {
+                    writeln!(out, "  - {l}")?;
+                }
+            }
+            writeln!(out, "\nDetails:")?;
+            for l in &v.details {
+                writeln!(out, "  {l}")?;
+            }
+            let verdict = match v.exit_code() {
+                0 => "OK: verified, everything checked".to_string(),
+                4 => "OK, EXCEPT what NOT CHECKED lists: verified".to_string(),
+                _ => "CONTAINER RE-PACKED; contents verified".to_string(),
+            };
+            writeln!(out, "\n{verdict}: {}", file.display())?;
+            Ok(v.exit_code())
         }
         Err(e) => Err(check_failed(format!("{}: FAILED: {e}", file.display()))),
     }

@@ -2,11 +2,14 @@
 //! raw captures, readable by standard web-archive tools (warcio, pywb):
 //!
 //! - `warcinfo` first, naming the software and the ledger head;
-//! - for each fetch whose raw response is stored: a `request` record (the
-//!   GET it made, reconstructed: method, path, Host) and a `response`
-//!   record holding the capture, with `WARC-Payload-Digest` (SHA-256 of the
-//!   body, equal to the fetch entry's `body_sha256`) and `WARC-Block-Digest`
-//!   (SHA-256 of the whole HTTP message, equal to its `raw_blob` key);
+//! - for each fetch whose raw response is stored, the records
+//!   [`capture_records`] writes: the `request` exactly as sent (its
+//!   `request_blob`), the `response` exactly as received (`WARC-Block-Digest`
+//!   equal to its `raw_blob` key, `WARC-Payload-Digest` over the body as
+//!   stored), each with `WARC-IP-Address`; for HTTPS two `metadata` records
+//!   (the TLS session's facts, and the certificate chain in PEM). Captures
+//!   recorded before requests were kept have no `request` record: none is
+//!   made up;
 //! - for an `unchanged` fetch whose body is byte-identical to a stored
 //!   capture: a `revisit` (identical-payload-digest); for a `not_modified`
 //!   fetch: a `revisit` (server-not-modified);
@@ -40,23 +43,35 @@ pub(crate) fn record_id(seq: i64, kind: &str) -> String {
     )
 }
 
+/// One record, uncompressed: version line, header fields, the block.
+pub(crate) fn record(headers: &[(&str, String)], block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len() + 512);
+    out.extend_from_slice(b"WARC/1.1\r\n");
+    for (k, v) in headers {
+        out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+    }
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", block.len()).as_bytes());
+    out.extend_from_slice(block);
+    out.extend_from_slice(b"\r\n\r\n");
+    out
+}
+
+/// A record as one gzip member (WARC's `.warc.gz` layout).
+pub(crate) fn gzip(record: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut gz = GzEncoder::new(
+        Vec::with_capacity(record.len() / 3 + 512),
+        Compression::default(),
+    );
+    gz.write_all(record)?;
+    gz.finish()
+}
+
 pub(crate) fn write_record(
     out: &mut dyn Write,
     headers: &[(&str, String)],
     block: &[u8],
 ) -> std::io::Result<()> {
-    let mut gz = GzEncoder::new(
-        Vec::with_capacity(block.len() / 3 + 512),
-        Compression::default(),
-    );
-    gz.write_all(b"WARC/1.1\r\n")?;
-    for (k, v) in headers {
-        gz.write_all(format!("{k}: {v}\r\n").as_bytes())?;
-    }
-    gz.write_all(format!("Content-Length: {}\r\n\r\n", block.len()).as_bytes())?;
-    gz.write_all(block)?;
-    gz.write_all(b"\r\n\r\n")?;
-    out.write_all(&gz.finish()?)
+    out.write_all(&gzip(&record(headers, block))?)
 }
 
 pub(crate) fn digest(bytes: &[u8]) -> String {
@@ -77,7 +92,153 @@ pub(crate) fn warc_date(t: &str) -> String {
 struct Capture {
     record_id: String,
     date: String,
+    /// The response record's `WARC-Payload-Digest`.
     payload_sha: String,
+    /// SHA-256 of the body as sent with its transfer coding undone (the
+    /// fetch entry's `wire_sha256`, or `body_sha256` when not encoded).
+    entity_sha: String,
+}
+
+/// The blobs a fetch entry's capture records are made of.
+pub(crate) struct CaptureBlobs {
+    pub raw: Vec<u8>,
+    pub request: Option<Vec<u8>>,
+    pub chain: Option<Vec<u8>>,
+}
+
+impl CaptureBlobs {
+    /// Reads the blobs fetch entry payload `p` names (`raw_blob`,
+    /// `request_blob`, `tls.chain_blob`); `None` without a `raw_blob`.
+    pub(crate) fn of(
+        p: &Value,
+        get: &mut dyn FnMut(&str) -> Result<Vec<u8>, ExportError>,
+    ) -> Result<Option<CaptureBlobs>, ExportError> {
+        let Some(raw) = p.get("raw_blob").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let request = p.get("request_blob").and_then(Value::as_str);
+        let chain = p
+            .get("tls")
+            .and_then(|t| t.get("chain_blob"))
+            .and_then(Value::as_str);
+        Ok(Some(CaptureBlobs {
+            raw: get(raw)?,
+            request: request.map(&mut *get).transpose()?,
+            chain: chain.map(&mut *get).transpose()?,
+        }))
+    }
+}
+
+/// The records of one capture, uncompressed, and which is the response.
+pub(crate) struct CaptureRecords {
+    pub records: Vec<Vec<u8>>,
+    /// Index of the `response` record in `records`.
+    pub response: usize,
+    pub response_id: String,
+    pub payload_sha: String,
+}
+
+/// The records of one stored capture: the `request` as sent (when it was
+/// recorded), the `response` exactly as received, and, for a TLS exchange,
+/// a `metadata` record with the session's facts and one with the server's
+/// certificate chain in PEM, both concurrent to the response. The same for
+/// the export and for bundles, so that a verifier rebuilds them from the
+/// entry and its blobs.
+///
+/// `WARC-Payload-Digest` is over the body as it is stored in the record
+/// (after the head, chunk framing included when the server chunked it):
+/// what warcio and cdxj-indexer compute and check.
+pub(crate) fn capture_records(seq: i64, p: &Value, blobs: &CaptureBlobs) -> CaptureRecords {
+    let s = |k: &str| {
+        p.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (url, date) = (s("final_url"), warc_date(&s("started_at")));
+    let ip = p.get("peer_ip").and_then(Value::as_str);
+    let seq_header = ("WARC-Newsledger-Seq", seq.to_string());
+    let response_id = record_id(seq, "response");
+    let mut records = Vec::new();
+    let common = |kind: &str, id: String| -> Vec<(&'static str, String)> {
+        let mut h = vec![
+            ("WARC-Type", kind.to_string()),
+            ("WARC-Record-ID", id),
+            ("WARC-Date", date.clone()),
+            ("WARC-Target-URI", url.clone()),
+        ];
+        if let Some(ip) = ip {
+            h.push(("WARC-IP-Address", ip.to_string()));
+        }
+        h
+    };
+    if let Some(request) = &blobs.request {
+        let mut h = common("request", record_id(seq, "request"));
+        h.extend([
+            ("WARC-Concurrent-To", response_id.clone()),
+            ("WARC-Block-Digest", digest(request)),
+            seq_header.clone(),
+            ("Content-Type", "application/http; msgtype=request".into()),
+        ]);
+        records.push(record(&h, request));
+    }
+    let body_at = crate::fetch::wire::parse_head(&blobs.raw).map_or(blobs.raw.len(), |h| h.body_at);
+    let payload_sha = digest(blobs.raw.get(body_at..).unwrap_or_default());
+    let mut h = common("response", response_id.clone());
+    h.extend([
+        ("WARC-Payload-Digest", payload_sha.clone()),
+        ("WARC-Block-Digest", digest(&blobs.raw)),
+        seq_header.clone(),
+        ("Content-Type", "application/http; msgtype=response".into()),
+    ]);
+    let response = records.len();
+    records.push(record(&h, &blobs.raw));
+    if let Some(tls) = p.get("tls") {
+        let t = |k: &str| tls.get(k).and_then(Value::as_str).unwrap_or("");
+        let mut fields = String::new();
+        if let Some(ip) = ip {
+            let port = p.get("peer_port").and_then(Value::as_u64).unwrap_or(0);
+            fields.push_str(&format!("peer: {ip}:{port}\r\n"));
+        }
+        for (k, v) in [
+            ("tls-protocol", t("protocol")),
+            ("tls-cipher-suite", t("cipher")),
+            ("tls-server-name", t("sni")),
+            ("tls-leaf-certificate-sha256", t("leaf_sha256")),
+            ("tls-certificate-chain-blob", t("chain_blob")),
+        ] {
+            fields.push_str(&format!("{k}: {v}\r\n"));
+        }
+        let mut h = common("metadata", record_id(seq, "metadata"));
+        h.extend([
+            ("WARC-Concurrent-To", response_id.clone()),
+            ("WARC-Block-Digest", digest(fields.as_bytes())),
+            seq_header.clone(),
+            ("Content-Type", "application/warc-fields".into()),
+        ]);
+        records.push(record(&h, fields.as_bytes()));
+        if let Some(chain) = &blobs.chain {
+            let pem: String = crate::proof::x509::split_chain(chain)
+                .unwrap_or_default()
+                .into_iter()
+                .map(crate::proof::x509::pem)
+                .collect();
+            let mut h = common("metadata", record_id(seq, "certificates"));
+            h.extend([
+                ("WARC-Concurrent-To", response_id.clone()),
+                ("WARC-Block-Digest", digest(pem.as_bytes())),
+                seq_header,
+                ("Content-Type", "application/x-pem-file".into()),
+            ]);
+            records.push(record(&h, pem.as_bytes()));
+        }
+    }
+    CaptureRecords {
+        records,
+        response,
+        response_id,
+        payload_sha,
+    }
 }
 
 /// Writes the WARC file. Returns the number of records.
@@ -142,66 +303,25 @@ pub fn export(conn: &Connection, out: &mut dyn Write) -> Result<u64, ExportError
         };
         let (url, date, outcome) = (s("final_url"), warc_date(&s("started_at")), s("outcome"));
         let seq_header = ("WARC-Newsledger-Seq", seq.to_string());
-        if let Some(raw_key) = p.get("raw_blob").and_then(Value::as_str) {
-            let raw = blobs::get(conn, raw_key)?;
-            let body_at = raw
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map_or(raw.len(), |i| i + 4);
-            let parsed = url::Url::parse(&url).ok();
-            let target = parsed
-                .as_ref()
-                .map_or("/".to_string(), |u| match u.query() {
-                    Some(q) => format!("{}?{q}", u.path()),
-                    None => u.path().to_string(),
-                });
-            let host = parsed.as_ref().and_then(|u| {
-                u.host_str().map(|h| match u.port() {
-                    Some(port) => format!("{h}:{port}"),
-                    None => h.to_string(),
-                })
-            });
-            let request = format!(
-                "GET {target} HTTP/1.1\r\nHost: {}\r\n\r\n",
-                host.unwrap_or_default()
-            );
-            let response_id = record_id(seq, "response");
-            write_record(
-                out,
-                &[
-                    ("WARC-Type", "request".into()),
-                    ("WARC-Record-ID", record_id(seq, "request")),
-                    ("WARC-Date", date.clone()),
-                    ("WARC-Target-URI", url.clone()),
-                    ("WARC-Concurrent-To", response_id.clone()),
-                    ("WARC-Block-Digest", digest(request.as_bytes())),
-                    seq_header.clone(),
-                    ("Content-Type", "application/http; msgtype=request".into()),
-                ],
-                request.as_bytes(),
-            )?;
-            let payload_sha = digest(raw.get(body_at..).unwrap_or_default());
-            write_record(
-                out,
-                &[
-                    ("WARC-Type", "response".into()),
-                    ("WARC-Record-ID", response_id.clone()),
-                    ("WARC-Date", date.clone()),
-                    ("WARC-Target-URI", url.clone()),
-                    ("WARC-Payload-Digest", payload_sha.clone()),
-                    ("WARC-Block-Digest", format!("sha256:{raw_key}")),
-                    seq_header,
-                    ("Content-Type", "application/http; msgtype=response".into()),
-                ],
-                &raw,
-            )?;
-            records += 2;
+        let mut get = |h: &str| blobs::get(conn, h).map_err(ExportError::from);
+        if let Some(capture) = CaptureBlobs::of(&p, &mut get)? {
+            let w = capture_records(seq, &p, &capture);
+            for r in &w.records {
+                out.write_all(&gzip(r)?)?;
+            }
+            records += w.records.len() as u64;
+            let entity = p
+                .get("wire_sha256")
+                .and_then(Value::as_str)
+                .unwrap_or(&s("body_sha256"))
+                .to_string();
             last.insert(
                 url,
                 Capture {
-                    record_id: response_id,
+                    record_id: w.response_id,
                     date,
-                    payload_sha,
+                    payload_sha: w.payload_sha,
+                    entity_sha: format!("sha256:{entity}"),
                 },
             );
             continue;
@@ -215,7 +335,7 @@ pub fn export(conn: &Connection, out: &mut dyn Write) -> Result<u64, ExportError
                     p.get("wire_sha256")
                         .and_then(Value::as_str)
                         .unwrap_or(&s("body_sha256"))
-                ) == cap.payload_sha =>
+                ) == cap.entity_sha =>
             {
                 "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
             }

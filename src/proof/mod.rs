@@ -7,4 +7,5 @@ pub mod checkpoint;
 pub mod log;
 pub mod note;
 pub mod tsa;
+pub mod x509;
 pub mod zip;

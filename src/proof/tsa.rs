@@ -118,6 +118,9 @@ pub struct Stamped {
     /// The same as RFC 3339, when it parses.
     pub time: Option<String>,
     pub serial: String,
+    /// The first certificate the token carries (DER), normally the TSA's
+    /// own: whom the token names as its signer.
+    pub certificate: Option<Vec<u8>>,
 }
 
 /// Checks a TimeStampResp for `data`: status granted, a SignedData token
@@ -159,6 +162,12 @@ pub fn check_reply(reply: &[u8], data: &[u8], nonce: Option<&[u8; 8]>) -> Result
         return Err("the token stamps another document (its imprint is not our hash)".into());
     }
     let serial = hex::encode(expect(&tst, 3, 0x02, "serial number")?.content);
+    let certificate = signed.get(3).filter(|t| t.tag == 0xa0).and_then(|set| {
+        let (_, rest) = next(set.content).ok()?;
+        set.content
+            .get(..set.content.len() - rest.len())
+            .map(<[u8]>::to_vec)
+    });
     let generalized = expect(&tst, 4, 0x18, "time")?.content;
     let gen_time =
         String::from_utf8(generalized.to_vec()).map_err(|_| "the token's time is not text")?;
@@ -195,6 +204,7 @@ pub fn check_reply(reply: &[u8], data: &[u8], nonce: Option<&[u8; 8]>) -> Result
         gen_time,
         time,
         serial,
+        certificate,
     })
 }
 

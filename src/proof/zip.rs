@@ -72,55 +72,123 @@ pub fn write(members: &[(String, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-/// Reads the members of a canonical bundle ZIP: each member's CRC is
-/// checked, then the whole file must equal [`write`] of its members.
+/// Reads the members of any ZIP a bundle may have been re-packed into:
+/// through its central directory, members stored or deflated, each one's
+/// CRC-32 checked. Whether the file is the canonical layout is the
+/// caller's question (`write(&members) == bytes`).
+///
+/// Bounded: at most 10,000 members, and at most 64 times the file's size
+/// plus 64 MiB of content in all, whatever sizes the headers declare (a
+/// deflate bomb stops there). ZIP64 and encrypted members are refused.
 pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let mut members = Vec::new();
-    let mut at = 0usize;
-    let get = |at: usize, n: usize| -> Result<&[u8], String> {
+    let le16 = |i: usize| -> Result<usize, String> {
         bytes
-            .get(at..at + n)
+            .get(i..i + 2)
+            .and_then(|x| x.try_into().ok())
+            .map(|x| u16::from_le_bytes(x) as usize)
             .ok_or_else(|| "the ZIP file is cut short".to_string())
     };
-    let le16 = |b: &[u8], i: usize| {
-        b.get(i..i + 2)
+    let le32 = |i: usize| -> Result<u32, String> {
+        bytes
+            .get(i..i + 4)
             .and_then(|x| x.try_into().ok())
-            .map_or(0, |x| u16::from_le_bytes(x) as usize)
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| "the ZIP file is cut short".to_string())
     };
-    let le32 = |b: &[u8], i: usize| {
-        b.get(i..i + 4)
-            .and_then(|x| x.try_into().ok())
-            .map_or(0, u32::from_le_bytes)
-    };
-    while get(at, 4)? == LOCAL.to_le_bytes() {
-        let h = get(at, 30)?;
-        let crc = le32(h, 14);
-        let size = le32(h, 18) as usize;
-        let name_len = le16(h, 26);
-        let extra = le16(h, 28);
-        let name = String::from_utf8(get(at + 30, name_len)?.to_vec())
-            .map_err(|_| format!("ZIP member at offset {at}: its name is not UTF-8"))?;
-        let data = get(at + 30 + name_len + extra, size)?.to_vec();
+    // The end record: the last signature within its comment's reach.
+    let earliest = bytes.len().saturating_sub(22 + 65_535);
+    let end = (earliest..=bytes.len().saturating_sub(22))
+        .rev()
+        .find(|&i| le32(i).ok() == Some(END))
+        .ok_or("not a ZIP file (no end of central directory)")?;
+    let count = le16(end + 10)?;
+    let mut at = le32(end + 16)? as usize;
+    if count > 10_000 || le32(end + 16)? == u32::MAX {
+        return Err("the ZIP file has too many members, or is ZIP64 (not a bundle)".into());
+    }
+    let budget = (bytes.len() as u64).saturating_mul(64) + (64 << 20);
+    let mut used = 0u64;
+    let mut members: Vec<(String, Vec<u8>)> = Vec::with_capacity(count);
+    for _ in 0..count {
+        if le32(at)? != CENTRAL {
+            return Err(format!(
+                "the ZIP central directory is damaged at offset {at}"
+            ));
+        }
+        let flags = le16(at + 8)?;
+        let method = le16(at + 10)?;
+        let crc = le32(at + 16)?;
+        let packed = le32(at + 20)? as usize;
+        let size = le32(at + 24)? as u64;
+        let (name_len, extra, comment) = (le16(at + 28)?, le16(at + 30)?, le16(at + 32)?);
+        let local = le32(at + 42)? as usize;
+        let name = bytes
+            .get(at + 46..at + 46 + name_len)
+            .ok_or("the ZIP file is cut short")?;
+        let name = String::from_utf8(name.to_vec())
+            .map_err(|_| format!("ZIP member at offset {local}: its name is not UTF-8"))?;
+        at += 46 + name_len + extra + comment;
+        if flags & 1 != 0 {
+            return Err(format!("member {name}: encrypted"));
+        }
+        if le32(local)? != LOCAL {
+            return Err(format!("member {name}: no local header at offset {local}"));
+        }
+        let start = local + 30 + le16(local + 26)? + le16(local + 28)?;
+        let raw = bytes
+            .get(start..start + packed)
+            .ok_or_else(|| format!("member {name}: cut short"))?;
+        used += size;
+        if used > budget {
+            return Err(format!(
+                "member {name}: the members would unpack to more than {budget} bytes (a ZIP bomb, or not a bundle)"
+            ));
+        }
+        let data = match method {
+            0 => raw.to_vec(),
+            8 => {
+                use std::io::Read;
+                let mut out = Vec::with_capacity(size.min(1 << 24) as usize);
+                flate2::read::DeflateDecoder::new(raw)
+                    .take(size + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| format!("member {name}: does not inflate: {e}"))?;
+                out
+            }
+            m => return Err(format!("member {name}: compression method {m} is not read")),
+        };
+        if data.len() as u64 != size {
+            return Err(format!(
+                "member {name}: holds {} bytes, its header says {size}",
+                data.len()
+            ));
+        }
         if crc32fast::hash(&data) != crc {
             return Err(format!(
                 "member {name}: its bytes do not match their CRC-32 (the member was altered)"
             ));
         }
-        at += 30 + name_len + extra + size;
+        if members.iter().any(|(n, _)| *n == name) {
+            return Err(format!("member {name}: appears twice"));
+        }
         members.push((name, data));
     }
-    if write(&members) != bytes {
-        let rebuilt = write(&members);
-        let first = rebuilt
+    Ok(members)
+}
+
+/// Where `bytes` first differs from the canonical layout of `members`.
+pub fn first_difference(members: &[(String, Vec<u8>)], bytes: &[u8]) -> Option<usize> {
+    let rebuilt = write(members);
+    if rebuilt == bytes {
+        return None;
+    }
+    Some(
+        rebuilt
             .iter()
             .zip(bytes)
             .position(|(a, b)| a != b)
-            .unwrap_or(rebuilt.len().min(bytes.len()));
-        return Err(format!(
-            "the ZIP container differs from the canonical layout of its members at byte {first} (headers or directory altered)"
-        ));
-    }
-    Ok(members)
+            .unwrap_or(rebuilt.len().min(bytes.len())),
+    )
 }
 
 #[cfg(test)]
@@ -135,10 +203,15 @@ mod tests {
         ];
         let z = write(&members);
         assert_eq!(read(&z).unwrap(), members);
+        assert_eq!(first_difference(&members, &z), None);
         for i in 0..z.len() {
             let mut bad = z.clone();
             bad[i] ^= 0x01;
-            assert!(read(&bad).is_err(), "byte {i} flipped went unnoticed");
+            let noticed = match read(&bad) {
+                Err(_) => true,
+                Ok(m) => m != members || first_difference(&m, &bad).is_some(),
+            };
+            assert!(noticed, "byte {i} flipped went unnoticed");
         }
     }
 }

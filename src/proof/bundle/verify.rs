@@ -1,0 +1,672 @@
+//! Checking a bundle without the ledger, and saying what it proves to
+//! someone who is not a cryptographer.
+//!
+//! Order of the checks: the container (any ZIP layout is read; whether it
+//! is the canonical one is reported, not failed), the checkpoint's
+//! signature, cosignatures, the timestamp token, each entry's hash and
+//! inclusion proof, each blob against the hash an entry names it by; then
+//! every member is rebuilt from those ([`super::assemble`]) and must be
+//! what the bundle holds.
+//!
+//! The result speaks in three parts: a summary in plain words, what was
+//! NOT CHECKED (and why), and the details. Its exit code
+//! ([`Verdict::exit_code`]) tells "verified" (0) from "verified except what
+//! is listed" (4) and "contents verified, container re-packed" (5).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::FORMAT;
+use super::assemble::{self, Inputs};
+use crate::ledger::entry::entry_hash;
+use crate::ledger::merkle::{self, Hash};
+use crate::proof::checkpoint::Body;
+use crate::proof::note::{Note, NoteVerifier};
+
+/// Keys to check a bundle with.
+pub struct Trust<'a> {
+    pub log_key: &'a NoteVerifier,
+    pub witnesses: &'a [NoteVerifier],
+    /// The TSA's CA certificate (PEM): the token is checked with `openssl ts -verify`.
+    pub tsa_ca: Option<&'a Path>,
+}
+
+/// What a bundle that verified proves.
+#[derive(Debug, Clone, Default)]
+pub struct Verdict {
+    /// In plain words, for an editor: the page, when and from where, who
+    /// signed, timestamped and cosigned.
+    pub summary: Vec<String>,
+    /// What could not be checked, each with what would check it.
+    pub not_checked: Vec<String>,
+    /// Entry by entry, for an expert.
+    pub details: Vec<String>,
+    /// The ZIP container is not the canonical layout (another tool re-packed
+    /// it); every member's contents verified.
+    pub repacked: bool,
+}
+
+impl Verdict {
+    /// 0: verified, everything checked; 4: verified except what
+    /// `not_checked` lists; 5: the container was re-packed (contents
+    /// verified; `not_checked` may list more).
+    pub fn exit_code(&self) -> u8 {
+        if self.repacked {
+            5
+        } else if !self.not_checked.is_empty() {
+            4
+        } else {
+            0
+        }
+    }
+}
+
+/// The most bytes the WARC may unpack to: 64 times its size plus 64 MiB.
+fn warc_budget(gz: &[u8]) -> u64 {
+    (gz.len() as u64).saturating_mul(64) + (64 << 20)
+}
+
+/// The WARC's gzip members, each unpacked, and where each lies in the file.
+/// Unpacked gzip members, and each one's (offset, length) in the file.
+type Members = (Vec<Vec<u8>>, Vec<(usize, usize)>);
+
+fn gzip_members(gz: &[u8]) -> Result<Members, String> {
+    let mut budget = warc_budget(gz);
+    let mut out = Vec::new();
+    let mut places = Vec::new();
+    let mut rest = gz;
+    while !rest.is_empty() {
+        let mut d = flate2::bufread::GzDecoder::new(rest);
+        let mut record = Vec::new();
+        (&mut d)
+            .take(budget + 1)
+            .read_to_end(&mut record)
+            .map_err(|e| format!("archive/data.warc.gz does not decompress: {e}"))?;
+        if record.len() as u64 > budget {
+            return Err(format!(
+                "archive/data.warc.gz unpacks to more than {} bytes (a decompression bomb, or not a bundle)",
+                warc_budget(gz)
+            ));
+        }
+        budget -= record.len() as u64;
+        let left = d.into_inner().len();
+        let used = rest.len() - left;
+        if used == 0 {
+            return Err("archive/data.warc.gz: a gzip member is empty".into());
+        }
+        places.push((gz.len() - rest.len(), used));
+        out.push(record);
+        rest = rest.get(used..).unwrap_or_default();
+    }
+    Ok((out, places))
+}
+
+/// A WARC record's block, checked against its `WARC-Block-Digest`.
+fn record_block(record: &[u8]) -> Result<&[u8], String> {
+    let end = memchr::memmem::find(record, b"\r\n\r\n")
+        .ok_or("archive/data.warc.gz: a record has no header end")?;
+    let head = String::from_utf8_lossy(record.get(..end).unwrap_or_default()).to_string();
+    let field = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                l.split_once(": ")
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            })
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let len: usize = field("Content-Length")
+        .and_then(|l| l.parse().ok())
+        .ok_or("archive/data.warc.gz: a record has no Content-Length")?;
+    let block = record
+        .get(end + 4..end + 4 + len)
+        .ok_or("archive/data.warc.gz: a record is cut short")?;
+    if let Some(d) = field("WARC-Block-Digest")
+        && d != format!("sha256:{}", hex::encode(Sha256::digest(block)))
+    {
+        return Err(format!(
+            "archive/data.warc.gz: a record's block does not match its WARC-Block-Digest {d} (the capture was altered)"
+        ));
+    }
+    Ok(block)
+}
+
+/// One entry of `proof.json`, checked: its columns hash to its
+/// `entry_hash`, and its inclusion proof leads to the signed root.
+/// Returns the entry as the bundle is rebuilt from it (known keys only).
+fn check_entry(e: &Value, body: &Body) -> Result<Value, String> {
+    let s = |k: &str| e.get(k).and_then(Value::as_str);
+    let seq = e
+        .get("seq")
+        .and_then(Value::as_i64)
+        .ok_or("an entry has no seq")?;
+    if seq < 1 {
+        return Err(format!("entry {seq}: seq starts at 1"));
+    }
+    let h = |k: &str| -> Result<Vec<u8>, String> {
+        hex::decode(s(k).unwrap_or_default()).map_err(|_| format!("entry {seq}: {k} is not hex"))
+    };
+    let (prev, claimed) = (h("prev_hash")?, h("entry_hash")?);
+    if s("compact").is_none() && e.get("ref_seq").is_some_and(|r| !r.is_null()) {
+        return Err(format!(
+            "entry {seq}: a ref_seq without compact bytes, which no hash covers (the entry was altered)"
+        ));
+    }
+    let computed = match s("compact") {
+        // A compact entry: its stored bytes are hashed, and its JSON view
+        // must be what they say.
+        Some(b64) => {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| format!("entry {seq}: compact is not base64"))?;
+            let ref_seq = e
+                .get("ref_seq")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| format!("entry {seq}: a compact entry without ref_seq"))?;
+            let at = s("recorded_at").unwrap_or_default();
+            let view = crate::ledger::entry::Compact::decode(&bytes)
+                .map(|c| c.view(at, ref_seq))
+                .ok_or_else(|| format!("entry {seq}: its compact bytes do not decode"))?;
+            if Some(view.as_str()) != s("payload") || s("url").is_some() {
+                return Err(format!(
+                    "entry {seq}: its payload is not what its compact bytes record (the entry was altered)"
+                ));
+            }
+            crate::ledger::entry::entry_hash_v2(
+                seq,
+                at,
+                s("kind").unwrap_or_default(),
+                ref_seq,
+                &bytes,
+                &prev,
+            )
+        }
+        None => entry_hash(
+            seq,
+            s("recorded_at").unwrap_or_default(),
+            s("kind").unwrap_or_default(),
+            s("url"),
+            s("payload").unwrap_or_default(),
+            &prev,
+        ),
+    };
+    if computed.as_slice() != claimed {
+        return Err(format!(
+            "entry {seq}: its columns do not hash to its entry_hash (the entry was altered)"
+        ));
+    }
+    let path: Vec<Hash> = e
+        .get("inclusion")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("entry {seq}: no inclusion proof"))?
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .and_then(|h| hex::decode(h).ok())
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| format!("entry {seq}: a proof hash is not 32 bytes of hex"))
+        })
+        .collect::<Result<_, _>>()?;
+    merkle::verify_inclusion(&computed, seq as u64 - 1, body.size, &path, &body.root)
+        .map_err(|err| format!("entry {seq}: inclusion proof: {err}"))?;
+    serde_json::from_str::<Value>(s("payload").unwrap_or_default())
+        .map_err(|_| format!("entry {seq}: payload is not JSON"))?;
+    let mut out = json!({
+        "seq": seq, "recorded_at": s("recorded_at"), "kind": s("kind"), "url": s("url"),
+        "payload": s("payload"), "prev_hash": s("prev_hash"), "entry_hash": s("entry_hash"),
+        "inclusion": e.get("inclusion"),
+    });
+    if let (Some(c), Some(o)) = (s("compact"), out.as_object_mut()) {
+        o.insert(
+            "ref_seq".into(),
+            e.get("ref_seq").cloned().unwrap_or(Value::Null),
+        );
+        o.insert("compact".into(), json!(c));
+    }
+    Ok(out)
+}
+
+/// Checks a bundle; the verdict says what it proves, an error what failed.
+pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
+    let mut v = Verdict::default();
+    let members = crate::proof::zip::read(bytes)?;
+    v.repacked = crate::proof::zip::first_difference(&members, bytes).is_some();
+    let held: BTreeMap<&str, &Vec<u8>> = members.iter().map(|(n, b)| (n.as_str(), b)).collect();
+    let file = |name: &str| -> Result<&Vec<u8>, String> {
+        held.get(name)
+            .copied()
+            .ok_or_else(|| format!("the bundle has no {name}"))
+    };
+    // 1. The checkpoint is signed by the log key.
+    let proof: Value = serde_json::from_slice(file("evidence/proof.json")?)
+        .map_err(|e| format!("evidence/proof.json is not JSON: {e}"))?;
+    if proof.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(format!(
+            "evidence/proof.json is not {FORMAT} (made by another version of newsledger?)"
+        ));
+    }
+    let cp = proof
+        .get("checkpoint")
+        .ok_or("no checkpoint in evidence/proof.json")?;
+    let note_text = cp
+        .get("note")
+        .and_then(Value::as_str)
+        .ok_or("no checkpoint note")?;
+    let note = Note::parse(note_text).map_err(|e| format!("checkpoint: {e}"))?;
+    note.verify(trust.log_key)
+        .map_err(|e| format!("checkpoint signature: {e}"))?;
+    let body = Body::parse(&note.text).map_err(|e| format!("checkpoint: {e}"))?;
+    v.details.push(format!(
+        "checkpoint: log {} of size {} with root {}, signed by {}",
+        body.origin,
+        body.size,
+        hex::encode(body.root),
+        trust.log_key
+    ));
+    // 2. Cosignatures from the witnesses the user trusts.
+    let cosigs: Vec<String> = cp
+        .get("cosignatures")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut cosigned = Vec::new();
+    for w in trust.witnesses {
+        let with = Note::parse(&format!("{note_text}{}\n", cosigs.join("\n")))
+            .map_err(|e| format!("cosignatures: {e}"))?;
+        let time = with
+            .verify(w)
+            .map_err(|e| format!("cosignature of witness {}: {e}", w.name))?;
+        let at = time
+            .and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0))
+            .map_or("?".into(), |t| t.to_rfc3339());
+        v.details
+            .push(format!("cosigned by witness {} at {at}", w.name));
+        cosigned.push(format!("{} (at {at})", w.name));
+    }
+    if trust.witnesses.is_empty() && !cosigs.is_empty() {
+        v.not_checked.push(format!(
+            "{} witness cosignature(s): pass --witness-key VKEY for each witness you rely on",
+            cosigs.len()
+        ));
+    }
+    // 3. The timestamp token stamps this note.
+    let token = held.get("evidence/timestamp.tsr").map(|t| t.to_vec());
+    let stamp = token
+        .as_deref()
+        .map(|t| assemble::stamp(t, note_text))
+        .transpose()?;
+    match (&stamp, &token, trust.tsa_ca) {
+        (Some(s), Some(t), Some(ca)) => {
+            openssl_ts_verify(t, note_text.as_bytes(), ca)?;
+            v.details.push(format!(
+                "timestamped by {} at {} (token signature and certificate checked by openssl against {})",
+                s.tsa,
+                s.time,
+                ca.display()
+            ));
+        }
+        (Some(s), _, None) => {
+            v.details.push(format!(
+                "timestamp token by {} at {} stamps this checkpoint",
+                s.tsa, s.time
+            ));
+            v.not_checked.push(format!(
+                "the timestamp's signature (the token names {} and {}): pass --tsa-ca TSA-CA.pem",
+                s.tsa, s.time
+            ));
+        }
+        _ => v.not_checked.push(
+            "no timestamp: nothing independent of the log's operator says when the checkpoint was signed"
+                .into(),
+        ),
+    }
+    // 4. Each entry hashes to its leaf, and the leaf is in the signed tree.
+    let listed = proof
+        .get("entries")
+        .and_then(Value::as_array)
+        .ok_or("no entries in evidence/proof.json")?;
+    let mut entries = Vec::new();
+    for e in listed {
+        entries.push(check_entry(e, &body)?);
+    }
+    // 5. The blobs, each found by the hash an entry names it by: texts and
+    // chains as members, captures and requests as WARC blocks.
+    let (records, places) = gzip_members(file("archive/data.warc.gz")?)?;
+    let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for r in &records {
+        let block = record_block(r)?;
+        blobs.insert(hex::encode(Sha256::digest(block)), block.to_vec());
+    }
+    for (name, b) in &held {
+        let hash = name
+            .strip_prefix("evidence/blobs/")
+            .and_then(|n| n.strip_suffix(".json").or_else(|| n.strip_suffix(".der")));
+        if let Some(h) = hash {
+            if hex::encode(Sha256::digest(b)) != h {
+                return Err(format!(
+                    "{name}: its SHA-256 is not its name (the file was altered)"
+                ));
+            }
+            blobs.insert(h.to_string(), b.to_vec());
+        }
+    }
+    for e in &entries {
+        let seq = e["seq"].as_i64().unwrap_or(0);
+        let p = assemble::payload(e);
+        for h in crate::ledger::verify::referenced_blobs(&p.to_string()) {
+            if !blobs.contains_key(&h) {
+                return Err(format!(
+                    "entry {seq}: the blob {h} it names is not in the bundle with that SHA-256"
+                ));
+            }
+        }
+    }
+    // 6. What the entries are about: one article, and the revision claimed.
+    let urls: std::collections::BTreeSet<&str> =
+        entries.iter().filter_map(|e| e["url"].as_str()).collect();
+    let article_url = match urls.into_iter().collect::<Vec<_>>().as_slice() {
+        [one] => one.to_string(),
+        [] => return Err("evidence/proof.json: no entry names the article's URL".into()),
+        many => {
+            return Err(format!(
+                "evidence/proof.json: entries of more than one URL ({})",
+                many.join(", ")
+            ));
+        }
+    };
+    let revision = proof.get("revision").and_then(Value::as_i64);
+    let revisions: Vec<i64> = entries
+        .iter()
+        .filter(|e| e["kind"] == "revision")
+        .filter_map(|e| at(&assemble::payload(e), "revision").as_i64())
+        .collect();
+    if let Some(n) = revision
+        && revisions != [n]
+    {
+        return Err(format!(
+            "evidence/proof.json claims revision {n}, but its entries record {revisions:?}"
+        ));
+    }
+    // 7. Every member is what the checked inputs make of it.
+    let inputs = Inputs {
+        article_url: article_url.clone(),
+        revision,
+        software: proof
+            .get("software")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        note: note_text.to_string(),
+        cosignatures: cosigs.clone(),
+        checkpoint_seq: cp.get("seq").and_then(Value::as_i64).unwrap_or(0),
+        token,
+        entries,
+        blobs,
+    };
+    let expected_records = assemble::warc_records(&inputs)?;
+    if expected_records.len() != records.len()
+        || expected_records
+            .iter()
+            .zip(&records)
+            .any(|(a, b)| a.bytes != *b)
+    {
+        return Err(
+            "archive/data.warc.gz: its records are not the captures its entries name (a record was altered, added or removed)"
+                .into(),
+        );
+    }
+    let gz = file("archive/data.warc.gz")?.to_vec();
+    let expected = assemble::members_around(&inputs, &expected_records, gz, &places)?;
+    for (name, want) in &expected {
+        match held.get(name.as_str()) {
+            None => return Err(format!("the bundle has no {name}")),
+            Some(got) if *got != want => {
+                return Err(format!(
+                    "{name} is not what the signed entries and their blobs make of it (the member was altered)"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((extra, _)) = members
+        .iter()
+        .find(|(n, _)| !expected.iter().any(|(e, _)| e == n))
+    {
+        return Err(format!(
+            "{extra} is not part of a bundle (a member was added)"
+        ));
+    }
+    // 8. What that proves, in plain words first.
+    summarize(&mut v, &inputs, &body, stamp.as_ref(), &cosigned, trust);
+    Ok(v)
+}
+
+fn summarize(
+    v: &mut Verdict,
+    inputs: &Inputs,
+    body: &Body,
+    stamp: Option<&assemble::Stamp>,
+    cosigned: &[String],
+    trust: &Trust<'_>,
+) {
+    let data = assemble::page_data(inputs, stamp).unwrap_or(Value::Null);
+    let revisions = at(&data, "revisions")
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let fetches = at(&data, "fetches").as_array().cloned().unwrap_or_default();
+    v.summary.push(format!("The page: {}", inputs.article_url));
+    if let Some(last) = revisions.last() {
+        let article: Value = last["text"]
+            .as_str()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or(Value::Null);
+        let title = at(&article, "title").as_str().unwrap_or("(no title)");
+        let words: Vec<&str> = at(&article, "text")
+            .as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(25)
+            .collect();
+        v.summary.push(format!(
+            "Revision {} of {}, headline: \"{title}\"",
+            last["revision"],
+            revisions
+                .len()
+                .max(last["revision"].as_u64().unwrap_or(0) as usize)
+        ));
+        v.summary
+            .push(format!("It begins: \"{} …\"", words.join(" ")));
+        let seq = last["seq"].as_i64().unwrap_or(i64::MAX);
+        let fetch = fetches
+            .iter()
+            .filter(|f| f["seq"].as_i64().unwrap_or(0) < seq)
+            .max_by_key(|f| f["seq"].as_i64())
+            .or(fetches.last());
+        if let Some(f) = fetch {
+            let port = f["peer_port"]
+                .as_u64()
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default();
+            v.summary.push(format!(
+                "Fetched at {} from {} (address {}{port}), HTTP {}",
+                f["started_at"].as_str().unwrap_or("?"),
+                f["final_url"].as_str().unwrap_or("?"),
+                f["peer_ip"].as_str().unwrap_or("not recorded"),
+                f["status"]
+            ));
+            match f["leaf_sha256"].as_str() {
+                Some(fp) => v.summary.push(format!(
+                    "Over TLS, the server's certificate: {}, issued by {}, SHA-256 fingerprint {fp}",
+                    f["tls_subject"].as_str().unwrap_or("(unreadable)"),
+                    f["tls_issuer"].as_str().unwrap_or("(unreadable)"),
+                )),
+                None => v
+                    .summary
+                    .push("Over plain HTTP: no certificate identifies the server".into()),
+            }
+        }
+    } else if let Some(f) = fetches.last() {
+        v.summary.push(format!(
+            "Fetched at {} (HTTP {}, {})",
+            f["started_at"].as_str().unwrap_or("?"),
+            f["status"],
+            f["outcome"].as_str().unwrap_or("?")
+        ));
+    }
+    v.summary.push(format!(
+        "Recorded in the log {} (size {}); the log's signature checked with the key {}",
+        body.origin, body.size, trust.log_key
+    ));
+    if let Some(s) = stamp {
+        let how = if trust.tsa_ca.is_some() {
+            "signature checked"
+        } else {
+            "signature NOT checked"
+        };
+        v.summary
+            .push(format!("Timestamped by {} at {} ({how})", s.tsa, s.time));
+    }
+    for c in cosigned {
+        v.summary.push(format!("Cosigned by witness {c}"));
+    }
+    if v.repacked {
+        v.summary.push(
+            "Container re-packed: the ZIP file is not laid out as newsledger wrote it (another tool re-zipped it); every member's contents verified"
+                .into(),
+        );
+    }
+    // Details: the timeline and each entry.
+    let (observations, spans) = observations(inputs);
+    let compact = inputs
+        .entries
+        .iter()
+        .filter(|e| !e["ref_seq"].is_null())
+        .count();
+    if let (Some(first), Some(last)) = (spans.first(), spans.last()) {
+        v.details.push(format!(
+            "{}: {observations} observations in {} stretches from {} to {} ({compact} of them unchanged or not-modified fetches kept as compact entries)",
+            inputs.article_url,
+            spans.len(),
+            first.first_seen,
+            last.last_seen
+        ));
+    }
+    for e in &inputs.entries {
+        if !e["ref_seq"].is_null() {
+            continue; // counted in the observations line
+        }
+        let p = assemble::payload(e);
+        let g = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+        let seq = &e["seq"];
+        match e["kind"].as_str() {
+            Some("revision") => v.details.push(format!(
+                "entry {seq}: revision {} has content {} (text and metadata in evidence/blobs/{}.json)",
+                at(&p, "revision"),
+                g("content_hash"),
+                g("text_blob"),
+            )),
+            Some("fetch") => v.details.push(format!(
+                "entry {seq}: fetch of {} at {}: HTTP {}, {}{}{}",
+                g("final_url"),
+                g("started_at"),
+                at(&p, "status"),
+                g("outcome"),
+                p.get("raw_blob")
+                    .and_then(Value::as_str)
+                    .map(|r| format!(", response as received in the WARC record with block digest sha256:{r}"))
+                    .unwrap_or_default(),
+                p.get("content_hash")
+                    .and_then(Value::as_str)
+                    .map(|c| format!(", text content {c}"))
+                    .unwrap_or_default(),
+            )),
+            Some(kind) => v.details.push(format!("entry {seq}: {kind}")),
+            None => {}
+        }
+    }
+    v.details.push(format!(
+        "each entry is in the log {} of size {}",
+        body.origin, body.size
+    ));
+}
+
+/// The article's timeline folded from the bundle's entries, as `history`
+/// folds the ledger's (`ledger::derive::Replay`): the observations it counts
+/// and its stretches.
+fn observations(inputs: &Inputs) -> (u64, Vec<crate::ledger::derive::Span>) {
+    use crate::ledger::derive::{Event, Payload, Replay};
+    let mut replay = Replay::with_spans();
+    for e in &inputs.entries {
+        let text = e["payload"].as_str().unwrap_or_default();
+        let payload = Payload::parse(text).unwrap_or_default();
+        replay.apply(Event {
+            seq: e["seq"].as_i64().unwrap_or(0),
+            recorded_at: e["recorded_at"].as_str().unwrap_or_default(),
+            kind: e["kind"].as_str().unwrap_or_default(),
+            url: e["url"].as_str(),
+            payload: &payload,
+            ref_seq: e["ref_seq"].as_i64(),
+        });
+    }
+    let spans = replay.spans.remove(&inputs.article_url).unwrap_or_default();
+    (spans.iter().map(|s| s.observations).sum(), spans)
+}
+
+/// `v[k]`, or null.
+fn at<'a>(v: &'a Value, k: &str) -> &'a Value {
+    v.get(k).unwrap_or(&Value::Null)
+}
+
+/// A new directory only this process can use: a random name, created (not
+/// reused), mode 0700 where that exists.
+fn private_dir() -> Result<std::path::PathBuf, String> {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).map_err(|e| format!("no randomness: {e}"))?;
+    let dir = std::env::temp_dir().join(format!("newsledger-ts-{}", hex::encode(random)));
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Checks an RFC 3161 reply's signature and certificate with openssl.
+fn openssl_ts_verify(tsr: &[u8], data: &[u8], ca: &Path) -> Result<(), String> {
+    let dir = private_dir()?;
+    let (t, d) = (dir.join("token.tsr"), dir.join("data"));
+    let written = std::fs::write(&t, tsr).and_then(|_| std::fs::write(&d, data));
+    let out = written.map_err(|e| e.to_string()).and_then(|_| {
+        std::process::Command::new("openssl")
+            .args(["ts", "-verify", "-in"])
+            .arg(&t)
+            .arg("-data")
+            .arg(&d)
+            .arg("-CAfile")
+            .arg(ca)
+            .output()
+            .map_err(|e| format!("timestamp: cannot run openssl: {e}"))
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out?;
+    if !out.status.success() {
+        return Err(format!(
+            "timestamp: openssl ts -verify failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+        ));
+    }
+    Ok(())
+}
