@@ -49,9 +49,15 @@ fn hand_made_response() -> Vec<u8> {
 struct RawServer {
     port: u16,
     requests: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// What it answers from now on.
+    response: Arc<Mutex<Vec<u8>>>,
 }
 
-fn serve_connection<S: Read + Write>(mut s: S, response: &[u8], requests: &Mutex<Vec<Vec<u8>>>) {
+fn serve_connection<S: Read + Write>(
+    mut s: S,
+    response: &Mutex<Vec<u8>>,
+    requests: &Mutex<Vec<Vec<u8>>>,
+) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -65,12 +71,12 @@ fn serve_connection<S: Read + Write>(mut s: S, response: &[u8], requests: &Mutex
         let head: Vec<u8> = buf.drain(..end).collect();
         let robots = head.starts_with(b"GET /robots.txt ");
         requests.lock().unwrap().push(head);
-        let answer: &[u8] = if robots {
-            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+        let answer: Vec<u8> = if robots {
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec()
         } else {
-            response
+            response.lock().unwrap().clone()
         };
-        if s.write_all(answer).and_then(|_| s.flush()).is_err() {
+        if s.write_all(&answer).and_then(|_| s.flush()).is_err() {
             return;
         }
     }
@@ -82,10 +88,12 @@ impl RawServer {
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
+        let response = Arc::new(Mutex::new(response));
+        let answer = response.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
-                let (response, seen, tls) = (response.clone(), seen.clone(), tls.clone());
+                let (response, seen, tls) = (answer.clone(), seen.clone(), tls.clone());
                 std::thread::spawn(move || match tls {
                     None => serve_connection(conn, &response, &seen),
                     Some(cfg) => {
@@ -95,7 +103,11 @@ impl RawServer {
                 });
             }
         });
-        RawServer { port, requests }
+        RawServer {
+            port,
+            requests,
+            response,
+        }
     }
 
     /// The request heads it read for `path`.
@@ -409,6 +421,34 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
             );
         }
     }
+    // The 410 behind a `gone` is captured too, and exported as received.
+    let gone =
+        b"HTTP/1.1 410 Gone\r\nX-Reason: withdrawn\r\nContent-Length: 5\r\n\r\ngone.".to_vec();
+    *server.response.lock().unwrap() = gone.clone();
+    let out = common::run(Some(&config), &["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p = capture_entry(&db);
+    assert_eq!(p["outcome"], "gone");
+    assert_eq!(blob(&db, p["raw_blob"].as_str().unwrap()), gone);
+    let warc_gone = dir.path().join("gone.warc.gz");
+    let out = common::run(
+        Some(&config),
+        &[
+            "export",
+            "--format",
+            "warc",
+            "-o",
+            warc_gone.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let responses = warc_records(&std::fs::read(&warc_gone).unwrap(), "response");
+    assert!(
+        responses.iter().any(|(_, b)| *b == gone),
+        "the 410 is in the WARC"
+    );
+
     // Re-packed with the contents intact: its own result, exit 5.
     let mut reordered = members.clone();
     reordered.reverse();
@@ -690,4 +730,76 @@ async fn over_tls_the_entry_names_the_session_and_the_bundle_holds_the_chain() {
         );
         assert!(stdout(&out).contains(&leaf_sha), "{}", stdout(&out));
     }
+}
+
+/// The bundle's `index.html`, opened from disk in Chromium: the headline
+/// change between two revisions is visible, and a hostile headline is
+/// shown as text (its script never runs). Skipped without a browser unless
+/// NEWSLEDGER_REQUIRE_BROWSER is set (CI sets it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_page_shows_the_headline_change_in_a_browser() {
+    let s = common::Setup::new().await;
+    let vkey = key(s.dir.path()).await;
+    let a = common::seed("nordic-monitor");
+    s.publish(&a, 0);
+    s.write_config("0 0 * * *", &[&a.path]);
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    text.push_str(&format!(
+        "\n[checkpoint]\nkey = \"{}\"\n",
+        s.dir.path().join("checkpoint.key").display()
+    ));
+    std::fs::write(&s.config, text).unwrap();
+    assert!(s.cli(&["once"]).await.status.success());
+    let mut edited = a.clone();
+    edited.title = "Harbour vote <script>window.__pwned = true</script> postponed".into();
+    s.publish(&edited, 1);
+    let out = s.cli(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bundle = s.dir.path().join("history.wacz");
+    let url = s.server.url(&a.path);
+    let out = s
+        .cli(&["prove", &url, "-o", bundle.to_str().unwrap()])
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = common::run(
+        None,
+        &["verify-bundle", bundle.to_str().unwrap(), "--key", &vkey],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let members = newsledger::proof::zip::read(&std::fs::read(&bundle).unwrap()).unwrap();
+    let page = s.dir.path().join("index.html");
+    std::fs::write(&page, member(&members, "index.html")).unwrap();
+    let have_browser =
+        Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists();
+    if !have_browser && std::env::var_os("NEWSLEDGER_REQUIRE_BROWSER").is_none() {
+        eprintln!("SKIPPED the browser check: install chromium and chromium-driver (CI does)");
+        return;
+    }
+    let shot = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/screenshots/bundle-index.png"
+    );
+    let python = std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/bundle_page.py"
+        ))
+        .arg(&page)
+        .arg(&a.title)
+        .arg(&edited.title)
+        .arg(shot)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    eprintln!("{}", stdout(&out).trim());
+    let png = std::fs::read(shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 5000);
 }

@@ -556,7 +556,22 @@ impl Fetcher {
         head: wire::Head,
         reply: wire::Reply,
     ) -> Result<(String, Response), FetchError> {
-        let body = reply.body;
+        // What extraction reads is decoded from the capture's own bytes;
+        // HTTP parsing read the same bytes, and a disagreement (ambiguous
+        // framing) is logged: the capture is the evidence.
+        let body = match wire::entity_body(&reply.captured.received, self.max_body_bytes) {
+            Some(b) if b == reply.body => reply.body,
+            Some(b) => {
+                tracing::warn!(
+                    url = %final_url,
+                    "the body in the capture ({} bytes) differs from the one HTTP parsing read ({} bytes): the capture's is used",
+                    b.len(),
+                    reply.body.len()
+                );
+                b
+            }
+            None => reply.body,
+        };
         let (body, wire) =
             match encoding::decode(head.header("content-encoding"), &body, self.max_body_bytes) {
                 Ok(None) => (body, None),

@@ -75,14 +75,9 @@ impl Response {
 /// capture or does not decode.
 pub fn capture_body(raw: &[u8], cap: u64) -> Option<(Vec<u8>, Option<String>)> {
     let head = wire::parse_head(raw)?;
-    let sent = raw.get(head.body_at..)?;
     // Older captures (rebuilt from the parsed response) never kept the
     // chunk framing; a recorded one keeps it as the server sent it.
-    let body = if head.chunked() {
-        wire::dechunk(sent, cap)?
-    } else {
-        sent.to_vec()
-    };
+    let body = wire::entity_body(raw, cap)?;
     let decoded = encoding::decode(head.header("content-encoding"), &body, cap).ok()?;
     Some((
         decoded.unwrap_or(body),

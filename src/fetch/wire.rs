@@ -713,6 +713,25 @@ impl Head {
     }
 }
 
+/// The body of the final response in a capture, its transfer framing
+/// undone (chunks joined; a Content-Length honoured): at most `cap` bytes,
+/// `None` when the framing does not parse.
+pub fn entity_body(raw: &[u8], cap: u64) -> Option<Vec<u8>> {
+    let head = parse_head(raw)?;
+    let sent = raw.get(head.body_at..)?;
+    if head.chunked() {
+        return dechunk(sent, cap);
+    }
+    let body = match head
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        Some(len) => sent.get(..len)?,
+        None => sent,
+    };
+    (body.len() as u64 <= cap).then(|| body.to_vec())
+}
+
 /// Undoes chunked framing: the chunks' data, or `None` when the framing
 /// is broken. At most `cap` bytes of data.
 pub fn dechunk(mut raw: &[u8], cap: u64) -> Option<Vec<u8>> {
@@ -769,6 +788,26 @@ mod tests {
             dechunk(b"5\r\nab", 100),
             None,
             "a cut chunk is broken framing"
+        );
+        assert_eq!(entity_body(raw, 100).unwrap(), b"abcd");
+        let extra = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcGARBAGE";
+        assert_eq!(
+            entity_body(extra, 100).unwrap(),
+            b"abc",
+            "Content-Length bounds the body"
+        );
+        assert_eq!(
+            entity_body(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", 100),
+            None
+        );
+        assert_eq!(
+            entity_body(b"HTTP/1.0 200 OK\r\n\r\nto the end", 100).unwrap(),
+            b"to the end"
+        );
+        assert_eq!(
+            entity_body(b"HTTP/1.0 200 OK\r\n\r\nto the end", 3),
+            None,
+            "the cap holds"
         );
     }
 }

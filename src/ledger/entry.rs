@@ -296,11 +296,13 @@ impl Compact {
         let at = |ms: i64| {
             chrono::DateTime::parse_from_rfc3339(recorded_at)
                 .ok()
-                .map(|t| {
-                    super::timestamp(
-                        t.with_timezone(&chrono::Utc) + chrono::Duration::milliseconds(ms),
-                    )
+                // An offset no clock reaches (crafted bytes) shows no time
+                // rather than overflowing.
+                .and_then(|t| {
+                    t.with_timezone(&chrono::Utc)
+                        .checked_add_signed(chrono::Duration::try_milliseconds(ms)?)
                 })
+                .map(super::timestamp)
         };
         let mut v = serde_json::json!({
             "encoding": ENCODING_TAG_V2,

@@ -386,3 +386,34 @@ pub fn members(inputs: &Inputs) -> Result<Vec<(String, Vec<u8>)>, String> {
     }
     members_around(inputs, &records, gz, &places)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    /// The page's Content-Security-Policy lets only its own script run, by
+    /// hash: an edit to the script without a new hash would leave the page
+    /// blank, and this says so.
+    #[test]
+    fn the_page_template_allows_its_own_script_and_holds_one_marker() {
+        assert_eq!(INDEX_TEMPLATE.matches("{{DATA}}").count(), 1);
+        let start = INDEX_TEMPLATE.rfind("<script>").unwrap() + "<script>".len();
+        let end = start + INDEX_TEMPLATE[start..].find("</script>").unwrap();
+        let script = &INDEX_TEMPLATE[start..end];
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script));
+        assert!(
+            INDEX_TEMPLATE.contains(&format!("'sha256-{hash}'")),
+            "tools/bundle_index.html: the CSP's script-src must name 'sha256-{hash}'"
+        );
+        assert!(!INDEX_TEMPLATE.contains('\r') && !README.contains('\r'));
+    }
+
+    #[test]
+    fn data_cannot_end_the_script_element() {
+        let safe = script_safe(&json!({"t": "</script><script>alert(1)</script>&"}).to_string());
+        assert!(!safe.contains('<') && !safe.contains('>') && !safe.contains('&'));
+        let back: Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["t"], "</script><script>alert(1)</script>&");
+    }
+}

@@ -65,6 +65,12 @@ impl Verdict {
     }
 }
 
+/// The header of every gzip member newsledger writes: deflate, no flags, no
+/// time, default level, unknown OS (what `flate2`'s encoder writes; a test
+/// holds it to that).
+pub(crate) const GZIP_HEADER: [u8; 10] =
+    [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff];
+
 /// The most bytes the WARC may unpack to: 64 times its size plus 64 MiB.
 fn warc_budget(gz: &[u8]) -> u64 {
     (gz.len() as u64).saturating_mul(64) + (64 << 20)
@@ -97,6 +103,14 @@ fn gzip_members(gz: &[u8]) -> Result<Members, String> {
         let used = rest.len() - left;
         if used == 0 {
             return Err("archive/data.warc.gz: a gzip member is empty".into());
+        }
+        // Each member's header is the plain one newsledger writes: no
+        // name, comment or extra field (nothing the rebuild would not see).
+        if rest.get(..10) != Some(&GZIP_HEADER[..]) {
+            return Err(format!(
+                "archive/data.warc.gz: the gzip member at offset {} has a header newsledger does not write (a name, comment or extra field was added)",
+                gz.len() - rest.len()
+            ));
         }
         places.push((gz.len() - rest.len(), used));
         out.push(record);
@@ -146,8 +160,14 @@ fn check_entry(e: &Value, body: &Body) -> Result<Value, String> {
     if seq < 1 {
         return Err(format!("entry {seq}: seq starts at 1"));
     }
+    // Lower-case hex only: one spelling per hash, as written.
+    let lower = |h: &str| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     let h = |k: &str| -> Result<Vec<u8>, String> {
-        hex::decode(s(k).unwrap_or_default()).map_err(|_| format!("entry {seq}: {k} is not hex"))
+        let text = s(k).unwrap_or_default();
+        if !lower(text) {
+            return Err(format!("entry {seq}: {k} is not lower-case hex"));
+        }
+        hex::decode(text).map_err(|_| format!("entry {seq}: {k} is not hex"))
     };
     let (prev, claimed) = (h("prev_hash")?, h("entry_hash")?);
     if s("compact").is_none() && e.get("ref_seq").is_some_and(|r| !r.is_null()) {
@@ -206,6 +226,7 @@ fn check_entry(e: &Value, body: &Body) -> Result<Value, String> {
         .iter()
         .map(|h| {
             h.as_str()
+                .filter(|h| lower(h))
                 .and_then(|h| hex::decode(h).ok())
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| format!("entry {seq}: a proof hash is not 32 bytes of hex"))
@@ -234,7 +255,6 @@ fn check_entry(e: &Value, body: &Body) -> Result<Value, String> {
 pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
     let mut v = Verdict::default();
     let members = crate::proof::zip::read(bytes)?;
-    v.repacked = crate::proof::zip::first_difference(&members, bytes).is_some();
     let held: BTreeMap<&str, &Vec<u8>> = members.iter().map(|(n, b)| (n.as_str(), b)).collect();
     let file = |name: &str| -> Result<&Vec<u8>, String> {
         held.get(name)
@@ -280,6 +300,17 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
         .unwrap_or_default();
     let mut cosigned = Vec::new();
     for w in trust.witnesses {
+        if !w.is_cosigner() {
+            return Err(format!(
+                "--witness-key {w} is a log's key (type 0x01), not a witness's cosigning key (type 0x04)"
+            ));
+        }
+        if cosigs.is_empty() {
+            return Err(format!(
+                "the checkpoint carries no cosignature, so none by witness {}",
+                w.name
+            ));
+        }
         let with = Note::parse(&format!("{note_text}{}\n", cosigs.join("\n")))
             .map_err(|e| format!("cosignatures: {e}"))?;
         let time = with
@@ -287,7 +318,9 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
             .map_err(|e| format!("cosignature of witness {}: {e}", w.name))?;
         let at = time
             .and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0))
-            .map_or("?".into(), |t| t.to_rfc3339());
+            .map_or("?".into(), |t| {
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            });
         v.details
             .push(format!("cosigned by witness {} at {at}", w.name));
         cosigned.push(format!("{} (at {at})", w.name));
@@ -445,6 +478,9 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
             "{extra} is not part of a bundle (a member was added)"
         ));
     }
+    // The container is newsledger's own when it is byte for byte the
+    // canonical file of the rebuilt members, in their order.
+    v.repacked = crate::proof::zip::write(&expected) != bytes;
     // 8. What that proves, in plain words first.
     summarize(&mut v, &inputs, &body, stamp.as_ref(), &cosigned, trust);
     Ok(v)
@@ -477,12 +513,17 @@ fn summarize(
             .split_whitespace()
             .take(25)
             .collect();
+        let held = if inputs.revision.is_some() {
+            "the bundle holds this revision only".to_string()
+        } else {
+            format!(
+                "the bundle holds the whole history, {} revision(s)",
+                revisions.len()
+            )
+        };
         v.summary.push(format!(
-            "Revision {} of {}, headline: \"{title}\"",
-            last["revision"],
-            revisions
-                .len()
-                .max(last["revision"].as_u64().unwrap_or(0) as usize)
+            "Revision {} ({held}), headline: \"{title}\"",
+            last["revision"]
         ));
         v.summary
             .push(format!("It begins: \"{} …\"", words.join(" ")));
@@ -664,9 +705,18 @@ fn openssl_ts_verify(tsr: &[u8], data: &[u8], ca: &Path) -> Result<(), String> {
             "timestamp: openssl ts -verify failed: {}",
             String::from_utf8_lossy(&out.stderr)
                 .lines()
-                .next()
-                .unwrap_or("")
+                .find(|l| !l.trim().is_empty() && !l.starts_with("Using configuration"))
+                .unwrap_or("no reason given")
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_gzip_header_is_the_one_the_encoder_writes() {
+        let gz = crate::export::warc::gzip(b"WARC/1.1\r\n").unwrap();
+        assert_eq!(gz.get(..10), Some(&super::GZIP_HEADER[..]));
+    }
 }
