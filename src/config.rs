@@ -542,7 +542,7 @@ impl Validator<'_> {
                     Some(dir) if file.is_relative() => dir.join(file),
                     _ => file,
                 };
-                crate::fetch::wire::ca_certificates(&file).map_err(|e| {
+                crate::fetch::wire::roots(Some(&file)).map_err(|e| {
                     self.error(
                         p,
                         "fetch.ca_file",
@@ -858,6 +858,29 @@ urls = ["https://nordicmonitor.com/2022/03/turkey-may-send-its-police-to-azerbai
     fn unknown_key_names_file_line_and_key() {
         let e = error_of(&GOOD.replace("timeout = \"30s\"", "timeout = \"30s\"\ntimeuot = \"5s\""));
         assert!(e.starts_with("/etc/newsledger.toml:7: timeuot:"), "{e}");
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_names_the_key_and_how_to_fix_it() {
+        let dir = std::env::temp_dir().join(format!("nl-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let junk = dir.join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        for (file, why) in [
+            (junk.display().to_string(), "holds no PEM certificate"),
+            (
+                dir.join("missing.pem").display().to_string(),
+                "cannot read PEM certificates",
+            ),
+        ] {
+            let e = error_of(&GOOD.replace(
+                "timeout = \"30s\"",
+                &format!("timeout = \"30s\"\nca_file = \"{file}\""),
+            ));
+            assert!(e.contains(":7: fetch.ca_file:") && e.contains(why), "{e}");
+            assert!(e.contains("give a PEM file of CA certificates"), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

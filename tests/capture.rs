@@ -264,7 +264,9 @@ fn replace(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_the_bundle() {
     let response = hand_made_response();
-    let server = RawServer::start(response.clone(), None);
+    // An informational response first: kept beside the capture, not in it.
+    let early = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n".to_vec();
+    let server = RawServer::start([early.clone(), response.clone()].concat(), None);
     let dir = tempfile::tempdir().unwrap();
     let vkey = key(dir.path()).await;
     let url = format!("http://127.0.0.1:{}/news/article", server.port);
@@ -290,6 +292,7 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
     );
     assert_eq!(p["peer_ip"], "127.0.0.1");
     assert_eq!(p["peer_port"], server.port);
+    assert_eq!(blob(&db, p["interim_blob"].as_str().unwrap()), early);
     assert!(p.get("tls").is_none(), "plain HTTP has no TLS facts");
 
     // The WARC export: request, response (the same bytes), WARC-IP-Address.
@@ -314,6 +317,11 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
     );
     let requests = warc_records(&gz, "request");
     assert_eq!(requests[0].1, request);
+    let interim = warc_records(&gz, "metadata");
+    assert!(
+        interim.iter().any(|(_, b)| *b == early),
+        "the 103 is a metadata record"
+    );
 
     // The bundle: the same bytes, and it verifies (no timestamp: listed).
     let bundle = dir.path().join("b.wacz");

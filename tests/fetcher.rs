@@ -529,3 +529,65 @@ async fn a_fetch_takes_its_permit_only_when_its_hosts_turn_comes() {
         "nothing was asked after stopping"
     );
 }
+
+/// A configured URL is the operator's and is fetched as written, and so is
+/// a redirect to its own host; a redirect to another host connects only to
+/// addresses the guard allows. Here the other host is 127.0.0.2, which the
+/// default policy (no private networks) refuses at connect time: the
+/// second server never sees a request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_sites_redirect_to_another_origin_passes_the_address_guard() {
+    let site = Server::start().await.unwrap();
+    let elsewhere = Server::start_on("127.0.0.2").await.unwrap();
+    elsewhere.set("/meta-data/", Page::html("<p>secret</p>"));
+    site.set(
+        "/same",
+        Page::status(302).with_header("Location", "/article"),
+    );
+    site.set("/article", Page::html("<p>the article</p>"));
+    site.set(
+        "/away",
+        Page::status(302).with_header("Location", &elsewhere.url("/meta-data/")),
+    );
+    let f = Fetcher::new(&FetchConfig {
+        respect_robots_txt: false,
+        retries: 0,
+        ..config()
+    })
+    .unwrap();
+    let same = f.fetch(&site.url("/same"), &Conditional::default()).await;
+    assert_eq!(
+        class_of(&same),
+        "ok",
+        "a redirect to the same origin is followed"
+    );
+    assert_eq!(same.final_url, site.url("/article"));
+    let away = f.fetch(&site.url("/away"), &Conditional::default()).await;
+    assert_eq!(class_of(&away), "refused");
+    let why = away.response.unwrap_err().message;
+    assert!(
+        why.contains("refused by the link guard") && why.contains("127.0.0.2"),
+        "{why}"
+    );
+    assert!(
+        why.contains("redirect from"),
+        "the message names the redirect: {why}"
+    );
+    assert!(
+        elsewhere.hits().is_empty(),
+        "no request reached the other origin"
+    );
+    // Allowed when the operator allows private networks.
+    let open = Fetcher::new(&FetchConfig {
+        respect_robots_txt: false,
+        retries: 0,
+        allow_private_networks: true,
+        ..config()
+    })
+    .unwrap();
+    let away = open
+        .fetch(&site.url("/away"), &Conditional::default())
+        .await;
+    assert_eq!(class_of(&away), "ok");
+    assert_eq!(elsewhere.hits().len(), 1);
+}

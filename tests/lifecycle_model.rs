@@ -220,6 +220,7 @@ fn response(status: u16, body: &str) -> Response {
         capture: newsledger::fetch::wire::Captured {
             sent: "GET / HTTP/1.1\r\nhost: coast.example\r\n\r\n".into(),
             received: [head.as_bytes(), body.as_bytes()].concat().into(),
+            interim: Default::default(),
             peer: "127.0.0.1:80".parse().unwrap(),
             tls: None,
         },

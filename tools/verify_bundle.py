@@ -50,6 +50,7 @@ import tempfile
 import zlib
 
 FORMAT = "newsledger-evidence/2"
+SOFTWARE = "newsledger"  # assemble.rs SOFTWARE: no version, nothing unbound
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -864,10 +865,11 @@ def referenced_blobs(p):
 GZIP_HEADER = bytes([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff])
 
 
-def gzip_members(gz):
+def gzip_members(gz, file_len):
     """The WARC's gzip members, each unpacked, and each one's (offset,
-    length) in the file; at most 64 times the file's size plus 64 MiB."""
-    limit = len(gz) * 64 + (64 << 20)
+    length) in the file; at most 64 times the bundle file's size plus 64 MiB
+    (the bundle's, so that the ZIP's and the WARC's limits do not multiply)."""
+    limit = file_len * 64 + (64 << 20)
     budget, records, places, pos, view = limit, [], [], 0, memoryview(gz)
     while pos < len(gz):
         d, out, at = zlib.decompressobj(16 + zlib.MAX_WBITS), bytearray(), pos
@@ -930,25 +932,37 @@ def latin1(b):
         return b.decode("latin-1")
 
 
+def head_end(raw, start):
+    """Where the head starting at `start` ends: the blank line's first byte
+    and the byte after it; lines end in LF, optionally after CR (wire.rs)."""
+    at = start
+    while True:
+        nl = raw.find(b"\n", at)
+        if nl < 0:
+            return None
+        if raw[at:nl] in (b"", b"\r") and at > start:
+            return at, nl + 1
+        at = nl + 1
+
+
 def parse_head(raw):
     """The final response head of a capture (1xx heads skipped): (status,
-    where the body starts), or None."""
-    at = 0
+    where the body starts), or None (wire.rs parse_head)."""
+    start = 0
     while True:
-        end, skip = raw.find(b"\r\n\r\n", at), 4
-        if end < 0:
-            end, skip = raw.find(b"\n\n", at), 2
-            if end < 0:
-                return None
-        first = raw[at:end].split(b"\n")[0]
+        found = head_end(raw, start)
+        if found is None:
+            return None
+        end, body_at = found
+        first = raw[start:end].split(b"\n")[0]
         parts = latin1(first[:-1] if first.endswith(b"\r") else first).split(" ", 2)
         status = rust_uint(rtrim(parts[1]), 16) if len(parts) > 1 else None
         if status is None:
             return None
         if 100 <= status < 200 and status != 101:
-            at = end + skip
+            start = body_at
             continue
-        return status, end + skip
+        return status, body_at
 
 
 def record_id(seq, kind):
@@ -966,7 +980,7 @@ def digest(b):
     return "sha256:" + hexsha(b)
 
 
-def capture_records(seq, p, raw, request, chain):
+def capture_records(seq, p, raw, request, interim, chain):
     """One capture's records (warc.rs capture_records): the request as sent,
     the response as received, for TLS the session's facts and the chain in
     PEM. Returns (records, index of the response, WARC-Payload-Digest)."""
@@ -990,6 +1004,11 @@ def capture_records(seq, p, raw, request, chain):
         ("Content-Type", "application/http; msgtype=response")]
     response = len(records)
     records.append(warc_record(h, raw))
+    if interim is not None:  # 1xx responses before this one, as received
+        h = common("metadata", record_id(seq, "interim")) + [
+            ("WARC-Concurrent-To", response_id), ("WARC-Block-Digest", digest(interim)), seq_header,
+            ("Content-Type", "application/http; msgtype=response; interim=1xx")]
+        records.append(warc_record(h, interim))
     if isinstance(p, dict) and "tls" in p:
         t = lambda k: as_str(get(p["tls"], k)) or ""  # noqa: E731
         fields = ""
@@ -1038,7 +1057,7 @@ def surt(u):
     scheme, host, port, path, query = m.group(1).lower(), m.group(2).lower(), m.group(3), m.group(4), m.group(5)
     default = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}.get(scheme)
     port = "" if not port or int(port) == default else ":%d" % int(port)
-    if not host.startswith("[") and not re.fullmatch(r"[0-9]+(\.[0-9]+){3}", host):
+    if not host.startswith("["):  # names and IPv4 addresses, as cdxj-indexer
         host = ",".join(reversed(host.split(".")))
     return "%s%s)%s%s" % (host, port, path or "/", query or "")
 
@@ -1046,7 +1065,7 @@ def surt(u):
 def warc_records(inp):
     """The WARC's records: warcinfo, then each capture's records in entry
     order; each (bytes, CDX facts of a response or None)."""
-    info = "software: %s\r\nformat: WARC File Format 1.1\r\nisPartOf: %s\r\n" % (inp["software"], FORMAT)
+    info = "software: %s\r\nformat: WARC File Format 1.1\r\nisPartOf: %s\r\n" % (SOFTWARE, FORMAT)
     out = [(warc_record([("WARC-Type", "warcinfo"), ("WARC-Record-ID", record_id(0, "warcinfo")),
                          ("WARC-Date", created(inp)), ("Content-Type", "application/warc-fields")],
                         info.encode()), None)]
@@ -1058,9 +1077,11 @@ def warc_records(inp):
             continue
         seen.add(raw)
         req, chain = as_str(get(p, "request_blob")), as_str(get(get(p, "tls"), "chain_blob"))
+        interim = as_str(get(p, "interim_blob"))
         records, response, payload_sha = capture_records(
             seq, p, blob(inp, raw, seq, "blob"),
             None if req is None else blob(inp, req, seq, "blob"),
+            None if interim is None else blob(inp, interim, seq, "blob"),
             None if chain is None else blob(inp, chain, seq, "blob"))
         head = parse_head(inp["blobs"][raw])
         facts = {"seq": seq, "url": as_str(get(p, "final_url")) or "",
@@ -1129,8 +1150,8 @@ def members_around(inp, records, gz, places):
     """Every member, in the order newsledger writes them."""
     st = stamp(inp["token"], inp["note"]) if inp["token"] is not None else None
     proof = {"format": FORMAT, "article_url": inp["article_url"], "revision": inp["revision"],
-             "software": inp["software"],
-             "checkpoint": {"note": inp["note"], "cosignatures": inp["cosignatures"], "seq": inp["checkpoint_seq"]},
+             "software": SOFTWARE,
+             "checkpoint": {"note": inp["note"], "cosignatures": inp["cosignatures"]},
              "timestamp": st and {"tsa": st["tsa"], "time": st["time"], "path": "evidence/timestamp.tsr"},
              "entries": inp["entries"]}
     members = [("archive/data.warc.gz", gz), ("indexes/index.cdx", cdx(records, places)),
@@ -1154,7 +1175,7 @@ def members_around(inp, records, gz, places):
                  for path, b in members]
     members.append(("datapackage.json", pretty({
         "profile": "data-package", "wacz_version": "1.1.1",
-        "title": "newsledger evidence for %s" % inp["article_url"], "software": inp["software"],
+        "title": "newsledger evidence for %s" % inp["article_url"], "software": SOFTWARE,
         "created": created(inp), "mainPageUrl": inp["article_url"], "resources": resources})))
     return members, st
 
@@ -1235,10 +1256,15 @@ def verify(data, key, witnesses, tsa_ca):
     listed = get(proof, "entries")
     if not isinstance(listed, list):
         raise Failed("no entries in evidence/proof.json")
-    entries = [check_entry(e, size, root) for e in listed]
+    entries = []
+    for e in listed:
+        e = check_entry(e, size, root)
+        if entries and e["seq"] <= entries[-1]["seq"]:
+            raise Failed("evidence/proof.json: entry %d follows entry %d (entries must be in increasing seq order, each once)" % (e["seq"], entries[-1]["seq"]))
+        entries.append(e)
     # 5. The blobs, each found by the hash an entry names it by: texts and
     # chains as members, captures and requests as WARC blocks.
-    records, places = gzip_members(file("archive/data.warc.gz"))
+    records, places = gzip_members(file("archive/data.warc.gz"), len(data))
     blobs = {}
     for r in records:
         block = record_block(r)
@@ -1265,8 +1291,8 @@ def verify(data, key, witnesses, tsa_ca):
     if revision is not None and revisions != [revision]:
         raise Failed("evidence/proof.json claims revision %d, but its entries record [%s]" % (revision, ", ".join(map(str, revisions))))
     # 7. Every member is what the checked inputs make of it.
-    inp = {"article_url": urls[0], "revision": revision, "software": as_str(get(proof, "software")) or "",
-           "note": note, "cosignatures": cosigs, "checkpoint_seq": as_int(get(cp, "seq")) or 0,
+    inp = {"article_url": urls[0], "revision": revision,
+           "note": note, "cosignatures": cosigs,
            "token": token, "entries": entries, "blobs": blobs}
     expected_records = warc_records(inp)
     if [r for r, _ in expected_records] != records:
@@ -1301,8 +1327,7 @@ def summarize(v, inp, origin, size, st, cosigned, key, tsa_ca):
             article = None
         title = str_or(get(article, "title"), "(no title)")
         words = [w for w in re.split("[%s]+" % WS, str_or(get(article, "text"), "")) if w][:25]
-        held = ("the bundle holds this revision only" if inp["revision"] is not None
-                else "the bundle holds the whole history, %d revision(s)" % len(revisions))
+        held = "revisions in this bundle: " + ", ".join(compact(r["revision"]) for r in revisions)
         line("Revision %s (%s), headline: \"%s\"" % (compact(last["revision"]), held, title))
         line("It begins: \"%s \u2026\"" % " ".join(words))
         # The newest fetch before the revision's entry (the last of equals).

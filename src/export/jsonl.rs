@@ -31,12 +31,8 @@ pub fn export(
 ) -> Result<u64, ExportError> {
     let mut referenced = BTreeSet::new();
     let n = for_each_entry(conn, |e| {
-        if with_blobs && let Ok(Value::Object(p)) = serde_json::from_str::<Value>(&e.payload) {
-            referenced.extend(
-                p.iter()
-                    .filter(|(k, _)| k.ends_with("_blob"))
-                    .filter_map(|(_, v)| v.as_str().map(str::to_string)),
-            );
+        if with_blobs {
+            referenced.extend(crate::ledger::verify::referenced_blobs(&e.payload));
         }
         let mut line = json!({
             "seq": e.seq,
@@ -168,14 +164,8 @@ pub fn verify_file(
             }
         }
         if report.first_break.is_none() {
-            if let Ok(Value::Object(p)) = serde_json::from_str::<Value>(&e.payload) {
-                for h in p
-                    .iter()
-                    .filter(|(k, _)| k.ends_with("_blob"))
-                    .filter_map(|(_, v)| v.as_str())
-                {
-                    referenced.entry(h.to_string()).or_insert(e.seq);
-                }
+            for h in crate::ledger::verify::referenced_blobs(&e.payload) {
+                referenced.entry(h).or_insert(e.seq);
             }
             prev = e.entry_hash.clone();
             report.head = Some(Checkpoint {

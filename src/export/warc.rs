@@ -103,6 +103,7 @@ struct Capture {
 pub(crate) struct CaptureBlobs {
     pub raw: Vec<u8>,
     pub request: Option<Vec<u8>>,
+    pub interim: Option<Vec<u8>>,
     pub chain: Option<Vec<u8>>,
 }
 
@@ -117,6 +118,7 @@ impl CaptureBlobs {
             return Ok(None);
         };
         let request = p.get("request_blob").and_then(Value::as_str);
+        let interim = p.get("interim_blob").and_then(Value::as_str);
         let chain = p
             .get("tls")
             .and_then(|t| t.get("chain_blob"))
@@ -124,6 +126,7 @@ impl CaptureBlobs {
         Ok(Some(CaptureBlobs {
             raw: get(raw)?,
             request: request.map(&mut *get).transpose()?,
+            interim: interim.map(&mut *get).transpose()?,
             chain: chain.map(&mut *get).transpose()?,
         }))
     }
@@ -193,6 +196,20 @@ pub(crate) fn capture_records(seq: i64, p: &Value, blobs: &CaptureBlobs) -> Capt
     ]);
     let response = records.len();
     records.push(record(&h, &blobs.raw));
+    if let Some(interim) = &blobs.interim {
+        // The 1xx responses the server sent before this one, as received.
+        let mut h = common("metadata", record_id(seq, "interim"));
+        h.extend([
+            ("WARC-Concurrent-To", response_id.clone()),
+            ("WARC-Block-Digest", digest(interim)),
+            seq_header.clone(),
+            (
+                "Content-Type",
+                "application/http; msgtype=response; interim=1xx".into(),
+            ),
+        ]);
+        records.push(record(&h, interim));
+    }
     if let Some(tls) = p.get("tls") {
         let t = |k: &str| tls.get(k).and_then(Value::as_str).unwrap_or("");
         let mut fields = String::new();

@@ -467,7 +467,7 @@ impl Fetcher {
     /// Where each hop may connect: a discovered link (`guard`) and all its
     /// hops pass the guard and connect to allowed addresses only; a
     /// configured URL connects as written, and so does a redirect to its
-    /// own origin, but a redirect to another origin connects to allowed
+    /// own host, but a redirect to another host connects to allowed
     /// addresses only (an operator's site cannot send the fetcher to a
     /// private address the operator did not write).
     async fn exchange(
@@ -498,15 +498,23 @@ impl Fetcher {
         let headers = self.request_headers(cond);
         let mut current = url.clone();
         for _ in 0..=self.max_redirects {
+            // The operator's own host (any scheme or port: http to https
+            // included) is theirs; any other host is checked.
             let policy = match guard {
                 Some(_) => Some(self.policy),
-                None if host_key(&current) == host_key(url) => None,
+                None if current.host_str() == url.host_str() => None,
                 None => Some(self.policy),
             };
             let reply = self
                 .client
                 .get(&current, &headers, policy, self.max_body_bytes)
-                .await?;
+                .await
+                .map_err(|mut e| {
+                    if current != *url {
+                        e.message = format!("redirect from {url} to {current}: {}", e.message);
+                    }
+                    e
+                })?;
             let head = wire::parse_head(&reply.captured.received).ok_or_else(|| FetchError {
                 class: "request",
                 message: format!("{current}: the response head does not parse"),

@@ -82,8 +82,11 @@ impl Tls {
 pub struct Captured {
     /// The request as written to the connection.
     pub sent: Bytes,
-    /// The response as read from the connection (a 1xx head before it included).
+    /// The final response as read from the connection, from its status
+    /// line to the end its framing gives.
     pub received: Bytes,
+    /// Informational (1xx) responses read before it, as read (usually none).
+    pub interim: Bytes,
     pub peer: SocketAddr,
     pub tls: Option<Arc<Tls>>,
 }
@@ -166,6 +169,8 @@ impl AsyncWrite for Recorder {
 /// One open connection and its facts.
 struct Connection {
     send: SendRequest<Empty<Bytes>>,
+    /// False once the connection carried bytes no request asked for.
+    reusable: bool,
     log: Arc<Mutex<Log>>,
     peer: SocketAddr,
     tls: Option<Arc<Tls>>,
@@ -448,6 +453,7 @@ impl Client {
         });
         Ok(Connection {
             send,
+            reusable: true,
             log,
             peer,
             tls,
@@ -466,7 +472,7 @@ impl Client {
     }
 
     fn keep_idle(&self, url: &Url, policy: Option<AddressPolicy>, conn: Connection) {
-        if conn.send.is_closed() {
+        if conn.send.is_closed() || !conn.reusable {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
@@ -604,9 +610,20 @@ impl Client {
                 std::mem::take(&mut log.received),
             )
         };
+        let (interim, received, extra) = split_received(received);
+        if extra > 0 {
+            // Bytes after the response answer no request: they are not
+            // part of this capture, and the connection is not reused.
+            tracing::warn!(
+                %url,
+                "{extra} bytes after the end of the response were left out of the capture"
+            );
+            conn.reusable = false;
+        }
         let captured = Captured {
             sent: sent.into(),
             received: received.into(),
+            interim: interim.into(),
             peer: conn.peer,
             tls: conn.tls.clone(),
         };
@@ -627,18 +644,30 @@ enum Stale {
     Failed(FetchError),
 }
 
+/// Where the head that starts at `from` ends: the blank line's first byte,
+/// and the first byte after it. Lines end in LF, optionally preceded by CR
+/// (whichever blank line comes first ends the head).
+fn head_end(raw: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut at = from;
+    loop {
+        let nl = at + memchr::memchr(b'\n', raw.get(at..)?)?;
+        let line = raw.get(at..nl)?;
+        if (line.is_empty() || line == b"\r") && at > from {
+            return Some((at, nl + 1));
+        }
+        at = nl + 1;
+    }
+}
+
 /// The final response's head in a capture: the status line's version,
 /// status and reason, and the header fields in order, each as sent (a
 /// value's bytes read as Latin-1 when they are not UTF-8). Informational
 /// (1xx) heads before it are skipped. `None` when no head parses.
 pub fn parse_head(raw: &[u8]) -> Option<Head> {
-    let mut rest = raw;
+    let mut start = 0;
     loop {
-        let (end, skip) = match memchr::memmem::find(rest, b"\r\n\r\n") {
-            Some(i) => (i, 4),
-            None => (memchr::memmem::find(rest, b"\n\n")?, 2),
-        };
-        let head = rest.get(..end)?;
+        let (end, body_at) = head_end(raw, start)?;
+        let head = raw.get(start..end)?;
         let mut lines = head
             .split(|b| *b == b'\n')
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
@@ -648,11 +677,11 @@ pub fn parse_head(raw: &[u8]) -> Option<Head> {
         let status: u16 = parts.next()?.trim().parse().ok()?;
         let reason = parts.next().unwrap_or("").to_string();
         if (100..200).contains(&status) && status != 101 {
-            rest = rest.get(end + skip..)?;
+            start = body_at;
             continue;
         }
         let mut headers: Vec<(String, String)> = Vec::new();
-        for line in lines {
+        for line in lines.filter(|l| !l.is_empty()) {
             if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
                 // An obsolete folded line continues the previous value.
                 if let Some((_, v)) = headers.last_mut() {
@@ -671,7 +700,8 @@ pub fn parse_head(raw: &[u8]) -> Option<Head> {
             status,
             reason,
             headers,
-            body_at: raw.len() - rest.len() + end + skip,
+            start,
+            body_at,
         });
     }
 }
@@ -692,6 +722,8 @@ pub struct Head {
     pub status: u16,
     pub reason: String,
     pub headers: Vec<(String, String)>,
+    /// Where the final response's status line starts (after any 1xx).
+    pub start: usize,
     /// Where the body starts in the capture.
     pub body_at: usize,
 }
@@ -711,30 +743,64 @@ impl Head {
                 && v.to_ascii_lowercase().contains("chunked")
         })
     }
+
+    /// True for a status that never has a body, whatever the headers say
+    /// (RFC 9112 6.3: 1xx, 204, 304).
+    pub fn bodiless(&self) -> bool {
+        self.status < 200 || self.status == 204 || self.status == 304
+    }
+
+    fn content_length(&self) -> Option<usize> {
+        self.header("content-length")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    }
+}
+
+/// Where the final response ends in a capture, as its framing says: after
+/// the head for a status without a body, after the last chunk and its
+/// trailers, after Content-Length bytes, or at the end (a body delimited
+/// by the connection closing).
+pub fn message_end(raw: &[u8], head: &Head) -> Option<usize> {
+    if head.bodiless() {
+        return Some(head.body_at);
+    }
+    if head.chunked() {
+        let (_, used) = chunks(raw.get(head.body_at..)?, u64::MAX)?;
+        return Some(head.body_at + used);
+    }
+    match head.content_length() {
+        Some(len) => head.body_at.checked_add(len).filter(|e| *e <= raw.len()),
+        None => Some(raw.len()),
+    }
 }
 
 /// The body of the final response in a capture, its transfer framing
-/// undone (chunks joined; a Content-Length honoured): at most `cap` bytes,
-/// `None` when the framing does not parse.
+/// undone (chunks joined; a Content-Length honoured; none for a status
+/// that has no body): at most `cap` bytes, `None` when the framing does not
+/// parse.
 pub fn entity_body(raw: &[u8], cap: u64) -> Option<Vec<u8>> {
     let head = parse_head(raw)?;
-    let sent = raw.get(head.body_at..)?;
-    if head.chunked() {
-        return dechunk(sent, cap);
-    }
-    let body = match head
-        .header("content-length")
-        .and_then(|v| v.trim().parse::<usize>().ok())
-    {
-        Some(len) => sent.get(..len)?,
-        None => sent,
+    let end = message_end(raw, &head)?;
+    let sent = raw.get(head.body_at..end)?;
+    let body = if head.chunked() && !head.bodiless() {
+        chunks(sent, cap)?.0
+    } else {
+        sent.to_vec()
     };
-    (body.len() as u64 <= cap).then(|| body.to_vec())
+    (body.len() as u64 <= cap).then_some(body)
 }
 
 /// Undoes chunked framing: the chunks' data, or `None` when the framing
 /// is broken. At most `cap` bytes of data.
-pub fn dechunk(mut raw: &[u8], cap: u64) -> Option<Vec<u8>> {
+pub fn dechunk(raw: &[u8], cap: u64) -> Option<Vec<u8>> {
+    chunks(raw, cap).map(|(data, _)| data)
+}
+
+/// The chunks' data and how many bytes the chunked body took, through the
+/// last chunk and its trailer section (to the end when the server closed
+/// before the final blank line).
+fn chunks(mut raw: &[u8], cap: u64) -> Option<(Vec<u8>, usize)> {
+    let total = raw.len();
     let mut out = Vec::new();
     loop {
         let line_end = memchr::memchr(b'\n', raw)?;
@@ -744,7 +810,17 @@ pub fn dechunk(mut raw: &[u8], cap: u64) -> Option<Vec<u8>> {
         let size = usize::from_str_radix(size_text, 16).ok()?;
         raw = raw.get(line_end + 1..)?;
         if size == 0 {
-            return Some(out);
+            // Trailer fields, then a blank line.
+            loop {
+                let Some(nl) = memchr::memchr(b'\n', raw) else {
+                    return Some((out, total));
+                };
+                let line = raw.get(..nl)?;
+                raw = raw.get(nl + 1..)?;
+                if line.is_empty() || line == b"\r" {
+                    return Some((out, total - raw.len()));
+                }
+            }
         }
         if (out.len() + size) as u64 > cap {
             return None;
@@ -755,6 +831,21 @@ pub fn dechunk(mut raw: &[u8], cap: u64) -> Option<Vec<u8>> {
             .strip_prefix(b"\r\n")
             .or_else(|| raw.strip_prefix(b"\n"))?;
     }
+}
+
+/// Splits what a connection received during one exchange into the
+/// informational (1xx) responses before the final one, the final response
+/// as its framing delimits it, and whatever came after it (which belongs
+/// to no request). Unparsable bytes are kept whole as the response.
+fn split_received(mut received: Vec<u8>) -> (Vec<u8>, Vec<u8>, usize) {
+    let Some(head) = parse_head(&received) else {
+        return (Vec::new(), received, 0);
+    };
+    let end = message_end(&received, &head).unwrap_or(received.len());
+    let extra = received.len().saturating_sub(end);
+    received.truncate(end);
+    let response = received.split_off(head.start);
+    (received, response, extra)
 }
 
 #[cfg(test)]
@@ -809,5 +900,41 @@ mod tests {
             None,
             "the cap holds"
         );
+    }
+
+    #[test]
+    fn the_first_blank_line_ends_the_head_whatever_its_line_ends() {
+        // A head in bare LFs whose body holds a CRLF blank line.
+        let raw = b"HTTP/1.0 200 OK\nContent-Type: text/html\n\n<p>a</p>\r\n\r\nContent-Encoding: gzip\r\n";
+        let head = parse_head(raw).unwrap();
+        assert_eq!(head.header("content-encoding"), None);
+        assert_eq!(&raw[head.body_at..head.body_at + 8], b"<p>a</p>");
+        assert_eq!(entity_body(raw, 1000).unwrap(), &raw[head.body_at..]);
+    }
+
+    #[test]
+    fn a_capture_is_split_into_interim_responses_the_response_and_what_followed() {
+        let interim = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n".to_vec();
+        let response = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc".to_vec();
+        let all = [
+            interim.clone(),
+            response.clone(),
+            b"HTTP/1.1 200 OK\r\n\r\nnot asked".to_vec(),
+        ]
+        .concat();
+        let (i, r, extra) = split_received(all);
+        assert_eq!((i, r.clone(), extra), (interim, response, 28));
+        assert_eq!(parse_head(&r).unwrap().start, 0);
+        // No body for 204 and 304, whatever the headers say.
+        let no_body = b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello".to_vec();
+        let (_, r, extra) = split_received(no_body);
+        assert_eq!((r.len(), extra), (43, 5));
+        assert_eq!(entity_body(&r, 100).unwrap(), b"");
+        // Chunked with trailers: the message ends after the trailer section.
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\nEXTRA".to_vec();
+        let (_, r, extra) = split_received(chunked);
+        assert_eq!(extra, 5);
+        assert!(r.ends_with(b"X-T: 1\r\n\r\n"));
+        assert_eq!(entity_body(&r, 100).unwrap(), b"abc");
     }
 }

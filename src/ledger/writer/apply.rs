@@ -329,6 +329,13 @@ pub(super) fn apply_in(
             "request_blob".into(),
             json!(blobs::put(tx, resp.request())?),
         );
+        if !resp.capture.interim.is_empty() {
+            // 1xx responses before the final one (103 Early Hints...).
+            payload.insert(
+                "interim_blob".into(),
+                json!(blobs::put(tx, &resp.capture.interim)?),
+            );
+        }
         raw_blob = Some(h);
     }
     let mut text_blob = None;

@@ -23,6 +23,10 @@ use crate::proof::{tsa, x509};
 /// The offline page's template (tools/bundle_index.html): its one
 /// `{{DATA}}` becomes the bundle's facts as JSON, rendered by its script.
 pub const INDEX_TEMPLATE: &str = include_str!("../../../tools/bundle_index.html");
+/// What `proof.json`, `datapackage.json` and the WARC name as the software:
+/// no version, so that nothing in a bundle is a claim its inputs do not
+/// bind (the format is `FORMAT`).
+pub const SOFTWARE: &str = "newsledger";
 /// The bundle's `README.txt` (tools/bundle_README.txt).
 pub const README: &str = include_str!("../../../tools/bundle_README.txt");
 
@@ -31,11 +35,8 @@ pub const README: &str = include_str!("../../../tools/bundle_README.txt");
 pub struct Inputs {
     pub article_url: String,
     pub revision: Option<i64>,
-    /// The software named in `proof.json` and `datapackage.json`.
-    pub software: String,
     pub note: String,
     pub cosignatures: Vec<String>,
-    pub checkpoint_seq: i64,
     /// The RFC 3161 reply over `note`, if the checkpoint was timestamped.
     pub token: Option<Vec<u8>>,
     /// `proof.json`'s entries, in seq order.
@@ -126,8 +127,7 @@ pub fn warc_records(inputs: &Inputs) -> Result<Vec<WarcRecord>, String> {
                 ("Content-Type", "application/warc-fields".into()),
             ],
             format!(
-                "software: {}\r\nformat: WARC File Format 1.1\r\nisPartOf: {FORMAT}\r\n",
-                inputs.software
+                "software: {SOFTWARE}\r\nformat: WARC File Format 1.1\r\nisPartOf: {FORMAT}\r\n"
             )
             .as_bytes(),
         ),
@@ -279,8 +279,8 @@ fn proof_json(inputs: &Inputs, stamp: Option<&Stamp>) -> Result<Vec<u8>, String>
         "format": FORMAT,
         "article_url": inputs.article_url,
         "revision": inputs.revision,
-        "software": inputs.software,
-        "checkpoint": {"note": inputs.note, "cosignatures": inputs.cosignatures, "seq": inputs.checkpoint_seq},
+        "software": SOFTWARE,
+        "checkpoint": {"note": inputs.note, "cosignatures": inputs.cosignatures},
         "timestamp": timestamp,
         "entries": inputs.entries,
     });
@@ -304,7 +304,7 @@ pub fn datapackage(inputs: &Inputs, members: &[(String, Vec<u8>)]) -> Result<Vec
         "profile": "data-package",
         "wacz_version": "1.1.1",
         "title": format!("newsledger evidence for {}", inputs.article_url),
-        "software": inputs.software,
+        "software": SOFTWARE,
         "created": created(inputs),
         "mainPageUrl": inputs.article_url,
         "resources": resources,

@@ -185,10 +185,8 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
     let inputs = assemble::Inputs {
         article_url: url.to_string(),
         revision,
-        software: format!("newsledger {}", env!("CARGO_PKG_VERSION")),
         note: cp.note.clone(),
         cosignatures,
-        checkpoint_seq: cp.seq,
         token,
         entries: json_entries,
         blobs: blobs_by_hash,
@@ -287,7 +285,12 @@ fn surt(u: &str) -> String {
         return u.to_string();
     };
     let host = p.host_str().unwrap_or_default().to_ascii_lowercase();
-    let host = if p.host().is_some_and(|h| matches!(h, url::Host::Domain(_))) {
+    // Labels reversed for names and IPv4 addresses alike, as cdxj-indexer
+    // (Python's `surt`) writes them.
+    let host = if p
+        .host()
+        .is_some_and(|h| matches!(h, url::Host::Domain(_) | url::Host::Ipv4(_)))
+    {
         host.split('.').rev().collect::<Vec<_>>().join(",")
     } else {
         host

@@ -71,17 +71,19 @@ impl Verdict {
 pub(crate) const GZIP_HEADER: [u8; 10] =
     [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff];
 
-/// The most bytes the WARC may unpack to: 64 times its size plus 64 MiB.
-fn warc_budget(gz: &[u8]) -> u64 {
-    (gz.len() as u64).saturating_mul(64) + (64 << 20)
+/// The most bytes the WARC may unpack to: 64 times the bundle file's size
+/// plus 64 MiB (the bundle's, not the inflated member's: the two limits
+/// do not multiply).
+fn warc_budget(file_len: usize) -> u64 {
+    (file_len as u64).saturating_mul(64) + (64 << 20)
 }
 
 /// The WARC's gzip members, each unpacked, and where each lies in the file.
 /// Unpacked gzip members, and each one's (offset, length) in the file.
 type Members = (Vec<Vec<u8>>, Vec<(usize, usize)>);
 
-fn gzip_members(gz: &[u8]) -> Result<Members, String> {
-    let mut budget = warc_budget(gz);
+fn gzip_members(gz: &[u8], file_len: usize) -> Result<Members, String> {
+    let mut budget = warc_budget(file_len);
     let mut out = Vec::new();
     let mut places = Vec::new();
     let mut rest = gz;
@@ -95,7 +97,7 @@ fn gzip_members(gz: &[u8]) -> Result<Members, String> {
         if record.len() as u64 > budget {
             return Err(format!(
                 "archive/data.warc.gz unpacks to more than {} bytes (a decompression bomb, or not a bundle)",
-                warc_budget(gz)
+                warc_budget(file_len)
             ));
         }
         budget -= record.len() as u64;
@@ -135,8 +137,9 @@ fn record_block(record: &[u8]) -> Result<&[u8], String> {
     let len: usize = field("Content-Length")
         .and_then(|l| l.parse().ok())
         .ok_or("archive/data.warc.gz: a record has no Content-Length")?;
-    let block = record
-        .get(end + 4..end + 4 + len)
+    let block = end
+        .checked_add(4 + len)
+        .and_then(|stop| record.get(end + 4..stop))
         .ok_or("archive/data.warc.gz: a record is cut short")?;
     if let Some(d) = field("WARC-Block-Digest")
         && d != format!("sha256:{}", hex::encode(Sha256::digest(block)))
@@ -367,13 +370,27 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
         .get("entries")
         .and_then(Value::as_array)
         .ok_or("no entries in evidence/proof.json")?;
-    let mut entries = Vec::new();
+    let mut entries: Vec<Value> = Vec::new();
     for e in listed {
-        entries.push(check_entry(e, &body)?);
+        let e = check_entry(e, &body)?;
+        let (seq, last) = (
+            at(&e, "seq").as_i64(),
+            entries.last().map(|l| at(l, "seq").as_i64()),
+        );
+        if let Some(last) = last
+            && seq <= last
+        {
+            return Err(format!(
+                "evidence/proof.json: entry {} follows entry {} (entries must be in increasing seq order, each once)",
+                seq.unwrap_or(0),
+                last.unwrap_or(0)
+            ));
+        }
+        entries.push(e);
     }
     // 5. The blobs, each found by the hash an entry names it by: texts and
     // chains as members, captures and requests as WARC blocks.
-    let (records, places) = gzip_members(file("archive/data.warc.gz")?)?;
+    let (records, places) = gzip_members(file("archive/data.warc.gz")?, bytes.len())?;
     let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for r in &records {
         let block = record_block(r)?;
@@ -433,14 +450,8 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
     let inputs = Inputs {
         article_url: article_url.clone(),
         revision,
-        software: proof
-            .get("software")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
         note: note_text.to_string(),
         cosignatures: cosigs.clone(),
-        checkpoint_seq: cp.get("seq").and_then(Value::as_i64).unwrap_or(0),
         token,
         entries,
         blobs,
@@ -513,14 +524,13 @@ fn summarize(
             .split_whitespace()
             .take(25)
             .collect();
-        let held = if inputs.revision.is_some() {
-            "the bundle holds this revision only".to_string()
-        } else {
-            format!(
-                "the bundle holds the whole history, {} revision(s)",
-                revisions.len()
-            )
-        };
+        // Which revisions the bundle holds; whether they are all the
+        // article's, no proof in it can say.
+        let numbers: Vec<String> = revisions
+            .iter()
+            .map(|r| at(r, "revision").to_string())
+            .collect();
+        let held = format!("revisions in this bundle: {}", numbers.join(", "));
         v.summary.push(format!(
             "Revision {} ({held}), headline: \"{title}\"",
             last["revision"]
