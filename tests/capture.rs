@@ -202,21 +202,23 @@ fn member<'a>(members: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
     &members.iter().find(|(n, _)| n == name).unwrap().1
 }
 
-fn python() -> Option<String> {
-    let python = std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import warcio"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("NEWSLEDGER_PYTHON").is_err(),
-        "CI must provide warcio (NEWSLEDGER_PYTHON={python})"
-    );
-    eprintln!("skipping the warcio and Python verifier checks: no Python with warcio");
-    None
+/// `prove URL -o FILE` with `config`, which must succeed.
+async fn prove(config: &Path, url: &str, file: &Path) {
+    let out = common::run(Some(config), &["prove", url, "-o", file.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `verify-bundle FILE --key VKEY`: its exit code and what it printed.
+async fn verify_bundle(file: &Path, vkey: &str) -> (Option<i32>, String) {
+    let out = common::run(
+        None,
+        &["verify-bundle", file.to_str().unwrap(), "--key", vkey],
+    )
+    .await;
+    (
+        out.status.code(),
+        format!("{}{}", stdout(&out), stderr(&out)),
+    )
 }
 
 fn py_verify_bundle(python: &str, bundle: &Path, vkey: &str) -> std::process::Output {
@@ -325,12 +327,7 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
 
     // The bundle: the same bytes, and it verifies (no timestamp: listed).
     let bundle = dir.path().join("b.wacz");
-    let out = common::run(
-        Some(&config),
-        &["prove", &url, "-o", bundle.to_str().unwrap()],
-    )
-    .await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    prove(&config, &url, &bundle).await;
     let bytes = std::fs::read(&bundle).unwrap();
     let members = newsledger::proof::zip::read(&bytes).unwrap();
     let in_bundle = warc_records(member(&members, "archive/data.warc.gz"), "response");
@@ -338,13 +335,8 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
         in_bundle[0].1 == response,
         "the bundle's capture is the bytes written"
     );
-    let out = common::run(
-        None,
-        &["verify-bundle", bundle.to_str().unwrap(), "--key", &vkey],
-    )
-    .await;
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(4), "{text}{}", stderr(&out));
+    let (code, text) = verify_bundle(&bundle, &vkey).await;
+    assert_eq!(code, Some(4), "{text}");
     assert!(text.contains("NOT CHECKED:\n  - no timestamp"), "{text}");
     assert!(text.contains("(address 127.0.0.1:"), "{text}");
     for want in ["index.html", "README.txt"] {
@@ -407,17 +399,13 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
         ),
     ];
     assert_eq!(proof["timestamp"], Value::Null);
-    let py = python();
+    let py = common::python_with_warcio();
     for (what, forged) in &forgeries {
         let f = dir.path().join("forged.wacz");
         std::fs::write(&f, forged).unwrap();
-        let out = common::run(
-            None,
-            &["verify-bundle", f.to_str().unwrap(), "--key", &vkey],
-        )
-        .await;
-        assert_eq!(out.status.code(), Some(1), "{what}: {}", stdout(&out));
-        assert!(stderr(&out).contains("FAILED"), "{what}: {}", stderr(&out));
+        let (code, text) = verify_bundle(&f, &vkey).await;
+        assert_eq!(code, Some(1), "{what}: {text}");
+        assert!(text.contains("FAILED"), "{what}: {text}");
         if let Some(py) = &py {
             let out = py_verify_bundle(py, &f, &vkey);
             assert_eq!(
@@ -456,30 +444,43 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
         responses.iter().any(|(_, b)| *b == gone),
         "the 410 is in the WARC"
     );
+    // The bundle made now tells the editor the page was withdrawn.
+    let withdrawn = dir.path().join("withdrawn.wacz");
+    prove(&config, &url, &withdrawn).await;
+    let (_, summary) = verify_bundle(&withdrawn, &vkey).await;
+    assert!(
+        summary.contains("Then withdrawn: at ")
+            && summary.contains("the page answered HTTP 410 (gone)"),
+        "{summary}"
+    );
+    if let Some(py) = &py {
+        let out = py_verify_bundle(py, &withdrawn, &vkey);
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).contains("the page answered HTTP 410 (gone)"),
+            "{}",
+            stdout(&out)
+        );
+    }
 
     // Re-packed with the contents intact: its own result, exit 5.
     let mut reordered = members.clone();
     reordered.reverse();
     let f = dir.path().join("repacked.wacz");
     std::fs::write(&f, newsledger::proof::zip::write(&reordered)).unwrap();
-    let out = common::run(
-        None,
-        &["verify-bundle", f.to_str().unwrap(), "--key", &vkey],
-    )
-    .await;
-    assert_eq!(
-        out.status.code(),
-        Some(5),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    let (code, text) = verify_bundle(&f, &vkey).await;
+    assert_eq!(code, Some(5), "{text}");
     assert!(
-        stdout(&out).contains("CONTAINER RE-PACKED; contents verified"),
-        "{}",
-        stdout(&out)
+        text.contains("CONTAINER RE-PACKED; contents verified"),
+        "{text}"
     );
-    assert!(!stderr(&out).contains("altered"), "{}", stderr(&out));
+    assert!(!text.contains("altered"), "{text}");
 
     // warcio reads both WARCs and its digest check passes; cdxj-indexer
     // indexes them; the Python verifier agrees on the intact bundle and
@@ -693,12 +694,7 @@ async fn over_tls_the_entry_names_the_session_and_the_bundle_holds_the_chain() {
     // The bundle holds the chain; the verifier prints the leaf's
     // fingerprint, subject and issuer.
     let bundle = dir.path().join("tls.wacz");
-    let out = common::run(
-        Some(&config),
-        &["prove", &url, "-o", bundle.to_str().unwrap()],
-    )
-    .await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    prove(&config, &url, &bundle).await;
     let members = newsledger::proof::zip::read(&std::fs::read(&bundle).unwrap()).unwrap();
     assert_eq!(
         member(
@@ -716,18 +712,13 @@ async fn over_tls_the_entry_names_the_session_and_the_bundle_holds_the_chain() {
             .any(|(_, b)| b.starts_with(b"-----BEGIN CERTIFICATE-----")),
         "the chain in PEM"
     );
-    let out = common::run(
-        None,
-        &["verify-bundle", bundle.to_str().unwrap(), "--key", &vkey],
-    )
-    .await;
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(4), "{text}{}", stderr(&out));
+    let (code, text) = verify_bundle(&bundle, &vkey).await;
+    assert_eq!(code, Some(4), "{text}");
     let want = format!(
         "Over TLS, the server's certificate: O=Wire Gazette, CN=localhost, issued by O=Throwaway Test, CN=Throwaway Root CA, SHA-256 fingerprint {leaf_sha}"
     );
     assert!(text.contains(&want), "{want:?} missing from:\n{text}");
-    if let Some(py) = python() {
+    if let Some(py) = common::python_with_warcio() {
         let out = py_verify_bundle(&py, &bundle, &vkey);
         assert_eq!(
             out.status.code(),
@@ -765,22 +756,9 @@ async fn the_bundle_page_shows_the_headline_change_in_a_browser() {
     assert!(out.status.success(), "{}", stderr(&out));
     let bundle = s.dir.path().join("history.wacz");
     let url = s.server.url(&a.path);
-    let out = s
-        .cli(&["prove", &url, "-o", bundle.to_str().unwrap()])
-        .await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = common::run(
-        None,
-        &["verify-bundle", bundle.to_str().unwrap(), "--key", &vkey],
-    )
-    .await;
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    prove(&s.config, &url, &bundle).await;
+    let (code, text) = verify_bundle(&bundle, &vkey).await;
+    assert_eq!(code, Some(4), "{text}");
     let members = newsledger::proof::zip::read(&std::fs::read(&bundle).unwrap()).unwrap();
     let page = s.dir.path().join("index.html");
     std::fs::write(&page, member(&members, "index.html")).unwrap();

@@ -130,26 +130,9 @@ async fn jsonl_export_verifies_offline_and_reveals_tampering() {
     assert!(out.status.success(), "{}", stdout(&out));
 }
 
-fn python_with_warcio() -> Option<String> {
-    let python = std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import warcio"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must provide warcio (NEWSLEDGER_PYTHON={python})"
-    );
-    eprintln!("skipping: no Python with warcio (pip install warcio, or set NEWSLEDGER_PYTHON)");
-    None
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warc_export_is_read_by_warcio_with_digests_matching_the_ledger() {
-    let Some(python) = python_with_warcio() else {
+    let Some(python) = common::python_with_warcio() else {
         return;
     };
     let s = ledger_with_history().await;

@@ -1345,6 +1345,11 @@ def summarize(v, inp, origin, size, st, cosigned, key, tsa_ca):
                     fetch["leaf_sha256"]))
             else:
                 line("Over plain HTTP: no certificate identifies the server")
+        # A withdrawal after it: the page answered 404 or 410.
+        gone = [f for f in fetches if f["seq"] > last["seq"] and f["outcome"] == "gone"]
+        if gone:
+            g = min(gone, key=lambda f: f["seq"])
+            line("Then withdrawn: at %s the page answered HTTP %s (gone)" % (str_or(g["started_at"], "?"), compact(g["status"])))
     elif fetches:
         f = fetches[-1]
         line("Fetched at %s (HTTP %s, %s)" % (str_or(f["started_at"], "?"), compact(f["status"]), str_or(f["outcome"], "?")))

@@ -199,3 +199,25 @@ pub fn proptest_cases(default: u32) -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// A Python with warcio (and the CI venv's other packages): `NEWSLEDGER_PYTHON`,
+/// else `python3`. When NEWSLEDGER_PYTHON is set (CI sets it) and lacks
+/// warcio, that is a failure, not a skip.
+pub fn python_with_warcio() -> Option<String> {
+    let python = std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import warcio"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("NEWSLEDGER_PYTHON").is_none() && std::env::var_os("CI").is_none(),
+        "CI must provide warcio (NEWSLEDGER_PYTHON={python})"
+    );
+    eprintln!(
+        "skipping the Python checks: no Python with warcio (pip install warcio, or set NEWSLEDGER_PYTHON)"
+    );
+    None
+}

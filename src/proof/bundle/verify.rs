@@ -566,6 +566,18 @@ fn summarize(
                     .push("Over plain HTTP: no certificate identifies the server".into()),
             }
         }
+        // A withdrawal after it: the page answered 404 or 410.
+        if let Some(g) = fetches
+            .iter()
+            .filter(|f| f["seq"].as_i64().unwrap_or(0) > seq && f["outcome"] == "gone")
+            .min_by_key(|f| f["seq"].as_i64())
+        {
+            v.summary.push(format!(
+                "Then withdrawn: at {} the page answered HTTP {} (gone)",
+                g["started_at"].as_str().unwrap_or("?"),
+                g["status"]
+            ));
+        }
     } else if let Some(f) = fetches.last() {
         v.summary.push(format!(
             "Fetched at {} (HTTP {}, {})",
