@@ -469,6 +469,23 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
         );
     }
 
+    // Back online: the summary says so, never "withdrawn" alone.
+    *server.response.lock().unwrap() = response.clone();
+    let out = common::run(Some(&config), &["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let restored = dir.path().join("restored.wacz");
+    prove(&config, &url, &restored).await;
+    let (_, summary) = verify_bundle(&restored, &vkey).await;
+    assert!(summary.contains("(gone); back at "), "{summary}");
+    if let Some(py) = &py {
+        let out = py_verify_bundle(py, &restored, &vkey);
+        assert!(
+            stdout(&out).contains("(gone); back at "),
+            "{}",
+            stdout(&out)
+        );
+    }
+
     // Re-packed with the contents intact: its own result, exit 5.
     let mut reordered = members.clone();
     reordered.reverse();

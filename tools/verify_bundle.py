@@ -1212,6 +1212,11 @@ def verify(data, key, witnesses, tsa_ca):
         verify_note(text, sigs, key)
     except ValueError as e:
         raise Failed("checkpoint signature: %s" % e)
+    # The note as the log signed it carries the log's signature only.
+    kid = key_id(key["name"], key["kind"], key["pub"])
+    for n, i, _ in sigs:
+        if n != key["name"] or i != kid:
+            raise Failed("checkpoint: the note carries a signature line by %s that is not the log's (the note was altered)" % n)
     origin, size, root = parse_body(text)
     v["details"].append("checkpoint: log %s of size %d with root %s, signed by %s" % (origin, size, root.hex(), key["vkey"]))
     # 2. Cosignatures from the witnesses the user trusts.
@@ -1279,6 +1284,11 @@ def verify(data, key, witnesses, tsa_ca):
         for h in referenced_blobs(payload(e)):
             if h not in blobs:
                 raise Failed("entry %d: the blob %s it names is not in the bundle with that SHA-256" % (e["seq"], h))
+    # Each compact entry repeats a full fetch entry of this bundle.
+    full = {e["seq"] for e in entries if e["kind"] == "fetch" and e.get("compact") is None}
+    for e in entries:
+        if e.get("ref_seq") is not None and e["ref_seq"] not in full:
+            raise Failed("entry %d: it repeats entry %s, which is not a full fetch entry of this bundle" % (e["seq"], compact(e["ref_seq"])))
     # 6. What the entries are about: one article, and the revision claimed.
     urls = sorted({e["url"] for e in entries if e["url"] is not None})
     if not urls:
@@ -1349,7 +1359,11 @@ def summarize(v, inp, origin, size, st, cosigned, key, tsa_ca):
         gone = [f for f in fetches if f["seq"] > last["seq"] and f["outcome"] == "gone"]
         if gone:
             g = min(gone, key=lambda f: f["seq"])
-            line("Then withdrawn: at %s the page answered HTTP %s (gone)" % (str_or(g["started_at"], "?"), compact(g["status"])))
+            later = [payload(e) for e in inp["entries"] if e["kind"] == "fetch" and e["seq"] > g["seq"]]
+            back = next((p for p in later if get(p, "outcome") in ("unchanged", "not_modified", "changed", "new")), None)
+            again = "" if back is None else "; back at %s (HTTP %s, %s)" % (
+                str_or(get(back, "started_at"), "?"), compact(get(back, "status")), str_or(get(back, "outcome"), "?"))
+            line("Then withdrawn: at %s the page answered HTTP %s (gone)%s" % (str_or(g["started_at"], "?"), compact(g["status"]), again))
     elif fetches:
         f = fetches[-1]
         line("Fetched at %s (HTTP %s, %s)" % (str_or(f["started_at"], "?"), compact(f["status"]), str_or(f["outcome"], "?")))

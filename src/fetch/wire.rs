@@ -933,7 +933,7 @@ mod tests {
         // No body for 204 and 304, whatever the headers say.
         let no_body = b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello".to_vec();
         let (_, r, extra) = split_received(no_body);
-        assert_eq!((r.len(), extra), (43, 5));
+        assert_eq!((r.len(), extra), (46, 5));
         assert_eq!(entity_body(&r, 100).unwrap(), b"");
         // Chunked with trailers: the message ends after the trailer section.
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\nEXTRA".to_vec();

@@ -137,8 +137,8 @@ fn record_block(record: &[u8]) -> Result<&[u8], String> {
     let len: usize = field("Content-Length")
         .and_then(|l| l.parse().ok())
         .ok_or("archive/data.warc.gz: a record has no Content-Length")?;
-    let block = end
-        .checked_add(4 + len)
+    let block = (end + 4)
+        .checked_add(len)
         .and_then(|stop| record.get(end + 4..stop))
         .ok_or("archive/data.warc.gz: a record is cut short")?;
     if let Some(d) = field("WARC-Block-Digest")
@@ -282,6 +282,19 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
     let note = Note::parse(note_text).map_err(|e| format!("checkpoint: {e}"))?;
     note.verify(trust.log_key)
         .map_err(|e| format!("checkpoint signature: {e}"))?;
+    // The note as the log signed it carries the log's signature only
+    // (cosignatures travel apart): another line would be a signature that
+    // nobody checks, shown as part of the proof.
+    if let Some(other) = note
+        .sigs
+        .iter()
+        .find(|s| s.name != trust.log_key.name || s.id != trust.log_key.id())
+    {
+        return Err(format!(
+            "checkpoint: the note carries a signature line by {} that is not the log's (the note was altered)",
+            other.name
+        ));
+    }
     let body = Body::parse(&note.text).map_err(|e| format!("checkpoint: {e}"))?;
     v.details.push(format!(
         "checkpoint: log {} of size {} with root {}, signed by {}",
@@ -418,6 +431,22 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
                     "entry {seq}: the blob {h} it names is not in the bundle with that SHA-256"
                 ));
             }
+        }
+    }
+    // Each compact entry repeats a full fetch entry of this bundle: nothing
+    // else ties an entry without a URL to the article.
+    for e in &entries {
+        if let Some(r) = at(e, "ref_seq").as_i64()
+            && !entries.iter().any(|f| {
+                at(f, "seq").as_i64() == Some(r)
+                    && at(f, "kind") == "fetch"
+                    && at(f, "compact").is_null()
+            })
+        {
+            return Err(format!(
+                "entry {}: it repeats entry {r}, which is not a full fetch entry of this bundle",
+                at(e, "seq")
+            ));
         }
     }
     // 6. What the entries are about: one article, and the revision claimed.
@@ -566,14 +595,37 @@ fn summarize(
                     .push("Over plain HTTP: no certificate identifies the server".into()),
             }
         }
-        // A withdrawal after it: the page answered 404 or 410.
+        // A withdrawal after it: the page answered 404 or 410; and whether
+        // a later fetch found it back.
         if let Some(g) = fetches
             .iter()
             .filter(|f| f["seq"].as_i64().unwrap_or(0) > seq && f["outcome"] == "gone")
             .min_by_key(|f| f["seq"].as_i64())
         {
+            let back = inputs
+                .entries
+                .iter()
+                .filter(|e| {
+                    e["kind"] == "fetch"
+                        && e["seq"].as_i64().unwrap_or(0) > g["seq"].as_i64().unwrap_or(0)
+                })
+                .map(assemble::payload)
+                .find(|p| {
+                    matches!(
+                        p["outcome"].as_str(),
+                        Some("unchanged" | "not_modified" | "changed" | "new")
+                    )
+                });
+            let back = back.map_or(String::new(), |p| {
+                format!(
+                    "; back at {} (HTTP {}, {})",
+                    at(&p, "started_at").as_str().unwrap_or("?"),
+                    at(&p, "status"),
+                    at(&p, "outcome").as_str().unwrap_or("?")
+                )
+            });
             v.summary.push(format!(
-                "Then withdrawn: at {} the page answered HTTP {} (gone)",
+                "Then withdrawn: at {} the page answered HTTP {} (gone){back}",
                 g["started_at"].as_str().unwrap_or("?"),
                 g["status"]
             ));
