@@ -96,6 +96,7 @@ struct RawFetch {
     respect_robots_txt: Option<bool>,
     allow_private_networks: Option<bool>,
     ca_file: Option<Spanned<String>>,
+    allow_networks: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +206,9 @@ pub struct FetchConfig {
     /// PEM certificates trusted as roots beside the system's (a private
     /// CA; tests' throw-away CA).
     pub ca_file: Option<PathBuf>,
+    /// Address ranges redirects and discovered links may reach although
+    /// private (`allow_private_networks` allows them all).
+    pub allow_networks: Vec<crate::fetch::guard::Net>,
 }
 
 impl Default for FetchConfig {
@@ -225,6 +229,7 @@ impl Default for FetchConfig {
             respect_robots_txt: true,
             allow_private_networks: false,
             ca_file: None,
+            allow_networks: Vec::new(),
         }
     }
 }
@@ -535,6 +540,14 @@ impl Validator<'_> {
             }
             if let Some(b) = f.allow_private_networks {
                 fetch.allow_private_networks = b;
+            }
+            if let Some(nets) = &f.allow_networks {
+                for n in nets.get_ref() {
+                    let net = n
+                        .parse()
+                        .map_err(|e: String| self.error(nets, "fetch.allow_networks", e))?;
+                    fetch.allow_networks.push(net);
+                }
             }
             if let Some(p) = &f.ca_file {
                 let file = PathBuf::from(p.get_ref());

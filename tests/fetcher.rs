@@ -577,6 +577,28 @@ async fn a_configured_sites_redirect_to_another_origin_passes_the_address_guard(
         elsewhere.hits().is_empty(),
         "no request reached the other origin"
     );
+    // `allow_networks` opens exactly the ranges it lists: 127.0.0.3/32
+    // leaves 127.0.0.2 refused, 127.0.0.2/32 lets it in.
+    for (allowed, reached) in [("127.0.0.3/32", false), ("127.0.0.2/32", true)] {
+        let f = Fetcher::new(&FetchConfig {
+            respect_robots_txt: false,
+            retries: 0,
+            allow_networks: vec![allowed.parse().unwrap()],
+            ..config()
+        })
+        .unwrap();
+        let away = f.fetch(&site.url("/away"), &Conditional::default()).await;
+        assert_eq!(
+            class_of(&away) == "ok",
+            reached,
+            "allow_networks = [{allowed}]"
+        );
+    }
+    assert_eq!(
+        elsewhere.hits().len(),
+        1,
+        "reached once, through 127.0.0.2/32"
+    );
     // Allowed when the operator allows private networks.
     let open = Fetcher::new(&FetchConfig {
         respect_robots_txt: false,
@@ -589,5 +611,5 @@ async fn a_configured_sites_redirect_to_another_origin_passes_the_address_guard(
         .fetch(&site.url("/away"), &Conditional::default())
         .await;
     assert_eq!(class_of(&away), "ok");
-    assert_eq!(elsewhere.hits().len(), 1);
+    assert_eq!(elsewhere.hits().len(), 2);
 }

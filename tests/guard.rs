@@ -51,6 +51,7 @@ fn fetcher(names: &[(&str, &str)], loopback: bool) -> Fetcher {
         AddressPolicy {
             allow_private: false,
             allow_loopback: loopback,
+            ..AddressPolicy::default()
         },
     )
     .unwrap()
@@ -64,6 +65,7 @@ fn guard_for(urls: &[&str], loopback: bool) -> Guard {
         AddressPolicy {
             allow_private: false,
             allow_loopback: loopback,
+            ..AddressPolicy::default()
         },
     )
 }

@@ -4,7 +4,9 @@
 //! (`PROPTEST_CASES`). Nothing here makes a request.
 
 use newsledger::discover;
-use newsledger::fetch::guard::{AddressPolicy, Guard};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use newsledger::fetch::guard::{AddressPolicy, Guard, Net, is_refused};
 use proptest::prelude::*;
 use url::Url;
 
@@ -90,6 +92,7 @@ fn guard() -> Guard {
         AddressPolicy {
             allow_private: false,
             allow_loopback: true,
+            ..AddressPolicy::default()
         },
     )
 }
@@ -136,5 +139,64 @@ proptest! {
         let xml: String = parts.concat();
         let found = discover::parse_xml(&xml);
         prop_assert!(found.len() <= discover::MAX_LINKS, "bounded: {}", found.len());
+    }
+}
+
+/// Every IPv6 form that carries an IPv4 address: mapped, compatible, NAT64
+/// and 6to4.
+fn v6_forms(v4: Ipv4Addr) -> Vec<Ipv6Addr> {
+    let [a, b, c, d] = v4.octets();
+    let hi = u16::from_be_bytes([a, b]);
+    let lo = u16::from_be_bytes([c, d]);
+    vec![
+        v4.to_ipv6_mapped(),
+        Ipv6Addr::new(0, 0, 0, 0, 0, 0, hi, lo),
+        Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, hi, lo),
+        Ipv6Addr::new(0x2002, hi, lo, 0, 0, 0, 0, 1),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// The address rule, stated independently: an IPv4 address in a
+    /// private, loopback, link-local, CGNAT, multicast, reserved or
+    /// unspecified range is refused, and so is every IPv6 form that carries
+    /// it; a policy that allows exactly one /32 allows it in every form and
+    /// still refuses its neighbour.
+    #[test]
+    fn the_address_rule_holds_in_every_form(raw in any::<u32>(), bias in 0u8..6) {
+        // Half the cases land in the ranges that matter.
+        let v4 = match bias {
+            0 => Ipv4Addr::from(0x7f00_0000 | (raw & 0x00ff_ffff)),
+            1 => Ipv4Addr::from(0x0a00_0000 | (raw & 0x00ff_ffff)),
+            2 => Ipv4Addr::from(0xa9fe_0000 | (raw & 0xffff)),
+            3 => Ipv4Addr::from(0x6440_0000 | (raw & 0x003f_ffff)),
+            _ => Ipv4Addr::from(raw),
+        };
+        let o = v4.octets();
+        let private = o[0] == 0 || o[0] == 10 || o[0] == 127 || o[0] >= 224
+            || (o[0] == 169 && o[1] == 254) || (o[0] == 172 && (16..32).contains(&o[1]))
+            || (o[0] == 192 && o[1] == 168) || (o[0] == 100 && (64..128).contains(&o[1]))
+            || (o[0] == 192 && o[1] == 0 && o[2] == 2) || (o[0] == 198 && o[1] == 51 && o[2] == 100)
+            || (o[0] == 203 && o[1] == 0 && o[2] == 113);
+        prop_assert_eq!(is_refused(IpAddr::V4(v4)), private, "{}", v4);
+        let none = AddressPolicy::default();
+        for v6 in v6_forms(v4) {
+            if private {
+                prop_assert!(is_refused(IpAddr::V6(v6)), "{} carries {}", v6, v4);
+                prop_assert!(!none.allows(IpAddr::V6(v6)), "{}", v6);
+            }
+        }
+        let one = AddressPolicy {
+            allow: vec![format!("{v4}/32").parse::<Net>().unwrap()].into(),
+            ..AddressPolicy::default()
+        };
+        prop_assert!(one.allows(IpAddr::V4(v4)));
+        for v6 in v6_forms(v4) {
+            prop_assert!(one.allows(IpAddr::V6(v6)), "{} carries the allowed {}", v6, v4);
+        }
+        let neighbour = Ipv4Addr::from(u32::from(v4) ^ 1);
+        prop_assert_eq!(one.allows(IpAddr::V4(neighbour)), !is_refused(IpAddr::V4(neighbour)));
     }
 }

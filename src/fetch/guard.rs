@@ -24,23 +24,131 @@ use crate::discover::is_private;
 pub const REFUSED: &str = "refused by the link guard";
 
 /// Which addresses guarded requests may reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddressPolicy {
-    /// `fetch.allow_private_networks`.
+    /// `fetch.allow_private_networks`: every private range.
     pub allow_private: bool,
     /// Loopback only, for tests whose servers all run on 127.0.0.0/8
     /// (link-local and the other private ranges stay refused). Not settable
     /// from the configuration.
     pub allow_loopback: bool,
+    /// `fetch.allow_networks`: these ranges exactly, whatever else they are.
+    pub allow: std::sync::Arc<[Net]>,
+}
+
+/// An address range in CIDR form: `10.20.0.0/16`, `::1/128`, or one
+/// address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Net {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Net, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr.trim().parse().map_err(|_| {
+            format!("{s:?} is not an address range (write e.g. \"10.20.0.0/16\" or \"::1/128\")")
+        })?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Net { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Net {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| -> u128 {
+            match ip {
+                IpAddr::V4(a) => u32::from(a) as u128,
+                IpAddr::V6(a) => u128::from(a),
+            }
+        };
+        let width = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.addr.is_ipv4() != ip.is_ipv4() {
+            return false;
+        }
+        let shift = width - u32::from(self.prefix);
+        shift >= width || (bits(ip) >> shift) == (bits(self.addr) >> shift)
+    }
+}
+
+/// The IPv4 address an IPv6 address carries, in any of the forms that
+/// reach it: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) and 6to4 (`2002:AABB:CCDD::`).
+pub fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let low = std::net::Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    if s[..6].iter().all(|x| *x == 0)
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0))
+    {
+        return Some(low);
+    }
+    if s[0] == 0x2002 {
+        return Some(std::net::Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        ));
+    }
+    None
+}
+
+/// True for an address no guarded request may reach unless allowed: the
+/// private ranges of [`is_private`], an IPv6 address that carries a private
+/// IPv4 one, and the tunnel and local-use prefixes that can hide one
+/// (Teredo 2001::/32, local-use NAT64 64:ff9b:1::/48, site-local fec0::/10).
+pub fn is_refused(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(_) => is_private(ip),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            is_private(ip)
+                || embedded_v4(v6).is_some_and(|v4| is_private(IpAddr::V4(v4)))
+                || (s[0] == 0x2001 && s[1] == 0)
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+                || (s[0] & 0xffc0) == 0xfec0
+        }
+    }
 }
 
 impl AddressPolicy {
     pub fn allows(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
+        let v4 = match ip {
+            IpAddr::V6(v6) => embedded_v4(v6).map(IpAddr::V4),
+            IpAddr::V4(_) => None,
         };
-        self.allow_private || !is_private(ip) || (self.allow_loopback && ip.is_loopback())
+        let listed = |a: IpAddr| self.allow.iter().any(|n| n.contains(a));
+        if listed(ip) || v4.is_some_and(listed) {
+            return true;
+        }
+        let loopback = |a: IpAddr| a.is_loopback();
+        self.allow_private
+            || !is_refused(ip)
+            || (self.allow_loopback && (loopback(ip) || v4.is_some_and(loopback)))
     }
 }
 
@@ -77,7 +185,7 @@ impl Guard {
     }
 
     pub fn addresses(&self) -> AddressPolicy {
-        self.addresses
+        self.addresses.clone()
     }
 
     /// Why `url` may not be requested, if it may not.
@@ -135,7 +243,7 @@ impl reqwest::dns::Resolve for SystemResolver {
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let inner = self.inner.clone();
-        let policy = self.policy;
+        let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
             let all: Vec<SocketAddr> = inner.resolve(name).await?.collect();
@@ -166,6 +274,7 @@ mod tests {
             AddressPolicy {
                 allow_private: private,
                 allow_loopback: false,
+                ..AddressPolicy::default()
             },
         )
     }
@@ -233,6 +342,7 @@ mod tests {
             AddressPolicy {
                 allow_private: false,
                 allow_loopback: true,
+                ..AddressPolicy::default()
             },
         );
         assert!(!refused(&loopback_only, "http://127.0.0.1:8080/x"));
@@ -275,6 +385,7 @@ mod tests {
             policy: AddressPolicy {
                 allow_private: false,
                 allow_loopback: true,
+                ..AddressPolicy::default()
             },
         };
         let names = |n: &str| n.parse::<reqwest::dns::Name>().unwrap();
@@ -293,5 +404,73 @@ mod tests {
             .collect();
         assert_eq!(mixed.len(), 1, "only the public address is kept: {mixed:?}");
         assert!(r.resolve(names("local.news.example")).await.is_ok());
+    }
+
+    #[test]
+    fn ranges_parse_and_contain_exactly() {
+        let n: Net = "10.20.0.0/16".parse().unwrap();
+        assert!(n.contains("10.20.255.1".parse().unwrap()));
+        assert!(!n.contains("10.21.0.1".parse().unwrap()));
+        let one: Net = "127.0.0.1".parse().unwrap();
+        assert_eq!(one.to_string(), "127.0.0.1/32");
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        assert!(
+            "::1/128"
+                .parse::<Net>()
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
+        assert!(
+            "0.0.0.0/0"
+                .parse::<Net>()
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        for bad in ["10.0.0.0/33", "::/129", "news.example", "10.0.0.0/x", ""] {
+            assert!(bad.parse::<Net>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_form_of_a_private_address_is_refused() {
+        let none = AddressPolicy::default();
+        for a in [
+            "::ffff:169.254.169.254",
+            "::169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2002:a00:1::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "fec0::1",
+            "fd00::1",
+            "fe80::1",
+            "100.64.0.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::",
+        ] {
+            assert!(!none.allows(a.parse().unwrap()), "{a}");
+        }
+        for a in [
+            "93.184.216.34",
+            "2606:2800:220:1:248:1893:25c8:1946",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+        ] {
+            assert!(none.allows(a.parse().unwrap()), "{a}");
+        }
+        let exact = AddressPolicy {
+            allow: vec!["127.0.0.1/32".parse().unwrap()].into(),
+            ..AddressPolicy::default()
+        };
+        assert!(exact.allows("127.0.0.1".parse().unwrap()));
+        assert!(exact.allows("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(
+            !exact.allows("127.0.0.2".parse().unwrap()),
+            "its neighbour stays refused"
+        );
     }
 }

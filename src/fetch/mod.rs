@@ -152,6 +152,7 @@ impl Fetcher {
         let policy = guard::AddressPolicy {
             allow_private: cfg.allow_private_networks,
             allow_loopback: false,
+            allow: cfg.allow_networks.clone().into(),
         };
         Self::with_resolver(cfg, Arc::new(guard::SystemResolver), policy)
     }
@@ -192,7 +193,7 @@ impl Fetcher {
 
     /// The addresses guarded requests may reach.
     pub fn address_policy(&self) -> guard::AddressPolicy {
-        self.policy
+        self.policy.clone()
     }
 
     async fn host(&self, key: &str) -> Arc<Mutex<HostState>> {
@@ -225,7 +226,7 @@ impl Fetcher {
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
         robots_url.set_fragment(None);
-        let policy = guarded.then_some(self.policy);
+        let policy = guarded.then_some(&self.policy);
         let asked = tokio::time::timeout(
             self.timeout,
             self.client.get(
@@ -501,9 +502,9 @@ impl Fetcher {
             // The operator's own host (any scheme or port: http to https
             // included) is theirs; any other host is checked.
             let policy = match guard {
-                Some(_) => Some(self.policy),
+                Some(_) => Some(&self.policy),
                 None if current.host_str() == url.host_str() => None,
-                None => Some(self.policy),
+                None => Some(&self.policy),
             };
             let reply = self
                 .client

@@ -296,7 +296,7 @@ impl Client {
     async fn addresses(
         &self,
         url: &Url,
-        policy: Option<AddressPolicy>,
+        policy: Option<&AddressPolicy>,
     ) -> Result<Vec<SocketAddr>, FetchError> {
         let port = url.port_or_known_default().unwrap_or(80);
         let all: Vec<SocketAddr> = match url.host() {
@@ -358,7 +358,7 @@ impl Client {
     async fn connect(
         &self,
         url: &Url,
-        policy: Option<AddressPolicy>,
+        policy: Option<&AddressPolicy>,
     ) -> Result<Connection, FetchError> {
         let addresses = self.addresses(url, policy).await?;
         let deadline = Instant::now() + self.connect_timeout;
@@ -466,17 +466,17 @@ impl Client {
     }
 
     /// An idle connection to `url`'s origin made under `policy`, if one is kept.
-    fn take_idle(&self, url: &Url, policy: Option<AddressPolicy>) -> Option<Connection> {
+    fn take_idle(&self, url: &Url, policy: Option<&AddressPolicy>) -> Option<Connection> {
         let key = origin(url);
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         idle.retain(|i| i.since.elapsed() < IDLE_FOR && !i.conn.send.is_closed());
         let at = idle
             .iter()
-            .position(|i| i.origin == key && i.policy == policy)?;
+            .position(|i| i.origin == key && i.policy.as_ref() == policy)?;
         Some(idle.swap_remove(at).conn)
     }
 
-    fn keep_idle(&self, url: &Url, policy: Option<AddressPolicy>, conn: Connection) {
+    fn keep_idle(&self, url: &Url, policy: Option<&AddressPolicy>, conn: Connection) {
         if conn.send.is_closed() || !conn.reusable {
             return;
         }
@@ -486,7 +486,7 @@ impl Client {
         }
         idle.push(Idle {
             origin: origin(url),
-            policy,
+            policy: policy.cloned(),
             since: Instant::now(),
             conn,
         });
@@ -498,7 +498,7 @@ impl Client {
         &self,
         url: &Url,
         headers: &[(&str, String)],
-        policy: Option<AddressPolicy>,
+        policy: Option<&AddressPolicy>,
         max_body: u64,
     ) -> Result<Reply, FetchError> {
         if let Some(conn) = self.take_idle(url, policy) {

@@ -373,7 +373,19 @@ pub fn lock_writer(path: &Path) -> Result<std::fs::File> {
             source,
         })?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        // The lock is on the name's lock file; a second name for the same
+        // file (a hard link) would have its own. One name only, then: a
+        // ledger file with more than one link is not written.
+        Ok(()) => match hard_links(path) {
+            n if n > 1 => Err(LedgerError::Refused {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the ledger file has {n} hard links: a writer through another name would not see this one's lock (two writers, two WAL files, entries lost); remove the other links (find / -samefile {}) and keep one name",
+                    path.display()
+                ),
+            }),
+            _ => Ok(file),
+        },
         Err(std::fs::TryLockError::WouldBlock) => Err(LedgerError::Locked {
             path: path.to_path_buf(),
             lock,
@@ -383,6 +395,20 @@ pub fn lock_writer(path: &Path) -> Result<std::fs::File> {
             lock,
             source,
         }),
+    }
+}
+
+/// How many names the file at `path` has (1 where that cannot be known).
+fn hard_links(path: &Path) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).map_or(1, |m| m.nlink())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        1
     }
 }
 

@@ -107,11 +107,34 @@ impl Signer {
         Ok(s)
     }
 
-    /// Reads a key file.
+    /// Reads a key file: a regular file (never a FIFO or a device, which
+    /// could block or never end), of at most 4 KiB, readable by its owner
+    /// only (a key others can read signs for whoever read it).
     pub fn load(path: &Path) -> Result<Signer, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the signing key {}: {e}", path.display()))?;
-        Signer::from_skey(&text).map_err(|e| format!("signing key {}: {e}", path.display()))
+        use std::io::Read;
+        let shown = path.display();
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read the signing key {shown}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!(
+                "the signing key {shown} is not a regular file (give the file `newsledger key generate` wrote)"
+            ));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "the signing key {shown} can be read by others (mode {mode:o}): run `chmod 600 {shown}`"
+                ));
+            }
+        }
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(4096).read_to_string(&mut text))
+            .map_err(|e| format!("cannot read the signing key {shown}: {e}"))?;
+        Signer::from_skey(&text).map_err(|e| format!("signing key {shown}: {e}"))
     }
 
     pub fn id(&self) -> u32 {
