@@ -1,0 +1,88 @@
+//! What a local user or a careless operator could do to the files around a
+//! ledger: a second name for the ledger (a hard link) to get a second
+//! writer in; a signing key others can read, a FIFO or a device as the key.
+
+mod common;
+
+use common::{Setup, stderr};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hard_link_to_the_ledger_does_not_let_a_second_writer_in() {
+    let s = Setup::new().await;
+    let a = common::seed("ycpress");
+    s.publish(&a, 0);
+    s.write_config("0 0 * * *", &[&a.path]);
+    assert!(s.cli(&["once"]).await.status.success());
+    let other = s.dir.path().join("other-name.db");
+    std::fs::hard_link(&s.db, &other).unwrap();
+    let out = s.cli(&["once"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 hard links"), "{}", stderr(&out));
+    // Reads still work; with one name again, writing does too.
+    assert!(s.cli(&["articles"]).await.status.success());
+    std::fs::remove_file(&other).unwrap();
+    assert!(s.cli(&["once"]).await.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signing_key_must_be_a_private_regular_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Setup::new().await;
+    let a = common::seed("ycpress");
+    s.publish(&a, 0);
+    s.write_config("0 0 * * *", &[&a.path]);
+    let key = s.dir.path().join("checkpoint.key");
+    let out = common::run(
+        None,
+        &[
+            "key",
+            "generate",
+            "--name",
+            "test/log",
+            "-o",
+            key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let with_key = |k: &std::path::Path| {
+        let mut text = std::fs::read_to_string(&s.config).unwrap();
+        text = text.split("\n[checkpoint]").next().unwrap().to_string();
+        text.push_str(&format!("\n[checkpoint]\nkey = \"{}\"\n", k.display()));
+        std::fs::write(&s.config, text).unwrap();
+    };
+    with_key(&key);
+    assert!(s.cli(&["once"]).await.status.success());
+    // Readable by others: refused, with the fix.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = s.cli(&["once"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    // A FIFO never blocks the start, and a device is never read.
+    let fifo = s.dir.path().join("key.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for k in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        with_key(k);
+        let t0 = std::time::Instant::now();
+        let out = s.cli(&["once"]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}: {}",
+            k.display(),
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+    }
+}
