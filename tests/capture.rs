@@ -399,6 +399,25 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
         ),
     ];
     assert_eq!(proof["timestamp"], Value::Null);
+    // Members a careless unzip would write outside its folder, and a
+    // member twice: refused before anything else is read.
+    let mut forgeries = forgeries;
+    for name in [
+        "../../evil.txt",
+        "/tmp/evil.txt",
+        "evidence/../../x",
+        "a\\b",
+    ] {
+        let mut m = members.clone();
+        m.push((name.to_string(), b"x".to_vec()));
+        forgeries.push((
+            "a member outside the bundle",
+            newsledger::proof::zip::write(&m),
+        ));
+    }
+    let mut twice = members.clone();
+    twice.push(twice[0].clone());
+    forgeries.push(("a member twice", newsledger::proof::zip::write(&twice)));
     let py = common::python_with_warcio();
     for (what, forged) in &forgeries {
         let f = dir.path().join("forged.wacz");

@@ -99,10 +99,30 @@ def no_constant(name):
     raise ValueError("%s is not JSON" % name)
 
 
+def nesting(text):
+    """How deep arrays and objects nest in JSON text (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (c == "\\", c != '"')
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
 def loads(data):
-    """JSON from UTF-8 bytes or text; ValueError otherwise."""
+    """JSON from UTF-8 bytes or text; ValueError otherwise. Nested at most
+    128 deep, as serde_json reads it (and no recursion limit is reached)."""
     if isinstance(data, bytes):
         data = data.decode("utf-8")
+    if nesting(data) > 128:
+        raise ValueError("nested more than 128 deep")
     return json.loads(data, parse_constant=no_constant)
 
 
@@ -211,6 +231,12 @@ def zip_write(members):
     return bytes(out)
 
 
+def safe_name(name):
+    """A relative path of plain components (zip.rs safe_name)."""
+    return (name != "" and not any(c in name for c in "\\\0:")
+            and all(c not in ("", ".", "..") for c in name.split("/")))
+
+
 def zip_read(data):
     """Any ZIP's members through its central directory, bounded."""
     def le(at, n):
@@ -223,7 +249,7 @@ def zip_read(data):
     count, at = le(end + 10, 2), le(end + 16, 4)
     if count > 10000 or at == 0xFFFFFFFF:
         raise Failed("the ZIP file has too many members, or is ZIP64 (not a bundle)")
-    budget, used, members = len(data) * 64 + (64 << 20), 0, []
+    budget, used, members, seen = len(data) * 64 + (64 << 20), 0, [], set()
     for _ in range(count):
         if le(at, 4) != 0x02014B50:
             raise Failed("the ZIP central directory is damaged at offset %d" % at)
@@ -236,6 +262,11 @@ def zip_read(data):
         except UnicodeDecodeError:
             raise Failed("ZIP member at offset %d: its name is not UTF-8" % local)
         at += 46 + name_len + extra + comment
+        if not safe_name(name):
+            raise Failed("member %r: not a relative path inside the bundle (absolute, `..`, backslash or empty)" % name)
+        if name in seen:
+            raise Failed("member %s: appears twice" % name)
+        seen.add(name)
         if flags & 1:
             raise Failed("member %s: encrypted" % name)
         if le(local, 4) != 0x04034B50:
@@ -260,8 +291,6 @@ def zip_read(data):
             raise Failed("member %s: holds %d bytes, its header says %d" % (name, len(body), size))
         if zlib.crc32(body) != crc:
             raise Failed("member %s: its bytes do not match their CRC-32 (the member was altered)" % name)
-        if any(n == name for n, _ in members):
-            raise Failed("member %s: appears twice" % name)
         members.append((name, body))
     return members
 

@@ -109,6 +109,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let budget = (bytes.len() as u64).saturating_mul(64) + (64 << 20);
     let mut used = 0u64;
     let mut members: Vec<(String, Vec<u8>)> = Vec::with_capacity(count);
+    let mut names = std::collections::HashSet::with_capacity(count);
     for _ in 0..count {
         if le32(at)? != CENTRAL {
             return Err(format!(
@@ -128,6 +129,14 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
         let name = String::from_utf8(name.to_vec())
             .map_err(|_| format!("ZIP member at offset {local}: its name is not UTF-8"))?;
         at += 46 + name_len + extra + comment;
+        if !safe_name(&name) {
+            return Err(format!(
+                "member {name:?}: not a relative path inside the bundle (absolute, `..`, backslash or empty)"
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(format!("member {name}: appears twice"));
+        }
         if flags & 1 != 0 {
             return Err(format!("member {name}: encrypted"));
         }
@@ -168,12 +177,20 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
                 "member {name}: its bytes do not match their CRC-32 (the member was altered)"
             ));
         }
-        if members.iter().any(|(n, _)| *n == name) {
-            return Err(format!("member {name}: appears twice"));
-        }
         members.push((name, data));
     }
     Ok(members)
+}
+
+/// A member name a bundle may hold: a relative path of plain components
+/// (no leading `/`, no `.` or `..`, no backslash, no NUL, nothing empty),
+/// so that unpacking it cannot write outside its folder.
+pub fn safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains(['\\', '\0', ':'])
+        && name
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 /// Where `bytes` first differs from the canonical layout of `members`.
