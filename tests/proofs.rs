@@ -106,6 +106,8 @@ impl Tsa {
                 (200, std::fs::read(&r).unwrap())
             }
             1 => (200, b"<html>not a timestamp</html>".to_vec()),
+            // Far more than any token: read no further than the cap.
+            3 => (200, vec![0x30; 4 << 20]),
             _ => (503, b"down".to_vec()),
         });
         Tsa { dir, url, mode }
@@ -574,7 +576,7 @@ async fn a_tsa_that_is_down_or_answers_garbage_never_stops_ingestion() {
         stderr(&out)
     );
     assert!(timestamp_of_latest(&s).is_none());
-    for mode in [1, 2] {
+    for mode in [1, 2, 3] {
         tsa.mode.store(mode, Ordering::SeqCst);
         add_proofs(&s, Some(&tsa.url), None);
         let out = s.cli(&["once"]).await;
@@ -584,6 +586,13 @@ async fn a_tsa_that_is_down_or_answers_garbage_never_stops_ingestion() {
             "{}",
             stderr(&out)
         );
+        if mode == 3 {
+            assert!(
+                stderr(&out).contains("the reply is longer than 262144 bytes"),
+                "{}",
+                stderr(&out)
+            );
+        }
         assert!(timestamp_of_latest(&s).is_none());
     }
     let fetches = |s: &Setup| -> i64 {
@@ -596,7 +605,7 @@ async fn a_tsa_that_is_down_or_answers_garbage_never_stops_ingestion() {
             )
             .unwrap()
     };
-    assert_eq!(fetches(&s), 3, "every cycle fetched and recorded");
+    assert_eq!(fetches(&s), 4, "every cycle fetched and recorded");
     // The TSA is back: the latest checkpoint is timestamped after the next cycle.
     tsa.mode.store(0, Ordering::SeqCst);
     let out = s.cli(&["once"]).await;

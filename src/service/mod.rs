@@ -338,9 +338,34 @@ pub async fn run(
     let _ = started.shutdown_tx.send(true);
     drain(&mut sources).await;
     drain(&mut set).await;
+    if let Some(p) = &started.ctx.proofs {
+        // The passes beside the cycles stopped where they were: one last
+        // pass signs a checkpoint over everything recorded (its TSA and
+        // witness calls get what is left of 5 seconds).
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), p.after_cycle(&started.ctx.writer)).await;
+    }
     finish(started).await;
     info!("newsledger stopped");
     Ok(())
+}
+
+/// The proof pass after a cycle (checkpoint, timestamp, witnesses), beside
+/// ingestion: the source's next cycle never waits for a TSA or a witness.
+/// Bounded in time; a pass that finds one running is skipped.
+fn proofs_beside(ctx: &cycle::Context) {
+    if let Some(p) = ctx.proofs.clone() {
+        let writer = ctx.writer.clone();
+        let mut shutdown = ctx.shutdown.clone();
+        tokio::spawn(async move {
+            // Stopping ends the pass where it is (what it asked the writer
+            // for is applied or not, whole), and lets go of the writer.
+            tokio::select! {
+                _ = tokio::time::timeout(Duration::from_secs(120), p.after_cycle(&writer)) => {}
+                _ = stopped(&mut shutdown) => {}
+            }
+        });
+    }
 }
 
 /// One source's loop: resume an interrupted cycle, then cycle on schedule.
@@ -351,9 +376,7 @@ async fn source_loop(ctx: cycle::Context, source: Arc<Source>) {
         let summary = cycle::run(&ctx, &source, Some(pending)).await;
         let next = source.schedule.next_after(Utc::now());
         record_end(&ctx, &source, &summary, next).await;
-        if let Some(p) = &ctx.proofs {
-            p.after_cycle(&ctx.writer).await;
-        }
+        proofs_beside(&ctx);
     }
     loop {
         let Some(next) = source.schedule.next_after(Utc::now()) else {
@@ -368,9 +391,7 @@ async fn source_loop(ctx: cycle::Context, source: Arc<Source>) {
         let summary = cycle::run(&ctx, &source, None).await;
         let next = source.schedule.next_after(Utc::now());
         record_end(&ctx, &source, &summary, next).await;
-        if let Some(p) = &ctx.proofs {
-            p.after_cycle(&ctx.writer).await;
-        }
+        proofs_beside(&ctx);
         if summary.interrupted || *shutdown.borrow() {
             return;
         }

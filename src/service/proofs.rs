@@ -17,6 +17,12 @@ use crate::proof::log::{self, StoredCheckpoint};
 use crate::proof::note::{Note, SigLine};
 use crate::proof::tsa;
 
+/// The largest timestamp reply read (a token with its certificate chain is
+/// a few KiB).
+const MAX_TSA_REPLY: usize = 256 * 1024;
+/// The largest witness reply read (cosignature lines, or a tree size).
+const MAX_WITNESS_REPLY: usize = 64 * 1024;
+
 /// The proof work of a running service; one pass at a time.
 pub struct ProofWork {
     cfg: Proofs,
@@ -40,7 +46,12 @@ impl ProofWork {
     /// the latest checkpoint if it has no token yet, send it to witnesses
     /// that have not cosigned it.
     pub async fn after_cycle(&self, writer: &WriterHandle) {
-        let _pass = self.pass.lock().await;
+        // One pass at a time; a pass that finds one running leaves the work
+        // to it and the next (a slow TSA never queues passes up).
+        let Ok(_pass) = self.pass.try_lock() else {
+            tracing::debug!("a proof pass is running; this one is skipped");
+            return;
+        };
         match writer
             .checkpoint(self.cfg.signer.clone(), &self.cfg.origin)
             .await
@@ -156,7 +167,7 @@ impl ProofWork {
             if !resp.status().is_success() {
                 return Err(format!("HTTP {}", resp.status()));
             }
-            let body = resp.bytes().await.map_err(|e| e.to_string())?;
+            let body = super::webhooks::read_capped(resp, MAX_TSA_REPLY).await?;
             let stamped = tsa::check_reply(&body, cp.note.as_bytes(), Some(&nonce))?;
             Ok((body.to_vec(), stamped))
         }
@@ -222,12 +233,15 @@ impl ProofWork {
                 .await
                 .map_err(|e| format!("request failed: {e}"))?;
             let status = resp.status();
-            let text = resp.text().await.map_err(|e| e.to_string())?;
+            let text = super::webhooks::read_capped(resp, MAX_WITNESS_REPLY).await?;
+            let text = String::from_utf8_lossy(&text).into_owned();
+            // What is shown of it in an error (and so in a log line).
+            let shown = |n: usize| super::webhooks::printable(text.trim(), n);
             if status == reqwest::StatusCode::CONFLICT {
                 old = text
                     .trim()
                     .parse()
-                    .map_err(|_| format!("409 without a tree size: {:.80}", text))?;
+                    .map_err(|_| format!("409 without a tree size: {}", shown(80)))?;
                 if old > size {
                     return Err(format!(
                         "the witness has cosigned size {old}, larger than this log's {size}: it has seen another history"
@@ -236,7 +250,7 @@ impl ProofWork {
                 continue;
             }
             if !status.is_success() {
-                return Err(format!("HTTP {status}: {:.200}", text.trim()));
+                return Err(format!("HTTP {status}: {}", shown(200)));
             }
             let lines: Vec<String> = text
                 .lines()

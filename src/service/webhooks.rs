@@ -18,14 +18,44 @@ const BATCH: usize = 32;
 /// One delivery attempt's time limit.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The HTTP client for webhooks (its own: a receiver is not a news site).
+/// The HTTP client for webhooks, the TSA and witnesses (its own: a
+/// receiver is not a news site): each request within `TIMEOUT`, no
+/// redirects (a configured endpoint that moves is an error to fix, never a
+/// hop to wherever it points).
 pub fn client(user_agent: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent(user_agent.to_string())
         .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default()
+}
+
+/// A reply's body, at most `cap` bytes: a longer one is an error, read no
+/// further (an endless body costs `cap`, not memory without end).
+pub async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > cap {
+            return Err(format!("the reply is longer than {cap} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Remote text made safe for a log line: control characters (ESC, BEL,
+/// CR...) written as escapes, at most `max` characters.
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars().take(max) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Delivers what is due now, each receiver on its own task, so that a dead
@@ -110,5 +140,20 @@ pub async fn run(
             _ = tokio::time::sleep(POLL) => {}
             _ = super::stopped(&mut stop) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod printable_tests {
+    #[test]
+    fn control_characters_from_a_remote_body_are_escaped() {
+        let hostile = "bad\u{1b}]8;;http://x\u{7}link\u{1b}]8;;\u{7}\r\nforged line";
+        let shown = super::printable(hostile, 1000);
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert!(
+            shown.contains("\\u{1b}") && shown.contains("\\r\\n"),
+            "{shown}"
+        );
+        assert_eq!(super::printable("abcdef", 3), "abc");
     }
 }
