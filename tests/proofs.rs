@@ -674,3 +674,34 @@ async fn a_rewritten_or_truncated_ledger_does_not_extend_a_saved_checkpoint() {
     assert!(s.cli(&["rebuild"]).await.status.success());
     assert!(s.cli(&["verify"]).await.status.success());
 }
+
+/// A witness that answers an error whose body holds terminal escapes (an
+/// OSC 8 link, BEL) and a forged log line: the log shows them escaped, on
+/// one line, and the cycle records as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_witness_body_cannot_write_into_the_log() {
+    let s = Setup::new().await;
+    let _vkey = generate_key(&s).await;
+    let a = common::seed("ycpress");
+    s.publish(&a, 0);
+    s.write_config("0 0 * * *", &[&a.path]);
+    let url = serve(|_| {
+        (
+            500,
+            b"\x1b]8;;http://evil.example/\x07click\x1b]8;;\x07\nERROR forged: the ledger is broken".to_vec(),
+        )
+    });
+    add_proofs(&s, None, Some(&url));
+    let out = s.cli(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = stderr(&out);
+    assert!(
+        log.contains("click"),
+        "the witness's answer is reported: {log}"
+    );
+    assert!(!log.contains('\u{1b}') && !log.contains('\u{7}'), "{log:?}");
+    assert!(
+        !log.lines().any(|l| l.starts_with("ERROR forged")),
+        "a forged line: {log}"
+    );
+}

@@ -9,6 +9,24 @@ use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
+/// Field values (the message included) with control characters escaped: a
+/// remote server's bytes in an error (a header, a witness's body) can never
+/// write ESC, OSC 8 links, BEL or a forged second line into a text log.
+/// The level, time and target around them are ours and keep their colours.
+pub struct EscapedFields;
+
+impl<'writer> FormatFields<'writer> for EscapedFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut plain = String::new();
+        format::DefaultFields::new().format_fields(Writer::new(&mut plain), fields)?;
+        writer.write_str(&crate::service::webhooks::printable(&plain, usize::MAX))
+    }
+}
+
 /// Wraps the default (timestamp-free) format with a priority prefix.
 pub struct Journald(pub format::Format<format::Full, ()>);
 

@@ -378,6 +378,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Auto if under_systemd => builder
+            .fmt_fields(journal::EscapedFields)
             .with_ansi(false)
             .event_format(journal::Journald(
                 tracing_subscriber::fmt::format()
@@ -386,6 +387,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
             ))
             .try_init(),
         _ => builder
+            .fmt_fields(journal::EscapedFields)
             .with_ansi(std::io::stderr().is_terminal())
             .try_init(),
     };
