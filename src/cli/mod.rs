@@ -196,6 +196,11 @@ enum Command {
         /// Access token (at least 16 characters) required by every request
         #[arg(long, env = "NEWSLEDGER_SERVE_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// A name the view is reached by besides loopback names (e.g.
+        /// news-desk.example.org or https://news-desk.example.org behind a
+        /// proxy); repeatable. Other Host headers are refused (DNS rebinding)
+        #[arg(long = "public-name")]
+        public_names: Vec<String>,
     },
     /// Write one self-contained HTML report of an article for an editor
     Report {
@@ -845,7 +850,11 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
         Command::Key {
             action: KeyAction::Generate { name, output },
         } => proofs::key_generate(&mut out, name, output)?,
-        Command::Serve { listen, token } => {
+        Command::Serve {
+            listen,
+            token,
+            public_names,
+        } => {
             let ledger = ledger_path(&cli)?;
             if !ledger.exists() {
                 return Err(Failure::usage(format!(
@@ -857,6 +866,7 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
                 listen: *listen,
                 ledger,
                 token: token.clone(),
+                public_names: public_names.clone(),
             };
             crate::web::check(&settings).map_err(Failure::usage)?;
             crate::web::serve(settings, shutdown_signal())

@@ -26,6 +26,11 @@ use tokio::net::TcpListener;
 use crate::ledger::{self, LedgerError};
 
 const MAX_CONNECTIONS: usize = 128;
+/// Requests reading the ledger at once (each on a blocking thread); more
+/// are answered 503 with Retry-After.
+const MAX_BLOCKING: usize = 16;
+static BLOCKING: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(MAX_BLOCKING)));
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
@@ -46,6 +51,55 @@ pub struct Settings {
     pub ledger: PathBuf,
     /// Required (Bearer header, cookie, or `?token=` once) when set.
     pub token: Option<String>,
+    /// Names the view is reached by besides loopback names (`--public-name`:
+    /// a host, host:port, or an origin such as `https://desk.example`).
+    pub public_names: Vec<String>,
+}
+
+impl Settings {
+    /// The `host[:port]` of each public name.
+    fn public_hosts(&self) -> Vec<String> {
+        self.public_names
+            .iter()
+            .map(|n| {
+                let n = n.split_once("://").map_or(n.as_str(), |(_, rest)| rest);
+                n.trim_end_matches('/').to_ascii_lowercase()
+            })
+            .collect()
+    }
+
+    /// The origin links in the Atom feed are made from: the first public
+    /// name, else the address listened on (never a request's Host header).
+    fn base_url(&self) -> String {
+        match self.public_names.first() {
+            Some(n) if n.contains("://") => n.trim_end_matches('/').to_string(),
+            Some(n) => format!("http://{}", n.trim_end_matches('/')),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// True when a request's Host header names this view: a loopback name
+    /// (`localhost`, 127.0.0.0/8, `[::1]`, any port) or a public name. A
+    /// page in a browser that rebinds its own name to 127.0.0.1 sends its
+    /// own name, and is refused.
+    fn host_allowed(&self, host: Option<&str>) -> bool {
+        let Some(host) = host.map(str::to_ascii_lowercase) else {
+            return false;
+        };
+        if self.public_hosts().contains(&host) {
+            return true;
+        }
+        let name = match host.rsplit_once(':') {
+            Some((n, port)) if !n.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => host.as_str(),
+        };
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        name == "localhost"
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+            || (!self.listen.ip().is_loopback() && self.public_names.is_empty())
+    }
 }
 
 /// Refuses a listen address beyond loopback without a token.
@@ -56,8 +110,16 @@ pub fn check(settings: &Settings) -> Result<(), String> {
             settings.listen
         ));
     }
-    if settings.token.as_deref().is_some_and(|t| t.len() < 16) {
-        return Err("the access token must be at least 16 characters".into());
+    if let Some(t) = settings.token.as_deref() {
+        if t.len() < 16 {
+            return Err("the access token must be at least 16 characters".into());
+        }
+        if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(
+                "the access token must not hold spaces or control characters (make one with `openssl rand -hex 24`)"
+                    .into(),
+            );
+        }
     }
     Ok(())
 }
@@ -165,12 +227,14 @@ fn authorized(
                 .fold(0u8, |acc, (x, y)| acc | (x ^ y))
                 == 0
     };
+    // The scheme name is case-insensitive (RFC 9110 11.1).
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(eq);
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .is_some_and(|(_, t)| eq(t.trim()));
     let cookie = req
         .headers()
         .get_all(header::COOKIE)
@@ -195,8 +259,20 @@ async fn handle(req: hyper::Request<hyper::body::Incoming>, settings: &Settings)
             pages::message("Too long", "The address is too long."),
         );
     }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if !settings.host_allowed(host) {
+        return html(
+            StatusCode::MISDIRECTED_REQUEST,
+            pages::message(
+                "Unknown name",
+                "This view answers to localhost and its --public-name values only.",
+            ),
+        );
+    }
     let q = query(req.uri().query());
-    let mut set_cookie = None;
     if let Some(token) = &settings.token {
         if !authorized(&req, token, &q) {
             return html(
@@ -208,21 +284,68 @@ async fn handle(req: hyper::Request<hyper::body::Incoming>, settings: &Settings)
             );
         }
         if q.contains_key("token") {
-            set_cookie = Some(format!(
-                "newsledger_token={token}; HttpOnly; SameSite=Strict; Path=/"
-            ));
+            // Taken once: the token moves into a cookie and out of the
+            // address bar, the history and any Referer.
+            let behind_https = settings.base_url().starts_with("https://")
+                || req
+                    .headers()
+                    .get("x-forwarded-proto")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+            let rest: Vec<(String, String)> = q
+                .iter()
+                .filter(|(k, _)| k.as_str() != "token")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut location = req.uri().path().to_string();
+            if !rest.is_empty() {
+                location.push('?');
+                location.push_str(
+                    &url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(rest)
+                        .finish(),
+                );
+            }
+            let mut r = html(
+                StatusCode::SEE_OTHER,
+                pages::message(
+                    "Signed in",
+                    "The view opens without the token in its address.",
+                ),
+            );
+            let cookie = format!(
+                "newsledger_token={token}; HttpOnly; SameSite=Strict; Path=/{}",
+                if behind_https { "; Secure" } else { "" }
+            );
+            if let (Ok(c), Ok(l)) = (
+                header::HeaderValue::from_str(&cookie),
+                header::HeaderValue::from_str(&location),
+            ) {
+                r.headers_mut().insert(header::SET_COOKIE, c);
+                r.headers_mut().insert(header::LOCATION, l);
+            }
+            return r;
         }
     }
     let path = req.uri().path().to_string();
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_string();
+    let base = settings.base_url();
     let ledger = settings.ledger.clone();
-    let work = tokio::task::spawn_blocking(move || route(&path, &q, &ledger, &host));
-    let mut r = match tokio::time::timeout(REQUEST_TIMEOUT, work).await {
+    // Blocking work is bounded: when every slot is busy the view says so
+    // at once (503, Retry-After) instead of queueing without end.
+    let Ok(slot) = BLOCKING.clone().try_acquire_owned() else {
+        let mut r = html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::message("Busy", "Every reader is busy; try again in a moment."),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+        return r;
+    };
+    let work = tokio::task::spawn_blocking(move || {
+        let r = route(&path, &q, &ledger, &base);
+        drop(slot);
+        r
+    });
+    match tokio::time::timeout(REQUEST_TIMEOUT, work).await {
         Ok(Ok(r)) => r,
         Ok(Err(_)) => html(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -232,11 +355,7 @@ async fn handle(req: hyper::Request<hyper::body::Incoming>, settings: &Settings)
             StatusCode::SERVICE_UNAVAILABLE,
             pages::message("Too slow", "The page took too long."),
         ),
-    };
-    if let Some(c) = set_cookie.and_then(|c| header::HeaderValue::from_str(&c).ok()) {
-        r.headers_mut().insert(header::SET_COOKIE, c);
     }
-    r
 }
 
 /// One page as `serve` answers it, without the server around it: its status
@@ -248,7 +367,7 @@ pub async fn render_page(path: &str, query: &[(&str, &str)], ledger: &Path) -> (
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let r = route(path, &q, ledger, "127.0.0.1");
+    let r = route(path, &q, ledger, "http://127.0.0.1");
     let status = r.status().as_u16();
     let body = r
         .into_body()
@@ -259,7 +378,7 @@ pub async fn render_page(path: &str, query: &[(&str, &str)], ledger: &Path) -> (
     (status, body)
 }
 
-fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, host: &str) -> Reply {
+fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, base: &str) -> Reply {
     let conn = match ledger::open_for_reading(ledger_path) {
         Ok(c) => c,
         Err(e @ LedgerError::Tampered { .. }) => {
@@ -294,7 +413,7 @@ fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, host: &str
             html(StatusCode::OK, pages::sources(&st, &overdue))
         }),
         "/status" => ledger_page(&conn, ledger_path),
-        "/feed.atom" => feed(&conn, host),
+        "/feed.atom" => feed(&conn, base),
         _ => Ok(html(
             StatusCode::NOT_FOUND,
             pages::message("Not found", "No such page."),
@@ -509,7 +628,7 @@ fn xml(s: &str) -> String {
 
 /// Atom 1.0 feed of flagged changes (changed, gone, restored, reverted),
 /// newest first, at most 100.
-fn feed(conn: &rusqlite::Connection, host: &str) -> Result<Reply, LedgerError> {
+fn feed(conn: &rusqlite::Connection, base: &str) -> Result<Reply, LedgerError> {
     let catalog = ledger::read::catalog(conn)?;
     let rows = catalog.changes(None);
     let articles = catalog.articles(None, None);
@@ -524,7 +643,7 @@ fn feed(conn: &rusqlite::Connection, host: &str) -> Result<Reply, LedgerError> {
             |r| r.get(0),
         )
         .unwrap_or_default();
-    let base = format!("http://{}", xml(host));
+    let base = xml(base);
     let flagged: Vec<_> = rows
         .iter()
         .filter(|c| {
