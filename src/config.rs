@@ -73,6 +73,7 @@ struct RawWebhook {
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     listen: Spanned<String>,
+    token: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +146,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// A bearer token every scrape must send, when set.
+    pub metrics_token: Option<String>,
     /// Where to POST flagged changes.
     pub webhooks: Vec<Webhook>,
     pub sources: Vec<std::sync::Arc<Source>>,
@@ -710,18 +713,39 @@ impl Validator<'_> {
                 },
             }));
         }
+        let mut metrics_token = None;
         let metrics_listen = match raw.metrics {
             None => None,
-            Some(m) => Some(m.listen.get_ref().parse().map_err(|_| {
-                self.error(
-                    &m.listen,
-                    "metrics.listen",
-                    format!(
-                        "`{}` is not an address with a port, e.g. \"127.0.0.1:9464\"",
-                        m.listen.get_ref()
-                    ),
-                )
-            })?),
+            Some(m) => {
+                if let Some(t) = &m.token {
+                    let v = t.get_ref();
+                    if v.len() < 16 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                        return Err(self.error(
+                            t,
+                            "metrics.token",
+                            "must be at least 16 characters, without spaces (make one with `openssl rand -hex 24`)",
+                        ));
+                    }
+                    metrics_token = Some(v.clone());
+                }
+                // A port alone listens on loopback.
+                let text = m.listen.get_ref();
+                let text = if text.bytes().all(|b| b.is_ascii_digit()) {
+                    format!("127.0.0.1:{text}")
+                } else {
+                    text.clone()
+                };
+                Some(text.parse().map_err(|_| {
+                    self.error(
+                        &m.listen,
+                        "metrics.listen",
+                        format!(
+                            "`{}` is not a port or an address with a port, e.g. \"9464\" (loopback) or \"127.0.0.1:9464\"",
+                            m.listen.get_ref()
+                        ),
+                    )
+                })?)
+            }
         };
         let mut webhooks = Vec::new();
         for w in raw.webhook {
@@ -751,6 +775,7 @@ impl Validator<'_> {
             ledger_path,
             fetch,
             metrics_listen,
+            metrics_token,
             webhooks,
             sources,
             proofs,

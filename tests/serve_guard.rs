@@ -134,10 +134,7 @@ async fn tokens_are_real_taken_once_and_any_bearer_spelling_works() {
     assert_eq!(status(&a), 303, "{a}");
     let head = a.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
     assert!(head.contains("location: /articles?q=x\r\n"), "{head}");
-    assert!(
-        !head.contains(&format!("location: /articles?token")),
-        "{head}"
-    );
+    assert!(!head.contains("location: /articles?token"), "{head}");
     assert!(head.contains("set-cookie: newsledger_token="), "{head}");
     assert!(!head.contains("; secure"), "not behind HTTPS: {head}");
     let proxied = get(

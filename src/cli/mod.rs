@@ -350,6 +350,9 @@ pub fn main() -> ExitCode {
         "info"
     };
     init_logging(cli.log_format, default_level);
+    // The soft open-file limit up to the hard one, before anything opens:
+    // listeners and pools size their caps from it (service::limits).
+    crate::service::limits::open_files();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -61,6 +61,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
             ..FetchConfig::default()
         },
         metrics_listen: None,
+        metrics_token: None,
         webhooks: vec![],
         proofs: None,
         sources: vec![std::sync::Arc::new(Source {

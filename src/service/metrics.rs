@@ -119,7 +119,8 @@ impl Metrics {
     }
 }
 
-/// Connections served at once; more are closed at accept.
+/// Connections served at once, at most (and at most 1/16 of the open-file
+/// limit); more are closed at accept.
 const MAX_CONNECTIONS: usize = 64;
 /// A client must send its request headers within this time.
 const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -130,8 +131,17 @@ const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(
 /// dropped. Bounded: at most [`MAX_CONNECTIONS`] connections, each with a
 /// header timeout and a lifetime; an accept error (such as running out of
 /// file descriptors) is logged and the loop goes on after a pause.
-pub async fn serve(listener: TcpListener, metrics: Metrics, ledger: PathBuf) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Metrics,
+    ledger: PathBuf,
+    token: Option<String>,
+) {
+    let token: Option<Arc<str>> = token.map(Arc::from);
+    let permits = Arc::new(tokio::sync::Semaphore::new(super::limits::share(
+        16,
+        MAX_CONNECTIONS,
+    )));
     let mut last_warning: Option<std::time::Instant> = None;
     loop {
         let stream = match listener.accept().await {
@@ -149,15 +159,18 @@ pub async fn serve(listener: TcpListener, metrics: Metrics, ledger: PathBuf) {
             drop(stream); // over the limit: closed at once
             continue;
         };
-        let (metrics, ledger) = (metrics.clone(), ledger.clone());
+        let (metrics, ledger, token) = (metrics.clone(), ledger.clone(), token.clone());
         tokio::spawn(async move {
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let (metrics, ledger) = (metrics.clone(), ledger.clone());
+                    let allowed = token.as_deref().is_none_or(|t| bearer_is(&req, t));
                     async move {
-                        Ok::<_, std::convert::Infallible>(
-                            respond(req.uri().path(), &metrics, ledger).await,
-                        )
+                        Ok::<_, std::convert::Infallible>(if allowed {
+                            respond(req.uri().path(), &metrics, ledger).await
+                        } else {
+                            unauthorized()
+                        })
                     }
                 });
             let conn = hyper::server::conn::http1::Builder::new()
@@ -168,6 +181,36 @@ pub async fn serve(listener: TcpListener, metrics: Metrics, ledger: PathBuf) {
             drop(permit);
         });
     }
+}
+
+/// True when the request carries `Authorization: Bearer TOKEN` (the
+/// scheme in any case), compared in constant time.
+fn bearer_is(req: &hyper::Request<hyper::body::Incoming>, token: &str) -> bool {
+    req.headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .is_some_and(|(_, t)| {
+            let t = t.trim();
+            t.len() == token.len()
+                && t.bytes()
+                    .zip(token.bytes())
+                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                    == 0
+        })
+}
+
+fn unauthorized() -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    let mut resp = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(
+        "a bearer token is needed ([metrics] token)\n",
+    )));
+    *resp.status_mut() = hyper::StatusCode::UNAUTHORIZED;
+    resp.headers_mut().insert(
+        hyper::header::WWW_AUTHENTICATE,
+        hyper::header::HeaderValue::from_static("Bearer"),
+    );
+    resp
 }
 
 async fn respond(

@@ -9,6 +9,7 @@
 pub mod cpu;
 pub mod cycle;
 pub mod discovery;
+pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod proofs;
@@ -252,14 +253,15 @@ pub async fn run(
             .await
             .map_err(|e| ServiceError::Metrics(format!("{addr}: {e}")))?;
         info!(addr = %listener.local_addr().map_or(addr, |a| a), "metrics at /metrics");
-        let (m, ledger, mut stop) = (
+        let (m, ledger, mut stop, token) = (
             started.ctx.metrics.clone(),
             config.ledger_path.clone(),
             started.ctx.shutdown.clone(),
+            config.metrics_token.clone(),
         );
         set.spawn(async move {
             tokio::select! {
-                _ = metrics::serve(listener, m, ledger) => {}
+                _ = metrics::serve(listener, m, ledger, token) => {}
                 _ = stopped(&mut stop) => {}
             }
         });

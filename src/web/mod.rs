@@ -174,7 +174,10 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, ledger = %settings.ledger.display(), "web view at http://{addr}/");
     let settings = Arc::new(settings);
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let permits = Arc::new(tokio::sync::Semaphore::new(crate::service::limits::share(
+        8,
+        MAX_CONNECTIONS,
+    )));
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
