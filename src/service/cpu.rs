@@ -13,7 +13,10 @@
 //! A job that outlives its caller's timeout keeps its thread: the pool
 //! starts a replacement, and the stuck worker ends when its job does (a
 //! hostile page costs one thread for a while, never a worker for good; the
-//! metric `newsledger_extraction_stuck_jobs` counts such jobs). A job whose
+//! metric `newsledger_extraction_stuck_jobs` counts such jobs). At most
+//! [`MAX_STUCK`] stuck jobs get a replacement; beyond that, new jobs wait
+//! for the workers left (and time out in the queue, not run), so a flood of
+//! hostile pages costs a bounded number of threads. A job whose
 //! caller gave up while it was still queued is not run. A job that panics
 //! costs its result, not its worker.
 
@@ -35,6 +38,14 @@ const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
 const FINISHED: u8 = 2;
 const ABANDONED: u8 = 3;
+/// Abandoned while it ran, with no replacement started (the cap of stuck
+/// jobs was reached): its worker goes on with the queue when it is done.
+const ABANDONED_ALONE: u8 = 4;
+
+/// Stuck jobs that get a replacement worker, at most. Beyond it, jobs wait
+/// in the queue for the workers left (and time out there, not run): a
+/// flood of hostile pages costs this many threads, never a thread each.
+pub const MAX_STUCK: isize = 16;
 
 /// Why a job gave no result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,14 +121,28 @@ impl Pool {
                 // Still queued or running: the pool gets a worker in its
                 // place, and the worker that meets it (at its start or its
                 // end) leaves.
-                let was = state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                    matches!(s, QUEUED | RUNNING).then_some(ABANDONED)
+                let replace = self.stuck.load(Ordering::Acquire) < MAX_STUCK;
+                let was = state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| match s {
+                    QUEUED => Some(ABANDONED),
+                    RUNNING if replace => Some(ABANDONED),
+                    RUNNING => Some(ABANDONED_ALONE),
+                    _ => None,
                 });
-                if let Ok(was) = was {
-                    if was == RUNNING {
+                match was {
+                    Ok(RUNNING) if !replace => {
                         self.stuck.fetch_add(1, Ordering::AcqRel);
+                        tracing::warn!(
+                            stuck = MAX_STUCK,
+                            "extractions stuck past their timeout reached the cap: no more threads are started for them; jobs wait for the workers left"
+                        );
                     }
-                    self.start_worker();
+                    Ok(was) => {
+                        if was == RUNNING {
+                            self.stuck.fetch_add(1, Ordering::AcqRel);
+                        }
+                        self.start_worker();
+                    }
+                    Err(_) => {}
                 }
                 Err(Failed::TimedOut(timeout))
             }
@@ -148,10 +173,13 @@ fn work(queue: &Mutex<Receiver<Job>>, stuck: &AtomicIsize) {
         let done =
             job.state
                 .compare_exchange(RUNNING, FINISHED, Ordering::AcqRel, Ordering::Acquire);
-        if done.is_err() {
-            // Abandoned while it ran: the replacement stays.
+        if let Err(now) = done {
             stuck.fetch_sub(1, Ordering::AcqRel);
-            return;
+            if now == ABANDONED {
+                // Abandoned while it ran: the replacement stays.
+                return;
+            }
+            // Abandoned with no replacement (the cap): this worker goes on.
         }
     }
 }
@@ -381,5 +409,41 @@ mod tests {
                 Ok(())
             })?;
         }
+    }
+
+    #[tokio::test]
+    async fn stuck_jobs_beyond_the_cap_start_no_thread_and_the_pool_recovers() {
+        let pool = Pool::new(2);
+        assert!(settles_at(&pool, 2).await);
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let hold = |gate: Arc<Mutex<std::sync::mpsc::Receiver<()>>>| {
+            move || {
+                let _ = gate.lock().map(|g| g.recv_timeout(Duration::from_secs(30)));
+            }
+        };
+        // Far more stuck jobs than the cap, each started and abandoned in turn.
+        let n = MAX_STUCK as usize + 10;
+        for _ in 0..n {
+            let _ = pool
+                .run(Duration::from_millis(150), hold(gate.clone()))
+                .await;
+        }
+        let live = pool.live.load(Ordering::Acquire);
+        // Workers, the cap, and at most one replacement of a job abandoned
+        // while queued that has not met its job yet.
+        assert!(
+            live <= 2 + MAX_STUCK as usize + 1,
+            "{live} threads for {n} stuck jobs: the cap holds"
+        );
+        assert!(pool.stuck.load(Ordering::Acquire) <= n as isize);
+        // Released: the stuck jobs end, and the pool answers again.
+        for _ in 0..n {
+            let _ = release.send(());
+        }
+        drop(release);
+        let r = pool.run(Duration::from_secs(10), || 21 * 2).await;
+        assert_eq!(r, Ok(42));
+        assert!(settles_at(&pool, 2).await, "back to its two workers");
     }
 }
