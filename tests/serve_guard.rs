@@ -149,3 +149,31 @@ async fn tokens_are_real_taken_once_and_any_bearer_spelling_works() {
     let cookie = format!("newsledger_token={token}");
     assert_eq!(status(&get(addr, "/", &[host, ("Cookie", &cookie)])), 200);
 }
+
+/// Three hundred connections that send half a request head and stay: a
+/// normal request still gets its answer at once (the oldest idle or
+/// half-open connection makes room), not after their header timeouts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_connections_cannot_lock_everyone_out() {
+    let s = ledger().await;
+    let (addr, _stop) = start(&s, None, &[]).await;
+    let mut half = Vec::new();
+    for _ in 0..300 {
+        if let Ok(mut c) = TcpStream::connect(addr) {
+            let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: local");
+            half.push(c);
+        }
+    }
+    let t0 = std::time::Instant::now();
+    let answer =
+        tokio::task::spawn_blocking(move || get(addr, "/sources", &[("Host", "localhost")]))
+            .await
+            .unwrap();
+    assert_eq!(status(&answer), 200, "{answer}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(3500),
+        "answered in {:?}",
+        t0.elapsed()
+    );
+    drop(half);
+}

@@ -174,10 +174,9 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, ledger = %settings.ledger.display(), "web view at http://{addr}/");
     let settings = Arc::new(settings);
-    let permits = Arc::new(tokio::sync::Semaphore::new(crate::service::limits::share(
-        8,
-        MAX_CONNECTIONS,
-    )));
+    let cap = crate::service::limits::share(8, MAX_CONNECTIONS);
+    let live: Arc<std::sync::Mutex<Vec<Live>>> = Arc::default();
+    let mut next_id = 0u64;
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -191,15 +190,35 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            continue;
-        };
-        let settings = settings.clone();
-        tokio::spawn(async move {
+        // At the cap, the oldest connection that is not answering a request
+        // (idle, or still sending its head) makes room: half-open
+        // connections can never lock everyone out.
+        {
+            let mut held = live.lock().unwrap_or_else(|p| p.into_inner());
+            if held.len() >= cap {
+                match held
+                    .iter()
+                    .position(|c| !c.busy.load(std::sync::atomic::Ordering::Acquire))
+                {
+                    Some(i) => held.remove(i).abort.abort(),
+                    None => continue, // every one is answering: this one waits its turn elsewhere
+                }
+            }
+        }
+        next_id += 1;
+        let id = next_id;
+        let busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (settings, flag, registry) = (settings.clone(), busy.clone(), live.clone());
+        let task = tokio::spawn(async move {
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let settings = settings.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handle(req, &settings).await) }
+                    let (settings, flag) = (settings.clone(), flag.clone());
+                    async move {
+                        flag.store(true, std::sync::atomic::Ordering::Release);
+                        let r = handle(req, &settings).await;
+                        flag.store(false, std::sync::atomic::Ordering::Release);
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
                 });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -207,9 +226,25 @@ pub async fn serve(
                 .max_buf_size(MAX_HEADER_BYTES)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
-            drop(permit);
+            registry
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|c| c.id != id);
+        });
+        live.lock().unwrap_or_else(|p| p.into_inner()).push(Live {
+            id,
+            busy,
+            abort: task.abort_handle(),
         });
     }
+}
+
+/// A connection being served: whether it is answering a request now, and
+/// how to close it.
+struct Live {
+    id: u64,
+    busy: Arc<std::sync::atomic::AtomicBool>,
+    abort: tokio::task::AbortHandle,
 }
 
 fn query(q: Option<&str>) -> HashMap<String, String> {
