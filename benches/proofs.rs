@@ -114,7 +114,8 @@ fn main() {
             .unwrap();
         }
         let t = Instant::now();
-        let made = log::make_checkpoint(&tx, &signer, "bench.example/ledger", Utc::now()).unwrap();
+        let made =
+            log::make_checkpoint(&tx, &signer, "bench.example/ledger", None, Utc::now()).unwrap();
         cost.push(t.elapsed().as_secs_f64() * 1e3);
         assert!(made.is_some());
         tx.commit().unwrap();

@@ -46,6 +46,7 @@ struct RawConfig {
 struct RawCheckpoint {
     key: Spanned<String>,
     origin: Option<Spanned<String>>,
+    replaces: Option<Spanned<String>>,
     publish: Option<Spanned<String>>,
 }
 
@@ -162,6 +163,8 @@ pub struct Proofs {
     pub signer: std::sync::Arc<crate::proof::note::Signer>,
     /// The checkpoint origin line (default: the key's name).
     pub origin: String,
+    /// The origin this one takes over from (a deliberate move of the log).
+    pub replaces: Option<String>,
     /// A directory where the latest checkpoint is written for publishing.
     pub publish: Option<PathBuf>,
     /// An RFC 3161 time-stamping authority.
@@ -846,6 +849,7 @@ impl Validator<'_> {
             key_path,
             signer: std::sync::Arc::new(signer),
             origin,
+            replaces: cp.replaces.map(|r| r.get_ref().trim().to_string()),
             publish: cp.publish.map(|p| relative(p.get_ref())),
             tsa,
             witnesses,

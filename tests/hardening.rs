@@ -86,3 +86,70 @@ async fn a_signing_key_must_be_a_private_regular_file() {
         assert!(t0.elapsed() < std::time::Duration::from_secs(20));
     }
 }
+
+/// Another key (so another origin) on a ledger whose checkpoints are of one
+/// log signs nothing until the configuration says which log it replaces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_key_does_not_silently_change_the_log() {
+    let s = Setup::new().await;
+    let a = common::seed("ycpress");
+    s.publish(&a, 0);
+    s.write_config("0 0 * * *", &[&a.path]);
+    let base = std::fs::read_to_string(&s.config).unwrap();
+    let key = |name: &str| {
+        let path = s.dir.path().join(format!("{}.key", name.replace('/', "_")));
+        let path2 = path.clone();
+        let name = name.to_string();
+        async move {
+            let out = common::run(
+                None,
+                &[
+                    "key",
+                    "generate",
+                    "--name",
+                    &name,
+                    "-o",
+                    path2.to_str().unwrap(),
+                ],
+            )
+            .await;
+            assert!(out.status.success(), "{}", stderr(&out));
+            path
+        }
+    };
+    let (first, second) = (key("first.test/log").await, key("second.test/log").await);
+    let origin_of_latest = || {
+        let conn = rusqlite::Connection::open(&s.db).unwrap();
+        newsledger::proof::log::latest(&conn)
+            .unwrap()
+            .map(|c| c.body.origin)
+    };
+    let configure = |k: &std::path::Path, extra: &str| {
+        std::fs::write(
+            &s.config,
+            format!("{base}\n[checkpoint]\nkey = \"{}\"\n{extra}", k.display()),
+        )
+        .unwrap();
+    };
+    configure(&first, "");
+    assert!(s.cli(&["once"]).await.status.success());
+    assert_eq!(origin_of_latest().as_deref(), Some("first.test/log"));
+    configure(&second, "");
+    s.publish(&a, 1);
+    let out = s.cli(&["once"]).await;
+    assert!(out.status.success(), "the cycle records: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("replaces = \"first.test/log\""),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        origin_of_latest().as_deref(),
+        Some("first.test/log"),
+        "nothing signed"
+    );
+    configure(&second, "replaces = \"first.test/log\"\n");
+    let out = s.cli(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(origin_of_latest().as_deref(), Some("second.test/log"));
+}

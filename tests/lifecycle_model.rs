@@ -436,7 +436,7 @@ proptest! {
                     None
                 }
                 Step::Checkpoint => {
-                    let made = writer.checkpoint(&signer, "model.test/log", Utc::now()).unwrap();
+                    let made = writer.checkpoint(&signer, "model.test/log", None, Utc::now()).unwrap();
                     prop_assert_eq!(made.is_some(), expected_new, "checkpoint after {:?}", model);
                     None
                 }

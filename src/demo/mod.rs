@@ -132,6 +132,7 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
         cfg.proofs = Some(crate::config::Proofs {
             key_path,
             origin: signer.name.clone(),
+            replaces: None,
             signer: std::sync::Arc::new(signer),
             publish: None,
             tsa: None,

@@ -122,6 +122,10 @@ pub enum LedgerError {
         "ledger {path}: refusing to append: {reason}. Run `newsledger verify --db {path}` to see what is wrong"
     )]
     Refused { path: PathBuf, reason: String },
+    /// Nothing is wrong with the ledger; what was asked is not done (the
+    /// reason says how to ask for it).
+    #[error("ledger {}: {reason}", path.display())]
+    Declined { path: PathBuf, reason: String },
     #[error(
         "ledger {path} is in use by another newsledger process (lock {lock} is held); one writer per ledger: stop the other `run`/`once` first"
     )]

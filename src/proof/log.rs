@@ -211,6 +211,10 @@ pub enum CheckpointError {
         "the stored Merkle tree is not consistent with the checkpoint at entry {seq} (size {size}): {why}; nothing was signed. Run `newsledger verify`"
     )]
     Inconsistent { seq: i64, size: u64, why: String },
+    #[error(
+        "the last checkpoint (entry {seq}) is of the log `{was}`, and this key signs as `{now}`: a different key or origin would start another log's checkpoints on this ledger. Configure the key that signs `{was}`, or, to move the log to `{now}` on purpose, add `replaces = \"{was}\"` to [checkpoint]"
+    )]
+    OriginChanged { seq: i64, was: String, now: String },
 }
 
 /// Appends a signed checkpoint of the tree over every entry so far, if an
@@ -221,12 +225,25 @@ pub fn make_checkpoint(
     tx: &Transaction<'_>,
     signer: &Signer,
     origin: &str,
+    replaces: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<Made>, CheckpointError> {
     let Some((head, _)) = ledger::head(tx)? else {
         return Ok(None);
     };
     let previous = latest(tx)?;
+    // One log per ledger: a checkpoint under another origin only when the
+    // configuration says which one it replaces.
+    if let Some(p) = previous
+        .as_ref()
+        .filter(|p| p.body.origin != origin && replaces != Some(p.body.origin.as_str()))
+    {
+        return Err(CheckpointError::OriginChanged {
+            seq: p.seq,
+            was: p.body.origin.clone(),
+            now: origin.to_string(),
+        });
+    }
     if let Some(p) = &previous {
         let news: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM ledger WHERE seq > ?1 AND kind NOT IN ('checkpoint', 'timestamp', 'cosignature'))",

@@ -53,7 +53,11 @@ impl ProofWork {
             return;
         };
         match writer
-            .checkpoint(self.cfg.signer.clone(), &self.cfg.origin)
+            .checkpoint(
+                self.cfg.signer.clone(),
+                &self.cfg.origin,
+                self.cfg.replaces.as_deref(),
+            )
             .await
         {
             Ok(Some(made)) => {

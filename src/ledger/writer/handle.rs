@@ -35,7 +35,7 @@ enum Request {
     ),
     Checkpoint(
         std::sync::Arc<Signer>,
-        String,
+        (String, Option<String>),
         oneshot::Sender<Result<Option<Made>>>,
     ),
     Timestamp {
@@ -143,8 +143,13 @@ impl WriterHandle {
                                 Utc::now(),
                             ));
                         }
-                        Request::Checkpoint(signer, origin, reply) => {
-                            let _ = reply.send(writer.checkpoint(&signer, &origin, Utc::now()));
+                        Request::Checkpoint(signer, (origin, replaces), reply) => {
+                            let _ = reply.send(writer.checkpoint(
+                                &signer,
+                                &origin,
+                                replaces.as_deref(),
+                                Utc::now(),
+                            ));
                         }
                         Request::Timestamp {
                             checkpoint_seq,
@@ -270,8 +275,9 @@ impl WriterHandle {
         &self,
         signer: std::sync::Arc<Signer>,
         origin: &str,
+        replaces: Option<&str>,
     ) -> Result<Option<Made>> {
-        let origin = origin.to_string();
+        let origin = (origin.to_string(), replaces.map(str::to_string));
         self.call(|reply| Request::Checkpoint(signer, origin, reply))
             .await
     }

@@ -344,14 +344,21 @@ impl Writer {
         &mut self,
         signer: &crate::proof::note::Signer,
         origin: &str,
+        replaces: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<crate::proof::log::Made>> {
         use crate::proof::log::{CheckpointError, make_checkpoint};
         let path = self.path.clone();
         let tx = self.begin()?;
-        let made = match make_checkpoint(&tx, signer, origin, now) {
+        let made = match make_checkpoint(&tx, signer, origin, replaces, now) {
             Ok(m) => m,
             Err(CheckpointError::Sqlite(e)) => return Err(LedgerError::sqlite(&path)(e)),
+            Err(e @ CheckpointError::OriginChanged { .. }) => {
+                return Err(LedgerError::Declined {
+                    path,
+                    reason: e.to_string(),
+                });
+            }
             Err(e) => {
                 return Err(LedgerError::Refused {
                     path,
