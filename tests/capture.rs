@@ -415,6 +415,21 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
             newsledger::proof::zip::write(&m),
         ));
     }
+    // A decompression bomb in place of the WARC: 256 MiB of zeros in one
+    // gzip member of about 256 KiB; both verifiers stop at their bound.
+    let bomb = {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            gz.write_all(&zeros).unwrap();
+        }
+        gz.finish().unwrap()
+    };
+    forgeries.push((
+        "a decompression bomb",
+        forge(&members, "archive/data.warc.gz", |_| bomb.clone()),
+    ));
     let mut twice = members.clone();
     twice.push(twice[0].clone());
     forgeries.push(("a member twice", newsledger::proof::zip::write(&twice)));

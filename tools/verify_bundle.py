@@ -249,7 +249,7 @@ def zip_read(data):
     count, at = le(end + 10, 2), le(end + 16, 4)
     if count > 10000 or at == 0xFFFFFFFF:
         raise Failed("the ZIP file has too many members, or is ZIP64 (not a bundle)")
-    budget, used, members, seen = len(data) * 64 + (64 << 20), 0, [], set()
+    budget, used, members, seen = len(data) * 16 + (16 << 20), 0, [], set()
     for _ in range(count):
         if le(at, 4) != 0x02014B50:
             raise Failed("the ZIP central directory is damaged at offset %d" % at)
@@ -896,9 +896,9 @@ GZIP_HEADER = bytes([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff]
 
 def gzip_members(gz, file_len):
     """The WARC's gzip members, each unpacked, and each one's (offset,
-    length) in the file; at most 64 times the bundle file's size plus 64 MiB
+    length) in the file; at most 16 times the bundle file's size plus 16 MiB
     (the bundle's, so that the ZIP's and the WARC's limits do not multiply)."""
-    limit = file_len * 64 + (64 << 20)
+    limit = file_len * 16 + (16 << 20)
     budget, records, places, pos, view = limit, [], [], 0, memoryview(gz)
     while pos < len(gz):
         d, out, at = zlib.decompressobj(16 + zlib.MAX_WBITS), bytearray(), pos

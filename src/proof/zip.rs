@@ -77,8 +77,8 @@ pub fn write(members: &[(String, Vec<u8>)]) -> Vec<u8> {
 /// CRC-32 checked. Whether the file is the canonical layout is the
 /// caller's question (`write(&members) == bytes`).
 ///
-/// Bounded: at most 10,000 members, and at most 64 times the file's size
-/// plus 64 MiB of content in all, whatever sizes the headers declare (a
+/// Bounded: at most 10,000 members, and at most 16 times the file's size
+/// plus 16 MiB of content in all, whatever sizes the headers declare (a
 /// deflate bomb stops there). ZIP64 and encrypted members are refused.
 pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let le16 = |i: usize| -> Result<usize, String> {
@@ -106,7 +106,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     if count > 10_000 || le32(end + 16)? == u32::MAX {
         return Err("the ZIP file has too many members, or is ZIP64 (not a bundle)".into());
     }
-    let budget = (bytes.len() as u64).saturating_mul(64) + (64 << 20);
+    let budget = (bytes.len() as u64).saturating_mul(16) + (16 << 20);
     let mut used = 0u64;
     let mut members: Vec<(String, Vec<u8>)> = Vec::with_capacity(count);
     let mut names = std::collections::HashSet::with_capacity(count);

@@ -71,11 +71,11 @@ impl Verdict {
 pub(crate) const GZIP_HEADER: [u8; 10] =
     [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff];
 
-/// The most bytes the WARC may unpack to: 64 times the bundle file's size
-/// plus 64 MiB (the bundle's, not the inflated member's: the two limits
+/// The most bytes the WARC may unpack to: 16 times the bundle file's size
+/// plus 16 MiB (the bundle's, not the inflated member's: the two limits
 /// do not multiply).
 fn warc_budget(file_len: usize) -> u64 {
-    (file_len as u64).saturating_mul(64) + (64 << 20)
+    (file_len as u64).saturating_mul(16) + (16 << 20)
 }
 
 /// The WARC's gzip members, each unpacked, and where each lies in the file.
