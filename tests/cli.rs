@@ -202,7 +202,22 @@ async fn the_demo_runs_as_the_readme_says_on_a_fresh_machine() {
         .await
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let db = tmp.path().join("newsledger-demo").join("ledger.db");
+    // A directory of its own, with an unpredictable name, never a fixed one.
+    let dirs: Vec<std::path::PathBuf> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("newsledger-demo-"))
+        })
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dirs[0]).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+    let db = dirs[0].join("ledger.db");
     assert!(db.exists(), "no ledger at {}", db.display());
     assert!(
         stdout(&out).contains(&format!("newsledger verify --db {}", db.display())),

@@ -544,10 +544,10 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
             }
         }
         Command::Demo => {
-            let path = cli
-                .db
-                .clone()
-                .unwrap_or_else(crate::demo::default_ledger_path);
+            let path = match &cli.db {
+                Some(p) => p.clone(),
+                None => crate::demo::default_ledger_path().map_err(Failure::runtime)?,
+            };
             let color = std::io::stdout().is_terminal();
             crate::demo::run(&mut out, &path, color)
                 .await

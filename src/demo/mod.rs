@@ -32,11 +32,23 @@ pub enum DemoError {
     Ledger(#[from] ledger::LedgerError),
 }
 
-/// Where the demo ledger goes unless `--db` says otherwise.
-pub fn default_ledger_path() -> PathBuf {
-    std::env::temp_dir()
-        .join("newsledger-demo")
-        .join("ledger.db")
+/// Where the demo ledger goes unless `--db` says otherwise: a new
+/// directory of its own under the temporary directory (an unpredictable
+/// name, mode 0700, kept for the reader to look into), so that no run
+/// writes into another run's or another user's files.
+pub fn default_ledger_path() -> Result<PathBuf, DemoError> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("newsledger-demo-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let dir = builder
+        .tempdir()
+        .map_err(|source| DemoError::Dir {
+            dir: std::env::temp_dir(),
+            source,
+        })?
+        .keep();
+    Ok(dir.join("ledger.db"))
 }
 
 fn publish(server: &Server, a: &SeedArticle, visit: u64) {

@@ -742,23 +742,18 @@ fn at<'a>(v: &'a Value, k: &str) -> &'a Value {
     v.get(k).unwrap_or(&Value::Null)
 }
 
-/// A new directory only this process can use: a random name, created (not
-/// reused), mode 0700 where that exists.
-fn private_dir() -> Result<std::path::PathBuf, String> {
-    let mut random = [0u8; 16];
-    getrandom::fill(&mut random).map_err(|e| format!("no randomness: {e}"))?;
-    let dir = std::env::temp_dir().join(format!("newsledger-ts-{}", hex::encode(random)));
-    let mut b = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    Ok(dir)
-}
-
-/// Checks an RFC 3161 reply's signature and certificate with openssl.
+/// Checks an RFC 3161 reply's signature and certificate with openssl, the
+/// files in a new directory of this process's own (tempfile: an
+/// unpredictable name, created, 0700; removed after).
 fn openssl_ts_verify(tsr: &[u8], data: &[u8], ca: &Path) -> Result<(), String> {
-    let dir = private_dir()?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("newsledger-ts-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let tmp = builder
+        .tempdir()
+        .map_err(|e| format!("timestamp: cannot create a temporary directory: {e}"))?;
+    let dir = tmp.path();
     let (t, d) = (dir.join("token.tsr"), dir.join("data"));
     let written = std::fs::write(&t, tsr).and_then(|_| std::fs::write(&d, data));
     let out = written.map_err(|e| e.to_string()).and_then(|_| {
@@ -772,7 +767,7 @@ fn openssl_ts_verify(tsr: &[u8], data: &[u8], ca: &Path) -> Result<(), String> {
             .output()
             .map_err(|e| format!("timestamp: cannot run openssl: {e}"))
     });
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
     let out = out?;
     if !out.status.success() {
         return Err(format!(
