@@ -514,6 +514,9 @@ impl Fetcher {
                     if current != *url {
                         e.message = format!("redirect from {url} to {current}: {}", e.message);
                     }
+                    if e.class == "refused" {
+                        tracing::warn!(%url, hop = %current, reason = %e.message, "request refused by the address guard");
+                    }
                     e
                 })?;
             let head = wire::parse_head(&reply.captured.received).ok_or_else(|| FetchError {
