@@ -355,7 +355,7 @@ async fn the_metrics_endpoint_serves_prometheus_text() {
     for part in [
         "GET /met",
         "rics?name[]=x HTTP/1.1\r\nHo",
-        "st: a\r\nConnection: close\r\n\r\n",
+        "st: localhost:1\r\nConnection: close\r\n\r\n",
     ] {
         c.write_all(part.as_bytes()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -511,7 +511,7 @@ async fn the_metrics_listener_survives_running_out_of_file_descriptors() {
         let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .ok()?;
-        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .await
             .ok()?;
         let mut out = String::new();
@@ -612,6 +612,15 @@ async fn metrics_on_a_bare_port_are_on_loopback_and_take_a_bearer_token() {
     let client = reqwest::Client::new();
     let bare = client.get(&url).send().await.unwrap();
     assert_eq!(bare.status().as_u16(), 401);
+    // A page that rebinds its own name to 127.0.0.1 sends that name.
+    let rebound = client
+        .get(&url)
+        .header("host", "rebound.evil.example")
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status().as_u16(), 421);
     for scheme in ["Bearer", "bearer"] {
         let ok = client
             .get(&url)

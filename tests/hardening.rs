@@ -22,6 +22,27 @@ async fn a_hard_link_to_the_ledger_does_not_let_a_second_writer_in() {
     assert!(s.cli(&["articles"]).await.status.success());
     std::fs::remove_file(&other).unwrap();
     assert!(s.cli(&["once"]).await.status.success());
+    // A symlink is another spelling of the same file: it takes the same
+    // lock, held here by this process.
+    let alias = s.dir.path().join("alias.db");
+    std::os::unix::fs::symlink(&s.db, &alias).unwrap();
+    let held = newsledger::ledger::lock_writer(&s.db).unwrap();
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let aliased = s.dir.path().join("alias.toml");
+    std::fs::write(
+        &aliased,
+        text.replace(&s.db.display().to_string(), &alias.display().to_string()),
+    )
+    .unwrap();
+    let out = common::run(Some(&aliased), &["once"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    drop(held);
+    assert!(
+        common::run(Some(&aliased), &["once"])
+            .await
+            .status
+            .success()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,4 +173,42 @@ async fn another_key_does_not_silently_change_the_log() {
     let out = s.cli(&["once"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(origin_of_latest().as_deref(), Some("second.test/log"));
+    // Another key under the same origin is a move too.
+    let other = s.dir.path().join("second-again.key");
+    let out = common::run(
+        None,
+        &[
+            "key",
+            "generate",
+            "--name",
+            "second.test/log",
+            "-o",
+            other.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    configure(&other, "");
+    s.publish(&a, 2);
+    let out = s.cli(&["once"]).await;
+    assert!(
+        stderr(&out).contains("signed by second.test/log+"),
+        "{}",
+        stderr(&out)
+    );
+    let keys = || {
+        let conn = rusqlite::Connection::open(&s.db).unwrap();
+        newsledger::proof::log::latest(&conn)
+            .unwrap()
+            .map(|c| c.key)
+    };
+    let before = keys();
+    assert!(before.is_some());
+    configure(&other, "replaces = \"second.test/log\"\n");
+    assert!(s.cli(&["once"]).await.status.success());
+    assert_ne!(
+        keys(),
+        before,
+        "signed by the new key once the move is said"
+    );
 }

@@ -38,6 +38,7 @@ What is checked, in order:
    fails, whoever re-zipped the file.
 """
 import base64
+import unicodedata
 import datetime
 import hashlib
 import json
@@ -233,7 +234,8 @@ def zip_write(members):
 
 def safe_name(name):
     """A relative path of plain components (zip.rs safe_name)."""
-    return (name != "" and not any(c in name for c in "\\\0:")
+    return (name != "" and not any(c in name for c in "\\:")
+            and not any(unicodedata.category(c) == "Cc" for c in name)
             and all(c not in ("", ".", "..") for c in name.split("/")))
 
 
@@ -276,7 +278,7 @@ def zip_read(data):
             raise Failed("member %s: cut short" % name)
         raw = data[start:start + packed]
         used += size
-        if used > budget:
+        if size > packed * 16 + (1 << 20) or used > budget:
             raise Failed("member %s: the members would unpack to more than %d bytes (a ZIP bomb, or not a bundle)" % (name, budget))
         if method == 0:
             body = raw
@@ -1298,7 +1300,8 @@ def verify(data, key, witnesses, tsa_ca):
         entries.append(e)
     # 5. The blobs, each found by the hash an entry names it by: texts and
     # chains as members, captures and requests as WARC blocks.
-    records, places = gzip_members(file("archive/data.warc.gz"), len(data))
+    warc_gz = file("archive/data.warc.gz")
+    records, places = gzip_members(warc_gz, len(warc_gz))
     blobs = {}
     for r in records:
         block = record_block(r)

@@ -142,7 +142,15 @@ impl AddressPolicy {
             IpAddr::V4(_) => None,
         };
         let listed = |a: IpAddr| self.allow.iter().any(|n| n.contains(a));
-        if listed(ip) || v4.is_some_and(listed) {
+        // A listed IPv4 range covers the IPv6 spellings of the same host
+        // (mapped, compatible), never a NAT64 or 6to4 gateway that carries it.
+        let same_host = match ip {
+            IpAddr::V6(v6) => {
+                v6.to_ipv4_mapped().is_some() || v6.segments()[..6].iter().all(|x| *x == 0)
+            }
+            IpAddr::V4(_) => false,
+        };
+        if listed(ip) || (same_host && v4.is_some_and(listed)) {
             return true;
         }
         let loopback = |a: IpAddr| a.is_loopback();

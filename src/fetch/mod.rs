@@ -318,7 +318,25 @@ impl Fetcher {
         self.fetch_with(url, cond, Some(guard), None).await
     }
 
+    /// Every fetch; a request the guard refused (at the link, at a hop,
+    /// at the address, at robots.txt) is logged at WARN here, once.
     async fn fetch_with(
+        &self,
+        url: &str,
+        cond: &Conditional,
+        guard: Option<&guard::Guard>,
+        turn: Option<Turn<'_>>,
+    ) -> FetchResult {
+        let result = self.fetch_inner(url, cond, guard, turn).await;
+        if let Err(e) = &result.response
+            && e.class == "refused"
+        {
+            tracing::warn!(%url, reason = %e.message, "request refused by the guard");
+        }
+        result
+    }
+
+    async fn fetch_inner(
         &self,
         url: &str,
         cond: &Conditional,
@@ -513,9 +531,6 @@ impl Fetcher {
                 .map_err(|mut e| {
                     if current != *url {
                         e.message = format!("redirect from {url} to {current}: {}", e.message);
-                    }
-                    if e.class == "refused" {
-                        tracing::warn!(%url, hop = %current, reason = %e.message, "request refused by the address guard");
                     }
                     e
                 })?;

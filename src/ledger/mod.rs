@@ -365,7 +365,10 @@ pub fn lock_writer(path: &Path) -> Result<std::fs::File> {
             source,
         })?;
     }
-    let lock = PathBuf::from(format!("{}.lock", path.display()));
+    // The lock belongs to the file, not to one of its spellings: a symlink
+    // to the ledger locks the ledger's own lock file.
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let lock = PathBuf::from(format!("{}.lock", real.display()));
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -212,9 +212,15 @@ pub enum CheckpointError {
     )]
     Inconsistent { seq: i64, size: u64, why: String },
     #[error(
-        "the last checkpoint (entry {seq}) is of the log `{was}`, and this key signs as `{now}`: a different key or origin would start another log's checkpoints on this ledger. Configure the key that signs `{was}`, or, to move the log to `{now}` on purpose, add `replaces = \"{was}\"` to [checkpoint]"
+        "the last checkpoint (entry {seq}) is of the log `{was}` signed by {was_key}, and this configuration signs `{now}` with {now_key}: a different key or origin would start another log's checkpoints on this ledger. Configure the key that signed it, or, to move the log on purpose, add `replaces = \"{was}\"` to [checkpoint]"
     )]
-    OriginChanged { seq: i64, was: String, now: String },
+    OriginChanged {
+        seq: i64,
+        was: String,
+        was_key: String,
+        now: String,
+        now_key: String,
+    },
 }
 
 /// Appends a signed checkpoint of the tree over every entry so far, if an
@@ -234,14 +240,18 @@ pub fn make_checkpoint(
     let previous = latest(tx)?;
     // One log per ledger: a checkpoint under another origin only when the
     // configuration says which one it replaces.
-    if let Some(p) = previous
-        .as_ref()
-        .filter(|p| p.body.origin != origin && replaces != Some(p.body.origin.as_str()))
-    {
+    // The same holds for another key under the same origin (a key
+    // rotation is a move too).
+    let now_key = signer.verifier().to_string();
+    if let Some(p) = previous.as_ref().filter(|p| {
+        (p.body.origin != origin || p.key != now_key) && replaces != Some(p.body.origin.as_str())
+    }) {
         return Err(CheckpointError::OriginChanged {
             seq: p.seq,
             was: p.body.origin.clone(),
+            was_key: p.key.clone(),
             now: origin.to_string(),
+            now_key,
         });
     }
     if let Some(p) = &previous {

@@ -113,7 +113,17 @@ impl Signer {
     pub fn load(path: &Path) -> Result<Signer, String> {
         use std::io::Read;
         let shown = path.display();
-        let meta = std::fs::metadata(path)
+        // Opened without blocking (a FIFO would wait for a writer), then
+        // checked as opened, so nothing can be swapped in between.
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc_nonblock());
+        let file = options
+            .open(path)
+            .map_err(|e| format!("cannot read the signing key {shown}: {e}"))?;
+        let meta = file
+            .metadata()
             .map_err(|e| format!("cannot read the signing key {shown}: {e}"))?;
         if !meta.is_file() {
             return Err(format!(
@@ -131,8 +141,8 @@ impl Signer {
             }
         }
         let mut text = String::new();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(4096).read_to_string(&mut text))
+        file.take(4096)
+            .read_to_string(&mut text)
             .map_err(|e| format!("cannot read the signing key {shown}: {e}"))?;
         Signer::from_skey(&text).map_err(|e| format!("signing key {shown}: {e}"))
     }
@@ -200,6 +210,19 @@ pub struct NoteVerifier {
     pub name: String,
     kind: u8,
     key: VerifyingKey,
+}
+
+/// `O_NONBLOCK` (opening a FIFO returns at once).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn libc_nonblock() -> i32 {
+    libc::O_NONBLOCK
+}
+
+/// `O_NONBLOCK` where the libc crate is not linked (Linux's value; BSDs
+/// and macOS use 4).
+#[cfg(all(unix, not(all(target_os = "linux", target_env = "gnu"))))]
+fn libc_nonblock() -> i32 {
+    if cfg!(target_os = "linux") { 0o4000 } else { 4 }
 }
 
 impl std::fmt::Display for NoteVerifier {

@@ -148,7 +148,10 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
             .get(start..start + packed)
             .ok_or_else(|| format!("member {name}: cut short"))?;
         used += size;
-        if used > budget {
+        // Each member within 16 times its packed size plus 1 MiB (bundles
+        // are stored; a re-zip deflates text a few times at most), and all
+        // within the file's budget.
+        if size > (packed as u64).saturating_mul(16) + (1 << 20) || used > budget {
             return Err(format!(
                 "member {name}: the members would unpack to more than {budget} bytes (a ZIP bomb, or not a bundle)"
             ));
@@ -187,7 +190,8 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
 /// so that unpacking it cannot write outside its folder.
 pub fn safe_name(name: &str) -> bool {
     !name.is_empty()
-        && !name.contains(['\\', '\0', ':'])
+        && !name.chars().any(char::is_control)
+        && !name.contains(['\\', ':'])
         && name
             .split('/')
             .all(|c| !c.is_empty() && c != "." && c != "..")

@@ -138,6 +138,9 @@ pub async fn serve(
     token: Option<String>,
 ) {
     let token: Option<Arc<str>> = token.map(Arc::from);
+    // On loopback, only requests that name loopback (a web page that
+    // rebinds its own name to 127.0.0.1 sends that name, and is refused).
+    let on_loopback = listener.local_addr().map_or(true, |a| a.ip().is_loopback());
     let permits = Arc::new(tokio::sync::Semaphore::new(super::limits::share(
         16,
         MAX_CONNECTIONS,
@@ -164,12 +167,21 @@ pub async fn serve(
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let (metrics, ledger) = (metrics.clone(), ledger.clone());
+                    let host_ok = !on_loopback
+                        || req
+                            .headers()
+                            .get(hyper::header::HOST)
+                            .and_then(|h| h.to_str().ok())
+                            .is_some_and(crate::web::is_loopback_host);
                     let allowed = token.as_deref().is_none_or(|t| bearer_is(&req, t));
                     async move {
-                        Ok::<_, std::convert::Infallible>(if allowed {
-                            respond(req.uri().path(), &metrics, ledger).await
-                        } else {
-                            unauthorized()
+                        Ok::<_, std::convert::Infallible>(match (host_ok, allowed) {
+                            (true, true) => respond(req.uri().path(), &metrics, ledger).await,
+                            (false, _) => refused(
+                                hyper::StatusCode::MISDIRECTED_REQUEST,
+                                "this listener answers to loopback names only\n",
+                            ),
+                            (true, false) => unauthorized(),
                         })
                     }
                 });
@@ -201,11 +213,20 @@ fn bearer_is(req: &hyper::Request<hyper::body::Incoming>, token: &str) -> bool {
         })
 }
 
+fn refused(
+    status: hyper::StatusCode,
+    why: &'static str,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    let mut resp = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(why)));
+    *resp.status_mut() = status;
+    resp
+}
+
 fn unauthorized() -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-    let mut resp = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(
+    let mut resp = refused(
+        hyper::StatusCode::UNAUTHORIZED,
         "a bearer token is needed ([metrics] token)\n",
-    )));
-    *resp.status_mut() = hyper::StatusCode::UNAUTHORIZED;
+    );
     resp.headers_mut().insert(
         hyper::header::WWW_AUTHENTICATE,
         hyper::header::HeaderValue::from_static("Bearer"),

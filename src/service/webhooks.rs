@@ -49,7 +49,9 @@ pub async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<
 pub fn printable(text: &str, max: usize) -> String {
     let mut out = String::new();
     for c in text.chars().take(max) {
-        if c.is_control() {
+        // Controls, and the bidirectional overrides and isolates that make
+        // a terminal show text in another order than it was written.
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
             out.extend(c.escape_default());
         } else {
             out.push(c);

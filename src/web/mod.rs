@@ -89,17 +89,23 @@ impl Settings {
         if self.public_hosts().contains(&host) {
             return true;
         }
-        let name = match host.rsplit_once(':') {
-            Some((n, port)) if !n.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) => n,
-            _ => host.as_str(),
-        };
-        let name = name.trim_start_matches('[').trim_end_matches(']');
-        name == "localhost"
-            || name
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-            || (!self.listen.ip().is_loopback() && self.public_names.is_empty())
+        is_loopback_host(&host) || (!self.listen.ip().is_loopback() && self.public_names.is_empty())
     }
+}
+
+/// True for a Host header that names this machine's loopback: `localhost`,
+/// an address in 127.0.0.0/8 or `[::1]`, with any port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let name = match host.rsplit_once(':') {
+        Some((n, port)) if !n.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) => n,
+        _ => host.as_str(),
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Refuses a listen address beyond loopback without a token.
@@ -324,17 +330,38 @@ async fn handle(req: hyper::Request<hyper::body::Incoming>, settings: &Settings)
         if q.contains_key("token") {
             // Taken once: the token moves into a cookie and out of the
             // address bar, the history and any Referer.
+            // Behind HTTPS: an https public name, or a proxy that says so
+            // (`X-Forwarded-Proto: https[, …]`, `Forwarded: proto=https`).
+            let header_text = |name: &str| {
+                req.headers()
+                    .get_all(name)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .map(str::to_ascii_lowercase)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
             let behind_https = settings.base_url().starts_with("https://")
-                || req
-                    .headers()
-                    .get("x-forwarded-proto")
-                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+                || header_text("x-forwarded-proto")
+                    .split(',')
+                    .next()
+                    .is_some_and(|p| p.trim() == "https")
+                || header_text("forwarded")
+                    .split([',', ';'])
+                    .any(|p| p.trim() == "proto=https");
             let rest: Vec<(String, String)> = q
                 .iter()
                 .filter(|(k, _)| k.as_str() != "token")
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            let mut location = req.uri().path().to_string();
+            // A path that a browser would read as another origin
+            // (`//host/`, `/\host/`) redirects home instead.
+            let path = req.uri().path();
+            let mut location = if path.starts_with("//") || path.starts_with("/\\") {
+                "/".to_string()
+            } else {
+                path.to_string()
+            };
             if !rest.is_empty() {
                 location.push('?');
                 location.push_str(

@@ -71,9 +71,8 @@ impl Verdict {
 pub(crate) const GZIP_HEADER: [u8; 10] =
     [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff];
 
-/// The most bytes the WARC may unpack to: 16 times the bundle file's size
-/// plus 16 MiB (the bundle's, not the inflated member's: the two limits
-/// do not multiply).
+/// The most bytes the WARC may unpack to: 16 times its own packed size
+/// plus 16 MiB (other members, padding included, do not raise it).
 fn warc_budget(file_len: usize) -> u64 {
     (file_len as u64).saturating_mul(16) + (16 << 20)
 }
@@ -403,7 +402,8 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
     }
     // 5. The blobs, each found by the hash an entry names it by: texts and
     // chains as members, captures and requests as WARC blocks.
-    let (records, places) = gzip_members(file("archive/data.warc.gz")?, bytes.len())?;
+    let warc_gz = file("archive/data.warc.gz")?;
+    let (records, places) = gzip_members(warc_gz, warc_gz.len())?;
     let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for r in &records {
         let block = record_block(r)?;
