@@ -3,6 +3,7 @@
 # to a few hundred cases per property inside `cargo test`; this script runs
 # many more:
 #   - the extractor (arbitrary strings, tag soup) and the configuration parser;
+#   - every reader of untrusted bytes: captures, ZIP, DER, notes, bundles;
 #   - the link guard against an independent statement of its rule, and the
 #     feed, sitemap and listing parsers (tests/guard_fuzz.rs);
 #   - our HTML parser against html5ever on random tag soup (tests/tree_conformance.rs);
@@ -19,6 +20,9 @@ cd "$(dirname "$0")/.."
 CASES=${1:-20000}
 PROPTEST_CASES=$CASES cargo test --release --test hostile -- --nocapture
 PROPTEST_CASES=$CASES cargo test --release --test guard_fuzz -- --nocapture
+# Readers of untrusted bytes: captures, ZIP, DER (certificates, tokens),
+# notes and checkpoints, whole bundles mutated (tests/readers_fuzz.rs).
+PROPTEST_CASES=$CASES cargo test --release --test readers_fuzz -- --nocapture
 PROPTEST_CASES=$CASES cargo test --release --test tree_conformance tag_soup -- --nocapture
 # Each lifecycle case is a real SQLite file with a durable commit per step:
 # a tenth of the cases takes about as long as the extractor's.

@@ -430,6 +430,22 @@ async fn the_capture_is_the_bytes_the_server_wrote_in_the_ledger_the_warc_and_th
         "a decompression bomb",
         forge(&members, "archive/data.warc.gz", |_| bomb.clone()),
     ));
+    // No entries at all, and JSON nested far deeper than any reader
+    // should follow: refused, cleanly, by both.
+    forgeries.push((
+        "no entries",
+        forge(&members, "evidence/proof.json", |b| {
+            let mut p: Value = serde_json::from_slice(b).unwrap();
+            p["entries"] = Value::Array(vec![]);
+            serde_json::to_vec_pretty(&p).unwrap()
+        }),
+    ));
+    forgeries.push((
+        "nested JSON",
+        forge(&members, "evidence/proof.json", |_| {
+            [vec![b'['; 100_000], vec![b']'; 100_000]].concat()
+        }),
+    ));
     let mut twice = members.clone();
     twice.push(twice[0].clone());
     forgeries.push(("a member twice", newsledger::proof::zip::write(&twice)));

@@ -705,3 +705,56 @@ async fn a_hostile_witness_body_cannot_write_into_the_log() {
         "a forged line: {log}"
     );
 }
+
+/// A TSA that takes 20 seconds to answer (past the 10 s limit) never slows
+/// the daemon: a source scheduled every second keeps its pace, and SIGTERM
+/// still stops the daemon at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_tsa_never_delays_the_next_cycle() {
+    let s = Setup::new().await;
+    let _vkey = generate_key(&s).await;
+    let a = common::seed("ycpress");
+    s.publish(&a, 0);
+    s.write_config("* * * * * *", &[&a.path]);
+    let slow = serve(|_| {
+        std::thread::sleep(std::time::Duration::from_secs(20));
+        (503, b"late".to_vec())
+    });
+    add_proofs(&s, Some(&slow), None);
+    let mut child = common::spawn_run(&s.config);
+    let fetches = |db: &Path| -> i64 {
+        rusqlite::Connection::open(db)
+            .ok()
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM ledger WHERE kind = 'fetch'",
+                    [],
+                    |r| r.get(0),
+                )
+                .ok()
+            })
+            .unwrap_or(0)
+    };
+    let t0 = std::time::Instant::now();
+    while fetches(&s.db) < 4 && t0.elapsed() < std::time::Duration::from_secs(15) {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        fetches(&s.db) >= 4,
+        "four cycles while the TSA hangs, in {:?}",
+        t0.elapsed()
+    );
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(15), child.wait()).await;
+    assert!(
+        stopped.is_ok_and(|s| s.is_ok_and(|s| s.success())),
+        "stopped cleanly on SIGTERM"
+    );
+}
