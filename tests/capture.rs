@@ -829,17 +829,13 @@ async fn the_bundle_page_shows_the_headline_change_in_a_browser() {
     let members = newsledger::proof::zip::read(&std::fs::read(&bundle).unwrap()).unwrap();
     let page = s.dir.path().join("index.html");
     std::fs::write(&page, member(&members, "index.html")).unwrap();
-    let have_browser =
-        Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists();
-    if !have_browser && std::env::var_os("NEWSLEDGER_REQUIRE_BROWSER").is_none() {
-        eprintln!("SKIPPED the browser check: install chromium and chromium-driver (CI does)");
+    let Some(python) = common::browser_python() else {
         return;
-    }
+    };
     let shot = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/target/screenshots/bundle-index.png"
     );
-    let python = std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = std::process::Command::new(python)
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),

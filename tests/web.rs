@@ -140,9 +140,8 @@ async fn the_web_view_in_a_real_browser() {
     assert_eq!(missing.status().as_u16(), 404);
 
     // The browser.
-    let have_browser = std::path::Path::new("/usr/bin/chromium").exists()
-        && std::path::Path::new("/usr/bin/chromedriver").exists();
-    if have_browser || std::env::var_os("NEWSLEDGER_REQUIRE_BROWSER").is_some() {
+    // Chromium, its driver and Selenium, or a printed note (CI requires them).
+    if let Some(python) = common::browser_python() {
         s.server.clear_hits();
         let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots");
         let spec = serde_json::json!({
@@ -153,7 +152,6 @@ async fn the_web_view_in_a_real_browser() {
         });
         let spec_file = s.dir.path().join("spec.json");
         std::fs::write(&spec_file, spec.to_string()).unwrap();
-        let python = std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
         let out = tokio::process::Command::new(python)
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
@@ -181,8 +179,6 @@ async fn the_web_view_in_a_real_browser() {
             let png = std::fs::read(format!("{shots}/{name}.png")).unwrap();
             assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{name}");
         }
-    } else {
-        eprintln!("SKIPPED the browser checks: install chromium and chromium-driver (CI does)");
     }
     child.kill().await.unwrap();
 

@@ -201,8 +201,9 @@ pub fn proptest_cases(default: u32) -> u32 {
 }
 
 /// A Python with warcio (and the CI venv's other packages): `NEWSLEDGER_PYTHON`,
-/// else `python3`. When NEWSLEDGER_PYTHON is set (CI sets it) and lacks
-/// warcio, that is a failure, not a skip.
+/// else `python3`. Without one the Python checks are skipped with a note,
+/// unless NEWSLEDGER_REQUIRE_BROWSER or CI is set (CI's run sets the
+/// first): then it is a failure.
 pub fn python_with_warcio() -> Option<String> {
     let python = std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = std::process::Command::new(&python)
@@ -213,11 +214,52 @@ pub fn python_with_warcio() -> Option<String> {
         return Some(python);
     }
     assert!(
-        std::env::var_os("NEWSLEDGER_PYTHON").is_none() && std::env::var_os("CI").is_none(),
+        std::env::var_os("NEWSLEDGER_REQUIRE_BROWSER").is_none()
+            && std::env::var_os("CI").is_none(),
         "CI must provide warcio (NEWSLEDGER_PYTHON={python})"
     );
     eprintln!(
         "skipping the Python checks: no Python with warcio (pip install warcio, or set NEWSLEDGER_PYTHON)"
+    );
+    None
+}
+
+/// The Python that drives Chromium through Selenium, when every part is
+/// there (Chromium, its driver, Selenium); `None` with a printed note
+/// otherwise, unless NEWSLEDGER_REQUIRE_BROWSER is set (CI sets it): then a
+/// missing part fails the test, naming it.
+pub fn browser_python() -> Option<String> {
+    let python = std::env::var("NEWSLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let selenium = std::process::Command::new(&python)
+        .args(["-c", "import selenium"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let missing: Vec<&str> = [
+        (Path::new("/usr/bin/chromium").exists(), "/usr/bin/chromium"),
+        (
+            Path::new("/usr/bin/chromedriver").exists(),
+            "/usr/bin/chromedriver",
+        ),
+        (
+            selenium,
+            "Selenium for NEWSLEDGER_PYTHON (pip install selenium)",
+        ),
+    ]
+    .into_iter()
+    .filter(|(ok, _)| !ok)
+    .map(|(_, what)| what)
+    .collect();
+    if missing.is_empty() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("NEWSLEDGER_REQUIRE_BROWSER").is_none(),
+        "NEWSLEDGER_REQUIRE_BROWSER is set, and these are missing: {}",
+        missing.join(", ")
+    );
+    eprintln!(
+        "SKIPPED the browser checks: missing {} (CI installs them)",
+        missing.join(", ")
     );
     None
 }
