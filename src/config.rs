@@ -192,6 +192,95 @@ pub struct Witness {
     pub key: Option<crate::proof::note::NoteVerifier>,
 }
 
+/// An address range in CIDR form: `10.20.0.0/16`, `::1/128`, or one
+/// address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Net {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Net, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = addr.trim().parse().map_err(|_| {
+            format!("{s:?} is not an address range (write e.g. \"10.20.0.0/16\" or \"::1/128\")")
+        })?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Net { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Net {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let bits = |ip: std::net::IpAddr| -> u128 {
+            match ip {
+                std::net::IpAddr::V4(a) => u32::from(a) as u128,
+                std::net::IpAddr::V6(a) => u128::from(a),
+            }
+        };
+        let width = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.addr.is_ipv4() != ip.is_ipv4() {
+            return false;
+        }
+        let shift = width - u32::from(self.prefix);
+        shift >= width || (bits(ip) >> shift) == (bits(self.addr) >> shift)
+    }
+}
+
+/// The CA certificates in a PEM file: an unreadable file, or one with no
+/// certificate, is an error naming it.
+pub fn ca_certificates(
+    path: &Path,
+) -> Result<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>, String> {
+    use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("{}: cannot read PEM certificates: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// The roots TLS trusts: the system's, plus the certificates in `ca_file`.
+pub fn roots(ca_file: Option<&Path>) -> Result<tokio_rustls::rustls::RootCertStore, String> {
+    let mut store = tokio_rustls::rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    store.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        for c in ca_certificates(path)? {
+            store
+                .add(c)
+                .map_err(|e| format!("{}: a certificate is not usable: {e}", path.display()))?;
+        }
+    }
+    Ok(store)
+}
+
 /// HTTP limits and manners, shared by every source.
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
@@ -214,7 +303,7 @@ pub struct FetchConfig {
     pub ca_file: Option<PathBuf>,
     /// Address ranges redirects and discovered links may reach although
     /// private (`allow_private_networks` allows them all).
-    pub allow_networks: Vec<crate::fetch::guard::Net>,
+    pub allow_networks: Vec<Net>,
 }
 
 impl Default for FetchConfig {
@@ -561,7 +650,7 @@ impl Validator<'_> {
                     Some(dir) if file.is_relative() => dir.join(file),
                     _ => file,
                 };
-                crate::fetch::wire::roots(Some(&file)).map_err(|e| {
+                roots(Some(&file)).map_err(|e| {
                     self.error(
                         p,
                         "fetch.ca_file",

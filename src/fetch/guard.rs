@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use url::{Host, Url};
 
+/// Address ranges are configuration (`[fetch] allow_networks`).
+pub use crate::config::Net;
 use crate::discover::is_private;
 
 /// What a guard refusal's message starts with (the fetch is then recorded
@@ -34,62 +36,6 @@ pub struct AddressPolicy {
     pub allow_loopback: bool,
     /// `fetch.allow_networks`: these ranges exactly, whatever else they are.
     pub allow: std::sync::Arc<[Net]>,
-}
-
-/// An address range in CIDR form: `10.20.0.0/16`, `::1/128`, or one
-/// address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Net {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl std::str::FromStr for Net {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Net, String> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr.trim().parse().map_err(|_| {
-            format!("{s:?} is not an address range (write e.g. \"10.20.0.0/16\" or \"::1/128\")")
-        })?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
-        };
-        Ok(Net { addr, prefix })
-    }
-}
-
-impl std::fmt::Display for Net {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-impl Net {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let bits = |ip: IpAddr| -> u128 {
-            match ip {
-                IpAddr::V4(a) => u32::from(a) as u128,
-                IpAddr::V6(a) => u128::from(a),
-            }
-        };
-        let width = if self.addr.is_ipv4() { 32 } else { 128 };
-        if self.addr.is_ipv4() != ip.is_ipv4() {
-            return false;
-        }
-        let shift = width - u32::from(self.prefix);
-        shift >= width || (bits(ip) >> shift) == (bits(self.addr) >> shift)
-    }
 }
 
 /// The IPv4 address an IPv6 address carries, in any of the forms that

@@ -198,38 +198,8 @@ pub struct Client {
     idle: Arc<Mutex<Vec<Idle>>>,
 }
 
-/// The CA certificates in a PEM file: an unreadable file, or one with no
-/// certificate, is an error naming it.
-pub fn ca_certificates(
-    path: &Path,
-) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
-    use rustls::pki_types::{CertificateDer, pem::PemObject};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<_, _>>())
-        .map_err(|e| format!("{}: cannot read PEM certificates: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "{}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        ));
-    }
-    Ok(certs)
-}
-
-/// The roots TLS trusts: the system's, plus the certificates in `ca_file`.
-pub fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, String> {
-    let mut store = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    store.add_parsable_certificates(native.certs);
-    if let Some(path) = ca_file {
-        for c in ca_certificates(path)? {
-            store
-                .add(c)
-                .map_err(|e| format!("{}: a certificate is not usable: {e}", path.display()))?;
-        }
-    }
-    Ok(store)
-}
+/// Trusted roots are configuration (`[fetch] ca_file`).
+pub use crate::config::{ca_certificates, roots};
 
 fn origin(url: &Url) -> String {
     format!(
