@@ -296,3 +296,23 @@ async fn check_config_warns_when_a_source_lives_on_a_private_address() {
         common::stdout(&out)
     );
 }
+
+/// A command missing a required argument names it, on one line, exit 2.
+#[tokio::test]
+async fn a_missing_argument_is_named() {
+    for (args, named) in [
+        (&["verify-bundle", "x.wacz"][..], "--key <VKEY>"),
+        (&["prove"][..], "<URL>"),
+        (&["key", "generate"][..], "--name <NAME>"),
+        (&["diff"][..], "<URL>"),
+    ] {
+        let out = run(None, args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("required arguments were not provided") && err.contains(named),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+}

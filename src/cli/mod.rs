@@ -336,9 +336,19 @@ pub fn main() -> ExitCode {
                     },
                 );
             }
-            // One line: clap's first line, without the usage block.
+            // One line: clap's message up to its usage block, so that what
+            // it lists below its first line (the missing arguments) is said.
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("error: bad arguments").trim();
+            let said: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+                .map(str::trim)
+                .collect();
+            let first = if said.is_empty() {
+                "error: bad arguments".to_string()
+            } else {
+                said.join(" ")
+            };
             eprintln!("{first} (see `newsledger --help`)");
             return ExitCode::from(2);
         }
