@@ -634,3 +634,34 @@ async fn metrics_on_a_bare_port_are_on_loopback_and_take_a_bearer_token() {
     child.start_kill().unwrap();
     let _ = child.wait().await;
 }
+
+/// JSON logs carry revision numbers as numbers (never `"Some(3)"`), and a
+/// change with no body excerpt (a headline edit) has no empty `diff`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_numbers_and_no_empty_fields() {
+    let s = Setup::new().await;
+    let a = seed("nordic-monitor");
+    s.publish(&a, 0);
+    s.write_config("0 * * * *", &[&a.path]);
+    assert!(s.cli(&["once"]).await.status.success());
+    let mut edited = a.clone();
+    edited.title = format!("{} (updated)", a.title);
+    s.publish(&edited, 0);
+    let out = s.cli(&["--log-format", "json", "once"]).await;
+    assert!(out.status.success());
+    let changed: Vec<serde_json::Value> = common::stderr(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "article changed")
+        .collect();
+    assert_eq!(changed.len(), 1, "{}", common::stderr(&out));
+    let c = &changed[0];
+    assert_eq!(c["from_revision"], 1, "{c}");
+    assert_eq!(c["to_revision"], 2, "{c}");
+    assert!(
+        c.get("diff")
+            .is_none_or(|d| d.as_str().is_some_and(|d| !d.is_empty())),
+        "{c}"
+    );
+    assert!(!c.to_string().contains("Some("), "{c}");
+}

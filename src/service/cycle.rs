@@ -369,15 +369,26 @@ pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
         warn!(source, url, outcome = applied.outcome.as_str(), seq = applied.fetch_seq, error = %err, "fetch failed");
         summary.last_error = Some(err.clone());
     } else {
-        debug!(source, url, outcome = applied.outcome.as_str(), seq = applied.fetch_seq, revision = ?applied.revision, "fetched");
+        debug!(
+            source,
+            url,
+            outcome = applied.outcome.as_str(),
+            seq = applied.fetch_seq,
+            revision = applied.revision,
+            "fetched"
+        );
     }
     for flag in &applied.flags {
         let fields = flag.fields.join(",");
         match flag.kind {
             ChangeKind::Changed => warn!(
-                source, url = %flag.url, from_revision = ?flag.from_revision, to_revision = ?flag.to_revision,
+                source, url = %flag.url, from_revision = flag.from_revision, to_revision = flag.to_revision,
                 fields = %fields, words_added = flag.words_added, words_removed = flag.words_removed,
-                declared = flag.declared, seq = flag.seq, diff = %crate::cli::output::safe(&flag.excerpt.join(" | ")),
+                declared = flag.declared, seq = flag.seq,
+                // No empty `diff=` for a byline or date change: absent instead.
+                diff = (!flag.excerpt.is_empty())
+                    .then(|| crate::cli::output::safe(&flag.excerpt.join(" | ")).to_string())
+                    .as_deref(),
                 title_from = flag.title_from.as_deref().map(crate::cli::output::safe).as_deref(),
                 title_to = flag.title_to.as_deref().map(crate::cli::output::safe).as_deref(),
                 "article changed"
@@ -386,10 +397,10 @@ pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
                 info!(source, url = %flag.url, seq = flag.seq, title = flag.title_to.as_deref().map(crate::cli::output::safe).as_deref(), "new article")
             }
             ChangeKind::Gone => {
-                warn!(source, url = %flag.url, last_revision = ?flag.from_revision, seq = flag.seq, "article gone")
+                warn!(source, url = %flag.url, last_revision = flag.from_revision, seq = flag.seq, "article gone")
             }
             ChangeKind::Reverted => {
-                info!(source, url = %flag.url, to_revision = ?flag.to_revision, seq = flag.seq, "article reverted to an earlier text")
+                warn!(source, url = %flag.url, to_revision = flag.to_revision, seq = flag.seq, "article reverted to an earlier text")
             }
             ChangeKind::Metadata => {
                 info!(source, url = %flag.url, fields = %fields, seq = flag.seq, "article metadata changed")
@@ -398,7 +409,7 @@ pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
                 info!(source, url = %flag.url, seq = flag.seq, "article re-baselined for a new extractor")
             }
             ChangeKind::Restored => {
-                warn!(source, url = %flag.url, revision = ?flag.to_revision, seq = flag.seq, "article restored after it was gone")
+                warn!(source, url = %flag.url, revision = flag.to_revision, seq = flag.seq, "article restored after it was gone")
             }
         }
         summary.flags.push(flag.clone());
