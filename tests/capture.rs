@@ -805,16 +805,10 @@ async fn over_tls_the_entry_names_the_session_and_the_bundle_holds_the_chain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bundle_page_shows_the_headline_change_in_a_browser() {
     let s = common::Setup::new().await;
-    let vkey = key(s.dir.path()).await;
     let a = common::seed("nordic-monitor");
     s.publish(&a, 0);
     s.write_config("0 0 * * *", &[&a.path]);
-    let mut text = std::fs::read_to_string(&s.config).unwrap();
-    text.push_str(&format!(
-        "\n[checkpoint]\nkey = \"{}\"\n",
-        s.dir.path().join("checkpoint.key").display()
-    ));
-    std::fs::write(&s.config, text).unwrap();
+    let vkey = s.checkpoint_key("wire.test/log").await;
     assert!(s.cli(&["once"]).await.status.success());
     let mut edited = a.clone();
     edited.title = "Harbour vote <script>window.__pwned = true</script> postponed".into();

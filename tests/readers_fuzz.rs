@@ -185,23 +185,7 @@ fn bundle() -> &'static (Vec<u8>, String) {
                 let a = common::seed("ycpress");
                 s.publish(&a, 0);
                 s.write_config("0 0 * * *", &[&a.path]);
-                let key = s.dir.path().join("checkpoint.key");
-                let out = common::run(
-                    None,
-                    &[
-                        "key",
-                        "generate",
-                        "--name",
-                        "fuzz.test/log",
-                        "-o",
-                        key.to_str().unwrap(),
-                    ],
-                )
-                .await;
-                let vkey = common::stdout(&out).trim().to_string();
-                let mut text = std::fs::read_to_string(&s.config).unwrap();
-                text.push_str(&format!("\n[checkpoint]\nkey = \"{}\"\n", key.display()));
-                std::fs::write(&s.config, text).unwrap();
+                let vkey = s.checkpoint_key("fuzz.test/log").await;
                 assert!(s.cli(&["once"]).await.status.success());
                 let file = s.dir.path().join("b.wacz");
                 let url = s.server.url(&a.path);

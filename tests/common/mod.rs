@@ -21,6 +21,30 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// A new checkpoint key (`key generate --name NAME`) configured as
+    /// `[checkpoint] key`; returns its verifier key. Call after
+    /// `write_config`.
+    pub async fn checkpoint_key(&self, name: &str) -> String {
+        let key = self.dir.path().join("checkpoint.key");
+        let out = run(
+            None,
+            &[
+                "key",
+                "generate",
+                "--name",
+                name,
+                "-o",
+                key.to_str().unwrap(),
+            ],
+        )
+        .await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mut text = std::fs::read_to_string(&self.config).expect("config written");
+        text.push_str(&format!("\n[checkpoint]\nkey = \"{}\"\n", key.display()));
+        std::fs::write(&self.config, text).expect("write config");
+        stdout(&out).trim().to_string()
+    }
+
     pub async fn new() -> Setup {
         let server = Server::start().await.expect("bind 127.0.0.1");
         let dir = tempfile::tempdir().expect("temp dir");
