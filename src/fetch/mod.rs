@@ -245,7 +245,9 @@ impl Fetcher {
         });
         let (policy, fresh_for) = match asked {
             Ok(r) if (200..300).contains(&r.status) => {
-                let ce = wire::parse_head(&r.captured.received)
+                let ce = r
+                    .head
+                    .as_ref()
                     .and_then(|h| h.header("content-encoding").map(str::to_string));
                 let body = encoding::decode(ce.as_deref(), &r.body, robots::MAX_BYTES as u64)
                     .ok()
@@ -534,7 +536,7 @@ impl Fetcher {
                     }
                     e
                 })?;
-            let head = wire::parse_head(&reply.captured.received).ok_or_else(|| FetchError {
+            let head = reply.head.clone().ok_or_else(|| FetchError {
                 class: "request",
                 message: format!("{current}: the response head does not parse"),
             })?;
@@ -586,7 +588,8 @@ impl Fetcher {
         // What extraction reads is decoded from the capture's own bytes;
         // HTTP parsing read the same bytes, and a disagreement (ambiguous
         // framing) is logged: the capture is the evidence.
-        let body = match wire::entity_body(&reply.captured.received, self.max_body_bytes) {
+        let body = match wire::entity_body_at(&reply.captured.received, &head, self.max_body_bytes)
+        {
             Some(b) if b == reply.body => reply.body,
             Some(b) => {
                 tracing::warn!(

@@ -100,6 +100,8 @@ pub struct Captured {
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
+    /// The final head as read from the capture (`None`: it does not parse).
+    pub head: Option<Head>,
     /// The body with the transfer coding undone (content coding kept).
     pub body: Vec<u8>,
     pub captured: Captured,
@@ -585,7 +587,7 @@ impl Client {
                 std::mem::take(&mut log.received),
             )
         };
-        let (interim, received, extra) = split_received(received);
+        let (interim, received, extra, head) = split_received(received);
         if extra > 0 {
             // Bytes after the response answer no request: they are not
             // part of this capture, and the connection is not reused.
@@ -605,6 +607,7 @@ impl Client {
         Ok((
             Reply {
                 status,
+                head,
                 body: out,
                 captured,
             },
@@ -754,8 +757,12 @@ pub fn message_end(raw: &[u8], head: &Head) -> Option<usize> {
 /// that has no body): at most `cap` bytes, `None` when the framing does not
 /// parse.
 pub fn entity_body(raw: &[u8], cap: u64) -> Option<Vec<u8>> {
-    let head = parse_head(raw)?;
-    let end = message_end(raw, &head)?;
+    entity_body_at(raw, &parse_head(raw)?, cap)
+}
+
+/// [`entity_body`] with the head already read.
+pub fn entity_body_at(raw: &[u8], head: &Head, cap: u64) -> Option<Vec<u8>> {
+    let end = message_end(raw, head)?;
     let sent = raw.get(head.body_at..end)?;
     let body = if head.chunked() && !head.bodiless() {
         chunks(sent, cap)?.0
@@ -812,15 +819,19 @@ fn chunks(mut raw: &[u8], cap: u64) -> Option<(Vec<u8>, usize)> {
 /// informational (1xx) responses before the final one, the final response
 /// as its framing delimits it, and whatever came after it (which belongs
 /// to no request). Unparsable bytes are kept whole as the response.
-fn split_received(mut received: Vec<u8>) -> (Vec<u8>, Vec<u8>, usize) {
-    let Some(head) = parse_head(&received) else {
-        return (Vec::new(), received, 0);
+/// Also returns the final head, its offsets in the response (read once per
+/// exchange, for everything after: redirects, decoding, robots.txt).
+fn split_received(mut received: Vec<u8>) -> (Vec<u8>, Vec<u8>, usize, Option<Head>) {
+    let Some(mut head) = parse_head(&received) else {
+        return (Vec::new(), received, 0, None);
     };
     let end = message_end(&received, &head).unwrap_or(received.len());
     let extra = received.len().saturating_sub(end);
     received.truncate(end);
     let response = received.split_off(head.start);
-    (received, response, extra)
+    head.body_at -= head.start;
+    head.start = 0;
+    (received, response, extra, Some(head))
 }
 
 #[cfg(test)]
@@ -897,17 +908,18 @@ mod tests {
             b"HTTP/1.1 200 OK\r\n\r\nnot asked".to_vec(),
         ]
         .concat();
-        let (i, r, extra) = split_received(all);
+        let (i, r, extra, head) = split_received(all);
         assert_eq!((i, r.clone(), extra), (interim, response, 28));
         assert_eq!(parse_head(&r).unwrap().start, 0);
+        assert_eq!(head, parse_head(&r), "the head, rebased to the response");
         // No body for 204 and 304, whatever the headers say.
         let no_body = b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello".to_vec();
-        let (_, r, extra) = split_received(no_body);
+        let (_, r, extra, _) = split_received(no_body);
         assert_eq!((r.len(), extra), (46, 5));
         assert_eq!(entity_body(&r, 100).unwrap(), b"");
         // Chunked with trailers: the message ends after the trailer section.
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\nEXTRA".to_vec();
-        let (_, r, extra) = split_received(chunked);
+        let (_, r, extra, _) = split_received(chunked);
         assert_eq!(extra, 5);
         assert!(r.ends_with(b"X-T: 1\r\n\r\n"));
         assert_eq!(entity_body(&r, 100).unwrap(), b"abc");

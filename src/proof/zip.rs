@@ -197,21 +197,6 @@ pub fn safe_name(name: &str) -> bool {
             .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
-/// Where `bytes` first differs from the canonical layout of `members`.
-pub fn first_difference(members: &[(String, Vec<u8>)], bytes: &[u8]) -> Option<usize> {
-    let rebuilt = write(members);
-    if rebuilt == bytes {
-        return None;
-    }
-    Some(
-        rebuilt
-            .iter()
-            .zip(bytes)
-            .position(|(a, b)| a != b)
-            .unwrap_or(rebuilt.len().min(bytes.len())),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,13 +209,13 @@ mod tests {
         ];
         let z = write(&members);
         assert_eq!(read(&z).unwrap(), members);
-        assert_eq!(first_difference(&members, &z), None);
+        assert_eq!(write(&members), z);
         for i in 0..z.len() {
             let mut bad = z.clone();
             bad[i] ^= 0x01;
             let noticed = match read(&bad) {
                 Err(_) => true,
-                Ok(m) => m != members || first_difference(&m, &bad).is_some(),
+                Ok(m) => m != members || write(&m) != bad,
             };
             assert!(noticed, "byte {i} flipped went unnoticed");
         }

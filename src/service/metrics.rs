@@ -173,7 +173,9 @@ pub async fn serve(
                             .get(hyper::header::HOST)
                             .and_then(|h| h.to_str().ok())
                             .is_some_and(crate::web::is_loopback_host);
-                    let allowed = token.as_deref().is_none_or(|t| bearer_is(&req, t));
+                    let allowed = token
+                        .as_deref()
+                        .is_none_or(|t| crate::web::bearer_is(req.headers(), t));
                     async move {
                         Ok::<_, std::convert::Infallible>(match (host_ok, allowed) {
                             (true, true) => respond(req.uri().path(), &metrics, ledger).await,
@@ -193,24 +195,6 @@ pub async fn serve(
             drop(permit);
         });
     }
-}
-
-/// True when the request carries `Authorization: Bearer TOKEN` (the
-/// scheme in any case), compared in constant time.
-fn bearer_is(req: &hyper::Request<hyper::body::Incoming>, token: &str) -> bool {
-    req.headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .is_some_and(|(_, t)| {
-            let t = t.trim();
-            t.len() == token.len()
-                && t.bytes()
-                    .zip(token.bytes())
-                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-                    == 0
-        })
 }
 
 fn refused(

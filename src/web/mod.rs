@@ -259,26 +259,33 @@ fn query(q: Option<&str>) -> HashMap<String, String> {
         .collect()
 }
 
+/// `a == token` in time that does not depend on where they differ.
+fn token_eq(a: &str, token: &str) -> bool {
+    a.len() == token.len()
+        && a.bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// True when `headers` carry `Authorization: Bearer TOKEN`, the scheme in
+/// any case (RFC 9110 11.1). `serve` and the metrics listener both ask.
+pub fn bearer_is(headers: &header::HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .is_some_and(|(_, t)| token_eq(t.trim(), token))
+}
+
 fn authorized(
     req: &hyper::Request<hyper::body::Incoming>,
     token: &str,
     q: &HashMap<String, String>,
 ) -> bool {
-    let eq = |a: &str| {
-        a.len() == token.len()
-            && a.bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-                == 0
-    };
-    // The scheme name is case-insensitive (RFC 9110 11.1).
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .is_some_and(|(_, t)| eq(t.trim()));
+    let eq = |a: &str| token_eq(a, token);
+    let bearer = bearer_is(req.headers(), token);
     let cookie = req
         .headers()
         .get_all(header::COOKIE)
