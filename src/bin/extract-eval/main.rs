@@ -5,6 +5,8 @@
 //!     extract-eval --score PREDICTIONS.json GROUND_TRUTH.json
 //!     extract-eval --wcxb DIR [--worst N] [--predictions P.json] [--show ID]
 //!                  [--write-predictions OUT.json]
+//!     extract-eval --passages DIR [--worst N] [--predictions P.json] [--show URL]
+//!                  [--write-predictions OUT.json]
 //!
 //! DIR holds `<id>.html.gz` (or `<id>.html`) files; the ground truth maps
 //! each id to `{"articleBody": ..., "url": ...}`. Extraction runs on one
@@ -19,6 +21,8 @@ use std::time::Instant;
 use newsledger::config::ExtractOverrides;
 use newsledger::extract::{self, eval, metadata};
 use serde_json::Value;
+
+mod passages;
 
 fn usage() -> ExitCode {
     eprintln!(
@@ -290,6 +294,150 @@ fn wcxb(
     ExitCode::SUCCESS
 }
 
+/// `extract-eval --passages DIR`: the passage benchmark (trafilatura's
+/// multilingual corpus): precision, recall, F1 and accuracy over all
+/// passages, per country of the host, and every page that lost its main
+/// text. With `--predictions`, another extractor's `{url: text}` is scored
+/// instead of ours.
+fn passages_eval(
+    dir: &Path,
+    worst: usize,
+    predictions: Option<Value>,
+    show: Option<&str>,
+    write: Option<&str>,
+) -> ExitCode {
+    let pages = match passages::load(dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let overrides = ExtractOverrides::default();
+    let ours = |page: &passages::Page| {
+        let html = extract::decode(&page.html, None);
+        extract::extract(&html, page.base(), &overrides)
+    };
+    if let Some(key) = show {
+        let Some(page) = pages.iter().find(|p| p.url == key || p.file == key) else {
+            eprintln!("error: no page {key} (give its URL or file name)");
+            return ExitCode::from(2);
+        };
+        let a = ours(page);
+        println!(
+            "{}\n{:?}\n\n{}",
+            page.url,
+            passages::score(page, &a.text),
+            a.text
+        );
+        return ExitCode::SUCCESS;
+    }
+    let t0 = Instant::now();
+    let texts: Vec<String> = match &predictions {
+        None => pages.iter().map(|p| ours(p).text).collect(),
+        Some(v) => {
+            let p = passages::predictions(v);
+            pages
+                .iter()
+                .map(|page| p.get(&page.url).cloned().unwrap_or_default())
+                .collect()
+        }
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    let counts: Vec<passages::Count> = pages
+        .iter()
+        .zip(&texts)
+        .map(|(p, t)| passages::score(p, t))
+        .collect();
+    let line = |label: &str, n: usize, c: &passages::Count, lost: usize| {
+        println!(
+            "  {label:<8} {n:>4} pages  P {:.3}  R {:.3}  F1 {:.3}  accuracy {:.3}  lost {lost}",
+            c.precision(),
+            c.recall(),
+            c.f1(),
+            c.accuracy()
+        );
+    };
+    let mut total = passages::Count::default();
+    let mut groups: BTreeMap<String, (usize, passages::Count, usize)> = BTreeMap::new();
+    let mut lost = Vec::new();
+    for (page, c) in pages.iter().zip(&counts) {
+        total.add(*c);
+        let is_lost = passages::lost(page, *c);
+        let g = groups.entry(page.group()).or_default();
+        g.0 += 1;
+        g.1.add(*c);
+        g.2 += usize::from(is_lost);
+        if is_lost {
+            lost.push(page);
+        }
+    }
+    println!("pages:     {}", pages.len());
+    println!("precision: {:.3}", total.precision());
+    println!("recall:    {:.3}", total.recall());
+    println!("F1:        {:.3}", total.f1());
+    println!("accuracy:  {:.3}", total.accuracy());
+    println!("lost:      {} pages without their main text", lost.len());
+    println!("\nper country of the host (ccTLD; generic: .com, .org, …):");
+    let mut small = (0, passages::Count::default(), 0);
+    for (g, (n, c, l)) in &groups {
+        if *n >= 5 || g == "generic" {
+            line(g, *n, c, *l);
+        } else {
+            small.0 += n;
+            small.1.add(*c);
+            small.2 += l;
+        }
+    }
+    line("others", small.0, &small.1, small.2);
+    line("all", pages.len(), &total, lost.len());
+    if !lost.is_empty() {
+        println!("\npages without their main text:");
+        for p in &lost {
+            println!("  {}  ({})", p.url, p.file);
+        }
+    }
+    if worst > 0 {
+        let mut ranked: Vec<(usize, &passages::Page, &passages::Count)> = pages
+            .iter()
+            .zip(&counts)
+            .map(|(p, c)| (c.fn_ + c.fp, p, c))
+            .filter(|(bad, _, _)| *bad > 0)
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.url.cmp(&b.1.url)));
+        println!("\nworst {worst} pages (missed with, leaked without, url):");
+        for (_, p, c) in ranked.iter().take(worst) {
+            println!(
+                "  {}/{}  {}/{}  {}",
+                c.fn_,
+                p.with.len(),
+                c.fp,
+                p.without.len(),
+                p.url
+            );
+        }
+    }
+    if predictions.is_none() {
+        println!(
+            "\nspeed:     {:.1} pages/s (one thread, decoding and parsing included)",
+            pages.len() as f64 / secs
+        );
+        println!("extractor: {}", extract::EXTRACTOR_VERSION);
+    }
+    if let Some(out) = write {
+        let v: serde_json::Map<String, Value> = pages
+            .iter()
+            .zip(texts)
+            .map(|(p, t)| (p.url.clone(), Value::String(t)))
+            .collect();
+        if let Err(e) = std::fs::write(out, serde_json::to_string(&v).unwrap_or_default()) {
+            eprintln!("error: {out}: {e}");
+            return ExitCode::from(3);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // The value after `--name`, if given.
@@ -299,6 +447,28 @@ fn main() -> ExitCode {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
+    if args.first().map(String::as_str) == Some("--passages") {
+        let Some(dir) = args.get(1) else {
+            return usage();
+        };
+        let worst = flag("--worst").and_then(|w| w.parse().ok()).unwrap_or(20);
+        let predictions = match flag("--predictions").map(|p| load_json(Path::new(&p))) {
+            None => None,
+            Some(Ok(v)) => Some(v),
+            Some(Err(e)) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let (show, write) = (flag("--show"), flag("--write-predictions"));
+        return passages_eval(
+            Path::new(dir),
+            worst,
+            predictions,
+            show.as_deref(),
+            write.as_deref(),
+        );
+    }
     if args.first().map(String::as_str) == Some("--wcxb") {
         let Some(dir) = args.get(1) else {
             return usage();
