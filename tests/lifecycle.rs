@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Setup, seed, stdout};
+use common::{Setup, seed, stderr, stdout};
 use newsledger::demo::site::{Block, NORDIC_ADDED_PARAGRAPH};
 use serde_json::Value;
 
@@ -76,7 +76,7 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
 
     // Cycle 1: three new articles, revision 1 each.
     let out = s.cli(&["once"]).await;
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "test-news: 3 new");
     assert_eq!(count_kind(&s.db, "revision"), 3);
     let history = s.json(&["history", &nordic_url, "--json"]).await;
@@ -118,9 +118,9 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
     s.publish(&wp, 5);
     let out = s.cli(&["once"]).await;
     assert!(
-        common::stderr(&out).contains("article changed"),
+        stderr(&out).contains("article changed"),
         "WARN line expected: {}",
-        common::stderr(&out)
+        stderr(&out)
     );
     assert_eq!(
         stdout(&out).trim(),
@@ -152,7 +152,7 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
     // Cycle 4: the portal article is deleted → gone, flagged.
     s.server.remove(&portal.path);
     let out = s.cli(&["once"]).await;
-    assert!(common::stderr(&out).contains("article gone"));
+    assert!(stderr(&out).contains("article gone"));
     assert_eq!(count_kind(&s.db, "gone"), 1);
 
     let changes = s.json(&["changes", "--json"]).await;
@@ -249,7 +249,7 @@ async fn failures_are_recorded_and_do_not_stop_the_cycle() {
     );
     std::fs::write(&s.config, text).unwrap();
     let out = s.cli(&["once"]).await;
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "mixed: 1 new, 3 failed, 1 skipped");
     let rows = outcomes(&s.db);
     assert_eq!(rows.len(), 5);
@@ -305,7 +305,7 @@ async fn an_ab_flip_flop_is_recorded_once_per_version() {
         s.publish(version, i as u64);
         let out = s.cli(&["once"]).await;
         assert!(out.status.success());
-        warnings += common::stderr(&out).matches("article changed").count();
+        warnings += stderr(&out).matches("article changed").count();
     }
     assert_eq!(
         warnings, 1,
@@ -363,4 +363,66 @@ async fn an_ab_flip_flop_is_recorded_once_per_version() {
         "show without --rev gives the version the page shows now (A)"
     );
     assert!(s.cli(&["verify"]).await.status.success());
+}
+
+/// A page whose best block is a list of names, not prose: the fetch entry
+/// records the doubt, the log says it, `status` warns and `health` reports
+/// the source; a page of prose beside it is not doubted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_extracts_weakly_is_reported_not_watched_blind() {
+    let s = Setup::new().await;
+    let names: String = (0..60)
+        .map(|i| format!("<li>Prof. Dr. Signatory {i}, University of Somewhere</li>"))
+        .collect();
+    s.server.set(
+        "/letter",
+        newsledger::demo::server::Page::html(format!(
+            "<html><head><title>An open letter</title></head><body><h1>An open letter</h1><ul>{names}</ul></body></html>"
+        )),
+    );
+    s.write_config("0 0 1 1 *", &["/letter"]);
+    let out = s.cli(&["once"]).await;
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("extraction doubtful"), "{err}");
+    assert!(err.contains("source extracts weakly"), "{err}");
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let weak: Vec<String> = conn
+        .prepare("SELECT json_extract(iif(typeof(payload) = 'text', payload, NULL), '$.weak_extraction') FROM ledger WHERE kind = 'fetch'")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Option<String>>(0))
+        .unwrap()
+        .map(|r| r.unwrap().unwrap_or_default())
+        .collect();
+    assert_eq!(weak, ["list"]);
+    drop(conn);
+    let status = stdout(&s.cli(&["status"]).await);
+    assert!(
+        status.contains("weak 1") && status.contains("may not be the article"),
+        "{status}"
+    );
+    let health = s.cli(&["health", "--json"]).await;
+    assert_eq!(health.status.code(), Some(1), "{}", stdout(&health));
+    let v: Value = serde_json::from_slice(&health.stdout).unwrap();
+    assert!(
+        v["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("may not be the article"),
+        "{v}"
+    );
+    assert!(s.cli(&["verify"]).await.status.success());
+
+    // The same source on a page of prose is healthy again.
+    let a = seed("ycpress");
+    s.publish(&a, 0);
+    s.write_config("0 0 1 1 *", &[&a.path]);
+    let out = s.cli(&["once"]).await;
+    assert!(
+        !stderr(&out).contains("extraction doubtful"),
+        "{}",
+        stderr(&out)
+    );
+    let ok = s.cli(&["health"]).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
 }

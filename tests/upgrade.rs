@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Setup, publish_quiet_edit, seed, stderr};
+use common::{Setup, publish_quiet_edit, seed, stderr, stdout};
 
 fn config(s: &Setup, ignore: &[&str]) {
     let url = s.server.url(&seed("nordic-monitor").path);
@@ -95,4 +95,126 @@ async fn several_upgrades_in_a_row_rebaseline_and_a_real_edit_is_still_flagged()
         "only the edit is listed: {changes}"
     );
     assert!(s.cli(&["verify"]).await.status.success());
+}
+
+/// The address the fixture ledger was recorded from (`tests/fixtures/
+/// upgrade-14/`): its URLs name it, so the pages are served there again.
+const RECORDED_AT: &str = "127.41.15.1:41150";
+
+/// A ledger recorded by newsledger-extract/14 (the release before the
+/// extractor dropped soft hyphens and stopped taking a column of teasers
+/// over an article in a "sidebar-layout" container), opened by this one:
+/// both pages read differently now, and neither is flagged as edited; a
+/// real edit afterwards is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_recorded_by_the_previous_extractor_rebaselines_without_a_false_flag() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade-14");
+    let server = newsledger::demo::server::Server::start_at(RECORDED_AT.parse().unwrap())
+        .await
+        .expect("bind the address the fixture ledger was recorded from");
+    let page = |name: &str| std::fs::read_to_string(fixtures.join(name)).unwrap();
+    server.set(
+        "/hyphenated",
+        newsledger::demo::server::Page::html(page("hyphenated.html")),
+    );
+    server.set(
+        "/sidebar-layout",
+        newsledger::demo::server::Page::html(page("sidebar-layout.html")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    std::fs::copy(fixtures.join("ledger.db"), &db).unwrap();
+    let config = dir.path().join("newsledger.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\n\n[[source]]\nname = \"upgrade\"\nschedule = \"0 0 * * *\"\nurls = [\"http://{RECORDED_AT}/hyphenated\", \"http://{RECORDED_AT}/sidebar-layout\"]\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let cli = |args: &'static [&'static str]| {
+        let config = config.clone();
+        async move { common::run(Some(&config), args).await }
+    };
+    let history = |url: String| {
+        let config = config.clone();
+        async move {
+            let o = common::run(Some(&config), &["history", &url, "--json"]).await;
+            assert!(o.status.success(), "{}", stderr(&o));
+            serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+        }
+    };
+    let kinds = |h: &serde_json::Value| -> Vec<String> {
+        h.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let hyphenated = format!("http://{RECORDED_AT}/hyphenated");
+    let sidebar = format!("http://{RECORDED_AT}/sidebar-layout");
+    // What the previous version recorded.
+    let before = common::run(Some(&config), &["show", &sidebar]).await;
+    assert!(
+        stdout(&before).contains("newsledger-extract/14"),
+        "{}",
+        stdout(&before)
+    );
+    assert!(
+        stdout(&before).contains("Ransomware attacks"),
+        "the old version read the teasers"
+    );
+    let before = common::run(Some(&config), &["show", &hyphenated]).await;
+    assert!(
+        stdout(&before).contains('\u{ad}'),
+        "the old version kept soft hyphens"
+    );
+
+    let o = cli(&["once"]).await;
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        !err.contains("article changed"),
+        "the upgrade flagged an edit: {err}"
+    );
+    for url in [&hyphenated, &sidebar] {
+        assert_eq!(
+            kinds(&history(url.clone()).await),
+            ["new", "rebaseline"],
+            "{url}"
+        );
+    }
+    let after = stdout(&common::run(Some(&config), &["show", &sidebar]).await);
+    assert!(
+        after.contains(newsledger::extract::EXTRACTOR_VERSION),
+        "{after}"
+    );
+    assert!(
+        after.contains("national security") && !after.contains("Ransomware attacks"),
+        "the new version reads the article: {after}"
+    );
+    let after = stdout(&common::run(Some(&config), &["show", &hyphenated]).await);
+    assert!(!after.contains('\u{ad}'), "{after}");
+    let changes = stdout(&cli(&["changes"]).await);
+    assert!(!changes.contains("changed"), "{changes}");
+
+    // A real edit after the upgrade is flagged.
+    server.set(
+        "/hyphenated",
+        newsledger::demo::server::Page::html(page("hyphenated.html").replace(
+            "</article>",
+            "<p>Correction: an earlier version of this article misstated the date of the protocol.</p></article>",
+        )),
+    );
+    let o = cli(&["once"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("article changed"), "{}", stderr(&o));
+    assert_eq!(
+        kinds(&history(hyphenated.clone()).await),
+        ["new", "rebaseline", "changed"]
+    );
+    let o = cli(&["verify"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
 }

@@ -350,6 +350,9 @@ pub fn status(out: &mut dyn Write, s: &Status, json: bool) -> io::Result<()> {
                 .collect();
             writeln!(out, "  counts:     {}", parts.join(", "))?;
         }
+        if let Some(problem) = weak_extraction(src) {
+            writeln!(out, "  warning:    {}", safe_line(&problem))?;
+        }
         if let Some(e) = &src.last_error {
             writeln!(out, "  last error: {e}")?;
         }
@@ -525,8 +528,30 @@ pub fn overdue(
                 src.last_error.as_deref().unwrap_or("see the log")
             ));
         }
+        if let Some(problem) = weak_extraction(src) {
+            problems.push(problem);
+        }
     }
     problems
+}
+
+/// A source whose last cycle extracted at least half of its pages weakly
+/// ([`crate::extract::Weakness`]): what is watched may not be the article.
+pub fn weak_extraction(src: &crate::ledger::read::SourceStatus) -> Option<String> {
+    let count = |k: &str| {
+        src.counts
+            .get(k)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
+    let weak = count("weak");
+    let extracted = count("new") + count("changed") + count("unchanged");
+    (weak > 0 && weak * 2 >= extracted).then(|| {
+        format!(
+            "source {}: {weak} of {extracted} pages extracted in its last cycle may not be the article (mostly short lines or little prose); check them with `newsledger show URL` and set the source's content_selector",
+            src.name
+        )
+    })
 }
 
 pub fn health(out: &mut dyn Write, problems: &[String], json: bool) -> io::Result<()> {

@@ -145,12 +145,19 @@ impl Server {
         let ip: std::net::IpAddr = ip
             .parse()
             .map_err(|_| std::io::Error::other(format!("{ip} is not an IP address")))?;
+        Server::start_at(SocketAddr::new(ip, 0)).await
+    }
+
+    /// Binds a given loopback address and port (a test that replays a
+    /// ledger recorded earlier needs the URLs it recorded).
+    pub async fn start_at(addr: SocketAddr) -> std::io::Result<Server> {
+        let ip = addr.ip();
         if !ip.is_loopback() {
             return Err(std::io::Error::other(format!(
                 "{ip} is not a loopback address: the test server only serves loopback"
             )));
         }
-        let listener = TcpListener::bind((ip, 0)).await?;
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let pages: Pages = Arc::default();
         let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();

@@ -29,7 +29,7 @@ use dom::{Dom, NodeId};
 /// Version of the extraction algorithm, recorded with every content hash.
 /// Bump it whenever the output for some page changes: an upgrade then
 /// re-baselines stored articles instead of flagging them as edited.
-pub const EXTRACTOR_VERSION: &str = "newsledger-extract/14";
+pub const EXTRACTOR_VERSION: &str = "newsledger-extract/15";
 
 /// Pages larger than this are cut before parsing (a time bound: no article
 /// needs more).
@@ -49,6 +49,10 @@ pub struct Article {
     pub description: Option<String>,
     pub text: String,
     pub extractor_version: String,
+    /// Why the text found may not be the article; `None` when nothing
+    /// suggests it (see [`Weakness`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weak: Option<Weakness>,
 }
 
 /// Decodes a body: BOM, else charset from Content-Type, else `<meta
@@ -110,7 +114,10 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
     let mut stripped = String::new();
     let doc = Dom::from_tree(page_tree(html, &mut stripped));
     let meta = metadata::read(&doc);
-    let mut paras = body_paragraphs(&doc, overrides);
+    let Body {
+        mut paras,
+        evidence,
+    } = body_paragraphs(&doc, overrides);
 
     // The headline is metadata, not body: drop it where the template repeats it.
     if let Some(title) = meta.title.as_deref() {
@@ -141,9 +148,79 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
         canonical_url,
         site_name: meta.site_name,
         description: meta.description,
+        weak: weakness(&paras, evidence),
         text: paras.join("\n\n"),
         extractor_version: version_with(overrides),
     }
+}
+
+/// Why an extraction is doubtful: the extractor found text, but what it
+/// found may not be the article. Recorded with the fetch, logged, and
+/// counted per source in `status` and `health`, so that a source whose
+/// pages keep extracting weakly is seen instead of watched blind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Weakness {
+    /// Under [`SHORT_TEXT`] characters in all.
+    Short,
+    /// Mostly short lines (names, links, labels): under [`PROSE_SHARE`] of
+    /// the words stand in paragraphs of [`PROSE_WORDS`] words or more.
+    List,
+    /// The best block holds little prose ([`WEAK_EVIDENCE`]) on every pass.
+    Weak,
+}
+
+impl Weakness {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Weakness::Short => "short",
+            Weakness::List => "list",
+            Weakness::Weak => "weak",
+        }
+    }
+
+    /// One line for a person: what the extractor saw.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Weakness::Short => "the text found is very short",
+            Weakness::List => "the text found is mostly short lines (names, links, labels)",
+            Weakness::Weak => "the best block on the page holds little prose",
+        }
+    }
+}
+
+/// Text under this many characters is [`Weakness::Short`].
+pub const SHORT_TEXT: usize = 250;
+/// Paragraphs of this many words or more are prose.
+pub const PROSE_WORDS: usize = 10;
+/// Text with a smaller share of its words in prose is [`Weakness::List`].
+pub const PROSE_SHARE: f64 = 0.4;
+
+/// The doubt about an extraction, if any (`evidence`: the best block's
+/// prose evidence, `None` when the operator's selector chose the block).
+fn weakness(paras: &[String], evidence: Option<f64>) -> Option<Weakness> {
+    let chars: usize = paras.iter().map(|p| p.chars().count()).sum();
+    if chars == 0 {
+        return None;
+    }
+    if chars < SHORT_TEXT {
+        return Some(Weakness::Short);
+    }
+    let (mut words, mut prose) = (0usize, 0usize);
+    for p in paras {
+        let n = p.split_whitespace().count();
+        words += n;
+        if n >= PROSE_WORDS {
+            prose += n;
+        }
+    }
+    if (prose as f64) < PROSE_SHARE * words as f64 {
+        return Some(Weakness::List);
+    }
+    if evidence.is_some_and(|e| e < WEAK_EVIDENCE) {
+        return Some(Weakness::Weak);
+    }
+    None
 }
 
 /// The version an article is tagged with: the engine's, and when a source
@@ -180,7 +257,26 @@ impl AttrExt for scraper::node::Element {
 /// otherwise the next, less strict pass is tried and the longest result wins.
 const ENOUGH_TEXT: usize = 500;
 
-fn body_paragraphs(doc: &Dom<'_>, overrides: &ExtractOverrides) -> Vec<String> {
+/// Below this prose evidence (see [`content::Found`]) the best block of a
+/// pass is doubtful: a column of teasers or a widget, not an article.
+const WEAK_EVIDENCE: f64 = 5.0;
+
+/// What the body search found: paragraphs, and the prose evidence of the
+/// best block they came from (`None` when the operator's selector chose).
+struct Body {
+    paras: Vec<String>,
+    evidence: Option<f64>,
+}
+
+/// A pass's result kept while a less strict pass is tried.
+struct Held {
+    paras: Vec<String>,
+    len: usize,
+    evidence: f64,
+    in_main: bool,
+}
+
+fn body_paragraphs(doc: &Dom<'_>, overrides: &ExtractOverrides) -> Body {
     // An operator's selectors are CSS: they are matched on scraper's copy
     // of the tree (same ids), made once and only for a source that has them.
     let ignore_selectors: Vec<Selector> = overrides
@@ -200,24 +296,77 @@ fn body_paragraphs(doc: &Dom<'_>, overrides: &ExtractOverrides) -> Vec<String> {
     if let Some(roots) = roots
         && let Some((roots, removed)) = content::find_selected(doc, &roots, &ignore)
     {
-        return text::paragraphs(&roots, &removed);
+        return Body {
+            paras: text::paragraphs(&roots, &removed),
+            evidence: None,
+        };
     }
-    let mut best: Vec<String> = Vec::new();
-    let mut best_len = 0;
     let classes = content::Classes::of(doc);
+    // A pass that finds enough text is taken unless what it found is
+    // doubtful, and then the next, less strict pass is tried:
+    // - it lies outside the page's declared main region (`<main>`): the
+    //   class rules may have pruned the article inside it (tabs,
+    //   accordions, a container named "sidebar-layout"); a later pass that
+    //   reads from the main region wins;
+    // - its best block holds little prose ([`WEAK_EVIDENCE`]: teasers, a
+    //   widget): a later pass whose best block holds twice the prose wins.
+    // Either way the later pass must find at least half as much text: a
+    // less strict pass also lets chrome back in (a consent dialog's
+    // paragraphs are prose too).
+    let main = content::main_region(doc);
+    let mut held: Option<Held> = None;
+    let mut best = Body {
+        paras: Vec::new(),
+        evidence: Some(0.0),
+    };
+    let mut best_len = 0;
     for pass in content::PASSES {
-        let (roots, removed) = content::find(doc, &classes, &ignore, pass);
-        let paras = text::paragraphs(&roots, &removed);
+        let found = content::find(doc, &classes, &ignore, pass);
+        let paras = text::paragraphs(&found.roots, &found.removed);
         let len: usize = paras.iter().map(|p| p.chars().count()).sum();
+        let evidence = found.evidence;
         if len >= ENOUGH_TEXT {
-            return paras;
+            let in_main = main.is_none_or(|m| content::in_region(doc, &found.roots, m));
+            let strong = evidence >= WEAK_EVIDENCE;
+            let take = match &held {
+                None => in_main && strong,
+                Some(h) => {
+                    len * 2 >= h.len
+                        && ((in_main && !h.in_main)
+                            || (h.evidence < WEAK_EVIDENCE
+                                && strong
+                                && evidence >= 2.0 * h.evidence))
+                }
+            };
+            if take {
+                return Body {
+                    paras,
+                    evidence: Some(evidence),
+                };
+            }
+            held.get_or_insert(Held {
+                paras,
+                len,
+                evidence,
+                in_main,
+            });
+            continue;
         }
         if len > best_len {
             best_len = len;
-            best = paras;
+            best = Body {
+                paras,
+                evidence: Some(evidence),
+            };
         }
     }
-    best
+    match held {
+        Some(h) => Body {
+            paras: h.paras,
+            evidence: Some(h.evidence),
+        },
+        None => best,
+    }
 }
 
 /// The tree the extractor reads: the page as the prefilter leaves it,
@@ -311,6 +460,123 @@ mod tests {
         // A selector that matches nothing leaves the general algorithm.
         let none = with(Some("#missing"), &[]);
         assert!(none.contains("First"), "{none}");
+    }
+
+    fn prose(topic: &str, n: usize) -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "<p>Paragraph {i} about {topic}: the council met on Tuesday, heard the residents, \
+                     weighed the costs of the repairs, and voted to keep the bridge open until spring.</p>"
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn soft_hyphens_and_zero_width_spaces_are_not_text() {
+        let html = format!(
+            "<html><body><article><p>Die Wehr&shy;an&shy;lage in Hor\u{200b}ka, ein Denk&shy;mal \
+             der Ge\u{2060}schichte, and more words to make a paragraph.</p>{}</article></body></html>",
+            prose("the castle", 3)
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(
+            a.text
+                .contains("Die Wehranlage in Horka, ein Denkmal der Geschichte"),
+            "{}",
+            a.text
+        );
+        // Joiners that shape a script are kept.
+        let a = extract(
+            "<html><body><p>می\u{200c}خواهم and a paragraph of enough words to be read as text here.</p></body></html>",
+            None,
+            &ExtractOverrides::default(),
+        );
+        assert!(a.text.contains('\u{200c}'), "{}", a.text);
+    }
+
+    #[test]
+    fn an_article_in_the_declared_main_region_beats_enough_text_outside_it() {
+        // The strict pass prunes the container the article sits in (its
+        // layout is named "sidebar-layout") and finds a box of prose about
+        // the publisher outside <main>; the next pass reads the article
+        // inside <main>.
+        let about: String = (0..4)
+            .map(|i| format!("<p>About us {i}: the association, founded in 1987, works for civil rights, data protection, and a world worth living in, and it lives on donations.</p>"))
+            .collect();
+        let html = format!(
+            "<html><body><main><div class='o-row c-fixed-sidebar-layout--140'><div class=o-col>{}</div></div></main>\
+             <div class=box><div class=info-box>{about}</div></div></body></html>",
+            prose("the bridge", 8)
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(
+            a.text.contains("Paragraph 7 about the bridge"),
+            "{}",
+            a.text
+        );
+        assert!(!a.text.contains("About us"), "{}", a.text);
+        assert_eq!(a.weak, None);
+        // Without a declared main region, nothing says the box is not it.
+        let plain = html.replace("<main>", "<div>").replace("</main>", "</div>");
+        let b = extract(&plain, None, &ExtractOverrides::default());
+        assert!(b.text.contains("About us"), "{}", b.text);
+    }
+
+    #[test]
+    fn a_column_of_teasers_does_not_win_over_an_article_its_layout_names_sidebar() {
+        let html = include_str!("../../tests/fixtures/upgrade-14/sidebar-layout.html");
+        let a = extract(html, None, &ExtractOverrides::default());
+        assert!(a.text.contains("national security"), "{}", a.text);
+        assert!(!a.text.contains("Ransomware attacks"), "{}", a.text);
+        assert_eq!(a.weak, None);
+    }
+
+    #[test]
+    fn doubtful_extractions_say_why() {
+        let o = ExtractOverrides::default();
+        let names: String = (0..40)
+            .map(|i| format!("<li>Dr. Signatory Number{i}, Professor of Law</li>"))
+            .collect();
+        let list = extract(
+            &format!("<html><body><ul>{names}</ul></body></html>"),
+            None,
+            &o,
+        );
+        assert_eq!(list.weak, Some(Weakness::List), "{}", list.text);
+        let short = extract(
+            "<html><body><p>Geboren 1983, ist seit 2015 Redakteur bei der Zeitung.</p></body></html>",
+            None,
+            &o,
+        );
+        assert_eq!(short.weak, Some(Weakness::Short), "{}", short.text);
+        let article = extract(
+            &format!(
+                "<html><body><article>{}</article></body></html>",
+                prose("the bridge", 8)
+            ),
+            None,
+            &o,
+        );
+        assert_eq!(article.weak, None, "{}", article.text);
+        // A page of one-sentence teasers: enough text, little prose per block.
+        let teasers: String = (0..8)
+            .map(|i| format!("<div class=card><h3><a href='/s/{i}'>Story {i} of the week</a></h3><p>One sentence that sums up story number {i} for readers.</p></div>"))
+            .collect();
+        let weak = extract(
+            &format!("<html><body><div class=grid>{teasers}</div></body></html>"),
+            None,
+            &o,
+        );
+        assert!(weak.weak.is_some(), "{}", weak.text);
+        // Serialized only when present: articles without doubt read as before.
+        assert!(!serde_json::to_string(&article).unwrap().contains("weak"));
+        assert!(
+            serde_json::to_string(&list)
+                .unwrap()
+                .contains("\"weak\":\"list\"")
+        );
     }
 
     #[test]

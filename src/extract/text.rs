@@ -11,6 +11,13 @@ use super::dom::{Edge, Node, NodeId, NodeRef};
 
 use super::content::Removed;
 
+/// Characters a reader never sees and that say nothing about the words:
+/// the soft hyphen (a hyphenation hint, `Wehr&shy;an&shy;lage`), the zero
+/// width space, the word joiner and a stray byte order mark. A page that
+/// adds or moves them has not changed its text, and a search for "Wehranlage"
+/// must find it. Joiners that shape a script (ZWJ, ZWNJ) are kept.
+const INVISIBLE: [char; 4] = ['\u{ad}', '\u{200b}', '\u{2060}', '\u{feff}'];
+
 /// Paragraphs of text under `roots`, skipping pruned subtrees.
 pub fn paragraphs(roots: &[NodeRef<'_>], removed: &Removed) -> Vec<String> {
     let mut out = Vec::new();
@@ -19,6 +26,7 @@ pub fn paragraphs(roots: &[NodeRef<'_>], removed: &Removed) -> Vec<String> {
     // A paragraph of ten words or more that the page repeats (live-blog
     // templates, duplicated teasers) is kept once.
     let mut flush = |current: &mut String, out: &mut Vec<String>| {
+        current.retain(|c| !INVISIBLE.contains(&c));
         let p = current.split_whitespace().collect::<Vec<_>>().join(" ");
         let repeated = p.split(' ').count() >= 10 && !seen.insert(p.clone());
         if !p.is_empty() && !repeated {

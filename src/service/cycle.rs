@@ -59,6 +59,9 @@ pub struct CycleSummary {
     pub interrupted: bool,
     /// Fetches the writer could not record (also counted as `failed`).
     pub unrecorded: u64,
+    /// Pages whose extracted text may not be the article
+    /// ([`crate::extract::Weakness`]; also counted by their outcome).
+    pub weak: u64,
 }
 
 impl CycleSummary {
@@ -71,6 +74,7 @@ impl CycleSummary {
             );
         }
         m.insert("unrecorded".into(), json!(self.unrecorded));
+        m.insert("weak".into(), json!(self.weak));
         m.insert(
             "duration_ms".into(),
             json!(self.duration.as_millis() as u64),
@@ -352,6 +356,15 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
         .skip(flags_before)
         .filter(|f| shrank(f))
         .count();
+    // Pages read from the page's bytes this cycle; when at least half of
+    // them are doubtful, the source is being watched blind.
+    let extracted: u64 = [Outcome::New, Outcome::Changed, Outcome::Unchanged]
+        .iter()
+        .map(|o| summary.counts.get(o.as_str()).copied().unwrap_or(0))
+        .sum();
+    if summary.weak > 0 && summary.weak * 2 >= extracted {
+        warn!(source = %source.name, weak = summary.weak, extracted, "source extracts weakly: what was read from its pages may not be their articles (set content_selector; `newsledger health` reports it)");
+    }
     if shrunk >= 3 {
         warn!(source = %source.name, articles = shrunk, "source looks broken: several articles lost more than half of their text in one cycle (a redesign the extractor does not follow?)");
     }
@@ -365,6 +378,17 @@ pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
         .article_url
         .as_deref()
         .unwrap_or(applied.requested_url.as_str());
+    if let Some(w) = applied.weak {
+        summary.weak += 1;
+        info!(
+            source,
+            url,
+            reason = w.as_str(),
+            seq = applied.fetch_seq,
+            "extraction doubtful: {} (set the source's content_selector if this is not the article)",
+            w.describe()
+        );
+    }
     if let Some(err) = &applied.error {
         warn!(source, url, outcome = applied.outcome.as_str(), seq = applied.fetch_seq, error = %err, "fetch failed");
         summary.last_error = Some(err.clone());

@@ -5,6 +5,7 @@
 //!     extract-eval --score PREDICTIONS.json GROUND_TRUTH.json
 //!     extract-eval --wcxb DIR [--worst N] [--predictions P.json] [--show ID]
 //!                  [--write-predictions OUT.json]
+//!     extract-eval --explain PAGE.html[.gz]
 //!     extract-eval --passages DIR [--worst N] [--predictions P.json] [--show URL]
 //!                  [--write-predictions OUT.json]
 //!
@@ -324,17 +325,22 @@ fn passages_eval(
             return ExitCode::from(2);
         };
         let a = ours(page);
-        println!(
-            "{}\n{:?}\n\n{}",
-            page.url,
-            passages::score(page, &a.text),
-            a.text
-        );
+        println!("{}\n{:?}\n", page.url, passages::score(page, &a.text));
+        explain(&extract::decode(&page.html, None));
+        println!("\n{}", a.text);
         return ExitCode::SUCCESS;
     }
     let t0 = Instant::now();
+    let mut weak: Vec<Option<extract::Weakness>> = Vec::new();
     let texts: Vec<String> = match &predictions {
-        None => pages.iter().map(|p| ours(p).text).collect(),
+        None => pages
+            .iter()
+            .map(|p| {
+                let a = ours(p);
+                weak.push(a.weak);
+                a.text
+            })
+            .collect(),
         Some(v) => {
             let p = passages::predictions(v);
             pages
@@ -418,6 +424,28 @@ fn passages_eval(
         }
     }
     if predictions.is_none() {
+        // How well the doubt signal tells lost pages from the others.
+        let lost_set: std::collections::HashSet<&str> =
+            lost.iter().map(|p| p.url.as_str()).collect();
+        let (mut flagged_lost, mut flagged_ok) = (0, 0);
+        let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+        for (page, w) in pages.iter().zip(&weak) {
+            if let Some(w) = w {
+                *reasons.entry(w.as_str()).or_default() += 1;
+                if lost_set.contains(page.url.as_str()) {
+                    flagged_lost += 1;
+                } else {
+                    flagged_ok += 1;
+                }
+            }
+        }
+        println!(
+            "\nweak:      {} of {} lost pages flagged weak; {} of {} other pages flagged ({reasons:?})",
+            flagged_lost,
+            lost.len(),
+            flagged_ok,
+            pages.len() - lost.len()
+        );
         println!(
             "\nspeed:     {:.1} pages/s (one thread, decoding and parsing included)",
             pages.len() as f64 / secs
@@ -438,6 +466,64 @@ fn passages_eval(
     ExitCode::SUCCESS
 }
 
+/// Prints, for each extraction pass, the best candidates (path, score,
+/// evidence, text and link density) and the roots chosen: why a block won.
+fn explain(html: &str) {
+    use extract::content::{self, Classes, PASSES, Stats};
+    use extract::dom::{Dom, NodeRef};
+    let doc = Dom::from_tree(extract::tree::parse_stripped(
+        html,
+        extract::prefilter::RAW_ELEMENTS,
+    ));
+    let path = |n: NodeRef<'_>| {
+        let mut parts: Vec<String> = std::iter::once(n)
+            .chain(n.ancestors())
+            .filter_map(|a| a.element())
+            .map(|e| {
+                let mut s = e.name().to_string();
+                if let Some(id) = e.attribute("id") {
+                    s.push('#');
+                    s.push_str(id);
+                }
+                if let Some(c) = e.attribute("class") {
+                    s.push('.');
+                    s.push_str(&c.split_whitespace().take(2).collect::<Vec<_>>().join("."));
+                }
+                s
+            })
+            .collect();
+        parts.truncate(7);
+        parts.reverse();
+        parts.join(" > ")
+    };
+    let classes = Classes::of(&doc);
+    let ignored = content::IdSet::default();
+    for pass in PASSES {
+        let removed = content::prune_junk(&doc, &classes, &ignored, pass);
+        let stats = Stats::compute(doc.root(), &removed);
+        let scores = content::score(doc.root(), &stats, &classes);
+        let mut ranked: Vec<_> = scores.iter().collect();
+        ranked.sort_by(|a, b| b.1.total.total_cmp(&a.1.total));
+        println!("pass {pass:?}:");
+        for (id, s) in ranked.iter().take(8) {
+            let Some(n) = doc.get(**id) else { continue };
+            let st = stats.get(**id);
+            println!(
+                "  {:7.1} ev {:6.1} text {:6} ld {:.2}  {}",
+                s.total,
+                s.evidence,
+                st.text,
+                st.link_density(),
+                path(n)
+            );
+        }
+        let roots = content::pick(&doc, &scores, &stats);
+        for r in roots {
+            println!("  -> {}", path(r));
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // The value after `--name`, if given.
@@ -447,6 +533,30 @@ fn main() -> ExitCode {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
+    if args.first().map(String::as_str) == Some("--explain") {
+        let Some(path) = args.get(1) else {
+            return usage();
+        };
+        let path = Path::new(path);
+        let id = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let id = id.trim_end_matches(".gz").trim_end_matches(".html");
+        return match read_page(path.parent().unwrap_or(Path::new(".")), id) {
+            Ok(bytes) => {
+                let html = extract::decode(&bytes, None);
+                explain(&html);
+                let a = extract::extract(&html, None, &ExtractOverrides::default());
+                println!("\n{}", a.text);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if args.first().map(String::as_str) == Some("--passages") {
         let Some(dir) = args.get(1) else {
             return usage();

@@ -221,6 +221,36 @@ pub fn pick<'a>(doc: &'a Dom<'a>, scores: &IdMap<Score>, stats: &Stats) -> Vec<N
     out
 }
 
+/// The page's one `<main>` element or `role="main"` region (declarations
+/// nested in one another count as one, the outermost); none when the page
+/// has none or several apart.
+pub fn main_region(doc: &Dom<'_>) -> Option<NodeId> {
+    let mut regions = doc.root().descendants().filter(|n| {
+        element(*n).is_some_and(|e| e.name() == "main" || e.attribute("role") == Some("main"))
+    });
+    let region = regions.next()?;
+    if regions.any(|r| !r.ancestors().any(|a| a.id() == region.id())) {
+        return None;
+    }
+    Some(region.id())
+}
+
+/// Whether chosen `roots` lie in the page's main `region`: one of them is
+/// in it or holds it.
+pub fn in_region(doc: &Dom<'_>, roots: &[N<'_>], region: NodeId) -> bool {
+    roots
+        .iter()
+        .any(|r| within(doc, r.id(), region) || within(doc, region, r.id()))
+}
+
+/// Whether `id` is `region` or inside it.
+pub fn within(doc: &Dom<'_>, id: NodeId, region: NodeId) -> bool {
+    id == region
+        || doc
+            .get(id)
+            .is_some_and(|n| n.ancestors().any(|a| a.id() == region))
+}
+
 /// The template an element's class names: its first class token (BEM
 /// blocks such as `item item--body` and `item item--care` are one).
 fn template(class: &str) -> Option<&str> {

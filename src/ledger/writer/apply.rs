@@ -155,6 +155,7 @@ pub(super) fn apply_in(
         revision: cur.as_ref().map(|c| c.revision),
         flags: vec![],
         error: None,
+        weak: None,
     };
 
     // Decide the outcome from the response alone first.
@@ -256,6 +257,12 @@ pub(super) fn apply_in(
             // A declared canonical is metadata: recorded, never identity.
             if let Some(c) = &article.canonical_url {
                 payload.insert("declared_canonical".into(), json!(c));
+            }
+            // The extractor's doubt is part of the record: an auditor sees
+            // which versions may not be the article.
+            if let Some(w) = article.weak {
+                payload.insert("weak_extraction".into(), json!(w.as_str()));
+                applied.weak = Some(w);
             }
             applied.article_url = Some(article_url.clone());
             extracted = Some((article, fp));

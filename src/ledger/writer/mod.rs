@@ -143,6 +143,9 @@ pub struct Applied {
     /// a restoration (a restored page with a new text has two).
     pub flags: Vec<Flag>,
     pub error: Option<String>,
+    /// Why the extracted text may not be the article (recorded in the
+    /// fetch entry as `weak_extraction`).
+    pub weak: Option<crate::extract::Weakness>,
 }
 
 /// Owns the writable connection.
