@@ -23,6 +23,9 @@ pub struct Metadata {
     pub canonical_url: Option<String>,
     pub site_name: Option<String>,
     pub description: Option<String>,
+    /// The article's text as its structured data gives it (JSON-LD
+    /// `articleBody`), one paragraph per line; see [`body_paragraphs`].
+    pub body: Option<String>,
 }
 
 /// The elements metadata looks for outside the structured data. Each is
@@ -409,7 +412,28 @@ pub fn read(doc: &Dom<'_>) -> Metadata {
             "dc.description",
         ])
     });
+    m.body = ld
+        .as_ref()
+        .and_then(|a| a.get("articleBody"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     m
+}
+
+/// The paragraphs of a structured `articleBody`: lines (and the paragraph
+/// ends of any markup the publisher left in it), entities decoded, tags
+/// dropped, whitespace folded.
+pub fn body_paragraphs(body: &str) -> Vec<String> {
+    static BREAK: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"(?i)<br\s*/?>|</(p|div|h[1-6]|li|blockquote)>").expect("valid regex")
+    });
+    static TAG: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"<[^>]{0,2000}>").expect("valid regex"));
+    let body = BREAK.replace_all(body, "\n");
+    let body = TAG.replace_all(&body, "");
+    body.lines()
+        .filter_map(|l| clean(&decode_entities(l)))
+        .collect()
 }
 
 fn first_text(doc: &Dom<'_>, q: Query) -> Option<String> {

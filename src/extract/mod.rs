@@ -127,6 +127,20 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
         }
     }
 
+    // The publisher's own text of the article (JSON-LD `articleBody`) when
+    // the page's markup did not give it: rendered by script, or a block
+    // the search missed. Only a body of real length that the extracted
+    // text mostly lacks replaces it.
+    // An operator's `content_selector` is never overridden.
+    let mut evidence = evidence;
+    if evidence.is_some()
+        && let Some(structured) = meta.body.as_deref()
+        && let Some(better) = structured_body(structured, &paras)
+    {
+        paras = better;
+        evidence = None;
+    }
+
     let canonical_url = meta
         .canonical_url
         .as_deref()
@@ -152,6 +166,32 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
         text: paras.join("\n\n"),
         extractor_version: version_with(overrides),
     }
+}
+
+/// A structured body shorter than this (in words) is a summary, not the text.
+const STRUCTURED_MIN_WORDS: usize = 80;
+/// The structured body replaces the extracted text when less than this
+/// share of its distinct words appears in it.
+const STRUCTURED_COVERED: f64 = 0.3;
+
+/// The paragraphs of the structured body, when it is long and the
+/// extracted text lacks most of its words.
+fn structured_body(structured: &str, paras: &[String]) -> Option<Vec<String>> {
+    let words = |t: &str| -> std::collections::HashSet<String> {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let body = metadata::body_paragraphs(structured);
+    let wanted = words(&body.join(" "));
+    let total: usize = body.iter().map(|p| p.split_whitespace().count()).sum();
+    if total < STRUCTURED_MIN_WORDS {
+        return None;
+    }
+    let have = words(&paras.join(" "));
+    let covered = wanted.iter().filter(|w| have.contains(*w)).count();
+    ((covered as f64) < STRUCTURED_COVERED * wanted.len() as f64).then_some(body)
 }
 
 /// Why an extraction is doubtful: the extractor found text, but what it
@@ -531,6 +571,41 @@ mod tests {
         assert!(a.text.contains("national security"), "{}", a.text);
         assert!(!a.text.contains("Ransomware attacks"), "{}", a.text);
         assert_eq!(a.weak, None);
+    }
+
+    #[test]
+    fn the_publishers_structured_body_stands_in_for_a_page_rendered_by_script() {
+        let body: Vec<String> = (0..6)
+            .map(|i| format!("Paragraph {i} of the opinion piece: the president's playbook, her critics said, was written for another island and another decade."))
+            .collect();
+        let ld = serde_json::json!({
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": "A playbook",
+            "articleBody": body.join("\n"),
+        });
+        let page = |dom: &str| {
+            format!(
+                "<html><head><script type=\"application/ld+json\">{ld}</script></head><body>{dom}</body></html>"
+            )
+        };
+        let o = ExtractOverrides::default();
+        // The markup holds only the chrome the script fills in.
+        let shell = page(
+            "<div id=app><div class=related><p>Read more: the week in review, with all the stories you may have missed.</p></div></div>",
+        );
+        let a = extract(&shell, None, &o);
+        assert_eq!(a.text, body.join("\n\n"));
+        assert_eq!(a.weak, None);
+        // Markup that holds the article keeps the extractor's reading.
+        let dom: String = body.iter().map(|p| format!("<p>{p} Shown.</p>")).collect();
+        let a = extract(&page(&format!("<article>{dom}</article>")), None, &o);
+        assert!(a.text.contains("Shown."), "{}", a.text);
+        // Markup left in the structured body is read as paragraphs.
+        assert_eq!(
+            metadata::body_paragraphs("<p>One &amp; two</p><p>Three<br/>four</p>"),
+            ["One & two", "Three", "four"]
+        );
     }
 
     #[test]
