@@ -425,10 +425,19 @@ pub fn read(doc: &Dom<'_>) -> Metadata {
 /// dropped, whitespace folded.
 pub fn body_paragraphs(body: &str) -> Vec<String> {
     static BREAK: LazyLock<regex::Regex> = LazyLock::new(|| {
+        #[allow(
+            clippy::expect_used,
+            reason = "static regex, checked by the unit tests"
+        )]
         regex::Regex::new(r"(?i)<br\s*/?>|</(p|div|h[1-6]|li|blockquote)>").expect("valid regex")
     });
-    static TAG: LazyLock<regex::Regex> =
-        LazyLock::new(|| regex::Regex::new(r"<[^>]{0,2000}>").expect("valid regex"));
+    static TAG: LazyLock<regex::Regex> = LazyLock::new(|| {
+        #[allow(
+            clippy::expect_used,
+            reason = "static regex, checked by the unit tests"
+        )]
+        regex::Regex::new(r"<[^>]{0,2000}>").expect("valid regex")
+    });
     let body = BREAK.replace_all(body, "\n");
     let body = TAG.replace_all(&body, "");
     body.lines()
