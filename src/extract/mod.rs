@@ -514,6 +514,22 @@ mod tests {
     }
 
     #[test]
+    fn a_link_inside_a_sentence_is_part_of_it() {
+        let html = format!(
+            "<html><body><article><p>Branches of <span class=rtr><a href='/t/jpm'>JPMorgan Chase</a></span> \
+             gathered, and the <span><a href='/t/x'>bank</a></span> said so, with more words to make it prose.</p>{}</article></body></html>",
+            prose("the bank", 4)
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(
+            a.text
+                .contains("Branches of JPMorgan Chase gathered, and the bank said so"),
+            "{}",
+            a.text
+        );
+    }
+
+    #[test]
     fn soft_hyphens_and_zero_width_spaces_are_not_text() {
         let html = format!(
             "<html><body><article><p>Die Wehr&shy;an&shy;lage in Hor\u{200b}ka, ein Denk&shy;mal \

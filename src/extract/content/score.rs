@@ -491,6 +491,12 @@ pub fn clean_inside(
             ) {
                 continue;
             }
+            // A span inside a paragraph, item, cell or heading is words of
+            // its sentence, links or not ("branches of <span><a>JPMorgan
+            // Chase</a></span> gathered"): removing it would cut the sentence.
+            if tag == "span" && in_sentence(n) {
+                continue;
+            }
             let st = stats.get(n.id());
             let weight = classes.weight(n);
             // A list scores below zero by its tag alone (items are not
@@ -525,6 +531,31 @@ pub fn clean_inside(
         }
     }
     removed
+}
+
+/// Whether an inline element stands in running text: its nearest block
+/// ancestor is a paragraph, list item, table cell, heading or quote.
+fn in_sentence(n: N<'_>) -> bool {
+    n.ancestors()
+        .filter_map(element)
+        .find(|e| e.is_block() || e.name() == "body")
+        .is_some_and(|e| {
+            matches!(
+                e.name(),
+                "p" | "li"
+                    | "td"
+                    | "th"
+                    | "dd"
+                    | "dt"
+                    | "h1"
+                    | "h2"
+                    | "h3"
+                    | "h4"
+                    | "h5"
+                    | "h6"
+                    | "blockquote"
+            )
+        })
 }
 
 fn has_heading(n: N<'_>) -> bool {
