@@ -543,6 +543,16 @@ mod tests {
             "{}",
             a.text
         );
+        // Decomposed letters are composed (NFC).
+        let a = extract(
+            &format!(
+                "<html><body><article><p>Die Tu\u{308}r und die Kinder, and more words to make a paragraph.</p>{}</article></body></html>",
+                prose("the door", 3)
+            ),
+            None,
+            &ExtractOverrides::default(),
+        );
+        assert!(a.text.contains("Die Tür und die Kinder"), "{}", a.text);
         // Joiners that shape a script are kept.
         let a = extract(
             "<html><body><p>می\u{200c}خواهم and a paragraph of enough words to be read as text here.</p></body></html>",

@@ -11,6 +11,9 @@ use super::dom::{Edge, Node, NodeId, NodeRef};
 
 use super::content::Removed;
 
+/// Paragraphs are in Unicode's composed form (NFC): a CMS that stores "ü"
+/// as u + U+0308 shows the same word, and it must hash and search the same.
+///
 /// Characters a reader never sees and that say nothing about the words:
 /// the soft hyphen (a hyphenation hint, `Wehr&shy;an&shy;lage`), the zero
 /// width space, the word joiner and a stray byte order mark. A page that
@@ -27,7 +30,12 @@ pub fn paragraphs(roots: &[NodeRef<'_>], removed: &Removed) -> Vec<String> {
     // templates, duplicated teasers) is kept once.
     let mut flush = |current: &mut String, out: &mut Vec<String>| {
         current.retain(|c| !INVISIBLE.contains(&c));
-        let p = current.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut p = current.split_whitespace().collect::<Vec<_>>().join(" ");
+        if unicode_normalization::is_nfc_quick(p.chars())
+            != unicode_normalization::IsNormalized::Yes
+        {
+            p = unicode_normalization::UnicodeNormalization::nfc(p.as_str()).collect();
+        }
         let repeated = p.split(' ').count() >= 10 && !seen.insert(p.clone());
         if !p.is_empty() && !repeated {
             out.push(p);
