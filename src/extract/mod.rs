@@ -514,6 +514,26 @@ mod tests {
     }
 
     #[test]
+    fn the_lead_in_a_block_of_its_own_before_the_body_is_the_articles() {
+        let html = format!(
+            "<html><body><div class=teaser><p>Yesterday's story: the mayor resigned after a long, bitter dispute over the budget.</p></div>\
+             <div class=story><h1>The bridge stays open</h1>\
+             <div class=vorspann><p>The council voted to keep the old bridge open until spring, against the engineers' advice.</p></div>\
+             <div class=text>{}</div></div><div class=share><a href=/s>Share</a> <a href=/t>Tweet</a></div></body></html>",
+            prose("the bridge", 5)
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(
+            a.text
+                .starts_with("The council voted to keep the old bridge open until spring"),
+            "{}",
+            a.text
+        );
+        // What stands before the headline is the page's, not the article's.
+        assert!(!a.text.contains("mayor resigned"), "{}", a.text);
+    }
+
+    #[test]
     fn a_link_inside_a_sentence_is_part_of_it() {
         let html = format!(
             "<html><body><article><p>Branches of <span class=rtr><a href='/t/jpm'>JPMorgan Chase</a></span> \

@@ -21,7 +21,7 @@ mod stats;
 
 pub use prune::JUNK_TAGS;
 pub use prune::{Classes, Removed, class_weight, junk_reason, prune_junk};
-pub use score::{Score, clean_inside, in_region, main_region, pick, score};
+pub use score::{Score, add_lead, clean_inside, in_region, main_region, pick, score};
 pub use stats::{Stat, Stats};
 
 type N<'a> = NodeRef<'a>;
@@ -182,7 +182,8 @@ pub fn find<'a>(doc: &'a Dom<'a>, classes: &Classes, ignored: &IdSet, pass: Pass
     let mut removed = prune_junk(doc, classes, ignored, pass);
     let stats = Stats::compute(doc.root(), &removed);
     let scores = score(doc.root(), &stats, classes);
-    let roots = pick(doc, &scores, &stats);
+    let mut roots = pick(doc, &scores, &stats);
+    add_lead(&mut roots, &stats, classes);
     if pass.clean_inside {
         removed.extend(clean_inside(&roots, &scores, &stats, classes));
     }

@@ -460,6 +460,123 @@ fn add_repeated_chunks<'a>(top: N<'a>, scores: &IdMap<Score>, stats: &Stats, out
     out.sort_by_key(|n| order.get(&n.id()).copied().unwrap_or(usize::MAX));
 }
 
+/// How many levels above the chosen content a lead paragraph is looked for,
+/// and how many earlier siblings at each level.
+const LEAD_LEVELS: usize = 3;
+const LEAD_SIBLINGS: usize = 4;
+
+/// The lead (standfirst, teaser, intro) written just before the chosen
+/// content in a container of its own (`div.dig-vorspann` before
+/// `div.dig-text`, `div#lead` before `div.articleBody`): the article's
+/// first paragraph, which the scoring leaves out because it is one block
+/// apart. Earlier siblings of the first root and of its ancestors (up to
+/// [`LEAD_LEVELS`], never above `<article>` or `<main>`) are added when
+/// they read as a paragraph of prose: 40 to 1,000 characters, at least 8
+/// words, under a fifth of it in links, ending a sentence, without a
+/// headline, date, list, table, figure or navigation inside, and not named
+/// like chrome. The walk stops at a block of links or at the headline:
+/// what stands before it is the page's, not the article's.
+pub fn add_lead<'a>(roots: &mut Vec<N<'a>>, stats: &Stats, classes: &Classes) {
+    let Some(first) = roots.first().copied() else {
+        return;
+    };
+    let chosen: IdSet = roots.iter().map(|n| n.id()).collect();
+    let mut leads: Vec<N<'a>> = Vec::new();
+    let mut node = first;
+    'levels: for _ in 0..LEAD_LEVELS {
+        let mut earlier: Vec<N<'a>> = Vec::new();
+        let mut sib = node.dom().get(node.id()).and_then(|n| previous_sibling(n));
+        let mut looked = 0;
+        while let Some(s) = sib {
+            sib = previous_sibling(s);
+            let Some(e) = element(s) else { continue };
+            if stats.is_dead(s.id()) || chosen.contains(&s.id()) {
+                continue;
+            }
+            looked += 1;
+            if looked > LEAD_SIBLINGS {
+                break;
+            }
+            let st = stats.get(s.id());
+            if st.text == 0 {
+                continue;
+            }
+            if st.link_density() > 0.5 || holds(s, &["h1"]) || e.name() == "h1" {
+                leads.extend(earlier);
+                break 'levels;
+            }
+            if is_lead(s, e, st, stats, classes) {
+                earlier.push(s);
+            }
+        }
+        leads.extend(earlier);
+        let Some(parent) = node.parent() else { break };
+        if element(node).is_some_and(|e| matches!(e.name(), "article" | "main"))
+            || element(parent).is_none_or(|e| matches!(e.name(), "body" | "html"))
+        {
+            break;
+        }
+        node = parent;
+    }
+    if leads.is_empty() {
+        return;
+    }
+    // Earliest first, before the chosen content.
+    leads.sort_by_key(|n| n.id());
+    leads.retain(|l| !roots.iter().any(|r| r.contains(*l) || l.contains(*r)));
+    leads.append(roots);
+    *roots = leads;
+}
+
+fn previous_sibling(n: N<'_>) -> Option<N<'_>> {
+    let parent = n.parent()?;
+    let mut prev = None;
+    for c in parent.children() {
+        if c.id() == n.id() {
+            return prev;
+        }
+        prev = Some(c);
+    }
+    None
+}
+
+/// Whether `n` holds an element of one of `names`.
+fn holds(n: N<'_>, names: &[&str]) -> bool {
+    n.descendants()
+        .skip(1)
+        .any(|d| element(d).is_some_and(|e| names.contains(&e.name())))
+}
+
+fn is_lead(
+    n: N<'_>,
+    e: crate::extract::dom::Element<'_>,
+    st: super::Stat,
+    stats: &Stats,
+    classes: &Classes,
+) -> bool {
+    if !(40..=1000).contains(&st.text)
+        || st.link_density() >= 0.2
+        || !matches!(e.name(), "p" | "div" | "section" | "h2")
+        || classes.weight(n) < 0.0
+        || holds(
+            n,
+            &[
+                "h1", "time", "ul", "ol", "table", "figure", "nav", "form", "img",
+            ],
+        )
+    {
+        return false;
+    }
+    let text: String = n
+        .descendants()
+        .filter(|d| !stats.is_dead(d.id()))
+        .filter_map(|d| d.value().as_text())
+        .collect();
+    let text = text.trim();
+    text.split_whitespace().count() >= 8
+        && text.ends_with(['.', '!', '?', '…', '"', '”', '“', '»', '«', ')'])
+}
+
 /// Conditional cleaning inside the chosen content: containers that look
 /// like link lists, share bars, galleries or forms are pruned.
 pub fn clean_inside(
