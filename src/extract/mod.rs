@@ -531,6 +531,18 @@ mod tests {
         );
         // What stands before the headline is the page's, not the article's.
         assert!(!a.text.contains("mayor resigned"), "{}", a.text);
+        // A standfirst in the article's <header> (pruned as a tag) is read;
+        // its byline and date lines are not.
+        let html = format!(
+            "<html><body><article><header><h1>The bridge stays open</h1>\
+             <p class=entry__subtitle>The council voted to keep the old bridge open until spring, against the engineers' advice.</p>\
+             <p class=byline>By a reporter of ours, who wrote this piece for the paper today.</p></header>\
+             <div class=text>{}</div></article></body></html>",
+            prose("the bridge", 5)
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(a.text.starts_with("The council voted"), "{}", a.text);
+        assert!(!a.text.contains("By a reporter"), "{}", a.text);
     }
 
     #[test]

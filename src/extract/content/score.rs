@@ -490,6 +490,21 @@ pub fn add_lead<'a>(roots: &mut Vec<N<'a>>, stats: &Stats, classes: &Classes) {
         while let Some(s) = sib {
             sib = previous_sibling(s);
             let Some(e) = element(s) else { continue };
+            // The article's own header (it holds the headline, or stands in
+            // the <article>) is pruned as a tag, with the standfirst in it.
+            if e.name() == "header" {
+                let own = holds(s, &["h1"])
+                    || s.ancestors()
+                        .any(|a| element(a).is_some_and(|e| e.name() == "article"));
+                if own {
+                    earlier.extend(header_leads(s, classes));
+                }
+                if holds(s, &["h1"]) {
+                    leads.extend(earlier);
+                    break 'levels;
+                }
+                continue;
+            }
             if stats.is_dead(s.id()) || chosen.contains(&s.id()) {
                 continue;
             }
@@ -527,6 +542,71 @@ pub fn add_lead<'a>(roots: &mut Vec<N<'a>>, stats: &Stats, classes: &Classes) {
     leads.append(roots);
     *roots = leads;
 }
+
+/// Names of the header's parts that are not its standfirst.
+const NOT_LEAD: [&str; 10] = [
+    "byline",
+    "author",
+    "date",
+    "meta",
+    "caption",
+    "credit",
+    "time",
+    "tag",
+    "categor",
+    "breadcrumb",
+];
+
+/// The standfirst paragraphs of an article's header: `<p>` elements of
+/// prose (as [`is_lead`] measures it, from the text itself: the header is
+/// pruned, so it has no statistics), not named like a byline, date or
+/// caption.
+fn header_leads<'a>(header: N<'a>, classes: &Classes) -> Vec<N<'a>> {
+    header
+        .descendants()
+        .filter(|d| element(*d).is_some_and(|e| e.name() == "p"))
+        .filter(|p| {
+            let named = |e: crate::extract::dom::Element<'_>| {
+                let names = format!(
+                    "{} {}",
+                    e.attribute("class").unwrap_or_default(),
+                    e.attribute("id").unwrap_or_default()
+                )
+                .to_ascii_lowercase();
+                NOT_LEAD.iter().any(|w| names.contains(w))
+            };
+            if std::iter::once(*p)
+                .chain(p.ancestors().take_while(|a| a.id() != header.id()))
+                .filter_map(element)
+                .any(named)
+                || classes.weight(*p) < 0.0
+                || holds(*p, &["time", "img"])
+            {
+                return false;
+            }
+            let (mut text, mut links) = (String::new(), 0usize);
+            for d in p.descendants() {
+                if let Some(t) = d.value().as_text() {
+                    text.push_str(t);
+                    if d.ancestors()
+                        .any(|a| element(a).is_some_and(|e| e.name() == "a"))
+                    {
+                        links += t.chars().count();
+                    }
+                }
+            }
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let chars = text.chars().count();
+            (40..=1000).contains(&chars)
+                && links * 5 < chars
+                && text.split(' ').count() >= 8
+                && text.ends_with(SENTENCE_END)
+        })
+        .collect()
+}
+
+/// How a sentence ends.
+const SENTENCE_END: [char; 10] = ['.', '!', '?', '…', '"', '”', '“', '»', '«', ')'];
 
 fn previous_sibling(n: N<'_>) -> Option<N<'_>> {
     let parent = n.parent()?;
@@ -573,8 +653,7 @@ fn is_lead(
         .filter_map(|d| d.value().as_text())
         .collect();
     let text = text.trim();
-    text.split_whitespace().count() >= 8
-        && text.ends_with(['.', '!', '?', '…', '"', '”', '“', '»', '«', ')'])
+    text.split_whitespace().count() >= 8 && text.ends_with(SENTENCE_END)
 }
 
 /// Conditional cleaning inside the chosen content: containers that look
