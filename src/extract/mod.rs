@@ -546,6 +546,20 @@ mod tests {
     }
 
     #[test]
+    fn a_short_article_read_by_a_lenient_pass_leaves_its_share_bar_out() {
+        // Under 500 characters: every pass is tried and the longest wins,
+        // which is a pass without class pruning.
+        let html = "<html><body><div class=post><p>The council voted on Tuesday to keep the old bridge open until spring, \
+             against the engineers' advice, and the mayor said so.</p><p>Repairs begin in April, with a budget of two million.</p>\
+             <div class=sharedaddy><h3>Share this:</h3><a href=/f>Facebook</a> <a href=/t>Twitter</a></div>\
+             <div id=comments-form class=comment-respond><p>Leave a reply</p></div></div></body></html>";
+        let a = extract(html, None, &ExtractOverrides::default());
+        assert!(a.text.contains("Repairs begin in April"), "{}", a.text);
+        assert!(!a.text.contains("Share this"), "{}", a.text);
+        assert!(!a.text.contains("Leave a reply"), "{}", a.text);
+    }
+
+    #[test]
     fn a_link_inside_a_sentence_is_part_of_it() {
         let html = format!(
             "<html><body><article><p>Branches of <span class=rtr><a href='/t/jpm'>JPMorgan Chase</a></span> \

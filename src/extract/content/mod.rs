@@ -187,6 +187,9 @@ pub fn find<'a>(doc: &'a Dom<'a>, classes: &Classes, ignored: &IdSet, pass: Pass
     if pass.clean_inside {
         removed.extend(clean_inside(&roots, &scores, &stats, classes));
     }
+    if !pass.class_pruning {
+        removed.extend(chrome_inside(&roots, &stats, classes));
+    }
     let evidence = scores
         .values()
         .max_by(|a, b| a.total.total_cmp(&b.total))
@@ -196,6 +199,32 @@ pub fn find<'a>(doc: &'a Dom<'a>, classes: &Classes, ignored: &IdSet, pass: Pass
         removed,
         evidence,
     }
+}
+
+/// A less strict pass reads containers the class rules would prune, to
+/// rescue an article whose container is misnamed ("sidebar-layout"); it
+/// need not let the share bar, the comment form or the footer back in.
+/// Inside the chosen roots, elements named like chrome that hold no prose
+/// of the article's flow, little text ([`CHROME_TEXT`]) or mostly links,
+/// and less than half of their root's text are pruned again.
+const CHROME_TEXT: usize = 200;
+
+fn chrome_inside(roots: &[N<'_>], stats: &Stats, classes: &Classes) -> Removed {
+    let mut removed = Removed::default();
+    for root in roots {
+        let whole = stats.get(root.id()).text;
+        for d in root.descendants().skip(1) {
+            if stats.is_dead(d.id()) || element(d).is_none() {
+                continue;
+            }
+            let st = stats.get(d.id());
+            let small = st.text < CHROME_TEXT || st.link_density() > 0.5;
+            if small && st.text * 2 < whole && classes.chrome_without_prose(d) {
+                removed.insert(d.id());
+            }
+        }
+    }
+    removed
 }
 
 /// What one pass found: the roots to read text from, every pruned

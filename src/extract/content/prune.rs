@@ -516,6 +516,14 @@ impl Classes {
         self.flags.get(n.id().index()).copied().unwrap_or_default()
     }
 
+    /// Whether an element is named like chrome (the strict pass prunes it
+    /// by class), is not a marked content container, and holds no prose of
+    /// the article's flow ([`holds_prose`]).
+    pub fn chrome_without_prose(&self, n: NodeRef<'_>) -> bool {
+        let f = self.flags(n);
+        f.unlikely && !f.maybe_ok && !self.protected.contains(&n.id()) && !holds_prose(n)
+    }
+
     /// [`class_weight`] of an element node (0 for other nodes).
     pub fn weight(&self, n: NodeRef<'_>) -> f64 {
         element(n).map_or(0.0, |e| weight_of(e, self.flags(n)))
