@@ -267,7 +267,11 @@ fn class_and_id(e: Element<'_>) -> String {
         s.push_str(" prose");
     }
     if let Some(i) = e.attribute("id") {
-        s.push(' ');
+        // No leading space for an element with an id alone: the patterns
+        // anchored at the start (`^respond$`, `^ad-`) must see it.
+        if !s.is_empty() {
+            s.push(' ');
+        }
         s.push_str(i);
     }
     s
@@ -720,6 +724,9 @@ mod tests {
             "<a href=/x>Reviews and advice, expert tips for 10,000 products</a>".repeat(20)
         );
         assert_eq!(pruned_ids(&menu, PASSES[0]), vec!["menu".to_string()]);
+        // An element with an id alone is matched by the anchored patterns.
+        let reply = r#"<div><div id=respond><p>Leave a reply</p></div><p>Text.</p></div>"#;
+        assert_eq!(pruned_ids(reply, PASSES[0]), vec!["respond".to_string()]);
         // A tablist around its own panels is an accordion of sections;
         // CKEditor's `ck-widget` wraps parts of the body.
         let accordion = r#"<div id=t role=tablist><div role=tabpanel><p>Transcript.</p></div></div>
