@@ -376,6 +376,23 @@ fn is_streamed_segment(e: Element<'_>) -> bool {
         })
 }
 
+/// A dialog: `role="dialog"`, `aria-modal`, or a class token that names a
+/// modal (`modal`, `login-modal`; not `modal-enabled`, a container whose
+/// images open in one). A login or consent dialog is
+/// never the article, even written as an `<article>` (which is otherwise
+/// never pruned by its name).
+fn is_dialog(e: Element<'_>) -> bool {
+    e.attribute("role")
+        .is_some_and(|r| matches!(r.trim(), "dialog" | "alertdialog"))
+        || e.attribute("aria-modal") == Some("true")
+        || e.attribute("class").is_some_and(|c| {
+            c.split_ascii_whitespace().any(|t| {
+                let t = t.to_ascii_lowercase();
+                t == "modal" || t.ends_with("-modal") || t.ends_with("_modal")
+            })
+        })
+}
+
 fn is_hidden(e: Element<'_>) -> bool {
     if e.attribute("aria-hidden") == Some("true") {
         return true;
@@ -444,6 +461,9 @@ fn junk_reason_of(
     let flags = flags();
     if flags.comments {
         return Some("comments");
+    }
+    if is_dialog(e) {
+        return Some("dialog");
     }
     if name == "article" {
         return None;
@@ -724,6 +744,13 @@ mod tests {
             "<a href=/x>Reviews and advice, expert tips for 10,000 products</a>".repeat(20)
         );
         assert_eq!(pruned_ids(&menu, PASSES[0]), vec!["menu".to_string()]);
+        // A dialog is pruned in every pass, even written as an <article>;
+        // a container whose images open in a modal is not a dialog.
+        let dialog = r#"<div><article id=login class="login-modal dark"><p>Sign in</p></article><div id=box class="box modal-enabled"><p>Text.</p></div></div>"#;
+        for pass in &PASSES[1..] {
+            assert_eq!(pruned_ids(dialog, *pass), vec!["login".to_string()]);
+        }
+        assert!(pruned_ids(dialog, PASSES[0]).contains(&"login".to_string()));
         // An element with an id alone is matched by the anchored patterns.
         let reply = r#"<div><div id=respond><p>Leave a reply</p></div><p>Text.</p></div>"#;
         assert_eq!(pruned_ids(reply, PASSES[0]), vec!["respond".to_string()]);
