@@ -560,6 +560,26 @@ mod tests {
     }
 
     #[test]
+    fn prose_wins_over_a_well_named_panel() {
+        // The side panel's class ("panel-body", "content") earns it the
+        // higher score; the description beside it holds the prose.
+        let html = format!(
+            "<html><body><div class=row><div class=col-md-3><div class='panel-body content'>\
+             <p>Order by phone, Monday to Friday, from nine to five.</p><p>Delivery, within Germany, in two days.</p></div></div>\
+             <div class=col-md-9><div class=wrap><div class=beschreibung>{}</div></div></div></div></body></html>",
+            prose("the wine region", 6)
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(
+            a.text.contains("Paragraph 5 about the wine region"),
+            "{}",
+            a.text
+        );
+        assert!(!a.text.contains("Order by phone"), "{}", a.text);
+        assert!(!a.text.contains("Delivery"), "{}", a.text);
+    }
+
+    #[test]
     fn a_link_inside_a_sentence_is_part_of_it() {
         let html = format!(
             "<html><body><article><p>Branches of <span class=rtr><a href='/t/jpm'>JPMorgan Chase</a></span> \

@@ -176,6 +176,7 @@ pub fn pick<'a>(doc: &'a Dom<'a>, scores: &IdMap<Score>, stats: &Stats) -> Vec<N
             .take(1)
             .collect();
     };
+    let (top, top_score) = prose_over_name(top, scores, stats).unwrap_or((top, top_score));
     let (top, top_score) = promote(top, top_score, scores, stats);
     let Some(parent) = top.parent() else {
         return vec![top];
@@ -249,6 +250,35 @@ pub fn within(doc: &Dom<'_>, id: NodeId, region: NodeId) -> bool {
         || doc
             .get(id)
             .is_some_and(|n| n.ancestors().any(|a| a.id() == region))
+}
+
+/// How many times the best candidate's prose evidence another candidate
+/// must hold to be taken instead.
+const PROSE_OVER_NAME: f64 = 3.0;
+/// ... and at least this much (a few paragraphs: three teaser cards beside
+/// a near-empty block are no article either).
+const PROSE_OVER_NAME_MIN: f64 = 5.0;
+
+/// The best candidate by score, unless its lead comes from its name: when
+/// another candidate, neither inside it nor around it and with little link
+/// text, holds [`PROSE_OVER_NAME`] times its prose evidence, that one is the
+/// article (a sidebar panel named `panel-body` over a wine region's
+/// description, a market ticker named `band-content` over a slideshow).
+fn prose_over_name<'a>(top: N<'a>, scores: &IdMap<Score>, stats: &Stats) -> Option<(N<'a>, f64)> {
+    let own = scores.get(&top.id())?.evidence;
+    let doc = top.dom();
+    scores
+        .iter()
+        .filter(|(_, s)| s.evidence > PROSE_OVER_NAME * own && s.evidence >= PROSE_OVER_NAME_MIN)
+        .filter(|(id, _)| stats.get(**id).link_density() < PROMOTE_MAX_LINK_DENSITY)
+        .filter_map(|(id, s)| doc.get(*id).map(|n| (n, s)))
+        .filter(|(n, _)| !n.contains(top) && !top.contains(*n))
+        .max_by(|a, b| {
+            a.1.evidence
+                .total_cmp(&b.1.evidence)
+                .then_with(|| b.0.id().cmp(&a.0.id()))
+        })
+        .map(|(n, s)| (n, s.total.max(0.0)))
 }
 
 /// The template an element's class names: its first class token (BEM
@@ -480,6 +510,17 @@ pub fn add_lead<'a>(roots: &mut Vec<N<'a>>, stats: &Stats, classes: &Classes) {
     let Some(first) = roots.first().copied() else {
         return;
     };
+    // A lead follows the headline: what stands before the page's first
+    // <h1> (a left column, a top bar) is the page's.
+    let Some(headline) = first
+        .dom()
+        .root()
+        .descendants()
+        .find(|n| element(*n).is_some_and(|e| e.name() == "h1"))
+        .map(|h| h.id())
+    else {
+        return;
+    };
     let chosen: IdSet = roots.iter().map(|n| n.id()).collect();
     let mut leads: Vec<N<'a>> = Vec::new();
     let mut node = first;
@@ -537,6 +578,7 @@ pub fn add_lead<'a>(roots: &mut Vec<N<'a>>, stats: &Stats, classes: &Classes) {
         return;
     }
     // Earliest first, before the chosen content.
+    leads.retain(|l| l.id() > headline);
     leads.sort_by_key(|n| n.id());
     leads.retain(|l| !roots.iter().any(|r| r.contains(*l) || l.contains(*r)));
     leads.append(roots);
