@@ -580,6 +580,31 @@ mod tests {
     }
 
     #[test]
+    fn data_tables_short_code_and_sentences_around_links_are_kept() {
+        let html = format!(
+            "<html><body><article>{}<table><tr><td><a href=/a>Aluminium frames for the large windows</a></td><td>12</td></tr>\
+             <tr><td><a href=/b>Steel beams for the bridge deck</a></td><td>40</td></tr></table>\
+             <div><pre><code>make all</code></pre></div>\
+             <p>Read <a href=/report>the engineers' full report on the state of the bridge</a>; it was published by the council on Monday.</p>\
+             {}</article></body></html>",
+            prose("the bridge", 3),
+            prose("the deck", 2)
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(
+            a.text.contains("Steel beams for the bridge deck 40"),
+            "{}",
+            a.text
+        );
+        assert!(a.text.contains("make all"), "{}", a.text);
+        assert!(
+            a.text.contains("it was published by the council on Monday"),
+            "{}",
+            a.text
+        );
+    }
+
+    #[test]
     fn a_link_inside_a_sentence_is_part_of_it() {
         let html = format!(
             "<html><body><article><p>Branches of <span class=rtr><a href='/t/jpm'>JPMorgan Chase</a></span> \

@@ -749,8 +749,15 @@ pub fn clean_inside(
             }
             let ld = st.link_density();
             let text = st.text;
-            // A paragraph or list that is mostly links is navigation ("Related: …").
-            if ld > 0.5 && text < 300 && !matches!(tag, "blockquote") {
+            // A paragraph or list that is mostly links is navigation
+            // ("Related: …"), unless it says something of its own: a
+            // paragraph with a sentence outside its links, a table with a
+            // cell of text that is not a link.
+            let says_more = (tag == "p"
+                && text.saturating_sub(st.links) >= 30
+                && inline_text(n, stats).trim_end().ends_with(SENTENCE_END))
+                || (tag == "table" && has_plain_cell(n, stats));
+            if ld > 0.5 && text < 300 && !matches!(tag, "blockquote") && !says_more {
                 removed.insert(n.id());
                 continue;
             }
@@ -760,8 +767,11 @@ pub fn clean_inside(
             let p = st.paragraphs as f64;
             let bad = (st.images > 1 && p / (st.images as f64) < 0.5 && text < 200)
                 || (!matches!(tag, "ul" | "ol") && st.items as f64 > p + 1.0 && ld > 0.3)
-                || (text < 25 && (st.images == 0 || st.images > 2) && !has_heading(n))
-                || (weight < 25.0 && ld > 0.5 && text < 1000)
+                || (text < 25
+                    && (st.images == 0 || st.images > 2)
+                    && !has_heading(n)
+                    && !holds(n, &["pre", "code"]))
+                || (weight < 25.0 && ld > 0.5 && text < 1000 && !says_more)
                 || (weight >= 25.0 && ld > 0.5);
             if bad {
                 removed.insert(n.id());
@@ -769,6 +779,18 @@ pub fn clean_inside(
         }
     }
     removed
+}
+
+/// Whether a table has a cell with text outside links (a table of data,
+/// not of links).
+fn has_plain_cell(table: N<'_>, stats: &Stats) -> bool {
+    table
+        .descendants()
+        .filter(|d| element(*d).is_some_and(|e| matches!(e.name(), "td" | "th")))
+        .any(|cell| {
+            let st = stats.get(cell.id());
+            st.text >= 3 && st.links == 0
+        })
 }
 
 /// Whether an inline element stands in running text: its nearest block
