@@ -789,7 +789,7 @@ fn has_plain_cell(table: N<'_>, stats: &Stats) -> bool {
         .filter(|d| element(*d).is_some_and(|e| matches!(e.name(), "td" | "th")))
         .any(|cell| {
             let st = stats.get(cell.id());
-            st.text >= 3 && st.links == 0
+            st.text > 0 && st.links == 0
         })
 }
 
