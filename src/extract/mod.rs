@@ -592,7 +592,7 @@ mod tests {
         );
         let a = extract(&html, None, &ExtractOverrides::default());
         assert!(
-            a.text.contains("Steel beams for the bridge deck 40"),
+            a.text.contains("Steel beams for the bridge deck\n\n40"),
             "{}",
             a.text
         );
