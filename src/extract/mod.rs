@@ -53,6 +53,12 @@ pub struct Article {
     /// suggests it (see [`Weakness`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weak: Option<Weakness>,
+    /// The text is the page's structured `articleBody` (JSON-LD), not its
+    /// visible markup, which lacked it (a page rendered by script). Bytes
+    /// the page served, but not text a reader saw without its script: the
+    /// record says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_structured: bool,
 }
 
 /// Decodes a body: BOM, else charset from Content-Type, else `<meta
@@ -133,12 +139,14 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
     // text mostly lacks replaces it.
     // An operator's `content_selector` is never overridden.
     let mut evidence = evidence;
+    let mut from_structured = false;
     if evidence.is_some()
         && let Some(structured) = meta.body.as_deref()
         && let Some(better) = structured_body(structured, &paras)
     {
         paras = better;
         evidence = None;
+        from_structured = true;
     }
 
     let canonical_url = meta
@@ -163,6 +171,7 @@ pub fn extract(html: &str, url: Option<&str>, overrides: &ExtractOverrides) -> A
         site_name: meta.site_name,
         description: meta.description,
         weak: weakness(&paras, evidence),
+        from_structured,
         text: paras.join("\n\n"),
         extractor_version: version_with(overrides),
     }
@@ -714,10 +723,12 @@ mod tests {
         let a = extract(&shell, None, &o);
         assert_eq!(a.text, body.join("\n\n"));
         assert_eq!(a.weak, None);
+        assert!(a.from_structured);
         // Markup that holds the article keeps the extractor's reading.
         let dom: String = body.iter().map(|p| format!("<p>{p} Shown.</p>")).collect();
         let a = extract(&page(&format!("<article>{dom}</article>")), None, &o);
         assert!(a.text.contains("Shown."), "{}", a.text);
+        assert!(!a.from_structured);
         // Markup left in the structured body is read as paragraphs.
         assert_eq!(
             metadata::body_paragraphs("<p>One &amp; two</p><p>Three<br/>four</p>"),

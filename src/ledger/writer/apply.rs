@@ -264,6 +264,9 @@ pub(super) fn apply_in(
                 payload.insert("weak_extraction".into(), json!(w.as_str()));
                 applied.weak = Some(w);
             }
+            if article.from_structured {
+                payload.insert("text_from".into(), json!("json-ld articleBody"));
+            }
             applied.article_url = Some(article_url.clone());
             extracted = Some((article, fp));
         }
