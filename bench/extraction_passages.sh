@@ -32,7 +32,7 @@ ratio=$(awk -v a="$ours_pps" -v b="$traf_pps" 'BEGIN {printf "%.1f", a/b}')
 version=$(grep -o 'newsledger-extract/[0-9]*' src/extract/mod.rs | head -1)
 
 # "  de  207 pages  P 0.908  R 0.892  F1 0.900  accuracy 0.902  lost 9"
-group() { awk -v g="$1" '$1 == g {printf "%s pages: F1 %s (P %s, R %s), lost %s", $2, $8, $5, $7, $12}' <<<"$2"; }
+group() { awk -v g="$1" '$1 == g {printf "%s pages: F1 %s (P %s, R %s), lost %s", $2, $9, $5, $7, $13}' <<<"$2"; }
 groups=$(awk '/^per country/ {on = 1; next} on && NF == 0 {on = 0} on {print $1}' <<<"$ours")
 
 table=$(
