@@ -370,6 +370,10 @@ fn body_paragraphs(doc: &Dom<'_>, overrides: &ExtractOverrides) -> Body {
     };
     let mut best_len = 0;
     for pass in content::PASSES {
+        // Reader comments stand in only for a page whose text is doubtful.
+        if !pass.comments && held.as_ref().is_none_or(|h| h.evidence >= WEAK_EVIDENCE) {
+            continue;
+        }
         let found = content::find(doc, &classes, &ignore, pass);
         let paras = text::paragraphs(&found.roots, &found.removed);
         let len: usize = paras.iter().map(|p| p.chars().count()).sum();
@@ -803,5 +807,109 @@ mod tests {
         assert_eq!(a.published.as_deref(), Some("2024-08-30T12:00:00Z"));
         assert_eq!(a.byline.as_deref(), Some("Lisa D. Ellis"));
         assert!(!a.text.contains("Related"), "{}", a.text);
+    }
+
+    #[test]
+    fn an_article_is_judged_by_its_own_text_not_the_link_lists_and_figures_in_it() {
+        // The column holds a short article, then downloads, keyword links
+        // and a gallery whose figures each carry a "download" link: more
+        // link text than the article has. A teaser box elsewhere holds less
+        // prose but no links.
+        let links: String = (0..5)
+            .map(|i| {
+                format!("<li><a href=/pub/{i}>Publication number {i} on the rural regions, PDF file, 2 MB</a></li>")
+            })
+            .collect();
+        let figures: String = (0..4)
+            .map(|i| format!("<figure><img src=/g{i}.png><div><a href=/g{i}.png>Download the graphic</a></div></figure>"))
+            .collect();
+        let html = format!(
+            "<html><body><div class=layout><div class=column><h1>The forum on rural regions</h1>\
+             <p>Volunteers keep the villages alive, the minister said, opening the forum in Berlin on Wednesday.</p>\
+             <p>Two days of talks, with mayors, associations and researchers, asked how the state can help them, and what it costs.</p>\
+             <p>Clubs, fire brigades and choirs find fewer people to lead them, and the paperwork grows every year.</p>\
+             <p>The ministry will fund a foundation for volunteers, with thirty million a year, from next spring on.</p>\
+             <div class=downloads><ul>{links}</ul></div>{figures}\
+             <div class=keywords><a href=/k/1>Volunteers</a> <a href=/k/2>Villages</a> <a href=/k/3>Rural regions</a></div></div>\
+             <div class=aside><div class=box><p>Our office is open from Monday to Friday, nine to five, and on Saturday mornings.</p>\
+             <p>Visitors, please register at the gate, with an identity card, before noon, or call us.</p></div></div></div></body></html>"
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(
+            a.text.contains("Volunteers keep the villages alive"),
+            "{}",
+            a.text
+        );
+        assert!(!a.text.contains("Our office is open"), "{}", a.text);
+    }
+
+    #[test]
+    fn a_forum_threads_posts_are_its_text_when_nothing_else_is() {
+        // The posts are named like reader comments, pruned in every pass
+        // but the last; a page whose other blocks are short is read from
+        // them. An article with comments under it keeps them out.
+        let posts: String = (0..4)
+            .map(|i| {
+                format!(
+                    "<div class=commentText>Post {i}: since the update to version 13 my phone cannot reach the store \
+                     over mobile data, although the setting allows it, and a restart did not help either.</div>"
+                )
+            })
+            .collect();
+        let panels: String = (0..8)
+            .map(|i| format!("<section class=panel><div>Poll {i}: which phone do you use at home and which one does your family use?</div></section>"))
+            .collect();
+        let html = format!(
+            "<html><body><main><h1>No store over mobile data</h1>{posts}</main>{panels}</body></html>"
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(a.text.contains("Post 0: since the update"), "{}", a.text);
+        let html = format!(
+            "<html><body><article><h1>The bridge stays open</h1>{}</article>\
+             <div class=comments>{posts}</div></body></html>",
+            prose("the bridge", 5)
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(
+            a.text.contains("Paragraph 4 about the bridge"),
+            "{}",
+            a.text
+        );
+        assert!(!a.text.contains("since the update"), "{}", a.text);
+    }
+
+    #[test]
+    fn a_deck_under_the_headline_and_a_summary_in_the_articles_header_are_its_lead() {
+        // A deck need not end a sentence.
+        let html = format!(
+            "<html><body><article><h1>No money left for the rent</h1>\
+             <h2>Activists in the United States call for a rent freeze in the crisis and warn landlords</h2>\
+             <div class=content>{}</div></article></body></html>",
+            prose("the rent", 5)
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(
+            a.text.starts_with("Activists in the United States"),
+            "{}",
+            a.text
+        );
+        // A summary in a <div> of the article's header, which the chosen
+        // content holds.
+        let html = format!(
+            "<html><body><main><article><header><div class=title><h1>Drilling until it gets hot</h1></div>\
+             <div class=intro><div class=summary>Banks and investors around the world finance ventures that harm the climate.</div>\
+             <div class=byline>By a reporter of ours, who wrote this piece for the paper today.</div></div></header>\
+             <section class=page>{}</section></article></main></body></html>",
+            prose("the banks", 5)
+        );
+        let a = extract(&html, None, &ExtractOverrides::default());
+        assert!(a.text.starts_with("Banks and investors"), "{}", a.text);
+        assert!(!a.text.contains("By a reporter"), "{}", a.text);
+        assert_eq!(
+            a.text.matches("Banks and investors").count(),
+            1,
+            "{}",
+            a.text
+        );
     }
 }

@@ -383,6 +383,14 @@ fn passages_eval(
     println!("recall:    {:.3}", total.recall());
     println!("F1:        {:.3}", total.f1());
     println!("accuracy:  {:.3}", total.accuracy());
+    println!(
+        "passages:  {} found, {} missed, {} leaked, {} kept out (F1 {:.5})",
+        total.tp,
+        total.fn_,
+        total.fp,
+        total.tn,
+        total.f1()
+    );
     println!("lost:      {} pages without their main text", lost.len());
     println!("\nper country of the host (ccTLD; generic: .com, .org, …):");
     let mut small = (0, passages::Count::default(), 0);

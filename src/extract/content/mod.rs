@@ -106,21 +106,32 @@ pub struct Pass {
     pub class_pruning: bool,
     /// Prune link lists and junk containers inside the chosen content.
     pub clean_inside: bool,
+    /// Prune reader comments. Only the last pass keeps them: on a forum
+    /// thread the posts are the page's text.
+    pub comments: bool,
 }
 
 /// The passes, strictest first.
-pub const PASSES: [Pass; 3] = [
+pub const PASSES: [Pass; 4] = [
     Pass {
         class_pruning: true,
         clean_inside: true,
+        comments: true,
     },
     Pass {
         class_pruning: false,
         clean_inside: true,
+        comments: true,
     },
     Pass {
         class_pruning: false,
         clean_inside: false,
+        comments: true,
+    },
+    Pass {
+        class_pruning: false,
+        clean_inside: true,
+        comments: false,
     },
 ];
 
@@ -188,7 +199,7 @@ pub fn find<'a>(doc: &'a Dom<'a>, classes: &Classes, ignored: &IdSet, pass: Pass
         removed.extend(clean_inside(&roots, &scores, &stats, classes));
     }
     if !pass.class_pruning {
-        removed.extend(chrome_inside(&roots, &stats, classes));
+        removed.extend(chrome_inside(&roots, &stats, classes, pass));
     }
     let evidence = scores
         .values()
@@ -206,10 +217,11 @@ pub fn find<'a>(doc: &'a Dom<'a>, classes: &Classes, ignored: &IdSet, pass: Pass
 /// need not let the share bar, the comment form or the footer back in.
 /// Inside the chosen roots, elements named like chrome that hold no prose
 /// of the article's flow, little text ([`CHROME_TEXT`]) or mostly links,
-/// and less than half of their root's text are pruned again.
+/// and less than half of their root's text are pruned again (but for
+/// reader comments in the pass that reads them).
 const CHROME_TEXT: usize = 200;
 
-fn chrome_inside(roots: &[N<'_>], stats: &Stats, classes: &Classes) -> Removed {
+fn chrome_inside(roots: &[N<'_>], stats: &Stats, classes: &Classes, pass: Pass) -> Removed {
     let mut removed = Removed::default();
     for root in roots {
         let whole = stats.get(root.id()).text;
@@ -219,7 +231,11 @@ fn chrome_inside(roots: &[N<'_>], stats: &Stats, classes: &Classes) -> Removed {
             }
             let st = stats.get(d.id());
             let small = st.text < CHROME_TEXT || st.link_density() > 0.5;
-            if small && st.text * 2 < whole && classes.chrome_without_prose(d) {
+            if small
+                && st.text * 2 < whole
+                && classes.chrome_without_prose(d)
+                && (pass.comments || !classes.comments(d))
+            {
                 removed.insert(d.id());
             }
         }

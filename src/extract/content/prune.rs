@@ -459,7 +459,7 @@ fn junk_reason_of(
         return None;
     }
     let flags = flags();
-    if flags.comments {
+    if flags.comments && pass.comments {
         return Some("comments");
     }
     if is_dialog(e) {
@@ -546,6 +546,11 @@ impl Classes {
     pub fn chrome_without_prose(&self, n: NodeRef<'_>) -> bool {
         let f = self.flags(n);
         f.unlikely && !f.maybe_ok && !self.protected.contains(&n.id()) && !holds_prose(n)
+    }
+
+    /// Whether the element is named like reader comments.
+    pub fn comments(&self, n: NodeRef<'_>) -> bool {
+        self.flags(n).comments
     }
 
     /// [`class_weight`] of an element node (0 for other nodes).
@@ -726,7 +731,12 @@ mod tests {
         let post = r#"<article id=a class="BlogItem has-comments tag-social-media category-newsletter"><p>Text.</p></article>
                       <div id=c class="comments-area"><p>A reply.</p></div>"#;
         for pass in PASSES {
-            assert_eq!(pruned_ids(post, pass), vec!["c".to_string()], "{pass:?}");
+            let comments = if pass.comments {
+                vec!["c".to_string()]
+            } else {
+                vec![]
+            };
+            assert_eq!(pruned_ids(post, pass), comments, "{pass:?}");
         }
         // An unclosed <aside> nests the whole page inside it.
         let unclosed = r#"<body><aside id=banner><a href=/x>Announcement</a><main id=m><p>Text.</p></main></body>"#;

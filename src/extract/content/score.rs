@@ -69,9 +69,10 @@ pub fn score(root: N<'_>, stats: &Stats, classes: &Classes) -> IdMap<Score> {
             }
         }
     }
-    // Link-heavy candidates are navigation, whatever their text.
+    // Link-heavy candidates are navigation, whatever their text; a
+    // candidate is judged by its own text, not by menus nested in it.
     for (id, s) in scores.iter_mut() {
-        let keep = 1.0 - stats.get(*id).link_density();
+        let keep = 1.0 - stats.get(*id).own_link_density();
         s.total *= keep;
         s.evidence *= keep;
     }
@@ -574,13 +575,32 @@ pub fn add_lead<'a>(roots: &mut Vec<N<'a>>, stats: &Stats, classes: &Classes) {
         }
         node = parent;
     }
+    // The article's header inside the chosen content: pruned as a tag with
+    // its standfirst, which is read back (a lead inside a pruned header is
+    // not in the content's text, however the content holds it).
+    for root in roots.iter() {
+        for h in root.descendants() {
+            if element(h).is_some_and(|e| e.name() == "header")
+                && stats.is_dead(h.id())
+                && h.parent().is_some_and(|p| !stats.is_dead(p.id()))
+                && (holds(h, &["h1"])
+                    || h.ancestors()
+                        .any(|a| element(a).is_some_and(|e| e.name() == "article")))
+            {
+                leads.extend(header_leads(h, classes));
+            }
+        }
+    }
     if leads.is_empty() {
         return;
     }
     // Earliest first, before the chosen content.
     leads.retain(|l| l.id() > headline);
     leads.sort_by_key(|n| n.id());
-    leads.retain(|l| !roots.iter().any(|r| r.contains(*l) || l.contains(*r)));
+    leads.dedup_by_key(|n| n.id());
+    leads.retain(|l| {
+        stats.is_dead(l.id()) || !roots.iter().any(|r| r.contains(*l) || l.contains(*r))
+    });
     leads.append(roots);
     *roots = leads;
 }
@@ -599,14 +619,19 @@ const NOT_LEAD: [&str; 10] = [
     "breadcrumb",
 ];
 
-/// The standfirst paragraphs of an article's header: `<p>` elements of
+/// The standfirst paragraphs of an article's header: `<p>` elements (or
+/// `<div>`s holding no block) of
 /// prose (as [`is_lead`] measures it, from the text itself: the header is
 /// pruned, so it has no statistics), not named like a byline, date or
 /// caption.
 fn header_leads<'a>(header: N<'a>, classes: &Classes) -> Vec<N<'a>> {
     header
         .descendants()
-        .filter(|d| element(*d).is_some_and(|e| e.name() == "p"))
+        .filter(|d| {
+            element(*d).is_some_and(|e| {
+                e.name() == "p" || (e.name() == "div" && !super::has_block_child(*d))
+            })
+        })
         .filter(|p| {
             let named = |e: crate::extract::dom::Element<'_>| {
                 let names = format!(
@@ -695,7 +720,24 @@ fn is_lead(
         .filter_map(|d| d.value().as_text())
         .collect();
     let text = text.trim();
-    text.split_whitespace().count() >= 8 && text.ends_with(SENTENCE_END)
+    // A deck (an <h2> right under the headline) need not end a sentence:
+    // "Aktivisten trommeln für einen Mietenstopp und warnen Vermieter".
+    text.split_whitespace().count() >= 8 && (text.ends_with(SENTENCE_END) || is_deck(n, e))
+}
+
+/// Whether `n` is an `<h2>` whose previous element is the `<h1>`.
+fn is_deck(n: N<'_>, e: crate::extract::dom::Element<'_>) -> bool {
+    if e.name() != "h2" {
+        return false;
+    }
+    let mut sib = previous_sibling(n);
+    while let Some(s) = sib {
+        if let Some(se) = element(s) {
+            return se.name() == "h1";
+        }
+        sib = previous_sibling(s);
+    }
+    false
 }
 
 /// Conditional cleaning inside the chosen content: containers that look

@@ -18,6 +18,14 @@ pub struct Stat {
     pub items: usize,
     /// Number of `<img>` elements.
     pub images: usize,
+    /// Number of `<a>` elements.
+    pub anchors: usize,
+    /// Characters of text inside link-heavy blocks nested in this one
+    /// (more than half links: lists of three links or more — menus,
+    /// related links, keyword rows — and figures whose links are
+    /// "download" or "enlarge"), and of link text among them.
+    pub nav_text: usize,
+    pub nav_links: usize,
 }
 
 impl Stat {
@@ -26,6 +34,19 @@ impl Stat {
             0.0
         } else {
             self.links as f64 / self.text as f64
+        }
+    }
+
+    /// Link density of the block's own text: navigation nested inside it
+    /// is left out when it holds less than half of the text (a column
+    /// whose article sits above a list of related links is judged by the
+    /// article); otherwise, or with none nested, the whole link density.
+    pub fn own_link_density(&self) -> f64 {
+        let own = self.text.saturating_sub(self.nav_text);
+        if self.nav_text == 0 || own * 2 <= self.text {
+            self.link_density()
+        } else {
+            self.links.saturating_sub(self.nav_links) as f64 / own as f64
         }
     }
 }
@@ -92,7 +113,10 @@ impl Stats {
             match node.value() {
                 Node::Text(t) => st.text += collapsed_len(t),
                 Node::Element(e) => match e.name() {
-                    "a" => st.links = st.text,
+                    "a" => {
+                        st.links = st.text;
+                        st.anchors += 1;
+                    }
                     "p" => st.paragraphs += 1,
                     "li" => st.items += 1,
                     "img" => st.images += 1,
@@ -111,9 +135,23 @@ impl Stats {
             {
                 ps.text += st.text;
                 ps.links += st.links;
+                // A list of links, or a figure's links (download, enlarge,
+                // credit): neither is the container's own text.
+                let (block, figure) = match node.value() {
+                    Node::Element(e) => (e.is_block(), e.name() == "figure"),
+                    _ => (false, false),
+                };
+                if (figure || (block && st.anchors >= 3)) && st.links * 2 > st.text {
+                    ps.nav_text += st.text;
+                    ps.nav_links += st.links;
+                } else {
+                    ps.nav_text += st.nav_text;
+                    ps.nav_links += st.nav_links;
+                }
                 ps.paragraphs += st.paragraphs;
                 ps.items += st.items;
                 ps.images += st.images;
+                ps.anchors += st.anchors;
             }
         }
         Stats { first, stats, dead }
