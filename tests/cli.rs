@@ -85,6 +85,27 @@ async fn bad_arguments_give_one_line_and_exit_2() {
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 }
 
+/// `run` and `once` on a configuration that watches nothing refuse, naming
+/// the file, and create no ledger.
+#[tokio::test]
+async fn a_configuration_without_sources_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let path = dir.path().join("empty.toml");
+    std::fs::write(&path, format!("[ledger]\npath = \"{}\"\n", db.display())).unwrap();
+    for cmd in ["run", "once"] {
+        let out = run(Some(&path), &[cmd]).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{cmd}: {err}");
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains("no [[source]]"),
+            "{cmd}: {err}"
+        );
+        assert!(!db.exists(), "{cmd} created the ledger");
+    }
+}
+
 #[tokio::test]
 async fn the_example_config_validates() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml");

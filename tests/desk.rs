@@ -62,6 +62,19 @@ async fn articles_search_and_show_at_answer_from_the_record() {
         1
     );
 
+    // Names as readers type them: without the marks or Turkish letters the
+    // article writes ("Recep Tayyip Erdoğan"), or in capitals.
+    for typed in ["Tayyip Erdogan", "TAYYIP ERDOĞAN", "tayyip erdoğan"] {
+        let hits = s.json(&["search", typed, "--json"]).await;
+        let urls: Vec<&str> = hits
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|h| h["url"].as_str())
+            .collect();
+        assert_eq!(urls, vec![edited.as_str()], "{typed}");
+    }
+
     // show --at: what the page showed then, with the observations around it.
     let history = s.json(&["history", &edited, "--json"]).await;
     let rev2_seen = history
@@ -86,6 +99,36 @@ async fn articles_search_and_show_at_answer_from_the_record() {
     assert!(at["article"]["text"].as_str().unwrap().contains(&phrase));
     let early = s.cli(&["show", &edited, "--at", "2001-01-01"]).await;
     assert_eq!(early.status.code(), Some(2), "{}", stderr(&early));
+    // A duration is not a time: the error names the flag given.
+    let duration = s.cli(&["show", &edited, "--at", "1e3h"]).await;
+    assert_eq!(duration.status.code(), Some(2));
+    assert!(
+        stderr(&duration).contains("--at") && !stderr(&duration).contains("--since"),
+        "{}",
+        stderr(&duration)
+    );
+    // A revision the article does not have: the same usage error from
+    // `show` and from `prove`.
+    let bundle = s.db.with_extension("wacz");
+    for args in [
+        vec!["show", &edited, "--rev", "77"],
+        vec![
+            "prove",
+            &edited,
+            "--rev",
+            "77",
+            "-o",
+            bundle.to_str().unwrap(),
+        ],
+    ] {
+        let out = s.cli(&args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("has no revision 77 (it has 1 to 2)"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
 
     // A URL with a typo: one line, exit 2, and the article it resembles.
     let typo = format!("{}x", edited.trim_end_matches('/'));

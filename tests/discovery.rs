@@ -78,7 +78,7 @@ async fn feeds_sitemaps_and_listings_fill_the_watch_list() {
     let out = s.cli(&["once"]).await;
     assert!(out.status.success(), "{}", common::stderr(&out));
     // 5 discovery documents (the index led to the news sitemap) and 4 articles.
-    assert_eq!(stdout(&out).trim(), "found: 4 new, 5 skipped");
+    assert_eq!(stdout(&out).trim(), "found: 4 new, 5 discovery");
     let conn = rusqlite::Connection::open(&s.db).unwrap();
     let mut watched: Vec<String> = conn
         .prepare("SELECT url FROM watchlist ORDER BY url")
@@ -118,7 +118,7 @@ async fn discovered_links_to_private_addresses_are_refused_by_default() {
     // The four configured documents are fetched (configured URLs are the
     // operator's choice); the child sitemap and every article link, all on
     // a loopback address, are refused.
-    assert_eq!(stdout(&out).trim(), "found: 4 skipped");
+    assert_eq!(stdout(&out).trim(), "found: 4 discovery");
     let err = common::stderr(&out);
     assert!(err.contains("source looks broken"), "{err}");
     let conn = rusqlite::Connection::open(&s.db).unwrap();

@@ -292,6 +292,50 @@ async fn health_reports_overdue_sources() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_a_source_whose_every_fetch_fails_cycle_after_cycle() {
+    let s = Setup::new().await;
+    // Nothing is published at the path: every fetch is a failed 404.
+    s.write_config("0 0 1 1 *", &["/not-there"]);
+    for cycle in 1..=3 {
+        let out = s.cli(&["once"]).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("failed=1"),
+            "cycle {cycle}: {}",
+            stderr(&out)
+        );
+        let health = s.cli(&["health", "--json"]).await;
+        let v: Value = serde_json::from_slice(&health.stdout).unwrap();
+        if cycle < 3 {
+            assert_eq!(health.status.code(), Some(0), "cycle {cycle}: {v}");
+        } else {
+            assert_eq!(health.status.code(), Some(1), "{v}");
+            let problem = v["problems"][0].as_str().unwrap();
+            assert!(
+                problem.contains("test-news")
+                    && problem.contains("every fetch failed in its last 3 cycles"),
+                "{problem}"
+            );
+        }
+    }
+    // The threshold is the operator's.
+    assert_eq!(
+        s.cli(&["health", "--failing-cycles", "4"])
+            .await
+            .status
+            .code(),
+        Some(0)
+    );
+    // One cycle that fetches something ends the streak.
+    let a = seed("ycpress");
+    s.publish(&a, 0);
+    s.write_config("0 0 1 1 *", &[&a.path, "/not-there"]);
+    assert!(s.cli(&["once"]).await.status.success());
+    let ok = s.cli(&["health"]).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ab_flip_flop_is_recorded_once_per_version() {
     let s = Setup::new().await;
     let a = seed("ycpress");

@@ -16,26 +16,46 @@ use newsledger::demo::server::Page;
 
 const PARAGRAPHS: [&str; 3] = [
     "The harbour council met on Tuesday to approve the plan for the new ferry terminal, after months of debate over its cost and its effect on the old town.",
-    "Residents had asked for a public hearing before any vote, and several council members said the budget had grown by a third since the spring estimate.",
+    "Residents had asked for a public hearing before any vote, and several council members said the budget had grown by 30 percent since the spring estimate.",
     "The mayor said construction would begin next year and that the terminal would open before the summer season of the following year, if the funds arrive.",
 ];
 const ADDED: &str =
     "The council later admitted that the contract had been signed before the vote took place.";
+const TITLE: &str = "Ferry terminal approved";
+const NEW_TITLE: &str = "Ferry terminal approved after a year of delay";
 
+/// The page in five versions, each one edit after the last: 2 moves the
+/// meeting and adds a sentence; 3 adds a comma; 4 changes a number; 5
+/// changes the headline. A long body (the background paragraphs) makes a
+/// one-word edit's diff long unless unchanged text is folded.
 fn page(version: u8, port: u16) -> String {
     let mut paras: Vec<String> = PARAGRAPHS.iter().map(|p| p.to_string()).collect();
-    if version == 2 {
+    if version >= 2 {
         paras[0] = paras[0].replace("Tuesday", "Wednesday");
         paras.push(ADDED.to_string());
     }
+    if version >= 3 {
+        paras[2] = paras[2].replace("next year and that", "next year, and that");
+    }
+    if version >= 4 {
+        paras[1] = paras[1].replace("30 percent", "35 percent");
+    }
+    for i in 0..40 {
+        paras.push(format!(
+            "Background {i}: the old ferry pier, built in the harbour's busiest decade, has carried \
+             passengers to the islands for generations, and every council since has promised to \
+             replace it before the next winter storms, which it never did."
+        ));
+    }
+    let title = if version >= 5 { NEW_TITLE } else { TITLE };
     let body: String = paras.iter().map(|p| format!("<p>{p}</p>")).collect();
     // A hostile page: script, image, stylesheet and frame, all of which the
     // sandboxed capture must neither run nor load.
     format!(
-        "<!DOCTYPE html><html><head><title>Ferry terminal approved</title>\
+        "<!DOCTYPE html><html><head><title>{title}</title>\
          <link rel=\"stylesheet\" href=\"http://127.0.0.1:{port}/beacon.css\">\
          <script>document.title='PWNED';fetch('http://127.0.0.1:{port}/beacon-fetch');</script></head>\
-         <body><article><h1>Ferry terminal approved</h1>{body}</article>\
+         <body><article><h1>{title}</h1>{body}</article>\
          <img src=\"http://127.0.0.1:{port}/beacon.png\">\
          <iframe src=\"http://127.0.0.1:{port}/beacon-frame\"></iframe>\
          <script>document.body.innerHTML='PWNED';</script></body></html>"
@@ -80,11 +100,84 @@ async fn the_web_view_in_a_real_browser() {
     s.server.set("/ferry", Page::html(page(1, port)));
     s.write_config("0 0 * * *", &["/ferry"]);
     assert!(s.cli(&["once"]).await.status.success());
-    s.server.set("/ferry", Page::html(page(2, port)));
-    let out = s.cli(&["once"]).await;
-    assert!(stderr(&out).contains("article changed"), "{}", stderr(&out));
+    for version in 2..=5 {
+        s.server.set("/ferry", Page::html(page(version, port)));
+        let out = s.cli(&["once"]).await;
+        assert!(
+            stderr(&out).contains("article changed"),
+            "version {version}: {}",
+            stderr(&out)
+        );
+    }
     let article = s.server.url("/ferry");
     let (mut child, base) = start_serve(&s, &[]).await;
+
+    // The feed, as HTML: each change with its substance and its own link.
+    let feed = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    let row = |from: i64| {
+        let link = format!("from={from}&amp;to={}\"", from + 1);
+        let start = feed
+            .find(&link)
+            .unwrap_or_else(|| panic!("{link} in {feed}"));
+        let end = feed[start..]
+            .find("</tr>")
+            .map_or(feed.len(), |e| start + e);
+        feed[start..end].to_string()
+    };
+    let moved = row(1);
+    assert!(
+        moved.contains("sig-substantive") && moved.contains("a sentence added"),
+        "{moved}"
+    );
+    assert!(
+        moved.contains("label-stealth") && moved.contains("+"),
+        "{moved}"
+    );
+    let comma = row(2);
+    assert!(
+        comma.contains("sig-trivial") && comma.contains("punctuation"),
+        "{comma}"
+    );
+    let number = row(3);
+    assert!(
+        number.contains("sig-substantive") && number.contains("a number changed (30 → 35)"),
+        "{number}"
+    );
+    assert!(
+        number.contains("<del>30</del>") && number.contains("<ins>35</ins>"),
+        "{number}"
+    );
+    let headline = row(4);
+    assert!(
+        headline.contains(&format!("<del>{TITLE}</del>"))
+            && headline.contains(&format!("<ins>{NEW_TITLE}</ins>"))
+            && headline.contains("the headline changed"),
+        "{headline}"
+    );
+    // "At least substantive" leaves the comma out, and pages.
+    let substantive = reqwest::get(format!("{base}/?significance=substantive"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!substantive.contains("from=2&amp;to=3\""), "{substantive}");
+    assert!(substantive.contains("from=3&amp;to=4\""), "{substantive}");
+    // A one-word edit's diff folds the unchanged background away.
+    let one_word = reqwest::get(format!(
+        "{base}/article?url={}&from=3&to=4",
+        urlencode(&article)
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        one_word.contains("<details class=\"unchanged\">"),
+        "{one_word}"
+    );
+    assert!(one_word.contains("unchanged words"), "{one_word}");
 
     // Plain HTTP: headers and guards.
     let client = reqwest::Client::new();
@@ -148,6 +241,7 @@ async fn the_web_view_in_a_real_browser() {
             "base": base, "article": article,
             "added": ["Wednesday", ADDED], "removed": ["Tuesday"],
             "phrase": "contract had been signed before the vote", "revision": 2,
+            "title": TITLE, "new_title": NEW_TITLE,
             "screenshots": shots,
         });
         let spec_file = s.dir.path().join("spec.json");
@@ -175,6 +269,7 @@ async fn the_web_view_in_a_real_browser() {
             "changes-phone",
             "article-inline-desktop",
             "article-side-phone",
+            "one-word-edit-phone",
         ] {
             let png = std::fs::read(format!("{shots}/{name}.png")).unwrap();
             assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{name}");

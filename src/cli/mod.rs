@@ -138,6 +138,15 @@ enum Command {
         /// Only these kinds (repeatable)
         #[arg(long, value_parser = ["new", "changed", "metadata", "reverted", "gone", "restored", "rebaseline"])]
         kind: Vec<String>,
+        /// Only edits at least this significant (the rules: README, "How much a change matters")
+        #[arg(long, value_parser = ["trivial", "minor", "substantive"])]
+        significance: Option<String>,
+        /// At most this many, newest first
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Skip this many first (the next page: --offset 50)
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
         #[arg(long)]
         json: bool,
     },
@@ -243,11 +252,14 @@ enum Command {
         #[arg(long)]
         blobs: bool,
     },
-    /// Exit 0 if every source cycled on schedule, 1 if one is overdue (for HEALTHCHECK)
+    /// Exit 0 if every source cycled on schedule and fetches, 1 if one is overdue, failing or read weakly (for HEALTHCHECK)
     Health {
         /// How late a cycle may be before the daemon counts as stuck
         #[arg(long, default_value = "15m")]
         grace: String,
+        /// How many cycles in a row may fail every fetch before the source counts as down
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        failing_cycles: u64,
         #[arg(long)]
         json: bool,
     },
@@ -420,6 +432,20 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
     Ok(cfg)
 }
 
+/// The configuration for `run` and `once`: one that watches nothing is
+/// refused before a ledger is created for it.
+fn load_watching_config(cli: &Cli) -> Result<Config, Failure> {
+    let cfg = load_config(cli)?;
+    if cfg.sources.is_empty() {
+        let path = cli.config.clone().unwrap_or_else(config::default_path);
+        return Err(Failure::usage(format!(
+            "{}: no [[source]] is configured, so there is nothing to watch; add one (a name, a schedule, and urls, feeds, sitemaps or listings: see config/example.toml)",
+            path.display()
+        )));
+    }
+    Ok(cfg)
+}
+
 /// The ledger a read command uses: `--db`, else the configuration's.
 fn ledger_path(cli: &Cli) -> Result<PathBuf, Failure> {
     if let Some(db) = &cli.db {
@@ -520,14 +546,14 @@ pub async fn run_in_process(args: &[&str], out: &mut dyn Write) -> (u8, String) 
 async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
     match &cli.command {
         Command::Run => {
-            let cfg = load_config(&cli)?;
+            let cfg = load_watching_config(&cli)?;
             let reloads = reload_on_sighup(&cli);
             crate::service::run(&cfg, shutdown_signal(), reloads)
                 .await
                 .map_err(Failure::runtime)?;
         }
         Command::Once { source } => {
-            let cfg = load_config(&cli)?;
+            let cfg = load_watching_config(&cli)?;
             let summaries = crate::service::once(&cfg, source.as_deref())
                 .await
                 .map_err(|e| match e {
@@ -601,7 +627,11 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
                     }
                 };
             let (row, article) = record.revision(&conn, rev)?.ok_or_else(|| {
-                Failure::usage(format!("{url} has no revision {}", rev.unwrap_or(0)))
+                Failure::usage(format!(
+                    "{url} has no revision {} (it has 1 to {})",
+                    rev.unwrap_or(0),
+                    record.last().unwrap_or(0)
+                ))
             })?;
             if let Some(at) = &at {
                 if *json {
@@ -678,14 +708,34 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
             };
             output::diff(&mut out, &url, from, to, &a, &b, color, *full, *json)?;
         }
-        Command::Changes { since, kind, json } => {
+        Command::Changes {
+            since,
+            kind,
+            significance,
+            limit,
+            offset,
+            json,
+        } => {
             let (_, conn) = open_ro(&cli)?;
             let since = since.as_deref().map(parse_since).transpose()?;
             let mut rows = ledger::read::changes(&conn, since.as_deref())?;
             if !kind.is_empty() {
                 rows.retain(|r| kind.contains(&r.kind));
             }
-            output::changes(&mut out, &rows, *json)?;
+            let min = significance
+                .as_deref()
+                .and_then(crate::diff::significance::Level::parse);
+            let total = rows.len();
+            let page = ledger::read::page_changes(&conn, rows, min, *offset, *limit)?;
+            output::changes(
+                &mut out,
+                &page,
+                output::Page {
+                    offset: *offset,
+                    total: min.is_none().then_some(total),
+                },
+                *json,
+            )?;
         }
         Command::Status { json } => {
             let (path, conn) = open_ro(&cli)?;
@@ -814,12 +864,17 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
             );
             return Ok(if report.ok() { 0 } else { 1 });
         }
-        Command::Health { grace, json } => {
+        Command::Health {
+            grace,
+            failing_cycles,
+            json,
+        } => {
             let grace = humantime::parse_duration(grace)
                 .map_err(|e| Failure::usage(format!("--grace {grace}: {e}")))?;
             let (path, conn) = open_ro(&cli)?;
             let status = ledger::read::cycles(&conn, &path)?;
-            let problems = output::overdue(&status, chrono::Utc::now(), grace);
+            let mut problems = output::overdue(&status, chrono::Utc::now(), grace);
+            problems.extend(output::failing(&status, (*failing_cycles).max(1)));
             output::health(&mut out, &problems, *json)?;
             return Ok(if problems.is_empty() { 0 } else { 1 });
         }

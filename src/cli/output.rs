@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::diff::words;
 use crate::extract::Article;
 use crate::ledger::Checkpoint;
-use crate::ledger::read::{ChangeRow, HistoryRow, Status};
+use crate::ledger::read::{HistoryRow, Status};
 use crate::ledger::verify::Report;
 use crate::ledger::writer::Outcome;
 
@@ -53,10 +53,13 @@ pub fn counts(c: &BTreeMap<&'static str, u64>) -> String {
     if c.is_empty() {
         return "nothing fetched".into();
     }
-    // In the order of the pipeline's outcomes, not alphabetically.
+    // In the order of the pipeline's outcomes, not alphabetically; then
+    // the discovery documents read for links.
     Outcome::ALL
         .iter()
-        .filter_map(|o| c.get(o.as_str()).map(|v| format!("{v} {}", o.as_str())))
+        .map(|o| o.as_str())
+        .chain(["discovery"])
+        .filter_map(|o| c.get(o).map(|v| format!("{v} {o}")))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -299,31 +302,89 @@ pub fn diff(
 /// Words of context around each change in `diff` (`--full` shows all).
 const CONTEXT_WORDS: usize = 12;
 
-pub fn changes(out: &mut dyn Write, rows: &[ChangeRow], json: bool) -> io::Result<()> {
+/// Where a page of a list starts, and how long the whole list is (when
+/// known without reading it all).
+pub struct Page {
+    pub offset: usize,
+    pub total: Option<usize>,
+}
+
+/// `changes`: per change, a line with when, kind, label, significance,
+/// revisions and words, then the headline and other metadata before →
+/// after, then the first changed passage.
+pub fn changes(
+    out: &mut dyn Write,
+    rows: &[crate::ledger::read::ChangeView],
+    page: Page,
+    json: bool,
+) -> io::Result<()> {
     if json {
         return print_json(out, &rows);
     }
     if rows.is_empty() {
         return writeln!(out, "no changes flagged");
     }
-    for r in rows {
+    for v in rows {
+        let r = &v.row;
         let revs = match (r.from_revision, r.to_revision) {
             (Some(a), Some(b)) => format!("{a} → {b}"),
             (Some(a), None) => format!("{a} → removed"),
+            (None, Some(b)) => format!("{b}"),
             _ => String::new(),
         };
-        let how = if r.kind == "changed" {
-            if r.declared { " declared" } else { " stealth" }
+        let mut how = v.label.unwrap_or("").to_string();
+        if v.correction_notice {
+            how.push_str(" (correction notice)");
+        }
+        let level = v
+            .significance
+            .as_ref()
+            .map_or(String::new(), |s| s.level.as_str().to_string());
+        let words = if v.words_added + v.words_removed > 0 {
+            format!("  +{} −{} words", v.words_added, v.words_removed)
         } else {
-            ""
+            String::new()
         };
         writeln!(
             out,
-            "{}  {:<9}{how:<9} {:<14} {}  fields {}  (seq {})",
-            r.detected_at, r.kind, revs, r.url, r.fields, r.seq
+            "{}  {:<9} {how:<9} {level:<11} rev {revs:<8} {}{words}  (seq {})",
+            r.detected_at,
+            r.kind,
+            safe_line(&r.url),
+            r.seq
         )?;
+        for m in &v.metadata {
+            writeln!(
+                out,
+                "    {}: “{}” → “{}”",
+                m.field,
+                safe_line(&m.before),
+                safe_line(&m.after)
+            )?;
+        }
+        if let Some(s) = &v.significance
+            && !s.reasons.is_empty()
+        {
+            writeln!(out, "    why: {}", safe_line(&s.reasons.join("; ")))?;
+        }
+        if let Some(e) = v.excerpt.first() {
+            writeln!(out, "    {}", safe_line(e))?;
+        }
     }
-    Ok(())
+    let shown = page.offset + rows.len();
+    match page.total {
+        Some(total) if total > shown => writeln!(
+            out,
+            "{} to {shown} of {total}; the next page: --offset {shown}",
+            page.offset + 1
+        ),
+        None => writeln!(
+            out,
+            "{} to {shown}; the next page: --offset {shown}",
+            page.offset + 1
+        ),
+        _ => Ok(()),
+    }
 }
 
 pub fn status(out: &mut dyn Write, s: &Status, json: bool) -> io::Result<()> {
@@ -533,6 +594,29 @@ pub fn overdue(
         }
     }
     problems
+}
+
+/// Sources whose last `cycles` cycles in a row failed every fetch
+/// (`failing_cycles` of the last cycle's counts): the site is down, blocks
+/// this machine, or the network is gone, and nothing is being watched.
+pub fn failing(s: &Status, cycles: u64) -> Vec<String> {
+    s.sources
+        .iter()
+        .filter_map(|src| {
+            let n = src
+                .counts
+                .get("failing_cycles")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            (n >= cycles).then(|| {
+                format!(
+                    "source {}: every fetch failed in its last {n} cycles ({})",
+                    src.name,
+                    src.last_error.as_deref().unwrap_or("see the log")
+                )
+            })
+        })
+        .collect()
 }
 
 /// A source whose last cycle extracted at least half of its pages weakly

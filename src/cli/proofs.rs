@@ -271,7 +271,17 @@ pub fn prove(
 ) -> Result<(), Failure> {
     let rev = match (rev, at) {
         (Some(_), Some(_)) => return Err(Failure::usage("give --rev or --at, not both")),
-        (Some(n), None) => Some(n),
+        (Some(n), None) => {
+            // The same mistake as `show --rev` is the same usage error.
+            let record = ledger::read::article(conn, url)?;
+            if record.revision(conn, Some(n))?.is_none() {
+                let last = record.last().unwrap_or(1);
+                return Err(Failure::usage(format!(
+                    "{url} has no revision {n} (it has 1 to {last})"
+                )));
+            }
+            Some(n)
+        }
         (None, Some(t)) => {
             let t = chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
                 Failure::usage(format!(

@@ -5,6 +5,7 @@
 //! the raw HTML, so page chrome cannot flag a change. Published and modified
 //! dates have their own hashes: a change of those alone is metadata-only.
 
+pub mod significance;
 pub mod words;
 
 use std::collections::BTreeMap;
@@ -171,6 +172,11 @@ pub fn is_declared(old: &Fingerprint, new: &Fingerprint) -> bool {
     let newer_date = !new_mod.is_empty() && new_mod != old_mod;
     let notes = |f: &Fingerprint| UPDATE_NOTE.find_iter(field(&f.fields, "body")).count();
     newer_date || notes(new) > notes(old)
+}
+
+/// Whether `new` carries an update or correction note that `old` did not.
+pub fn new_notice(old: &str, new: &str) -> bool {
+    UPDATE_NOTE.find_iter(new).count() > UPDATE_NOTE.find_iter(old).count()
 }
 
 /// The metadata fields that differ between two stored articles, as

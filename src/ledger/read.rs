@@ -286,6 +286,145 @@ pub struct ChangeRow {
     pub seq: i64,
 }
 
+/// A change with its substance, read from the two revisions the chain
+/// records: what a person needs to judge it without opening the diff.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeView {
+    #[serde(flatten)]
+    pub row: ChangeRow,
+    /// `stealth` or `declared`, for an edit of the text or metadata.
+    pub label: Option<&'static str>,
+    /// The new revision carries an update or correction note the old one
+    /// did not.
+    pub correction_notice: bool,
+    pub words_added: u64,
+    pub words_removed: u64,
+    /// Headline, byline and dates before → after.
+    pub metadata: Vec<MetadataChange>,
+    /// A few changed passages with context (`{+added+}`, `[-removed-]`),
+    /// bounded in words.
+    pub excerpt: Vec<String>,
+    pub significance: Option<crate::diff::significance::Significance>,
+    /// The headline after the change (or the article's last one).
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MetadataChange {
+    pub field: &'static str,
+    pub before: String,
+    pub after: String,
+}
+
+/// [`ChangeView`]s of `rows`: each read from its article's revisions in
+/// the chain. Only the rows given are read: a caller pages first.
+pub fn change_views(
+    conn: &Connection,
+    rows: Vec<ChangeRow>,
+) -> Result<Vec<ChangeView>, LedgerError> {
+    let mut records: std::collections::HashMap<String, ArticleRecord> = Default::default();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        if !records.contains_key(&row.url) {
+            records.insert(row.url.clone(), article(conn, &row.url)?);
+        }
+        let record = records.get(&row.url);
+        let load = |n: Option<i64>| -> Result<Option<Article>, LedgerError> {
+            match (record, n) {
+                (Some(r), Some(n)) => Ok(r.revision(conn, Some(n))?.map(|(_, a)| a)),
+                _ => Ok(None),
+            }
+        };
+        let edit = matches!(row.kind.as_str(), "changed" | "metadata" | "reverted");
+        let (before, after) = if edit {
+            (load(row.from_revision)?, load(row.to_revision)?)
+        } else {
+            (None, None)
+        };
+        let title = match &after {
+            Some(a) => a.title.clone(),
+            None => load(row.to_revision.or(row.from_revision))?.and_then(|a| a.title),
+        };
+        let mut view =
+            ChangeView {
+                label: matches!(row.kind.as_str(), "changed" | "metadata")
+                    .then_some(if row.declared { "declared" } else { "stealth" }),
+                row,
+                correction_notice: false,
+                words_added: 0,
+                words_removed: 0,
+                metadata: vec![],
+                excerpt: vec![],
+                significance: None,
+                title,
+            };
+        if let (Some(a), Some(b)) = (&before, &after) {
+            let words = crate::diff::words::diff(
+                &crate::diff::normalize_text(&a.text),
+                &crate::diff::normalize_text(&b.text),
+            );
+            let metadata = crate::diff::metadata_changes(a, b);
+            view.significance = Some(crate::diff::significance::assess(
+                &crate::diff::significance::Change {
+                    diff: &words,
+                    metadata: &metadata,
+                },
+            ));
+            view.correction_notice = crate::diff::new_notice(&a.text, &b.text);
+            view.words_added = words.words_added;
+            view.words_removed = words.words_removed;
+            view.excerpt = crate::diff::words::excerpt(&words, 6)
+                .into_iter()
+                .take(3)
+                .collect();
+            view.metadata = metadata
+                .into_iter()
+                .map(|(field, before, after)| MetadataChange {
+                    field,
+                    before,
+                    after,
+                })
+                .collect();
+        }
+        out.push(view);
+    }
+    Ok(out)
+}
+
+/// One page of changes: `limit` views after skipping `offset`, of the
+/// rows (newest first) whose significance reaches `min` when given. Only
+/// the rows needed are read: without `min`, the page's; with it, rows in
+/// order until the page is full.
+pub fn page_changes(
+    conn: &Connection,
+    rows: Vec<ChangeRow>,
+    min: Option<crate::diff::significance::Level>,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<ChangeView>, LedgerError> {
+    let Some(min) = min else {
+        let page: Vec<ChangeRow> = rows.into_iter().skip(offset).take(limit).collect();
+        return change_views(conn, page);
+    };
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for row in rows {
+        if out.len() >= limit {
+            break;
+        }
+        for view in change_views(conn, vec![row])? {
+            if view.significance.as_ref().is_some_and(|s| s.level >= min) {
+                if skipped < offset {
+                    skipped += 1;
+                } else {
+                    out.push(view);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Flagged changes and removals detected at or after `since`, newest first,
 /// folded from the chain ([`Catalog`]).
 pub fn changes(conn: &Connection, since: Option<&str>) -> Result<Vec<ChangeRow>, LedgerError> {

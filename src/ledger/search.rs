@@ -40,11 +40,43 @@ pub struct Hit {
     pub revisions: Vec<i64>,
 }
 
-/// Lower-cased word tokens (letters and digits), as FTS5's unicode61 does.
+/// The version of the index's text: 2 folds letters ([`fold`]). An index
+/// of another version is made again.
+const INDEX_FORMAT: &str = "2";
+
+/// A word as the index and the search compare it: lower case, accents and
+/// other marks taken off (`Türkiye` → `turkiye`, `Erdoğan` → `erdogan`),
+/// and the letters that have no mark to take off written as readers type
+/// them on a keyboard without them: Turkish and Azerbaijani dotless `ı`
+/// and dotted `İ` as `i`, Azerbaijani `ə` as `e`, `ł` `ø` `đ` `ß` `æ` `œ`
+/// as `l` `o` `d` `ss` `ae` `oe`.
+pub fn fold(word: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::with_capacity(word.len());
+    for c in word.nfd() {
+        if unicode_normalization::char::is_combining_mark(c) {
+            continue;
+        }
+        match c {
+            'ı' | 'İ' => out.push('i'),
+            'ə' | 'Ə' => out.push('e'),
+            'ł' | 'Ł' => out.push('l'),
+            'ø' | 'Ø' => out.push('o'),
+            'đ' | 'Đ' => out.push('d'),
+            'ß' | 'ẞ' => out.push_str("ss"),
+            'æ' | 'Æ' => out.push_str("ae"),
+            'œ' | 'Œ' => out.push_str("oe"),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+/// Folded word tokens (letters and digits; [`fold`]).
 fn words(s: &str) -> Vec<String> {
     s.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+        .map(fold)
         .collect()
 }
 
@@ -107,7 +139,9 @@ fn bring_up_to_date(conn: &Connection, idx: Connection) -> Result<Connection, Le
             .optional()
             .map_err(sqlite)
     };
-    if meta("genesis")?.as_deref() != Some(genesis.as_str()) {
+    if meta("genesis")?.as_deref() != Some(genesis.as_str())
+        || meta("format")?.as_deref() != Some(INDEX_FORMAT)
+    {
         idx.execute_batch("DELETE FROM texts; DELETE FROM meta;")
             .map_err(sqlite)?;
     }
@@ -147,7 +181,8 @@ fn revision_entries(conn: &Connection, head: i64) -> Result<i64, LedgerError> {
     .map_err(sqlite)
 }
 
-/// The text the index holds for a revision: its title, a newline, its text.
+/// The text the index holds for a revision: its title's words, a newline,
+/// its text's words, folded ([`fold`]).
 fn indexed_body(conn: &Connection, blob: &str) -> Result<String, LedgerError> {
     let bytes = blobs::get(conn, blob)?;
     let article: Value = serde_json::from_slice(&bytes).map_err(|e| LedgerError::CorruptBlob {
@@ -155,7 +190,11 @@ fn indexed_body(conn: &Connection, blob: &str) -> Result<String, LedgerError> {
         reason: e.to_string(),
     })?;
     let s = |k: &str| article.get(k).and_then(Value::as_str).unwrap_or_default();
-    Ok(format!("{}\n{}", s("title"), s("text")))
+    Ok(format!(
+        "{}\n{}",
+        words(s("title")).join(" "),
+        words(s("text")).join(" ")
+    ))
 }
 
 /// Indexes the revision entries after `from` up to `head`. A revision whose
@@ -201,8 +240,8 @@ fn index_from(
         .map_err(sqlite)?;
     }
     tx.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('through_seq', ?1), ('genesis', ?2)",
-        params![head.to_string(), genesis],
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('through_seq', ?1), ('genesis', ?2), ('format', ?3)",
+        params![head.to_string(), genesis, INDEX_FORMAT],
     )
     .map_err(sqlite)?;
     tx.commit().map_err(sqlite)
@@ -269,6 +308,10 @@ pub fn check_index(
             "it belongs to another ledger (its genesis hash is not this ledger's)".into(),
         )]);
     }
+    // An index of an older format is never read: `search` makes it again.
+    if meta("format").as_deref() != Some(INDEX_FORMAT) {
+        return Ok(vec![]);
+    }
     if through > head {
         return Ok(vec![mismatch(
             "meta".into(),
@@ -277,7 +320,7 @@ pub fn check_index(
     }
     let others: i64 = idx
         .query_row(
-            "SELECT COUNT(*) FROM meta WHERE key NOT IN ('through_seq', 'genesis')",
+            "SELECT COUNT(*) FROM meta WHERE key NOT IN ('through_seq', 'genesis', 'format')",
             [],
             |r| r.get(0),
         )
@@ -426,5 +469,34 @@ mod tests {
         assert!(!contains_phrase(&t, &words("not will")));
         assert!(!contains_phrase(&t, &words("resig")));
         assert!(!contains_phrase(&t, &words("")));
+    }
+
+    #[test]
+    fn words_fold_marks_and_turkish_and_azerbaijani_letters() {
+        // Names as the seeds and the region's outlets write them, and as a
+        // reader types them.
+        for (written, typed) in [
+            ("Türkiye", "turkiye"),
+            ("Erdoğan", "erdogan"),
+            ("İstanbul", "istanbul"),
+            ("ISTANBUL", "istanbul"),
+            ("Diyarbakır", "diyarbakir"),
+            ("Kılıçdaroğlu", "kilicdaroglu"),
+            ("Şırnak", "sirnak"),
+            ("Əliyev", "eliyev"),
+            ("Bakı", "baki"),
+            ("Gənclik", "genclik"),
+            ("Łódź", "lodz"),
+            ("Straße", "strasse"),
+            ("Ministerpräsident", "ministerprasident"),
+        ] {
+            assert_eq!(words(written), vec![typed.to_string()], "{written}");
+            assert!(contains_phrase(&words(written), &words(typed)), "{written}");
+            assert!(contains_phrase(&words(typed), &words(written)), "{written}");
+        }
+        // A decomposed "ü" (u and a combining diaeresis) is the same word.
+        assert_eq!(words("Tu\u{308}rkiye"), words("Türkiye"));
+        // Folding never joins or splits words.
+        assert_eq!(words("Recep Tayyip Erdoğan, Ankara").len(), 4);
     }
 }

@@ -65,6 +65,15 @@ pub struct CycleSummary {
 }
 
 impl CycleSummary {
+    fn count(&self, key: &str) -> u64 {
+        self.counts.get(key).copied().unwrap_or(0)
+    }
+
+    /// Articles flagged `kind` this cycle.
+    pub fn flagged(&self, kind: ChangeKind) -> u64 {
+        self.flags.iter().filter(|f| f.kind == kind).count() as u64
+    }
+
     pub fn counts_json(&self) -> Value {
         let mut m = serde_json::Map::new();
         for o in Outcome::ALL {
@@ -73,6 +82,9 @@ impl CycleSummary {
                 json!(self.counts.get(o.as_str()).copied().unwrap_or(0)),
             );
         }
+        m.insert("discovery".into(), json!(self.count("discovery")));
+        m.insert("reverted".into(), json!(self.flagged(ChangeKind::Reverted)));
+        m.insert("restored".into(), json!(self.flagged(ChangeKind::Restored)));
         m.insert("unrecorded".into(), json!(self.unrecorded));
         m.insert("weak".into(), json!(self.weak));
         m.insert(
@@ -372,6 +384,22 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
     summary
 }
 
+/// [`note`] for a discovery document (a feed, sitemap or listing): one
+/// that `answered` was read for its links, not extracted, so it counts as
+/// `discovery` rather than as a `skipped` (refused) request.
+pub(super) fn note_document(
+    summary: &mut CycleSummary,
+    source: &str,
+    applied: Applied,
+    answered: bool,
+) {
+    if answered && applied.outcome == Outcome::Skipped {
+        *summary.counts.entry("discovery").or_default() += 1;
+        return;
+    }
+    note(summary, source, applied)
+}
+
 pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
     *summary.counts.entry(applied.outcome.as_str()).or_default() += 1;
     let url = applied
@@ -415,6 +443,9 @@ pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
                     .as_deref(),
                 title_from = flag.title_from.as_deref().map(crate::cli::output::safe).as_deref(),
                 title_to = flag.title_to.as_deref().map(crate::cli::output::safe).as_deref(),
+                significance = flag.significance.as_ref().map(|s| s.level.as_str()),
+                why = flag.significance.as_ref().map(|s| crate::cli::output::safe(&s.reasons.join("; ")).to_string()).as_deref(),
+                metadata = (!flag.metadata.is_empty()).then(|| metadata_line(&flag.metadata)).as_deref(),
                 "article changed"
             ),
             ChangeKind::New => {
@@ -427,7 +458,12 @@ pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
                 warn!(source, url = %flag.url, to_revision = flag.to_revision, seq = flag.seq, "article reverted to an earlier text")
             }
             ChangeKind::Metadata => {
-                info!(source, url = %flag.url, fields = %fields, seq = flag.seq, "article metadata changed")
+                info!(
+                    source, url = %flag.url, fields = %fields, seq = flag.seq,
+                    significance = flag.significance.as_ref().map(|s| s.level.as_str()),
+                    metadata = (!flag.metadata.is_empty()).then(|| metadata_line(&flag.metadata)).as_deref(),
+                    "article metadata changed"
+                )
             }
             ChangeKind::Rebaseline => {
                 info!(source, url = %flag.url, seq = flag.seq, "article re-baselined for a new extractor")
@@ -438,6 +474,21 @@ pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
         }
         summary.flags.push(flag.clone());
     }
+}
+
+/// Metadata changes for a log field: `byline: "A" → "B"; modified: … → …`.
+fn metadata_line(changes: &[(&'static str, String, String)]) -> String {
+    changes
+        .iter()
+        .map(|(field, before, after)| {
+            format!(
+                "{field}: “{}” → “{}”",
+                crate::cli::output::safe(before),
+                crate::cli::output::safe(after)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Completes when the service is asked to stop (or the sender is gone).
@@ -624,6 +675,8 @@ pub fn log_summary(s: &CycleSummary, next_run: Option<DateTime<Utc>>) {
         fetched = s.counts.values().sum::<u64>(),
         new = c("new"), changed = c("changed"), unchanged = c("unchanged"),
         not_modified = c("not_modified"), failed = c("failed"), gone = c("gone"), skipped = c("skipped"),
+        discovery = c("discovery"), reverted = s.flagged(ChangeKind::Reverted),
+        restored = s.flagged(ChangeKind::Restored),
         duration_ms = s.duration.as_millis() as u64,
         interrupted = s.interrupted,
         next_run = next_run.map(|t| t.to_rfc3339()).unwrap_or_default(),

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 use tracing::{debug, info, warn};
 
-use super::cycle::{Context, CycleSummary, note};
+use super::cycle::{Context, CycleSummary, note_document};
 use crate::config::Source;
 use crate::discover;
 use crate::extract;
@@ -209,6 +209,9 @@ pub(super) async fn run_discovery(
                 }
             }
         }
+        // A document that answered was read for its links; a refused one
+        // (robots.txt, the link guard) stays `skipped`.
+        let answered = result.response.is_ok();
         let report = FetchReport {
             source: source.name.clone(),
             keep_raw: source.keep_raw,
@@ -222,7 +225,7 @@ pub(super) async fn run_discovery(
             continue;
         };
         match ctx.writer.record(report).await {
-            Ok(applied) => note(summary, &source.name, applied),
+            Ok(applied) => note_document(summary, &source.name, applied, answered),
             Err(e) => tracing::error!(source = %source.name, error = %e, "ledger unwritable"),
         }
     }

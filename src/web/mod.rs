@@ -468,7 +468,16 @@ fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, base: &str
     };
     let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let result = match path {
-        "/" => changes_page(&conn, get("source"), get("kind"), get("since")),
+        "/" => changes_page(
+            &conn,
+            ChangesFilter {
+                source: get("source"),
+                kind: get("kind"),
+                since: get("since"),
+                significance: get("significance"),
+                page: get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+            },
+        ),
         "/articles" => ledger::read::articles(&conn, get("source"), get("status"))
             .map(|rows| html(StatusCode::OK, pages::articles(&rows, get("status")))),
         "/article" => article_page(&conn, get("url"), get("from"), get("to"), get("view")),
@@ -508,14 +517,22 @@ fn not_found(what: &str) -> Result<Reply, LedgerError> {
     ))
 }
 
-fn changes_page(
-    conn: &rusqlite::Connection,
-    source: Option<&str>,
-    kind: Option<&str>,
-    since: Option<&str>,
-) -> Result<Reply, LedgerError> {
+/// What the changes feed is asked for.
+pub struct ChangesFilter<'a> {
+    pub source: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub since: Option<&'a str>,
+    pub significance: Option<&'a str>,
+    /// 1-based, [`CHANGES_PER_PAGE`] rows each.
+    pub page: usize,
+}
+
+/// Rows of one page of the changes feed.
+pub const CHANGES_PER_PAGE: usize = 50;
+
+fn changes_page(conn: &rusqlite::Connection, f: ChangesFilter<'_>) -> Result<Reply, LedgerError> {
     let catalog = ledger::read::catalog(conn)?;
-    let rows = catalog.changes(since);
+    let rows = catalog.changes(f.since);
     let articles = catalog.articles(None, None);
     let by_url: HashMap<&str, &ledger::read::ArticleListRow> =
         articles.iter().map(|a| (a.url.as_str(), a)).collect();
@@ -524,18 +541,41 @@ fn changes_page(
     sources.dedup();
     let rows: Vec<_> = rows
         .into_iter()
-        .filter(|c| kind.is_none_or(|k| c.kind == k))
-        .map(|c| {
-            let a = by_url.get(c.url.as_str());
-            let (title, src) = (a.and_then(|a| a.title.clone()), a.map(|a| a.source.clone()));
-            (c, title, src)
+        .filter(|c| f.kind.is_none_or(|k| c.kind == k))
+        .filter(|c| {
+            f.source
+                .is_none_or(|w| by_url.get(c.url.as_str()).is_some_and(|a| a.source == w))
         })
-        .filter(|(_, _, s)| source.is_none_or(|w| s.as_deref() == Some(w)))
-        .take(500)
+        .collect();
+    let total = rows.len();
+    let min = f
+        .significance
+        .and_then(crate::diff::significance::Level::parse);
+    let page = f.page.max(1);
+    let offset = (page - 1).saturating_mul(CHANGES_PER_PAGE);
+    // One row more than the page: whether a next page exists.
+    let mut views = ledger::read::page_changes(conn, rows, min, offset, CHANGES_PER_PAGE + 1)?;
+    let more = views.len() > CHANGES_PER_PAGE;
+    views.truncate(CHANGES_PER_PAGE);
+    let views: Vec<_> = views
+        .into_iter()
+        .map(|v| {
+            let src = by_url.get(v.row.url.as_str()).map(|a| a.source.clone());
+            (v, src)
+        })
         .collect();
     Ok(html(
         StatusCode::OK,
-        pages::changes(&rows, source, kind, since, &sources),
+        pages::changes(
+            &views,
+            &f,
+            &sources,
+            pages::Paging {
+                page,
+                more,
+                total: min.is_none().then_some(total),
+            },
+        ),
     ))
 }
 
@@ -794,26 +834,47 @@ pub fn report_html(conn: &rusqlite::Connection, url: &str) -> Result<String, Led
             )
             .map_err(sqlite)?;
         if h.kind != "new" {
-            let diff = match (previous, h.kind.as_str()) {
+            let pair = match (previous, h.kind.as_str()) {
                 (Some(p), "changed" | "reverted" | "restored" | "metadata") if p != h.revision => {
                     match (
                         record.revision(conn, Some(p))?,
                         record.revision(conn, Some(h.revision))?,
                     ) {
-                        (Some((_, a)), Some((_, b))) => {
-                            Some(crate::diff::words::diff_ordered(&a.text, &b.text, true))
-                        }
+                        (Some((_, a)), Some((_, b))) => Some((a, b)),
                         _ => None,
                     }
                 }
                 _ => None,
             };
-            changes.push(pages::ReportChange {
+            let mut change = pages::ReportChange {
                 span: h.clone(),
                 from: previous.filter(|_| h.kind != "gone"),
-                diff,
+                diff: None,
                 entry_hash,
-            });
+                metadata: vec![],
+                label: None,
+                significance: None,
+            };
+            if let Some((a, b)) = pair {
+                let d = crate::diff::words::diff_ordered(&a.text, &b.text, true);
+                let metadata = crate::diff::metadata_changes(&a, &b);
+                change.significance = Some(crate::diff::significance::assess(
+                    &crate::diff::significance::Change {
+                        diff: &d,
+                        metadata: &metadata,
+                    },
+                ));
+                if matches!(h.kind.as_str(), "changed" | "metadata") {
+                    let declared = crate::diff::is_declared(
+                        &crate::diff::fingerprint(&a),
+                        &crate::diff::fingerprint(&b),
+                    );
+                    change.label = Some(if declared { "declared" } else { "stealth" });
+                }
+                change.metadata = metadata;
+                change.diff = Some(d);
+            }
+            changes.push(change);
         }
         if h.kind != "gone" {
             previous = Some(h.revision);

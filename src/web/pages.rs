@@ -6,7 +6,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::diff::words::{Segment, WordDiff};
 use crate::extract::Article;
-use crate::ledger::read::{ArticleListRow, ChangeRow, HistoryRow, Status};
+use crate::ledger::read::{ArticleListRow, ChangeView, HistoryRow, Status};
 use crate::ledger::search::Hit;
 
 const STYLE: &str = "
@@ -22,7 +22,7 @@ th{background:#eef}
 code,.hash{font-family:ui-monospace,monospace;font-size:.85em;word-break:break-all}
 .text{white-space:pre-wrap;background:#fff;border:1px solid #ddd;padding:1em}
 ins{background:#c8f7c5;text-decoration:none}del{background:#f9c0c0}
-.side{display:flex;gap:1em;flex-wrap:wrap}.side>div{flex:1 1 20em;min-width:0}
+.side{display:flex;gap:1em;flex-wrap:wrap}.side>div{flex:1 1 20em;min-width:0}details.unchanged{display:inline;color:#666}details.unchanged summary{display:inline;cursor:pointer;color:#36c;white-space:normal}details.unchanged[open]{display:inline}
 .kind-changed,.kind-gone{font-weight:700;color:#b00020}.kind-restored{font-weight:700;color:#1d6b1d}
 form{margin:.5em 0}input,select,button{font-size:1em}
 iframe{width:100%;height:30em;border:1px solid #999;background:#fff}
@@ -65,13 +65,34 @@ pub fn article_link(url: &str) -> String {
     format!("/article?url={}", enc(url))
 }
 
-/// The changes feed.
+/// Where a page of a list is, for its links.
+pub struct Paging {
+    /// 1-based.
+    pub page: usize,
+    pub more: bool,
+    /// Rows in the whole list, when known without reading them all.
+    pub total: Option<usize>,
+}
+
+/// The link that shows one change: the diff between its two revisions, a
+/// new article's first revision, a removed article's page.
+pub fn change_link(v: &ChangeView) -> String {
+    let url = enc(&v.row.url);
+    match (v.row.from_revision, v.row.to_revision) {
+        (Some(a), Some(b)) => format!("/article?url={url}&from={a}&to={b}"),
+        (None, Some(b)) => format!("/revision?url={url}&rev={b}"),
+        _ => format!("/article?url={url}"),
+    }
+}
+
+/// The changes feed: per change its kind, label, significance, words,
+/// headline and other metadata before → after, and an excerpt; each row
+/// links to that change.
 pub fn changes(
-    rows: &[(ChangeRow, Option<String>, Option<String>)],
-    source: Option<&str>,
-    kind: Option<&str>,
-    since: Option<&str>,
+    rows: &[(ChangeView, Option<String>)],
+    f: &crate::web::ChangesFilter<'_>,
     sources: &[String],
+    paging: Paging,
 ) -> Markup {
     let kinds = [
         "changed",
@@ -82,6 +103,23 @@ pub fn changes(
         "new",
         "rebaseline",
     ];
+    let (source, kind, since) = (f.source, f.kind, f.since);
+    let page_link = |page: usize| {
+        let mut q = vec![format!("page={page}")];
+        for (k, v) in [
+            ("source", source),
+            ("kind", kind),
+            ("since", since),
+            ("significance", f.significance),
+        ] {
+            if let Some(v) = v {
+                q.push(format!("{k}={}", enc(v)));
+            }
+        }
+        format!("/?{}", q.join("&"))
+    };
+    let first = (paging.page - 1) * crate::web::CHANGES_PER_PAGE + 1;
+    let last = first + rows.len().saturating_sub(1);
     layout(
         "Changes",
         html! {
@@ -95,24 +133,90 @@ pub fn changes(
                     option value="" { "all" }
                     @for k in kinds { option value=(k) selected[kind == Some(k)] { (k) } }
                 } } " "
+                label { "At least " select name="significance" {
+                    option value="" { "any" }
+                    @for l in ["trivial", "minor", "substantive"] { option value=(l) selected[f.significance == Some(l)] { (l) } }
+                } } " "
                 label { "Since " input type="date" name="since" value=(since.unwrap_or("")); } " "
                 button type="submit" { "Filter" }
             }
             @if rows.is_empty() { p.muted { "No change matches." } }
-            div.scroll { table {
-                tr { th { "detected" } th { "kind" } th { "article" } th { "revisions" } th { "source" } }
-                @for (c, title, src) in rows {
+            @else {
+                p.muted {
+                    (first) "–" (last)
+                    @if let Some(t) = paging.total { " of " (t) }
+                }
+            }
+            div.scroll { table.changes {
+                tr { th { "detected" } th { "change" } th { "article" } th { "what changed" } th { "source" } }
+                @for (v, src) in rows {
+                    @let c = &v.row;
                     tr {
-                        td { (c.detected_at) }
-                        td class=(format!("kind-{}", c.kind)) { (c.kind) }
-                        td { a href=(article_link(&c.url)) { (title.as_deref().unwrap_or(&c.url)) } br; span.muted.hash { (c.url) } }
-                        td { (c.from_revision.map_or("–".into(), |r| r.to_string())) " → " (c.to_revision.map_or("removed".into(), |r| r.to_string())) }
+                        td { a href=(change_link(v)) { (c.detected_at) } }
+                        td {
+                            span class=(format!("kind-{}", c.kind)) { (c.kind) }
+                            @if let Some(l) = v.label { br; span class=(format!("label-{l}")) { (l) } }
+                            @if v.correction_notice { br; span.muted { "correction notice" } }
+                            @if let Some(s) = &v.significance {
+                                br; span class=(format!("sig-{}", s.level.as_str())) title=(s.reasons.join("; ")) { (s.level.as_str()) }
+                            }
+                        }
+                        td {
+                            a href=(change_link(v)) { (v.title.as_deref().unwrap_or(&c.url)) }
+                            br; span.muted.hash { (c.url) }
+                            br; span.muted { "revision " (c.from_revision.map_or("–".into(), |r| r.to_string())) " → " (c.to_revision.map_or("removed".into(), |r| r.to_string())) }
+                        }
+                        td {
+                            @for m in &v.metadata {
+                                div.meta { b { (m.field) } ": " del { (m.before) } " → " ins { (m.after) } }
+                            }
+                            @if v.words_added + v.words_removed > 0 {
+                                div { "+" (v.words_added) " −" (v.words_removed) " words" }
+                            }
+                            @if let Some(e) = v.excerpt.first() {
+                                div.excerpt { (excerpt_markup(e)) }
+                            }
+                        }
                         td { (src.as_deref().unwrap_or("")) }
                     }
                 }
             } }
+            nav.pages {
+                @if paging.page > 1 { a href=(page_link(paging.page - 1)) { "← newer" } " " }
+                @if paging.more { a href=(page_link(paging.page + 1)) { "older →" } }
+            }
         },
     )
+}
+
+/// An excerpt line (`{+added+}`, `[-removed-]`) as `ins` and `del`.
+fn excerpt_markup(e: &str) -> Markup {
+    let mut parts: Vec<(u8, String)> = Vec::new();
+    let mut rest = e;
+    while !rest.is_empty() {
+        let next = [("{+", "+}", 1u8), ("[-", "-]", 2u8)]
+            .into_iter()
+            .filter_map(|(open, close, k)| rest.find(open).map(|i| (i, open, close, k)))
+            .min_by_key(|t| t.0);
+        match next {
+            Some((i, open, close, k)) => {
+                parts.push((0, rest[..i].to_string()));
+                let after = &rest[i + open.len()..];
+                let end = after.find(close).unwrap_or(after.len());
+                parts.push((k, after[..end].to_string()));
+                rest = after.get(end + close.len()..).unwrap_or("");
+            }
+            None => {
+                parts.push((0, rest.to_string()));
+                rest = "";
+            }
+        }
+    }
+    html! {
+        @for (k, t) in &parts {
+            @match k { 1 => ins { (t) }, 2 => del { (t) }, _ => (t) }
+        }
+    }
 }
 
 pub fn articles(rows: &[ArticleListRow], status: Option<&str>) -> Markup {
@@ -144,11 +248,57 @@ pub fn articles(rows: &[ArticleListRow], status: Option<&str>) -> Markup {
 
 /// A word diff as HTML: changed runs in `<ins>`/`<del>`, whitespace at their
 /// ends outside, so that a highlight holds exactly the changed words.
+/// Words of unchanged text shown around each change; the rest of an
+/// unchanged passage is folded into a `<details>` that opens it.
+const DIFF_CONTEXT_WORDS: usize = 30;
+
+/// `s` cut after its first `head` words and before its last `tail` words,
+/// when more than a few words lie between: (head, middle, tail).
+fn fold_words(s: &str, head: usize, tail: usize) -> Option<(&str, &str, &str)> {
+    let starts: Vec<usize> = s
+        .char_indices()
+        .filter(|(i, c)| {
+            !c.is_whitespace()
+                && (*i == 0
+                    || s.get(..*i)
+                        .and_then(|b| b.chars().next_back())
+                        .is_some_and(char::is_whitespace))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if starts.len() < head + tail + 12 {
+        return None;
+    }
+    let cut_head = if head == 0 { 0 } else { *starts.get(head)? };
+    let cut_tail = if tail == 0 {
+        s.len()
+    } else {
+        *starts.get(starts.len() - tail)?
+    };
+    Some((
+        s.get(..cut_head)?,
+        s.get(cut_head..cut_tail)?,
+        s.get(cut_tail..)?,
+    ))
+}
+
 pub fn diff_inline(d: &WordDiff, show_added: bool, show_removed: bool) -> Markup {
+    let last = d.segments.len().saturating_sub(1);
     html! {
-        @for seg in &d.segments {
+        @for (i, seg) in d.segments.iter().enumerate() {
             @match seg {
-                Segment::Same(s) => { (s) }
+                Segment::Same(s) => {
+                    @let head = if i == 0 { 0 } else { DIFF_CONTEXT_WORDS };
+                    @let tail = if i == last { 0 } else { DIFF_CONTEXT_WORDS };
+                    @if let Some((h, middle, t)) = fold_words(s, head, tail) {
+                        (h)
+                        details.unchanged {
+                            summary { "… " (middle.split_whitespace().count()) " unchanged words" }
+                            (middle)
+                        }
+                        (t)
+                    } @else { (s) }
+                }
                 Segment::Added(s) if show_added => { (lead(s)) ins { (s.trim()) } (trail(s)) }
                 Segment::Removed(s) if show_removed => { (lead(s)) del { (s.trim()) } (trail(s)) }
                 _ => {}
@@ -185,22 +335,6 @@ pub fn article(p: &ArticlePage<'_>) -> Markup {
         html! {
             h1 { (p.title.unwrap_or(p.url)) }
             p.hash { a href=(p.url) rel="noreferrer noopener" { (p.url) } }
-            h2 { "Timeline" }
-            div.scroll { table {
-                tr { th { "from" } th { "to" } th { "shown" } th { "observations" } th { "failed" } th { "entry" } }
-                @for h in p.history {
-                    tr {
-                        td { (h.first_seen) } td { (h.last_seen) }
-                        td class=(format!("kind-{}", h.kind)) {
-                            @if h.kind == "gone" { "gone (404/410)" } @else {
-                                a href=(format!("/revision?url={}&rev={}", enc(p.url), h.revision)) { "revision " (h.revision) }
-                                " (" (h.kind) @if h.restored { ", restored" } ")"
-                            }
-                        }
-                        td { (h.observations) } td { (h.failed) } td { (h.seq) }
-                    }
-                }
-            } }
             h2 { "Compare revisions" }
             form method="get" action="/article" {
                 input type="hidden" name="url" value=(p.url);
@@ -226,6 +360,22 @@ pub fn article(p: &ArticlePage<'_>) -> Markup {
             } @else {
                 p.muted { "One revision so far." }
             }
+            h2 { "Timeline" }
+            div.scroll { table {
+                tr { th { "from" } th { "to" } th { "shown" } th { "observations" } th { "failed" } th { "entry" } }
+                @for h in p.history {
+                    tr {
+                        td { (h.first_seen) } td { (h.last_seen) }
+                        td class=(format!("kind-{}", h.kind)) {
+                            @if h.kind == "gone" { "gone (404/410)" } @else {
+                                a href=(format!("/revision?url={}&rev={}", enc(p.url), h.revision)) { "revision " (h.revision) }
+                                " (" (h.kind) @if h.restored { ", restored" } ")"
+                            }
+                        }
+                        td { (h.observations) } td { (h.failed) } td { (h.seq) }
+                    }
+                }
+            } }
         },
     )
 }
@@ -348,6 +498,11 @@ pub struct ReportChange {
     pub from: Option<i64>,
     pub diff: Option<WordDiff>,
     pub entry_hash: String,
+    /// Headline, byline and dates before → after.
+    pub metadata: Vec<FieldChange>,
+    /// `stealth` or `declared`, for an edit.
+    pub label: Option<&'static str>,
+    pub significance: Option<crate::diff::significance::Significance>,
 }
 
 pub struct Report<'a> {
@@ -390,6 +545,9 @@ pub fn report(r: &Report<'_>) -> Markup {
                         @if let Some(f) = c.from { ": revision " (f) " → " (c.span.revision) }
                     }
                     p { "Entry " (c.span.seq) ", entry hash " span.hash { (c.entry_hash) } @if !c.span.content_hash.is_empty() { ", content hash " span.hash { (c.span.content_hash) } } }
+                    @if let Some(l) = c.label { p { "A " strong { (l) } " edit" @if l == "stealth" { ": the page did not say it was changed (no newer date, no correction note)." } @else { ": the page says it was changed (a newer date or a correction note)." } } }
+                    @if let Some(s) = &c.significance { p { "Significance: " strong { (s.level.as_str()) } @if !s.reasons.is_empty() { " (" (s.reasons.join("; ")) ")" } } }
+                    @for (k, a, b) in &c.metadata { p { (k) ": " del { (a) } " → " ins { (b) } } }
                     @if let Some(d) = &c.diff {
                         p { strong { "+" (d.words_added) " −" (d.words_removed) " words" } }
                         div.text { (diff_inline(d, true, true)) }

@@ -67,9 +67,48 @@ try:
     check(found == [], "console errors on the feed: %r" % found)
     shoot("changes")
 
+    # Each row carries its substance: the headline change shows old -> new,
+    # the comma-only edit is trivial, the changed number substantive.
+    def row_of(link_part):
+        for r in driver.find_elements(By.CSS_SELECTOR, "table.changes tr"):
+            links = [a.get_attribute("href") or "" for a in r.find_elements(By.TAG_NAME, "a")]
+            if any(link_part in l for l in links):
+                return r
+        return None
+    headline = row_of("from=4&to=5")
+    check(headline is not None, "the feed has the headline change")
+    if headline is not None:
+        dels = [e.text for e in headline.find_elements(By.TAG_NAME, "del")]
+        inss = [e.text for e in headline.find_elements(By.TAG_NAME, "ins")]
+        check(spec["title"] in dels and spec["new_title"] in inss,
+              "headline row shows old -> new: %r -> %r" % (dels, inss))
+    comma, number = row_of("from=2&to=3"), row_of("from=3&to=4")
+    check(comma is not None and "trivial" in comma.text, "the comma-only edit is trivial: %r" % (comma.text if comma else None))
+    check(number is not None and "substantive" in number.text, "the changed number is substantive: %r" % (number.text if number else None))
+    # The row's link opens exactly that change (not the article's latest).
+    first = row_of("from=1&to=2")
+    check(first is not None, "the feed has the first edit")
+    if first is not None:
+        first.find_element(By.CSS_SELECTOR, "td a").click()
+        ins = [e.text for e in driver.find_elements(By.TAG_NAME, "ins")]
+        dels = [e.text for e in driver.find_elements(By.TAG_NAME, "del")]
+        check(ins == spec["added"] and dels == spec["removed"],
+              "the row opened its own change: +%r -%r" % (ins, dels))
+        check("from=1" in driver.current_url and "to=2" in driver.current_url, driver.current_url)
+    # A one-word edit, collapsed, fits two phone screens.
+    driver.set_window_size(390, 844)
+    driver.get("%s/article?url=%s&from=3&to=4" % (base, q(article, safe="")))
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    inner = driver.execute_script("return window.innerHeight")
+    check(height <= 2 * inner, "the one-word diff is %dpx high on a %dpx phone screen" % (height, inner))
+    driver.save_screenshot(os.path.join(shots, "one-word-edit-phone.png"))
+    driver.set_window_size(1280, 900)
+    found = errors()
+    check(found == [], "console errors on the change pages: %r" % found)
+
     # The article page highlights exactly the added and removed words.
     for view in ("inline", "side"):
-        driver.get("%s/article?url=%s&view=%s" % (base, q(article, safe=""), view))
+        driver.get("%s/article?url=%s&view=%s&from=1&to=2" % (base, q(article, safe=""), view))
         ins = [e.text for e in driver.find_elements(By.TAG_NAME, "ins")]
         dels = [e.text for e in driver.find_elements(By.TAG_NAME, "del")]
         check(ins == spec["added"], "%s: inserted %r, expected %r" % (view, ins, spec["added"]))

@@ -112,6 +112,8 @@ fn flag(kind: ChangeKind, url: &str, seq: i64) -> Flag {
         excerpt: vec![],
         title_from: None,
         title_to: None,
+        metadata: vec![],
+        significance: None,
     }
 }
 
@@ -522,6 +524,19 @@ pub(super) fn apply_in(
                     .into_iter()
                     .take(5)
                     .collect();
+                f.metadata = ["title", "byline", "published", "modified"]
+                    .into_iter()
+                    .filter_map(|k| {
+                        let before = old.as_ref().and_then(|o| o.fields.get(k)).cloned();
+                        let after = fp.fields.get(k).cloned();
+                        (before != after)
+                            .then(|| (k, before.unwrap_or_default(), after.unwrap_or_default()))
+                    })
+                    .collect();
+                f.significance = Some(diff::significance::assess(&diff::significance::Change {
+                    diff: &words,
+                    metadata: &f.metadata,
+                }));
                 applied.flags.push(f);
             }
         }
@@ -697,6 +712,9 @@ pub(super) fn enqueue(
         "diff": flag.excerpt,
         "title_from": flag.title_from,
         "title_to": flag.title_to,
+        "metadata": flag.metadata.iter().map(|(field, before, after)| json!({"field": field, "before": before, "after": after})).collect::<Vec<_>>(),
+        "significance": flag.significance.as_ref().map(|s| s.level.as_str()),
+        "significance_reasons": flag.significance.as_ref().map(|s| &s.reasons),
         "seq": flag.seq,
         "entry_hash": hex::encode(entry_hash),
         "detected_at": timestamp(now),

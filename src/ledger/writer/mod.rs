@@ -128,6 +128,10 @@ pub struct Flag {
     /// article's title).
     pub title_from: Option<String>,
     pub title_to: Option<String>,
+    /// Headline, byline and dates that changed, as (field, before, after).
+    pub metadata: Vec<(&'static str, String, String)>,
+    /// How much an edit matters ([`crate::diff::significance`]).
+    pub significance: Option<crate::diff::significance::Significance>,
 }
 
 /// What the writer did with one fetch report.
@@ -455,7 +459,8 @@ impl Writer {
         Ok(())
     }
 
-    /// Notes that a source's cycle finished, with its counts and next run.
+    /// Notes that a source's cycle finished, with its counts and next run
+    /// (and `failing_cycles`, [`with_failing_streak`]).
     pub fn cycle_finished(
         &mut self,
         name: &str,
@@ -465,6 +470,7 @@ impl Writer {
         last_error: Option<&str>,
     ) -> Result<()> {
         let path = self.path.clone();
+        let counts = with_failing_streak(&self.conn, name, counts);
         self.conn
             .execute(
                 "INSERT INTO source_state (name, last_cycle_at, next_run_at, counts_json, last_error)
@@ -637,4 +643,39 @@ fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
             Some(other.to_string()),
         ),
     }
+}
+
+/// The cycle's counts with `failing_cycles`: how many cycles in a row,
+/// this one included, failed every fetch they made (0 when this one did
+/// not, or made none). `health` reports a source whose streak reaches its
+/// threshold.
+fn with_failing_streak(conn: &rusqlite::Connection, name: &str, counts: &Value) -> Value {
+    let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let fetches: u64 = Outcome::ALL
+        .iter()
+        .map(|o| n(counts, o.as_str()))
+        .sum::<u64>()
+        + n(counts, "discovery");
+    let failed = n(counts, "failed");
+    let streak = if fetches > 0 && failed == fetches {
+        let before: Option<String> = conn
+            .query_row(
+                "SELECT counts_json FROM source_state WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .ok()
+            .flatten();
+        let before = before
+            .and_then(|c| serde_json::from_str::<Value>(&c).ok())
+            .map_or(0, |v| n(&v, "failing_cycles"));
+        before + 1
+    } else {
+        0
+    };
+    let mut counts = counts.clone();
+    if let Some(m) = counts.as_object_mut() {
+        m.insert("failing_cycles".into(), streak.into());
+    }
+    counts
 }
