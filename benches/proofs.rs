@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use chrono::Utc;
 use newsledger::ledger::{self, Kind, merkle};
-use newsledger::proof::{log, note::Signer};
+use newsledger::note::Signer;
+use newsledger::proof::log;
 use serde_json::json;
 
 fn pct(v: &mut [f64], p: f64) -> f64 {

@@ -160,7 +160,7 @@ pub struct Config {
 #[derive(Clone)]
 pub struct Proofs {
     pub key_path: PathBuf,
-    pub signer: std::sync::Arc<crate::proof::note::Signer>,
+    pub signer: std::sync::Arc<crate::note::Signer>,
     /// The checkpoint origin line (default: the key's name).
     pub origin: String,
     /// The origin this one takes over from (a deliberate move of the log).
@@ -189,7 +189,7 @@ impl std::fmt::Debug for Proofs {
 pub struct Witness {
     pub url: Url,
     /// Its cosigner key; cosignatures are checked when it is given.
-    pub key: Option<crate::proof::note::NoteVerifier>,
+    pub key: Option<crate::note::NoteVerifier>,
 }
 
 /// An address range in CIDR form: `10.20.0.0/16`, `::1/128`, or one
@@ -898,7 +898,7 @@ impl Validator<'_> {
             return Ok(None);
         };
         let key_path = relative(cp.key.get_ref());
-        let signer = crate::proof::note::Signer::load(&key_path).map_err(|e| {
+        let signer = crate::note::Signer::load(&key_path).map_err(|e| {
             self.error(
                 &cp.key,
                 "checkpoint.key",
@@ -927,7 +927,7 @@ impl Validator<'_> {
                         .as_ref()
                         .map(|k| {
                             k.get_ref()
-                                .parse::<crate::proof::note::NoteVerifier>()
+                                .parse::<crate::note::NoteVerifier>()
                                 .map_err(|e| self.error(k, "witness.key", e.to_string()))
                         })
                         .transpose()?,

@@ -3,6 +3,7 @@
 //!
 //! The modules follow the pipeline, in order:
 //!
+//! - [`canonical`]: the encodings the stages share (canonical JSON, hex SHA-256).
 //! - [`config`]: the TOML configuration, parsed and validated into types.
 //! - [`schedule`]: when each source fires (cron, time zones, DST).
 //! - [`fetch`]: one bounded HTTP exchange per URL, conditional when possible.
@@ -13,6 +14,8 @@
 //!   the derived tables as a fold of the chain, its readers, and `verify`.
 //! - [`service`]: the daemon: scheduler loop, cycles, shutdown.
 //! - [`export`]: the ledger as JSON lines or WARC 1.1, for archives.
+//! - [`present`]: what the command line, the web view and the logs show
+//!   alike (escaping, counts, health problems).
 //! - [`cli`]: the command line on top of all of the above.
 //! - [`demo`]: an embedded local news site that changes between cycles.
 //!
@@ -26,6 +29,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod canonical;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -36,7 +40,11 @@ pub mod extract;
 pub mod fetch;
 pub mod identity;
 pub mod ledger;
+pub mod limits;
+pub mod note;
+pub mod present;
 pub mod proof;
 pub mod schedule;
 pub mod service;
 pub mod web;
+pub mod x509;

@@ -46,6 +46,12 @@ async fn articles_search_and_show_at_answer_from_the_record() {
     let hits = s.json(&["search", &phrase, "--json"]).await;
     assert_eq!(hits[0]["present"], false);
     assert_eq!(hits[0]["removed_in"], 1);
+    assert_eq!(hits[0]["removed_by"], "reverted");
+    let text = stdout(&s.cli(&["search", &phrase]).await);
+    assert!(
+        text.contains("removed when the page went back to revision 1"),
+        "{text}"
+    );
     assert!(hits[0]["removed_at"].as_str().unwrap() > hits[0]["last_seen"].as_str().unwrap());
     // Words that are not a phrase in order, or not there at all: nothing.
     assert!(
@@ -74,6 +80,23 @@ async fn articles_search_and_show_at_answer_from_the_record() {
             .collect();
         assert_eq!(urls, vec![edited.as_str()], "{typed}");
     }
+
+    // Pages of hits: a word both articles hold, one article at a time; only
+    // the page's hits are confirmed, and the rest is announced.
+    let both = s.json(&["search", "the", "--json"]).await;
+    assert_eq!(both.as_array().unwrap().len(), 2, "{both}");
+    let first = s.json(&["search", "the", "--limit", "1", "--json"]).await;
+    let second = s
+        .json(&["search", "the", "--limit", "1", "--offset", "1", "--json"])
+        .await;
+    assert_eq!(first.as_array().unwrap().len(), 1);
+    assert_eq!(second.as_array().unwrap().len(), 1);
+    assert_ne!(first[0]["url"], second[0]["url"]);
+    let text = stdout(&s.cli(&["search", "the", "--limit", "1"]).await);
+    assert!(
+        text.contains("more articles may hold it: --offset 1"),
+        "{text}"
+    );
 
     // show --at: what the page showed then, with the observations around it.
     let history = s.json(&["history", &edited, "--json"]).await;

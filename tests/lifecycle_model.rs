@@ -30,7 +30,7 @@ use newsledger::fetch::{FetchError, FetchResult, Response};
 use newsledger::ledger::writer::prepare::{Hint, prepare};
 use newsledger::ledger::writer::{Applied, FetchReport, Writer};
 use newsledger::ledger::{self, Kind, read, verify};
-use newsledger::proof::note::Signer;
+use newsledger::note::Signer;
 use proptest::prelude::*;
 
 const URL: &str = "http://127.0.0.1:9/2026/11/model-article/";
@@ -462,7 +462,8 @@ proptest! {
 /// the tree now (a consistency proof from the stored nodes verifies).
 fn check_proofs(path: &Path, model: &Model, signer: &Signer) {
     use newsledger::ledger::merkle;
-    use newsledger::proof::{log, note::Note};
+    use newsledger::note::Note;
+    use newsledger::proof::log;
     let conn = ledger::open_read_only(path).unwrap();
     let all = log::all(&conn).unwrap();
     assert_eq!(all.len(), model.checkpoints, "checkpoints made");

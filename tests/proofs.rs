@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{Setup, stderr, stdout};
+use newsledger::note::{Note, NoteVerifier, Signer};
 use newsledger::proof::checkpoint::Body;
-use newsledger::proof::note::{Note, NoteVerifier, Signer};
 
 /// A tiny HTTP/1.1 server on 127.0.0.1: one request per connection, the
 /// handler maps the body to (status, body).

@@ -13,7 +13,9 @@ mod common;
 use std::sync::OnceLock;
 
 use newsledger::fetch::wire;
-use newsledger::proof::{checkpoint, note, tsa, x509, zip};
+use newsledger::note;
+use newsledger::proof::{checkpoint, tsa, zip};
+use newsledger::x509;
 use proptest::prelude::*;
 
 fn cases() -> u32 {

@@ -106,12 +106,24 @@ enum Command {
         /// changed, unchanged or gone
         #[arg(long, value_parser = ["changed", "unchanged", "gone"])]
         status: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Skip this many first (the next page: --offset 100)
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
         #[arg(long)]
         json: bool,
     },
     /// Articles whose text ever contained TEXT: first and last seen, and the revision that removed it
     Search {
         text: String,
+        /// At most this many articles
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Skip this many first (the next page: --offset 50)
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
         #[arg(long)]
         json: bool,
     },
@@ -373,8 +385,8 @@ pub fn main() -> ExitCode {
     };
     init_logging(cli.log_format, default_level);
     // The soft open-file limit up to the hard one, before anything opens:
-    // listeners and pools size their caps from it (service::limits).
-    crate::service::limits::open_files();
+    // listeners and pools size their caps from it (crate::limits).
+    crate::limits::open_files();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -657,16 +669,40 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
         Command::Articles {
             source,
             status,
+            limit,
+            offset,
             json,
         } => {
             let (_, conn) = open_ro(&cli)?;
             let rows = ledger::read::articles(&conn, source.as_deref(), status.as_deref())?;
+            let total = rows.len();
+            let rows: Vec<_> = rows.into_iter().skip(*offset).take(*limit).collect();
             output::articles(&mut out, &rows, *json)?;
+            let shown = offset + rows.len();
+            if !*json && shown < total {
+                writeln!(
+                    out,
+                    "{} to {shown} of {total}; the next page: --offset {shown}",
+                    offset + 1
+                )?;
+            }
         }
-        Command::Search { text, json } => {
+        Command::Search {
+            text,
+            limit,
+            offset,
+            json,
+        } => {
             let (path, conn) = open_ro(&cli)?;
-            let hits = ledger::search::search(&conn, &path, text)?;
-            output::search(&mut out, text, &hits, *json)?;
+            let page = ledger::search::search_page(&conn, &path, text, *offset, *limit)?;
+            output::search(&mut out, text, &page.hits, *json)?;
+            if page.more && !*json {
+                writeln!(
+                    out,
+                    "more articles may hold it: --offset {}",
+                    offset + page.hits.len()
+                )?;
+            }
         }
         Command::Diff {
             url,

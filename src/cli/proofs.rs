@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::Failure;
 use crate::ledger::{self, Checkpoint};
+use crate::note::{Note, NoteVerifier, Signer};
 use crate::proof::checkpoint::Body;
-use crate::proof::note::{Note, NoteVerifier, Signer};
 use crate::proof::{bundle, log};
 
 fn check_failed(message: impl Into<String>) -> Failure {

@@ -100,7 +100,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
 
 fn counts_line(s: &[CycleSummary]) -> String {
     s.iter()
-        .map(|sum| crate::cli::counts(&sum.counts))
+        .map(|sum| crate::present::counts(&sum.counts))
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -132,7 +132,7 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
     // A throw-away checkpoint key, so that the demo signs checkpoints and
     // its articles can be proved with a bundle.
     let vkey_path = dir.join("demo.vkey");
-    if let Ok(signer) = crate::proof::note::Signer::generate("demo.newsledger.invalid/ledger") {
+    if let Ok(signer) = crate::note::Signer::generate("demo.newsledger.invalid/ledger") {
         let key_path = dir.join("demo-checkpoint.key");
         std::fs::write(&key_path, format!("{}\n", signer.to_skey()))?;
         #[cfg(unix)]

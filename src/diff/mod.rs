@@ -119,7 +119,7 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
         "byline": field(&fields, "byline"),
         "body": field(&fields, "body"),
     });
-    let content_hash = sha256_hex(&crate::ledger::entry::canonical_json(&text));
+    let content_hash = sha256_hex(&crate::canonical::canonical_json(&text));
     Fingerprint {
         fields,
         field_hashes,

@@ -235,10 +235,10 @@ pub(crate) fn capture_records(seq: i64, p: &Value, blobs: &CaptureBlobs) -> Capt
         ]);
         records.push(record(&h, fields.as_bytes()));
         if let Some(chain) = &blobs.chain {
-            let pem: String = crate::proof::x509::split_chain(chain)
+            let pem: String = crate::x509::split_chain(chain)
                 .unwrap_or_default()
                 .into_iter()
-                .map(crate::proof::x509::pem)
+                .map(crate::x509::pem)
                 .collect();
             let mut h = common("metadata", record_id(seq, "certificates"));
             h.extend([

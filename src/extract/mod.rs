@@ -280,11 +280,11 @@ pub fn version_with(overrides: &ExtractOverrides) -> String {
     if overrides.content_selector.is_none() && overrides.ignore_selectors.is_empty() {
         return EXTRACTOR_VERSION.to_string();
     }
-    let canonical = crate::ledger::entry::canonical_json(&serde_json::json!({
+    let canonical = crate::canonical::canonical_json(&serde_json::json!({
         "content_selector": overrides.content_selector,
         "ignore_selectors": overrides.ignore_selectors,
     }));
-    let hash = crate::ledger::blobs::hash_hex(canonical.as_bytes());
+    let hash = crate::canonical::hash_hex(canonical.as_bytes());
     format!("{EXTRACTOR_VERSION}+overrides.{}", &hash[..12])
 }
 

@@ -453,7 +453,7 @@ impl Client {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() >= crate::service::limits::share(4, MAX_IDLE) {
+        if idle.len() >= crate::limits::share(4, MAX_IDLE) {
             idle.remove(0);
         }
         idle.push(Idle {

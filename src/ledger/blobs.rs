@@ -31,10 +31,7 @@ pub const MAX_DELTA_DEPTH: u32 = 16;
 /// Largest blob we will decompress (guards `verify` against a hostile file).
 const MAX_BLOB_BYTES: usize = 512 * 1024 * 1024;
 
-/// Hex SHA-256 of some bytes: the key blobs are stored under.
-pub fn hash_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use crate::canonical::hash_hex;
 
 /// A blob ready to insert: its key and its stored form.
 #[derive(Debug, Clone, PartialEq, Eq)]

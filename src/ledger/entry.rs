@@ -30,7 +30,6 @@
 //!     || lp(prev_hash) )
 //! ```
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Tag that versions the encoding; a future encoding gets a new tag.
@@ -450,18 +449,7 @@ impl Entry {
     }
 }
 
-/// Canonical JSON: object keys sorted, no insignificant whitespace.
-///
-/// `serde_json::Map` is a `BTreeMap` in this build (the `preserve_order`
-/// feature is off), so serializing a `Value` already sorts keys; this
-/// function exists so that every payload goes through one place.
-#[allow(
-    clippy::expect_used,
-    reason = "SQLite limits a value to 1 GB, so a field never reaches 4 GiB; serializing a Value cannot fail"
-)]
-pub fn canonical_json(value: &Value) -> String {
-    serde_json::to_string(value).expect("a serde_json::Value always serializes")
-}
+pub use crate::canonical::canonical_json;
 
 /// A checkpoint: the head as `SEQ:HEXHASH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -565,7 +553,8 @@ mod tests {
 
     #[test]
     fn canonical_json_sorts_keys() {
-        let v: Value = serde_json::from_str(r#"{"b": 1, "a": {"d": 2, "c": [3, 4]}}"#).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"d": 2, "c": [3, 4]}}"#).unwrap();
         assert_eq!(canonical_json(&v), r#"{"a":{"c":[3,4],"d":2},"b":1}"#);
     }
 }

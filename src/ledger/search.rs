@@ -3,7 +3,8 @@
 //! brought up to date by `search` itself and safe to delete at any time
 //! (it is rebuilt; where the directory is read-only it is built in memory).
 //! The index only proposes articles: every hit is confirmed against the
-//! revision texts replayed from the chain before it is shown.
+//! revision texts replayed from the chain before it is shown, and only the
+//! hits a page shows are confirmed.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,9 @@ pub struct Hit {
     pub last_seen: String,
     /// The revision that removed it (after its last appearance), if any.
     pub removed_in: Option<i64>,
+    /// How that revision came to be shown: `changed` (an edit), `reverted`
+    /// (the page went back to an earlier text), `restored`, `metadata`.
+    pub removed_by: Option<String>,
     pub removed_at: Option<String>,
     /// Whether the page shows it now.
     pub present: bool,
@@ -72,9 +76,10 @@ pub fn fold(word: &str) -> String {
     out
 }
 
-/// Folded word tokens (letters and digits; [`fold`]).
+/// Folded word tokens (letters and digits, with their combining marks;
+/// [`fold`]).
 fn words(s: &str) -> Vec<String> {
-    s.split(|c: char| !c.is_alphanumeric())
+    s.split(|c: char| !c.is_alphanumeric() && !unicode_normalization::char::is_combining_mark(c))
         .filter(|w| !w.is_empty())
         .map(fold)
         .collect()
@@ -184,12 +189,22 @@ fn revision_entries(conn: &Connection, head: i64) -> Result<i64, LedgerError> {
 /// The text the index holds for a revision: its title's words, a newline,
 /// its text's words, folded ([`fold`]).
 fn indexed_body(conn: &Connection, blob: &str) -> Result<String, LedgerError> {
+    indexed_body_of(conn, blob, INDEX_FORMAT)
+}
+
+/// [`indexed_body`] as an index of `format` holds it: format 1 (before
+/// folding; its meta has no `format` key) held the title and the text as
+/// written. `verify` checks an index of either format against the chain.
+fn indexed_body_of(conn: &Connection, blob: &str, format: &str) -> Result<String, LedgerError> {
     let bytes = blobs::get(conn, blob)?;
     let article: Value = serde_json::from_slice(&bytes).map_err(|e| LedgerError::CorruptBlob {
         hash: blob.to_string(),
         reason: e.to_string(),
     })?;
     let s = |k: &str| article.get(k).and_then(Value::as_str).unwrap_or_default();
+    if format == "1" {
+        return Ok(format!("{}\n{}", s("title"), s("text")));
+    }
     Ok(format!(
         "{}\n{}",
         words(s("title")).join(" "),
@@ -308,9 +323,14 @@ pub fn check_index(
             "it belongs to another ledger (its genesis hash is not this ledger's)".into(),
         )]);
     }
-    // An index of an older format is never read: `search` makes it again.
-    if meta("format").as_deref() != Some(INDEX_FORMAT) {
-        return Ok(vec![]);
+    // An index of the format before folding (no `format` key) is checked
+    // as that format holds its texts; `search` makes it again before use.
+    let format = meta("format").unwrap_or_else(|| "1".to_string());
+    if format != "1" && format != INDEX_FORMAT {
+        return Ok(vec![mismatch(
+            "meta".into(),
+            format!("its format {format:?} is none newsledger writes"),
+        )]);
     }
     if through > head {
         return Ok(vec![mismatch(
@@ -375,7 +395,7 @@ pub fn check_index(
     }
     for r in revisions.iter().filter(|r| r.seq <= through) {
         let key = format!("({:?}, {})", r.url, r.revision);
-        let body = indexed_body(conn, &r.text_blob)?;
+        let body = indexed_body_of(conn, &r.text_blob, &format)?;
         let want = <[u8; 32]>::from(sha2::Sha256::digest(body.as_bytes()));
         match found.remove(&(r.url.clone(), r.revision)).as_deref() {
             None | Some([]) => out.push(mismatch(
@@ -396,25 +416,54 @@ pub fn check_index(
     Ok(out)
 }
 
+/// One page of a search: the hits shown, and whether more were proposed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SearchPage {
+    pub hits: Vec<Hit>,
+    /// Articles the index proposes beyond this page (not yet confirmed).
+    pub more: bool,
+}
+
 /// Articles whose text contained `phrase` at some time, with where it
-/// appeared and where it was removed, confirmed against the chain.
+/// appeared and where it was removed, confirmed against the chain: every
+/// hit ([`search_page`] with no limit).
 pub fn search(conn: &Connection, ledger: &Path, phrase: &str) -> Result<Vec<Hit>, LedgerError> {
+    Ok(search_page(conn, ledger, phrase, 0, usize::MAX)?.hits)
+}
+
+/// One page of [`search`]: the index proposes articles, most recently
+/// revised first, and they are confirmed against the chain in that order
+/// until `offset + limit` are confirmed; only those are read. Within the
+/// page, the hits are ordered by when the page first showed the phrase,
+/// newest first.
+pub fn search_page(
+    conn: &Connection,
+    ledger: &Path,
+    phrase: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<SearchPage, LedgerError> {
     let wanted = words(phrase);
     if wanted.is_empty() {
-        return Ok(vec![]);
+        return Ok(SearchPage::default());
     }
     let idx = open_index(conn, ledger)?;
     let query = format!("\"{}\"", wanted.join(" "));
+    // Rows are inserted in chain order: an article's largest rowid is its
+    // latest indexed revision.
     let mut stmt = idx
-        .prepare("SELECT DISTINCT url FROM texts WHERE texts MATCH ?1")
+        .prepare("SELECT url FROM texts WHERE texts MATCH ?1 GROUP BY url ORDER BY MAX(rowid) DESC")
         .map_err(sqlite)?;
     let urls = stmt
         .query_map([&query], |r| r.get::<_, String>(0))
         .map_err(sqlite)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(sqlite)?;
+    let wanted_hits = offset.saturating_add(limit);
     let mut hits = Vec::new();
-    for url in urls {
+    let mut proposed = urls.into_iter().peekable();
+    while hits.len() < wanted_hits {
+        let Some(url) = proposed.next() else { break };
         let record = read::article(conn, &url)?;
         let mut texts: std::collections::HashMap<i64, (bool, Option<String>)> = Default::default();
         let history = record.history();
@@ -449,13 +498,17 @@ pub fn search(conn: &Connection, ledger: &Path, phrase: &str) -> Result<Vec<Hit>
                 .map(|h| h.last_seen.clone())
                 .unwrap_or_default(),
             removed_in: removed.map(|h| h.revision),
+            removed_by: removed.map(|h| h.kind.clone()),
             removed_at: removed.map(|h| h.first_seen.clone()),
             present: current.is_some_and(has) && history.last().is_some_and(|h| h.kind != "gone"),
             revisions,
         });
     }
+    // Proposed, not confirmed: the next page confirms them (or finds none).
+    let more = proposed.peek().is_some();
+    let mut hits: Vec<Hit> = hits.into_iter().skip(offset).take(limit).collect();
     hits.sort_by(|a, b| b.first_seen.cmp(&a.first_seen));
-    Ok(hits)
+    Ok(SearchPage { hits, more })
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::{Value, json};
 
 use super::checkpoint::Body;
-use super::note::Signer;
 use crate::ledger::merkle::{self, Hash, store::Stored};
 use crate::ledger::{self, Kind};
+use crate::note::Signer;
 
 /// A checkpoint entry as stored.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct StoredCheckpoint {
 fn from_payload(seq: i64, recorded_at: String, payload: &str) -> Option<StoredCheckpoint> {
     let p: Value = serde_json::from_str(payload).ok()?;
     let note = p.get("note")?.as_str()?.to_string();
-    let parsed = super::note::Note::parse(&note).ok()?;
+    let parsed = crate::note::Note::parse(&note).ok()?;
     Some(StoredCheckpoint {
         seq,
         recorded_at,

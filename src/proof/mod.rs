@@ -5,7 +5,5 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod log;
-pub mod note;
 pub mod tsa;
-pub mod x509;
 pub mod zip;

@@ -439,17 +439,17 @@ pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
                 declared = flag.declared, seq = flag.seq,
                 // No empty `diff=` for a byline or date change: absent instead.
                 diff = (!flag.excerpt.is_empty())
-                    .then(|| crate::cli::output::safe(&flag.excerpt.join(" | ")).to_string())
+                    .then(|| crate::present::safe(&flag.excerpt.join(" | ")).to_string())
                     .as_deref(),
-                title_from = flag.title_from.as_deref().map(crate::cli::output::safe).as_deref(),
-                title_to = flag.title_to.as_deref().map(crate::cli::output::safe).as_deref(),
+                title_from = flag.title_from.as_deref().map(crate::present::safe).as_deref(),
+                title_to = flag.title_to.as_deref().map(crate::present::safe).as_deref(),
                 significance = flag.significance.as_ref().map(|s| s.level.as_str()),
-                why = flag.significance.as_ref().map(|s| crate::cli::output::safe(&s.reasons.join("; ")).to_string()).as_deref(),
+                why = flag.significance.as_ref().map(|s| crate::present::safe(&s.reasons.join("; ")).to_string()).as_deref(),
                 metadata = (!flag.metadata.is_empty()).then(|| metadata_line(&flag.metadata)).as_deref(),
                 "article changed"
             ),
             ChangeKind::New => {
-                info!(source, url = %flag.url, seq = flag.seq, title = flag.title_to.as_deref().map(crate::cli::output::safe).as_deref(), "new article")
+                info!(source, url = %flag.url, seq = flag.seq, title = flag.title_to.as_deref().map(crate::present::safe).as_deref(), "new article")
             }
             ChangeKind::Gone => {
                 warn!(source, url = %flag.url, last_revision = flag.from_revision, seq = flag.seq, "article gone")
@@ -483,8 +483,8 @@ fn metadata_line(changes: &[(&'static str, String, String)]) -> String {
         .map(|(field, before, after)| {
             format!(
                 "{field}: “{}” → “{}”",
-                crate::cli::output::safe(before),
-                crate::cli::output::safe(after)
+                crate::present::safe(before),
+                crate::present::safe(after)
             )
         })
         .collect::<Vec<_>>()

@@ -141,7 +141,7 @@ pub async fn serve(
     // On loopback, only requests that name loopback (a web page that
     // rebinds its own name to 127.0.0.1 sends that name, and is refused).
     let on_loopback = listener.local_addr().map_or(true, |a| a.ip().is_loopback());
-    let permits = Arc::new(tokio::sync::Semaphore::new(super::limits::share(
+    let permits = Arc::new(tokio::sync::Semaphore::new(crate::limits::share(
         16,
         MAX_CONNECTIONS,
     )));

@@ -9,7 +9,6 @@
 pub mod cpu;
 pub mod cycle;
 pub mod discovery;
-pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod proofs;

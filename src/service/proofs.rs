@@ -13,8 +13,8 @@ use tracing::{error, info, warn};
 
 use crate::config::{Proofs, Witness};
 use crate::ledger::writer::WriterHandle;
+use crate::note::{Note, SigLine};
 use crate::proof::log::{self, StoredCheckpoint};
-use crate::proof::note::{Note, SigLine};
 use crate::proof::tsa;
 
 /// The largest timestamp reply read (a token with its certificate chain is

@@ -180,7 +180,7 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, ledger = %settings.ledger.display(), "web view at http://{addr}/");
     let settings = Arc::new(settings);
-    let cap = crate::service::limits::share(8, MAX_CONNECTIONS);
+    let cap = crate::limits::share(8, MAX_CONNECTIONS);
     let live: Arc<std::sync::Mutex<Vec<Live>>> = Arc::default();
     let mut next_id = 0u64;
     tokio::pin!(shutdown);
@@ -478,20 +478,39 @@ fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, base: &str
                 page: get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
             },
         ),
-        "/articles" => ledger::read::articles(&conn, get("source"), get("status"))
-            .map(|rows| html(StatusCode::OK, pages::articles(&rows, get("status")))),
-        "/article" => article_page(&conn, get("url"), get("from"), get("to"), get("view")),
+        "/articles" => ledger::read::articles(&conn, get("source"), get("status")).map(|rows| {
+            let page = get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+            html(StatusCode::OK, pages::articles(&rows, get("status"), page))
+        }),
+        "/article" => article_page(
+            &conn,
+            get("url"),
+            get("from"),
+            get("to"),
+            get("view"),
+            get("tpage").and_then(|p| p.parse().ok()).unwrap_or(1),
+        ),
         "/revision" => revision_page(&conn, get("url"), get("rev")),
         "/raw" => raw_page(&conn, get("url"), get("rev")),
         "/search" => match get("q") {
-            None => Ok(html(StatusCode::OK, pages::search("", None))),
-            Some(text) => ledger::search::search(&conn, ledger_path, text)
-                .map(|hits| html(StatusCode::OK, pages::search(text, Some(&hits)))),
+            None => Ok(html(StatusCode::OK, pages::search("", None, 1))),
+            Some(text) => {
+                let page: usize = get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+                ledger::search::search_page(
+                    &conn,
+                    ledger_path,
+                    text,
+                    (page - 1).saturating_mul(SEARCH_PER_PAGE),
+                    SEARCH_PER_PAGE,
+                )
+                .map(|found| html(StatusCode::OK, pages::search(text, Some(&found), page)))
+            }
         },
         "/sources" => ledger::read::status(&conn, ledger_path).map(|st| {
-            let overdue =
-                crate::cli::output::overdue(&st, chrono::Utc::now(), Duration::from_secs(900));
-            html(StatusCode::OK, pages::sources(&st, &overdue))
+            let mut problems =
+                crate::present::overdue(&st, chrono::Utc::now(), Duration::from_secs(900));
+            problems.extend(crate::present::failing(&st, 3));
+            html(StatusCode::OK, pages::sources(&st, &problems))
         }),
         "/status" => ledger_page(&conn, ledger_path),
         "/feed.atom" => feed(&conn, base),
@@ -529,6 +548,8 @@ pub struct ChangesFilter<'a> {
 
 /// Rows of one page of the changes feed.
 pub const CHANGES_PER_PAGE: usize = 50;
+/// Articles on one page of search results.
+pub const SEARCH_PER_PAGE: usize = 20;
 
 fn changes_page(conn: &rusqlite::Connection, f: ChangesFilter<'_>) -> Result<Reply, LedgerError> {
     let catalog = ledger::read::catalog(conn)?;
@@ -602,6 +623,7 @@ fn article_page(
     from: Option<&str>,
     to: Option<&str>,
     view: Option<&str>,
+    timeline_page: usize,
 ) -> Result<Reply, LedgerError> {
     let Some((url, record)) = article_of(conn, url)? else {
         return not_found("No such article in the ledger.");
@@ -640,6 +662,7 @@ fn article_page(
         to,
         side: view == Some("side"),
         diff: diff.as_ref().map(|(d, f)| (d, f.clone())),
+        timeline_page,
     };
     Ok(html(StatusCode::OK, pages::article(&page)))
 }

@@ -7,7 +7,6 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use crate::diff::words::{Segment, WordDiff};
 use crate::extract::Article;
 use crate::ledger::read::{ArticleListRow, ChangeView, HistoryRow, Status};
-use crate::ledger::search::Hit;
 
 const STYLE: &str = "
 body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
@@ -219,11 +218,26 @@ fn excerpt_markup(e: &str) -> Markup {
     }
 }
 
-pub fn articles(rows: &[ArticleListRow], status: Option<&str>) -> Markup {
+/// Articles on one page of the list.
+pub const ARTICLES_PER_PAGE: usize = 100;
+
+/// One page of the article list (`page` is 1-based; `rows` the whole list).
+pub fn articles(rows: &[ArticleListRow], status: Option<&str>, page: usize) -> Markup {
+    let total = rows.len();
+    let first = (page.max(1) - 1).saturating_mul(ARTICLES_PER_PAGE);
+    let shown: Vec<&ArticleListRow> = rows.iter().skip(first).take(ARTICLES_PER_PAGE).collect();
+    let page_link = |p: usize| match status {
+        Some(st) => format!("/articles?status={}&page={p}", enc(st)),
+        None => format!("/articles?page={p}"),
+    };
+    let rows = shown;
     layout(
         "Articles",
         html! {
-            h1 { "Articles (" (rows.len()) ")" }
+            h1 { "Articles (" (total) ")" }
+            @if total > ARTICLES_PER_PAGE {
+                p.muted { (first + 1) "–" (first + rows.len()) " of " (total) }
+            }
             form method="get" action="/articles" {
                 label { "Status " select name="status" {
                     option value="" { "all" }
@@ -232,7 +246,7 @@ pub fn articles(rows: &[ArticleListRow], status: Option<&str>) -> Markup {
             }
             div.scroll { table {
                 tr { th { "article" } th { "status" } th { "revisions" } th { "last change" } th { "source" } }
-                @for r in rows {
+                @for r in &rows {
                     tr {
                         td { a href=(article_link(&r.url)) { (r.title.as_deref().unwrap_or(&r.url)) } br; span.muted.hash { (r.url) } }
                         td class=(format!("kind-{}", r.status)) { (r.status) }
@@ -242,12 +256,14 @@ pub fn articles(rows: &[ArticleListRow], status: Option<&str>) -> Markup {
                     }
                 }
             } }
+            nav.pages {
+                @if page > 1 { a href=(page_link(page - 1)) { "← previous" } " " }
+                @if first + rows.len() < total { a href=(page_link(page + 1)) { "next →" } }
+            }
         },
     )
 }
 
-/// A word diff as HTML: changed runs in `<ins>`/`<del>`, whitespace at their
-/// ends outside, so that a highlight holds exactly the changed words.
 /// Words of unchanged text shown around each change; the rest of an
 /// unchanged passage is folded into a `<details>` that opens it.
 const DIFF_CONTEXT_WORDS: usize = 30;
@@ -282,6 +298,9 @@ fn fold_words(s: &str, head: usize, tail: usize) -> Option<(&str, &str, &str)> {
     ))
 }
 
+/// A word diff as HTML: changed runs in `<ins>`/`<del>`, whitespace at their
+/// ends outside, so that a highlight holds exactly the changed words; long
+/// unchanged passages folded ([`DIFF_CONTEXT_WORDS`]).
 pub fn diff_inline(d: &WordDiff, show_added: bool, show_removed: bool) -> Markup {
     let last = d.segments.len().saturating_sub(1);
     html! {
@@ -327,7 +346,12 @@ pub struct ArticlePage<'a> {
     pub to: i64,
     pub side: bool,
     pub diff: Option<(&'a WordDiff, Vec<FieldChange>)>,
+    /// Which page of the timeline (1-based, newest first).
+    pub timeline_page: usize,
 }
+
+/// Stretches of the timeline on one page.
+pub const TIMELINE_PER_PAGE: usize = 100;
 
 pub fn article(p: &ArticlePage<'_>) -> Markup {
     layout(
@@ -360,10 +384,10 @@ pub fn article(p: &ArticlePage<'_>) -> Markup {
             } @else {
                 p.muted { "One revision so far." }
             }
-            h2 { "Timeline" }
+            h2 { "Timeline, newest first (" (p.history.len()) " stretches)" }
             div.scroll { table {
                 tr { th { "from" } th { "to" } th { "shown" } th { "observations" } th { "failed" } th { "entry" } }
-                @for h in p.history {
+                @for h in p.history.iter().rev().skip((p.timeline_page.max(1) - 1) * TIMELINE_PER_PAGE).take(TIMELINE_PER_PAGE) {
                     tr {
                         td { (h.first_seen) } td { (h.last_seen) }
                         td class=(format!("kind-{}", h.kind)) {
@@ -376,6 +400,12 @@ pub fn article(p: &ArticlePage<'_>) -> Markup {
                     }
                 }
             } }
+            @let tpage = p.timeline_page.max(1);
+            @let tlink = |n: usize| format!("/article?url={}&from={}&to={}&tpage={n}", enc(p.url), p.from, p.to);
+            nav.pages {
+                @if tpage > 1 { a href=(tlink(tpage - 1)) { "← newer" } " " }
+                @if tpage * TIMELINE_PER_PAGE < p.history.len() { a href=(tlink(tpage + 1)) { "older →" } }
+            }
         },
     )
 }
@@ -408,7 +438,10 @@ pub fn revision(url: &str, row: &HistoryRow, a: &Article, has_raw: bool) -> Mark
     )
 }
 
-pub fn search(q: &str, hits: Option<&[Hit]>) -> Markup {
+pub fn search(q: &str, found: Option<&crate::ledger::search::SearchPage>, page: usize) -> Markup {
+    let hits = found.map(|f| f.hits.as_slice());
+    let more = found.is_some_and(|f| f.more);
+    let page_link = |p: usize| format!("/search?q={}&page={p}", enc(q));
     layout(
         "Search",
         html! {
@@ -426,17 +459,24 @@ pub fn search(q: &str, hits: Option<&[Hit]>) -> Markup {
                             "First in " a href=(format!("/revision?url={}&rev={}", enc(&h.url), h.first_revision)) { "revision " (h.first_revision) }
                             " (seen " (h.first_seen) "), last seen " (h.last_seen) ". "
                             @if h.present { "Still shown." }
-                            @else if let (Some(r), Some(at)) = (h.removed_in, &h.removed_at) { "Removed in revision " (r) " (seen " (at) ")." }
+                            @else if let (Some(r), Some(at)) = (h.removed_in, &h.removed_at) {
+                                @if h.removed_by.as_deref() == Some("reverted") { "Removed when the page went back to revision " (r) " (seen " (at) ")." }
+                                @else { "Removed in revision " (r) " (seen " (at) ")." }
+                            }
                             @else { "No longer shown." }
                         }
                     }
+                }
+                nav.pages {
+                    @if page > 1 { a href=(page_link(page - 1)) { "← previous" } " " }
+                    @if more { a href=(page_link(page + 1)) { "more →" } }
                 }
             }
         },
     )
 }
 
-pub fn sources(status: &Status, overdue: &[String]) -> Markup {
+pub fn sources(status: &Status, problems: &[String]) -> Markup {
     layout(
         "Sources",
         html! {
@@ -446,7 +486,10 @@ pub fn sources(status: &Status, overdue: &[String]) -> Markup {
                 @for s in &status.sources {
                     tr {
                         td { (s.name) }
-                        td { @if overdue.iter().any(|o| o.contains(&s.name)) { span.kind-gone { "overdue" } } @else { "ok" } }
+                        td {
+                            @let mine: Vec<&String> = problems.iter().filter(|o| o.starts_with(&format!("source {}:", s.name))).collect();
+                            @if mine.is_empty() { "ok" } @else { span.kind-gone title=(mine.iter().map(|m| m.as_str()).collect::<Vec<_>>().join("; ")) { @if mine.iter().any(|m| m.contains("failed")) { "failing" } @else { "overdue" } } }
+                        }
                         td { (s.last_cycle_at.as_deref().unwrap_or("never")) }
                         td { (s.next_run_at.as_deref().unwrap_or("")) }
                         td { (s.articles) }

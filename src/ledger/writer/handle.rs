@@ -9,8 +9,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Applied, FetchReport, Pending, Writer};
 use crate::config::Webhook;
 use crate::ledger::{LedgerError, Result};
+use crate::note::Signer;
 use crate::proof::log::Made;
-use crate::proof::note::Signer;
 use crate::proof::tsa::Stamped;
 
 /// Requests the writer task serves.

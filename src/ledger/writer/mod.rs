@@ -349,7 +349,7 @@ impl Writer {
     /// Appends a signed checkpoint if entries were appended since the last.
     pub fn checkpoint(
         &mut self,
-        signer: &crate::proof::note::Signer,
+        signer: &crate::note::Signer,
         origin: &str,
         replaces: Option<&str>,
         now: DateTime<Utc>,

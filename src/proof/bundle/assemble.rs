@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 
 use super::FORMAT;
 use crate::export::warc;
-use crate::proof::{tsa, x509};
+use crate::proof::tsa;
+use crate::x509;
 
 /// The offline page's template (tools/bundle_index.html): its one
 /// `{{DATA}}` becomes the bundle's facts as JSON, rendered by its script.
@@ -220,7 +221,7 @@ fn script_safe(json: &str) -> String {
 /// The facts `index.html` shows, as JSON (keys sorted).
 pub fn page_data(inputs: &Inputs, stamp: Option<&Stamp>) -> Result<Value, String> {
     let body = crate::proof::checkpoint::Body::parse(
-        &crate::proof::note::Note::parse(&inputs.note)
+        &crate::note::Note::parse(&inputs.note)
             .map_err(|e| format!("checkpoint: {e}"))?
             .text,
     )

@@ -24,8 +24,8 @@ use super::FORMAT;
 use super::assemble::{self, Inputs};
 use crate::ledger::entry::entry_hash;
 use crate::ledger::merkle::{self, Hash};
+use crate::note::{Note, NoteVerifier};
 use crate::proof::checkpoint::Body;
-use crate::proof::note::{Note, NoteVerifier};
 
 /// Keys to check a bundle with.
 pub struct Trust<'a> {

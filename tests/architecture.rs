@@ -1,0 +1,241 @@
+//! The layers ARCHITECTURE.md draws, kept by the code: every `crate::…`
+//! path under src/ is read, and an import that climbs (a module using one
+//! on a higher layer) or a cycle between top-level modules fails the test,
+//! naming the file and line. A new module must be given a layer here, so
+//! that nothing escapes the rule by being new.
+//!
+//! Imports that climbed before this test existed are listed in `KNOWN`,
+//! each with the work that removes it (issue 33). The list only shrinks: an
+//! entry that no longer occurs fails the test too, so that it is deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Each top-level module's layer, ground first. A module may use its own
+/// layer (without a cycle) and the ones below.
+const LAYERS: &[(&str, u8)] = &[
+    // Ground: shared types and encodings, configuration, URL identity.
+    ("canonical", 0),
+    ("config", 0),
+    ("identity", 0),
+    ("limits", 0),
+    ("note", 0),
+    ("schedule", 0),
+    ("x509", 0),
+    // Pure stages.
+    ("extract", 1),
+    ("diff", 1),
+    ("discover", 1),
+    // The ledger and its storage contract.
+    ("ledger", 2),
+    // What reads and writes through the ledger.
+    ("fetch", 3),
+    ("proof", 3),
+    ("export", 3),
+    ("present", 3),
+    // The daemon and the web view.
+    ("service", 4),
+    ("web", 4),
+    // The command line and the demo on top.
+    ("cli", 5),
+    ("demo", 5),
+];
+
+/// Imports that climb, left from before this test: (from module, to
+/// module) and why it is still there.
+const KNOWN: &[(&str, &str, &str)] = &[
+    (
+        "ledger",
+        "proof",
+        "the writer signs checkpoints and verify checks them: the proof log belongs under the storage contract (issue 33)",
+    ),
+    (
+        "ledger",
+        "fetch",
+        "the writer records a FetchResult: the exchange types belong at the ground (issue 33)",
+    ),
+];
+
+fn layer(module: &str) -> Option<u8> {
+    LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level module a file under src/ belongs to (`None` for the
+/// crate root, `main.rs` and the binaries, which use the library's public
+/// API from outside).
+fn module_of(src: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src).ok()?;
+    let first = rel.components().next()?.as_os_str().to_str()?;
+    if matches!(first, "lib.rs" | "main.rs" | "bin") {
+        return None;
+    }
+    Some(first.trim_end_matches(".rs").to_string())
+}
+
+/// Every `crate::NAME` on a line that is not a comment, with `use crate::{a, b}` groups.
+fn crate_paths(line: &str) -> Vec<String> {
+    let code = line.split("//").next().unwrap_or_default();
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        let after = &rest[i + "crate::".len()..];
+        if let Some(group) = after.strip_prefix('{') {
+            let group = group.split('}').next().unwrap_or_default();
+            for part in group.split(',') {
+                let name: String = part
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    out.push(name);
+                }
+            }
+        } else {
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+        rest = after;
+    }
+    out
+}
+
+/// (from, to) → the places (file:line) where `from` uses `to`.
+fn imports() -> BTreeMap<(String, String), Vec<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for file in &files {
+        let Some(from) = module_of(&src, file) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        // Test modules may reach anywhere: they are not shipped.
+        let shipped = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (n, line) in shipped.lines().enumerate() {
+            for to in crate_paths(line) {
+                if to == from {
+                    continue;
+                }
+                let place = format!(
+                    "{}:{}",
+                    file.strip_prefix(src.parent().unwrap()).unwrap().display(),
+                    n + 1
+                );
+                out.entry((from.clone(), to)).or_default().push(place);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_module_has_a_layer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    let modules: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .map(|m| m.trim_end_matches(';'))
+        .collect();
+    assert!(modules.len() >= 10, "{modules:?}");
+    for m in &modules {
+        assert!(
+            layer(m).is_some(),
+            "src/lib.rs declares `{m}`, which has no layer in tests/architecture.rs: give it one (and a row in ARCHITECTURE.md's layer table)"
+        );
+    }
+    for (m, _) in LAYERS {
+        assert!(
+            modules.contains(m),
+            "tests/architecture.rs gives `{m}` a layer, but src/lib.rs has no such module"
+        );
+    }
+}
+
+#[test]
+fn no_import_climbs_a_layer() {
+    let found = imports();
+    let mut climbing = Vec::new();
+    for ((from, to), places) in &found {
+        let (Some(a), Some(b)) = (layer(from), layer(to)) else {
+            continue; // `every_module_has_a_layer` names it
+        };
+        if b > a && !KNOWN.iter().any(|(f, t, _)| f == from && t == to) {
+            climbing.push(format!(
+                "{} uses `crate::{to}` (layer {b}) from `{from}` (layer {a})",
+                places.join(", ")
+            ));
+        }
+    }
+    assert!(
+        climbing.is_empty(),
+        "imports that climb a layer (move what they use down, or the code that uses it up):\n{}",
+        climbing.join("\n")
+    );
+    for (from, to, why) in KNOWN {
+        assert!(
+            found.contains_key(&(from.to_string(), to.to_string())),
+            "`{from}` no longer uses `{to}`: delete its KNOWN entry ({why})"
+        );
+    }
+}
+
+#[test]
+fn top_level_modules_form_no_cycle() {
+    let found = imports();
+    // The known climbing imports are left out: each is listed with its
+    // way out, and a cycle through one is that import's.
+    let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (from, to) in found.keys() {
+        let known = KNOWN.iter().any(|(f, t, _)| f == from && t == to);
+        if layer(to).is_some() && !known {
+            edges.entry(from.as_str()).or_default().insert(to.as_str());
+        }
+    }
+    // Two modules that use each other, or a longer loop: a depth-first walk
+    // from each module looking for a way back.
+    let mut cycles = Vec::new();
+    for start in edges.keys() {
+        let mut stack: Vec<Vec<&str>> = vec![vec![start]];
+        let mut seen = BTreeSet::new();
+        while let Some(path) = stack.pop() {
+            let last = *path.last().unwrap();
+            for next in edges.get(last).into_iter().flatten() {
+                if next == start {
+                    let mut cycle = path.clone();
+                    cycle.push(next);
+                    cycles.push(cycle.join(" → "));
+                } else if seen.insert(*next) {
+                    let mut longer = path.clone();
+                    longer.push(next);
+                    stack.push(longer);
+                }
+            }
+        }
+    }
+    assert!(
+        cycles.is_empty(),
+        "top-level modules in a cycle (places: `{}`):\n{}",
+        "grep -n 'crate::MODULE' src/FROM",
+        cycles.join("\n")
+    );
+}
