@@ -528,7 +528,7 @@ async fn every_forgery_of_every_table_is_caught_or_changes_nothing() {
     }
     let (code, text) = verify(&base).await;
     assert_eq!(code, 0, "the untouched ledger verifies: {text}");
-    std::fs::remove_file(newsledger::ledger::verify::verified_path(&base)).ok();
+    std::fs::remove_file(newsledger::ledger::verified::verified_path(&base)).ok();
     let expected = surfaces(&base, &f).await;
     for (name, shown) in &expected {
         // verify-bundle: verified, except the timestamp the fixture does
@@ -772,7 +772,7 @@ async fn forge_all(
         if !operational && code != 1 {
             failures.push(format!("{repro}: verify exited {code}: {text}"));
         }
-        std::fs::remove_file(newsledger::ledger::verify::verified_path(&db)).ok();
+        std::fs::remove_file(newsledger::ledger::verified::verified_path(&db)).ok();
         let shown = surfaces(&db, f).await;
         // An index row whose text was edited can hide a hit until `verify`
         // names it (README): only `verify` is held to that forgery.

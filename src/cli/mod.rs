@@ -873,7 +873,7 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
             let mut report = ledger::verify::verify_with(&conn, cp.as_ref(), &options)?;
             progress.clear();
             // Fewer entries than this machine once found intact: a truncation.
-            if let Some(v) = ledger::verify::last_verified(&path)
+            if let Some(v) = ledger::verified::last_verified(&path)
                 .filter(|v| v.entries > i64::try_from(report.entries).unwrap_or(i64::MAX))
                 && report.first_break.is_none()
             {
@@ -884,14 +884,14 @@ async fn dispatch_to(cli: Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
                         report.entries,
                         v.entries,
                         v.at,
-                        ledger::verify::verified_path(&path).display()
+                        ledger::verified::verified_path(&path).display()
                     ),
                 });
             }
             output::verify(&mut out, &report, cp.as_ref(), *json)?;
             // For `serve`'s ledger page, and the floor the next verify and
             // every read hold the ledger to.
-            ledger::verify::record_verified(
+            ledger::verified::record_verified(
                 &path,
                 &ledger::timestamp(chrono::Utc::now()),
                 report.ok(),

@@ -32,7 +32,7 @@ pub fn export(
     let mut referenced = BTreeSet::new();
     let n = for_each_entry(conn, |e| {
         if with_blobs {
-            referenced.extend(crate::ledger::verify::referenced_blobs(&e.payload));
+            referenced.extend(crate::ledger::blobs::referenced_blobs(&e.payload));
         }
         let mut line = json!({
             "seq": e.seq,
@@ -164,7 +164,7 @@ pub fn verify_file(
             }
         }
         if report.first_break.is_none() {
-            for h in crate::ledger::verify::referenced_blobs(&e.payload) {
+            for h in crate::ledger::blobs::referenced_blobs(&e.payload) {
                 referenced.entry(h).or_insert(e.seq);
             }
             prev = e.entry_hash.clone();

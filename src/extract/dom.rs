@@ -17,7 +17,6 @@
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 
-use super::content::{BLOCK_TAGS, JUNK_TAGS};
 use super::tree::{self, Kind, NONE, Tree};
 
 /// A node's position in document order (the root is 0).
@@ -59,6 +58,74 @@ enum Data<'a> {
     },
     Text(Cow<'a, str>),
 }
+
+/// Block-level tags: they start a new paragraph in the text.
+pub const BLOCK_TAGS: &[&str] = &[
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "tr",
+    "blockquote",
+    "pre",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "figure",
+    "dl",
+    "dt",
+    "dd",
+    "address",
+    "hr",
+    "br",
+    "center",
+    "details",
+    "summary",
+    "form",
+    "fieldset",
+    "tbody",
+    "thead",
+    "tfoot",
+    "td",
+    "th",
+];
+
+/// Tags whose content is never article text.
+pub const JUNK_TAGS: &[&str] = &[
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "canvas",
+    "iframe",
+    "object",
+    "embed",
+    "button",
+    "select",
+    "input",
+    "textarea",
+    "nav",
+    "aside",
+    "footer",
+    "header",
+    "figcaption",
+    "head",
+    "link",
+    "meta",
+    "dialog",
+    "menu",
+    "label",
+    "option",
+];
 
 /// [`Element::is_block`]: the tag starts a paragraph ([`BLOCK_TAGS`]).
 const BLOCK: u16 = 1;

@@ -280,6 +280,34 @@ fn get_at(conn: &Connection, hash_hex: &str, depth: u32) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Blob hashes an entry's payload refers to (keys ending in `_blob`, at any depth).
+/// Most entries (unchanged fetches) refer to none: a substring test skips
+/// the JSON parse for them.
+pub fn referenced_blobs(payload: &str) -> Vec<String> {
+    if memchr::memmem::find(payload.as_bytes(), b"_blob\"").is_none() {
+        return vec![];
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(payload)
+    else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    named_blobs(&map, &mut out);
+    out
+}
+
+/// Every string under a key ending in `_blob`, at any depth (a fetch
+/// entry's `tls.chain_blob` too).
+fn named_blobs(map: &serde_json::Map<String, serde_json::Value>, out: &mut Vec<String>) {
+    for (k, v) in map {
+        match v {
+            serde_json::Value::String(h) if k.ends_with("_blob") => out.push(h.clone()),
+            serde_json::Value::Object(inner) => named_blobs(inner, out),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

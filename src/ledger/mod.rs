@@ -12,6 +12,7 @@ pub mod merkle;
 pub mod prune;
 pub mod read;
 pub mod search;
+pub mod verified;
 pub mod verify;
 pub mod writer;
 
@@ -262,7 +263,7 @@ pub fn rebuild(path: &Path, force: bool) -> Result<Rebuilt> {
     }
     let head_seq = report.head.as_ref().map_or(0, |h| h.seq);
     let cited = derive::store::cited_beyond(&conn, head_seq).map_err(LedgerError::sqlite(path))?;
-    let verified = verify::last_verified(path).filter(|v| v.entries > head_seq);
+    let verified = verified::last_verified(path).filter(|v| v.entries > head_seq);
     if !force {
         if let Some((table, seq)) = cited {
             return Err(LedgerError::Refused {
@@ -431,12 +432,12 @@ fn check_before_append(conn: &mut Connection, path: &Path) -> Result<()> {
     let head_seq = head(conn)
         .map_err(LedgerError::sqlite(path))?
         .map_or(0, |h| h.0);
-    if let Some(v) = verify::last_verified(path).filter(|v| v.entries > head_seq) {
+    if let Some(v) = verified::last_verified(path).filter(|v| v.entries > head_seq) {
         return Err(refuse(format!(
             "the ledger ends at seq {head_seq} but this machine verified {} entries on {} ({}): entries were removed",
             v.entries,
             v.at,
-            verify::verified_path(path).display()
+            verified::verified_path(path).display()
         )));
     }
     if let Some((table, seq)) =

@@ -80,7 +80,7 @@ pub fn prune_raw(
                AND instr(payload, '_blob\"') > 0",
         )?;
         for payload in stmt.query_map([&cutoff], |r| r.get::<_, String>(0))? {
-            for h in super::verify::referenced_blobs(&payload?) {
+            for h in super::blobs::referenced_blobs(&payload?) {
                 candidates.remove(&h);
             }
         }

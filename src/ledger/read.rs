@@ -103,13 +103,13 @@ pub fn check_not_truncated(conn: &Connection, path: &std::path::Path) -> Result<
             ),
         });
     }
-    if let Some(v) = super::verify::last_verified(path).filter(|v| v.entries > head) {
+    if let Some(v) = super::verified::last_verified(path).filter(|v| v.entries > head) {
         return Err(LedgerError::Tampered {
             what: format!(
                 "the ledger ends at entry {head} but this machine verified {} entries on {} ({}): entries were removed from its end",
                 v.entries,
                 v.at,
-                super::verify::verified_path(path).display()
+                super::verified::verified_path(path).display()
             ),
         });
     }

@@ -2,7 +2,6 @@
 //! blob, and optionally that the ledger still extends a checkpoint.
 
 use rusqlite::{Connection, OptionalExtension};
-use serde_json::Value;
 
 use super::entry::{Checkpoint, Entry, ZERO_HASH};
 use super::{LedgerError, blobs};
@@ -56,33 +55,6 @@ pub struct Report {
 impl Report {
     pub fn ok(&self) -> bool {
         self.first_break.is_none() && self.anomalies.is_empty() && self.derived.is_empty()
-    }
-}
-
-/// Blob hashes an entry's payload refers to (keys ending in `_blob`, at any depth).
-/// Most entries (unchanged fetches) refer to none: a substring test skips
-/// the JSON parse for them.
-pub(crate) fn referenced_blobs(payload: &str) -> Vec<String> {
-    if memchr::memmem::find(payload.as_bytes(), b"_blob\"").is_none() {
-        return vec![];
-    }
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(payload) else {
-        return vec![];
-    };
-    let mut out = Vec::new();
-    named_blobs(&map, &mut out);
-    out
-}
-
-/// Every string under a key ending in `_blob`, at any depth (a fetch
-/// entry's `tls.chain_blob` too).
-fn named_blobs(map: &serde_json::Map<String, Value>, out: &mut Vec<String>) {
-    for (k, v) in map {
-        match v {
-            Value::String(h) if k.ends_with("_blob") => out.push(h.clone()),
-            Value::Object(inner) => named_blobs(inner, out),
-            _ => {}
-        }
     }
 }
 
@@ -563,7 +535,11 @@ fn verify_in(
             }
         };
         if !options.chain_only {
-            blob_refs.extend(referenced_blobs(e.payload).into_iter().map(|h| (e.seq, h)));
+            blob_refs.extend(
+                super::blobs::referenced_blobs(e.payload)
+                    .into_iter()
+                    .map(|h| (e.seq, h)),
+            );
             if e.kind == "pruned" {
                 // The last entry that names a blob is when it went: every
                 // reference before it is excused (the same bytes may have
@@ -839,56 +815,6 @@ pub(crate) fn check_schema_version(
         )));
     }
     Ok(vec![])
-}
-
-/// What this machine's last `verify` found: `LEDGER.verified`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    pub at: String,
-    pub entries: i64,
-}
-
-/// `LEDGER.verified`, the record of this machine's verifications.
-pub fn verified_path(ledger: &std::path::Path) -> std::path::PathBuf {
-    std::path::PathBuf::from(format!("{}.verified", ledger.display()))
-}
-
-/// The most entries this machine ever found intact, and when: the ledger
-/// may grow past it, never fall below it.
-pub fn last_verified(ledger: &std::path::Path) -> Option<Verified> {
-    let text = std::fs::read_to_string(verified_path(ledger)).ok()?;
-    text.lines()
-        .filter_map(|line| {
-            let (at, rest) = line.split_once(' ')?;
-            let n = rest.strip_prefix("intact (")?.split(" entries").next()?;
-            Some(Verified {
-                at: at.to_string(),
-                entries: n.parse().ok()?,
-            })
-        })
-        .max_by_key(|v| v.entries)
-}
-
-/// Records a verification: its result on the first line (what `serve`'s
-/// ledger page shows), and the most entries ever found intact on the next
-/// when that is more, so that a truncated ledger cannot lower the record.
-/// A directory nobody can write just keeps no record.
-pub fn record_verified(
-    ledger: &std::path::Path,
-    at: &str,
-    ok: bool,
-    entries: i64,
-    chain_only: bool,
-) {
-    let mut text = format!(
-        "{at} {} ({entries} entries{})\n",
-        if ok { "intact" } else { "FAILED" },
-        if chain_only { "; the chain only" } else { "" }
-    );
-    if let Some(best) = last_verified(ledger).filter(|b| !ok || b.entries > entries) {
-        text.push_str(&format!("{} intact ({} entries)\n", best.at, best.entries));
-    }
-    let _ = std::fs::write(verified_path(ledger), text);
 }
 
 /// Compares the stored tree nodes with the ones the chain implies.

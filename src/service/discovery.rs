@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 use tracing::{debug, info, warn};
 
-use super::cycle::{Context, CycleSummary, note_document};
+use super::record::{Context, CycleSummary, note_document};
 use crate::config::Source;
 use crate::discover;
 use crate::extract;
@@ -221,7 +221,7 @@ pub(super) async fn run_discovery(
             overrides: source.overrides.clone(),
             prepared: Default::default(),
         };
-        let Some(report) = super::cycle::prepared(&ctx.ledger_path, report, None).await else {
+        let Some(report) = super::record::prepared(&ctx.ledger_path, report, None).await else {
             continue;
         };
         match ctx.writer.record(report).await {

@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod metrics;
 pub mod notify;
 pub mod proofs;
+pub mod record;
 pub mod webhooks;
 
 use std::future::Future;

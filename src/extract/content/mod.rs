@@ -19,7 +19,7 @@ mod prune;
 mod score;
 mod stats;
 
-pub use prune::JUNK_TAGS;
+pub use super::dom::{BLOCK_TAGS, JUNK_TAGS};
 pub use prune::{Classes, Removed, class_weight, junk_reason, prune_junk};
 pub use score::{Score, add_lead, clean_inside, in_region, main_region, pick, score};
 pub use stats::{Stat, Stats};
@@ -57,45 +57,6 @@ type IdBuild = std::hash::BuildHasherDefault<IdHasher>;
 pub type IdMap<V> = HashMap<NodeId, V, IdBuild>;
 /// A set of node ids.
 pub type IdSet = HashSet<NodeId, IdBuild>;
-
-/// Block-level tags: they start a new paragraph in the text.
-pub const BLOCK_TAGS: &[&str] = &[
-    "p",
-    "div",
-    "section",
-    "article",
-    "main",
-    "ul",
-    "ol",
-    "li",
-    "table",
-    "tr",
-    "blockquote",
-    "pre",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "figure",
-    "dl",
-    "dt",
-    "dd",
-    "address",
-    "hr",
-    "br",
-    "center",
-    "details",
-    "summary",
-    "form",
-    "fieldset",
-    "tbody",
-    "thead",
-    "tfoot",
-    "td",
-    "th",
-];
 
 /// How strict one extraction pass is. A page whose strict pass finds too
 /// little text is read again with less pruning (readability's retry): a

@@ -9,35 +9,6 @@ use regex::Regex;
 
 use super::{IdBuild, IdSet, Pass, element};
 
-/// Tags whose content is never article text.
-pub const JUNK_TAGS: &[&str] = &[
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "svg",
-    "canvas",
-    "iframe",
-    "object",
-    "embed",
-    "button",
-    "select",
-    "input",
-    "textarea",
-    "nav",
-    "aside",
-    "footer",
-    "header",
-    "figcaption",
-    "head",
-    "link",
-    "meta",
-    "dialog",
-    "menu",
-    "label",
-    "option",
-];
-
 /// ARIA roles of page chrome.
 const JUNK_ROLES: &[&str] = &[
     "navigation",

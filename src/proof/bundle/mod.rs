@@ -154,7 +154,7 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
     let mut blobs_by_hash: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut json_entries = Vec::new();
     for e in &entries {
-        for h in crate::ledger::verify::referenced_blobs(&e.payload) {
+        for h in crate::ledger::blobs::referenced_blobs(&e.payload) {
             if !blobs_by_hash.contains_key(&h) {
                 blobs_by_hash.insert(h.clone(), blobs::get(conn, &h).map_err(|e| e.to_string())?);
             }

@@ -425,7 +425,7 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
     for e in &entries {
         let seq = e["seq"].as_i64().unwrap_or(0);
         let p = assemble::payload(e);
-        for h in crate::ledger::verify::referenced_blobs(&p.to_string()) {
+        for h in crate::ledger::blobs::referenced_blobs(&p.to_string()) {
             if !blobs.contains_key(&h) {
                 return Err(format!(
                     "entry {seq}: the blob {h} it names is not in the bundle with that SHA-256"
