@@ -9,7 +9,13 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use newsledger::config::ExtractOverrides;
-use newsledger::extract::{self, eval};
+use newsledger::extract;
+
+/// The scorer is the evaluation binary's (`extract-eval`), not the
+/// library's: only the product ships.
+#[allow(dead_code, reason = "the binary uses the rest")]
+#[path = "../src/bin/extract-eval/eval.rs"]
+mod eval;
 use serde_json::Value;
 
 fn dataset() -> Option<PathBuf> {

@@ -10,12 +10,10 @@
 
 pub mod content;
 pub mod dom;
-pub mod eval;
 pub mod metadata;
 pub mod prefilter;
 pub mod text;
 pub mod tree;
-pub mod wcxb;
 
 use std::borrow::Cow;
 

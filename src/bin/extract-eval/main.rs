@@ -20,10 +20,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use newsledger::config::ExtractOverrides;
-use newsledger::extract::{self, eval, metadata};
+use newsledger::extract::{self, metadata};
 use serde_json::Value;
 
+mod eval;
 mod passages;
+mod wcxb;
 
 fn usage() -> ExitCode {
     eprintln!(
@@ -142,7 +144,6 @@ fn wcxb(
     show: Option<&str>,
     write: Option<&str>,
 ) -> ExitCode {
-    use newsledger::extract::wcxb;
     let pages = match wcxb::load(dir) {
         Ok(p) => p,
         Err(e) => {
@@ -266,7 +267,7 @@ fn wcxb(
     if worst > 0 {
         for (i, (name, f)) in fields.iter().enumerate() {
             println!("  wrong {name}, first {worst}:");
-            let gold = |p: &newsledger::extract::wcxb::Page| match i {
+            let gold = |p: &wcxb::Page| match i {
                 0 => p.title.clone(),
                 1 => p.author.clone(),
                 _ => p.date.clone(),

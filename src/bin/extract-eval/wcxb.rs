@@ -19,7 +19,7 @@ use std::path::Path;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::eval::tokens;
+use crate::eval::tokens;
 
 /// One benchmark page with its gold data.
 #[derive(Debug, Clone)]
@@ -220,12 +220,12 @@ pub struct Scored {
 }
 
 /// Extracts one page as the service would (no overrides).
-pub fn extract_page(page: &Page) -> super::Article {
-    let html = super::decode(&page.html, None);
-    super::extract(
+pub fn extract_page(page: &Page) -> newsledger::extract::Article {
+    let html = newsledger::extract::decode(&page.html, None);
+    newsledger::extract::extract(
         &html,
         Some(&page.url),
-        &crate::config::ExtractOverrides::default(),
+        &newsledger::config::ExtractOverrides::default(),
     )
 }
 
@@ -238,7 +238,7 @@ pub fn score(page: &Page) -> Scored {
 /// the same rules, for a comparison in one run.
 pub fn score_prediction(page: &Page, p: &Value) -> Scored {
     let s = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
-    let a = super::Article {
+    let a = newsledger::extract::Article {
         text: s("text").unwrap_or_default(),
         title: s("title"),
         byline: s("author"),
@@ -248,7 +248,7 @@ pub fn score_prediction(page: &Page, p: &Value) -> Scored {
     score_output(page, &a)
 }
 
-fn score_output(page: &Page, a: &super::Article) -> Scored {
+fn score_output(page: &Page, a: &newsledger::extract::Article) -> Scored {
     let (_, recall, f1) = word_f1(&a.text, &page.text);
     Scored {
         id: page.id.clone(),
