@@ -361,6 +361,19 @@ async fn beyond_loopback_only_with_a_token() {
         "{}",
         stderr(&out)
     );
+    // An address already taken is a failure at run time (exit 3), named.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = s
+        .cli(&["serve", "--db", s.db.to_str().unwrap(), "--listen", &addr])
+        .await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cannot listen on {addr}")),
+        "{}",
+        stderr(&out)
+    );
+    drop(taken);
     // With a token (on loopback here): refused without it, let in with it.
     let token = "correct-horse-battery-staple";
     let (mut child, base) = start_serve(&s, &["--token", token]).await;

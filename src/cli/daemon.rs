@@ -89,9 +89,16 @@ pub(super) async fn serve(cli: &Cli, _out: &mut dyn Write) -> Result<u8, Failure
         token: token.clone(),
         public_names: public_names.clone(),
     };
-    crate::web::check(&settings).map_err(Failure::usage)?;
+    let failure = |e: crate::web::ServeError| {
+        if e.is_usage() {
+            Failure::usage(e.to_string())
+        } else {
+            Failure::runtime(e)
+        }
+    };
+    crate::web::check(&settings).map_err(failure)?;
     crate::web::serve(settings, shutdown_signal())
         .await
-        .map_err(Failure::runtime)?;
+        .map_err(failure)?;
     Ok(0)
 }

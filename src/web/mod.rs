@@ -108,23 +108,45 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Refuses a listen address beyond loopback without a token.
-pub fn check(settings: &Settings) -> Result<(), String> {
+/// Why `serve` refuses to start, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "--listen {0}: not a loopback address; set an access token (--token or NEWSLEDGER_SERVE_TOKEN) to serve beyond this machine"
+    )]
+    BeyondLoopbackWithoutToken(std::net::SocketAddr),
+    #[error("the access token must be at least 16 characters")]
+    ShortToken,
+    #[error(
+        "the access token must not hold spaces or control characters (make one with `openssl rand -hex 24`)"
+    )]
+    TokenWithSpaces,
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl ServeError {
+    /// A setting the operator gave (exit 2), not a failure at run time.
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, ServeError::Listen { .. })
+    }
+}
+
+/// Refuses a listen address beyond loopback without a token, and a token
+/// that is short or holds spaces.
+pub fn check(settings: &Settings) -> Result<(), ServeError> {
     if !settings.listen.ip().is_loopback() && settings.token.is_none() {
-        return Err(format!(
-            "--listen {}: not a loopback address; set an access token (--token or NEWSLEDGER_SERVE_TOKEN) to serve beyond this machine",
-            settings.listen
-        ));
+        return Err(ServeError::BeyondLoopbackWithoutToken(settings.listen));
     }
     if let Some(t) = settings.token.as_deref() {
         if t.len() < 16 {
-            return Err("the access token must be at least 16 characters".into());
+            return Err(ServeError::ShortToken);
         }
         if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(
-                "the access token must not hold spaces or control characters (make one with `openssl rand -hex 24`)"
-                    .into(),
-            );
+            return Err(ServeError::TokenWithSpaces);
         }
     }
     Ok(())
@@ -172,12 +194,16 @@ fn html(status: StatusCode, m: maud::Markup) -> Reply {
 pub async fn serve(
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), String> {
+) -> Result<(), ServeError> {
     check(&settings)?;
+    let listen_error = |source| ServeError::Listen {
+        addr: settings.listen,
+        source,
+    };
     let listener = TcpListener::bind(settings.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(listen_error)?;
+    let addr = listener.local_addr().map_err(listen_error)?;
     tracing::info!(%addr, ledger = %settings.ledger.display(), "web view at http://{addr}/");
     let settings = Arc::new(settings);
     let cap = crate::limits::share(8, MAX_CONNECTIONS);
