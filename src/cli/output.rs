@@ -325,7 +325,13 @@ pub fn changes(
             writeln!(out, "    {}", safe_line(e))?;
         }
     }
-    let shown = page.offset + rows.len();
+    page_footer(out, &page, rows.len())
+}
+
+/// Where a page of a list ends and how to ask for the next one, when there
+/// is one (or when the list's length is not known).
+pub fn page_footer(out: &mut dyn Write, page: &Page, rows: usize) -> io::Result<()> {
+    let shown = page.offset + rows;
     match page.total {
         Some(total) if total > shown => writeln!(
             out,

@@ -97,13 +97,12 @@ pub(super) async fn articles(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, F
     let total = rows.len();
     let rows: Vec<_> = rows.into_iter().skip(*offset).take(*limit).collect();
     output::articles(&mut out, &rows, *json)?;
-    let shown = offset + rows.len();
-    if !*json && shown < total {
-        writeln!(
-            out,
-            "{} to {shown} of {total}; the next page: --offset {shown}",
-            offset + 1
-        )?;
+    if !*json {
+        let page = output::Page {
+            offset: *offset,
+            total: Some(total),
+        };
+        output::page_footer(out, &page, rows.len())?;
     }
     Ok(0)
 }

@@ -170,13 +170,37 @@ pub fn is_declared(old: &Fingerprint, new: &Fingerprint) -> bool {
         field(&new.fields, "modified"),
     );
     let newer_date = !new_mod.is_empty() && new_mod != old_mod;
-    let notes = |f: &Fingerprint| UPDATE_NOTE.find_iter(field(&f.fields, "body")).count();
-    newer_date || notes(new) > notes(old)
+    newer_date || new_notice(field(&old.fields, "body"), field(&new.fields, "body"))
 }
 
 /// Whether `new` carries an update or correction note that `old` did not.
 pub fn new_notice(old: &str, new: &str) -> bool {
     UPDATE_NOTE.find_iter(new).count() > UPDATE_NOTE.find_iter(old).count()
+}
+
+/// The metadata a change shows before → after, in this order.
+pub const SHOWN_METADATA: [&str; 4] = ["title", "byline", "published", "modified"];
+
+/// [`SHOWN_METADATA`] fields whose normalized values differ between two
+/// fingerprints, as (field, before, after), absent values as empty strings.
+pub fn fingerprint_metadata_changes(
+    old: Option<&Fingerprint>,
+    new: &Fingerprint,
+) -> Vec<(&'static str, String, String)> {
+    SHOWN_METADATA
+        .into_iter()
+        .filter_map(|k| {
+            let before = old.and_then(|o| o.fields.get(k));
+            let after = new.fields.get(k);
+            (before != after).then(|| {
+                (
+                    k,
+                    before.cloned().unwrap_or_default(),
+                    after.cloned().unwrap_or_default(),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The metadata fields that differ between two stored articles, as

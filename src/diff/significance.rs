@@ -90,6 +90,21 @@ pub struct Change<'a> {
     pub metadata: &'a [(&'static str, String, String)],
 }
 
+/// The metadata changes from article `a` to `b` and the significance of
+/// the whole change, whose texts `words` diffs.
+pub fn between(
+    a: &crate::extract::Article,
+    b: &crate::extract::Article,
+    words: &WordDiff,
+) -> (Vec<(&'static str, String, String)>, Significance) {
+    let metadata = super::metadata_changes(a, b);
+    let significance = assess(&Change {
+        diff: words,
+        metadata: &metadata,
+    });
+    (metadata, significance)
+}
+
 /// The significance of a change ([the rules](self)).
 pub fn assess(change: &Change<'_>) -> Significance {
     let mut s = Significance::new();
@@ -101,47 +116,80 @@ pub fn assess(change: &Change<'_>) -> Significance {
             _ => s.add(Level::Minor, format!("the {field} date changed")),
         }
     }
+    // One pass over the diff: the new text before each change is only
+    // counted (quotation marks, its last character), never copied.
     let segments = &change.diff.segments;
+    let mut before = Before::default();
     let mut i = 0;
-    while i < segments.len() {
-        // A removal followed by an addition is one replacement.
-        let (removed, added, before) = match (segments.get(i), segments.get(i + 1)) {
-            (Some(Segment::Removed(r)), Some(Segment::Added(a))) => {
+    while let Some(seg) = segments.get(i) {
+        match (seg, segments.get(i + 1)) {
+            (Segment::Same(t), _) => {
+                before.feed(t);
+                i += 1;
+            }
+            // A removal followed by an addition is one replacement.
+            (Segment::Removed(r), Some(Segment::Added(a))) => {
+                judge(&mut s, r, a, &before);
+                before.feed(a);
                 i += 2;
-                (r.as_str(), a.as_str(), i.checked_sub(3))
             }
-            (Some(Segment::Removed(r)), _) => {
+            (Segment::Removed(r), _) => {
+                judge(&mut s, r, "", &before);
                 i += 1;
-                (r.as_str(), "", i.checked_sub(2))
             }
-            (Some(Segment::Added(a)), _) => {
+            (Segment::Added(a), _) => {
+                judge(&mut s, "", a, &before);
+                before.feed(a);
                 i += 1;
-                ("", a.as_str(), i.checked_sub(2))
             }
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        let context: String = before
-            .and_then(|b| segments.get(..=b))
-            .map(|s| {
-                s.iter()
-                    .filter_map(|seg| match seg {
-                        Segment::Same(t) | Segment::Added(t) => Some(t.as_str()),
-                        Segment::Removed(_) => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        judge(&mut s, removed, added, &context);
+        }
     }
     s
 }
 
+/// What [`judge`] needs of the new text before a change, kept as the diff
+/// is read.
+#[derive(Default)]
+struct Before {
+    /// Straight quotation marks (`"`).
+    straight: usize,
+    /// Opening and closing typographic marks (`“ „ «` and `” »`).
+    opened: usize,
+    closed: usize,
+    /// The last character that is not white space.
+    last: Option<char>,
+}
+
+impl Before {
+    fn feed(&mut self, t: &str) {
+        for c in t.chars() {
+            match c {
+                '"' => self.straight += 1,
+                '“' | '„' | '«' => self.opened += 1,
+                '”' | '»' => self.closed += 1,
+                _ => {}
+            }
+            if !c.is_whitespace() {
+                self.last = Some(c);
+            }
+        }
+    }
+
+    /// Inside a quotation: an opening mark not yet closed.
+    fn inside_quotation(&self) -> bool {
+        self.straight % 2 == 1 || self.opened > self.closed
+    }
+
+    /// At the start of the text or of a sentence.
+    fn sentence_start(&self) -> bool {
+        self.last
+            .is_none_or(|c| matches!(c, '.' | '!' | '?' | '…' | ':'))
+    }
+}
+
 /// Judges one changed run: `removed` replaced by `added` (either may be
-/// empty), after the new text's `context`.
-fn judge(s: &mut Significance, removed: &str, added: &str, context: &str) {
+/// empty), after the new text `before` it.
+fn judge(s: &mut Significance, removed: &str, added: &str, before: &Before) {
     let words = |t: &str| t.split_whitespace().count();
     // A whole sentence in or out.
     for (run, what) in [(added, "added"), (removed, "removed")] {
@@ -171,7 +219,7 @@ fn judge(s: &mut Significance, removed: &str, added: &str, context: &str) {
         );
         return;
     }
-    if inside_quotation(context) {
+    if before.inside_quotation() {
         s.add(Level::Substantive, "a quotation changed");
         return;
     }
@@ -193,10 +241,7 @@ fn judge(s: &mut Significance, removed: &str, added: &str, context: &str) {
             .map(|w| squash(w))
             .collect()
     };
-    let sentence_start = context.trim_end().is_empty()
-        || context
-            .trim_end()
-            .ends_with(['.', '!', '?', '…', ':', '\n']);
+    let sentence_start = before.sentence_start();
     if old_words.len() == new_words.len()
         && old_words
             .iter()
@@ -251,20 +296,19 @@ fn numbers(t: &str) -> Vec<String> {
     out
 }
 
-/// Whether the text after `context` lies inside a quotation: an opening
-/// mark not yet closed.
-fn inside_quotation(context: &str) -> bool {
-    let count = |set: &[char]| context.chars().filter(|c| set.contains(c)).count();
-    let straight = count(&['"']) % 2 == 1;
-    let curly = count(&['“', '„', '«']) > count(&['”', '»']);
-    straight || curly
-}
+/// The longest word, in bytes, [`typo`] compares.
+const MAX_TYPO_BYTES: usize = 64;
 
 /// Whether `a` and `b` are one word spelt two ways: at least four letters
 /// each and at most two letters apart (inserted, removed or replaced).
 fn typo(a: &str, b: &str) -> bool {
     if a == b {
         return true;
+    }
+    // A "word" of a page without spaces can be any length: past a long
+    // word's length, it is no typo (and the distance is not computed).
+    if a.len() > MAX_TYPO_BYTES || b.len() > MAX_TYPO_BYTES {
+        return false;
     }
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     if a.len() < 4 || b.len() < 4 || a.len().abs_diff(b.len()) > 2 {
@@ -374,6 +418,26 @@ mod tests {
         let (l, why) = level(TEXT, &new);
         assert_eq!(l, Level::Substantive, "{why:?}");
         assert!(why.contains(&"a typo corrected".to_string()), "{why:?}");
+    }
+
+    proptest::proptest! {
+        /// Any two texts are judged without a panic; a headline change is
+        /// substantive whatever the texts; equal texts give no reason.
+        #[test]
+        fn any_two_texts_are_judged(old in "\\PC{0,120}", new in "\\PC{0,120}") {
+            let d = diff(&old, &new);
+            let title = [("title", old.clone(), new.clone())];
+            let s = assess(&Change { diff: &d, metadata: &title });
+            proptest::prop_assert_eq!(s.level, Level::Substantive);
+            let s = assess(&Change { diff: &d, metadata: &[] });
+            proptest::prop_assert!(old != new || s.reasons.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_long_word_is_no_typo() {
+        let long = "x".repeat(10_000);
+        assert!(!typo(&long, &format!("{long}y")));
     }
 
     #[test]

@@ -322,17 +322,35 @@ pub fn change_views(
     conn: &Connection,
     rows: Vec<ChangeRow>,
 ) -> Result<Vec<ChangeView>, LedgerError> {
-    let mut records: std::collections::HashMap<String, ArticleRecord> = Default::default();
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        if !records.contains_key(&row.url) {
-            records.insert(row.url.clone(), article(conn, &row.url)?);
+    let mut views = ChangeViews::new(conn);
+    rows.into_iter().map(|row| views.view(row)).collect()
+}
+
+/// Reads [`ChangeView`]s, each article replayed once however many of its
+/// changes are read.
+struct ChangeViews<'c> {
+    conn: &'c Connection,
+    records: std::collections::HashMap<String, ArticleRecord>,
+}
+
+impl<'c> ChangeViews<'c> {
+    fn new(conn: &'c Connection) -> ChangeViews<'c> {
+        ChangeViews {
+            conn,
+            records: Default::default(),
         }
-        let record = records.get(&row.url);
+    }
+
+    fn view(&mut self, row: ChangeRow) -> Result<ChangeView, LedgerError> {
+        let conn = self.conn;
+        let record = match self.records.entry(row.url.clone()) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(article(conn, &row.url)?),
+        };
         let load = |n: Option<i64>| -> Result<Option<Article>, LedgerError> {
-            match (record, n) {
-                (Some(r), Some(n)) => Ok(r.revision(conn, Some(n))?.map(|(_, a)| a)),
-                _ => Ok(None),
+            match n {
+                Some(n) => Ok(record.revision(conn, Some(n))?.map(|(_, a)| a)),
+                None => Ok(None),
             }
         };
         let edit = matches!(row.kind.as_str(), "changed" | "metadata" | "reverted");
@@ -363,13 +381,8 @@ pub fn change_views(
                 &crate::diff::normalize_text(&a.text),
                 &crate::diff::normalize_text(&b.text),
             );
-            let metadata = crate::diff::metadata_changes(a, b);
-            view.significance = Some(crate::diff::significance::assess(
-                &crate::diff::significance::Change {
-                    diff: &words,
-                    metadata: &metadata,
-                },
-            ));
+            let (metadata, significance) = crate::diff::significance::between(a, b, &words);
+            view.significance = Some(significance);
             view.correction_notice = crate::diff::new_notice(&a.text, &b.text);
             view.words_added = words.words_added;
             view.words_removed = words.words_removed;
@@ -386,9 +399,8 @@ pub fn change_views(
                 })
                 .collect();
         }
-        out.push(view);
+        Ok(view)
     }
-    Ok(out)
 }
 
 /// One page of changes: `limit` views after skipping `offset`, of the
@@ -406,19 +418,19 @@ pub fn page_changes(
         let page: Vec<ChangeRow> = rows.into_iter().skip(offset).take(limit).collect();
         return change_views(conn, page);
     };
+    let mut views = ChangeViews::new(conn);
     let mut out = Vec::new();
     let mut skipped = 0;
     for row in rows {
         if out.len() >= limit {
             break;
         }
-        for view in change_views(conn, vec![row])? {
-            if view.significance.as_ref().is_some_and(|s| s.level >= min) {
-                if skipped < offset {
-                    skipped += 1;
-                } else {
-                    out.push(view);
-                }
+        let view = views.view(row)?;
+        if view.significance.as_ref().is_some_and(|s| s.level >= min) {
+            if skipped < offset {
+                skipped += 1;
+            } else {
+                out.push(view);
             }
         }
     }

@@ -425,13 +425,8 @@ pub struct SearchPage {
 }
 
 /// Articles whose text contained `phrase` at some time, with where it
-/// appeared and where it was removed, confirmed against the chain: every
-/// hit ([`search_page`] with no limit).
-pub fn search(conn: &Connection, ledger: &Path, phrase: &str) -> Result<Vec<Hit>, LedgerError> {
-    Ok(search_page(conn, ledger, phrase, 0, usize::MAX)?.hits)
-}
-
-/// One page of [`search`]: the index proposes articles, most recently
+/// appeared and where it was removed, confirmed against the chain, a page
+/// at a time: the index proposes articles, most recently
 /// revised first, and they are confirmed against the chain in that order
 /// until `offset + limit` are confirmed; only those are read. Within the
 /// page, the hits are ordered by when the page first showed the phrase,

@@ -906,13 +906,8 @@ pub fn report_html(conn: &rusqlite::Connection, url: &str) -> Result<String, Led
             };
             if let Some((a, b)) = pair {
                 let d = crate::diff::words::diff_ordered(&a.text, &b.text, true);
-                let metadata = crate::diff::metadata_changes(&a, &b);
-                change.significance = Some(crate::diff::significance::assess(
-                    &crate::diff::significance::Change {
-                        diff: &d,
-                        metadata: &metadata,
-                    },
-                ));
+                let (metadata, significance) = crate::diff::significance::between(&a, &b, &d);
+                change.significance = Some(significance);
                 if matches!(h.kind.as_str(), "changed" | "metadata") {
                     let declared = crate::diff::is_declared(
                         &crate::diff::fingerprint(&a),

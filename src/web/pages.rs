@@ -64,6 +64,17 @@ pub fn article_link(url: &str) -> String {
     format!("/article?url={}", enc(url))
 }
 
+/// The links to the page before and after `page` (1-based) of a list:
+/// `link` makes a page's address, `labels` names the two ways.
+fn pager(page: usize, more: bool, link: impl Fn(usize) -> String, labels: (&str, &str)) -> Markup {
+    html! {
+        nav.pages {
+            @if page > 1 { a href=(link(page - 1)) { (labels.0) } " " }
+            @if more { a href=(link(page + 1)) { (labels.1) } }
+        }
+    }
+}
+
 /// Where a page of a list is, for its links.
 pub struct Paging {
     /// 1-based.
@@ -180,10 +191,7 @@ pub fn changes(
                     }
                 }
             } }
-            nav.pages {
-                @if paging.page > 1 { a href=(page_link(paging.page - 1)) { "← newer" } " " }
-                @if paging.more { a href=(page_link(paging.page + 1)) { "older →" } }
-            }
+            (pager(paging.page, paging.more, page_link, ("← newer", "older →")))
         },
     )
 }
@@ -256,10 +264,7 @@ pub fn articles(rows: &[ArticleListRow], status: Option<&str>, page: usize) -> M
                     }
                 }
             } }
-            nav.pages {
-                @if page > 1 { a href=(page_link(page - 1)) { "← previous" } " " }
-                @if first + rows.len() < total { a href=(page_link(page + 1)) { "next →" } }
-            }
+            (pager(page, first + rows.len() < total, page_link, ("← previous", "next →")))
         },
     )
 }
@@ -402,10 +407,7 @@ pub fn article(p: &ArticlePage<'_>) -> Markup {
             } }
             @let tpage = p.timeline_page.max(1);
             @let tlink = |n: usize| format!("/article?url={}&from={}&to={}&tpage={n}", enc(p.url), p.from, p.to);
-            nav.pages {
-                @if tpage > 1 { a href=(tlink(tpage - 1)) { "← newer" } " " }
-                @if tpage * TIMELINE_PER_PAGE < p.history.len() { a href=(tlink(tpage + 1)) { "older →" } }
-            }
+            (pager(tpage, tpage * TIMELINE_PER_PAGE < p.history.len(), tlink, ("← newer", "older →")))
         },
     )
 }
@@ -467,10 +469,7 @@ pub fn search(q: &str, found: Option<&crate::ledger::search::SearchPage>, page: 
                         }
                     }
                 }
-                nav.pages {
-                    @if page > 1 { a href=(page_link(page - 1)) { "← previous" } " " }
-                    @if more { a href=(page_link(page + 1)) { "more →" } }
-                }
+                (pager(page, more, page_link, ("← previous", "more →")))
             }
         },
     )

@@ -524,15 +524,7 @@ pub(super) fn apply_in(
                     .into_iter()
                     .take(5)
                     .collect();
-                f.metadata = ["title", "byline", "published", "modified"]
-                    .into_iter()
-                    .filter_map(|k| {
-                        let before = old.as_ref().and_then(|o| o.fields.get(k)).cloned();
-                        let after = fp.fields.get(k).cloned();
-                        (before != after)
-                            .then(|| (k, before.unwrap_or_default(), after.unwrap_or_default()))
-                    })
-                    .collect();
+                f.metadata = diff::fingerprint_metadata_changes(old.as_ref(), fp);
                 f.significance = Some(diff::significance::assess(&diff::significance::Change {
                     diff: &words,
                     metadata: &f.metadata,
