@@ -261,6 +261,8 @@ const CONTEXT_WORDS: usize = 12;
 pub struct Page {
     pub offset: usize,
     pub total: Option<usize>,
+    /// Rows follow the page.
+    pub more: bool,
 }
 
 /// `changes`: per change, a line with when, kind, label, significance,
@@ -338,7 +340,7 @@ pub fn page_footer(out: &mut dyn Write, page: &Page, rows: usize) -> io::Result<
             "{} to {shown} of {total}; the next page: --offset {shown}",
             page.offset + 1
         ),
-        None => writeln!(
+        None if page.more => writeln!(
             out,
             "{} to {shown}; the next page: --offset {shown}",
             page.offset + 1

@@ -93,16 +93,19 @@ pub(super) async fn articles(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, F
         return Ok(0);
     };
     let (_, conn) = open_ro(cli)?;
-    let rows = ledger::read::articles(&conn, source.as_deref(), status.as_deref())?;
-    let total = rows.len();
-    let rows: Vec<_> = rows.into_iter().skip(*offset).take(*limit).collect();
-    output::articles(&mut out, &rows, *json)?;
+    let q = ledger::lists::ArticleQuery {
+        source: source.as_deref(),
+        status: status.as_deref(),
+    };
+    let listed = ledger::lists::articles_page(&conn, q, *offset, *limit)?;
+    output::articles(&mut out, &listed.rows, *json)?;
     if !*json {
         let page = output::Page {
             offset: *offset,
-            total: Some(total),
+            total: listed.total,
+            more: listed.more,
         };
-        output::page_footer(out, &page, rows.len())?;
+        output::page_footer(out, &page, listed.rows.len())?;
     }
     Ok(0)
 }
@@ -191,21 +194,23 @@ pub(super) async fn changes(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Fa
     };
     let (_, conn) = open_ro(cli)?;
     let since = since.as_deref().map(parse_since).transpose()?;
-    let mut rows = ledger::read::changes(&conn, since.as_deref())?;
-    if !kind.is_empty() {
-        rows.retain(|r| kind.contains(&r.kind));
-    }
-    let min = significance
-        .as_deref()
-        .and_then(crate::diff::significance::Level::parse);
-    let total = rows.len();
-    let page = ledger::read::page_changes(&conn, rows, min, *offset, *limit)?;
+    let kinds: Vec<&str> = kind.iter().map(String::as_str).collect();
+    let q = ledger::lists::ChangeQuery {
+        since: since.as_deref(),
+        kinds: &kinds,
+        source: None,
+        significance: significance
+            .as_deref()
+            .and_then(crate::diff::significance::Level::parse),
+    };
+    let listed = ledger::lists::changes_page(&conn, q, *offset, *limit)?;
     output::changes(
         &mut out,
-        &page,
+        &listed.rows,
         output::Page {
             offset: *offset,
-            total: min.is_none().then_some(total),
+            total: listed.total,
+            more: listed.more,
         },
         *json,
     )?;
@@ -218,7 +223,7 @@ pub(super) async fn status(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Fai
         return Ok(0);
     };
     let (path, conn) = open_ro(cli)?;
-    let status = ledger::read::status(&conn, &path)?;
+    let status = ledger::lists::status(&conn, &path)?;
     output::status(&mut out, &status, *json)?;
     Ok(0)
 }

@@ -225,8 +225,8 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
 
     writeln!(out, "{}", bold("Flagged:"))?;
     let conn = ledger::open_read_only(ledger_path)?;
-    let changes = ledger::read::changes(&conn, None)?;
-    for ch in changes.iter().rev().filter(|c| c.kind != "new") {
+    let changes = ledger::lists::change_rows(&conn, Default::default(), usize::MAX)?;
+    for (ch, _) in changes.iter().rev().filter(|(c, _)| c.kind != "new") {
         match ch.kind.as_str() {
             "gone" => writeln!(
                 out,
@@ -273,8 +273,8 @@ pub async fn run(out: &mut dyn Write, ledger_path: &Path, color: bool) -> Result
     }
     let flagged: Vec<&str> = changes
         .iter()
-        .filter(|c| c.kind != "new")
-        .map(|c| c.url.as_str())
+        .filter(|(c, _)| c.kind != "new")
+        .map(|(c, _)| c.url.as_str())
         .collect();
     let portal_url = server.url(&portal.path);
     if !flagged.contains(&portal_url.as_str()) {

@@ -8,6 +8,7 @@
 pub mod blobs;
 pub mod derive;
 pub mod entry;
+pub mod lists;
 pub mod merkle;
 pub mod prune;
 pub mod read;
@@ -70,6 +71,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../migrations/0011_ledger_revisions.sql"),
     ),
+    (12, include_str!("../../migrations/0012_ledger_events.sql")),
 ];
 
 /// How many entries at the head the writer re-verifies before it appends.
@@ -870,9 +872,6 @@ mod tests {
             "SELECT seq, payload FROM ledger WHERE url = ?1 AND kind = 'fetch' AND ref_seq IS NULL ORDER BY seq DESC LIMIT 1",
             "SELECT seq FROM ledger WHERE url = ?1 UNION ALL SELECT seq FROM ledger WHERE ref_seq IN
                (SELECT seq FROM ledger WHERE url = ?1 AND kind = 'fetch') ORDER BY seq",
-            // The catalog of every article (read::catalog): one walk of the
-            // index in URL order, no sort.
-            "SELECT seq, url FROM ledger WHERE url IS NOT NULL ORDER BY url, seq",
             "SELECT 1 FROM ledger WHERE url = ?1 AND kind = 'revision' LIMIT 1",
             "SELECT DISTINCT url FROM ledger WHERE kind = 'revision' AND url IS NOT NULL",
             "SELECT seq, url FROM ledger WHERE url IS NOT NULL

@@ -125,8 +125,13 @@ pub struct ArticleRecord {
 
 /// Reads an article from the chain (never from the derived tables).
 pub fn article(conn: &Connection, url: &str) -> Result<ArticleRecord, LedgerError> {
-    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
-    let replay = derive::store::replay_article(&snapshot, url)
+    // One read snapshot, unless the caller holds one already.
+    let _snapshot = if conn.is_autocommit() {
+        Some(conn.unchecked_transaction().map_err(sqlite)?)
+    } else {
+        None
+    };
+    let replay = derive::store::replay_article(conn, url)
         .map_err(sqlite)?
         .map_err(|u| LedgerError::Untrusted {
             seq: u.seq,
@@ -224,6 +229,82 @@ impl ArticleRecord {
         Some((before.revision, spans.get(i)?.revision))
     }
 
+    /// The source its latest revision was fetched for.
+    pub fn source(&self) -> Option<&str> {
+        self.replay
+            .articles
+            .get(&self.url)
+            .map(|a| a.source.as_str())
+    }
+
+    /// The row `articles` lists for it; `None` if it has no revision.
+    pub fn list_row(&self) -> Option<ArticleListRow> {
+        let a = self.replay.articles.get(&self.url)?;
+        Some(ArticleListRow {
+            url: a.url.clone(),
+            source: a.source.clone(),
+            title: self.rev(a.revision).and_then(|r| r.title.clone()),
+            status: if a.gone_at.is_some() {
+                "gone".into()
+            } else if a.max_revision > 1 {
+                "changed".into()
+            } else {
+                "unchanged".into()
+            },
+            revision: a.revision,
+            revisions: a.max_revision,
+            first_seen: a.first_seen.clone(),
+            last_seen: a.last_seen.clone(),
+            last_change: self
+                .replay
+                .changes
+                .values()
+                .filter(|c| c.url == self.url && c.kind != "rebaseline")
+                .map(|c| c.detected_at.clone())
+                .max(),
+        })
+    }
+
+    /// Its events, oldest first: the revision that opened it (`new`) and
+    /// the fold's change rows (changed, metadata, reverted, gone,
+    /// restored).
+    pub fn events(&self) -> Vec<ChangeRow> {
+        let mut events: Vec<ChangeRow> = self
+            .replay
+            .revisions
+            .values()
+            .filter(|r| r.url == self.url && r.change == "new")
+            .map(|r| ChangeRow {
+                seq: r.seq,
+                kind: "new".into(),
+                url: r.url.clone(),
+                from_revision: None,
+                to_revision: Some(r.revision),
+                detected_at: r.first_seen.clone(),
+                fields: Value::Array(vec![]),
+                declared: false,
+            })
+            .collect();
+        events.extend(
+            self.replay
+                .changes
+                .values()
+                .filter(|c| c.url == self.url)
+                .map(|c| ChangeRow {
+                    url: c.url.clone(),
+                    kind: c.kind.clone(),
+                    from_revision: c.from_revision,
+                    to_revision: c.to_revision,
+                    detected_at: c.detected_at.clone(),
+                    fields: serde_json::from_str(&c.fields_json).unwrap_or(Value::Null),
+                    declared: c.declared,
+                    seq: c.seq,
+                }),
+        );
+        events.sort_by(|a, b| a.seq.cmp(&b.seq).then(a.kind.cmp(&b.kind)));
+        events
+    }
+
     /// One revision's stored article and its first span; the current
     /// revision when `rev` is `None`.
     pub fn revision(
@@ -307,6 +388,8 @@ pub struct ChangeView {
     pub significance: Option<crate::diff::significance::Significance>,
     /// The headline after the change (or the article's last one).
     pub title: Option<String>,
+    /// The source the article's latest revision was fetched for.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -316,37 +399,33 @@ pub struct MetadataChange {
     pub after: String,
 }
 
-/// [`ChangeView`]s of `rows`: each read from its article's revisions in
-/// the chain. Only the rows given are read: a caller pages first.
-pub fn change_views(
-    conn: &Connection,
-    rows: Vec<ChangeRow>,
-) -> Result<Vec<ChangeView>, LedgerError> {
-    let mut views = ChangeViews::new(conn);
-    rows.into_iter().map(|row| views.view(row)).collect()
-}
-
 /// Reads [`ChangeView`]s, each article replayed once however many of its
 /// changes are read.
-struct ChangeViews<'c> {
+pub(super) struct ChangeViews<'c> {
     conn: &'c Connection,
     records: std::collections::HashMap<String, ArticleRecord>,
 }
 
 impl<'c> ChangeViews<'c> {
-    fn new(conn: &'c Connection) -> ChangeViews<'c> {
+    pub(super) fn new(conn: &'c Connection) -> ChangeViews<'c> {
         ChangeViews {
             conn,
             records: Default::default(),
         }
     }
 
-    fn view(&mut self, row: ChangeRow) -> Result<ChangeView, LedgerError> {
+    /// The article at `url`, replayed once.
+    pub(super) fn record(&mut self, url: &str) -> Result<&ArticleRecord, LedgerError> {
         let conn = self.conn;
-        let record = match self.records.entry(row.url.clone()) {
+        Ok(match self.records.entry(url.to_string()) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(article(conn, &row.url)?),
-        };
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(article(conn, url)?),
+        })
+    }
+
+    pub(super) fn view(&mut self, row: ChangeRow) -> Result<ChangeView, LedgerError> {
+        let conn = self.conn;
+        let record = self.record(&row.url)?;
         let load = |n: Option<i64>| -> Result<Option<Article>, LedgerError> {
             match n {
                 Some(n) => Ok(record.revision(conn, Some(n))?.map(|(_, a)| a)),
@@ -375,6 +454,7 @@ impl<'c> ChangeViews<'c> {
                 excerpt: vec![],
                 significance: None,
                 title,
+                source: record.source().map(str::to_string),
             };
         if let (Some(a), Some(b)) = (&before, &after) {
             let words = crate::diff::words::diff(
@@ -401,46 +481,6 @@ impl<'c> ChangeViews<'c> {
         }
         Ok(view)
     }
-}
-
-/// One page of changes: `limit` views after skipping `offset`, of the
-/// rows (newest first) whose significance reaches `min` when given. Only
-/// the rows needed are read: without `min`, the page's; with it, rows in
-/// order until the page is full.
-pub fn page_changes(
-    conn: &Connection,
-    rows: Vec<ChangeRow>,
-    min: Option<crate::diff::significance::Level>,
-    offset: usize,
-    limit: usize,
-) -> Result<Vec<ChangeView>, LedgerError> {
-    let Some(min) = min else {
-        let page: Vec<ChangeRow> = rows.into_iter().skip(offset).take(limit).collect();
-        return change_views(conn, page);
-    };
-    let mut views = ChangeViews::new(conn);
-    let mut out = Vec::new();
-    let mut skipped = 0;
-    for row in rows {
-        if out.len() >= limit {
-            break;
-        }
-        let view = views.view(row)?;
-        if view.significance.as_ref().is_some_and(|s| s.level >= min) {
-            if skipped < offset {
-                skipped += 1;
-            } else {
-                out.push(view);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Flagged changes and removals detected at or after `since`, newest first,
-/// folded from the chain ([`Catalog`]).
-pub fn changes(conn: &Connection, since: Option<&str>) -> Result<Vec<ChangeRow>, LedgerError> {
-    Ok(catalog(conn)?.changes(since))
 }
 
 /// Whether a webhook body reports what the chain records: the entry it
@@ -509,299 +549,6 @@ pub fn check_notification(conn: &Connection, body: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One article as its own chained entries fold: the row `articles` shows
-/// and the events `changes` lists.
-struct Summary {
-    row: derive::ArticleRow,
-    title: Option<String>,
-    /// Its events, oldest first: the fold's change rows and the revision
-    /// that opened it (`new`).
-    events: Vec<derive::ChangeRow>,
-}
-
-/// Every article the chain records, each folded from its own entries, in
-/// one read snapshot. What `articles`, `changes`, `status` and the web view
-/// show is read from here, never from the derived tables: the list is the
-/// chain's (every URL with a revision entry, found through the ledger's
-/// own URL index), and each value comes from the article's entries, each
-/// checked against its hash and its link to the entry before it.
-///
-/// An article's entries are its full entries (its URL) and, for each of its
-/// full fetch entries, the last compact entry repeating it: the compact
-/// entries before that one only move `last_seen`, which the last one sets
-/// again, so the rows are those of [`article`]'s full replay.
-pub struct Catalog {
-    summaries: Vec<Summary>,
-}
-
-/// Reads the [`Catalog`].
-pub fn catalog(conn: &Connection) -> Result<Catalog, LedgerError> {
-    // On every core: the URL order cut into one range per core at URLs
-    // the index gives, each range folded on its own read-only connection
-    // (an article's entries all fall in one range; entries are never
-    // changed, so snapshots taken a moment apart agree on every article
-    // both hold).
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let path = conn
-        .path()
-        .filter(|p| !p.is_empty())
-        .map(std::path::PathBuf::from);
-    let Some(path) = path.filter(|_| cores > 1) else {
-        return Ok(Catalog {
-            summaries: catalog_range(conn, None, None)?,
-        });
-    };
-    let full: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM ledger WHERE url IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sqlite)?;
-    let mut cuts: Vec<String> = Vec::new();
-    for k in 1..cores as i64 {
-        let cut: Option<String> = conn
-            .query_row(
-                "SELECT url FROM ledger WHERE url IS NOT NULL ORDER BY url LIMIT 1 OFFSET ?1",
-                [full * k / cores as i64],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sqlite)?;
-        cuts.extend(cut.filter(|c| cuts.last() != Some(c)));
-    }
-    let bounds: Vec<(Option<String>, Option<String>)> = std::iter::once(None)
-        .chain(cuts.iter().cloned().map(Some))
-        .zip(cuts.iter().cloned().map(Some).chain(std::iter::once(None)))
-        .collect();
-    let parts: Vec<Result<Vec<Summary>, LedgerError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = bounds
-            .iter()
-            .map(|(lo, hi)| {
-                let path = &path;
-                scope.spawn(move || {
-                    let c = super::open_read_only(path)?;
-                    catalog_range(&c, lo.as_deref(), hi.as_deref())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(LedgerError::Untrusted {
-                        seq: 0,
-                        reason: "a thread reading the catalog failed".into(),
-                    })
-                })
-            })
-            .collect()
-    });
-    let mut summaries = Vec::new();
-    for part in parts {
-        summaries.extend(part?);
-    }
-    Ok(Catalog { summaries })
-}
-
-/// The summaries of the URLs in `[lo, hi)` (unbounded where `None`), in
-/// one read snapshot.
-fn catalog_range(
-    conn: &Connection,
-    lo: Option<&str>,
-    hi: Option<&str>,
-) -> Result<Vec<Summary>, LedgerError> {
-    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
-    let conn = &*snapshot;
-    let cols = Entry::columns(conn);
-    let mut full = conn
-        .prepare(&format!(
-            "SELECT {cols} FROM ledger WHERE url IS NOT NULL
-               AND (?1 IS NULL OR url >= ?1) AND (?2 IS NULL OR url < ?2) ORDER BY url, seq"
-        ))
-        .map_err(sqlite)?;
-    let mut last_compact = if cols.ends_with("ref_seq") {
-        Some(
-            conn.prepare(&format!(
-                "SELECT {cols} FROM ledger WHERE ref_seq = ?1 ORDER BY seq DESC LIMIT 1"
-            ))
-            .map_err(sqlite)?,
-        )
-    } else {
-        None
-    };
-    let mut rows = full.query(rusqlite::params![lo, hi]).map_err(sqlite)?;
-    let mut summaries = Vec::new();
-    let mut group: Vec<Entry> = Vec::new();
-    loop {
-        let next = rows
-            .next()
-            .map_err(sqlite)?
-            .map(Entry::from_row_unviewed)
-            .transpose()
-            .map_err(sqlite)?;
-        let ends_group = match (&next, group.first()) {
-            (Some(n), Some(first)) => n.url != first.url,
-            (None, Some(_)) => true,
-            (_, None) => false,
-        };
-        if ends_group {
-            let entries = std::mem::take(&mut group);
-            if let Some(s) = summarize(conn, entries, last_compact.as_mut())? {
-                summaries.push(s);
-            }
-        }
-        match next {
-            Some(e) => group.push(e),
-            None => break,
-        }
-    }
-    Ok(summaries)
-}
-
-/// Folds one URL's full entries (and the last compact entry repeating each
-/// full fetch entry); `None` when the URL never had a revision.
-fn summarize(
-    conn: &Connection,
-    mut entries: Vec<Entry>,
-    last_compact: Option<&mut rusqlite::Statement<'_>>,
-) -> Result<Option<Summary>, LedgerError> {
-    let Some(url) = entries
-        .iter()
-        .find(|e| e.kind == "revision")
-        .and_then(|e| e.url.clone())
-    else {
-        return Ok(None);
-    };
-    if let Some(stmt) = last_compact {
-        let fetches: Vec<i64> = entries
-            .iter()
-            .filter(|e| e.kind == "fetch" && e.compact.is_none())
-            .map(|e| e.seq)
-            .collect();
-        for seq in fetches {
-            if let Some(c) = stmt
-                .query_row([seq], Entry::from_row_unviewed)
-                .optional()
-                .map_err(sqlite)?
-            {
-                entries.push(c);
-            }
-        }
-        entries.sort_by_key(|e| e.seq);
-    }
-    let mut replay = derive::store::fold_checked(conn, &entries, Replay::default())
-        .map_err(sqlite)?
-        .map_err(|u| LedgerError::Untrusted {
-            seq: u.seq,
-            reason: format!("{} ({url})", u.reason),
-        })?;
-    let Some(row) = replay.articles.remove(&url) else {
-        return Ok(None);
-    };
-    let title = replay
-        .revisions
-        .get(&(url.clone(), row.revision))
-        .and_then(|r| r.title.clone());
-    let mut events: Vec<derive::ChangeRow> = replay
-        .revisions
-        .values()
-        .filter(|r| r.change == "new")
-        .map(|r| derive::ChangeRow {
-            seq: r.seq,
-            kind: "new".into(),
-            url: r.url.clone(),
-            from_revision: None,
-            to_revision: Some(r.revision),
-            detected_at: r.first_seen.clone(),
-            fields_json: "[]".into(),
-            declared: false,
-        })
-        .collect();
-    events.extend(replay.changes.into_values());
-    events.sort_by(|a, b| a.seq.cmp(&b.seq).then(a.kind.cmp(&b.kind)));
-    Ok(Some(Summary { row, title, events }))
-}
-
-impl Catalog {
-    /// Flagged changes and removals detected at or after `since`, newest
-    /// first (ties by kind).
-    pub fn changes(&self, since: Option<&str>) -> Vec<ChangeRow> {
-        let since = since.unwrap_or("");
-        let mut out: Vec<ChangeRow> = self
-            .summaries
-            .iter()
-            .flat_map(|s| &s.events)
-            .filter(|c| c.detected_at.as_str() >= since)
-            .map(|c| ChangeRow {
-                url: c.url.clone(),
-                kind: c.kind.clone(),
-                from_revision: c.from_revision,
-                to_revision: c.to_revision,
-                detected_at: c.detected_at.clone(),
-                fields: serde_json::from_str(&c.fields_json).unwrap_or(Value::Null),
-                declared: c.declared,
-                seq: c.seq,
-            })
-            .collect();
-        out.sort_by(|a, b| b.seq.cmp(&a.seq).then(a.kind.cmp(&b.kind)));
-        out
-    }
-
-    /// Every article, most recently seen first, optionally of one source
-    /// and status.
-    pub fn articles(&self, source: Option<&str>, status: Option<&str>) -> Vec<ArticleListRow> {
-        let mut out: Vec<ArticleListRow> = self
-            .summaries
-            .iter()
-            .map(|s| {
-                let a = &s.row;
-                ArticleListRow {
-                    url: a.url.clone(),
-                    source: a.source.clone(),
-                    title: s.title.clone(),
-                    status: if a.gone_at.is_some() {
-                        "gone".into()
-                    } else if a.max_revision > 1 {
-                        "changed".into()
-                    } else {
-                        "unchanged".into()
-                    },
-                    revision: a.revision,
-                    revisions: a.max_revision,
-                    first_seen: a.first_seen.clone(),
-                    last_seen: a.last_seen.clone(),
-                    last_change: s
-                        .events
-                        .iter()
-                        .filter(|c| c.kind != "new" && c.kind != "rebaseline")
-                        .map(|c| c.detected_at.clone())
-                        .max(),
-                }
-            })
-            .filter(|r| {
-                source.is_none_or(|s| s == r.source) && status.is_none_or(|s| s == r.status)
-            })
-            .collect();
-        out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.url.cmp(&b.url)));
-        out
-    }
-
-    /// Articles per source.
-    fn count_by_source(&self) -> std::collections::HashMap<&str, i64> {
-        let mut counts = std::collections::HashMap::new();
-        for s in &self.summaries {
-            *counts.entry(s.row.source.as_str()).or_insert(0) += 1;
-        }
-        counts
-    }
-
-    /// Every article URL.
-    pub fn urls(&self) -> impl Iterator<Item = &str> {
-        self.summaries.iter().map(|s| s.row.url.as_str())
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceStatus {
     pub name: String,
@@ -853,37 +600,24 @@ pub fn checked_head(conn: &Connection) -> Result<(i64, Vec<u8>), LedgerError> {
     Ok((e.seq, e.entry_hash))
 }
 
-/// Per source: its cycles (operational state, `source_state`) and how many
-/// articles the chain records for it ([`Catalog`]); the ledger's head.
-pub fn status(conn: &Connection, path: &std::path::Path) -> Result<Status, LedgerError> {
-    let catalog = catalog(conn)?;
-    let mut status = cycles(conn, path)?;
-    let counts = catalog.count_by_source();
-    for s in &mut status.sources {
-        s.articles = counts.get(s.name.as_str()).copied().unwrap_or(0);
-    }
-    // A source the chain has articles of is listed even without cycle state.
-    let mut missing: Vec<(&str, i64)> = counts
-        .into_iter()
-        .filter(|(name, _)| !status.sources.iter().any(|s| s.name == *name))
-        .collect();
-    missing.sort();
-    for (name, articles) in missing {
-        status.sources.push(SourceStatus {
-            name: name.to_string(),
-            last_cycle_at: None,
-            next_run_at: None,
-            counts: Value::Null,
-            last_error: None,
-            articles,
-        });
-    }
-    status.sources.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(status)
+/// The sources the chain's configuration entries name, by name.
+pub fn source_names(conn: &Connection) -> Result<Vec<String>, LedgerError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT DISTINCT json_extract(payload, '$.name') FROM ledger
+             WHERE kind = 'source' AND json_valid(payload) ORDER BY 1",
+        )
+        .map_err(sqlite)?;
+    let names: Vec<Option<String>> = stmt
+        .query_map([], |r| r.get(0))
+        .map_err(sqlite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite)?;
+    Ok(names.into_iter().flatten().collect())
 }
 
-/// [`status`] without the article counts (which fold the whole catalog):
-/// what `health` needs.
+/// [`super::lists::status`] without the article counts: what `health`
+/// needs.
 pub fn cycles(conn: &Connection, path: &std::path::Path) -> Result<Status, LedgerError> {
     let mut stmt = conn
         .prepare(
@@ -934,16 +668,6 @@ pub struct ArticleListRow {
     pub first_seen: String,
     pub last_seen: String,
     pub last_change: Option<String>,
-}
-
-/// Every article, most recently seen first, optionally of one source and
-/// status, folded from the chain ([`Catalog`]).
-pub fn articles(
-    conn: &Connection,
-    source: Option<&str>,
-    status: Option<&str>,
-) -> Result<Vec<ArticleListRow>, LedgerError> {
-    Ok(catalog(conn)?.articles(source, status))
 }
 
 /// Up to three article URLs that look like `input` (same last path

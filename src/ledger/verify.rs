@@ -716,11 +716,15 @@ fn check_ledger_indexes(
 /// The schema the ledger's own structure shows it has at least: what
 /// migrations left behind that no later one removes (the derived tables of
 /// 4, the tree nodes of 6, `ledger.ref_seq` of 9, the partial URL index of
-/// 10, the revision index of 11). `schema_version` cannot claim less, and a
+/// 10, the revision index of 11, the event indexes of 12). `schema_version` cannot claim less, and a
 /// ledger of 4 or more must have every derived table.
 pub(crate) fn structural_version(conn: &Connection) -> rusqlite::Result<i64> {
     // What each migration leaves that no later one removes.
     const MARKS: &[(i64, &str)] = &[
+        (
+            12,
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_events'",
+        ),
         (
             11,
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_revisions'",

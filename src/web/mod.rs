@@ -504,10 +504,16 @@ fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, base: &str
                 page: get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
             },
         ),
-        "/articles" => ledger::read::articles(&conn, get("source"), get("status")).map(|rows| {
-            let page = get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
-            html(StatusCode::OK, pages::articles(&rows, get("status"), page))
-        }),
+        "/articles" => {
+            let page: usize = get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+            let q = ledger::lists::ArticleQuery {
+                source: get("source"),
+                status: get("status"),
+            };
+            let offset = (page - 1).saturating_mul(pages::ARTICLES_PER_PAGE);
+            ledger::lists::articles_page(&conn, q, offset, pages::ARTICLES_PER_PAGE)
+                .map(|listed| html(StatusCode::OK, pages::articles(&listed, q, page)))
+        }
         "/article" => article_page(
             &conn,
             get("url"),
@@ -532,7 +538,7 @@ fn route(path: &str, q: &HashMap<String, String>, ledger_path: &Path, base: &str
                 .map(|found| html(StatusCode::OK, pages::search(text, Some(&found), page)))
             }
         },
-        "/sources" => ledger::read::status(&conn, ledger_path).map(|st| {
+        "/sources" => ledger::lists::status(&conn, ledger_path).map(|st| {
             let mut problems =
                 crate::present::overdue(&st, chrono::Utc::now(), Duration::from_secs(900));
             problems.extend(crate::present::failing(&st, 3));
@@ -578,51 +584,36 @@ pub const CHANGES_PER_PAGE: usize = 50;
 pub const SEARCH_PER_PAGE: usize = 20;
 
 fn changes_page(conn: &rusqlite::Connection, f: ChangesFilter<'_>) -> Result<Reply, LedgerError> {
-    let catalog = ledger::read::catalog(conn)?;
-    let rows = catalog.changes(f.since);
-    let articles = catalog.articles(None, None);
-    let by_url: HashMap<&str, &ledger::read::ArticleListRow> =
-        articles.iter().map(|a| (a.url.as_str(), a)).collect();
-    let mut sources: Vec<String> = articles.iter().map(|a| a.source.clone()).collect();
-    sources.sort();
-    sources.dedup();
-    let rows: Vec<_> = rows
-        .into_iter()
-        .filter(|c| f.kind.is_none_or(|k| c.kind == k))
-        .filter(|c| {
-            f.source
-                .is_none_or(|w| by_url.get(c.url.as_str()).is_some_and(|a| a.source == w))
-        })
-        .collect();
-    let total = rows.len();
-    let min = f
-        .significance
-        .and_then(crate::diff::significance::Level::parse);
+    // The sources the filter offers: those the configuration entries name
+    // (the chain's count per source would cost a pass over every article).
+    let sources: Vec<String> = ledger::read::source_names(conn)?;
+    let kinds: Vec<&str> = f.kind.into_iter().collect();
     let page = f.page.max(1);
-    let offset = (page - 1).saturating_mul(CHANGES_PER_PAGE);
-    // One row more than the page: whether a next page exists.
-    let mut views = ledger::read::page_changes(conn, rows, min, offset, CHANGES_PER_PAGE + 1)?;
-    let more = views.len() > CHANGES_PER_PAGE;
-    views.truncate(CHANGES_PER_PAGE);
-    let views: Vec<_> = views
+    let listed = ledger::lists::changes_page(
+        conn,
+        ledger::lists::ChangeQuery {
+            since: f.since,
+            kinds: &kinds,
+            source: f.source,
+            significance: f
+                .significance
+                .and_then(crate::diff::significance::Level::parse),
+        },
+        (page - 1).saturating_mul(CHANGES_PER_PAGE),
+        CHANGES_PER_PAGE,
+    )?;
+    let (more, total) = (listed.more, listed.total);
+    let views: Vec<_> = listed
+        .rows
         .into_iter()
         .map(|v| {
-            let src = by_url.get(v.row.url.as_str()).map(|a| a.source.clone());
+            let src = v.source.clone();
             (v, src)
         })
         .collect();
     Ok(html(
         StatusCode::OK,
-        pages::changes(
-            &views,
-            &f,
-            &sources,
-            pages::Paging {
-                page,
-                more,
-                total: min.is_none().then_some(total),
-            },
-        ),
+        pages::changes(&views, &f, &sources, pages::Paging { page, more, total }),
     ))
 }
 
@@ -744,7 +735,7 @@ fn raw_page(
 }
 
 fn ledger_page(conn: &rusqlite::Connection, path: &Path) -> Result<Reply, LedgerError> {
-    let status = ledger::read::status(conn, path)?;
+    let status = ledger::lists::status(conn, path)?;
     let sqlite = |source| LedgerError::Sqlite {
         path: path.to_path_buf(),
         source,
@@ -790,13 +781,14 @@ fn xml(s: &str) -> String {
 /// Atom 1.0 feed of flagged changes (changed, gone, restored, reverted),
 /// newest first, at most 100.
 fn feed(conn: &rusqlite::Connection, base: &str) -> Result<Reply, LedgerError> {
-    let catalog = ledger::read::catalog(conn)?;
-    let rows = catalog.changes(None);
-    let articles = catalog.articles(None, None);
-    let titles: HashMap<&str, Option<&String>> = articles
-        .iter()
-        .map(|a| (a.url.as_str(), a.title.as_ref()))
-        .collect();
+    let flagged = ledger::lists::change_rows(
+        conn,
+        ledger::lists::ChangeQuery {
+            kinds: &["changed", "gone", "restored", "reverted"],
+            ..Default::default()
+        },
+        100,
+    )?;
     let genesis: String = conn
         .query_row(
             "SELECT lower(hex(entry_hash)) FROM ledger WHERE seq = 1",
@@ -805,31 +797,17 @@ fn feed(conn: &rusqlite::Connection, base: &str) -> Result<Reply, LedgerError> {
         )
         .unwrap_or_default();
     let base = xml(base);
-    let flagged: Vec<_> = rows
-        .iter()
-        .filter(|c| {
-            matches!(
-                c.kind.as_str(),
-                "changed" | "gone" | "restored" | "reverted"
-            )
-        })
-        .take(100)
-        .collect();
     let updated = flagged
         .first()
-        .map_or("1970-01-01T00:00:00Z".to_string(), |c| {
+        .map_or("1970-01-01T00:00:00Z".to_string(), |(c, _)| {
             c.detected_at.clone()
         });
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<title>newsledger: flagged changes</title>\n<id>urn:newsledger:{genesis}</id>\n<updated>{}</updated>\n<link rel=\"self\" href=\"{base}/feed.atom\"/>\n<link href=\"{base}/\"/>\n<generator>newsledger</generator>\n",
         xml(&updated)
     );
-    for c in flagged {
-        let title = titles
-            .get(c.url.as_str())
-            .copied()
-            .flatten()
-            .map_or(c.url.as_str(), String::as_str);
+    for (c, title) in &flagged {
+        let title = title.as_deref().unwrap_or(c.url.as_str());
         let revs = format!(
             "{} → {}",
             c.from_revision.map_or("–".into(), |r| r.to_string()),

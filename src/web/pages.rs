@@ -230,23 +230,33 @@ fn excerpt_markup(e: &str) -> Markup {
 pub const ARTICLES_PER_PAGE: usize = 100;
 
 /// One page of the article list (`page` is 1-based; `rows` the whole list).
-pub fn articles(rows: &[ArticleListRow], status: Option<&str>, page: usize) -> Markup {
-    let total = rows.len();
+pub fn articles(
+    listed: &crate::ledger::lists::Listed<ArticleListRow>,
+    q: crate::ledger::lists::ArticleQuery<'_>,
+    page: usize,
+) -> Markup {
+    let (status, source) = (q.status, q.source);
+    let total = listed.total.unwrap_or(0);
     let first = (page.max(1) - 1).saturating_mul(ARTICLES_PER_PAGE);
-    let shown: Vec<&ArticleListRow> = rows.iter().skip(first).take(ARTICLES_PER_PAGE).collect();
-    let page_link = |p: usize| match status {
-        Some(st) => format!("/articles?status={}&page={p}", enc(st)),
-        None => format!("/articles?page={p}"),
+    let page_link = |p: usize| {
+        let mut q = vec![format!("page={p}")];
+        for (k, v) in [("status", status), ("source", source)] {
+            if let Some(v) = v {
+                q.push(format!("{k}={}", enc(v)));
+            }
+        }
+        format!("/articles?{}", q.join("&"))
     };
-    let rows = shown;
+    let rows = &listed.rows;
     layout(
         "Articles",
         html! {
             h1 { "Articles (" (total) ")" }
             @if total > ARTICLES_PER_PAGE {
-                p.muted { (first + 1) "–" (first + rows.len()) " of " (total) }
+                p.muted { (first + 1) "–" (first + rows.len()) " of " (total) ", most recently revised first" }
             }
             form method="get" action="/articles" {
+                @if let Some(s) = source { input type="hidden" name="source" value=(s); }
                 label { "Status " select name="status" {
                     option value="" { "all" }
                     @for k in ["changed", "unchanged", "gone"] { option value=(k) selected[status == Some(k)] { (k) } }
@@ -254,7 +264,7 @@ pub fn articles(rows: &[ArticleListRow], status: Option<&str>, page: usize) -> M
             }
             div.scroll { table {
                 tr { th { "article" } th { "status" } th { "revisions" } th { "last change" } th { "source" } }
-                @for r in &rows {
+                @for r in rows {
                     tr {
                         td { a href=(article_link(&r.url)) { (r.title.as_deref().unwrap_or(&r.url)) } br; span.muted.hash { (r.url) } }
                         td class=(format!("kind-{}", r.status)) { (r.status) }
@@ -264,7 +274,7 @@ pub fn articles(rows: &[ArticleListRow], status: Option<&str>, page: usize) -> M
                     }
                 }
             } }
-            (pager(page, first + rows.len() < total, page_link, ("← previous", "next →")))
+            (pager(page, listed.more, page_link, ("← previous", "next →")))
         },
     )
 }

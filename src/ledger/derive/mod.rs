@@ -498,6 +498,19 @@ impl Replay {
                 "revision entry does not follow the fetch it names".into(),
             );
         }
+        // A revision that names its source (from schema 12 on) names the
+        // fetch's: lists find articles of a source by it.
+        if let (Some(named), Some(f)) = (p.source.as_deref(), fetch.as_ref())
+            && named != f.source
+        {
+            self.anomaly(
+                e.seq,
+                format!(
+                    "revision entry names source {named:?}, the fetch it follows {:?}",
+                    f.source
+                ),
+            );
+        }
         let existing = self.articles.get(&url).cloned();
         let expected = existing.as_ref().map_or(1, |a| a.max_revision + 1);
         if n != expected {

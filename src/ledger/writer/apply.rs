@@ -496,6 +496,9 @@ pub(super) fn apply_in(
                 "extractor": article.extractor_version,
                 "change": if cur.is_none() { "new" } else { kind.as_str() },
                 "declared": declared,
+                // The fetch's source again, for the index lists page by
+                // (`ledger_revision_source`); the fold checks they agree.
+                "source": report.source,
             });
             let written = append_entry(tx, Kind::Revision, Some(&article_url), &rev_payload, now)?;
             let seq = written.seq;

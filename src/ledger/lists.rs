@@ -1,0 +1,471 @@
+//! Lists that page: `articles`, `changes` (and the Atom feed, the web
+//! front page) and the articles per source, newest first, proposed by the
+//! chain's own indexes (migration 12) and shown as the articles' entries
+//! fold.
+//!
+//! An index over the ledger's rows is kept by SQLite with those rows: a
+//! proposal cannot be forged apart from the entries it names, unlike a row
+//! of a derived table. Every row a page shows is folded from its article's
+//! entries, each checked against its hash and the entry before it
+//! ([`super::read::article`]); a proposal the fold does not confirm is left
+//! out. A page costs one pass over an index (the articles' URLs, or the
+//! events since a time) and the folds of the rows it shows, not a fold of
+//! every article: at 100,000 articles, tens of milliseconds (BENCHMARKS.md).
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::LedgerError;
+use super::read::{ArticleListRow, ChangeRow, ChangeView, ChangeViews, SourceStatus, Status};
+use crate::diff::significance::Level;
+
+fn sqlite(source: rusqlite::Error) -> LedgerError {
+    LedgerError::Sqlite {
+        path: "ledger".into(),
+        source,
+    }
+}
+
+/// The condition of the partial index `ledger_events`, as its migration
+/// states it (the planner uses a partial index only for a query that
+/// states its condition; `the_event_index_answers_the_lists` checks both
+/// agree): every entry a change list shows, but the `restored` events,
+/// which the fold of an article that was ever gone finds.
+const EVENTS_WHERE: &str = "(kind = 'gone'
+     OR (kind = 'revision' AND instr(payload, '\"change\":\"rebaseline\"') = 0)
+     OR (kind = 'fetch' AND url IS NOT NULL AND instr(payload, '\"reverted_to\":') > 0))";
+
+/// The event's kind as the fold names it, an indexed column of
+/// `ledger_events`.
+const EVENT_KIND: &str = "(CASE kind
+        WHEN 'revision' THEN
+            COALESCE(CASE WHEN json_valid(payload) THEN json_extract(payload, '$.change') END, 'changed')
+        WHEN 'gone' THEN 'gone'
+        ELSE 'reverted' END)";
+
+/// The source a revision entry names, an indexed column of
+/// `ledger_revision_source`.
+const REVISION_SOURCE: &str =
+    "(CASE WHEN json_valid(payload) THEN json_extract(payload, '$.source') END)";
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Listed<T> {
+    pub rows: Vec<T>,
+    /// Rows in the whole list, when known without folding them all.
+    pub total: Option<usize>,
+    /// A row follows the page.
+    pub more: bool,
+}
+
+/// An article as the index proposes it: its URL, its latest revision
+/// entry, how many revisions it has and the source its latest revision
+/// was fetched for.
+struct Proposed {
+    url: String,
+    last: i64,
+    revisions: i64,
+    source: Option<String>,
+}
+
+/// Every article (a URL with a revision entry), the most recently revised
+/// first; with `sources`, the source of each (a revision written before
+/// schema 12 does not name it: the fetch entry it names is read for it).
+fn proposed_articles(conn: &Connection, sources: bool) -> Result<Vec<Proposed>, LedgerError> {
+    let mut out = if sources {
+        // One walk of `ledger_revision_source` (the planner prefers the URL
+        // index, which would read every revision's payload for the source).
+        let hint = if index_exists(conn, "ledger_revision_source")? {
+            "INDEXED BY ledger_revision_source"
+        } else {
+            ""
+        };
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT url, seq, {REVISION_SOURCE} FROM ledger {hint}
+                 WHERE kind = 'revision' AND url IS NOT NULL"
+            ))
+            .map_err(sqlite)?;
+        let mut rows = stmt.query([]).map_err(sqlite)?;
+        let mut by_url: HashMap<String, Proposed> = HashMap::new();
+        while let Some(r) = rows.next().map_err(sqlite)? {
+            let (url, seq, source): (String, i64, Option<String>) = (
+                r.get(0).map_err(sqlite)?,
+                r.get(1).map_err(sqlite)?,
+                r.get(2).map_err(sqlite)?,
+            );
+            let p = by_url.entry(url.clone()).or_insert(Proposed {
+                url,
+                last: seq,
+                revisions: 0,
+                source: source.clone(),
+            });
+            p.revisions += 1;
+            if seq >= p.last {
+                p.last = seq;
+                p.source = source;
+            }
+        }
+        let mut out: Vec<Proposed> = by_url.into_values().collect();
+        let mut named = conn
+            .prepare_cached(
+                "SELECT json_extract(f.payload, '$.source') FROM ledger r
+                 JOIN ledger f ON f.seq = json_extract(r.payload, '$.fetch_seq')
+                 WHERE r.seq = ?1 AND json_valid(r.payload) AND json_valid(f.payload)",
+            )
+            .map_err(sqlite)?;
+        for p in out.iter_mut().filter(|p| p.source.is_none()) {
+            p.source = named
+                .query_row([p.last], |r| r.get(0))
+                .optional()
+                .map_err(sqlite)?
+                .flatten();
+        }
+        out
+    } else {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT url, MAX(seq), COUNT(*) FROM ledger
+                 WHERE kind = 'revision' AND url IS NOT NULL GROUP BY url",
+            )
+            .map_err(sqlite)?;
+        stmt.query_map([], |r| {
+            Ok(Proposed {
+                url: r.get(0)?,
+                last: r.get(1)?,
+                revisions: r.get(2)?,
+                source: None,
+            })
+        })
+        .map_err(sqlite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite)?
+    };
+    out.sort_by_key(|p| std::cmp::Reverse(p.last));
+    Ok(out)
+}
+
+fn index_exists(conn: &Connection, name: &str) -> Result<bool, LedgerError> {
+    conn.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1")
+        .and_then(|mut s| s.exists([name]))
+        .map_err(sqlite)
+}
+
+/// The articles that were ever gone: their status and their `restored`
+/// events are read from their fold.
+fn gone_ever(conn: &Connection) -> Result<Vec<String>, LedgerError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT DISTINCT url FROM ledger WHERE kind = 'gone' AND url IS NOT NULL ORDER BY url",
+        )
+        .map_err(sqlite)?;
+    stmt.query_map([], |r| r.get(0))
+        .map_err(sqlite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite)
+}
+
+/// The articles per source (each counted under the source its latest
+/// revision was fetched for).
+pub fn articles_by_source(conn: &Connection) -> Result<HashMap<String, i64>, LedgerError> {
+    let mut counts = HashMap::new();
+    for p in proposed_articles(conn, true)? {
+        *counts.entry(p.source.unwrap_or_default()).or_insert(0) += 1;
+    }
+    Ok(counts)
+}
+
+/// Per source: its cycles (operational state, `source_state`) and how many
+/// articles the chain records for it ([`articles_by_source`]); the
+/// ledger's head.
+pub fn status(conn: &Connection, path: &std::path::Path) -> Result<Status, LedgerError> {
+    let counts = articles_by_source(conn)?;
+    let mut status = super::read::cycles(conn, path)?;
+    for s in &mut status.sources {
+        s.articles = counts.get(s.name.as_str()).copied().unwrap_or(0);
+    }
+    // A source the chain has articles of is listed even without cycle state.
+    let mut missing: Vec<(&String, &i64)> = counts
+        .iter()
+        .filter(|(name, _)| !status.sources.iter().any(|s| &s.name == *name))
+        .collect();
+    missing.sort();
+    for (name, articles) in missing {
+        status.sources.push(SourceStatus {
+            name: name.clone(),
+            last_cycle_at: None,
+            next_run_at: None,
+            counts: serde_json::Value::Null,
+            last_error: None,
+            articles: *articles,
+        });
+    }
+    status.sources.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(status)
+}
+
+/// What `articles` lists.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ArticleQuery<'a> {
+    pub source: Option<&'a str>,
+    /// `changed`, `unchanged` or `gone`.
+    pub status: Option<&'a str>,
+}
+
+/// A page of articles, the most recently revised first (a new article
+/// or a new revision puts it on top), with the number that match. The
+/// status of an article that was never gone is its number of revisions;
+/// of one that was, its fold's.
+pub fn articles_page(
+    conn: &Connection,
+    q: ArticleQuery<'_>,
+    offset: usize,
+    limit: usize,
+) -> Result<Listed<ArticleListRow>, LedgerError> {
+    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
+    let conn = &*snapshot;
+    let mut records = ChangeViews::new(conn);
+    let gone: HashSet<String> = gone_ever(conn)?.into_iter().collect();
+    let mut matching = Vec::new();
+    for p in proposed_articles(conn, q.source.is_some())? {
+        let (status, source) = if gone.contains(&p.url) {
+            match records.record(&p.url)?.list_row() {
+                Some(row) => (row.status, Some(row.source)),
+                None => continue,
+            }
+        } else {
+            let status = if p.revisions > 1 {
+                "changed"
+            } else {
+                "unchanged"
+            };
+            (status.to_string(), p.source)
+        };
+        if q.status.is_some_and(|s| s != status)
+            || q.source.is_some_and(|s| Some(s) != source.as_deref())
+        {
+            continue;
+        }
+        matching.push(p.url);
+    }
+    let total = matching.len();
+    let mut rows = Vec::new();
+    for url in matching.iter().skip(offset).take(limit) {
+        // Shown as its entries fold (a proposal they do not confirm is left out).
+        if let Some(row) = records.record(url)?.list_row() {
+            rows.push(row);
+        }
+    }
+    Ok(Listed {
+        rows,
+        total: Some(total),
+        more: offset.saturating_add(limit) < total,
+    })
+}
+
+/// What `changes` lists.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChangeQuery<'a> {
+    /// Detected at or after this time (RFC 3339, as entries record it).
+    pub since: Option<&'a str>,
+    /// Only these kinds (all when empty).
+    pub kinds: &'a [&'a str],
+    pub source: Option<&'a str>,
+    /// Only changes at least this significant (an edit with a level).
+    pub significance: Option<Level>,
+}
+
+/// A page of changes, newest first, each read with its substance from its
+/// two revisions ([`ChangeView`]). Without a filter but `since`, the total
+/// is counted from the index and the rows before the page are skipped
+/// unread; with one, candidates are read in order until the page is full,
+/// and the total is not known.
+pub fn changes_page(
+    conn: &Connection,
+    q: ChangeQuery<'_>,
+    offset: usize,
+    limit: usize,
+) -> Result<Listed<ChangeView>, LedgerError> {
+    walk_changes(conn, q, offset, limit, |views, event| {
+        let view = views.view(event)?;
+        Ok(match q.significance {
+            Some(min) if view.significance.as_ref().is_none_or(|s| s.level < min) => None,
+            _ => Some(view),
+        })
+    })
+}
+
+/// A page of changes as the chain's fold gives them, each with the
+/// article's current headline (what the Atom feed shows): no revision text
+/// is read.
+pub fn change_rows(
+    conn: &Connection,
+    q: ChangeQuery<'_>,
+    limit: usize,
+) -> Result<Vec<(ChangeRow, Option<String>)>, LedgerError> {
+    let q = ChangeQuery {
+        significance: None,
+        ..q
+    };
+    let listed = walk_changes(conn, q, 0, limit, |views, event| {
+        let title = views.record(&event.url)?.list_row().and_then(|r| r.title);
+        Ok(Some((event, title)))
+    })?;
+    Ok(listed.rows)
+}
+
+/// The changes `q` asks for, newest first, each confirmed by its article's
+/// fold and made into a row by `make` (`None`: it does not belong on the
+/// page), after skipping `offset` and up to `limit`.
+fn walk_changes<T>(
+    conn: &Connection,
+    q: ChangeQuery<'_>,
+    offset: usize,
+    limit: usize,
+    mut make: impl FnMut(&mut ChangeViews<'_>, ChangeRow) -> Result<Option<T>, LedgerError>,
+) -> Result<Listed<T>, LedgerError> {
+    let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
+    let conn = &*snapshot;
+    let since = q.since.unwrap_or("");
+    let mut records = ChangeViews::new(conn);
+    // Restored events, newest last (popped from the end).
+    let mut restored: Vec<(i64, String)> = Vec::new();
+    for url in gone_ever(conn)? {
+        let events = records.record(&url)?.events();
+        restored.extend(
+            events
+                .into_iter()
+                .filter(|e| e.kind == "restored" && e.detected_at.as_str() >= since)
+                .map(|e| (e.seq, url.clone())),
+        );
+    }
+    restored.sort();
+    let sources: Option<HashMap<String, Option<String>>> = match q.source {
+        Some(_) => Some(
+            proposed_articles(conn, true)?
+                .into_iter()
+                .map(|p| (p.url, p.source))
+                .collect(),
+        ),
+        None => None,
+    };
+    let filtered = !q.kinds.is_empty() || q.source.is_some() || q.significance.is_some();
+    let total = if filtered {
+        None
+    } else {
+        let indexed: i64 = conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM ledger WHERE {EVENTS_WHERE} AND recorded_at >= ?1"),
+                [since],
+                |r| r.get(0),
+            )
+            .map_err(sqlite)?;
+        Some(usize::try_from(indexed).unwrap_or(0) + restored.len())
+    };
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT seq, url, {EVENT_KIND} FROM ledger
+             WHERE {EVENTS_WHERE} AND recorded_at >= ?1 ORDER BY seq DESC"
+        ))
+        .map_err(sqlite)?;
+    let mut indexed = stmt.query([since]).map_err(sqlite)?;
+    let next_indexed = |rows: &mut rusqlite::Rows<'_>| -> Result<_, LedgerError> {
+        rows.next()
+            .map_err(sqlite)?
+            .map(|r| -> rusqlite::Result<(i64, String, String)> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .transpose()
+            .map_err(sqlite)
+    };
+    let mut pending = next_indexed(&mut indexed)?;
+    let mut skipped = 0usize;
+    let mut out = Vec::new();
+    loop {
+        // The newer of the next indexed event and the next restored one
+        // (a fetch that restores and reverts a page: restored first).
+        let restored_next = match (&pending, restored.last()) {
+            (Some((s, ..)), Some((r, _))) => r >= s,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        let (seq, url, kind) = if restored_next {
+            let (r, u) = restored.pop().unwrap_or_default();
+            (r, u, "restored".to_string())
+        } else {
+            match pending.take() {
+                Some(taken) => {
+                    pending = next_indexed(&mut indexed)?;
+                    taken
+                }
+                None => break,
+            }
+        };
+        if !q.kinds.is_empty() && !q.kinds.contains(&kind.as_str()) {
+            continue;
+        }
+        if let (Some(want), Some(sources)) = (q.source, &sources)
+            && sources.get(&url).and_then(Option::as_deref) != Some(want)
+        {
+            continue;
+        }
+        if !filtered && skipped < offset {
+            skipped += 1;
+            continue;
+        }
+        let event: Option<ChangeRow> = records
+            .record(&url)?
+            .events()
+            .into_iter()
+            .find(|e| e.seq == seq && e.kind == kind);
+        let Some(event) = event else {
+            continue; // the index proposed it; the chain does not confirm it
+        };
+        let Some(row) = make(&mut records, event)? else {
+            continue;
+        };
+        if filtered && skipped < offset {
+            skipped += 1;
+            continue;
+        }
+        if out.len() == limit {
+            return Ok(Listed {
+                rows: out,
+                total,
+                more: true,
+            });
+        }
+        out.push(row);
+    }
+    Ok(Listed {
+        rows: out,
+        total,
+        more: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words of an SQL text, for comparing it with a migration's.
+    fn words(sql: &str) -> String {
+        sql.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn the_queries_state_the_indexes_as_their_migration_does() {
+        let migration = words(include_str!("../../migrations/0012_ledger_events.sql"));
+        let condition = words(EVENTS_WHERE);
+        let condition = condition
+            .strip_prefix('(')
+            .and_then(|c| c.strip_suffix(')'))
+            .unwrap_or_default();
+        assert!(migration.contains(&format!("WHERE {condition};")));
+        for column in [EVENT_KIND, REVISION_SOURCE] {
+            let column = words(column);
+            assert!(migration.contains(&column), "{column} not in migration 12");
+        }
+    }
+}
