@@ -333,3 +333,65 @@ fn a_ledger_without_the_list_indexes_lists_the_same() {
     drop(conn);
     assert_eq!(listed(&path), with);
 }
+
+/// `history` pages the timeline from the newest span, each page in the
+/// order the spans happened; the pages together are the whole timeline.
+#[tokio::test]
+async fn history_pages_from_the_newest_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut writer = Writer::open(&path).unwrap();
+    for text in [0, 2, 3, 0, 2] {
+        writer.apply(&report(0, Step::Serve(text))).unwrap();
+    }
+    writer.apply(&report(0, Step::NotFound)).unwrap();
+    drop(writer);
+    let conn = ledger::open_read_only(&path).unwrap();
+    let spans: Vec<String> = read::article(&conn, &url(0))
+        .unwrap()
+        .history()
+        .iter()
+        .map(|h| format!("{} ", h.kind))
+        .collect();
+    assert_eq!(spans.len(), 6, "{spans:?}");
+    let db = path.to_str().unwrap();
+    let mut pages = Vec::new();
+    for offset in ["0", "4"] {
+        let mut out = Vec::new();
+        let (code, err) = newsledger::cli::run_in_process(
+            &[
+                "--db",
+                db,
+                "history",
+                &url(0),
+                "--limit",
+                "4",
+                "--offset",
+                offset,
+            ],
+            &mut out,
+        )
+        .await;
+        assert_eq!(code, 0, "{err}");
+        pages.push(String::from_utf8(out).unwrap());
+    }
+    assert!(
+        pages[0].contains("1 to 4 of 6; the next page: --offset 4"),
+        "{}",
+        pages[0]
+    );
+    assert!(!pages[1].contains("next page"), "{}", pages[1]);
+    // Older page first, then the newer: every span once, in order.
+    let both = format!("{}{}", pages[1], pages[0]);
+    let kinds: Vec<&str> = both
+        .lines()
+        .filter(|l| !l.contains("the next page"))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            words.next()?.parse::<i64>().ok()?;
+            words.next()
+        })
+        .collect();
+    let want: Vec<&str> = spans.iter().map(|s| s.trim()).collect();
+    assert_eq!(kinds, want, "{both}");
+}

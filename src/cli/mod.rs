@@ -88,6 +88,12 @@ enum Command {
     /// The revisions of an article
     History {
         url: String,
+        /// Spans on one page, counted from the newest (printed oldest first)
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Newer spans to skip (the next page of older ones)
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
         #[arg(long)]
         json: bool,
     },

@@ -14,13 +14,32 @@ pub(super) async fn extract(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Fa
 
 /// `newsledger history`.
 pub(super) async fn history(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
-    let Command::History { url, json } = &cli.command else {
+    let Command::History {
+        url,
+        limit,
+        offset,
+        json,
+    } = &cli.command
+    else {
         return Ok(0);
     };
     let (_, conn) = open_ro(cli)?;
     let url = resolve(&conn, url)?;
-    let rows = ledger::read::article(&conn, &url)?.history();
+    let mut rows = ledger::read::article(&conn, &url)?.history();
+    // A page of the newest spans, in the order they happened.
+    let total = rows.len();
+    let end = total.saturating_sub(*offset);
+    rows.truncate(end);
+    let rows = rows.split_off(end.saturating_sub(*limit));
     output::history(&mut out, &url, &rows, *json)?;
+    if !*json {
+        let page = output::Page {
+            offset: *offset,
+            total: Some(total),
+            more: end > rows.len(),
+        };
+        output::page_footer(out, &page, rows.len())?;
+    }
     Ok(0)
 }
 

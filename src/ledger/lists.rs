@@ -454,6 +454,56 @@ mod tests {
         sql.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
+    /// The lists' queries walk their indexes, not the ledger.
+    #[test]
+    fn the_event_index_answers_the_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::ledger::open_writable(&dir.path().join("l.db")).unwrap();
+        for (query, index) in [
+            (
+                format!(
+                    "SELECT seq, url, {EVENT_KIND} FROM ledger
+                     WHERE {EVENTS_WHERE} AND recorded_at >= '' ORDER BY seq DESC"
+                ),
+                "ledger_events",
+            ),
+            (
+                format!("SELECT COUNT(*) FROM ledger WHERE {EVENTS_WHERE} AND recorded_at >= ''"),
+                "ledger_events",
+            ),
+            (
+                format!(
+                    "SELECT url, seq, {REVISION_SOURCE} FROM ledger INDEXED BY ledger_revision_source
+                     WHERE kind = 'revision' AND url IS NOT NULL"
+                ),
+                "ledger_revision_source",
+            ),
+            (
+                "SELECT DISTINCT url FROM ledger WHERE kind = 'gone' AND url IS NOT NULL ORDER BY url"
+                    .to_string(),
+                "ledger_gone",
+            ),
+            (
+                "SELECT DISTINCT json_extract(payload, '$.name') FROM ledger
+                 WHERE kind = 'source' AND json_valid(payload) ORDER BY 1"
+                    .to_string(),
+                "ledger_sources",
+            ),
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|p| p.contains(&format!("INDEX {index}"))),
+                "{query}: {plan:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_queries_state_the_indexes_as_their_migration_does() {
         let migration = words(include_str!("../../migrations/0012_ledger_events.sql"));
