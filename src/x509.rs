@@ -44,22 +44,57 @@ pub struct Summary {
     pub sha256: String,
 }
 
+/// Why bytes are not the certificates this reader accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertError {
+    #[error("more than {MAX_CERTS} certificates")]
+    TooMany,
+    #[error("certificate {index} has tag 0x{tag:02x}, not SEQUENCE")]
+    NotSequence { index: usize, tag: u8 },
+    #[error("truncated: {0}")]
+    Truncated(&'static str),
+    #[error("multi-byte tag 0x{0:02x} not supported")]
+    MultiByteTag(u8),
+    #[error("indefinite length")]
+    IndefiniteLength,
+    #[error("length of {0} bytes")]
+    LongLength(u8),
+    #[error("length overflows")]
+    LengthOverflow,
+    #[error("{what}: tag 0x{got:02x}, expected 0x{expected:02x}")]
+    Tag {
+        what: &'static str,
+        got: u8,
+        expected: u8,
+    },
+    #[error("trailing data after {0}")]
+    Trailing(&'static str),
+    #[error("empty RelativeDistinguishedName")]
+    EmptyRdn,
+    #[error("Name has more than {MAX_NAME_ATTRS} attributes")]
+    TooManyAttributes,
+    #[error("OID {0}")]
+    Oid(&'static str),
+    #[error("validity time has tag 0x{0:02x}")]
+    TimeTag(u8),
+}
+
 /// Splits DER certificates concatenated back to back into each one's full
 /// TLV slice. Empty input gives an empty list; truncation, a tag other than
 /// SEQUENCE, an indefinite length or more than `MAX_CERTS` are errors.
-pub fn split_chain(concat: &[u8]) -> Result<Vec<&[u8]>, String> {
+pub fn split_chain(concat: &[u8]) -> Result<Vec<&[u8]>, CertError> {
     let mut der = Der(concat);
     let mut certs = Vec::new();
     while !der.is_empty() {
         if certs.len() == MAX_CERTS {
-            return Err(format!("more than {MAX_CERTS} certificates"));
+            return Err(CertError::TooMany);
         }
         let (tag, _, whole) = der.next()?;
         if tag != 0x30 {
-            return Err(format!(
-                "certificate {} has tag 0x{tag:02x}, not SEQUENCE",
-                certs.len() + 1
-            ));
+            return Err(CertError::NotSequence {
+                index: certs.len() + 1,
+                tag,
+            });
         }
         certs.push(whole);
     }
@@ -68,7 +103,7 @@ pub fn split_chain(concat: &[u8]) -> Result<Vec<&[u8]>, String> {
 
 /// Reads subject, issuer and validity of one DER certificate (exactly one
 /// TLV, nothing after it) and hashes it.
-pub fn summary(der: &[u8]) -> Result<Summary, String> {
+pub fn summary(der: &[u8]) -> Result<Summary, CertError> {
     let mut top = Der(der);
     let mut cert = Der(top.expect(0x30, "Certificate")?);
     top.end("certificate")?;
@@ -118,62 +153,69 @@ impl<'a> Der<'a> {
     }
 
     /// The next TLV as (tag, content, whole TLV).
-    fn next(&mut self) -> Result<(u8, &'a [u8], &'a [u8]), String> {
-        let tag = *self.0.first().ok_or("truncated: missing tag")?;
+    fn next(&mut self) -> Result<(u8, &'a [u8], &'a [u8]), CertError> {
+        let tag = *self.0.first().ok_or(CertError::Truncated("missing tag"))?;
         if tag & 0x1f == 0x1f {
-            return Err(format!("multi-byte tag 0x{tag:02x} not supported"));
+            return Err(CertError::MultiByteTag(tag));
         }
-        let first = *self.0.get(1).ok_or("truncated: missing length")?;
+        let first = *self
+            .0
+            .get(1)
+            .ok_or(CertError::Truncated("missing length"))?;
         let (header, len) = match first {
             0..=0x7f => (2, usize::from(first)),
-            0x80 => return Err("indefinite length".into()),
+            0x80 => return Err(CertError::IndefiniteLength),
             0x81..=0x84 => {
                 let n = usize::from(first & 0x7f);
-                let bytes = self.0.get(2..2 + n).ok_or("truncated: length")?;
+                let bytes = self.0.get(2..2 + n).ok_or(CertError::Truncated("length"))?;
                 (2 + n, bytes.iter().fold(0, |a, b| a << 8 | usize::from(*b)))
             }
-            _ => return Err(format!("length of {} bytes", first & 0x7f)),
+            _ => return Err(CertError::LongLength(first & 0x7f)),
         };
-        let end = header.checked_add(len).ok_or("length overflows")?;
-        let whole = self.0.get(..end).ok_or("truncated: content")?;
-        let content = whole.get(header..).ok_or("truncated: content")?;
+        let end = header.checked_add(len).ok_or(CertError::LengthOverflow)?;
+        let whole = self.0.get(..end).ok_or(CertError::Truncated("content"))?;
+        let content = whole.get(header..).ok_or(CertError::Truncated("content"))?;
         self.0 = self.0.get(end..).unwrap_or_default();
         Ok((tag, content, whole))
     }
 
     /// The content of the next TLV, which must have `tag`.
-    fn expect(&mut self, tag: u8, what: &str) -> Result<&'a [u8], String> {
+    fn expect(&mut self, tag: u8, what: &'static str) -> Result<&'a [u8], CertError> {
         let (got, content, _) = self.next()?;
         if got != tag {
-            return Err(format!("{what}: tag 0x{got:02x}, expected 0x{tag:02x}"));
+            return Err(CertError::Tag {
+                what,
+                got,
+                expected: tag,
+            });
         }
         Ok(content)
     }
 
-    fn end(&self, what: &str) -> Result<(), String> {
+    fn end(&self, what: &'static str) -> Result<(), CertError> {
         if self.is_empty() {
             Ok(())
         } else {
-            Err(format!("trailing data after {what}"))
+            Err(CertError::Trailing(what))
         }
     }
 }
 
 /// Renders a Name's content (a SEQUENCE OF RDN SETs).
-fn name(content: &[u8]) -> Result<String, String> {
+fn name(content: &[u8]) -> Result<String, CertError> {
     let mut rdns = Der(content);
     let mut out = Vec::new();
     let mut count = 0;
     while !rdns.is_empty() {
         let mut set = Der(rdns.expect(0x31, "RelativeDistinguishedName")?);
         if set.is_empty() {
-            return Err("empty RelativeDistinguishedName".into());
+            return Err(CertError::EmptyRdn);
         }
         let mut attrs = Vec::new();
         while !set.is_empty() {
             count += 1;
             if count > MAX_NAME_ATTRS {
-                return Err(format!("Name has more than {MAX_NAME_ATTRS} attributes"));
+                return Err(CertError::TooManyAttributes);
             }
             let mut ava = Der(set.expect(0x30, "AttributeTypeAndValue")?);
             let oid = oid(ava.expect(0x06, "attribute type")?)?;
@@ -203,16 +245,16 @@ fn key(oid: &str) -> &str {
 
 /// Dotted form of an OBJECT IDENTIFIER's content; each arc must be
 /// minimally encoded in at most 9 bytes (63 bits).
-fn oid(content: &[u8]) -> Result<String, String> {
+fn oid(content: &[u8]) -> Result<String, CertError> {
     let mut arcs: Vec<u64> = Vec::new();
     let (mut arc, mut len) = (0u64, 0);
     for &b in content {
         if len == 0 && b == 0x80 {
-            return Err("OID arc not minimally encoded".into());
+            return Err(CertError::Oid("arc not minimally encoded"));
         }
         len += 1;
         if len > 9 {
-            return Err("OID arc too large".into());
+            return Err(CertError::Oid("arc too large"));
         }
         arc = arc << 7 | u64::from(b & 0x7f);
         if b & 0x80 == 0 {
@@ -222,7 +264,7 @@ fn oid(content: &[u8]) -> Result<String, String> {
     }
     let (&first, rest) = match arcs.split_first() {
         Some(split) if len == 0 => split,
-        _ => return Err("truncated or empty OID".into()),
+        _ => return Err(CertError::Oid("truncated or empty")),
     };
     let (a, b) = match first {
         0..=39 => (0, first),
@@ -273,9 +315,9 @@ fn value_string(tag: u8, v: &[u8]) -> String {
 /// Renders a validity time (tag, content, whole) as RFC 3339 UTC, or its
 /// raw text if it is not a valid DER time; a tag other than UTCTime or
 /// GeneralizedTime is an error.
-fn time((tag, v, _): (u8, &[u8], &[u8])) -> Result<String, String> {
+fn time((tag, v, _): (u8, &[u8], &[u8])) -> Result<String, CertError> {
     if tag != 0x17 && tag != 0x18 {
-        return Err(format!("validity time has tag 0x{tag:02x}"));
+        return Err(CertError::TimeTag(tag));
     }
     Ok(rfc3339(tag == 0x17, v).unwrap_or_else(|| String::from_utf8_lossy(v).into_owned()))
 }

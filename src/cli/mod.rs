@@ -88,9 +88,10 @@ enum Command {
     /// The revisions of an article
     History {
         url: String,
-        /// Spans on one page, counted from the newest (printed oldest first)
-        #[arg(long, default_value_t = 100)]
-        limit: usize,
+        /// Spans on one page, counted from the newest (printed oldest
+        /// first); 100 by default, every span with --json
+        #[arg(long)]
+        limit: Option<usize>,
         /// Newer spans to skip (the next page of older ones)
         #[arg(long, default_value_t = 0)]
         offset: usize,

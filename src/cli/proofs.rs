@@ -173,7 +173,7 @@ pub fn verify_signed(
     let fail = |m: String| check_failed(format!("--checkpoint {}: {m}", file.display()));
     let note = Note::parse(&text).map_err(|e| fail(e.to_string()))?;
     note.verify(key).map_err(|e| fail(e.to_string()))?;
-    let body = Body::parse(&note.text).map_err(fail)?;
+    let body = Body::parse(&note.text).map_err(|e| fail(e.to_string()))?;
     // Entries up to the walked head never change (append-only, checked by
     // the walk), so the walk and the roots need not share a snapshot.
     let snapshot = conn;

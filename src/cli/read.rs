@@ -30,7 +30,8 @@ pub(super) async fn history(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Fa
     let total = rows.len();
     let end = total.saturating_sub(*offset);
     rows.truncate(end);
-    let rows = rows.split_off(end.saturating_sub(*limit));
+    let limit = limit.unwrap_or(if *json { usize::MAX } else { 100 });
+    let rows = rows.split_off(end.saturating_sub(limit));
     output::history(&mut out, &url, &rows, *json)?;
     if !*json {
         let page = output::Page {

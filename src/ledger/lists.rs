@@ -30,19 +30,22 @@ fn sqlite(source: rusqlite::Error) -> LedgerError {
 /// The condition of the partial index `ledger_events`, as its migration
 /// states it (the planner uses a partial index only for a query that
 /// states its condition; `the_event_index_answers_the_lists` checks both
-/// agree): every entry a change list shows, but the `restored` events,
-/// which the fold of an article that was ever gone finds.
-const EVENTS_WHERE: &str = "(kind = 'gone'
+/// agree): every entry a change list shows. Restorations are found by the
+/// `restored` flag the writer puts in the fetch (since 2026-11-22); one
+/// recorded before it is shown by `history`, not listed.
+const EVENTS_WHERE: &str = "url IS NOT NULL AND (kind = 'gone'
      OR (kind = 'revision' AND instr(payload, '\"change\":\"rebaseline\"') = 0)
-     OR (kind = 'fetch' AND url IS NOT NULL AND instr(payload, '\"reverted_to\":') > 0))";
+     OR (kind = 'fetch' AND (instr(payload, '\"reverted_to\":') > 0 OR instr(payload, '\"restored\":true') > 0)))";
 
 /// The event's kind as the fold names it, an indexed column of
-/// `ledger_events`.
+/// `ledger_events` ("restored reverted": a fetch that did both).
 const EVENT_KIND: &str = "(CASE kind
         WHEN 'revision' THEN
             COALESCE(CASE WHEN json_valid(payload) THEN json_extract(payload, '$.change') END, 'changed')
         WHEN 'gone' THEN 'gone'
-        ELSE 'reverted' END)";
+        ELSE trim(
+            CASE WHEN instr(payload, '\"restored\":true') > 0 THEN 'restored' ELSE '' END || ' ' ||
+            CASE WHEN instr(payload, '\"reverted_to\":') > 0 THEN 'reverted' ELSE '' END) END)";
 
 /// The source a revision entry names, an indexed column of
 /// `ledger_revision_source`.
@@ -76,11 +79,7 @@ fn proposed_articles(conn: &Connection, sources: bool) -> Result<Vec<Proposed>, 
     let mut out = if sources {
         // One walk of `ledger_revision_source` (the planner prefers the URL
         // index, which would read every revision's payload for the source).
-        let hint = if index_exists(conn, "ledger_revision_source")? {
-            "INDEXED BY ledger_revision_source"
-        } else {
-            ""
-        };
+        let hint = indexed_by(conn, "ledger_revision_source")?;
         let mut stmt = conn
             .prepare_cached(&format!(
                 "SELECT url, seq, {REVISION_SOURCE} FROM ledger {hint}
@@ -146,24 +145,50 @@ fn proposed_articles(conn: &Connection, sources: bool) -> Result<Vec<Proposed>, 
     Ok(out)
 }
 
-fn index_exists(conn: &Connection, name: &str) -> Result<bool, LedgerError> {
-    conn.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1")
+/// `INDEXED BY name` while the index exists (the planner, without
+/// statistics, may prefer the URL index, which reads every payload), else
+/// nothing: a ledger opened read-only before migration 12 is scanned.
+fn indexed_by(conn: &Connection, name: &str) -> Result<String, LedgerError> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1")
         .and_then(|mut s| s.exists([name]))
-        .map_err(sqlite)
+        .map_err(sqlite)?;
+    Ok(if exists {
+        format!("INDEXED BY {name}")
+    } else {
+        String::new()
+    })
 }
 
-/// The articles that were ever gone: their status and their `restored`
-/// events are read from their fold.
-fn gone_ever(conn: &Connection) -> Result<Vec<String>, LedgerError> {
+/// The articles gone now: their latest gone entry follows their latest
+/// restoring fetch (both from the indexes).
+fn gone_now(conn: &Connection) -> Result<HashSet<String>, LedgerError> {
+    let mut restored: HashMap<String, i64> = HashMap::new();
+    let events = indexed_by(conn, "ledger_events")?;
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT url, MAX(seq) FROM ledger {events} WHERE {EVENTS_WHERE}
+               AND {EVENT_KIND} LIKE 'restored%' GROUP BY url"
+        ))
+        .map_err(sqlite)?;
+    let mut rows = stmt.query([]).map_err(sqlite)?;
+    while let Some(r) = rows.next().map_err(sqlite)? {
+        restored.insert(r.get(0).map_err(sqlite)?, r.get(1).map_err(sqlite)?);
+    }
     let mut stmt = conn
         .prepare_cached(
-            "SELECT DISTINCT url FROM ledger WHERE kind = 'gone' AND url IS NOT NULL ORDER BY url",
+            "SELECT url, MAX(seq) FROM ledger WHERE kind = 'gone' AND url IS NOT NULL GROUP BY url",
         )
         .map_err(sqlite)?;
-    stmt.query_map([], |r| r.get(0))
-        .map_err(sqlite)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sqlite)
+    let mut rows = stmt.query([]).map_err(sqlite)?;
+    let mut gone = HashSet::new();
+    while let Some(r) = rows.next().map_err(sqlite)? {
+        let (url, seq): (String, i64) = (r.get(0).map_err(sqlite)?, r.get(1).map_err(sqlite)?);
+        if restored.get(&url).is_none_or(|r| *r < seq) {
+            gone.insert(url);
+        }
+    }
+    Ok(gone)
 }
 
 /// The articles per source (each counted under the source its latest
@@ -214,9 +239,11 @@ pub struct ArticleQuery<'a> {
 }
 
 /// A page of articles, the most recently revised first (a new article
-/// or a new revision puts it on top), with the number that match. The
-/// status of an article that was never gone is its number of revisions;
-/// of one that was, its fold's.
+/// or a new revision puts it on top), with the number that match. An
+/// article's status is proposed by the indexes (gone: its latest gone entry
+/// follows its latest restoring fetch; else changed with more than one
+/// revision) and its source by its latest revision; each row shown is its
+/// fold, and one the fold does not confirm in the filter is left out.
 pub fn articles_page(
     conn: &Connection,
     q: ArticleQuery<'_>,
@@ -225,37 +252,35 @@ pub fn articles_page(
 ) -> Result<Listed<ArticleListRow>, LedgerError> {
     let snapshot = conn.unchecked_transaction().map_err(sqlite)?;
     let conn = &*snapshot;
-    let mut records = ChangeViews::new(conn);
-    let gone: HashSet<String> = gone_ever(conn)?.into_iter().collect();
-    let mut matching = Vec::new();
-    for p in proposed_articles(conn, q.source.is_some())? {
-        let (status, source) = if gone.contains(&p.url) {
-            match records.record(&p.url)?.list_row() {
-                Some(row) => (row.status, Some(row.source)),
-                None => continue,
-            }
-        } else {
-            let status = if p.revisions > 1 {
+    let gone = match q.status {
+        Some(_) => gone_now(conn)?,
+        None => HashSet::new(),
+    };
+    let matching: Vec<String> = proposed_articles(conn, q.source.is_some())?
+        .into_iter()
+        .filter(|p| {
+            let status = if gone.contains(&p.url) {
+                "gone"
+            } else if p.revisions > 1 {
                 "changed"
             } else {
                 "unchanged"
             };
-            (status.to_string(), p.source)
-        };
-        if q.status.is_some_and(|s| s != status)
-            || q.source.is_some_and(|s| Some(s) != source.as_deref())
-        {
-            continue;
-        }
-        matching.push(p.url);
-    }
+            q.status.is_none_or(|s| s == status)
+                && q.source.is_none_or(|s| Some(s) == p.source.as_deref())
+        })
+        .map(|p| p.url)
+        .collect();
     let total = matching.len();
     let mut rows = Vec::new();
     for url in matching.iter().skip(offset).take(limit) {
-        // Shown as its entries fold (a proposal they do not confirm is left out).
-        if let Some(row) = records.record(url)?.list_row() {
-            rows.push(row);
+        let Some(row) = super::read::article(conn, url)?.list_row() else {
+            continue;
+        };
+        if q.status.is_some_and(|s| s != row.status) || q.source.is_some_and(|s| s != row.source) {
+            continue; // the index proposed it; the chain does not confirm it
         }
+        rows.push(row);
     }
     Ok(Listed {
         rows,
@@ -317,7 +342,10 @@ pub fn change_rows(
 
 /// The changes `q` asks for, newest first, each confirmed by its article's
 /// fold and made into a row by `make` (`None`: it does not belong on the
-/// page), after skipping `offset` and up to `limit`.
+/// page), after skipping `offset` and up to `limit`. The index gives each
+/// event's kind and the proposals each article's source, so the rows those
+/// filters leave, and those before the page, are known without a fold; only
+/// a significance filter (`q.significance`) needs `make` on every candidate.
 fn walk_changes<T>(
     conn: &Connection,
     q: ChangeQuery<'_>,
@@ -329,18 +357,6 @@ fn walk_changes<T>(
     let conn = &*snapshot;
     let since = q.since.unwrap_or("");
     let mut records = ChangeViews::new(conn);
-    // Restored events, newest last (popped from the end).
-    let mut restored: Vec<(i64, String)> = Vec::new();
-    for url in gone_ever(conn)? {
-        let events = records.record(&url)?.events();
-        restored.extend(
-            events
-                .into_iter()
-                .filter(|e| e.kind == "restored" && e.detected_at.as_str() >= since)
-                .map(|e| (e.seq, url.clone())),
-        );
-    }
-    restored.sort();
     let sources: Option<HashMap<String, Option<String>>> = match q.source {
         Some(_) => Some(
             proposed_articles(conn, true)?
@@ -350,93 +366,89 @@ fn walk_changes<T>(
         ),
         None => None,
     };
-    let filtered = !q.kinds.is_empty() || q.source.is_some() || q.significance.is_some();
-    let total = if filtered {
-        None
-    } else {
-        let indexed: i64 = conn
-            .query_row(
-                &format!("SELECT COUNT(*) FROM ledger WHERE {EVENTS_WHERE} AND recorded_at >= ?1"),
-                [since],
-                |r| r.get(0),
-            )
-            .map_err(sqlite)?;
-        Some(usize::try_from(indexed).unwrap_or(0) + restored.len())
+    let wanted = |kind: &str| q.kinds.is_empty() || q.kinds.contains(&kind);
+    let events = indexed_by(conn, "ledger_events")?;
+    let total = match (q.significance, q.source) {
+        (None, None) => {
+            let mut count = 0usize;
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {EVENT_KIND}, COUNT(*) FROM ledger {events}
+                     WHERE {EVENTS_WHERE} AND recorded_at >= ?1 GROUP BY 1"
+                ))
+                .map_err(sqlite)?;
+            let mut rows = stmt.query([since]).map_err(sqlite)?;
+            while let Some(r) = rows.next().map_err(sqlite)? {
+                let (kinds, n): (String, i64) =
+                    (r.get(0).map_err(sqlite)?, r.get(1).map_err(sqlite)?);
+                let events = kinds.split(' ').filter(|k| wanted(k)).count();
+                count += events * usize::try_from(n).unwrap_or(0);
+            }
+            Some(count)
+        }
+        _ => None,
     };
     let mut stmt = conn
-        .prepare(&format!(
-            "SELECT seq, url, {EVENT_KIND} FROM ledger
+        .prepare_cached(&format!(
+            "SELECT seq, url, {EVENT_KIND} FROM ledger {events}
              WHERE {EVENTS_WHERE} AND recorded_at >= ?1 ORDER BY seq DESC"
         ))
         .map_err(sqlite)?;
-    let mut indexed = stmt.query([since]).map_err(sqlite)?;
-    let next_indexed = |rows: &mut rusqlite::Rows<'_>| -> Result<_, LedgerError> {
-        rows.next()
-            .map_err(sqlite)?
-            .map(|r| -> rusqlite::Result<(i64, String, String)> {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .transpose()
-            .map_err(sqlite)
-    };
-    let mut pending = next_indexed(&mut indexed)?;
+    let mut candidates = stmt.query([since]).map_err(sqlite)?;
     let mut skipped = 0usize;
     let mut out = Vec::new();
-    loop {
-        // The newer of the next indexed event and the next restored one
-        // (a fetch that restores and reverts a page: restored first).
-        let restored_next = match (&pending, restored.last()) {
-            (Some((s, ..)), Some((r, _))) => r >= s,
-            (None, Some(_)) => true,
-            (_, None) => false,
-        };
-        let (seq, url, kind) = if restored_next {
-            let (r, u) = restored.pop().unwrap_or_default();
-            (r, u, "restored".to_string())
-        } else {
-            match pending.take() {
-                Some(taken) => {
-                    pending = next_indexed(&mut indexed)?;
-                    taken
-                }
-                None => break,
-            }
-        };
-        if !q.kinds.is_empty() && !q.kinds.contains(&kind.as_str()) {
-            continue;
-        }
+    while let Some(r) = candidates.next().map_err(sqlite)? {
+        let (seq, url, kinds): (i64, String, String) = (
+            r.get(0).map_err(sqlite)?,
+            r.get(1).map_err(sqlite)?,
+            r.get(2).map_err(sqlite)?,
+        );
         if let (Some(want), Some(sources)) = (q.source, &sources)
             && sources.get(&url).and_then(Option::as_deref) != Some(want)
         {
             continue;
         }
-        if !filtered && skipped < offset {
-            skipped += 1;
-            continue;
+        // A fetch that restored and reverted a page: restored first.
+        for kind in kinds.split(' ').filter(|k| wanted(k)) {
+            if q.significance.is_none() && skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            let event: Option<ChangeRow> = records
+                .record(&url)?
+                .events()
+                .into_iter()
+                .find(|e| e.seq == seq && e.kind == kind);
+            let Some(event) = event else {
+                continue; // the index proposed it; the chain does not confirm it
+            };
+            if out.len() == limit {
+                // One confirmed row beyond the page: a next page exists
+                // (with a significance filter, known only once it passes).
+                if q.significance.is_none() {
+                    return Ok(Listed {
+                        rows: out,
+                        total,
+                        more: true,
+                    });
+                }
+            }
+            let Some(row) = make(&mut records, event)? else {
+                continue;
+            };
+            if q.significance.is_some() && skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            if out.len() == limit {
+                return Ok(Listed {
+                    rows: out,
+                    total,
+                    more: true,
+                });
+            }
+            out.push(row);
         }
-        let event: Option<ChangeRow> = records
-            .record(&url)?
-            .events()
-            .into_iter()
-            .find(|e| e.seq == seq && e.kind == kind);
-        let Some(event) = event else {
-            continue; // the index proposed it; the chain does not confirm it
-        };
-        let Some(row) = make(&mut records, event)? else {
-            continue;
-        };
-        if filtered && skipped < offset {
-            skipped += 1;
-            continue;
-        }
-        if out.len() == limit {
-            return Ok(Listed {
-                rows: out,
-                total,
-                more: true,
-            });
-        }
-        out.push(row);
     }
     Ok(Listed {
         rows: out,
@@ -468,7 +480,10 @@ mod tests {
                 "ledger_events",
             ),
             (
-                format!("SELECT COUNT(*) FROM ledger WHERE {EVENTS_WHERE} AND recorded_at >= ''"),
+                format!(
+                    "SELECT {EVENT_KIND}, COUNT(*) FROM ledger INDEXED BY ledger_events
+                     WHERE {EVENTS_WHERE} AND recorded_at >= '' GROUP BY 1"
+                ),
                 "ledger_events",
             ),
             (
@@ -479,7 +494,14 @@ mod tests {
                 "ledger_revision_source",
             ),
             (
-                "SELECT DISTINCT url FROM ledger WHERE kind = 'gone' AND url IS NOT NULL ORDER BY url"
+                format!(
+                    "SELECT url, MAX(seq) FROM ledger INDEXED BY ledger_events WHERE {EVENTS_WHERE}
+                     AND {EVENT_KIND} LIKE 'restored%' GROUP BY url"
+                ),
+                "ledger_events",
+            ),
+            (
+                "SELECT url, MAX(seq) FROM ledger WHERE kind = 'gone' AND url IS NOT NULL GROUP BY url"
                     .to_string(),
                 "ledger_gone",
             ),
@@ -508,10 +530,6 @@ mod tests {
     fn the_queries_state_the_indexes_as_their_migration_does() {
         let migration = words(include_str!("../../migrations/0012_ledger_events.sql"));
         let condition = words(EVENTS_WHERE);
-        let condition = condition
-            .strip_prefix('(')
-            .and_then(|c| c.strip_suffix(')'))
-            .unwrap_or_default();
         assert!(migration.contains(&format!("WHERE {condition};")));
         for column in [EVENT_KIND, REVISION_SOURCE] {
             let column = words(column);

@@ -444,21 +444,27 @@ pub fn search_page(
     }
     let idx = open_index(conn, ledger)?;
     let query = format!("\"{}\"", wanted.join(" "));
-    // Rows are inserted in chain order: an article's largest rowid is its
-    // latest indexed revision.
+    // Rows are inserted in chain order: walking the matches by rowid from
+    // the newest, an article's first row is its latest indexed revision.
+    // Only as many matches are read as the page needs.
     let mut stmt = idx
-        .prepare("SELECT url FROM texts WHERE texts MATCH ?1 GROUP BY url ORDER BY MAX(rowid) DESC")
+        .prepare("SELECT url FROM texts WHERE texts MATCH ?1 ORDER BY rowid DESC")
         .map_err(sqlite)?;
-    let urls = stmt
-        .query_map([&query], |r| r.get::<_, String>(0))
-        .map_err(sqlite)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sqlite)?;
+    let mut matches = stmt.query([&query]).map_err(sqlite)?;
+    let mut proposed_urls: std::collections::HashSet<String> = Default::default();
+    let mut next_proposed = || -> Result<Option<String>, LedgerError> {
+        while let Some(r) = matches.next().map_err(sqlite)? {
+            let url: String = r.get(0).map_err(sqlite)?;
+            if proposed_urls.insert(url.clone()) {
+                return Ok(Some(url));
+            }
+        }
+        Ok(None)
+    };
     let wanted_hits = offset.saturating_add(limit);
     let mut hits = Vec::new();
-    let mut proposed = urls.into_iter().peekable();
     while hits.len() < wanted_hits {
-        let Some(url) = proposed.next() else { break };
+        let Some(url) = next_proposed()? else { break };
         let record = read::article(conn, &url)?;
         let mut texts: std::collections::HashMap<i64, (bool, Option<String>)> = Default::default();
         let history = record.history();
@@ -500,7 +506,7 @@ pub fn search_page(
         });
     }
     // Proposed, not confirmed: the next page confirms them (or finds none).
-    let more = proposed.peek().is_some();
+    let more = next_proposed()?.is_some();
     let mut hits: Vec<Hit> = hits.into_iter().skip(offset).take(limit).collect();
     hits.sort_by(|a, b| b.first_seen.cmp(&a.first_seen));
     Ok(SearchPage { hits, more })

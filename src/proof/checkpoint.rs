@@ -8,6 +8,17 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::ledger::merkle::Hash;
 
+/// Why a text is not a checkpoint body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("a checkpoint has an origin line, a tree size line and a root hash line")]
+    Lines,
+    #[error("checkpoint tree size `{0}` is not a decimal number")]
+    Size(String),
+    #[error("checkpoint root `{0}` is not a base64 SHA-256 hash")]
+    Root(String),
+}
+
 /// A checkpoint body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Body {
@@ -28,26 +39,24 @@ impl Body {
 
     /// Parses a note text (extension lines after the root are allowed and
     /// ignored, as the format says).
-    pub fn parse(text: &str) -> Result<Body, String> {
+    pub fn parse(text: &str) -> Result<Body, BodyError> {
         let mut lines = text.split('\n');
         let origin = lines.next().filter(|o| !o.is_empty());
         let size = lines.next();
         let root = lines.next();
         let (Some(origin), Some(size), Some(root)) = (origin, size, root) else {
-            return Err(
-                "a checkpoint has an origin line, a tree size line and a root hash line".into(),
-            );
+            return Err(BodyError::Lines);
         };
         let size: u64 = size
             .parse()
             .ok()
             .filter(|_| size == "0" || !size.starts_with('0'))
-            .ok_or_else(|| format!("checkpoint tree size `{size}` is not a decimal number"))?;
+            .ok_or_else(|| BodyError::Size(size.to_string()))?;
         let root: Hash = B64
             .decode(root)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| format!("checkpoint root `{root}` is not a base64 SHA-256 hash"))?;
+            .ok_or_else(|| BodyError::Root(root.to_string()))?;
         Ok(Body {
             origin: origin.to_string(),
             size,
@@ -68,8 +77,14 @@ mod tests {
             root: [7; 32],
         };
         assert_eq!(Body::parse(&b.text()).unwrap(), b);
-        assert!(Body::parse("x\n012\nAAAA\n").is_err());
-        assert!(Body::parse("x\n12\nAAAA\n").is_err());
-        assert!(Body::parse("\n12\n").is_err());
+        assert_eq!(
+            Body::parse("x\n012\nAAAA\n"),
+            Err(BodyError::Size("012".into()))
+        );
+        assert_eq!(
+            Body::parse("x\n12\nAAAA\n"),
+            Err(BodyError::Root("AAAA".into()))
+        );
+        assert_eq!(Body::parse("\n12\n"), Err(BodyError::Lines));
     }
 }

@@ -63,6 +63,33 @@ pub fn request(data: &[u8], nonce: &[u8; 8]) -> Vec<u8> {
     )
 }
 
+/// Why a timestamp reply is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    #[error("the reply is not valid DER")]
+    NotDer,
+    #[error("the reply is not a TimeStampResp")]
+    NotResponse,
+    #[error("the timestamp reply has no {0}")]
+    Missing(&'static str),
+    #[error("the TSA refused the request (PKIStatus {0})")]
+    Refused(u64),
+    #[error("the token is not CMS SignedData")]
+    NotSignedData,
+    #[error("the token does not hold a TSTInfo")]
+    NoTstInfo,
+    #[error("the token's imprint is not SHA-256")]
+    NotSha256,
+    #[error("the token stamps another document (its imprint is not our hash)")]
+    OtherDocument,
+    #[error("the token's time is not text")]
+    TimeNotText,
+    #[error("the token has no nonce")]
+    NoNonce,
+    #[error("the token's nonce is not ours (a replayed reply)")]
+    OtherNonce,
+}
+
 /// A DER element: tag and content.
 #[derive(Clone, Copy)]
 struct Tlv<'a> {
@@ -71,8 +98,8 @@ struct Tlv<'a> {
 }
 
 /// Reads the next element of `input`, returning it and the rest.
-fn next(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), String> {
-    let bad = || "the reply is not valid DER".to_string();
+fn next(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), ReplyError> {
+    let bad = || ReplyError::NotDer;
     let (&tag, rest) = input.split_first().ok_or_else(bad)?;
     let (&first, mut rest) = rest.split_first().ok_or_else(bad)?;
     let len = if first < 0x80 {
@@ -91,7 +118,7 @@ fn next(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), String> {
 }
 
 /// The elements inside a constructed element.
-fn children(content: &[u8]) -> Result<Vec<Tlv<'_>>, String> {
+fn children(content: &[u8]) -> Result<Vec<Tlv<'_>>, ReplyError> {
     let mut out = Vec::new();
     let mut rest = content;
     while !rest.is_empty() {
@@ -102,12 +129,17 @@ fn children(content: &[u8]) -> Result<Vec<Tlv<'_>>, String> {
     Ok(out)
 }
 
-fn expect<'a>(items: &[Tlv<'a>], i: usize, tag: u8, what: &str) -> Result<Tlv<'a>, String> {
+fn expect<'a>(
+    items: &[Tlv<'a>],
+    i: usize,
+    tag: u8,
+    what: &'static str,
+) -> Result<Tlv<'a>, ReplyError> {
     items
         .get(i)
         .copied()
         .filter(|t| t.tag == tag)
-        .ok_or_else(|| format!("the timestamp reply has no {what}"))
+        .ok_or(ReplyError::Missing(what))
 }
 
 /// What a checked reply says.
@@ -125,29 +157,32 @@ pub struct Stamped {
 
 /// Checks a TimeStampResp for `data`: status granted, a SignedData token
 /// whose TSTInfo stamps SHA-256(`data`) with our nonce (when given).
-pub fn check_reply(reply: &[u8], data: &[u8], nonce: Option<&[u8; 8]>) -> Result<Stamped, String> {
+pub fn check_reply(
+    reply: &[u8],
+    data: &[u8],
+    nonce: Option<&[u8; 8]>,
+) -> Result<Stamped, ReplyError> {
     let (resp, trailing) = next(reply)?;
     if resp.tag != 0x30 || !trailing.is_empty() {
-        return Err("the reply is not a TimeStampResp".into());
+        return Err(ReplyError::NotResponse);
     }
     let items = children(resp.content)?;
     let status = children(expect(&items, 0, 0x30, "status")?.content)?;
     let code = expect(&status, 0, 0x02, "status code")?.content;
     if code != [0] && code != [1] {
-        return Err(format!(
-            "the TSA refused the request (PKIStatus {})",
-            code.iter().fold(0u64, |a, b| (a << 8) | *b as u64)
+        return Err(ReplyError::Refused(
+            code.iter().fold(0u64, |a, b| (a << 8) | *b as u64),
         ));
     }
     let token = children(expect(&items, 1, 0x30, "token")?.content)?;
     if expect(&token, 0, 0x06, "content type")?.content != SIGNED_DATA_OID {
-        return Err("the token is not CMS SignedData".into());
+        return Err(ReplyError::NotSignedData);
     }
     let explicit = children(expect(&token, 1, 0xa0, "signed data")?.content)?;
     let signed = children(expect(&explicit, 0, 0x30, "signed data")?.content)?;
     let encap = children(expect(&signed, 2, 0x30, "encapsulated content")?.content)?;
     if expect(&encap, 0, 0x06, "content type")?.content != TST_INFO_OID {
-        return Err("the token does not hold a TSTInfo".into());
+        return Err(ReplyError::NoTstInfo);
     }
     let octets = children(expect(&encap, 1, 0xa0, "TSTInfo")?.content)?;
     let tst_der = expect(&octets, 0, 0x04, "TSTInfo")?.content;
@@ -156,10 +191,10 @@ pub fn check_reply(reply: &[u8], data: &[u8], nonce: Option<&[u8; 8]>) -> Result
     let imprint = children(expect(&tst, 2, 0x30, "message imprint")?.content)?;
     let alg = children(expect(&imprint, 0, 0x30, "hash algorithm")?.content)?;
     if expect(&alg, 0, 0x06, "hash algorithm")?.content != SHA256_OID {
-        return Err("the token's imprint is not SHA-256".into());
+        return Err(ReplyError::NotSha256);
     }
     if expect(&imprint, 1, 0x04, "imprint")?.content != Sha256::digest(data).as_slice() {
-        return Err("the token stamps another document (its imprint is not our hash)".into());
+        return Err(ReplyError::OtherDocument);
     }
     let serial = hex::encode(expect(&tst, 3, 0x02, "serial number")?.content);
     let certificate = signed.get(3).filter(|t| t.tag == 0xa0).and_then(|set| {
@@ -169,14 +204,13 @@ pub fn check_reply(reply: &[u8], data: &[u8], nonce: Option<&[u8; 8]>) -> Result
             .map(<[u8]>::to_vec)
     });
     let generalized = expect(&tst, 4, 0x18, "time")?.content;
-    let gen_time =
-        String::from_utf8(generalized.to_vec()).map_err(|_| "the token's time is not text")?;
+    let gen_time = String::from_utf8(generalized.to_vec()).map_err(|_| ReplyError::TimeNotText)?;
     if let Some(ours) = nonce {
         let theirs = tst
             .iter()
             .skip(5)
             .find(|t| t.tag == 0x02)
-            .ok_or("the token has no nonce")?;
+            .ok_or(ReplyError::NoNonce)?;
         let strip = |b: &[u8]| {
             b.iter()
                 .copied()
@@ -184,7 +218,7 @@ pub fn check_reply(reply: &[u8], data: &[u8], nonce: Option<&[u8; 8]>) -> Result
                 .collect::<Vec<_>>()
         };
         if strip(theirs.content) != strip(ours) {
-            return Err("the token's nonce is not ours (a replayed reply)".into());
+            return Err(ReplyError::OtherNonce);
         }
     }
     let time = chrono::NaiveDateTime::parse_from_str(

@@ -172,7 +172,8 @@ impl ProofWork {
                 return Err(format!("HTTP {}", resp.status()));
             }
             let body = super::webhooks::read_capped(resp, MAX_TSA_REPLY).await?;
-            let stamped = tsa::check_reply(&body, cp.note.as_bytes(), Some(&nonce))?;
+            let stamped = tsa::check_reply(&body, cp.note.as_bytes(), Some(&nonce))
+                .map_err(|e| e.to_string())?;
             Ok((body.to_vec(), stamped))
         }
         .await;
