@@ -299,7 +299,7 @@ pub fn prove(
         }
         (None, None) => None,
     };
-    let built = bundle::build(conn, url, rev).map_err(Failure::runtime)?;
+    let built = bundle::build(conn, url, rev).map_err(|e| Failure::runtime(e.to_string()))?;
     let tmp = output.with_extension("partial");
     std::fs::write(&tmp, &built.bytes)
         .and_then(|()| std::fs::rename(&tmp, output))

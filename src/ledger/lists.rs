@@ -86,27 +86,33 @@ fn proposed_articles(conn: &Connection, sources: bool) -> Result<Vec<Proposed>, 
                  WHERE kind = 'revision' AND url IS NOT NULL"
             ))
             .map_err(sqlite)?;
+        // The index holds an article's revisions side by side (by URL).
         let mut rows = stmt.query([]).map_err(sqlite)?;
-        let mut by_url: HashMap<String, Proposed> = HashMap::new();
+        let mut out: Vec<Proposed> = Vec::new();
         while let Some(r) = rows.next().map_err(sqlite)? {
-            let (url, seq, source): (String, i64, Option<String>) = (
-                r.get(0).map_err(sqlite)?,
-                r.get(1).map_err(sqlite)?,
-                r.get(2).map_err(sqlite)?,
-            );
-            let p = by_url.entry(url.clone()).or_insert(Proposed {
-                url,
-                last: seq,
-                revisions: 0,
-                source: source.clone(),
-            });
-            p.revisions += 1;
-            if seq >= p.last {
-                p.last = seq;
-                p.source = source;
+            let url = r
+                .get_ref(0)
+                .map_err(sqlite)?
+                .as_str()
+                .map_err(|e| sqlite(e.into()))?;
+            let (seq, source): (i64, Option<String>) =
+                (r.get(1).map_err(sqlite)?, r.get(2).map_err(sqlite)?);
+            match out.last_mut() {
+                Some(p) if p.url == url => {
+                    p.revisions += 1;
+                    if seq >= p.last {
+                        p.last = seq;
+                        p.source = source;
+                    }
+                }
+                _ => out.push(Proposed {
+                    url: url.to_string(),
+                    last: seq,
+                    revisions: 1,
+                    source,
+                }),
             }
         }
-        let mut out: Vec<Proposed> = by_url.into_values().collect();
         let mut named = conn
             .prepare_cached(
                 "SELECT json_extract(f.payload, '$.source') FROM ledger r
@@ -164,16 +170,26 @@ fn indexed_by(conn: &Connection, name: &str) -> Result<String, LedgerError> {
 /// restoring fetch (both from the indexes).
 fn gone_now(conn: &Connection) -> Result<HashSet<String>, LedgerError> {
     let mut restored: HashMap<String, i64> = HashMap::new();
+    // Read row by row: SQLite computes a grouped expression again from the
+    // payload, but reads a selected one from the index.
     let events = indexed_by(conn, "ledger_events")?;
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT url, MAX(seq) FROM ledger {events} WHERE {EVENTS_WHERE}
-               AND {EVENT_KIND} LIKE 'restored%' GROUP BY url"
+            "SELECT url, seq, {EVENT_KIND} FROM ledger {events} WHERE {EVENTS_WHERE}"
         ))
         .map_err(sqlite)?;
     let mut rows = stmt.query([]).map_err(sqlite)?;
     while let Some(r) = rows.next().map_err(sqlite)? {
-        restored.insert(r.get(0).map_err(sqlite)?, r.get(1).map_err(sqlite)?);
+        let kinds = r
+            .get_ref(2)
+            .map_err(sqlite)?
+            .as_str()
+            .map_err(|e| sqlite(e.into()))?;
+        if kinds.starts_with("restored") {
+            let (url, seq): (String, i64) = (r.get(0).map_err(sqlite)?, r.get(1).map_err(sqlite)?);
+            let last = restored.entry(url).or_insert(seq);
+            *last = (*last).max(seq);
+        }
     }
     let mut stmt = conn
         .prepare_cached(
@@ -370,19 +386,23 @@ fn walk_changes<T>(
     let events = indexed_by(conn, "ledger_events")?;
     let total = match (q.significance, q.source) {
         (None, None) => {
+            // Counted row by row: SQLite computes a grouped expression again
+            // from the payload, but reads a selected one from the index.
             let mut count = 0usize;
             let mut stmt = conn
                 .prepare_cached(&format!(
-                    "SELECT {EVENT_KIND}, COUNT(*) FROM ledger {events}
-                     WHERE {EVENTS_WHERE} AND recorded_at >= ?1 GROUP BY 1"
+                    "SELECT {EVENT_KIND} FROM ledger {events}
+                     WHERE {EVENTS_WHERE} AND recorded_at >= ?1"
                 ))
                 .map_err(sqlite)?;
             let mut rows = stmt.query([since]).map_err(sqlite)?;
             while let Some(r) = rows.next().map_err(sqlite)? {
-                let (kinds, n): (String, i64) =
-                    (r.get(0).map_err(sqlite)?, r.get(1).map_err(sqlite)?);
-                let events = kinds.split(' ').filter(|k| wanted(k)).count();
-                count += events * usize::try_from(n).unwrap_or(0);
+                let kinds = r
+                    .get_ref(0)
+                    .map_err(sqlite)?
+                    .as_str()
+                    .map_err(|e| sqlite(e.into()))?;
+                count += kinds.split(' ').filter(|k| wanted(k)).count();
             }
             Some(count)
         }
@@ -481,8 +501,8 @@ mod tests {
             ),
             (
                 format!(
-                    "SELECT {EVENT_KIND}, COUNT(*) FROM ledger INDEXED BY ledger_events
-                     WHERE {EVENTS_WHERE} AND recorded_at >= '' GROUP BY 1"
+                    "SELECT {EVENT_KIND} FROM ledger INDEXED BY ledger_events
+                     WHERE {EVENTS_WHERE} AND recorded_at >= ''"
                 ),
                 "ledger_events",
             ),
@@ -495,8 +515,8 @@ mod tests {
             ),
             (
                 format!(
-                    "SELECT url, MAX(seq) FROM ledger INDEXED BY ledger_events WHERE {EVENTS_WHERE}
-                     AND {EVENT_KIND} LIKE 'restored%' GROUP BY url"
+                    "SELECT url, seq, {EVENT_KIND} FROM ledger INDEXED BY ledger_events
+                     WHERE {EVENTS_WHERE}"
                 ),
                 "ledger_events",
             ),

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::FORMAT;
+use super::{BundleError, FORMAT};
 use crate::export::warc;
 use crate::proof::tsa;
 use crate::x509;
@@ -93,9 +93,8 @@ fn created(inputs: &Inputs) -> String {
 
 /// What the token says: its time, and its signer's name from the
 /// certificate it carries.
-pub fn stamp(token: &[u8], note: &str) -> Result<Stamp, String> {
-    let stamped = tsa::check_reply(token, note.as_bytes(), None)
-        .map_err(|e| format!("evidence/timestamp.tsr: {e}"))?;
+pub fn stamp(token: &[u8], note: &str) -> Result<Stamp, BundleError> {
+    let stamped = tsa::check_reply(token, note.as_bytes(), None)?;
     let tsa = stamped
         .certificate
         .as_deref()
@@ -110,15 +109,21 @@ pub fn stamp(token: &[u8], note: &str) -> Result<Stamp, String> {
     })
 }
 
-fn blob<'a>(inputs: &'a Inputs, h: &str, seq: i64, what: &str) -> Result<&'a Vec<u8>, String> {
-    inputs
-        .blobs
-        .get(h)
-        .ok_or_else(|| format!("entry {seq}: its {what} {h} is not in the bundle"))
+fn blob<'a>(
+    inputs: &'a Inputs,
+    h: &str,
+    seq: i64,
+    what: &'static str,
+) -> Result<&'a Vec<u8>, BundleError> {
+    inputs.blobs.get(h).ok_or_else(|| BundleError::MissingBlob {
+        seq,
+        what,
+        hash: h.to_string(),
+    })
 }
 
 /// The WARC's records: warcinfo, then each capture's records in entry order.
-pub fn warc_records(inputs: &Inputs) -> Result<Vec<WarcRecord>, String> {
+pub fn warc_records(inputs: &Inputs) -> Result<Vec<WarcRecord>, BundleError> {
     let mut out = vec![WarcRecord {
         bytes: warc::record(
             &[
@@ -147,9 +152,9 @@ pub fn warc_records(inputs: &Inputs) -> Result<Vec<WarcRecord>, String> {
         let mut get = |h: &str| -> Result<Vec<u8>, crate::export::ExportError> {
             blob(inputs, h, seq, "blob")
                 .cloned()
-                .map_err(crate::export::ExportError::Format)
+                .map_err(|e| crate::export::ExportError::Format(e.to_string()))
         };
-        let Some(blobs) = warc::CaptureBlobs::of(&p, &mut get).map_err(|e| e.to_string())? else {
+        let Some(blobs) = warc::CaptureBlobs::of(&p, &mut get)? else {
             continue;
         };
         let records = warc::capture_records(seq, &p, &blobs);
@@ -219,13 +224,9 @@ fn script_safe(json: &str) -> String {
 }
 
 /// The facts `index.html` shows, as JSON (keys sorted).
-pub fn page_data(inputs: &Inputs, stamp: Option<&Stamp>) -> Result<Value, String> {
-    let body = crate::proof::checkpoint::Body::parse(
-        &crate::note::Note::parse(&inputs.note)
-            .map_err(|e| format!("checkpoint: {e}"))?
-            .text,
-    )
-    .map_err(|e| format!("checkpoint: {e}"))?;
+pub fn page_data(inputs: &Inputs, stamp: Option<&Stamp>) -> Result<Value, BundleError> {
+    let body =
+        crate::proof::checkpoint::Body::parse(&crate::note::Note::parse(&inputs.note)?.text)?;
     let mut revisions = Vec::new();
     let mut fetches = Vec::new();
     for e in &inputs.entries {
@@ -271,7 +272,7 @@ pub fn page_data(inputs: &Inputs, stamp: Option<&Stamp>) -> Result<Value, String
 }
 
 /// `evidence/proof.json`.
-fn proof_json(inputs: &Inputs, stamp: Option<&Stamp>) -> Result<Vec<u8>, String> {
+fn proof_json(inputs: &Inputs, stamp: Option<&Stamp>) -> Result<Vec<u8>, BundleError> {
     let timestamp = stamp.map_or(
         Value::Null,
         |t| json!({"tsa": t.tsa, "time": t.time, "path": "evidence/timestamp.tsr"}),
@@ -285,11 +286,11 @@ fn proof_json(inputs: &Inputs, stamp: Option<&Stamp>) -> Result<Vec<u8>, String>
         "timestamp": timestamp,
         "entries": inputs.entries,
     });
-    serde_json::to_vec_pretty(&proof).map_err(|e| e.to_string())
+    Ok(serde_json::to_vec_pretty(&proof)?)
 }
 
 /// `datapackage.json` over `members` (every other member).
-pub fn datapackage(inputs: &Inputs, members: &[(String, Vec<u8>)]) -> Result<Vec<u8>, String> {
+pub fn datapackage(inputs: &Inputs, members: &[(String, Vec<u8>)]) -> Result<Vec<u8>, BundleError> {
     let resources: Vec<Value> = members
         .iter()
         .map(|(path, b)| {
@@ -310,7 +311,7 @@ pub fn datapackage(inputs: &Inputs, members: &[(String, Vec<u8>)]) -> Result<Vec
         "mainPageUrl": inputs.article_url,
         "resources": resources,
     }))
-    .map_err(|e| e.to_string())
+    .map_err(BundleError::from)
 }
 
 /// Every member but the WARC, the index and `datapackage.json`, in order,
@@ -320,7 +321,7 @@ pub fn members_around(
     records: &[WarcRecord],
     warc_gz: Vec<u8>,
     places: &[(usize, usize)],
-) -> Result<Vec<(String, Vec<u8>)>, String> {
+) -> Result<Vec<(String, Vec<u8>)>, BundleError> {
     let stamp = inputs
         .token
         .as_deref()
@@ -376,12 +377,12 @@ pub fn members_around(
 }
 
 /// The whole bundle's members from its inputs.
-pub fn members(inputs: &Inputs) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub fn members(inputs: &Inputs) -> Result<Vec<(String, Vec<u8>)>, BundleError> {
     let records = warc_records(inputs)?;
     let mut gz = Vec::new();
     let mut places = Vec::new();
     for r in &records {
-        let member = warc::gzip(&r.bytes).map_err(|e| e.to_string())?;
+        let member = warc::gzip(&r.bytes)?;
         places.push((gz.len(), member.len()));
         gz.extend(member);
     }

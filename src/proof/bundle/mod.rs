@@ -56,34 +56,78 @@ fn hex32(h: &[u8]) -> String {
     hex::encode(h)
 }
 
+/// Why a bundle could not be made (by `prove`) or its members rebuilt (by
+/// the verifier, from the inputs a bundle carries).
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error("reading the ledger: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{url} has no revision {revision} (it has {have})")]
+    NoRevision {
+        url: String,
+        revision: i64,
+        have: String,
+    },
+    #[error("the ledger has no entry for {0}")]
+    NoEntry(String),
+    #[error("entry {0} does not verify: run `newsledger verify`")]
+    EntryBroken(i64),
+    #[error(
+        "no signed checkpoint covers entry {0} yet: configure a [checkpoint] key and let a cycle run (the daemon signs one after every cycle that appended)"
+    )]
+    NoCheckpoint(i64),
+    #[error(
+        "the ledger's entries do not give the root signed at entry {0}: run `newsledger verify`"
+    )]
+    RootDiffers(i64),
+    #[error(
+        "entry {seq} is not in the tree the checkpoint signs ({reason}): run `newsledger verify`"
+    )]
+    NotIncluded { seq: i64, reason: String },
+    #[error("entry {seq}: its {what} {hash} is not in the bundle")]
+    MissingBlob {
+        seq: i64,
+        what: &'static str,
+        hash: String,
+    },
+    #[error("evidence/timestamp.tsr: {0}")]
+    Timestamp(#[from] crate::proof::tsa::ReplyError),
+    #[error("checkpoint: {0}")]
+    Note(#[from] crate::note::NoteError),
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] super::checkpoint::BodyError),
+    #[error("a capture: {0}")]
+    Capture(#[from] crate::export::ExportError),
+    #[error("encoding a member: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("compressing a record: {0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// Builds the bundle for `url` (normalized), one revision or all.
-pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Built, String> {
-    let record = read::article(conn, url).map_err(|e| e.to_string())?;
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {} FROM ledger WHERE url = ?1 ORDER BY seq",
-            Entry::columns(conn)
-        ))
-        .map_err(|e| e.to_string())?;
+pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Built, BundleError> {
+    let record = read::article(conn, url)?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM ledger WHERE url = ?1 ORDER BY seq",
+        Entry::columns(conn)
+    ))?;
     let mut all: Vec<Entry> = stmt
         .query_map([url], Entry::from_row)
-        .and_then(|r| r.collect())
-        .map_err(|e| e.to_string())?;
+        .and_then(|r| r.collect())?;
     // The not-modified and unchanged fetches kept as compact entries (no
     // URL: each names the full fetch entry it repeats). Every observation
     // `history` counts is in the bundle.
     if Entry::columns(conn).ends_with("ref_seq") {
-        let mut compact = conn
-            .prepare(&format!(
-                "SELECT {} FROM ledger WHERE ref_seq IN
+        let mut compact = conn.prepare(&format!(
+            "SELECT {} FROM ledger WHERE ref_seq IN
                    (SELECT seq FROM ledger WHERE url = ?1 AND kind = 'fetch') ORDER BY seq",
-                Entry::columns(conn)
-            ))
-            .map_err(|e| e.to_string())?;
+            Entry::columns(conn)
+        ))?;
         let repeats: Vec<Entry> = compact
             .query_map([url], Entry::from_row)
-            .and_then(|r| r.collect())
-            .map_err(|e| e.to_string())?;
+            .and_then(|r| r.collect())?;
         all.extend(repeats);
         all.sort_by_key(|e| e.seq);
     }
@@ -101,11 +145,10 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
                         .and_then(Value::as_str)
                         .map(str::to_string)
                 })
-                .ok_or_else(|| {
-                    format!(
-                        "{url} has no revision {n} (it has {})",
-                        record.last().map_or("none".into(), |l| format!("1 to {l}"))
-                    )
+                .ok_or_else(|| BundleError::NoRevision {
+                    url: url.to_string(),
+                    revision: n,
+                    have: record.last().map_or("none".into(), |l| format!("1 to {l}")),
                 })?;
             let mut kept: BTreeSet<i64> = BTreeSet::new();
             all.into_iter()
@@ -131,32 +174,23 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
         .iter()
         .map(|e| e.seq)
         .max()
-        .ok_or_else(|| format!("the ledger has no entry for {url}"))?;
+        .ok_or_else(|| BundleError::NoEntry(url.to_string()))?;
     for e in &entries {
         if e.computed_hash().as_slice() != e.entry_hash {
-            return Err(format!(
-                "entry {} does not verify: run `newsledger verify`",
-                e.seq
-            ));
+            return Err(BundleError::EntryBroken(e.seq));
         }
     }
-    let (cp, ts) = log::covering(conn, last)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!(
-                "no signed checkpoint covers entry {last} yet: configure a [checkpoint] key and let a cycle run (the daemon signs one after every cycle that appended)"
-            )
-        })?;
+    let (cp, ts) = log::covering(conn, last)?.ok_or(BundleError::NoCheckpoint(last))?;
     let size = cp.body.size;
     let mut proofs = Proofs::new(conn, size, cp.body.root, cp.seq)?;
-    let cosignatures = log::cosignatures_of(conn, cp.seq).map_err(|e| e.to_string())?;
+    let cosignatures = log::cosignatures_of(conn, cp.seq)?;
 
     let mut blobs_by_hash: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut json_entries = Vec::new();
     for e in &entries {
         for h in crate::ledger::blobs::referenced_blobs(&e.payload) {
             if !blobs_by_hash.contains_key(&h) {
-                blobs_by_hash.insert(h.clone(), blobs::get(conn, &h).map_err(|e| e.to_string())?);
+                blobs_by_hash.insert(h.clone(), blobs::get(conn, &h)?);
             }
         }
         let inclusion = proofs.inclusion(conn, e)?;
@@ -179,7 +213,7 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
         json_entries.push(entry);
     }
     let token = match &ts {
-        Some(t) => Some(blobs::get(conn, &t.token_blob).map_err(|e| e.to_string())?),
+        Some(t) => Some(blobs::get(conn, &t.token_blob)?),
         None => None,
     };
     let inputs = assemble::Inputs {
@@ -223,7 +257,7 @@ impl Proofs {
         size: u64,
         root: merkle::Hash,
         cp_seq: i64,
-    ) -> Result<Proofs, String> {
+    ) -> Result<Proofs, BundleError> {
         let mut p = Proofs {
             cp_seq,
             size,
@@ -236,44 +270,45 @@ impl Proofs {
         Ok(p)
     }
 
-    fn compute(&mut self, conn: &Connection) -> Result<(), String> {
+    fn compute(&mut self, conn: &Connection) -> Result<(), BundleError> {
         let cp_seq = self.cp_seq;
         tracing::warn!(
             "the stored Merkle tree (table merkle_nodes) disagrees with the signed checkpoint at entry {cp_seq}: proofs computed from the chain's entries; run `newsledger verify`, then `newsledger rebuild`"
         );
-        let leaves =
-            merkle::store::entry_hashes(conn, Some(self.size)).map_err(|e| e.to_string())?;
+        let leaves = merkle::store::entry_hashes(conn, Some(self.size))?;
         let mut tree = merkle::Computed::new(leaves);
         let root = merkle::root(&mut tree, self.size).unwrap_or_else(|e| match e {});
         if root != self.root {
-            return Err(format!(
-                "the ledger's entries do not give the root signed at entry {cp_seq}: run `newsledger verify`"
-            ));
+            return Err(BundleError::RootDiffers(cp_seq));
         }
         self.computed = Some(tree);
         Ok(())
     }
 
     /// The inclusion proof of `e`, checked against the signed root.
-    fn inclusion(&mut self, conn: &Connection, e: &Entry) -> Result<Vec<merkle::Hash>, String> {
+    fn inclusion(
+        &mut self,
+        conn: &Connection,
+        e: &Entry,
+    ) -> Result<Vec<merkle::Hash>, BundleError> {
         let leaf: merkle::Hash = e.entry_hash.as_slice().try_into().unwrap_or([0; 32]);
         let index = e.seq as u64 - 1;
         if self.computed.is_none() {
-            let stored = log::inclusion(conn, e.seq, self.size).map_err(|e| e.to_string())?;
+            let stored = log::inclusion(conn, e.seq, self.size)?;
             if merkle::verify_inclusion(&leaf, index, self.size, &stored, &self.root).is_ok() {
                 return Ok(stored);
             }
             self.compute(conn)?;
         }
         let Some(tree) = self.computed.as_mut() else {
-            return Err("no Merkle tree to prove inclusion with".into());
+            return Err(BundleError::RootDiffers(self.cp_seq));
         };
         let proof = merkle::inclusion_proof(tree, index, self.size).unwrap_or_else(|e| match e {});
         merkle::verify_inclusion(&leaf, index, self.size, &proof, &self.root).map_err(|err| {
-            format!(
-                "entry {} is not in the tree the checkpoint signs ({err:?}): run `newsledger verify`",
-                e.seq
-            )
+            BundleError::NotIncluded {
+                seq: e.seq,
+                reason: err.to_string(),
+            }
         })?;
         Ok(proof)
     }

@@ -351,7 +351,8 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
     let stamp = token
         .as_deref()
         .map(|t| assemble::stamp(t, note_text))
-        .transpose()?;
+        .transpose()
+        .map_err(|e| e.to_string())?;
     match (&stamp, &token, trust.tsa_ca) {
         (Some(s), Some(t), Some(ca)) => {
             openssl_ts_verify(t, note_text.as_bytes(), ca)?;
@@ -485,7 +486,7 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
         entries,
         blobs,
     };
-    let expected_records = assemble::warc_records(&inputs)?;
+    let expected_records = assemble::warc_records(&inputs).map_err(|e| e.to_string())?;
     if expected_records.len() != records.len()
         || expected_records
             .iter()
@@ -498,7 +499,8 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
         );
     }
     let gz = file("archive/data.warc.gz")?.to_vec();
-    let expected = assemble::members_around(&inputs, &expected_records, gz, &places)?;
+    let expected = assemble::members_around(&inputs, &expected_records, gz, &places)
+        .map_err(|e| e.to_string())?;
     for (name, want) in &expected {
         match held.get(name.as_str()) {
             None => return Err(format!("the bundle has no {name}")),
