@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::json;
 
-use newsledger::demo::server::{Page, Server};
+#[path = "../tests/support/server.rs"]
+mod server;
 use newsledger::demo::site::{self, Chrome};
 use newsledger::ledger::{self, Kind};
+use server::{Page, Server};
 
 #[path = "support/stats.rs"]
 mod stats;

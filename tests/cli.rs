@@ -267,8 +267,7 @@ async fn page_text_cannot_drive_the_terminal() {
          <p>{}</p></article></body></html>",
         "The council approved the harbour plan after a long debate on Tuesday evening. \u{1b}[31mRed\u{1b}[0m text. ".repeat(8)
     );
-    s.server
-        .set("/a", newsledger::demo::server::Page::html(html));
+    s.server.set("/a", common::server::Page::html(html));
     s.write_config("0 0 * * *", &["/a"]);
     assert!(s.cli(&["once"]).await.status.success());
     let url = s.server.url("/a");

@@ -4,8 +4,8 @@
 
 mod common;
 
+use common::server::{Mode, Page};
 use common::{Setup, stdout};
-use newsledger::demo::server::{Mode, Page};
 
 fn raw(bytes: &[u8]) -> Page {
     let mut p = Page::html("").with_mode(Mode::Raw);

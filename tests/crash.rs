@@ -10,8 +10,8 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::server::Page;
 use common::{Setup, bin, seed};
-use newsledger::demo::server::Page;
 use newsledger::demo::site::{self, Block, Chrome};
 
 fn kills() -> usize {

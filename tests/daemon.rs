@@ -6,8 +6,8 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::server::Page;
 use common::{Setup, bin, seed};
-use newsledger::demo::server::Page;
 use newsledger::demo::site::{self, Block, Chrome};
 
 fn spawn_run(s: &Setup) -> tokio::process::Child {
@@ -68,9 +68,7 @@ async fn sigterm_mid_cycle_exits_cleanly_and_the_next_start_resumes() {
     // A second host (another loopback address) with pages slower than the
     // shutdown grace: requests to it are serial, so one is in flight and two
     // wait when SIGTERM comes; all three are abandoned.
-    let slow = newsledger::demo::server::Server::start_on("127.0.0.2")
-        .await
-        .unwrap();
+    let slow = common::server::Server::start_on("127.0.0.2").await.unwrap();
     let a = seed("nordic-monitor");
     let mut urls = Vec::new();
     for i in 0..6 {

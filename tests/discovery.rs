@@ -4,8 +4,8 @@
 
 mod common;
 
+use common::server::Page;
 use common::{Setup, stdout};
-use newsledger::demo::server::Page;
 
 fn xml(body: String) -> Page {
     let mut p = Page::html(body);

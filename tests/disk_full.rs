@@ -7,8 +7,8 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::server::Page;
 use common::{Setup, bin};
-use newsledger::demo::server::Page;
 
 fn mount(dir: &std::path::Path, size: &str, remount: bool) -> bool {
     let opts = if remount {

@@ -2,11 +2,13 @@
 //! (127.0.0.1 and 127.0.0.2 stand for two hosts): robots.txt, politeness,
 //! retries, timeouts, size caps, redirect loops, charsets.
 
+mod common;
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use common::server::{Mode, Page, Server};
 use newsledger::config::FetchConfig;
-use newsledger::demo::server::{Mode, Page, Server};
 use newsledger::extract;
 use newsledger::fetch::{Conditional, Fetcher};
 

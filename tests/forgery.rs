@@ -26,8 +26,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::server::Page;
 use common::{Setup, seed, stdout};
-use newsledger::demo::server::Page;
 use newsledger::demo::site::{self, Block, Chrome, NORDIC_ADDED_PARAGRAPH};
 use rusqlite::Connection;
 use rusqlite::types::Value;

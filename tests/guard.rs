@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use common::server::{Page, Server};
 use newsledger::config::FetchConfig;
-use newsledger::demo::server::{Page, Server};
 use newsledger::fetch::guard::{AddressPolicy, Guard, REFUSED};
 use newsledger::fetch::{Conditional, Fetcher};
 use url::Url;

@@ -65,7 +65,7 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
     s.publish(&wp, 0);
     // The Nordic page answers without an ETag: its refetch is a full 200.
     let nordic_url = s.server.url(&nordic.path);
-    let page = newsledger::demo::server::Page::html(newsledger::demo::site::render(
+    let page = common::server::Page::html(newsledger::demo::site::render(
         &nordic,
         &nordic_url,
         &newsledger::demo::site::Chrome::visit(0),
@@ -108,7 +108,7 @@ async fn an_article_lifecycle_is_recorded_and_flagged() {
     edited
         .blocks
         .push(Block::Paragraph(NORDIC_ADDED_PARAGRAPH.into()));
-    let page = newsledger::demo::server::Page::html(newsledger::demo::site::render(
+    let page = common::server::Page::html(newsledger::demo::site::render(
         &edited,
         &nordic_url,
         &newsledger::demo::site::Chrome::visit(0),
@@ -229,10 +229,9 @@ async fn failures_are_recorded_and_do_not_stop_the_cycle() {
     let s = Setup::new().await;
     let wp = seed("ycpress");
     s.publish(&wp, 0);
-    s.server
-        .set("/broken", newsledger::demo::server::Page::status(500));
+    s.server.set("/broken", common::server::Page::status(500));
     s.server.set("/feed.json", {
-        let mut p = newsledger::demo::server::Page::html("{\"not\": \"html\"}");
+        let mut p = common::server::Page::html("{\"not\": \"html\"}");
         p.content_type = "application/json".into();
         p
     });
@@ -420,7 +419,7 @@ async fn a_source_that_extracts_weakly_is_reported_not_watched_blind() {
         .collect();
     s.server.set(
         "/letter",
-        newsledger::demo::server::Page::html(format!(
+        common::server::Page::html(format!(
             "<html><head><title>An open letter</title></head><body><h1>An open letter</h1><ul>{names}</ul></body></html>"
         )),
     );

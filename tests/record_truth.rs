@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::server::Page;
 use common::{Setup, publish_quiet_edit, seed, stderr, stdout};
-use newsledger::demo::server::Page;
 use rusqlite::Connection;
 
 fn code(o: &std::process::Output) -> i32 {
@@ -421,7 +421,7 @@ async fn the_capture_is_the_response_as_sent() {
     raw.extend_from_slice(&wire);
     let mut page = Page::html("");
     page.body = raw.clone();
-    page.mode = newsledger::demo::server::Mode::Raw;
+    page.mode = common::server::Mode::Raw;
     s.server.set(&a.path, page);
     s.write_config("0 0 * * *", &[&a.path]);
     let o = s.cli(&["once"]).await;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use newsledger::demo::server::Page;
+use common::server::Page;
 use sha2::{Digest, Sha256};
 
 #[tokio::test]

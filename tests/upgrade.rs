@@ -110,17 +110,17 @@ const RECORDED_AT: &str = "127.41.15.1:41150";
 async fn a_ledger_recorded_by_the_previous_extractor_rebaselines_without_a_false_flag() {
     let fixtures =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade-14");
-    let server = newsledger::demo::server::Server::start_at(RECORDED_AT.parse().unwrap())
+    let server = common::server::Server::start_at(RECORDED_AT.parse().unwrap())
         .await
         .expect("bind the address the fixture ledger was recorded from");
     let page = |name: &str| std::fs::read_to_string(fixtures.join(name)).unwrap();
     server.set(
         "/hyphenated",
-        newsledger::demo::server::Page::html(page("hyphenated.html")),
+        common::server::Page::html(page("hyphenated.html")),
     );
     server.set(
         "/sidebar-layout",
-        newsledger::demo::server::Page::html(page("sidebar-layout.html")),
+        common::server::Page::html(page("sidebar-layout.html")),
     );
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.db");
@@ -203,7 +203,7 @@ async fn a_ledger_recorded_by_the_previous_extractor_rebaselines_without_a_false
     // A real edit after the upgrade is flagged.
     server.set(
         "/hyphenated",
-        newsledger::demo::server::Page::html(page("hyphenated.html").replace(
+        common::server::Page::html(page("hyphenated.html").replace(
             "</article>",
             "<p>Correction: an earlier version of this article misstated the date of the protocol.</p></article>",
         )),

@@ -11,8 +11,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::server::Page;
 use common::{Setup, stderr, stdout};
-use newsledger::demo::server::Page;
 
 const PARAGRAPHS: [&str; 3] = [
     "The harbour council met on Tuesday to approve the plan for the new ferry terminal, after months of debate over its cost and its effect on the old town.",

@@ -7,8 +7,8 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::server::{Page, Server};
 use common::{Setup, bin, seed};
-use newsledger::demo::server::{Page, Server};
 use serde_json::Value;
 
 /// The Nordic Monitor article on the test site, and a webhook receiver

@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use newsledger::demo::server::{Page, Server};
+#[path = "../support/server.rs"]
+pub mod server;
+
 use newsledger::demo::site::{self, Chrome, SeedArticle};
+use server::{Page, Server};
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_newsledger")
