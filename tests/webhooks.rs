@@ -294,3 +294,52 @@ async fn a_forged_outbox_body_is_never_sent() {
         "{rows:?}"
     );
 }
+
+/// An edit's substance in the outbox is checked too: a body whose
+/// significance was lowered (a substantive edit passed off as trivial) is
+/// not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_significance_is_never_sent() {
+    let (s, receiver) = one_article_and_a_receiver_that_is_down().await;
+    assert!(s.cli(&["once"]).await.status.success());
+    common::publish_quiet_edit(&s);
+    assert!(s.cli(&["once"]).await.status.success());
+    let posts = |r: &Server| r.hits().into_iter().filter(|h| h.method == "POST").count();
+    assert_eq!(posts(&receiver), 1);
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let level: Option<String> = conn
+        .query_row(
+            "SELECT json_extract(body, '$.significance') FROM notifications",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        level.is_some(),
+        "an edit's notification says how much it matters"
+    );
+    conn.execute(
+        "UPDATE notifications SET body = json_set(body, '$.significance',
+                CASE WHEN json_extract(body, '$.significance') = 'trivial' THEN 'substantive' ELSE 'trivial' END),
+                next_attempt_at = '2000-01-01T00:00:00.000Z'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    receiver.set("/hook", Page::html("ok"));
+    let out = s.cli(&["once"]).await;
+    assert!(
+        common::stderr(&out).contains("webhook notification not sent"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(posts(&receiver), 1, "the forged body was not sent");
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let error: String = conn
+        .query_row("SELECT last_error FROM notifications", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        error.contains("its significance or metadata is not what revisions 1 and 2"),
+        "{error}"
+    );
+}

@@ -167,7 +167,8 @@ fn indexed_by(conn: &Connection, name: &str) -> Result<String, LedgerError> {
 }
 
 /// The articles gone now: their latest gone entry follows their latest
-/// restoring fetch (both from the indexes).
+/// restoring fetch (both from the indexes), or, for those with a
+/// restoration the index may not know ([`unflagged`]), their fold says so.
 fn gone_now(conn: &Connection) -> Result<HashSet<String>, LedgerError> {
     let mut restored: HashMap<String, i64> = HashMap::new();
     // Read row by row: SQLite computes a grouped expression again from the
@@ -204,7 +205,38 @@ fn gone_now(conn: &Connection) -> Result<HashSet<String>, LedgerError> {
             gone.insert(url);
         }
     }
+    for url in unflagged(conn)? {
+        let row = super::read::article(conn, &url)?.list_row();
+        if row.is_some_and(|r| r.status == "gone") {
+            gone.insert(url);
+        } else {
+            gone.remove(&url);
+        }
+    }
     Ok(gone)
+}
+
+/// Articles a restoration of which the event index may not know: a full
+/// fetch that saw the page after one of its gone entries without the
+/// `restored` flag (a writer before 2026-11-22 wrote none; a later edit of a
+/// restored page is one too, and costs only a fold). Their status and their
+/// restorations are read from their fold.
+fn unflagged(conn: &Connection) -> Result<Vec<String>, LedgerError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT g.url FROM (SELECT url, MIN(seq) AS first FROM ledger
+                                WHERE kind = 'gone' AND url IS NOT NULL GROUP BY url) g
+             WHERE EXISTS (SELECT 1 FROM ledger f WHERE f.url = g.url AND f.seq > g.first
+                 AND f.kind = 'fetch' AND instr(f.payload, '\"restored\":true') = 0
+                 AND (instr(f.payload, '\"outcome\":\"unchanged\"') > 0
+                      OR instr(f.payload, '\"outcome\":\"changed\"') > 0
+                      OR instr(f.payload, '\"outcome\":\"not_modified\"') > 0))",
+        )
+        .map_err(sqlite)?;
+    stmt.query_map([], |r| r.get(0))
+        .map_err(sqlite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite)
 }
 
 /// The articles per source (each counted under the source its latest
@@ -383,6 +415,27 @@ fn walk_changes<T>(
         None => None,
     };
     let wanted = |kind: &str| q.kinds.is_empty() || q.kinds.contains(&kind);
+    // Restorations the index does not flag, from their articles' folds;
+    // the newest last (taken from the end).
+    let mut extra: Vec<(i64, String)> = Vec::new();
+    let mut flagged = conn
+        .prepare_cached("SELECT instr(payload, '\"restored\":true') > 0 FROM ledger WHERE seq = ?1")
+        .map_err(sqlite)?;
+    for url in unflagged(conn)? {
+        for e in records.record(&url)?.events() {
+            if e.kind == "restored"
+                && e.detected_at.as_str() >= since
+                && !flagged
+                    .query_row([e.seq], |r| r.get::<_, bool>(0))
+                    .optional()
+                    .map_err(sqlite)?
+                    .unwrap_or(false)
+            {
+                extra.push((e.seq, url.clone()));
+            }
+        }
+    }
+    extra.sort();
     let events = indexed_by(conn, "ledger_events")?;
     let total = match (q.significance, q.source) {
         (None, None) => {
@@ -404,6 +457,9 @@ fn walk_changes<T>(
                     .map_err(|e| sqlite(e.into()))?;
                 count += kinds.split(' ').filter(|k| wanted(k)).count();
             }
+            if wanted("restored") {
+                count += extra.len();
+            }
             Some(count)
         }
         _ => None,
@@ -415,21 +471,51 @@ fn walk_changes<T>(
         ))
         .map_err(sqlite)?;
     let mut candidates = stmt.query([since]).map_err(sqlite)?;
+    let next_candidate = |rows: &mut rusqlite::Rows<'_>| -> Result<_, LedgerError> {
+        rows.next()
+            .map_err(sqlite)?
+            .map(|r| -> rusqlite::Result<(i64, String, String)> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .transpose()
+            .map_err(sqlite)
+    };
+    let mut pending = next_candidate(&mut candidates)?;
     let mut skipped = 0usize;
     let mut out = Vec::new();
-    while let Some(r) = candidates.next().map_err(sqlite)? {
-        let (seq, url, kinds): (i64, String, String) = (
-            r.get(0).map_err(sqlite)?,
-            r.get(1).map_err(sqlite)?,
-            r.get(2).map_err(sqlite)?,
-        );
-        if let (Some(want), Some(sources)) = (q.source, &sources)
-            && sources.get(&url).and_then(Option::as_deref) != Some(want)
-        {
-            continue;
-        }
-        // A fetch that restored and reverted a page: restored first.
-        for kind in kinds.split(' ').filter(|k| wanted(k)) {
+    loop {
+        // The next events, newest first: an unflagged restoration, or the
+        // index's next entry (a fetch that restored and reverted a page:
+        // restored first).
+        let take_extra = match (extra.last(), &pending) {
+            (Some((e, _)), Some((s, ..))) => e >= s,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let batch: Vec<(i64, String, String)> = if take_extra {
+            extra
+                .pop()
+                .map(|(seq, url)| (seq, url, "restored".to_string()))
+                .into_iter()
+                .collect()
+        } else if let Some((seq, url, kinds)) = pending.take() {
+            pending = next_candidate(&mut candidates)?;
+            kinds
+                .split(' ')
+                .map(|k| (seq, url.clone(), k.to_string()))
+                .collect()
+        } else {
+            break;
+        };
+        for (seq, url, kind) in batch {
+            if !wanted(&kind) {
+                continue;
+            }
+            if let (Some(want), Some(sources)) = (q.source, &sources)
+                && sources.get(&url).and_then(Option::as_deref) != Some(want)
+            {
+                continue;
+            }
             if q.significance.is_none() && skipped < offset {
                 skipped += 1;
                 continue;

@@ -546,6 +546,45 @@ pub fn check_notification(conn: &Connection, body: &str) -> Result<(), String> {
             "its title is not the one the chain records for {url}"
         ));
     }
+    // An edit's substance (significance, its reasons, the metadata before
+    // and after) is what the two revisions the chain records give.
+    if let (Some(level), Some(from), Some(to)) = (
+        g("significance").as_str(),
+        g("from_revision").as_i64(),
+        g("to_revision").as_i64(),
+    ) {
+        let record = ArticleRecord {
+            url: url.to_string(),
+            replay,
+        };
+        let load = |n: i64| -> Result<Article, String> {
+            record
+                .revision(conn, Some(n))
+                .map_err(|e| e.to_string())?
+                .map(|(_, a)| a)
+                .ok_or_else(|| format!("{url} has no revision {n}"))
+        };
+        let (a, b) = (load(from)?, load(to)?);
+        let words = crate::diff::words::diff(
+            &crate::diff::normalize_text(&a.text),
+            &crate::diff::normalize_text(&b.text),
+        );
+        let (metadata, significance) = crate::diff::significance::between(&a, &b, &words);
+        let metadata: Vec<Value> = metadata
+            .into_iter()
+            .map(|(field, before, after)| {
+                serde_json::json!({"field": field, "before": before, "after": after})
+            })
+            .collect();
+        if level != significance.level.as_str()
+            || *g("significance_reasons") != serde_json::json!(significance.reasons)
+            || *g("metadata") != Value::Array(metadata)
+        {
+            return Err(format!(
+                "its significance or metadata is not what revisions {from} and {to} of {url} give"
+            ));
+        }
+    }
     Ok(())
 }
 
