@@ -72,6 +72,32 @@ pub fn write(members: &[(String, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// Why bytes are not a ZIP file this reader accepts, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZipError {
+    #[error("not a ZIP file (no end of central directory)")]
+    NotZip,
+    #[error("the ZIP file is cut short")]
+    CutShort,
+    #[error("the ZIP file has too many members, or is ZIP64 (not a bundle)")]
+    TooMany,
+    #[error("the ZIP central directory is damaged at offset {0}")]
+    Directory(usize),
+    #[error("ZIP member at offset {0}: its name is not UTF-8")]
+    NameNotUtf8(usize),
+    #[error("member {name}: {what}")]
+    Member { name: String, what: String },
+}
+
+impl ZipError {
+    fn member(name: &str, what: impl Into<String>) -> ZipError {
+        ZipError::Member {
+            name: name.to_string(),
+            what: what.into(),
+        }
+    }
+}
+
 /// Reads the members of any ZIP a bundle may have been re-packed into:
 /// through its central directory, members stored or deflated, each one's
 /// CRC-32 checked. Whether the file is the canonical layout is the
@@ -80,31 +106,31 @@ pub fn write(members: &[(String, Vec<u8>)]) -> Vec<u8> {
 /// Bounded: at most 10,000 members, and at most 16 times the file's size
 /// plus 16 MiB of content in all, whatever sizes the headers declare (a
 /// deflate bomb stops there). ZIP64 and encrypted members are refused.
-pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let le16 = |i: usize| -> Result<usize, String> {
+pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ZipError> {
+    let le16 = |i: usize| -> Result<usize, ZipError> {
         bytes
             .get(i..i + 2)
             .and_then(|x| x.try_into().ok())
             .map(|x| u16::from_le_bytes(x) as usize)
-            .ok_or_else(|| "the ZIP file is cut short".to_string())
+            .ok_or(ZipError::CutShort)
     };
-    let le32 = |i: usize| -> Result<u32, String> {
+    let le32 = |i: usize| -> Result<u32, ZipError> {
         bytes
             .get(i..i + 4)
             .and_then(|x| x.try_into().ok())
             .map(u32::from_le_bytes)
-            .ok_or_else(|| "the ZIP file is cut short".to_string())
+            .ok_or(ZipError::CutShort)
     };
     // The end record: the last signature within its comment's reach.
     let earliest = bytes.len().saturating_sub(22 + 65_535);
     let end = (earliest..=bytes.len().saturating_sub(22))
         .rev()
         .find(|&i| le32(i).ok() == Some(END))
-        .ok_or("not a ZIP file (no end of central directory)")?;
+        .ok_or(ZipError::NotZip)?;
     let count = le16(end + 10)?;
     let mut at = le32(end + 16)? as usize;
     if count > 10_000 || le32(end + 16)? == u32::MAX {
-        return Err("the ZIP file has too many members, or is ZIP64 (not a bundle)".into());
+        return Err(ZipError::TooMany);
     }
     let budget = (bytes.len() as u64).saturating_mul(16) + (16 << 20);
     let mut used = 0u64;
@@ -112,9 +138,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut names = std::collections::HashSet::with_capacity(count);
     for _ in 0..count {
         if le32(at)? != CENTRAL {
-            return Err(format!(
-                "the ZIP central directory is damaged at offset {at}"
-            ));
+            return Err(ZipError::Directory(at));
         }
         let flags = le16(at + 8)?;
         let method = le16(at + 10)?;
@@ -125,35 +149,42 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
         let local = le32(at + 42)? as usize;
         let name = bytes
             .get(at + 46..at + 46 + name_len)
-            .ok_or("the ZIP file is cut short")?;
-        let name = String::from_utf8(name.to_vec())
-            .map_err(|_| format!("ZIP member at offset {local}: its name is not UTF-8"))?;
+            .ok_or(ZipError::CutShort)?;
+        let name = String::from_utf8(name.to_vec()).map_err(|_| ZipError::NameNotUtf8(local))?;
         at += 46 + name_len + extra + comment;
         if !safe_name(&name) {
-            return Err(format!(
-                "member {name:?}: not a relative path inside the bundle (absolute, `..`, backslash or empty)"
-            ));
+            return Err(ZipError::Member {
+                name: format!("{name:?}"),
+                what: "not a relative path inside the bundle (absolute, `..`, backslash or empty)"
+                    .into(),
+            });
         }
         if !names.insert(name.clone()) {
-            return Err(format!("member {name}: appears twice"));
+            return Err(ZipError::member(&name, "appears twice"));
         }
         if flags & 1 != 0 {
-            return Err(format!("member {name}: encrypted"));
+            return Err(ZipError::member(&name, "encrypted"));
         }
         if le32(local)? != LOCAL {
-            return Err(format!("member {name}: no local header at offset {local}"));
+            return Err(ZipError::member(
+                &name,
+                format!("no local header at offset {local}"),
+            ));
         }
         let start = local + 30 + le16(local + 26)? + le16(local + 28)?;
         let raw = bytes
             .get(start..start + packed)
-            .ok_or_else(|| format!("member {name}: cut short"))?;
+            .ok_or_else(|| ZipError::member(&name, "cut short"))?;
         used += size;
         // Each member within 16 times its packed size plus 1 MiB (bundles
         // are stored; a re-zip deflates text a few times at most), and all
         // within the file's budget.
         if size > (packed as u64).saturating_mul(16) + (1 << 20) || used > budget {
-            return Err(format!(
-                "member {name}: the members would unpack to more than {budget} bytes (a ZIP bomb, or not a bundle)"
+            return Err(ZipError::member(
+                &name,
+                format!(
+                    "the members would unpack to more than {budget} bytes (a ZIP bomb, or not a bundle)"
+                ),
             ));
         }
         let data = match method {
@@ -164,20 +195,26 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
                 flate2::read::DeflateDecoder::new(raw)
                     .take(size + 1)
                     .read_to_end(&mut out)
-                    .map_err(|e| format!("member {name}: does not inflate: {e}"))?;
+                    .map_err(|e| ZipError::member(&name, format!("does not inflate: {e}")))?;
                 out
             }
-            m => return Err(format!("member {name}: compression method {m} is not read")),
+            m => {
+                return Err(ZipError::member(
+                    &name,
+                    format!("compression method {m} is not read"),
+                ));
+            }
         };
         if data.len() as u64 != size {
-            return Err(format!(
-                "member {name}: holds {} bytes, its header says {size}",
-                data.len()
+            return Err(ZipError::member(
+                &name,
+                format!("holds {} bytes, its header says {size}", data.len()),
             ));
         }
         if crc32fast::hash(&data) != crc {
-            return Err(format!(
-                "member {name}: its bytes do not match their CRC-32 (the member was altered)"
+            return Err(ZipError::member(
+                &name,
+                "its bytes do not match their CRC-32 (the member was altered)",
             ));
         }
         members.push((name, data));

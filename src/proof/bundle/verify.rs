@@ -20,8 +20,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::FORMAT;
 use super::assemble::{self, Inputs};
+use super::{BundleError, FORMAT};
 use crate::ledger::entry::entry_hash;
 use crate::ledger::merkle::{self, Hash};
 use crate::note::{Note, NoteVerifier};
@@ -81,7 +81,7 @@ fn warc_budget(file_len: usize) -> u64 {
 /// Unpacked gzip members, and each one's (offset, length) in the file.
 type Members = (Vec<Vec<u8>>, Vec<(usize, usize)>);
 
-fn gzip_members(gz: &[u8], file_len: usize) -> Result<Members, String> {
+fn gzip_members(gz: &[u8], file_len: usize) -> Result<Members, Refused> {
     let mut budget = warc_budget(file_len);
     let mut out = Vec::new();
     let mut places = Vec::new();
@@ -92,25 +92,31 @@ fn gzip_members(gz: &[u8], file_len: usize) -> Result<Members, String> {
         (&mut d)
             .take(budget + 1)
             .read_to_end(&mut record)
-            .map_err(|e| format!("archive/data.warc.gz does not decompress: {e}"))?;
+            .map_err(|e| Refused::member(WARC, format!("does not decompress: {e}")))?;
         if record.len() as u64 > budget {
-            return Err(format!(
-                "archive/data.warc.gz unpacks to more than {} bytes (a decompression bomb, or not a bundle)",
-                warc_budget(file_len)
+            return Err(Refused::member(
+                WARC,
+                format!(
+                    "unpacks to more than {} bytes (a decompression bomb, or not a bundle)",
+                    warc_budget(file_len)
+                ),
             ));
         }
         budget -= record.len() as u64;
         let left = d.into_inner().len();
         let used = rest.len() - left;
         if used == 0 {
-            return Err("archive/data.warc.gz: a gzip member is empty".into());
+            return Err(Refused::member(WARC, "a gzip member is empty"));
         }
         // Each member's header is the plain one newsledger writes: no
         // name, comment or extra field (nothing the rebuild would not see).
         if rest.get(..10) != Some(&GZIP_HEADER[..]) {
-            return Err(format!(
-                "archive/data.warc.gz: the gzip member at offset {} has a header newsledger does not write (a name, comment or extra field was added)",
-                gz.len() - rest.len()
+            return Err(Refused::member(
+                WARC,
+                format!(
+                    "the gzip member at offset {} has a header newsledger does not write (a name, comment or extra field was added)",
+                    gz.len() - rest.len()
+                ),
             ));
         }
         places.push((gz.len() - rest.len(), used));
@@ -121,9 +127,9 @@ fn gzip_members(gz: &[u8], file_len: usize) -> Result<Members, String> {
 }
 
 /// A WARC record's block, checked against its `WARC-Block-Digest`.
-fn record_block(record: &[u8]) -> Result<&[u8], String> {
+fn record_block(record: &[u8]) -> Result<&[u8], Refused> {
     let end = memchr::memmem::find(record, b"\r\n\r\n")
-        .ok_or("archive/data.warc.gz: a record has no header end")?;
+        .ok_or_else(|| Refused::member(WARC, "a record has no header end"))?;
     let head = String::from_utf8_lossy(record.get(..end).unwrap_or_default()).to_string();
     let field = |name: &str| {
         head.lines()
@@ -135,16 +141,19 @@ fn record_block(record: &[u8]) -> Result<&[u8], String> {
     };
     let len: usize = field("Content-Length")
         .and_then(|l| l.parse().ok())
-        .ok_or("archive/data.warc.gz: a record has no Content-Length")?;
+        .ok_or_else(|| Refused::member(WARC, "a record has no Content-Length"))?;
     let block = (end + 4)
         .checked_add(len)
         .and_then(|stop| record.get(end + 4..stop))
-        .ok_or("archive/data.warc.gz: a record is cut short")?;
+        .ok_or_else(|| Refused::member(WARC, "a record is cut short"))?;
     if let Some(d) = field("WARC-Block-Digest")
         && d != format!("sha256:{}", hex::encode(Sha256::digest(block)))
     {
-        return Err(format!(
-            "archive/data.warc.gz: a record's block does not match its WARC-Block-Digest {d} (the capture was altered)"
+        return Err(Refused::member(
+            WARC,
+            format!(
+                "a record's block does not match its WARC-Block-Digest {d} (the capture was altered)"
+            ),
         ));
     }
     Ok(block)
@@ -153,28 +162,29 @@ fn record_block(record: &[u8]) -> Result<&[u8], String> {
 /// One entry of `proof.json`, checked: its columns hash to its
 /// `entry_hash`, and its inclusion proof leads to the signed root.
 /// Returns the entry as the bundle is rebuilt from it (known keys only).
-fn check_entry(e: &Value, body: &Body) -> Result<Value, String> {
+fn check_entry(e: &Value, body: &Body) -> Result<Value, Refused> {
     let s = |k: &str| e.get(k).and_then(Value::as_str);
     let seq = e
         .get("seq")
         .and_then(Value::as_i64)
-        .ok_or("an entry has no seq")?;
+        .ok_or_else(|| Refused::member(PROOF, "an entry has no seq"))?;
     if seq < 1 {
-        return Err(format!("entry {seq}: seq starts at 1"));
+        return Err(Refused::entry(seq, "seq starts at 1"));
     }
     // Lower-case hex only: one spelling per hash, as written.
     let lower = |h: &str| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let h = |k: &str| -> Result<Vec<u8>, String> {
+    let h = |k: &str| -> Result<Vec<u8>, Refused> {
         let text = s(k).unwrap_or_default();
         if !lower(text) {
-            return Err(format!("entry {seq}: {k} is not lower-case hex"));
+            return Err(Refused::entry(seq, format!("{k} is not lower-case hex")));
         }
-        hex::decode(text).map_err(|_| format!("entry {seq}: {k} is not hex"))
+        hex::decode(text).map_err(|_| Refused::entry(seq, format!("{k} is not hex")))
     };
     let (prev, claimed) = (h("prev_hash")?, h("entry_hash")?);
     if s("compact").is_none() && e.get("ref_seq").is_some_and(|r| !r.is_null()) {
-        return Err(format!(
-            "entry {seq}: a ref_seq without compact bytes, which no hash covers (the entry was altered)"
+        return Err(Refused::entry(
+            seq,
+            "a ref_seq without compact bytes, which no hash covers (the entry was altered)",
         ));
     }
     let computed = match s("compact") {
@@ -184,18 +194,19 @@ fn check_entry(e: &Value, body: &Body) -> Result<Value, String> {
             use base64::Engine;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|_| format!("entry {seq}: compact is not base64"))?;
+                .map_err(|_| Refused::entry(seq, "compact is not base64"))?;
             let ref_seq = e
                 .get("ref_seq")
                 .and_then(Value::as_i64)
-                .ok_or_else(|| format!("entry {seq}: a compact entry without ref_seq"))?;
+                .ok_or_else(|| Refused::entry(seq, "a compact entry without ref_seq"))?;
             let at = s("recorded_at").unwrap_or_default();
             let view = crate::ledger::entry::Compact::decode(&bytes)
                 .map(|c| c.view(at, ref_seq))
-                .ok_or_else(|| format!("entry {seq}: its compact bytes do not decode"))?;
+                .ok_or_else(|| Refused::entry(seq, "its compact bytes do not decode"))?;
             if Some(view.as_str()) != s("payload") || s("url").is_some() {
-                return Err(format!(
-                    "entry {seq}: its payload is not what its compact bytes record (the entry was altered)"
+                return Err(Refused::entry(
+                    seq,
+                    "its payload is not what its compact bytes record (the entry was altered)",
                 ));
             }
             crate::ledger::entry::entry_hash_v2(
@@ -217,27 +228,28 @@ fn check_entry(e: &Value, body: &Body) -> Result<Value, String> {
         ),
     };
     if computed.as_slice() != claimed {
-        return Err(format!(
-            "entry {seq}: its columns do not hash to its entry_hash (the entry was altered)"
+        return Err(Refused::entry(
+            seq,
+            "its columns do not hash to its entry_hash (the entry was altered)",
         ));
     }
     let path: Vec<Hash> = e
         .get("inclusion")
         .and_then(Value::as_array)
-        .ok_or_else(|| format!("entry {seq}: no inclusion proof"))?
+        .ok_or_else(|| Refused::entry(seq, "no inclusion proof"))?
         .iter()
         .map(|h| {
             h.as_str()
                 .filter(|h| lower(h))
                 .and_then(|h| hex::decode(h).ok())
                 .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| format!("entry {seq}: a proof hash is not 32 bytes of hex"))
+                .ok_or_else(|| Refused::entry(seq, "a proof hash is not 32 bytes of hex"))
         })
         .collect::<Result<_, _>>()?;
     merkle::verify_inclusion(&computed, seq as u64 - 1, body.size, &path, &body.root)
-        .map_err(|err| format!("entry {seq}: inclusion proof: {err}"))?;
+        .map_err(|err| Refused::entry(seq, format!("inclusion proof: {err}")))?;
     serde_json::from_str::<Value>(s("payload").unwrap_or_default())
-        .map_err(|_| format!("entry {seq}: payload is not JSON"))?;
+        .map_err(|_| Refused::entry(seq, "payload is not JSON"))?;
     let mut out = json!({
         "seq": seq, "recorded_at": s("recorded_at"), "kind": s("kind"), "url": s("url"),
         "payload": s("payload"), "prev_hash": s("prev_hash"), "entry_hash": s("entry_hash"),
@@ -253,34 +265,83 @@ fn check_entry(e: &Value, body: &Body) -> Result<Value, String> {
     Ok(out)
 }
 
+/// The members checked by name.
+const WARC: &str = "archive/data.warc.gz";
+const PROOF: &str = "evidence/proof.json";
+
+/// Why a bundle is refused: what failed, and where in it.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// The container: not a ZIP file this reader accepts.
+    #[error(transparent)]
+    Container(#[from] crate::proof::zip::ZipError),
+    #[error("the bundle has no {0}")]
+    Missing(String),
+    /// A member whose contents are wrong.
+    #[error("{member}: {what}")]
+    Member { member: String, what: String },
+    /// An entry of `evidence/proof.json`.
+    #[error("entry {seq}: {what}")]
+    Entry { seq: i64, what: String },
+    /// The checkpoint note, its signature or its body.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// A witness the user trusts (`--witness-key`).
+    #[error("witness {witness}: {what}")]
+    Witness { witness: String, what: String },
+    /// The timestamp token, checked with openssl.
+    #[error("timestamp: {0}")]
+    Timestamp(String),
+    /// A member could not be rebuilt from the checked inputs.
+    #[error("{0}")]
+    Rebuild(#[from] BundleError),
+}
+
+impl Refused {
+    fn member(member: &str, what: impl Into<String>) -> Refused {
+        Refused::Member {
+            member: member.to_string(),
+            what: what.into(),
+        }
+    }
+
+    fn entry(seq: i64, what: impl Into<String>) -> Refused {
+        Refused::Entry {
+            seq,
+            what: what.into(),
+        }
+    }
+}
+
 /// Checks a bundle; the verdict says what it proves, an error what failed.
-pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
+pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, Refused> {
     let mut v = Verdict::default();
     let members = crate::proof::zip::read(bytes)?;
     let held: BTreeMap<&str, &Vec<u8>> = members.iter().map(|(n, b)| (n.as_str(), b)).collect();
-    let file = |name: &str| -> Result<&Vec<u8>, String> {
+    let file = |name: &str| -> Result<&Vec<u8>, Refused> {
         held.get(name)
             .copied()
-            .ok_or_else(|| format!("the bundle has no {name}"))
+            .ok_or_else(|| Refused::Missing(name.to_string()))
     };
     // 1. The checkpoint is signed by the log key.
     let proof: Value = serde_json::from_slice(file("evidence/proof.json")?)
-        .map_err(|e| format!("evidence/proof.json is not JSON: {e}"))?;
+        .map_err(|e| Refused::member(PROOF, format!("is not JSON: {e}")))?;
     if proof.get("format").and_then(Value::as_str) != Some(FORMAT) {
-        return Err(format!(
-            "evidence/proof.json is not {FORMAT} (made by another version of newsledger?)"
+        return Err(Refused::member(
+            PROOF,
+            format!("is not {FORMAT} (made by another version of newsledger?)"),
         ));
     }
     let cp = proof
         .get("checkpoint")
-        .ok_or("no checkpoint in evidence/proof.json")?;
+        .ok_or_else(|| Refused::member(PROOF, "holds no checkpoint"))?;
     let note_text = cp
         .get("note")
         .and_then(Value::as_str)
-        .ok_or("no checkpoint note")?;
-    let note = Note::parse(note_text).map_err(|e| format!("checkpoint: {e}"))?;
+        .ok_or_else(|| Refused::Checkpoint("it has no note".into()))?;
+    let note = Note::parse(note_text).map_err(|e| Refused::Checkpoint(e.to_string()))?;
     note.verify(trust.log_key)
-        .map_err(|e| format!("checkpoint signature: {e}"))?;
+        .map_err(|e| Refused::Checkpoint(format!("signature: {e}")))?;
     // The note as the log signed it carries the log's signature only
     // (cosignatures travel apart): another line would be a signature that
     // nobody checks, shown as part of the proof.
@@ -289,12 +350,12 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
         .iter()
         .find(|s| s.name != trust.log_key.name || s.id != trust.log_key.id())
     {
-        return Err(format!(
-            "checkpoint: the note carries a signature line by {} that is not the log's (the note was altered)",
+        return Err(Refused::Checkpoint(format!(
+            "the note carries a signature line by {} that is not the log's (the note was altered)",
             other.name
-        ));
+        )));
     }
-    let body = Body::parse(&note.text).map_err(|e| format!("checkpoint: {e}"))?;
+    let body = Body::parse(&note.text).map_err(|e| Refused::Checkpoint(e.to_string()))?;
     v.details.push(format!(
         "checkpoint: log {} of size {} with root {}, signed by {}",
         body.origin,
@@ -316,21 +377,23 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
     let mut cosigned = Vec::new();
     for w in trust.witnesses {
         if !w.is_cosigner() {
-            return Err(format!(
-                "--witness-key {w} is a log's key (type 0x01), not a witness's cosigning key (type 0x04)"
-            ));
+            return Err(Refused::Witness {
+                witness: w.to_string(),
+                what: "a log's key (type 0x01), not a witness's cosigning key (type 0x04)".into(),
+            });
         }
         if cosigs.is_empty() {
-            return Err(format!(
-                "the checkpoint carries no cosignature, so none by witness {}",
-                w.name
-            ));
+            return Err(Refused::Witness {
+                witness: w.name.clone(),
+                what: "the checkpoint carries no cosignature, so none by this witness".into(),
+            });
         }
         let with = Note::parse(&format!("{note_text}{}\n", cosigs.join("\n")))
-            .map_err(|e| format!("cosignatures: {e}"))?;
-        let time = with
-            .verify(w)
-            .map_err(|e| format!("cosignature of witness {}: {e}", w.name))?;
+            .map_err(|e| Refused::Checkpoint(format!("its cosignatures: {e}")))?;
+        let time = with.verify(w).map_err(|e| Refused::Witness {
+            witness: w.name.clone(),
+            what: format!("cosignature: {e}"),
+        })?;
         let at = time
             .and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0))
             .map_or("?".into(), |t| {
@@ -351,8 +414,7 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
     let stamp = token
         .as_deref()
         .map(|t| assemble::stamp(t, note_text))
-        .transpose()
-        .map_err(|e| e.to_string())?;
+        .transpose()?;
     match (&stamp, &token, trust.tsa_ca) {
         (Some(s), Some(t), Some(ca)) => {
             openssl_ts_verify(t, note_text.as_bytes(), ca)?;
@@ -382,7 +444,7 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
     let listed = proof
         .get("entries")
         .and_then(Value::as_array)
-        .ok_or("no entries in evidence/proof.json")?;
+        .ok_or_else(|| Refused::member(PROOF, "holds no entries"))?;
     let mut entries: Vec<Value> = Vec::new();
     for e in listed {
         let e = check_entry(e, &body)?;
@@ -393,10 +455,13 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
         if let Some(last) = last
             && seq <= last
         {
-            return Err(format!(
-                "evidence/proof.json: entry {} follows entry {} (entries must be in increasing seq order, each once)",
-                seq.unwrap_or(0),
-                last.unwrap_or(0)
+            return Err(Refused::member(
+                PROOF,
+                format!(
+                    "entry {} follows entry {} (entries must be in increasing seq order, each once)",
+                    seq.unwrap_or(0),
+                    last.unwrap_or(0)
+                ),
             ));
         }
         entries.push(e);
@@ -416,8 +481,9 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
             .and_then(|n| n.strip_suffix(".json").or_else(|| n.strip_suffix(".der")));
         if let Some(h) = hash {
             if hex::encode(Sha256::digest(b)) != h {
-                return Err(format!(
-                    "{name}: its SHA-256 is not its name (the file was altered)"
+                return Err(Refused::member(
+                    name,
+                    "its SHA-256 is not its name (the file was altered)",
                 ));
             }
             blobs.insert(h.to_string(), b.to_vec());
@@ -428,8 +494,9 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
         let p = assemble::payload(e);
         for h in crate::ledger::blobs::referenced_blobs(&p.to_string()) {
             if !blobs.contains_key(&h) {
-                return Err(format!(
-                    "entry {seq}: the blob {h} it names is not in the bundle with that SHA-256"
+                return Err(Refused::entry(
+                    seq,
+                    format!("the blob {h} it names is not in the bundle with that SHA-256"),
                 ));
             }
         }
@@ -444,9 +511,9 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
                     && at(f, "compact").is_null()
             })
         {
-            return Err(format!(
-                "entry {}: it repeats entry {r}, which is not a full fetch entry of this bundle",
-                at(e, "seq")
+            return Err(Refused::entry(
+                at(e, "seq").as_i64().unwrap_or(0),
+                format!("it repeats entry {r}, which is not a full fetch entry of this bundle"),
             ));
         }
     }
@@ -455,11 +522,11 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
         entries.iter().filter_map(|e| e["url"].as_str()).collect();
     let article_url = match urls.into_iter().collect::<Vec<_>>().as_slice() {
         [one] => one.to_string(),
-        [] => return Err("evidence/proof.json: no entry names the article's URL".into()),
+        [] => return Err(Refused::member(PROOF, "no entry names the article's URL")),
         many => {
-            return Err(format!(
-                "evidence/proof.json: entries of more than one URL ({})",
-                many.join(", ")
+            return Err(Refused::member(
+                PROOF,
+                format!("entries of more than one URL ({})", many.join(", ")),
             ));
         }
     };
@@ -472,8 +539,9 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
     if let Some(n) = revision
         && revisions != [n]
     {
-        return Err(format!(
-            "evidence/proof.json claims revision {n}, but its entries record {revisions:?}"
+        return Err(Refused::member(
+            PROOF,
+            format!("claims revision {n}, but its entries record {revisions:?}"),
         ));
     }
     // 7. Every member is what the checked inputs make of it.
@@ -486,27 +554,27 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
         entries,
         blobs,
     };
-    let expected_records = assemble::warc_records(&inputs).map_err(|e| e.to_string())?;
+    let expected_records = assemble::warc_records(&inputs)?;
     if expected_records.len() != records.len()
         || expected_records
             .iter()
             .zip(&records)
             .any(|(a, b)| a.bytes != *b)
     {
-        return Err(
-            "archive/data.warc.gz: its records are not the captures its entries name (a record was altered, added or removed)"
-                .into(),
-        );
+        return Err(Refused::member(
+            WARC,
+            "its records are not the captures its entries name (a record was altered, added or removed)",
+        ));
     }
     let gz = file("archive/data.warc.gz")?.to_vec();
-    let expected = assemble::members_around(&inputs, &expected_records, gz, &places)
-        .map_err(|e| e.to_string())?;
+    let expected = assemble::members_around(&inputs, &expected_records, gz, &places)?;
     for (name, want) in &expected {
         match held.get(name.as_str()) {
-            None => return Err(format!("the bundle has no {name}")),
+            None => return Err(Refused::Missing(name.clone())),
             Some(got) if *got != want => {
-                return Err(format!(
-                    "{name} is not what the signed entries and their blobs make of it (the member was altered)"
+                return Err(Refused::member(
+                    name,
+                    "is not what the signed entries and their blobs make of it (the member was altered)",
                 ));
             }
             Some(_) => {}
@@ -516,8 +584,9 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, String> {
         .iter()
         .find(|(n, _)| !expected.iter().any(|(e, _)| e == n))
     {
-        return Err(format!(
-            "{extra} is not part of a bundle (a member was added)"
+        return Err(Refused::member(
+            extra,
+            "is not part of a bundle (a member was added)",
         ));
     }
     // The container is newsledger's own when it is byte for byte the
@@ -747,38 +816,40 @@ fn at<'a>(v: &'a Value, k: &str) -> &'a Value {
 /// Checks an RFC 3161 reply's signature and certificate with openssl, the
 /// files in a new directory of this process's own (tempfile: an
 /// unpredictable name, created, 0700; removed after).
-fn openssl_ts_verify(tsr: &[u8], data: &[u8], ca: &Path) -> Result<(), String> {
+fn openssl_ts_verify(tsr: &[u8], data: &[u8], ca: &Path) -> Result<(), Refused> {
     let mut builder = tempfile::Builder::new();
     builder.prefix("newsledger-ts-");
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
     let tmp = builder
         .tempdir()
-        .map_err(|e| format!("timestamp: cannot create a temporary directory: {e}"))?;
+        .map_err(|e| Refused::Timestamp(format!("cannot create a temporary directory: {e}")))?;
     let dir = tmp.path();
     let (t, d) = (dir.join("token.tsr"), dir.join("data"));
     let written = std::fs::write(&t, tsr).and_then(|_| std::fs::write(&d, data));
-    let out = written.map_err(|e| e.to_string()).and_then(|_| {
-        std::process::Command::new("openssl")
-            .args(["ts", "-verify", "-in"])
-            .arg(&t)
-            .arg("-data")
-            .arg(&d)
-            .arg("-CAfile")
-            .arg(ca)
-            .output()
-            .map_err(|e| format!("timestamp: cannot run openssl: {e}"))
-    });
+    let out = written
+        .map_err(|e| Refused::Timestamp(format!("cannot write its files: {e}")))
+        .and_then(|_| {
+            std::process::Command::new("openssl")
+                .args(["ts", "-verify", "-in"])
+                .arg(&t)
+                .arg("-data")
+                .arg(&d)
+                .arg("-CAfile")
+                .arg(ca)
+                .output()
+                .map_err(|e| Refused::Timestamp(format!("cannot run openssl: {e}")))
+        });
     drop(tmp);
     let out = out?;
     if !out.status.success() {
-        return Err(format!(
-            "timestamp: openssl ts -verify failed: {}",
+        return Err(Refused::Timestamp(format!(
+            "openssl ts -verify failed: {}",
             String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .find(|l| !l.trim().is_empty() && !l.starts_with("Using configuration"))
                 .unwrap_or("no reason given")
-        ));
+        )));
     }
     Ok(())
 }
