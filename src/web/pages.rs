@@ -8,6 +8,21 @@ use crate::diff::words::{Segment, WordDiff};
 use crate::extract::Article;
 use crate::ledger::read::{ArticleListRow, ChangeView, HistoryRow, Status};
 
+/// What the changes feed is asked for.
+pub struct ChangesFilter<'a> {
+    pub source: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub since: Option<&'a str>,
+    pub significance: Option<&'a str>,
+    /// 1-based, [`CHANGES_PER_PAGE`] rows each.
+    pub page: usize,
+}
+
+/// Rows of one page of the changes feed.
+pub const CHANGES_PER_PAGE: usize = 50;
+/// Articles on one page of search results.
+pub const SEARCH_PER_PAGE: usize = 20;
+
 const STYLE: &str = "
 body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
 header{background:#1d3557;color:#fff;padding:.6em 1em}
@@ -100,7 +115,7 @@ pub fn change_link(v: &ChangeView) -> String {
 /// links to that change.
 pub fn changes(
     rows: &[(ChangeView, Option<String>)],
-    f: &crate::web::ChangesFilter<'_>,
+    f: &ChangesFilter<'_>,
     sources: &[String],
     paging: Paging,
 ) -> Markup {
@@ -128,7 +143,7 @@ pub fn changes(
         }
         format!("/?{}", q.join("&"))
     };
-    let first = (paging.page - 1) * crate::web::CHANGES_PER_PAGE + 1;
+    let first = (paging.page - 1) * CHANGES_PER_PAGE + 1;
     let last = first + rows.len().saturating_sub(1);
     layout(
         "Changes",
