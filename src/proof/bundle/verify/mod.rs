@@ -14,18 +14,21 @@
 //! is listed" (4) and "contents verified, container re-packed" (5).
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::assemble::{self, Inputs};
 use super::{BundleError, FORMAT};
-use crate::ledger::entry::entry_hash;
-use crate::ledger::merkle::{self, Hash};
 use crate::note::{Note, NoteVerifier};
 use crate::proof::checkpoint::Body;
+
+mod members;
+mod summary;
+
+use members::{check_entry, gzip_members, record_block};
+use summary::summarize;
 
 /// Keys to check a bundle with.
 pub struct Trust<'a> {
@@ -71,203 +74,9 @@ impl Verdict {
 pub(crate) const GZIP_HEADER: [u8; 10] =
     [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff];
 
-/// The most bytes the WARC may unpack to: 16 times its own packed size
-/// plus 16 MiB (other members, padding included, do not raise it).
-fn warc_budget(file_len: usize) -> u64 {
-    (file_len as u64).saturating_mul(16) + (16 << 20)
-}
-
-/// The WARC's gzip members, each unpacked, and where each lies in the file.
-/// Unpacked gzip members, and each one's (offset, length) in the file.
-type Members = (Vec<Vec<u8>>, Vec<(usize, usize)>);
-
-fn gzip_members(gz: &[u8], file_len: usize) -> Result<Members, Refused> {
-    let mut budget = warc_budget(file_len);
-    let mut out = Vec::new();
-    let mut places = Vec::new();
-    let mut rest = gz;
-    while !rest.is_empty() {
-        let mut d = flate2::bufread::GzDecoder::new(rest);
-        let mut record = Vec::new();
-        (&mut d)
-            .take(budget + 1)
-            .read_to_end(&mut record)
-            .map_err(|e| Refused::member(WARC, format!("does not decompress: {e}")))?;
-        if record.len() as u64 > budget {
-            return Err(Refused::member(
-                WARC,
-                format!(
-                    "unpacks to more than {} bytes (a decompression bomb, or not a bundle)",
-                    warc_budget(file_len)
-                ),
-            ));
-        }
-        budget -= record.len() as u64;
-        let left = d.into_inner().len();
-        let used = rest.len() - left;
-        if used == 0 {
-            return Err(Refused::member(WARC, "a gzip member is empty"));
-        }
-        // Each member's header is the plain one newsledger writes: no
-        // name, comment or extra field (nothing the rebuild would not see).
-        if rest.get(..10) != Some(&GZIP_HEADER[..]) {
-            return Err(Refused::member(
-                WARC,
-                format!(
-                    "the gzip member at offset {} has a header newsledger does not write (a name, comment or extra field was added)",
-                    gz.len() - rest.len()
-                ),
-            ));
-        }
-        places.push((gz.len() - rest.len(), used));
-        out.push(record);
-        rest = rest.get(used..).unwrap_or_default();
-    }
-    Ok((out, places))
-}
-
-/// A WARC record's block, checked against its `WARC-Block-Digest`.
-fn record_block(record: &[u8]) -> Result<&[u8], Refused> {
-    let end = memchr::memmem::find(record, b"\r\n\r\n")
-        .ok_or_else(|| Refused::member(WARC, "a record has no header end"))?;
-    let head = String::from_utf8_lossy(record.get(..end).unwrap_or_default()).to_string();
-    let field = |name: &str| {
-        head.lines()
-            .find_map(|l| {
-                l.split_once(": ")
-                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            })
-            .map(|(_, v)| v.trim().to_string())
-    };
-    let len: usize = field("Content-Length")
-        .and_then(|l| l.parse().ok())
-        .ok_or_else(|| Refused::member(WARC, "a record has no Content-Length"))?;
-    let block = (end + 4)
-        .checked_add(len)
-        .and_then(|stop| record.get(end + 4..stop))
-        .ok_or_else(|| Refused::member(WARC, "a record is cut short"))?;
-    if let Some(d) = field("WARC-Block-Digest")
-        && d != format!("sha256:{}", hex::encode(Sha256::digest(block)))
-    {
-        return Err(Refused::member(
-            WARC,
-            format!(
-                "a record's block does not match its WARC-Block-Digest {d} (the capture was altered)"
-            ),
-        ));
-    }
-    Ok(block)
-}
-
-/// One entry of `proof.json`, checked: its columns hash to its
-/// `entry_hash`, and its inclusion proof leads to the signed root.
-/// Returns the entry as the bundle is rebuilt from it (known keys only).
-fn check_entry(e: &Value, body: &Body) -> Result<Value, Refused> {
-    let s = |k: &str| e.get(k).and_then(Value::as_str);
-    let seq = e
-        .get("seq")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| Refused::member(PROOF, "an entry has no seq"))?;
-    if seq < 1 {
-        return Err(Refused::entry(seq, "seq starts at 1"));
-    }
-    // Lower-case hex only: one spelling per hash, as written.
-    let lower = |h: &str| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let h = |k: &str| -> Result<Vec<u8>, Refused> {
-        let text = s(k).unwrap_or_default();
-        if !lower(text) {
-            return Err(Refused::entry(seq, format!("{k} is not lower-case hex")));
-        }
-        hex::decode(text).map_err(|_| Refused::entry(seq, format!("{k} is not hex")))
-    };
-    let (prev, claimed) = (h("prev_hash")?, h("entry_hash")?);
-    if s("compact").is_none() && e.get("ref_seq").is_some_and(|r| !r.is_null()) {
-        return Err(Refused::entry(
-            seq,
-            "a ref_seq without compact bytes, which no hash covers (the entry was altered)",
-        ));
-    }
-    let computed = match s("compact") {
-        // A compact entry: its stored bytes are hashed, and its JSON view
-        // must be what they say.
-        Some(b64) => {
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|_| Refused::entry(seq, "compact is not base64"))?;
-            let ref_seq = e
-                .get("ref_seq")
-                .and_then(Value::as_i64)
-                .ok_or_else(|| Refused::entry(seq, "a compact entry without ref_seq"))?;
-            let at = s("recorded_at").unwrap_or_default();
-            let view = crate::ledger::entry::Compact::decode(&bytes)
-                .map(|c| c.view(at, ref_seq))
-                .ok_or_else(|| Refused::entry(seq, "its compact bytes do not decode"))?;
-            if Some(view.as_str()) != s("payload") || s("url").is_some() {
-                return Err(Refused::entry(
-                    seq,
-                    "its payload is not what its compact bytes record (the entry was altered)",
-                ));
-            }
-            crate::ledger::entry::entry_hash_v2(
-                seq,
-                at,
-                s("kind").unwrap_or_default(),
-                ref_seq,
-                &bytes,
-                &prev,
-            )
-        }
-        None => entry_hash(
-            seq,
-            s("recorded_at").unwrap_or_default(),
-            s("kind").unwrap_or_default(),
-            s("url"),
-            s("payload").unwrap_or_default(),
-            &prev,
-        ),
-    };
-    if computed.as_slice() != claimed {
-        return Err(Refused::entry(
-            seq,
-            "its columns do not hash to its entry_hash (the entry was altered)",
-        ));
-    }
-    let path: Vec<Hash> = e
-        .get("inclusion")
-        .and_then(Value::as_array)
-        .ok_or_else(|| Refused::entry(seq, "no inclusion proof"))?
-        .iter()
-        .map(|h| {
-            h.as_str()
-                .filter(|h| lower(h))
-                .and_then(|h| hex::decode(h).ok())
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| Refused::entry(seq, "a proof hash is not 32 bytes of hex"))
-        })
-        .collect::<Result<_, _>>()?;
-    merkle::verify_inclusion(&computed, seq as u64 - 1, body.size, &path, &body.root)
-        .map_err(|err| Refused::entry(seq, format!("inclusion proof: {err}")))?;
-    serde_json::from_str::<Value>(s("payload").unwrap_or_default())
-        .map_err(|_| Refused::entry(seq, "payload is not JSON"))?;
-    let mut out = json!({
-        "seq": seq, "recorded_at": s("recorded_at"), "kind": s("kind"), "url": s("url"),
-        "payload": s("payload"), "prev_hash": s("prev_hash"), "entry_hash": s("entry_hash"),
-        "inclusion": e.get("inclusion"),
-    });
-    if let (Some(c), Some(o)) = (s("compact"), out.as_object_mut()) {
-        o.insert(
-            "ref_seq".into(),
-            e.get("ref_seq").cloned().unwrap_or(Value::Null),
-        );
-        o.insert("compact".into(), json!(c));
-    }
-    Ok(out)
-}
-
 /// The members checked by name.
-const WARC: &str = "archive/data.warc.gz";
-const PROOF: &str = "evidence/proof.json";
+pub(super) const WARC: &str = "archive/data.warc.gz";
+pub(super) const PROOF: &str = "evidence/proof.json";
 
 /// Why a bundle is refused: what failed, and where in it.
 #[derive(Debug, thiserror::Error)]
@@ -298,14 +107,14 @@ pub enum Refused {
 }
 
 impl Refused {
-    fn member(member: &str, what: impl Into<String>) -> Refused {
+    pub(super) fn member(member: &str, what: impl Into<String>) -> Refused {
         Refused::Member {
             member: member.to_string(),
             what: what.into(),
         }
     }
 
-    fn entry(seq: i64, what: impl Into<String>) -> Refused {
+    pub(super) fn entry(seq: i64, what: impl Into<String>) -> Refused {
         Refused::Entry {
             seq,
             what: what.into(),
@@ -597,219 +406,8 @@ pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Verdict, Refused> {
     Ok(v)
 }
 
-fn summarize(
-    v: &mut Verdict,
-    inputs: &Inputs,
-    body: &Body,
-    stamp: Option<&assemble::Stamp>,
-    cosigned: &[String],
-    trust: &Trust<'_>,
-) {
-    let data = assemble::page_data(inputs, stamp).unwrap_or(Value::Null);
-    let revisions = at(&data, "revisions")
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let fetches = at(&data, "fetches").as_array().cloned().unwrap_or_default();
-    v.summary.push(format!("The page: {}", inputs.article_url));
-    if let Some(last) = revisions.last() {
-        let article: Value = last["text"]
-            .as_str()
-            .and_then(|t| serde_json::from_str(t).ok())
-            .unwrap_or(Value::Null);
-        let title = at(&article, "title").as_str().unwrap_or("(no title)");
-        let words: Vec<&str> = at(&article, "text")
-            .as_str()
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(25)
-            .collect();
-        // Which revisions the bundle holds; whether they are all the
-        // article's, no proof in it can say.
-        let numbers: Vec<String> = revisions
-            .iter()
-            .map(|r| at(r, "revision").to_string())
-            .collect();
-        let held = format!("revisions in this bundle: {}", numbers.join(", "));
-        v.summary.push(format!(
-            "Revision {} ({held}), headline: \"{title}\"",
-            last["revision"]
-        ));
-        v.summary
-            .push(format!("It begins: \"{} …\"", words.join(" ")));
-        let seq = last["seq"].as_i64().unwrap_or(i64::MAX);
-        let fetch = fetches
-            .iter()
-            .filter(|f| f["seq"].as_i64().unwrap_or(0) < seq)
-            .max_by_key(|f| f["seq"].as_i64())
-            .or(fetches.last());
-        if let Some(f) = fetch {
-            let port = f["peer_port"]
-                .as_u64()
-                .map(|p| format!(":{p}"))
-                .unwrap_or_default();
-            v.summary.push(format!(
-                "Fetched at {} from {} (address {}{port}), HTTP {}",
-                f["started_at"].as_str().unwrap_or("?"),
-                f["final_url"].as_str().unwrap_or("?"),
-                f["peer_ip"].as_str().unwrap_or("not recorded"),
-                f["status"]
-            ));
-            match f["leaf_sha256"].as_str() {
-                Some(fp) => v.summary.push(format!(
-                    "Over TLS, the server's certificate: {}, issued by {}, SHA-256 fingerprint {fp}",
-                    f["tls_subject"].as_str().unwrap_or("(unreadable)"),
-                    f["tls_issuer"].as_str().unwrap_or("(unreadable)"),
-                )),
-                None => v
-                    .summary
-                    .push("Over plain HTTP: no certificate identifies the server".into()),
-            }
-        }
-        // A withdrawal after it: the page answered 404 or 410; and whether
-        // a later fetch found it back.
-        if let Some(g) = fetches
-            .iter()
-            .filter(|f| f["seq"].as_i64().unwrap_or(0) > seq && f["outcome"] == "gone")
-            .min_by_key(|f| f["seq"].as_i64())
-        {
-            let back = inputs
-                .entries
-                .iter()
-                .filter(|e| {
-                    e["kind"] == "fetch"
-                        && e["seq"].as_i64().unwrap_or(0) > g["seq"].as_i64().unwrap_or(0)
-                })
-                .map(assemble::payload)
-                .find(|p| {
-                    matches!(
-                        p["outcome"].as_str(),
-                        Some("unchanged" | "not_modified" | "changed" | "new")
-                    )
-                });
-            let back = back.map_or(String::new(), |p| {
-                format!(
-                    "; back at {} (HTTP {}, {})",
-                    at(&p, "started_at").as_str().unwrap_or("?"),
-                    at(&p, "status"),
-                    at(&p, "outcome").as_str().unwrap_or("?")
-                )
-            });
-            v.summary.push(format!(
-                "Then withdrawn: at {} the page answered HTTP {} (gone){back}",
-                g["started_at"].as_str().unwrap_or("?"),
-                g["status"]
-            ));
-        }
-    } else if let Some(f) = fetches.last() {
-        v.summary.push(format!(
-            "Fetched at {} (HTTP {}, {})",
-            f["started_at"].as_str().unwrap_or("?"),
-            f["status"],
-            f["outcome"].as_str().unwrap_or("?")
-        ));
-    }
-    v.summary.push(format!(
-        "Recorded in the log {} (size {}); the log's signature checked with the key {}",
-        body.origin, body.size, trust.log_key
-    ));
-    if let Some(s) = stamp {
-        let how = if trust.tsa_ca.is_some() {
-            "signature checked"
-        } else {
-            "signature NOT checked"
-        };
-        v.summary
-            .push(format!("Timestamped by {} at {} ({how})", s.tsa, s.time));
-    }
-    for c in cosigned {
-        v.summary.push(format!("Cosigned by witness {c}"));
-    }
-    if v.repacked {
-        v.summary.push(
-            "Container re-packed: the ZIP file is not laid out as newsledger wrote it (another tool re-zipped it); every member's contents verified"
-                .into(),
-        );
-    }
-    // Details: the timeline and each entry.
-    let (observations, spans) = observations(inputs);
-    let compact = inputs
-        .entries
-        .iter()
-        .filter(|e| !e["ref_seq"].is_null())
-        .count();
-    if let (Some(first), Some(last)) = (spans.first(), spans.last()) {
-        v.details.push(format!(
-            "{}: {observations} observations in {} stretches from {} to {} ({compact} of them unchanged or not-modified fetches kept as compact entries)",
-            inputs.article_url,
-            spans.len(),
-            first.first_seen,
-            last.last_seen
-        ));
-    }
-    for e in &inputs.entries {
-        if !e["ref_seq"].is_null() {
-            continue; // counted in the observations line
-        }
-        let p = assemble::payload(e);
-        let g = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
-        let seq = &e["seq"];
-        match e["kind"].as_str() {
-            Some("revision") => v.details.push(format!(
-                "entry {seq}: revision {} has content {} (text and metadata in evidence/blobs/{}.json)",
-                at(&p, "revision"),
-                g("content_hash"),
-                g("text_blob"),
-            )),
-            Some("fetch") => v.details.push(format!(
-                "entry {seq}: fetch of {} at {}: HTTP {}, {}{}{}",
-                g("final_url"),
-                g("started_at"),
-                at(&p, "status"),
-                g("outcome"),
-                p.get("raw_blob")
-                    .and_then(Value::as_str)
-                    .map(|r| format!(", response as received in the WARC record with block digest sha256:{r}"))
-                    .unwrap_or_default(),
-                p.get("content_hash")
-                    .and_then(Value::as_str)
-                    .map(|c| format!(", text content {c}"))
-                    .unwrap_or_default(),
-            )),
-            Some(kind) => v.details.push(format!("entry {seq}: {kind}")),
-            None => {}
-        }
-    }
-    v.details.push(format!(
-        "each entry is in the log {} of size {}",
-        body.origin, body.size
-    ));
-}
-
-/// The article's timeline folded from the bundle's entries, as `history`
-/// folds the ledger's (`ledger::derive::Replay`): the observations it counts
-/// and its stretches.
-fn observations(inputs: &Inputs) -> (u64, Vec<crate::ledger::derive::Span>) {
-    use crate::ledger::derive::{Event, Payload, Replay};
-    let mut replay = Replay::with_spans();
-    for e in &inputs.entries {
-        let text = e["payload"].as_str().unwrap_or_default();
-        let payload = Payload::parse(text).unwrap_or_default();
-        replay.apply(Event {
-            seq: e["seq"].as_i64().unwrap_or(0),
-            recorded_at: e["recorded_at"].as_str().unwrap_or_default(),
-            kind: e["kind"].as_str().unwrap_or_default(),
-            url: e["url"].as_str(),
-            payload: &payload,
-            ref_seq: e["ref_seq"].as_i64(),
-        });
-    }
-    let spans = replay.spans.remove(&inputs.article_url).unwrap_or_default();
-    (spans.iter().map(|s| s.observations).sum(), spans)
-}
-
 /// `v[k]`, or null.
-fn at<'a>(v: &'a Value, k: &str) -> &'a Value {
+pub(super) fn at<'a>(v: &'a Value, k: &str) -> &'a Value {
     v.get(k).unwrap_or(&Value::Null)
 }
 
