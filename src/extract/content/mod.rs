@@ -15,13 +15,19 @@ use std::collections::{HashMap, HashSet};
 
 use crate::extract::dom::{Dom, Element, Node, NodeId, NodeRef};
 
+mod clean;
+mod lead;
+mod pick;
 mod prune;
 mod score;
 mod stats;
 
 pub use super::dom::{BLOCK_TAGS, JUNK_TAGS};
+pub use clean::clean_inside;
+pub use lead::add_lead;
+pub use pick::{in_region, main_region, pick};
 pub use prune::{Classes, Removed, class_weight, junk_reason, prune_junk};
-pub use score::{Score, add_lead, clean_inside, in_region, main_region, pick, score};
+pub use score::{Score, score};
 pub use stats::{Stat, Stats};
 
 type N<'a> = NodeRef<'a>;
