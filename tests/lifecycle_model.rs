@@ -22,11 +22,14 @@
 //!
 //! `PROPTEST_CASES` raises the number of sequences; `bench/fuzz.sh` runs it long.
 
+mod common;
+
 use std::path::Path;
 
 use chrono::Utc;
+use common::response;
 use newsledger::config::{ExtractOverrides, KeepRaw};
-use newsledger::fetch::{FetchError, FetchResult, Response};
+use newsledger::fetch::{FetchError, FetchResult};
 use newsledger::ledger::writer::prepare::{Hint, prepare};
 use newsledger::ledger::writer::{Applied, FetchReport, Writer};
 use newsledger::ledger::{self, Kind, read, verify};
@@ -203,28 +206,6 @@ fn page(text: u8, date: u8) -> String {
 </article><footer>© Coast Gazette</footer></body></html>"#,
         TEXTS[text as usize]
     )
-}
-
-/// A response as the model's server sends it: the capture is the message
-/// it writes, byte for byte.
-fn response(status: u16, body: &str) -> Response {
-    let head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    Response {
-        status,
-        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
-        body: body.as_bytes().to_vec().into(),
-        wire: None,
-        capture: newsledger::fetch::wire::Captured {
-            sent: "GET / HTTP/1.1\r\nhost: coast.example\r\n\r\n".into(),
-            received: [head.as_bytes(), body.as_bytes()].concat().into(),
-            interim: Default::default(),
-            peer: "127.0.0.1:80".parse().unwrap(),
-            tls: None,
-        },
-    }
 }
 
 fn report(step: Step) -> FetchReport {

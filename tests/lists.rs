@@ -7,12 +7,15 @@
 //! same order, with the same totals. The lists are proposed by the chain's
 //! indexes (migration 12); this holds them to the fold.
 
+mod common;
+
 use std::collections::HashMap;
 
 use chrono::Utc;
+use common::response;
 use newsledger::config::{ExtractOverrides, KeepRaw};
 use newsledger::diff::significance::Level;
-use newsledger::fetch::{FetchError, FetchResult, Response};
+use newsledger::fetch::{FetchError, FetchResult};
 use newsledger::ledger::lists::{self, ArticleQuery, ChangeQuery};
 use newsledger::ledger::read::{self, ArticleListRow, ChangeRow};
 use newsledger::ledger::writer::{FetchReport, Writer};
@@ -65,26 +68,6 @@ fn page(i: usize, text: u8) -> String {
 </article></body></html>"#,
         TEXTS[text as usize]
     )
-}
-
-fn response(status: u16, body: &str) -> Response {
-    let head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    Response {
-        status,
-        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
-        body: body.as_bytes().to_vec().into(),
-        wire: None,
-        capture: newsledger::fetch::wire::Captured {
-            sent: "GET / HTTP/1.1\r\nhost: coast.example\r\n\r\n".into(),
-            received: [head.as_bytes(), body.as_bytes()].concat().into(),
-            interim: Default::default(),
-            peer: "127.0.0.1:80".parse().unwrap(),
-            tls: None,
-        },
-    }
 }
 
 fn report(i: usize, step: Step) -> FetchReport {

@@ -90,6 +90,21 @@ pub struct Change<'a> {
     pub metadata: &'a [(&'static str, String, String)],
 }
 
+/// A change between two stored revisions as every screen judges it: the
+/// word diff of their normalized texts, the metadata changes, and the
+/// significance (what `changes`, the web feed and the webhook check read).
+pub fn of_revisions(
+    a: &crate::extract::Article,
+    b: &crate::extract::Article,
+) -> (WordDiff, Vec<(&'static str, String, String)>, Significance) {
+    let words = super::words::diff(
+        &super::normalize_text(&a.text),
+        &super::normalize_text(&b.text),
+    );
+    let (metadata, significance) = between(a, b, &words);
+    (words, metadata, significance)
+}
+
 /// The metadata changes from article `a` to `b` and the significance of
 /// the whole change, whose texts `words` diffs.
 pub fn between(

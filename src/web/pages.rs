@@ -114,7 +114,7 @@ pub fn change_link(v: &ChangeView) -> String {
 /// headline and other metadata before → after, and an excerpt; each row
 /// links to that change.
 pub fn changes(
-    rows: &[(ChangeView, Option<String>)],
+    rows: &[ChangeView],
     f: &ChangesFilter<'_>,
     sources: &[String],
     paging: Paging,
@@ -174,7 +174,7 @@ pub fn changes(
             }
             div.scroll { table.changes {
                 tr { th { "detected" } th { "change" } th { "article" } th { "what changed" } th { "source" } }
-                @for (v, src) in rows {
+                @for v in rows {
                     @let c = &v.row;
                     tr {
                         td { a href=(change_link(v)) { (c.detected_at) } }
@@ -202,7 +202,7 @@ pub fn changes(
                                 div.excerpt { (excerpt_markup(e)) }
                             }
                         }
-                        td { (src.as_deref().unwrap_or("")) }
+                        td { (v.source.as_deref().unwrap_or("")) }
                     }
                 }
             } }

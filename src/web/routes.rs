@@ -130,14 +130,7 @@ fn changes_page(conn: &rusqlite::Connection, f: ChangesFilter<'_>) -> Result<Rep
         CHANGES_PER_PAGE,
     )?;
     let (more, total) = (listed.more, listed.total);
-    let views: Vec<_> = listed
-        .rows
-        .into_iter()
-        .map(|v| {
-            let src = v.source.clone();
-            (v, src)
-        })
-        .collect();
+    let views = listed.rows;
     Ok(html(
         StatusCode::OK,
         pages::changes(&views, &f, &sources, pages::Paging { page, more, total }),

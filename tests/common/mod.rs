@@ -290,3 +290,25 @@ pub fn browser_python() -> Option<String> {
     );
     None
 }
+
+/// A response as a model's server sends it: the capture is the message
+/// it writes, byte for byte.
+pub fn response(status: u16, body: &str) -> newsledger::fetch::Response {
+    let head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    newsledger::fetch::Response {
+        status,
+        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+        body: body.as_bytes().to_vec().into(),
+        wire: None,
+        capture: newsledger::fetch::wire::Captured {
+            sent: "GET / HTTP/1.1\r\nhost: coast.example\r\n\r\n".into(),
+            received: [head.as_bytes(), body.as_bytes()].concat().into(),
+            interim: Default::default(),
+            peer: "127.0.0.1:80".parse().unwrap(),
+            tls: None,
+        },
+    }
+}

@@ -112,11 +112,7 @@ impl<'c> ChangeViews<'c> {
                 source: record.source().map(str::to_string),
             };
         if let (Some(a), Some(b)) = (&before, &after) {
-            let words = crate::diff::words::diff(
-                &crate::diff::normalize_text(&a.text),
-                &crate::diff::normalize_text(&b.text),
-            );
-            let (metadata, significance) = crate::diff::significance::between(a, b, &words);
+            let (words, metadata, significance) = crate::diff::significance::of_revisions(a, b);
             view.significance = Some(significance);
             view.correction_notice = crate::diff::new_notice(&a.text, &b.text);
             view.words_added = words.words_added;
@@ -220,20 +216,18 @@ pub fn check_notification(conn: &Connection, body: &str) -> Result<(), String> {
                 .ok_or_else(|| format!("{url} has no revision {n}"))
         };
         let (a, b) = (load(from)?, load(to)?);
-        let words = crate::diff::words::diff(
-            &crate::diff::normalize_text(&a.text),
-            &crate::diff::normalize_text(&b.text),
-        );
-        let (metadata, significance) = crate::diff::significance::between(&a, &b, &words);
-        let metadata: Vec<Value> = metadata
+        let (_, metadata, significance) = crate::diff::significance::of_revisions(&a, &b);
+        let metadata: Vec<MetadataChange> = metadata
             .into_iter()
-            .map(|(field, before, after)| {
-                serde_json::json!({"field": field, "before": before, "after": after})
+            .map(|(field, before, after)| MetadataChange {
+                field,
+                before,
+                after,
             })
             .collect();
         if level != significance.level.as_str()
             || *g("significance_reasons") != serde_json::json!(significance.reasons)
-            || *g("metadata") != Value::Array(metadata)
+            || *g("metadata") != serde_json::json!(metadata)
         {
             return Err(format!(
                 "its significance or metadata is not what revisions {from} and {to} of {url} give"
