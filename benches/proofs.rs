@@ -7,9 +7,9 @@
 use std::time::Instant;
 
 use chrono::Utc;
+use newsledger::ledger::checkpoints as log;
 use newsledger::ledger::{self, Kind, merkle};
 use newsledger::note::Signer;
-use newsledger::proof::log;
 use serde_json::json;
 
 fn pct(v: &mut [f64], p: f64) -> f64 {

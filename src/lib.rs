@@ -35,6 +35,7 @@ pub mod config;
 pub mod demo;
 pub mod diff;
 pub mod discover;
+pub mod exchange;
 pub mod export;
 pub mod extract;
 pub mod fetch;

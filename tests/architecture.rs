@@ -3,10 +3,8 @@
 //! on a higher layer) or a cycle between top-level modules fails the test,
 //! naming the file and line. A new module must be given a layer here, so
 //! that nothing escapes the rule by being new.
-//!
-//! Imports that climbed before this test existed are listed in `KNOWN`,
-//! each with the work that removes it (issue 33). The list only shrinks: an
-//! entry that no longer occurs fails the test too, so that it is deleted.
+//! There are no exceptions: the last two climbs (the ledger using the
+//! fetcher's exchange types and the proof log) were removed in issue 33.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -17,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     // Ground: shared types and encodings, configuration, URL identity.
     ("canonical", 0),
     ("config", 0),
+    ("exchange", 0),
     ("identity", 0),
     ("limits", 0),
     ("note", 0),
@@ -39,21 +38,6 @@ const LAYERS: &[(&str, u8)] = &[
     // The command line and the demo on top.
     ("cli", 5),
     ("demo", 5),
-];
-
-/// Imports that climb, left from before this test: (from module, to
-/// module) and why it is still there.
-const KNOWN: &[(&str, &str, &str)] = &[
-    (
-        "ledger",
-        "proof",
-        "the writer signs checkpoints and verify checks them: the proof log belongs under the storage contract (issue 33)",
-    ),
-    (
-        "ledger",
-        "fetch",
-        "the writer records a FetchResult: the exchange types belong at the ground (issue 33)",
-    ),
 ];
 
 fn layer(module: &str) -> Option<u8> {
@@ -179,7 +163,7 @@ fn no_import_climbs_a_layer() {
         let (Some(a), Some(b)) = (layer(from), layer(to)) else {
             continue; // `every_module_has_a_layer` names it
         };
-        if b > a && !KNOWN.iter().any(|(f, t, _)| f == from && t == to) {
+        if b > a {
             climbing.push(format!(
                 "{} uses `crate::{to}` (layer {b}) from `{from}` (layer {a})",
                 places.join(", ")
@@ -191,23 +175,14 @@ fn no_import_climbs_a_layer() {
         "imports that climb a layer (move what they use down, or the code that uses it up):\n{}",
         climbing.join("\n")
     );
-    for (from, to, why) in KNOWN {
-        assert!(
-            found.contains_key(&(from.to_string(), to.to_string())),
-            "`{from}` no longer uses `{to}`: delete its KNOWN entry ({why})"
-        );
-    }
 }
 
 #[test]
 fn top_level_modules_form_no_cycle() {
     let found = imports();
-    // The known climbing imports are left out: each is listed with its
-    // way out, and a cycle through one is that import's.
     let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (from, to) in found.keys() {
-        let known = KNOWN.iter().any(|(f, t, _)| f == from && t == to);
-        if layer(to).is_some() && !known {
+        if layer(to).is_some() {
             edges.entry(from.as_str()).or_default().insert(to.as_str());
         }
     }
@@ -239,11 +214,6 @@ fn top_level_modules_form_no_cycle() {
         cycles.join("\n")
     );
 }
-
-/// Uses between the parts of one module (its files and folders, beside its
-/// `mod.rs`) that close a cycle, left from before this test: (from, to).
-/// The list only shrinks.
-const KNOWN_PART_CYCLES: &[(&str, &str)] = &[];
 
 /// The part of `module` a path names: `crate::MODULE::PART…` anywhere, or
 /// `super::PART` from a file directly in the module's folder, or
@@ -339,20 +309,12 @@ fn the_parts_of_a_module_form_no_cycle() {
     }
     let mut cycles = BTreeSet::new();
     for (module, parts) in &edges {
-        let known = |a: &str, b: &str| {
-            KNOWN_PART_CYCLES
-                .iter()
-                .any(|(x, y)| *x == format!("{module}::{a}") && *y == format!("{module}::{b}"))
-        };
         for start in parts.keys() {
             let mut stack: Vec<Vec<&str>> = vec![vec![start.as_str()]];
             let mut seen = BTreeSet::new();
             while let Some(path) = stack.pop() {
                 let last = *path.last().unwrap();
                 for (next, _) in parts.get(last).into_iter().flatten() {
-                    if known(last, next) {
-                        continue;
-                    }
                     if next == start {
                         // One line per cycle, from its smallest part.
                         let mut cycle: Vec<String> = path

@@ -141,7 +141,7 @@ async fn another_key_does_not_silently_change_the_log() {
     let (first, second) = (key("first.test/log").await, key("second.test/log").await);
     let origin_of_latest = || {
         let conn = rusqlite::Connection::open(&s.db).unwrap();
-        newsledger::proof::log::latest(&conn)
+        newsledger::ledger::checkpoints::latest(&conn)
             .unwrap()
             .map(|c| c.body.origin)
     };
@@ -198,7 +198,7 @@ async fn another_key_does_not_silently_change_the_log() {
     );
     let keys = || {
         let conn = rusqlite::Connection::open(&s.db).unwrap();
-        newsledger::proof::log::latest(&conn)
+        newsledger::ledger::checkpoints::latest(&conn)
             .unwrap()
             .map(|c| c.key)
     };

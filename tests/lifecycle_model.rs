@@ -442,9 +442,9 @@ proptest! {
 /// the key, with the root of the leaves up to its size, and consistent with
 /// the tree now (a consistency proof from the stored nodes verifies).
 fn check_proofs(path: &Path, model: &Model, signer: &Signer) {
+    use newsledger::ledger::checkpoints as log;
     use newsledger::ledger::merkle;
     use newsledger::note::Note;
-    use newsledger::proof::log;
     let conn = ledger::open_read_only(path).unwrap();
     let all = log::all(&conn).unwrap();
     assert_eq!(all.len(), model.checkpoints, "checkpoints made");

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{Setup, stderr, stdout};
+use newsledger::ledger::checkpoints::Body;
 use newsledger::note::{Note, NoteVerifier, Signer};
-use newsledger::proof::checkpoint::Body;
 
 /// A tiny HTTP/1.1 server on 127.0.0.1: one request per connection, the
 /// handler maps the body to (status, body).
@@ -559,8 +559,10 @@ async fn a_tsa_that_is_down_or_answers_garbage_never_stops_ingestion() {
     s.write_config("0 0 * * *", &[&a.path]);
     let timestamp_of_latest = |s: &Setup| {
         let conn = rusqlite::Connection::open(&s.db).unwrap();
-        let cp = newsledger::proof::log::latest(&conn).unwrap().unwrap();
-        newsledger::proof::log::timestamp_of(&conn, cp.seq).unwrap()
+        let cp = newsledger::ledger::checkpoints::latest(&conn)
+            .unwrap()
+            .unwrap();
+        newsledger::ledger::checkpoints::timestamp_of(&conn, cp.seq).unwrap()
     };
     // Down (nothing listens), then garbage, then 503: every cycle records.
     let closed = {

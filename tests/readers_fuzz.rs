@@ -12,9 +12,10 @@ mod common;
 
 use std::sync::OnceLock;
 
-use newsledger::fetch::wire;
+use newsledger::exchange as wire;
+use newsledger::ledger::checkpoints as checkpoint;
 use newsledger::note;
-use newsledger::proof::{checkpoint, tsa, zip};
+use newsledger::proof::{tsa, zip};
 use newsledger::x509;
 use proptest::prelude::*;
 
@@ -114,7 +115,7 @@ proptest! {
                 prop_assert!(body.len() as u64 <= cap);
             }
             let _ = wire::dechunk(&raw, cap);
-            let _ = newsledger::fetch::capture_body(&raw, cap);
+            let _ = newsledger::exchange::capture_body(&raw, cap);
         }
         prop_assert_eq!(wire::entity_body(CAPTURE, 100).unwrap(), b"hello world".to_vec());
     }

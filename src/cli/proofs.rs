@@ -9,10 +9,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::json;
 
 use super::Failure;
+use crate::ledger::checkpoints::{self, Body};
 use crate::ledger::{self, Checkpoint};
 use crate::note::{Note, NoteVerifier, Signer};
-use crate::proof::checkpoint::Body;
-use crate::proof::{bundle, log};
+use crate::proof::bundle;
 
 fn check_failed(message: impl Into<String>) -> Failure {
     Failure {
@@ -82,7 +82,7 @@ pub fn checkpoint(
     let latest = if head_only {
         None
     } else {
-        log::latest(conn).map_err(Failure::runtime)?
+        checkpoints::latest(conn).map_err(Failure::runtime)?
     };
     let mut signed = None;
     if let Some(cp) = &latest {
@@ -117,11 +117,11 @@ pub fn checkpoint(
             .into());
         }
         let mut text = cp.note.clone();
-        for l in log::cosignatures_of(conn, cp.seq).map_err(Failure::runtime)? {
+        for l in checkpoints::cosignatures_of(conn, cp.seq).map_err(Failure::runtime)? {
             text.push_str(&l);
             text.push('\n');
         }
-        let ts = log::timestamp_of(conn, cp.seq).map_err(Failure::runtime)?;
+        let ts = checkpoints::timestamp_of(conn, cp.seq).map_err(Failure::runtime)?;
         signed = Some((cp, text, ts));
     }
     if json {

@@ -185,7 +185,7 @@ pub(crate) fn capture_records(seq: i64, p: &Value, blobs: &CaptureBlobs) -> Capt
         ]);
         records.push(record(&h, request));
     }
-    let body_at = crate::fetch::wire::parse_head(&blobs.raw).map_or(blobs.raw.len(), |h| h.body_at);
+    let body_at = crate::exchange::parse_head(&blobs.raw).map_or(blobs.raw.len(), |h| h.body_at);
     let payload_sha = digest(blobs.raw.get(body_at..).unwrap_or_default());
     let mut h = common("response", response_id.clone());
     h.extend([

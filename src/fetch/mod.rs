@@ -13,38 +13,12 @@ use tokio::time::Instant;
 
 use crate::config::FetchConfig;
 
-pub mod encoding;
 pub mod guard;
-pub mod response;
 pub mod robots;
 pub mod wire;
 
-pub use response::{Response, capture_body};
-
-/// Why a fetch produced no response.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{class}: {message}")]
-pub struct FetchError {
-    /// A stable class for the ledger: `timeout`, `connect`, `redirects`,
-    /// `body_too_large`, `invalid_url`, `request`, `aborted`.
-    pub class: &'static str,
-    pub message: String,
-}
-
-impl FetchError {
-    /// True for errors that may go away by themselves (a later retry helps).
-    pub fn is_transient(&self) -> bool {
-        matches!(self.class, "timeout" | "connect" | "request" | "aborted")
-    }
-}
-
-/// One attempt of a fetch that was retried.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Attempt {
-    pub started_at: String,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-}
+use crate::exchange::encoding;
+pub use crate::exchange::{Attempt, FetchError, FetchResult, Response};
 
 /// The key fetches of one host share (politeness, robots.txt): scheme,
 /// host and port.
@@ -71,18 +45,6 @@ type Turn<'a> = (
     tokio::sync::watch::Receiver<bool>,
     &'a mut Option<tokio::sync::OwnedSemaphorePermit>,
 );
-
-/// One fetch: what was asked, when, and what came back.
-#[derive(Debug, Clone)]
-pub struct FetchResult {
-    pub requested_url: String,
-    pub final_url: String,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub response: Result<Response, FetchError>,
-    /// Earlier attempts, when the fetch was retried (empty otherwise).
-    pub retries: Vec<Attempt>,
-}
 
 /// Validators from the last successful fetch, for a conditional request.
 #[derive(Debug, Clone, Default)]
@@ -582,14 +544,17 @@ impl Fetcher {
     fn read(
         &self,
         final_url: String,
-        head: wire::Head,
+        head: crate::exchange::Head,
         reply: wire::Reply,
     ) -> Result<(String, Response), FetchError> {
         // What extraction reads is decoded from the capture's own bytes;
         // HTTP parsing read the same bytes, and a disagreement (ambiguous
         // framing) is logged: the capture is the evidence.
-        let body = match wire::entity_body_at(&reply.captured.received, &head, self.max_body_bytes)
-        {
+        let body = match crate::exchange::entity_body_at(
+            &reply.captured.received,
+            &head,
+            self.max_body_bytes,
+        ) {
             Some(b) if b == reply.body => reply.body,
             Some(b) => {
                 tracing::warn!(

@@ -6,6 +6,7 @@
 //! while the daemon runs; every read command opens its own read-only one.
 
 pub mod blobs;
+pub mod checkpoints;
 pub mod derive;
 pub mod entry;
 pub mod lists;

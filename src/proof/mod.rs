@@ -3,7 +3,5 @@
 //! per-article evidence bundles that anyone can verify without newsledger.
 
 pub mod bundle;
-pub mod checkpoint;
-pub mod log;
 pub mod tsa;
 pub mod zip;

@@ -7,6 +7,8 @@
 
 use sha2::{Digest, Sha256};
 
+pub use crate::ledger::checkpoints::Stamped;
+
 /// id-sha256 (2.16.840.1.101.3.4.2.1), DER.
 const SHA256_OID: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
 /// id-signedData (1.2.840.113549.1.7.2).
@@ -140,19 +142,6 @@ fn expect<'a>(
         .copied()
         .filter(|t| t.tag == tag)
         .ok_or(ReplyError::Missing(what))
-}
-
-/// What a checked reply says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stamped {
-    /// The TSA's time (GeneralizedTime as sent, e.g. 20261122101500Z).
-    pub gen_time: String,
-    /// The same as RFC 3339, when it parses.
-    pub time: Option<String>,
-    pub serial: String,
-    /// The first certificate the token carries (DER), normally the TSA's
-    /// own: whom the token names as its signer.
-    pub certificate: Option<Vec<u8>>,
 }
 
 /// Checks a TimeStampResp for `data`: status granted, a SignedData token

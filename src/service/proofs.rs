@@ -12,9 +12,9 @@ use tokio::sync::Mutex;
 use tracing::{error, info, warn};
 
 use crate::config::{Proofs, Witness};
+use crate::ledger::checkpoints::{self, StoredCheckpoint};
 use crate::ledger::writer::WriterHandle;
 use crate::note::{Note, SigLine};
-use crate::proof::log::{self, StoredCheckpoint};
 use crate::proof::tsa;
 
 /// The largest timestamp reply read (a token with its certificate chain is
@@ -74,12 +74,12 @@ impl ProofWork {
                 return;
             }
         }
-        let Some(latest) = self.read(log::latest).await.flatten() else {
+        let Some(latest) = self.read(checkpoints::latest).await.flatten() else {
             return;
         };
         let latest_seq = latest.seq;
         let mut cosigned = self
-            .read(move |c| log::cosignatures_of(c, latest_seq))
+            .read(move |c| checkpoints::cosignatures_of(c, latest_seq))
             .await
             .unwrap_or_default();
         if let Some(url) = &self.cfg.tsa {
@@ -90,7 +90,7 @@ impl ProofWork {
             // and a restart does not cost the witness a 409 round trip.
             let url = w.url.to_string();
             let have = self
-                .read(move |c| log::witnessed_size(c, &url))
+                .read(move |c| checkpoints::witnessed_size(c, &url))
                 .await
                 .unwrap_or(0);
             if have >= latest.body.size {
@@ -148,7 +148,7 @@ impl ProofWork {
     async fn timestamp(&self, writer: &WriterHandle, url: &url::Url, cp: &StoredCheckpoint) {
         let seq = cp.seq;
         if self
-            .read(move |c| log::timestamp_of(c, seq))
+            .read(move |c| checkpoints::timestamp_of(c, seq))
             .await
             .flatten()
             .is_some()
@@ -219,7 +219,7 @@ impl ProofWork {
             let proof = if old == 0 || old >= size {
                 vec![]
             } else {
-                self.read(move |c| log::consistency(c, old, size))
+                self.read(move |c| checkpoints::consistency(c, old, size))
                     .await
                     .ok_or("cannot read the consistency proof")?
             };

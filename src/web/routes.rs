@@ -242,7 +242,7 @@ fn raw_page(
         return not_found("No capture kept for this revision.");
     };
     let bytes = ledger::blobs::get(conn, &raw)?;
-    let Some((body, _)) = crate::fetch::response::capture_body(&bytes, 64 * 1024 * 1024) else {
+    let Some((body, _)) = crate::exchange::capture_body(&bytes, 64 * 1024 * 1024) else {
         return not_found("The capture cannot be decoded.");
     };
     // Served as HTML in a sandbox whatever the page said it was.
@@ -260,10 +260,10 @@ fn ledger_page(conn: &rusqlite::Connection, path: &Path) -> Result<Reply, Ledger
         path: path.to_path_buf(),
         source,
     };
-    let checkpoint = match crate::proof::log::latest(conn).map_err(sqlite)? {
+    let checkpoint = match crate::ledger::checkpoints::latest(conn).map_err(sqlite)? {
         None => None,
         Some(cp) => {
-            let ts = crate::proof::log::timestamp_of(conn, cp.seq)
+            let ts = crate::ledger::checkpoints::timestamp_of(conn, cp.seq)
                 .map_err(sqlite)?
                 .and_then(|t| t.time);
             Some((cp.seq, cp.body.size, cp.note, ts))
@@ -423,7 +423,7 @@ pub fn report_html(conn: &rusqlite::Connection, url: &str) -> Result<String, Led
         }
     }
     let last_seq = history.iter().map(|h| h.seq).max().unwrap_or(0);
-    let checkpoint = crate::proof::log::covering(conn, last_seq)
+    let checkpoint = crate::ledger::checkpoints::covering(conn, last_seq)
         .map_err(sqlite)?
         .map(|(cp, ts)| (cp.seq, cp.body.size, cp.note, ts.and_then(|t| t.time)));
     let head = ledger::head(conn)

@@ -303,7 +303,7 @@ pub fn response(status: u16, body: &str) -> newsledger::fetch::Response {
         headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
         body: body.as_bytes().to_vec().into(),
         wire: None,
-        capture: newsledger::fetch::wire::Captured {
+        capture: newsledger::exchange::Captured {
             sent: "GET / HTTP/1.1\r\nhost: coast.example\r\n\r\n".into(),
             received: [head.as_bytes(), body.as_bytes()].concat().into(),
             interim: Default::default(),

@@ -33,19 +33,15 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::rustls;
 use url::Url;
 
-use super::FetchError;
-
-mod message;
+use crate::exchange::{Captured, FetchError, Head, Tls, message_end, parse_head};
 
 use super::guard::{AddressPolicy, REFUSED};
-pub use message::{Head, dechunk, entity_body, entity_body_at, message_end, parse_head};
 
 /// More bytes than this on one exchange (head, framing and body, as
 /// received) end it: the body cap bounds the body, this bounds the rest.
@@ -59,46 +55,6 @@ const FRAMING_ALLOWANCE: u64 = 1 << 20;
 const MAX_IDLE: usize = 512;
 /// An idle connection older than this is closed rather than reused.
 const IDLE_FOR: Duration = Duration::from_secs(30);
-
-/// The TLS session a response came over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tls {
-    /// `TLSv1_3`, `TLSv1_2`.
-    pub protocol: String,
-    /// The IANA-style name rustls gives, e.g. `TLS13_AES_128_GCM_SHA256`.
-    pub cipher: String,
-    /// The name sent as SNI (none for an IP-literal host).
-    pub sni: Option<String>,
-    /// The certificates the server presented, leaf first, DER.
-    pub chain: Vec<Vec<u8>>,
-}
-
-impl Tls {
-    /// The chain as one blob: the DER certificates one after another (each
-    /// is self-delimiting), leaf first.
-    pub fn chain_der(&self) -> Vec<u8> {
-        self.chain.concat()
-    }
-
-    /// SHA-256 of the leaf certificate's DER, lower-case hex.
-    pub fn leaf_sha256(&self) -> Option<String> {
-        self.chain.first().map(|c| hex::encode(Sha256::digest(c)))
-    }
-}
-
-/// The connection's side of one exchange: the bytes each way and who answered.
-#[derive(Debug, Clone)]
-pub struct Captured {
-    /// The request as written to the connection.
-    pub sent: Bytes,
-    /// The final response as read from the connection, from its status
-    /// line to the end its framing gives.
-    pub received: Bytes,
-    /// Informational (1xx) responses read before it, as read (usually none).
-    pub interim: Bytes,
-    pub peer: SocketAddr,
-    pub tls: Option<Arc<Tls>>,
-}
 
 /// A response read whole: its parsed head and body, and the capture.
 #[derive(Debug)]
@@ -648,66 +604,7 @@ fn split_received(mut received: Vec<u8>) -> (Vec<u8>, Vec<u8>, usize, Option<Hea
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn heads_keep_order_case_and_bytes() {
-        let raw = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 Fine Thanks\r\nSet-Cookie: a\r\nX-First: 1\r\nset-COOKIE: b\r\nX-Latin: caf\xe9\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nabcd\r\n0\r\n\r\n";
-        let head = parse_head(raw).unwrap();
-        assert_eq!(head.status, 200);
-        assert_eq!(head.reason, "Fine Thanks");
-        assert_eq!(head.version, "HTTP/1.1");
-        let names: Vec<&str> = head.headers.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "Set-Cookie",
-                "X-First",
-                "set-COOKIE",
-                "X-Latin",
-                "Transfer-Encoding"
-            ]
-        );
-        assert_eq!(head.header("x-latin"), Some("caf\u{e9}"));
-        assert!(head.chunked());
-        assert_eq!(dechunk(&raw[head.body_at..], 100).unwrap(), b"abcd");
-        assert_eq!(dechunk(&raw[head.body_at..], 3), None, "the cap holds");
-        assert_eq!(dechunk(b"zz\r\n", 100), None);
-        assert_eq!(
-            dechunk(b"5\r\nab", 100),
-            None,
-            "a cut chunk is broken framing"
-        );
-        assert_eq!(entity_body(raw, 100).unwrap(), b"abcd");
-        let extra = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcGARBAGE";
-        assert_eq!(
-            entity_body(extra, 100).unwrap(),
-            b"abc",
-            "Content-Length bounds the body"
-        );
-        assert_eq!(
-            entity_body(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", 100),
-            None
-        );
-        assert_eq!(
-            entity_body(b"HTTP/1.0 200 OK\r\n\r\nto the end", 100).unwrap(),
-            b"to the end"
-        );
-        assert_eq!(
-            entity_body(b"HTTP/1.0 200 OK\r\n\r\nto the end", 3),
-            None,
-            "the cap holds"
-        );
-    }
-
-    #[test]
-    fn the_first_blank_line_ends_the_head_whatever_its_line_ends() {
-        // A head in bare LFs whose body holds a CRLF blank line.
-        let raw = b"HTTP/1.0 200 OK\nContent-Type: text/html\n\n<p>a</p>\r\n\r\nContent-Encoding: gzip\r\n";
-        let head = parse_head(raw).unwrap();
-        assert_eq!(head.header("content-encoding"), None);
-        assert_eq!(&raw[head.body_at..head.body_at + 8], b"<p>a</p>");
-        assert_eq!(entity_body(raw, 1000).unwrap(), &raw[head.body_at..]);
-    }
+    use crate::exchange::entity_body;
 
     #[test]
     fn a_capture_is_split_into_interim_responses_the_response_and_what_followed() {

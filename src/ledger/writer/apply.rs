@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use super::{Applied, ChangeKind, FetchReport, Flag, Outcome, prepare};
 use crate::config::{KeepRaw, Webhook};
 use crate::diff::{self, Fingerprint};
+use crate::exchange::Response;
 use crate::extract::{self, Article};
-use crate::fetch::Response;
 use crate::ledger::derive::{ArticleRow, Event, Payload, Replay, store};
 use crate::ledger::entry::{Compact, CompactOutcome};
 use crate::ledger::{Appended, Kind, append_compact, append_entry, blobs, timestamp};
@@ -740,7 +740,8 @@ fn reextracts_equal(
     let Some(raw) = cur.raw_blob.as_deref().and_then(|h| blobs::get(tx, h).ok()) else {
         return false;
     };
-    let Some((body, content_type)) = crate::fetch::capture_body(&raw, MAX_REEXTRACT_BYTES) else {
+    let Some((body, content_type)) = crate::exchange::capture_body(&raw, MAX_REEXTRACT_BYTES)
+    else {
         return false;
     };
     let html = extract::decode(&body, content_type.as_deref());

@@ -8,10 +8,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Applied, FetchReport, Pending, Writer};
 use crate::config::Webhook;
+use crate::ledger::checkpoints::{Made, Stamped};
 use crate::ledger::{LedgerError, Result};
 use crate::note::Signer;
-use crate::proof::log::Made;
-use crate::proof::tsa::Stamped;
 
 /// Requests the writer task serves.
 enum Request {

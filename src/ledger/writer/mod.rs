@@ -18,8 +18,8 @@ pub use handle::WriterHandle;
 
 use super::{Kind, LedgerError, Result, append, blobs, timestamp};
 use crate::config::{ExtractOverrides, KeepRaw, Webhook};
+use crate::exchange::FetchResult;
 use crate::extract::Article;
-use crate::fetch::FetchResult;
 use apply::{apply_in, enqueue};
 
 /// A fetch and what extraction made of it, ready to be recorded.
@@ -353,8 +353,8 @@ impl Writer {
         origin: &str,
         replaces: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<Option<crate::proof::log::Made>> {
-        use crate::proof::log::{CheckpointError, make_checkpoint};
+    ) -> Result<Option<crate::ledger::checkpoints::Made>> {
+        use crate::ledger::checkpoints::{CheckpointError, make_checkpoint};
         let path = self.path.clone();
         let tx = self.begin()?;
         let made = match make_checkpoint(&tx, signer, origin, replaces, now) {
@@ -383,11 +383,18 @@ impl Writer {
         checkpoint_seq: i64,
         tsa: &str,
         reply: &[u8],
-        stamped: &crate::proof::tsa::Stamped,
+        stamped: &crate::ledger::checkpoints::Stamped,
         now: DateTime<Utc>,
     ) -> Result<i64> {
         self.in_tx(|tx| {
-            crate::proof::log::record_timestamp(tx, checkpoint_seq, tsa, reply, stamped, now)
+            crate::ledger::checkpoints::record_timestamp(
+                tx,
+                checkpoint_seq,
+                tsa,
+                reply,
+                stamped,
+                now,
+            )
         })
     }
 
@@ -401,7 +408,7 @@ impl Writer {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         self.in_tx(|tx| {
-            crate::proof::log::record_cosignatures(
+            crate::ledger::checkpoints::record_cosignatures(
                 tx,
                 checkpoint_seq,
                 witness,

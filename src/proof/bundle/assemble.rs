@@ -158,7 +158,7 @@ pub fn warc_records(inputs: &Inputs) -> Result<Vec<WarcRecord>, BundleError> {
             continue;
         };
         let records = warc::capture_records(seq, &p, &blobs);
-        let status = crate::fetch::wire::parse_head(&blobs.raw)
+        let status = crate::exchange::parse_head(&blobs.raw)
             .map_or("0".to_string(), |h| h.status.to_string());
         for (i, bytes) in records.records.into_iter().enumerate() {
             let response = (i == records.response).then(|| CdxFacts {
@@ -226,7 +226,7 @@ fn script_safe(json: &str) -> String {
 /// The facts `index.html` shows, as JSON (keys sorted).
 pub fn page_data(inputs: &Inputs, stamp: Option<&Stamp>) -> Result<Value, BundleError> {
     let body =
-        crate::proof::checkpoint::Body::parse(&crate::note::Note::parse(&inputs.note)?.text)?;
+        crate::ledger::checkpoints::Body::parse(&crate::note::Note::parse(&inputs.note)?.text)?;
     let mut revisions = Vec::new();
     let mut fetches = Vec::new();
     for e in &inputs.entries {

@@ -35,7 +35,7 @@ mod verify;
 
 pub use verify::{Trust, Verdict, verify};
 
-use super::log;
+use crate::ledger::checkpoints;
 use crate::ledger::entry::Entry;
 use crate::ledger::merkle;
 use crate::ledger::{blobs, read};
@@ -97,7 +97,7 @@ pub enum BundleError {
     #[error("checkpoint: {0}")]
     Note(#[from] crate::note::NoteError),
     #[error("checkpoint: {0}")]
-    Checkpoint(#[from] super::checkpoint::BodyError),
+    Checkpoint(#[from] crate::ledger::checkpoints::BodyError),
     #[error("a capture: {0}")]
     Capture(#[from] crate::export::ExportError),
     #[error("encoding a member: {0}")]
@@ -180,10 +180,10 @@ pub fn build(conn: &Connection, url: &str, revision: Option<i64>) -> Result<Buil
             return Err(BundleError::EntryBroken(e.seq));
         }
     }
-    let (cp, ts) = log::covering(conn, last)?.ok_or(BundleError::NoCheckpoint(last))?;
+    let (cp, ts) = checkpoints::covering(conn, last)?.ok_or(BundleError::NoCheckpoint(last))?;
     let size = cp.body.size;
     let mut proofs = Proofs::new(conn, size, cp.body.root, cp.seq)?;
-    let cosignatures = log::cosignatures_of(conn, cp.seq)?;
+    let cosignatures = checkpoints::cosignatures_of(conn, cp.seq)?;
 
     let mut blobs_by_hash: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut json_entries = Vec::new();
@@ -264,7 +264,7 @@ impl Proofs {
             root,
             computed: None,
         };
-        if log::root(conn, size).ok() != Some(root) {
+        if checkpoints::root(conn, size).ok() != Some(root) {
             p.compute(conn)?;
         }
         Ok(p)
@@ -294,7 +294,7 @@ impl Proofs {
         let leaf: merkle::Hash = e.entry_hash.as_slice().try_into().unwrap_or([0; 32]);
         let index = e.seq as u64 - 1;
         if self.computed.is_none() {
-            let stored = log::inclusion(conn, e.seq, self.size)?;
+            let stored = checkpoints::inclusion(conn, e.seq, self.size)?;
             if merkle::verify_inclusion(&leaf, index, self.size, &stored, &self.root).is_ok() {
                 return Ok(stored);
             }

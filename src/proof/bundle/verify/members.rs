@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{GZIP_HEADER, PROOF, Refused, WARC};
+use crate::ledger::checkpoints::Body;
 use crate::ledger::entry::entry_hash;
 use crate::ledger::merkle::{self, Hash};
-use crate::proof::checkpoint::Body;
 
 /// The most bytes the WARC may unpack to: 16 times its own packed size
 /// plus 16 MiB (other members, padding included, do not raise it).

@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 
 use super::assemble::{self, Inputs};
 use super::{BundleError, FORMAT};
+use crate::ledger::checkpoints::Body;
 use crate::note::{Note, NoteVerifier};
-use crate::proof::checkpoint::Body;
 
 mod members;
 mod summary;

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::{Trust, Verdict, at};
+use crate::ledger::checkpoints::Body;
 use crate::proof::bundle::assemble::{self, Inputs};
-use crate::proof::checkpoint::Body;
 
 pub(super) fn summarize(
     v: &mut Verdict,

@@ -1,8 +1,7 @@
 //! A response as the fetcher keeps it, and the raw capture made of it: the
 //! exchange as received, which the ledger stores as evidence.
 
-use super::encoding;
-use super::wire::{self, Captured};
+use super::{Captured, encoding, message};
 
 /// What the server answered (any status, 304 and 404 included).
 #[derive(Debug, Clone)]
@@ -74,10 +73,10 @@ impl Response {
 /// and Content-Type, undoing its Content-Encoding; `None` if it is not a
 /// capture or does not decode.
 pub fn capture_body(raw: &[u8], cap: u64) -> Option<(Vec<u8>, Option<String>)> {
-    let head = wire::parse_head(raw)?;
+    let head = message::parse_head(raw)?;
     // Older captures (rebuilt from the parsed response) never kept the
     // chunk framing; a recorded one keeps it as the server sent it.
-    let body = wire::entity_body(raw, cap)?;
+    let body = message::entity_body(raw, cap)?;
     let decoded = encoding::decode(head.header("content-encoding"), &body, cap).ok()?;
     Some((
         decoded.unwrap_or(body),

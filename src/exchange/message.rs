@@ -194,3 +194,68 @@ pub(super) fn chunks(mut raw: &[u8], cap: u64) -> Option<(Vec<u8>, usize)> {
             .or_else(|| raw.strip_prefix(b"\n"))?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_keep_order_case_and_bytes() {
+        let raw = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 Fine Thanks\r\nSet-Cookie: a\r\nX-First: 1\r\nset-COOKIE: b\r\nX-Latin: caf\xe9\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nabcd\r\n0\r\n\r\n";
+        let head = parse_head(raw).unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(head.reason, "Fine Thanks");
+        assert_eq!(head.version, "HTTP/1.1");
+        let names: Vec<&str> = head.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Set-Cookie",
+                "X-First",
+                "set-COOKIE",
+                "X-Latin",
+                "Transfer-Encoding"
+            ]
+        );
+        assert_eq!(head.header("x-latin"), Some("caf\u{e9}"));
+        assert!(head.chunked());
+        assert_eq!(dechunk(&raw[head.body_at..], 100).unwrap(), b"abcd");
+        assert_eq!(dechunk(&raw[head.body_at..], 3), None, "the cap holds");
+        assert_eq!(dechunk(b"zz\r\n", 100), None);
+        assert_eq!(
+            dechunk(b"5\r\nab", 100),
+            None,
+            "a cut chunk is broken framing"
+        );
+        assert_eq!(entity_body(raw, 100).unwrap(), b"abcd");
+        let extra = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcGARBAGE";
+        assert_eq!(
+            entity_body(extra, 100).unwrap(),
+            b"abc",
+            "Content-Length bounds the body"
+        );
+        assert_eq!(
+            entity_body(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", 100),
+            None
+        );
+        assert_eq!(
+            entity_body(b"HTTP/1.0 200 OK\r\n\r\nto the end", 100).unwrap(),
+            b"to the end"
+        );
+        assert_eq!(
+            entity_body(b"HTTP/1.0 200 OK\r\n\r\nto the end", 3),
+            None,
+            "the cap holds"
+        );
+    }
+
+    #[test]
+    fn the_first_blank_line_ends_the_head_whatever_its_line_ends() {
+        // A head in bare LFs whose body holds a CRLF blank line.
+        let raw = b"HTTP/1.0 200 OK\nContent-Type: text/html\n\n<p>a</p>\r\n\r\nContent-Encoding: gzip\r\n";
+        let head = parse_head(raw).unwrap();
+        assert_eq!(head.header("content-encoding"), None);
+        assert_eq!(&raw[head.body_at..head.body_at + 8], b"<p>a</p>");
+        assert_eq!(entity_body(raw, 1000).unwrap(), &raw[head.body_at..]);
+    }
+}

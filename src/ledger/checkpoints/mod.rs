@@ -1,6 +1,8 @@
 //! The proof entries in the ledger: making a signed checkpoint (the
 //! writer's job), reading checkpoints, their timestamps and cosignatures,
 //! and producing inclusion and consistency proofs from the stored tree.
+//! The signed statements themselves travel in `crate::proof`: bundles,
+//! timestamp requests and witnesses read what is recorded here.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -8,10 +10,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::{Value, json};
 
-use super::checkpoint::Body;
 use crate::ledger::merkle::{self, Hash, store::Stored};
 use crate::ledger::{self, Kind};
 use crate::note::Signer;
+
+mod body;
+
+pub use body::{Body, BodyError};
 
 /// A checkpoint entry as stored.
 #[derive(Debug, Clone)]
@@ -192,6 +197,19 @@ pub fn witnessed_size(conn: &Connection, witness: &str) -> rusqlite::Result<u64>
     Ok(0)
 }
 
+/// What a checked reply says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamped {
+    /// The TSA's time (GeneralizedTime as sent, e.g. 20261122101500Z).
+    pub gen_time: String,
+    /// The same as RFC 3339, when it parses.
+    pub time: Option<String>,
+    pub serial: String,
+    /// The first certificate the token carries (DER), normally the TSA's
+    /// own: whom the token names as its signer.
+    pub certificate: Option<Vec<u8>>,
+}
+
 /// What [`make_checkpoint`] appended.
 #[derive(Debug, Clone)]
 pub struct Made {
@@ -307,7 +325,7 @@ pub fn record_timestamp(
     checkpoint_seq: i64,
     tsa: &str,
     reply: &[u8],
-    stamped: &super::tsa::Stamped,
+    stamped: &Stamped,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<i64> {
     let token_blob = ledger::blobs::put(tx, reply)?;
