@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 mod apply;
 mod handle;
+mod notify;
 pub mod prepare;
 
 pub use handle::WriterHandle;
@@ -20,7 +21,8 @@ use super::{Kind, LedgerError, Result, append, blobs, timestamp};
 use crate::config::{ExtractOverrides, KeepRaw, Webhook};
 use crate::exchange::FetchResult;
 use crate::extract::Article;
-use apply::{apply_in, enqueue};
+use apply::apply_in;
+use notify::enqueue;
 
 /// A fetch and what extraction made of it, ready to be recorded.
 #[derive(Debug, Clone)]
