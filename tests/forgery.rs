@@ -559,7 +559,7 @@ async fn every_forgery_of_every_table_is_caught_or_changes_nothing() {
     let conn = Connection::open(&base).unwrap();
     let all_tables = tables(&conn);
     assert!(
-        newsledger::ledger::derive::store::DERIVED_TABLES
+        newsledger::ledger::derive::schema::DERIVED_TABLES
             .iter()
             .chain(&["schema_version"])
             .all(|t| all_tables.iter().any(|a| a == t)),

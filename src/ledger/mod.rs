@@ -347,12 +347,12 @@ fn check_before_append(conn: &mut Connection, path: &Path) -> Result<()> {
     }
     // Derived tables are a fold of the chain: one missing or altered is
     // made again and refilled (the evidence is the chain, not them).
-    let damaged = derive::store::damaged_tables(conn).map_err(LedgerError::sqlite(path))?;
+    let damaged = derive::schema::damaged_tables(conn).map_err(LedgerError::sqlite(path))?;
     if !damaged.is_empty() {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(LedgerError::sqlite(path))?;
-        derive::store::recreate_tables(&tx).map_err(LedgerError::sqlite(path))?;
+        derive::schema::recreate_tables(&tx).map_err(LedgerError::sqlite(path))?;
         tx.commit().map_err(LedgerError::sqlite(path))?;
         for (table, what) in &damaged {
             tracing::warn!(ledger = %path.display(), table, "derived table {what}: made again and rebuilt from the chain");

@@ -41,7 +41,7 @@ pub(super) fn check_derived(
         // the daemon migrated it: nothing derived to compare.
         return Ok(());
     }
-    let damaged = crate::ledger::derive::store::damaged_tables(conn).map_err(sqlite)?;
+    let damaged = crate::ledger::derive::schema::damaged_tables(conn).map_err(sqlite)?;
     report
         .derived
         .extend(damaged.iter().map(|(table, what)| Mismatch {
@@ -187,7 +187,7 @@ pub(crate) fn check_schema_version(
             detail,
         }]
     };
-    if !crate::ledger::derive::store::table_exists(conn, "schema_version")? {
+    if !crate::ledger::derive::schema::table_exists(conn, "schema_version")? {
         return Ok(wrong(format!(
             "the table is missing, but the ledger's structure is that of schema {structure}: `newsledger rebuild` records it again"
         )));
@@ -223,7 +223,7 @@ pub(super) fn check_tree(
         source,
     };
     // A missing or altered node table is reported by `check_derived`.
-    let damaged = crate::ledger::derive::store::damaged_tables(conn).map_err(sqlite)?;
+    let damaged = crate::ledger::derive::schema::damaged_tables(conn).map_err(sqlite)?;
     if damaged.iter().any(|(t, _)| *t == "merkle_nodes") {
         return Ok(());
     }

@@ -8,21 +8,22 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use serde_json::{Value, json};
 
 mod apply;
 mod handle;
 mod notify;
 pub mod prepare;
+mod records;
 
 pub use handle::WriterHandle;
 
-use super::{Kind, LedgerError, Result, append, blobs, timestamp};
+use super::{LedgerError, Result, timestamp};
 use crate::config::{ExtractOverrides, KeepRaw, Webhook};
 use crate::exchange::FetchResult;
 use crate::extract::Article;
 use apply::apply_in;
 use notify::enqueue;
+pub use notify::{MAX_ATTEMPTS, Pending, backoff};
 
 /// A fetch and what extraction made of it, ready to be recorded.
 #[derive(Debug, Clone)]
@@ -164,27 +165,6 @@ pub struct Writer {
     webhooks: Vec<Webhook>,
 }
 
-/// A queued webhook notification that is due.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    pub id: i64,
-    pub webhook: String,
-    pub body: String,
-    pub attempts: i64,
-}
-
-/// After this many failed attempts a notification is given up (with its
-/// last error kept): about four days of backoff.
-pub const MAX_ATTEMPTS: i64 = 30;
-
-/// Delay before attempt `attempts + 1`: 5 s doubling to at most an hour,
-/// spread by ±20% (by id) so that a recovering receiver is not hit at once.
-pub fn backoff(attempts: i64, id: i64) -> chrono::Duration {
-    let base = 5i64.saturating_mul(1i64 << attempts.clamp(0, 20)).min(3600);
-    let spread = (id.wrapping_mul(2_654_435_761) % 41 - 20) as f64 / 100.0;
-    chrono::Duration::milliseconds((base as f64 * 1000.0 * (1.0 + spread)) as i64)
-}
-
 impl Writer {
     pub fn open(path: &Path) -> Result<Writer> {
         let lock = super::lock_writer(path)?;
@@ -198,136 +178,6 @@ impl Writer {
 
     pub fn set_webhooks(&mut self, webhooks: Vec<Webhook>) {
         self.webhooks = webhooks;
-    }
-
-    /// Notifications due at `now`, oldest first.
-    pub fn due_notifications(&mut self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Pending>> {
-        let path = self.path.clone();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, webhook, body, attempts FROM notifications
-                 WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?1
-                 ORDER BY id LIMIT ?2",
-            )
-            .map_err(LedgerError::sqlite(&path))?;
-        let rows = stmt
-            .query_map(params![timestamp(now), limit as i64], |r| {
-                Ok(Pending {
-                    id: r.get(0)?,
-                    webhook: r.get(1)?,
-                    body: r.get(2)?,
-                    attempts: r.get(3)?,
-                })
-            })
-            .map_err(LedgerError::sqlite(&path))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(LedgerError::sqlite(&path))?;
-        drop(stmt);
-        // The outbox is operational state: a body is sent only if the event
-        // it reports is what the chain records (the same fold as
-        // `changes`). One that is not is given up, never sent.
-        let mut out = Vec::with_capacity(rows.len());
-        for n in rows {
-            let configured = self.webhooks.iter().any(|w| w.url.as_str() == n.webhook);
-            let checked = if configured {
-                super::read::check_notification(&self.conn, &n.body)
-            } else {
-                Err(format!("{} is not a configured webhook", n.webhook))
-            };
-            match checked {
-                Ok(()) => out.push(n),
-                Err(why) => {
-                    tracing::error!(webhook = %n.webhook, id = n.id, "webhook notification not sent: {why}");
-                    self.conn
-                        .execute(
-                            "UPDATE notifications SET gave_up_at = ?2, last_error = ?3 WHERE id = ?1",
-                            params![n.id, timestamp(now), format!("not sent: {why}")],
-                        )
-                        .map_err(LedgerError::sqlite(&path))?;
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Adds discovered article URLs to a source's watch list, in order, until
-    /// `limit` new ones were added; returns how many were new. The rest wait
-    /// for a later cycle (their document lists them again).
-    pub fn add_watch(
-        &mut self,
-        source: &str,
-        found: &[(String, String, Option<String>)],
-        limit: usize,
-        now: DateTime<Utc>,
-    ) -> Result<usize> {
-        let path = self.path.clone();
-        let tx = self.begin()?;
-        let mut added = 0;
-        for (url, via, published) in found {
-            if added >= limit {
-                break;
-            }
-            added += tx
-                .execute(
-                    "INSERT OR IGNORE INTO watchlist (url, source, discovered_at, via, published) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![url, source, timestamp(now), via, published],
-                )
-                .map_err(LedgerError::sqlite(&path))?;
-        }
-        tx.commit().map_err(LedgerError::sqlite(&path))?;
-        Ok(added)
-    }
-
-    /// Retires watch-list articles the revisit ladder will never fetch again
-    /// (the rows stay, so rediscovery does not add them as new).
-    pub fn retire_watched(&mut self, urls: &[String], now: DateTime<Utc>) -> Result<()> {
-        let path = self.path.clone();
-        let tx = self.begin()?;
-        for url in urls {
-            tx.execute(
-                "UPDATE watchlist SET retired_at = ?2 WHERE url = ?1 AND retired_at IS NULL",
-                params![url, timestamp(now)],
-            )
-            .map_err(LedgerError::sqlite(&path))?;
-        }
-        tx.commit().map_err(LedgerError::sqlite(&path))
-    }
-
-    /// Records one delivery attempt.
-    pub fn notification_attempted(
-        &mut self,
-        id: i64,
-        error: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let path = self.path.clone();
-        let attempts = self
-            .conn
-            .query_row(
-                "SELECT attempts FROM notifications WHERE id = ?1",
-                [id],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(LedgerError::sqlite(&path))?
-            + 1;
-        let at = timestamp(now);
-        let result = match error {
-            None => self.conn.execute(
-                "UPDATE notifications SET attempts = ?2, delivered_at = ?3, last_error = NULL WHERE id = ?1",
-                params![id, attempts, at],
-            ),
-            Some(e) if attempts >= MAX_ATTEMPTS => self.conn.execute(
-                "UPDATE notifications SET attempts = ?2, gave_up_at = ?3, last_error = ?4 WHERE id = ?1",
-                params![id, attempts, at, e],
-            ),
-            Some(e) => self.conn.execute(
-                "UPDATE notifications SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
-                params![id, attempts, timestamp(now + backoff(attempts - 1, id)), e],
-            ),
-        };
-        result.map_err(LedgerError::sqlite(&path))?;
-        Ok(())
     }
 
     /// Runs `f` in one immediate transaction and commits what it wrote.
@@ -344,153 +194,6 @@ impl Writer {
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(LedgerError::sqlite(&path))
-    }
-
-    /// Records a source's configuration if it is new or changed. Returns the
-    /// seq of the `source` entry written, if one was.
-    /// Appends a signed checkpoint if entries were appended since the last.
-    pub fn checkpoint(
-        &mut self,
-        signer: &crate::note::Signer,
-        origin: &str,
-        replaces: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<crate::ledger::checkpoints::Made>> {
-        use crate::ledger::checkpoints::{CheckpointError, make_checkpoint};
-        let path = self.path.clone();
-        let tx = self.begin()?;
-        let made = match make_checkpoint(&tx, signer, origin, replaces, now) {
-            Ok(m) => m,
-            Err(CheckpointError::Sqlite(e)) => return Err(LedgerError::sqlite(&path)(e)),
-            Err(e @ CheckpointError::OriginChanged { .. }) => {
-                return Err(LedgerError::Declined {
-                    path,
-                    reason: e.to_string(),
-                });
-            }
-            Err(e) => {
-                return Err(LedgerError::Refused {
-                    path,
-                    reason: e.to_string(),
-                });
-            }
-        };
-        tx.commit().map_err(LedgerError::sqlite(&path))?;
-        Ok(made)
-    }
-
-    /// Records a checked RFC 3161 reply for a checkpoint.
-    pub fn record_timestamp(
-        &mut self,
-        checkpoint_seq: i64,
-        tsa: &str,
-        reply: &[u8],
-        stamped: &crate::ledger::checkpoints::Stamped,
-        now: DateTime<Utc>,
-    ) -> Result<i64> {
-        self.in_tx(|tx| {
-            crate::ledger::checkpoints::record_timestamp(
-                tx,
-                checkpoint_seq,
-                tsa,
-                reply,
-                stamped,
-                now,
-            )
-        })
-    }
-
-    /// Records a witness's cosignature lines for a checkpoint.
-    pub fn record_cosignatures(
-        &mut self,
-        checkpoint_seq: i64,
-        witness: &str,
-        lines: &[String],
-        verified: bool,
-        now: DateTime<Utc>,
-    ) -> Result<i64> {
-        self.in_tx(|tx| {
-            crate::ledger::checkpoints::record_cosignatures(
-                tx,
-                checkpoint_seq,
-                witness,
-                lines,
-                verified,
-                now,
-            )
-        })
-    }
-
-    pub fn record_source(
-        &mut self,
-        name: &str,
-        config: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<Option<i64>> {
-        let canonical = super::entry::canonical_json(config);
-        let hash = blobs::hash_hex(canonical.as_bytes());
-        let path = self.path.clone();
-        let tx = self.begin()?;
-        let known: Option<Option<String>> = tx
-            .query_row(
-                "SELECT config_hash FROM source_state WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(LedgerError::sqlite(&path))?;
-        if known.flatten().as_deref() == Some(hash.as_str()) {
-            return Ok(None);
-        }
-        let payload = json!({ "name": name, "config": config, "config_hash": hash });
-        let seq =
-            append(&tx, Kind::Source, None, &payload, now).map_err(LedgerError::sqlite(&path))?;
-        tx.execute(
-            "INSERT INTO source_state (name, config_hash) VALUES (?1, ?2)
-             ON CONFLICT(name) DO UPDATE SET config_hash = excluded.config_hash",
-            params![name, hash],
-        )
-        .map_err(LedgerError::sqlite(&path))?;
-        tx.commit().map_err(LedgerError::sqlite(&path))?;
-        Ok(Some(seq))
-    }
-
-    /// Notes that a source's cycle started (for resuming after a stop).
-    pub fn cycle_started(&mut self, name: &str, at: DateTime<Utc>) -> Result<()> {
-        let path = self.path.clone();
-        self.conn
-            .execute(
-                "INSERT INTO source_state (name, cycle_started_at) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET cycle_started_at = excluded.cycle_started_at",
-                params![name, timestamp(at)],
-            )
-            .map_err(LedgerError::sqlite(&path))?;
-        Ok(())
-    }
-
-    /// Notes that a source's cycle finished, with its counts and next run
-    /// (and `failing_cycles`, [`with_failing_streak`]).
-    pub fn cycle_finished(
-        &mut self,
-        name: &str,
-        at: DateTime<Utc>,
-        next_run: Option<DateTime<Utc>>,
-        counts: &Value,
-        last_error: Option<&str>,
-    ) -> Result<()> {
-        let path = self.path.clone();
-        let counts = with_failing_streak(&self.conn, name, counts);
-        self.conn
-            .execute(
-                "INSERT INTO source_state (name, last_cycle_at, next_run_at, counts_json, last_error)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(name) DO UPDATE SET last_cycle_at = excluded.last_cycle_at,
-                   next_run_at = excluded.next_run_at, counts_json = excluded.counts_json,
-                   last_error = excluded.last_error",
-                params![name, timestamp(at), next_run.map(timestamp), counts.to_string(), last_error],
-            )
-            .map_err(LedgerError::sqlite(&path))?;
-        Ok(())
     }
 
     /// Records several fetches in one transaction, so that they share one
@@ -652,39 +355,4 @@ fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
             Some(other.to_string()),
         ),
     }
-}
-
-/// The cycle's counts with `failing_cycles`: how many cycles in a row,
-/// this one included, failed every fetch they made (0 when this one did
-/// not, or made none). `health` reports a source whose streak reaches its
-/// threshold.
-fn with_failing_streak(conn: &rusqlite::Connection, name: &str, counts: &Value) -> Value {
-    let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let fetches: u64 = Outcome::ALL
-        .iter()
-        .map(|o| n(counts, o.as_str()))
-        .sum::<u64>()
-        + n(counts, "discovery");
-    let failed = n(counts, "failed");
-    let streak = if fetches > 0 && failed == fetches {
-        let before: Option<String> = conn
-            .query_row(
-                "SELECT counts_json FROM source_state WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .ok()
-            .flatten();
-        let before = before
-            .and_then(|c| serde_json::from_str::<Value>(&c).ok())
-            .map_or(0, |v| n(&v, "failing_cycles"));
-        before + 1
-    } else {
-        0
-    };
-    let mut counts = counts.clone();
-    if let Some(m) = counts.as_object_mut() {
-        m.insert("failing_cycles".into(), streak.into());
-    }
-    counts
 }
