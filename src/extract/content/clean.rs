@@ -1,8 +1,8 @@
 //! Cleaning inside the chosen roots: link lists and chrome dropped, a
 //! sentence around a link, a data table's plain cells and short code kept.
 
+use super::classes::Classes;
 use super::lead::{SENTENCE_END, holds};
-use super::prune::Classes;
 use super::score::Score;
 use super::{IdMap, N, Removed, Stats, element, inline_text};
 

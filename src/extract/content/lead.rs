@@ -1,7 +1,7 @@
 //! The lead: the standfirst or deck before the chosen text (after the
 //! `<h1>`, in the article's header), added when the picked roots left it.
 
-use super::prune::Classes;
+use super::classes::Classes;
 use super::{IdSet, N, Stats, element};
 
 /// How many levels above the chosen content a lead paragraph is looked for,

@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::extract::dom::{Dom, Element, Node, NodeId, NodeRef};
 
+mod classes;
 mod clean;
 mod lead;
 mod pick;
@@ -23,10 +24,11 @@ mod score;
 mod stats;
 
 pub use super::dom::{BLOCK_TAGS, JUNK_TAGS};
+pub use classes::{Classes, class_weight};
 pub use clean::clean_inside;
 pub use lead::add_lead;
 pub use pick::{in_region, main_region, pick};
-pub use prune::{Classes, Removed, class_weight, junk_reason, prune_junk};
+pub use prune::{Removed, junk_reason, prune_junk};
 pub use score::{Score, score};
 pub use stats::{Stat, Stats};
 

@@ -3,7 +3,7 @@
 
 use crate::extract::dom::Node;
 
-use super::prune::Classes;
+use super::classes::Classes;
 use super::{IdMap, N, Stats, element, has_block_child, inline_text};
 
 /// A candidate's score: `total` = tag and class prior + `evidence`, where
