@@ -2,7 +2,9 @@
 //! path under src/ is read, and an import that climbs (a module using one
 //! on a higher layer) or a cycle between top-level modules fails the test,
 //! naming the file and line. A new module must be given a layer here, so
-//! that nothing escapes the rule by being new.
+//! that nothing escapes the rule by being new. Every source file stays
+//! within `MAX_FILE_LINES` lines of shipped code.
+//!
 //! There are no exceptions: the last two climbs (the ledger using the
 //! fetcher's exchange types and the proof log) were removed in issue 33.
 
@@ -341,5 +343,40 @@ fn the_parts_of_a_module_form_no_cycle() {
         cycles.is_empty(),
         "parts of one module that use each other (move what both need into one of them, or below both):\n{}",
         cycles.join("\n")
+    );
+}
+
+/// Lines of shipped code (before its test module) a source file may hold:
+/// a room a reader can hold in mind. A file that outgrows it is split at
+/// its seams (issue 33), not given an exception.
+const MAX_FILE_LINES: usize = 600;
+
+#[test]
+fn every_source_file_is_a_room_a_reader_can_hold() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    assert!(
+        files.len() > 50,
+        "found only {} files under src/",
+        files.len()
+    );
+    let mut large = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let shipped = text.split("\n#[cfg(test)]").next().unwrap_or_default();
+        let lines = shipped.lines().count();
+        if lines > MAX_FILE_LINES {
+            large.push(format!(
+                "{}: {lines} lines",
+                file.strip_prefix(src.parent().unwrap()).unwrap().display()
+            ));
+        }
+    }
+    assert!(
+        large.is_empty(),
+        "source files over {MAX_FILE_LINES} lines before their tests (split them at their seams):\n{}",
+        large.join("\n")
     );
 }

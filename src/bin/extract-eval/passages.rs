@@ -13,6 +13,13 @@ use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use newsledger::config::ExtractOverrides;
+use newsledger::extract::{self};
+
+use crate::explain;
 
 /// One page of the corpus, its bytes as collected.
 pub struct Page {
@@ -180,6 +187,181 @@ pub fn predictions(v: &Value) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `extract-eval --passages DIR`: the passage benchmark (trafilatura's
+/// multilingual corpus): precision, recall, F1 and accuracy over all
+/// passages, per country of the host, and every page that lost its main
+/// text. With `--predictions`, another extractor's `{url: text}` is scored
+/// instead of ours.
+pub fn run(
+    dir: &Path,
+    worst: usize,
+    predictions: Option<Value>,
+    show: Option<&str>,
+    write: Option<&str>,
+) -> ExitCode {
+    let pages = match load(dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let overrides = ExtractOverrides::default();
+    let ours = |page: &Page| {
+        let html = extract::decode(&page.html, None);
+        extract::extract(&html, page.base(), &overrides)
+    };
+    if let Some(key) = show {
+        let Some(page) = pages.iter().find(|p| p.url == key || p.file == key) else {
+            eprintln!("error: no page {key} (give its URL or file name)");
+            return ExitCode::from(2);
+        };
+        let a = ours(page);
+        println!("{}\n{:?}\n", page.url, score(page, &a.text));
+        explain(&extract::decode(&page.html, None));
+        println!("\n{}", a.text);
+        return ExitCode::SUCCESS;
+    }
+    let t0 = Instant::now();
+    let mut weak: Vec<Option<extract::Weakness>> = Vec::new();
+    let texts: Vec<String> = match &predictions {
+        None => pages
+            .iter()
+            .map(|p| {
+                let a = ours(p);
+                weak.push(a.weak);
+                a.text
+            })
+            .collect(),
+        Some(v) => {
+            let p = self::predictions(v);
+            pages
+                .iter()
+                .map(|page| p.get(&page.url).cloned().unwrap_or_default())
+                .collect()
+        }
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    let counts: Vec<Count> = pages.iter().zip(&texts).map(|(p, t)| score(p, t)).collect();
+    let line = |label: &str, n: usize, c: &Count, lost: usize| {
+        println!(
+            "  {label:<8} {n:>4} pages  P {:.3}  R {:.3}  F1 {:.3}  accuracy {:.3}  lost {lost}",
+            c.precision(),
+            c.recall(),
+            c.f1(),
+            c.accuracy()
+        );
+    };
+    let mut total = Count::default();
+    let mut groups: BTreeMap<String, (usize, Count, usize)> = BTreeMap::new();
+    let mut lost = Vec::new();
+    for (page, c) in pages.iter().zip(&counts) {
+        total.add(*c);
+        let is_lost = self::lost(page, *c);
+        let g = groups.entry(page.group()).or_default();
+        g.0 += 1;
+        g.1.add(*c);
+        g.2 += usize::from(is_lost);
+        if is_lost {
+            lost.push(page);
+        }
+    }
+    println!("pages:     {}", pages.len());
+    println!("precision: {:.3}", total.precision());
+    println!("recall:    {:.3}", total.recall());
+    println!("F1:        {:.3}", total.f1());
+    println!("accuracy:  {:.3}", total.accuracy());
+    println!(
+        "passages:  {} found, {} missed, {} leaked, {} kept out (F1 {:.5})",
+        total.tp,
+        total.fn_,
+        total.fp,
+        total.tn,
+        total.f1()
+    );
+    println!("lost:      {} pages without their main text", lost.len());
+    println!("\nper country of the host (ccTLD; generic: .com, .org, …):");
+    let mut small = (0, Count::default(), 0);
+    for (g, (n, c, l)) in &groups {
+        if *n >= 5 || g == "generic" {
+            line(g, *n, c, *l);
+        } else {
+            small.0 += n;
+            small.1.add(*c);
+            small.2 += l;
+        }
+    }
+    line("others", small.0, &small.1, small.2);
+    line("all", pages.len(), &total, lost.len());
+    if !lost.is_empty() {
+        println!("\npages without their main text:");
+        for p in &lost {
+            println!("  {}  ({})", p.url, p.file);
+        }
+    }
+    if worst > 0 {
+        let mut ranked: Vec<(usize, &Page, &Count)> = pages
+            .iter()
+            .zip(&counts)
+            .map(|(p, c)| (c.fn_ + c.fp, p, c))
+            .filter(|(bad, _, _)| *bad > 0)
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.url.cmp(&b.1.url)));
+        println!("\nworst {worst} pages (missed with, leaked without, url):");
+        for (_, p, c) in ranked.iter().take(worst) {
+            println!(
+                "  {}/{}  {}/{}  {}",
+                c.fn_,
+                p.with.len(),
+                c.fp,
+                p.without.len(),
+                p.url
+            );
+        }
+    }
+    if predictions.is_none() {
+        // How well the doubt signal tells lost pages from the others.
+        let lost_set: std::collections::HashSet<&str> =
+            lost.iter().map(|p| p.url.as_str()).collect();
+        let (mut flagged_lost, mut flagged_ok) = (0, 0);
+        let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+        for (page, w) in pages.iter().zip(&weak) {
+            if let Some(w) = w {
+                *reasons.entry(w.as_str()).or_default() += 1;
+                if lost_set.contains(page.url.as_str()) {
+                    flagged_lost += 1;
+                } else {
+                    flagged_ok += 1;
+                }
+            }
+        }
+        println!(
+            "\nweak:      {} of {} lost pages flagged weak; {} of {} other pages flagged ({reasons:?})",
+            flagged_lost,
+            lost.len(),
+            flagged_ok,
+            pages.len() - lost.len()
+        );
+        println!(
+            "\nspeed:     {:.1} pages/s (one thread, decoding and parsing included)",
+            pages.len() as f64 / secs
+        );
+        println!("extractor: {}", extract::EXTRACTOR_VERSION);
+    }
+    if let Some(out) = write {
+        let v: serde_json::Map<String, Value> = pages
+            .iter()
+            .zip(texts)
+            .map(|(p, t)| (p.url.clone(), Value::String(t)))
+            .collect();
+        if let Err(e) = std::fs::write(out, serde_json::to_string(&v).unwrap_or_default()) {
+            eprintln!("error: {out}: {e}");
+            return ExitCode::from(3);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

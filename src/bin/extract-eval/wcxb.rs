@@ -20,6 +20,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::eval::tokens;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use newsledger::extract::{self, metadata};
 
 /// One benchmark page with its gold data.
 #[derive(Debug, Clone)]
@@ -296,6 +300,168 @@ pub fn accuracy(pages: &[&Scored], field: Field) -> (f64, usize) {
         },
         with.len(),
     )
+}
+
+/// `extract-eval --wcxb DIR [--worst N] [--show ID] [--write-predictions OUT]`: body F1 per page type with the
+/// benchmark's rule, article pages that extract under 20 % of their gold
+/// words, metadata accuracy per field, each per domain fold.
+pub fn run(
+    dir: &Path,
+    worst: usize,
+    predictions: Option<Value>,
+    show: Option<&str>,
+    write: Option<&str>,
+) -> ExitCode {
+    let pages = match load(dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(id) = show {
+        let Some(page) = pages.iter().find(|p| p.id == id) else {
+            eprintln!("no page {id} in {}", dir.display());
+            return ExitCode::from(2);
+        };
+        let a = extract_page(page);
+        println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
+        println!(
+            "header lines (^ above the headline, H headline, T <time>, A author link, B author box):"
+        );
+        for line in metadata::header_lines(&extract::decode(&page.html, None)) {
+            println!("  {line}");
+        }
+        println!(
+            "gold: title {:?} author {:?} date {:?}",
+            page.title, page.author, page.date
+        );
+        return ExitCode::SUCCESS;
+    }
+    if let Some(out) = write {
+        let mut all = serde_json::Map::new();
+        for page in &pages {
+            let a = extract_page(page);
+            all.insert(
+                page.id.clone(),
+                serde_json::json!({"text": a.text, "title": a.title, "author": a.byline, "date": a.published}),
+            );
+        }
+        let json = serde_json::to_string(&Value::Object(all)).unwrap_or_default();
+        if let Err(e) = std::fs::write(out, json) {
+            eprintln!("{out}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let t0 = Instant::now();
+    let scored: Vec<Scored> = match &predictions {
+        None => pages.iter().map(score).collect(),
+        Some(p) => pages
+            .iter()
+            .map(|page| score_prediction(page, p.get(&page.id).unwrap_or(&Value::Null)))
+            .collect(),
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    let mean = |v: &[&Scored]| v.iter().map(|s| s.f1).sum::<f64>() / v.len().max(1) as f64;
+    let mut types: Vec<&str> = scored.iter().map(|s| s.page_type.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    println!(
+        "body word F1 (the benchmark's evaluate.py rule), {} pages:",
+        scored.len()
+    );
+    for t in &types {
+        let v: Vec<&Scored> = scored.iter().filter(|s| s.page_type == *t).collect();
+        println!("  {t:<14} {:>4} pages  F1 {:.3}", v.len(), mean(&v));
+    }
+    let all: Vec<&Scored> = scored.iter().collect();
+    println!(
+        "  {:<14} {:>4} pages  F1 {:.3}",
+        "all",
+        all.len(),
+        mean(&all)
+    );
+    let articles: Vec<&Scored> = scored.iter().filter(|s| s.page_type == "article").collect();
+    print!("  article F1 per domain fold:");
+    for f in 0..5 {
+        let v: Vec<&Scored> = articles.iter().copied().filter(|s| s.fold == f).collect();
+        print!(" {f}: {:.3} ({})", mean(&v), v.len());
+    }
+    println!();
+    let starved: Vec<&&Scored> = articles
+        .iter()
+        .filter(|s| s.gold_words >= 100 && s.recall < 0.2)
+        .collect();
+    println!(
+        "  article pages with >= 100 gold words extracting < 20 % of them: {}",
+        starved.len()
+    );
+    for s in starved.iter().take(worst) {
+        println!(
+            "    {} recall {:.2} ({} gold words)",
+            s.id, s.recall, s.gold_words
+        );
+    }
+    println!("metadata accuracy (pages with a gold value):");
+    let fields: [(&str, Field); 3] = [
+        ("title", |s| s.title),
+        ("author", |s| s.author),
+        ("date", |s| s.date),
+    ];
+    for (name, f) in fields {
+        let (acc, n) = accuracy(&all, f);
+        let (aacc, an) = accuracy(&articles, f);
+        print!("  {name:<7} all {acc:.3} ({n})  articles {aacc:.3} ({an})  folds:");
+        for k in 0..5 {
+            let v: Vec<&Scored> = all.iter().copied().filter(|s| s.fold == k).collect();
+            print!(" {:.3}", accuracy(&v, f).0);
+        }
+        print!("  article folds:");
+        for k in 0..5 {
+            let v: Vec<&Scored> = articles.iter().copied().filter(|s| s.fold == k).collect();
+            print!(" {:.3}", accuracy(&v, f).0);
+        }
+        println!();
+    }
+    let (t, n) = accuracy(&articles, |s| s.title_punctuation);
+    println!(
+        "  (article pages whose title differs from the gold only in typographic quotes or dashes: {t:.3} of {n})"
+    );
+    let (m, n) = accuracy(&articles, |s| s.date_is_modified);
+    println!(
+        "  (article pages whose gold date is our `modified`, not our `published`: {:.3} of {n})",
+        m
+    );
+    if worst > 0 {
+        for (i, (name, f)) in fields.iter().enumerate() {
+            println!("  wrong {name}, first {worst}:");
+            let gold = |p: &Page| match i {
+                0 => p.title.clone(),
+                1 => p.author.clone(),
+                _ => p.date.clone(),
+            };
+            for (s, p) in scored
+                .iter()
+                .zip(&pages)
+                .filter(|(s, _)| f(s) == Some(false))
+                .take(worst)
+            {
+                println!(
+                    "    {} gold {:?} got {:?}",
+                    s.id,
+                    gold(p).unwrap_or_default(),
+                    s.got.get(i).cloned().flatten().unwrap_or_default()
+                );
+            }
+        }
+    }
+    if predictions.is_none() {
+        println!(
+            "speed: {:.1} pages/s (one thread, parse included)",
+            scored.len() as f64 / secs
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

@@ -21,19 +21,19 @@
 //! to that origin (fetches of one host are serial); a kept connection the
 //! server closed in the meantime is replaced once, transparently.
 
-use std::io;
+mod recorder;
+
+use recorder::{Io, Log, OVER_LIMIT, Recorder, lock};
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::rustls;
@@ -65,72 +65,6 @@ pub struct Reply {
     /// The body with the transfer coding undone (content coding kept).
     pub body: Vec<u8>,
     pub captured: Captured,
-}
-
-#[derive(Default)]
-struct Log {
-    sent: Vec<u8>,
-    received: Vec<u8>,
-    limit: u64,
-}
-
-fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
-    log.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
-
-/// A stream that keeps a copy of every byte through it.
-struct Recorder {
-    inner: Box<dyn Io>,
-    log: Arc<Mutex<Log>>,
-}
-
-impl AsyncRead for Recorder {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            let new = buf.filled().get(before..).unwrap_or_default();
-            let mut log = lock(&self.log);
-            if (log.received.len() + new.len()) as u64 > log.limit {
-                return Poll::Ready(Err(io::Error::other(OVER_LIMIT)));
-            }
-            log.received.extend_from_slice(new);
-        }
-        polled
-    }
-}
-
-const OVER_LIMIT: &str = "the response exceeds max_body_bytes";
-
-impl AsyncWrite for Recorder {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled {
-            lock(&self.log)
-                .sent
-                .extend_from_slice(buf.get(..n).unwrap_or_default());
-        }
-        polled
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 /// One open connection and its facts.
