@@ -15,13 +15,15 @@
 //! Needs `nginx` on PATH or in /usr/sbin (Debian: nginx-light). Every
 //! request goes to 127.0.2.0/24.
 
+#[path = "support/nginx.rs"]
+mod nginx;
 #[path = "support/pages.rs"]
 mod pages;
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
 
 use newsledger::demo::site;
 
@@ -57,80 +59,6 @@ fn build_site(root: &Path, port: u16) -> (Vec<String>, u64) {
         }
     }
     (urls, bytes)
-}
-
-fn nginx_binary() -> Option<PathBuf> {
-    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-/// Starts nginx in the foreground with one worker (the other core is the
-/// ingester's), one `server` per loopback host.
-fn start_nginx(nginx: &Path, dir: &Path, root: &Path, port: u16) -> Child {
-    let mut servers = String::new();
-    for h in 1..=HOSTS {
-        let _ = writeln!(
-            servers,
-            "server {{ listen 127.0.2.{h}:{port}; root {}/{h}; index index.html; }}",
-            root.display()
-        );
-    }
-    let conf = format!(
-        "worker_processes 1;\ndaemon off;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n{user}events {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  sendfile on;\n  keepalive_requests 100000;\n  default_type text/html;\n  types {{ text/html html; }}\n  client_body_temp_path {dir}/tmp;\n  proxy_temp_path {dir}/tmp;\n  fastcgi_temp_path {dir}/tmp;\n  uwsgi_temp_path {dir}/tmp;\n  scgi_temp_path {dir}/tmp;\n{servers}}}\n",
-        dir = dir.display(),
-        user = if unsafe_is_root() { "user root;\n" } else { "" },
-    );
-    std::fs::create_dir_all(dir.join("tmp")).expect("tmp");
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("conf");
-    let mut child = Command::new(nginx)
-        .args([
-            "-p",
-            dir.to_str().expect("path"),
-            "-c",
-            conf_path.to_str().expect("path"),
-        ])
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start nginx");
-    // Ready when the last host answers.
-    let last = format!("127.0.2.{HOSTS}:{port}");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&last).is_ok() {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    stop_nginx(&mut child);
-    panic!("nginx did not start; see {}/error.log", dir.display());
-}
-
-/// SIGQUIT: nginx's graceful stop, which also ends its worker (SIGKILL to
-/// the master would leave the worker running, holding our stdout).
-fn stop_nginx(server: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-QUIT", &server.id().to_string()])
-        .status();
-    let _ = server.wait();
-}
-
-fn unsafe_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        == Some("0")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 struct Run {
@@ -253,18 +181,15 @@ fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return;
     }
-    let Some(nginx) = nginx_binary() else {
+    let Some(nginx) = nginx::binary() else {
         eprintln!("nginx not found: install it (Debian: apt-get install nginx-light)");
         std::process::exit(2);
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("site");
-    let port = free_port();
+    let port = nginx::free_port();
     let (urls, bytes) = build_site(&root, port);
-    // nginx's worker may run as another user: the tree must be readable.
-    let _ = Command::new("chmod")
-        .args(["-R", "a+rX", dir.path().to_str().expect("path")])
-        .status();
+    nginx::readable(dir.path());
     // The ceiling extraction alone sets: pages/s on one thread, for 200 pages.
     let sample: Vec<(String, String)> = urls
         .iter()
@@ -294,7 +219,16 @@ fn main() {
             sample.len() as f64 / t0.elapsed().as_secs_f64()
         })
         .fold(0.0, f64::max);
-    let mut server = start_nginx(&nginx, &dir.path().join("nginx"), &root, port);
+    let mut servers = String::new();
+    for h in 1..=HOSTS {
+        let _ = writeln!(
+            servers,
+            "server {{ listen 127.0.2.{h}:{port}; root {}/{h}; index index.html; }}",
+            root.display()
+        );
+    }
+    let ready = format!("127.0.2.{HOSTS}:{port}");
+    let mut server = nginx::Nginx::start(&nginx, &dir.path().join("nginx"), &servers, &ready);
 
     let list: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
     let config = |name: &str, interval: &str| {
@@ -361,7 +295,7 @@ fn main() {
             theirs.push(measure(peer, &format!("peer{round}")));
         }
     }
-    stop_nginx(&mut server);
+    server.stop();
     let Measured {
         first,
         again,

@@ -1,7 +1,7 @@
 //! One cycle of one source: fetch every URL, extract off the reactor, and
 //! hand each complete report to the ledger writer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,8 @@ use crate::ledger::writer::prepare::Hint;
 use crate::ledger::writer::{Applied, ChangeKind, FetchReport, Outcome};
 use crate::ledger::{self, LedgerError};
 
-use super::discovery::{Watched, due_watched, run_discovery, source_guard};
+use super::discovery::{run_discovery, source_guard};
+use super::frontier::{Frontier, Work};
 pub use super::record::{Context, CycleSummary, log_summary, status_line};
 use super::record::{note, prepare_in_place, prepared};
 
@@ -30,125 +31,18 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// hostile or broken; the daemon moves on).
 pub const EXTRACT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Per-URL state read before a cycle: validators, the last fetch time, and
-/// the article's current version (a hint for the preparation of its report).
-struct UrlState {
-    conditional: Conditional,
-    last_fetch_at: Option<String>,
-    hint: Option<Hint>,
-}
-
-fn load_state(
-    path: &std::path::Path,
-    source: &str,
-) -> Result<(HashMap<String, UrlState>, Option<String>), LedgerError> {
-    let conn = ledger::open_read_only(path)?;
-    let sqlite = |source| LedgerError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut stmt = conn
-        .prepare(
-            "SELECT f.url, f.etag, f.last_modified, f.last_fetch_at,
-                    a.content_hash, a.field_hashes, a.text_blob, a.raw_blob
-             FROM fetch_state f LEFT JOIN articles a ON a.url = f.article_url
-             WHERE f.source = ?1",
-        )
-        .map_err(sqlite)?;
-    let rows = stmt
-        .query_map(params![source], |r| {
-            let content_hash: Option<String> = r.get(4)?;
-            let field_hashes: Option<String> = r.get(5)?;
-            let text_blob: Option<String> = r.get(6)?;
-            let hint = match (content_hash, field_hashes, text_blob) {
-                (Some(content_hash), Some(f), Some(text_blob)) => Some(Hint {
-                    content_hash,
-                    field_hashes: serde_json::from_str(&f).unwrap_or_default(),
-                    text_blob,
-                    raw_blob: r.get(7)?,
-                }),
-                _ => None,
-            };
-            Ok((
-                r.get::<_, String>(0)?,
-                UrlState {
-                    conditional: Conditional {
-                        etag: r.get(1)?,
-                        last_modified: r.get(2)?,
-                    },
-                    last_fetch_at: r.get(3)?,
-                    hint,
-                },
-            ))
-        })
-        .map_err(sqlite)?
-        .collect::<Result<HashMap<_, _>, _>>()
-        .map_err(sqlite)?;
+/// The time an interrupted cycle of `source` started, if one was
+/// interrupted: the next cycle resumes it (the URLs not fetched since).
+pub fn interrupted_at(ctx: &Context, source: &Source) -> Option<String> {
+    let conn = ledger::open_read_only(&ctx.ledger_path).ok()?;
     // An unfinished cycle: started after the last one finished.
-    let unfinished: Option<String> = conn
-        .query_row(
-            "SELECT cycle_started_at FROM source_state WHERE name = ?1
-             AND cycle_started_at IS NOT NULL AND (last_cycle_at IS NULL OR cycle_started_at > last_cycle_at)",
-            params![source],
-            |r| r.get(0),
-        )
-        .ok();
-    Ok((rows, unfinished))
-}
-
-/// URLs of `source` that an interrupted cycle did not reach, if one was interrupted.
-pub fn pending_after_interruption(ctx: &Context, source: &Source) -> Option<Vec<String>> {
-    let (state, unfinished) = load_state(&ctx.ledger_path, &source.name).ok()?;
-    let started = unfinished?;
-    let watched = due_watched(&ctx.ledger_path, source, Utc::now())
-        .map(|w| w.due)
-        .unwrap_or_default();
-    Some(
-        source
-            .urls
-            .iter()
-            .map(|u| u.to_string())
-            .chain(watched)
-            .filter(|u| {
-                state
-                    .get(u)
-                    .and_then(|s| s.last_fetch_at.as_deref())
-                    .is_none_or(|t| t < started.as_str())
-            })
-            .collect(),
+    conn.query_row(
+        "SELECT cycle_started_at FROM source_state WHERE name = ?1
+         AND cycle_started_at IS NOT NULL AND (last_cycle_at IS NULL OR cycle_started_at > last_cycle_at)",
+        params![source.name],
+        |r| r.get(0),
     )
-}
-
-/// The URLs in turns of host: each host's first URL (hosts in the order
-/// they first appear), then each one's second, and so on; each host keeps
-/// its own order. A cycle runs [`in_flight`] fetch tasks at a time in this
-/// order, and a host serves one request at a time (its politeness
-/// interval): in the configured order, a source listing one host's URLs
-/// before another's filled the window with tasks queued behind the first
-/// host while the others waited.
-fn by_turns_of_host(urls: Vec<String>) -> Vec<String> {
-    let mut hosts: Vec<Vec<String>> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for url in urls {
-        let key = crate::fetch::host_key_of(&url);
-        let i = *index.entry(key).or_insert_with(|| {
-            hosts.push(Vec::new());
-            hosts.len() - 1
-        });
-        if let Some(h) = hosts.get_mut(i) {
-            h.push(url);
-        }
-    }
-    let mut turns: Vec<std::vec::IntoIter<String>> =
-        hosts.into_iter().map(Vec::into_iter).collect();
-    let mut out = Vec::new();
-    loop {
-        let before = out.len();
-        out.extend(turns.iter_mut().filter_map(Iterator::next));
-        if out.len() == before {
-            return out;
-        }
-    }
+    .ok()
 }
 
 /// Fetch tasks of one cycle at once, for a `concurrency` of fetches: 256,
@@ -161,121 +55,69 @@ pub fn in_flight(concurrency: usize) -> usize {
     concurrency.saturating_mul(4).max(256)
 }
 
-/// Articles whose body lost more than half its words in one change.
-fn shrank(flag: &crate::ledger::writer::Flag) -> bool {
-    flag.kind == ChangeKind::Changed
-        && flag.words_before >= 100
-        && flag.words_removed > flag.words_added + flag.words_before / 2
-}
-
 /// Runs one cycle: discovery, then the configured URLs and the discovered
-/// articles that are due (`pending: None`), or only the URLs an interrupted
-/// cycle left (`Some`).
-pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -> CycleSummary {
-    let resume = pending.is_some();
+/// articles that are due (`resume: None`), or only the URLs an interrupted
+/// cycle that started at `resume` did not fetch (`Some`). The URLs are
+/// taken from the [`Frontier`] a batch at a time, as fetch tasks end.
+pub async fn run(ctx: &Context, source: &Source, resume: Option<String>) -> CycleSummary {
     let t0 = Instant::now();
     let mut summary = CycleSummary {
         source: source.name.clone(),
         ..Default::default()
     };
-    let state = match tokio::task::spawn_blocking({
-        let path = ctx.ledger_path.clone();
-        let name = source.name.clone();
-        move || load_state(&path, &name)
-    })
-    .await
+    if resume.is_none()
+        && let Err(e) = ctx.writer.cycle_started(&source.name, Utc::now()).await
     {
-        Ok(Ok((s, _))) => s,
-        Ok(Err(e)) => {
-            warn!(source = %source.name, error = %e, "cannot read fetch state; fetching without validators");
-            HashMap::new()
-        }
-        Err(_) => HashMap::new(),
-    };
-    if !resume && let Err(e) = ctx.writer.cycle_started(&source.name, Utc::now()).await {
         tracing::error!(source = %source.name, error = %e, "ledger unwritable");
         summary.last_error = Some(e.to_string());
         return summary;
     }
     let guard = Arc::new(source_guard(ctx, source));
-    let configured: HashSet<String> = source.urls.iter().map(|u| u.to_string()).collect();
-    let urls = match pending {
-        Some(p) => p,
-        None => {
-            run_discovery(ctx, source, &guard, &mut summary).await;
-            let Watched {
-                due: watched,
-                retire,
-            } = tokio::task::spawn_blocking({
-                let (path, source, now) = (ctx.ledger_path.clone(), source.clone(), Utc::now());
-                move || due_watched(&path, &source, now)
-            })
-            .await
-            .ok()
-            .and_then(|r| {
-                r.map_err(
-                    |e| warn!(source = %source.name, error = %e, "cannot read the watch list"),
-                )
-                .ok()
-            })
-            .unwrap_or_default();
-            if !retire.is_empty() {
-                let n = retire.len();
-                match ctx.writer.retire_watched(retire).await {
-                    Ok(()) => {
-                        info!(source = %source.name, articles = n, "retired from the watch list: past the end of the revisit ladder")
-                    }
-                    Err(e) => {
-                        warn!(source = %source.name, error = %e, "cannot retire watched articles")
-                    }
-                }
-            }
-            source
-                .urls
-                .iter()
-                .map(|u| u.to_string())
-                .chain(watched)
-                .collect()
-        }
-    };
-    let urls = by_turns_of_host(urls);
-    let mut tasks = JoinSet::new();
-    let mut seen = HashSet::new();
+    if resume.is_none() {
+        run_discovery(ctx, source, &guard, &mut summary).await;
+    }
     // One shared copy: a source with 10,000 URLs cloned into 10,000 tasks
     // took gigabytes.
     let shared = Arc::new(source.clone());
-    let flags_before = summary.flags.len();
-    let mut urls = urls.into_iter();
-    let mut spawn_next = |tasks: &mut JoinSet<_>| {
-        for url in urls.by_ref() {
-            if !seen.insert(url.clone()) {
-                continue;
+    let shrunk_before = summary.shrunk;
+    let mut frontier = Some(Frontier::new(
+        ctx.ledger_path.clone(),
+        shared.clone(),
+        Utc::now(),
+        resume,
+        ctx.in_flight,
+    ));
+    let mut queue: VecDeque<Work> = VecDeque::new();
+    let mut tasks = JoinSet::new();
+    loop {
+        // At most `in_flight` tasks at a time, the next URL started as one
+        // ends: thousands of tasks queued on their hosts' locks cost more
+        // than they wait.
+        while tasks.len() < ctx.in_flight && !*ctx.shutdown.borrow() {
+            if queue.is_empty() {
+                queue.extend(next_batch(ctx, source, &mut frontier).await);
             }
-            let (cond, hint) = state
-                .get(&url)
-                .map(|s| (s.conditional.clone(), s.hint.clone()))
-                .unwrap_or_default();
+            let Some(work) = queue.pop_front() else { break };
             let ctx = ctx.clone();
             let source = shared.clone();
             // Watch-list URLs are guarded again when fetched, not only when
             // they were discovered (the configuration may have changed since).
-            let guard = (!configured.contains(&url)).then(|| guard.clone());
+            let guard = work.watched.then(|| guard.clone());
             tasks.spawn(async move {
-                fetch_one(&ctx, &source, url, cond, hint, guard.as_deref()).await
+                fetch_one(
+                    &ctx,
+                    &source,
+                    work.url,
+                    work.conditional,
+                    work.hint,
+                    guard.as_deref(),
+                )
+                .await
             });
-            return;
         }
-    };
-    // At most `in_flight` tasks at a time, the next URL started as one ends:
-    // thousands of tasks queued on their hosts' locks cost more than they
-    // wait.
-    for _ in 0..ctx.in_flight {
-        spawn_next(&mut tasks);
-    }
-    while let Some(joined) = tasks.join_next().await {
-        if !*ctx.shutdown.borrow() {
-            spawn_next(&mut tasks);
-        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         match joined {
             Ok(Some(Ok(applied))) => note(&mut summary, &source.name, applied),
             Ok(Some(Err((url, e)))) => {
@@ -294,15 +136,10 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
             }
         }
     }
-    if urls.len() > 0 {
+    if !queue.is_empty() || frontier.as_ref().is_some_and(|f| !f.is_done()) {
         summary.interrupted = true;
     }
-    let shrunk = summary
-        .flags
-        .iter()
-        .skip(flags_before)
-        .filter(|f| shrank(f))
-        .count();
+    let shrunk = summary.shrunk - shrunk_before;
     // Pages read from the page's bytes this cycle; when at least half of
     // them are doubtful, the source is being watched blind.
     let extracted: u64 = [Outcome::New, Outcome::Changed, Outcome::Unchanged]
@@ -317,6 +154,45 @@ pub async fn run(ctx: &Context, source: &Source, pending: Option<Vec<String>>) -
     }
     summary.duration = t0.elapsed();
     summary
+}
+
+/// The frontier's next batch, read off the reactor; the watched URLs the
+/// ladder retires are retired on the way. A frontier that cannot read the
+/// ledger goes on without it (the configured URLs, without validators); a
+/// batch that cannot be read at all ends the cycle's work.
+async fn next_batch(ctx: &Context, source: &Source, frontier: &mut Option<Frontier>) -> Vec<Work> {
+    let Some(mut f) = frontier.take() else {
+        return Vec::new();
+    };
+    let (f, batch) = match tokio::task::spawn_blocking(move || {
+        let batch = f.next_batch();
+        (f, batch)
+    })
+    .await
+    {
+        Ok((f, Ok(batch))) => (f, batch),
+        Ok((mut f, Err(e))) => {
+            warn!(source = %source.name, error = %e, "cannot read the fetch state or the watch list; fetching the configured URLs without validators");
+            f.go_blind();
+            let batch = f.next_batch().unwrap_or_default();
+            (f, batch)
+        }
+        Err(e) => {
+            tracing::error!(source = %source.name, error = %e, "reading the cycle's work failed");
+            return Vec::new();
+        }
+    };
+    *frontier = Some(f);
+    if !batch.retire.is_empty() {
+        let n = batch.retire.len();
+        match ctx.writer.retire_watched(batch.retire).await {
+            Ok(()) => {
+                info!(source = %source.name, articles = n, "retired from the watch list: past the end of the revisit ladder")
+            }
+            Err(e) => warn!(source = %source.name, error = %e, "cannot retire watched articles"),
+        }
+    }
+    batch.work
 }
 
 /// Completes when the service is asked to stop (or the sender is gone).
@@ -456,67 +332,5 @@ mod tests {
             proptest::prop_assert!(w >= 256);
             proptest::prop_assert!(w >= concurrency.saturating_mul(4));
         }
-
-        /// Every URL once; each host's URLs in their own order; no host's
-        /// (k+1)-th URL before every host's k-th; hosts in order of first
-        /// appearance within a turn.
-        #[test]
-        fn urls_go_in_turns_of_host(picks in proptest::collection::vec((0usize..5, 0usize..4), 0..40)) {
-            let hosts = ["http://a.test", "http://b.test", "https://a.test", "http://a.test:8080", "not a url"];
-            let urls: Vec<String> = picks
-                .iter()
-                .enumerate()
-                .map(|(i, (h, p))| format!("{}/{p}/{i}", hosts[*h]))
-                .collect();
-            let out = by_turns_of_host(urls.clone());
-            let mut sorted_in = urls.clone();
-            let mut sorted_out = out.clone();
-            sorted_in.sort();
-            sorted_out.sort();
-            proptest::prop_assert_eq!(sorted_in, sorted_out);
-            let host = |u: &str| crate::fetch::host_key_of(u);
-            let first_seen: Vec<String> = urls.iter().fold(Vec::new(), |mut v, u| {
-                if !v.contains(&host(u)) {
-                    v.push(host(u));
-                }
-                v
-            });
-            // (turn, host position) increases along the output.
-            let mut last = (0usize, 0usize);
-            let mut turn_of: HashMap<String, usize> = HashMap::new();
-            for u in &out {
-                let turn = turn_of.entry(host(u)).or_insert(0);
-                let at = (*turn, first_seen.iter().position(|h| *h == host(u)).unwrap_or(0));
-                *turn += 1;
-                proptest::prop_assert!(at > last || out.first() == Some(u), "{u} after {last:?}: {out:?}");
-                last = at;
-            }
-            for h in &first_seen {
-                let mine_in: Vec<&String> = urls.iter().filter(|u| host(u) == *h).collect();
-                let mine_out: Vec<&String> = out.iter().filter(|u| host(u) == *h).collect();
-                proptest::prop_assert_eq!(mine_in, mine_out);
-            }
-        }
-    }
-
-    #[test]
-    fn one_host_listed_before_another_alternates() {
-        let urls = [
-            "http://a.test/1",
-            "http://a.test/2",
-            "http://a.test/3",
-            "http://b.test/1",
-        ]
-        .map(String::from)
-        .to_vec();
-        assert_eq!(
-            by_turns_of_host(urls),
-            [
-                "http://a.test/1",
-                "http://b.test/1",
-                "http://a.test/2",
-                "http://a.test/3"
-            ]
-        );
     }
 }

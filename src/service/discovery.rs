@@ -1,7 +1,7 @@
-//! Discovery and the watch list: a source's feeds, sitemaps and listings
-//! fetched and their guarded links added to the watch list (at most
-//! `max_new_links` per document and cycle), and the revisit ladder applied
-//! to what was found (due now, or retired).
+//! Discovery: a source's feeds, sitemaps and listings fetched and their
+//! guarded links added to the watch list (at most `max_new_links` per
+//! document and cycle). The revisit ladder is applied to the watch list
+//! where the cycle takes its work, in `frontier.rs`.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -18,63 +18,6 @@ use crate::fetch::Conditional;
 use crate::fetch::guard::Guard;
 use crate::ledger::writer::FetchReport;
 use crate::ledger::{self, LedgerError};
-
-/// What the revisit ladder says of a source's live watch list.
-#[derive(Debug, Default)]
-pub struct Watched {
-    /// Due now.
-    pub due: Vec<String>,
-    /// Never due again: to be retired.
-    pub retire: Vec<String>,
-}
-
-/// Discovered articles of `source` that its revisit ladder says are due,
-/// and those it will never revisit.
-pub fn due_watched(
-    path: &std::path::Path,
-    source: &Source,
-    now: DateTime<Utc>,
-) -> Result<Watched, LedgerError> {
-    let conn = ledger::open_read_only(path)?;
-    let sqlite = |e| LedgerError::Sqlite {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let mut stmt = conn
-        .prepare(
-            "SELECT w.url, w.discovered_at, f.last_fetch_at,
-                    (SELECT MAX(r.first_seen) FROM revisions r WHERE r.url = f.article_url AND r.revision > 1)
-             FROM watchlist w LEFT JOIN fetch_state f ON f.url = w.url
-             WHERE w.source = ?1 AND w.retired_at IS NULL ORDER BY w.discovered_at",
-        )
-        .map_err(sqlite)?;
-    let ago = |t: Option<String>| {
-        t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| (now - t.with_timezone(&Utc)).to_std().unwrap_or_default())
-    };
-    let rows = stmt
-        .query_map(params![source.name], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
-        })
-        .map_err(sqlite)?;
-    let mut out = Watched::default();
-    for row in rows {
-        let (url, discovered, fetched, changed) = row.map_err(sqlite)?;
-        let age = ago(Some(discovered)).unwrap_or_default();
-        let (fetched, changed) = (ago(fetched), ago(changed));
-        if source.ladder.due(age, fetched, changed) {
-            out.due.push(url);
-        } else if source.ladder.retired(age, fetched, changed) {
-            out.retire.push(url);
-        }
-    }
-    Ok(out)
-}
 
 /// The guard for a source's discovered links: its own URLs' sites (host
 /// and port) and `hosts`, and the configured address policy.
@@ -130,8 +73,11 @@ pub(super) async fn run_discovery(
     }
     let mut docs = 0;
     let mut readable = 0;
-    let mut candidates: Vec<Candidate> = Vec::new();
-    let mut seen = HashSet::new();
+    // Links are added to the watch list document by document: what a
+    // cycle holds is one document's links, not every link of every
+    // document (a source's sitemaps can list its whole archive).
+    let mut sitemaps_seen = HashSet::new();
+    let mut watching = Watching::default();
     let mut refusals = Refusals::default();
     while let Some((url, kind)) = queue.pop_front() {
         if docs >= MAX_DISCOVERY_DOCS {
@@ -150,6 +96,8 @@ pub(super) async fn run_discovery(
                 .await
         };
         let mut links = Vec::new();
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut seen = HashSet::new();
         if let Ok(resp) = &result.response
             && (200..300).contains(&resp.status)
         {
@@ -175,7 +123,7 @@ pub(super) async fn run_discovery(
         for f in links {
             match f {
                 discover::Found::Sitemap(child) => {
-                    if !seen.insert(child.clone()) {
+                    if !sitemaps_seen.insert(child.clone()) {
                         continue;
                     }
                     match url::Url::parse(&child)
@@ -222,12 +170,14 @@ pub(super) async fn run_discovery(
             prepared: Default::default(),
         };
         let Some(report) = super::record::prepared(&ctx.ledger_path, report, None).await else {
+            watching.add(ctx, source, &url, candidates).await;
             continue;
         };
         match ctx.writer.record(report).await {
             Ok(applied) => note_document(summary, &source.name, applied, answered),
             Err(e) => tracing::error!(source = %source.name, error = %e, "ledger unwritable"),
         }
+        watching.add(ctx, source, &url, candidates).await;
     }
     let refused = refusals.count;
     if refused > 0 {
@@ -238,40 +188,11 @@ pub(super) async fn run_discovery(
             "discovered links refused by the link guard (not on the source's sites, or on private addresses)"
         );
     }
-    if readable > 0 && candidates.is_empty() {
+    if readable > 0 && watching.found == 0 {
         warn!(source = %source.name, documents = readable, refused, "source looks broken: its feeds, sitemaps and listings yielded no article link");
     }
-    let found = candidates.len();
-    // Per document, at most `max_new_links` new links a cycle: a sitemap of
-    // a whole archive is taken in over several cycles, not in one.
-    let mut per_document: Vec<(String, Vec<Candidate>)> = Vec::new();
-    for c in candidates {
-        match per_document.iter_mut().find(|(via, _)| *via == c.1) {
-            Some((_, list)) => list.push(c),
-            None => per_document.push((c.1.clone(), vec![c])),
-        }
-    }
-    let mut result: Result<usize, LedgerError> = Ok(0);
-    let mut capped = 0usize;
-    for (via, list) in per_document {
-        match ctx
-            .writer
-            .add_watch(&source.name, list, source.max_new_links)
-            .await
-        {
-            Ok(n) => {
-                if n >= source.max_new_links {
-                    capped += 1;
-                    info!(source = %source.name, document = %via, added = n, "discovery: the document's other new links wait for the next cycles (max_new_links)");
-                }
-                if let Ok(total) = &mut result {
-                    *total += n;
-                }
-            }
-            Err(e) => result = Err(e),
-        }
-    }
-    match result {
+    let (found, capped) = (watching.found, watching.capped);
+    match watching.added {
         Ok(added) => {
             info!(source = %source.name, found, added, refused, capped, "discovery");
             if added == 0 {
@@ -293,6 +214,54 @@ pub(super) async fn run_discovery(
             }
         }
         Err(e) => tracing::error!(source = %source.name, error = %e, "ledger unwritable"),
+    }
+}
+
+/// What discovery added to the watch list this cycle.
+struct Watching {
+    /// Guarded article links found, per document.
+    found: usize,
+    /// New on the watch list (or the ledger's refusal).
+    added: Result<usize, LedgerError>,
+    /// Documents that reached `max_new_links`.
+    capped: usize,
+}
+
+impl Default for Watching {
+    fn default() -> Self {
+        Watching {
+            found: 0,
+            added: Ok(0),
+            capped: 0,
+        }
+    }
+}
+
+impl Watching {
+    /// Adds one document's links: at most `max_new_links` new ones a cycle,
+    /// so that a sitemap of a whole archive is taken in over several
+    /// cycles, not in one.
+    async fn add(&mut self, ctx: &Context, source: &Source, via: &str, links: Vec<Candidate>) {
+        if links.is_empty() {
+            return;
+        }
+        self.found += links.len();
+        match ctx
+            .writer
+            .add_watch(&source.name, links, source.max_new_links)
+            .await
+        {
+            Ok(n) => {
+                if n >= source.max_new_links {
+                    self.capped += 1;
+                    info!(source = %source.name, document = %via, added = n, "discovery: the document's other new links wait for the next cycles (max_new_links)");
+                }
+                if let Ok(total) = &mut self.added {
+                    *total += n;
+                }
+            }
+            Err(e) => self.added = Err(e),
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod cpu;
 pub mod cycle;
 pub mod discovery;
+pub mod frontier;
 pub mod metrics;
 pub mod notify;
 pub mod proofs;
@@ -373,9 +374,23 @@ fn proofs_beside(ctx: &cycle::Context) {
 /// One source's loop: resume an interrupted cycle, then cycle on schedule.
 async fn source_loop(ctx: cycle::Context, source: Arc<Source>) {
     let mut shutdown = ctx.shutdown.clone();
-    if let Some(pending) = cycle::pending_after_interruption(&ctx, &source) {
-        info!(source = %source.name, pending = pending.len(), "resuming an interrupted cycle");
-        let summary = cycle::run(&ctx, &source, Some(pending)).await;
+    if let Some(started) = cycle::interrupted_at(&ctx, &source) {
+        let pending = tokio::task::spawn_blocking({
+            let frontier = frontier::Frontier::new(
+                ctx.ledger_path.clone(),
+                source.clone(),
+                Utc::now(),
+                Some(started.clone()),
+                ctx.in_flight,
+            );
+            move || frontier.count()
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(0);
+        info!(source = %source.name, started = %started, pending, "resuming an interrupted cycle: the URLs not fetched since it started");
+        let summary = cycle::run(&ctx, &source, Some(started)).await;
         let next = source.schedule.next_after(Utc::now());
         record_end(&ctx, &source, &summary, next).await;
         proofs_beside(&ctx);

@@ -41,7 +41,11 @@ pub struct Context {
 pub struct CycleSummary {
     pub source: String,
     pub counts: BTreeMap<&'static str, u64>,
-    pub flags: Vec<crate::ledger::writer::Flag>,
+    /// Changes flagged this cycle, by kind (counted, not kept: a first
+    /// ingest flags every article).
+    pub flagged: BTreeMap<&'static str, u64>,
+    /// Articles whose body lost more than half its words in one change.
+    pub shrunk: u64,
     pub last_error: Option<String>,
     pub duration: Duration,
     /// True when shutdown cut the cycle short.
@@ -60,7 +64,7 @@ impl CycleSummary {
 
     /// Articles flagged `kind` this cycle.
     pub fn flagged(&self, kind: ChangeKind) -> u64 {
-        self.flags.iter().filter(|f| f.kind == kind).count() as u64
+        self.flagged.get(kind.as_str()).copied().unwrap_or(0)
     }
 
     pub fn counts_json(&self) -> Value {
@@ -172,7 +176,10 @@ pub(super) fn note(summary: &mut CycleSummary, source: &str, applied: Applied) {
                 warn!(source, url = %flag.url, revision = flag.to_revision, seq = flag.seq, "article restored after it was gone")
             }
         }
-        summary.flags.push(flag.clone());
+        *summary.flagged.entry(flag.kind.as_str()).or_default() += 1;
+        if shrank(flag) {
+            summary.shrunk += 1;
+        }
     }
 }
 
@@ -260,4 +267,11 @@ pub fn log_summary(s: &CycleSummary, next_run: Option<DateTime<Utc>>) {
         next_run = next_run.map(|t| t.to_rfc3339()).unwrap_or_default(),
         "cycle finished"
     );
+}
+
+/// A change that took more than half of a body of 100 words or more.
+fn shrank(flag: &crate::ledger::writer::Flag) -> bool {
+    flag.kind == ChangeKind::Changed
+        && flag.words_before >= 100
+        && flag.words_removed > flag.words_added + flag.words_before / 2
 }
