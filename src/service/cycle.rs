@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rusqlite::params;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -23,6 +22,7 @@ use super::discovery::{run_discovery, source_guard};
 use super::frontier::{Frontier, Work};
 pub use super::record::{Context, CycleSummary, log_summary, status_line};
 use super::record::{note, prepare_in_place, prepared};
+use super::stopped;
 
 /// How long an in-flight fetch may still finish after shutdown was asked.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -193,11 +193,6 @@ async fn next_batch(ctx: &Context, source: &Source, frontier: &mut Option<Fronti
         }
     }
     batch.work
-}
-
-/// Completes when the service is asked to stop (or the sender is gone).
-pub async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
 }
 
 /// Fetches, extracts and records one URL. `None` when shutdown abandoned it.

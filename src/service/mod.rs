@@ -30,7 +30,6 @@ use crate::fetch::Fetcher;
 use crate::ledger::LedgerError;
 use crate::ledger::writer::WriterHandle;
 pub use cycle::CycleSummary;
-use cycle::stopped;
 
 /// Errors that stop the service from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -413,4 +412,9 @@ async fn source_loop(ctx: cycle::Context, source: Arc<Source>) {
             return;
         }
     }
+}
+
+/// Completes when the service is asked to stop (or the sender is gone).
+pub async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
 }
