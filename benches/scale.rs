@@ -146,7 +146,7 @@ fn main() {
     let config = |name: &str, n: usize| {
         let db = dir.path().join(format!("{name}-{n}.db"));
         let mut toml = format!(
-            "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\nrespect_robots_txt = false\nconcurrency = 64\n",
+            "[ledger]\npath = \"{}\"\n[fetch]\nper_host_interval = \"0s\"\nrespect_robots_txt = false\nconcurrency = 64\nallow_networks = [\"127.0.2.0/24\"]\n",
             db.display()
         );
         for (s, hosts) in [("a", 1..=HOSTS / 2), ("b", HOSTS / 2 + 1..=HOSTS)] {
