@@ -183,6 +183,16 @@ pub(super) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy a ledger into an empty storage, entry by entry with its blobs, and check that both
+    /// end with the same head and the same Merkle root
+    Migrate {
+        /// The ledger to copy: a SQLite path or postgres://USER@HOST:PORT/DB
+        #[arg(long)]
+        from: String,
+        /// Where to copy it: a new SQLite path or an empty PostgreSQL database
+        #[arg(long)]
+        to: String,
+    },
     /// Recompute the derived tables (articles, revisions, changes, fetch state) from the chain
     Rebuild {
         /// Rebuild even when the derived tables cite entries the ledger no longer has

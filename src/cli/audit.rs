@@ -24,6 +24,47 @@ pub(super) async fn rebuild(cli: &Cli, out: &mut dyn Write) -> Result<u8, Failur
     Ok(0)
 }
 
+/// `newsledger migrate`: run on a thread of its own (the PostgreSQL
+/// client is synchronous and must not block the runtime).
+pub(super) async fn migrate(cli: &Cli, out: &mut dyn Write) -> Result<u8, Failure> {
+    let Command::Migrate { from, to } = &cli.command else {
+        return Ok(0);
+    };
+    let (from, to) = (from.clone(), to.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        use crate::ledger::storage::{self, StorageError};
+        if !storage::is_postgres(&from) && !std::path::Path::new(&from).exists() {
+            return Err(StorageError::Usage(format!(
+                "--from {from}: no such ledger (give a SQLite path or a postgres:// URL)"
+            )));
+        }
+        let mut source = storage::open(&from, false)?;
+        let mut target = storage::open(&to, true)?;
+        storage::migrate::migrate(source.as_mut(), target.as_mut())
+            .map(|m| (m, source.describe(), target.describe()))
+    })
+    .await
+    .map_err(|e| Failure::runtime(format!("migrate: {e}")))?;
+    let (m, from, to) = done.map_err(|e| match e {
+        crate::ledger::storage::StorageError::NotEmpty { .. }
+        | crate::ledger::storage::StorageError::Usage(_) => Failure::usage(e.to_string()),
+        other => Failure::runtime(other),
+    })?;
+    let head = m.summary.head.map_or("none".to_string(), |(seq, h)| {
+        format!("{seq}:{}", hex::encode(h))
+    });
+    writeln!(
+        out,
+        "copied {} entries and {} blobs from {from} to {to}
+both: head {head}, Merkle root {} over {} entries",
+        m.entries,
+        m.blobs,
+        hex::encode(m.summary.root),
+        m.summary.entries
+    )?;
+    Ok(0)
+}
+
 /// `newsledger verify`.
 pub(super) async fn verify(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
     match &cli.command {

@@ -305,6 +305,7 @@ async fn dispatch_to(cli: Cli, out: &mut dyn Write) -> Result<u8, Failure> {
         Command::Changes { .. } => read::changes(&cli, out).await,
         Command::Status { .. } => read::status(&cli, out).await,
         Command::Rebuild { .. } => audit::rebuild(&cli, out).await,
+        Command::Migrate { .. } => audit::migrate(&cli, out).await,
         Command::Verify { .. } => audit::verify(&cli, out).await,
         Command::Health { .. } => audit::health(&cli, out).await,
         Command::Export { .. } => audit::export(&cli, out).await,

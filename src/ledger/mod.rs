@@ -14,6 +14,7 @@ pub mod merkle;
 pub mod prune;
 pub mod read;
 pub mod search;
+pub mod storage;
 pub mod verified;
 pub mod verify;
 pub mod writer;
@@ -22,7 +23,7 @@ mod append;
 mod open;
 
 pub use append::{Appended, append, append_compact, append_entry, head};
-pub use open::{lock_writer, open_for_reading, open_read_only, open_writable};
+pub use open::{lock_writer, open_for_reading, open_read_only, open_schema, open_writable};
 use open::{migrate, not_writable};
 
 use std::path::{Path, PathBuf};

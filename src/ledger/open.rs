@@ -13,6 +13,15 @@ use super::{BUSY_TIMEOUT, LedgerError, MIGRATIONS, Result, check_before_append, 
 
 /// Opens (creating and migrating if needed) the ledger for writing.
 pub fn open_writable(path: &Path) -> Result<Connection> {
+    let mut conn = open_schema(path)?;
+    ensure_genesis(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Opens (or creates) a ledger for writing, migrated and checked, without
+/// writing its genesis entry: the one way in for a ledger copied entry by
+/// entry from another storage (whose first entry is its own genesis).
+pub fn open_schema(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| LedgerError::Directory {
             path: dir.to_path_buf(),
@@ -43,7 +52,6 @@ pub fn open_writable(path: &Path) -> Result<Connection> {
     conn.set_prepared_statement_cache_capacity(64);
     migrate(&mut conn, path)?;
     check_before_append(&mut conn, path)?;
-    ensure_genesis(&mut conn, path)?;
     Ok(conn)
 }
 

@@ -1,0 +1,237 @@
+//! The storage contract on PostgreSQL: the same columns and bytes as the
+//! SQLite ledger (the payload in `payload_json` for JSON entries and in
+//! `payload_bytes` for compact ones), appends serialized by one sequencer
+//! row taken `FOR UPDATE` (as Tessera's database backends and Sunlight's
+//! lock backend do), both tables append-only by trigger. The schema is
+//! `migrations/postgres/`.
+//!
+//! The client is the synchronous one: call it from a thread of its own,
+//! never from an async task.
+
+use postgres::{Client, NoTls};
+
+use super::{Payload, RawBlob, RawEntry, Result, Storage, StorageError, check_batch, hash_of};
+use crate::ledger::merkle::Hash;
+
+const SCHEMA: &str = include_str!("../../../migrations/postgres/0001_contract.sql");
+
+pub struct PgStorage {
+    client: Client,
+    /// The URL without its password.
+    at: String,
+}
+
+/// A URL as it may be printed: the password, if any, replaced.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or_default();
+            format!("{scheme}://{name}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl PgStorage {
+    /// Connects (no TLS: a database on loopback or a private network) and
+    /// makes the schema if it is missing.
+    pub fn connect(url: &str) -> Result<PgStorage> {
+        let at = redact(url);
+        let pg = |source| StorageError::Postgres {
+            at: at.clone(),
+            source,
+        };
+        let mut client = Client::connect(url, NoTls).map_err(pg)?;
+        // The schema's `IF NOT EXISTS` notices are not news.
+        client
+            .batch_execute("SET client_min_messages = warning")
+            .map_err(&pg)?;
+        client.batch_execute(SCHEMA).map_err(pg)?;
+        Ok(PgStorage { client, at })
+    }
+
+    fn pg(&self) -> impl Fn(postgres::Error) -> StorageError + use<> {
+        let at = self.at.clone();
+        move |source| StorageError::Postgres {
+            at: at.clone(),
+            source,
+        }
+    }
+}
+
+fn head_of(row: &postgres::Row, at: &str) -> Result<Option<(i64, Hash)>> {
+    let seq: i64 = row.get(0);
+    let hash: Vec<u8> = row.get(1);
+    (seq > 0)
+        .then(|| hash_of(&hash, at, "head hash").map(|h| (seq, h)))
+        .transpose()
+}
+
+impl Storage for PgStorage {
+    fn describe(&self) -> String {
+        self.at.clone()
+    }
+
+    fn head(&mut self) -> Result<Option<(i64, Hash)>> {
+        let pg = self.pg();
+        let row = self
+            .client
+            .query_one(
+                "SELECT head_seq, head_hash FROM sequencer WHERE id = 1",
+                &[],
+            )
+            .map_err(pg)?;
+        head_of(&row, &self.at)
+    }
+
+    fn append(&mut self, entries: &[RawEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let pg = self.pg();
+        let at = self.at.clone();
+        let mut tx = self.client.transaction().map_err(&pg)?;
+        // The sequencer's row, locked until the commit: appends from every
+        // process that shares the database take their turn here.
+        let row = tx
+            .query_one(
+                "SELECT head_seq, head_hash FROM sequencer WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .map_err(&pg)?;
+        let head = head_of(&row, &at)?;
+        let Some((new_seq, new_hash)) = check_batch(&at, head, entries)? else {
+            return Ok(());
+        };
+        let insert = tx
+            .prepare(
+                "INSERT INTO ledger (seq, recorded_at, kind, url, payload_json, payload_bytes, prev_hash, entry_hash, ref_seq)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .map_err(&pg)?;
+        for e in entries {
+            let (json, bytes): (Option<&str>, Option<&[u8]>) = match &e.payload {
+                Payload::Json(t) => (Some(t), None),
+                Payload::Compact(b) => (None, Some(b)),
+            };
+            tx.execute(
+                &insert,
+                &[
+                    &e.seq,
+                    &e.recorded_at,
+                    &e.kind,
+                    &e.url,
+                    &json,
+                    &bytes,
+                    &e.prev_hash.as_slice(),
+                    &e.entry_hash.as_slice(),
+                    &e.ref_seq,
+                ],
+            )
+            .map_err(&pg)?;
+        }
+        tx.execute(
+            "UPDATE sequencer SET head_seq = $1, head_hash = $2 WHERE id = 1",
+            &[&new_seq, &new_hash.as_slice()],
+        )
+        .map_err(&pg)?;
+        tx.commit().map_err(&pg)
+    }
+
+    fn entries(&mut self, from: i64, limit: usize) -> Result<Vec<RawEntry>> {
+        let pg = self.pg();
+        let rows = self
+            .client
+            .query(
+                "SELECT seq, recorded_at, kind, url, payload_json, payload_bytes, prev_hash, entry_hash, ref_seq
+                 FROM ledger WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                &[&from, &(limit as i64)],
+            )
+            .map_err(pg)?;
+        rows.iter()
+            .map(|r| {
+                let json: Option<String> = r.get(4);
+                let bytes: Option<Vec<u8>> = r.get(5);
+                let prev: Vec<u8> = r.get(6);
+                let hash: Vec<u8> = r.get(7);
+                Ok(RawEntry {
+                    seq: r.get(0),
+                    recorded_at: r.get(1),
+                    kind: r.get(2),
+                    url: r.get(3),
+                    payload: match (json, bytes) {
+                        (Some(t), _) => Payload::Json(t),
+                        (None, b) => Payload::Compact(b.unwrap_or_default()),
+                    },
+                    prev_hash: hash_of(&prev, &self.at, "prev_hash")?,
+                    entry_hash: hash_of(&hash, &self.at, "entry_hash")?,
+                    ref_seq: r.get(8),
+                })
+            })
+            .collect()
+    }
+
+    fn put_blobs(&mut self, blobs: &[RawBlob]) -> Result<()> {
+        let pg = self.pg();
+        let mut tx = self.client.transaction().map_err(&pg)?;
+        let insert = tx
+            .prepare(
+                "INSERT INTO blobs (hash, codec, size, data, base) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (hash) DO NOTHING",
+            )
+            .map_err(&pg)?;
+        for b in blobs {
+            let base = b.base.as_ref().map(|h| h.as_slice());
+            tx.execute(
+                &insert,
+                &[&b.hash.as_slice(), &b.codec, &b.size, &b.data, &base],
+            )
+            .map_err(&pg)?;
+        }
+        tx.commit().map_err(&pg)
+    }
+
+    fn blobs_after(&mut self, after: Option<Hash>, limit: usize) -> Result<Vec<RawBlob>> {
+        let pg = self.pg();
+        let after = after.map_or(Vec::new(), |h| h.to_vec());
+        let rows = self
+            .client
+            .query(
+                "SELECT hash, codec, size, data, base FROM blobs WHERE hash > $1 ORDER BY hash LIMIT $2",
+                &[&after, &(limit as i64)],
+            )
+            .map_err(pg)?;
+        rows.iter().map(|r| blob_of(r, &self.at)).collect()
+    }
+
+    fn blob(&mut self, hash: &Hash) -> Result<Option<RawBlob>> {
+        let pg = self.pg();
+        let row = self
+            .client
+            .query_opt(
+                "SELECT hash, codec, size, data, base FROM blobs WHERE hash = $1",
+                &[&hash.as_slice()],
+            )
+            .map_err(pg)?;
+        row.map(|r| blob_of(&r, &self.at)).transpose()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn blob_of(r: &postgres::Row, at: &str) -> Result<RawBlob> {
+    let hash: Vec<u8> = r.get(0);
+    let base: Option<Vec<u8>> = r.get(4);
+    Ok(RawBlob {
+        hash: hash_of(&hash, at, "blob hash")?,
+        codec: r.get(1),
+        size: r.get(2),
+        data: r.get(3),
+        base: base.map(|b| hash_of(&b, at, "blob base")).transpose()?,
+    })
+}

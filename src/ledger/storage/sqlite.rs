@@ -1,0 +1,296 @@
+//! The storage contract on SQLite: the `ledger` and `blobs` tables every
+//! other part of newsledger reads. Entries appended here keep the stored
+//! tree nodes as the writer does; `finish` folds the derived tables from
+//! the chain (`rebuild`), so that a ledger made by a migration is one the
+//! daemon, the read commands and `verify` take as they take any other.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{Payload, RawBlob, RawEntry, Result, Storage, StorageError, check_batch, hash_of};
+use crate::ledger::merkle::{self, Hash};
+
+pub struct SqliteStorage {
+    path: PathBuf,
+    /// Read-only after `finish` (the rebuild takes the ledger itself).
+    conn: Option<Connection>,
+    /// The one-writer lock, held while writable.
+    lock: Option<std::fs::File>,
+}
+
+impl SqliteStorage {
+    /// A ledger to append to: created (schema, no genesis) if absent, under
+    /// the one-writer lock.
+    pub fn create(path: &Path) -> Result<SqliteStorage> {
+        let at = path.display().to_string();
+        let ledger = |source| StorageError::Ledger {
+            at: at.clone(),
+            source,
+        };
+        let lock = crate::ledger::lock_writer(path).map_err(ledger)?;
+        let conn = crate::ledger::open_schema(path).map_err(ledger)?;
+        Ok(SqliteStorage {
+            path: path.to_path_buf(),
+            conn: Some(conn),
+            lock: Some(lock),
+        })
+    }
+
+    /// A ledger to read from (the daemon may be writing it).
+    pub fn open_read_only(path: &Path) -> Result<SqliteStorage> {
+        let conn = crate::ledger::open_read_only(path).map_err(|source| StorageError::Ledger {
+            at: path.display().to_string(),
+            source,
+        })?;
+        Ok(SqliteStorage {
+            path: path.to_path_buf(),
+            conn: Some(conn),
+            lock: None,
+        })
+    }
+
+    fn conn(&mut self) -> Result<&mut Connection> {
+        let at = self.describe();
+        self.conn.as_mut().ok_or(StorageError::Usage(format!(
+            "{at}: the storage was finished"
+        )))
+    }
+}
+
+/// A `blobs` row: hash, codec, size, data, base.
+type BlobRow = (Vec<u8>, String, i64, Vec<u8>, Option<Vec<u8>>);
+
+fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<(RawEntry, Vec<u8>, Vec<u8>)> {
+    let payload = match r.get_ref(4)? {
+        ValueRef::Text(t) => Payload::Json(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Payload::Compact(b.to_vec()),
+        _ => Payload::Json(String::new()),
+    };
+    Ok((
+        RawEntry {
+            seq: r.get(0)?,
+            recorded_at: r.get(1)?,
+            kind: r.get(2)?,
+            url: r.get(3)?,
+            payload,
+            prev_hash: [0; 32],
+            entry_hash: [0; 32],
+            ref_seq: r.get(7)?,
+        },
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+impl Storage for SqliteStorage {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn head(&mut self) -> Result<Option<(i64, Hash)>> {
+        let at = self.describe();
+        let conn = self.conn()?;
+        let head: Option<(i64, Vec<u8>)> = conn
+            .query_row(
+                "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|source| StorageError::Sqlite {
+                at: at.clone(),
+                source,
+            })?;
+        head.map(|(seq, h)| Ok((seq, hash_of(&h, &at, "entry hash")?)))
+            .transpose()
+    }
+
+    fn append(&mut self, entries: &[RawEntry]) -> Result<()> {
+        let at = self.describe();
+        let head = self.head()?;
+        check_batch(&at, head, entries)?;
+        let sqlite = |source| StorageError::Sqlite {
+            at: at.clone(),
+            source,
+        };
+        let conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        // The head again inside the transaction: the sequencer is the
+        // write lock, and the chain is checked against what it holds.
+        let again: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sqlite)?;
+        let again = again
+            .map(|(s, h)| Ok::<_, StorageError>((s, hash_of(&h, &at, "entry hash")?)))
+            .transpose()?;
+        check_batch(&at, again, entries)?;
+        for e in entries {
+            let (text, bytes) = match &e.payload {
+                Payload::Json(t) => (Some(t.as_str()), None),
+                Payload::Compact(b) => (None, Some(b.as_slice())),
+            };
+            tx.prepare_cached(
+                "INSERT INTO ledger (seq, recorded_at, kind, url, payload, prev_hash, entry_hash, ref_seq)
+                 VALUES (?1, ?2, ?3, ?4, COALESCE(?5, ?6), ?7, ?8, ?9)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    e.seq,
+                    e.recorded_at,
+                    e.kind,
+                    e.url,
+                    text,
+                    bytes,
+                    e.prev_hash.to_vec(),
+                    e.entry_hash.to_vec(),
+                    e.ref_seq
+                ])
+            })
+            .map_err(sqlite)?;
+            merkle::store::on_append(&tx, e.seq).map_err(sqlite)?;
+        }
+        tx.commit().map_err(sqlite)
+    }
+
+    fn entries(&mut self, from: i64, limit: usize) -> Result<Vec<RawEntry>> {
+        let at = self.describe();
+        let sqlite = |source| StorageError::Sqlite {
+            at: at.clone(),
+            source,
+        };
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, recorded_at, kind, url, payload, prev_hash, entry_hash, ref_seq
+                 FROM ledger WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(sqlite)?;
+        let rows: Vec<(RawEntry, Vec<u8>, Vec<u8>)> = stmt
+            .query_map(params![from, limit as i64], entry_of)
+            .map_err(sqlite)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(sqlite)?;
+        rows.into_iter()
+            .map(|(mut e, prev, hash)| {
+                e.prev_hash = hash_of(&prev, &at, "prev_hash")?;
+                e.entry_hash = hash_of(&hash, &at, "entry_hash")?;
+                Ok(e)
+            })
+            .collect()
+    }
+
+    fn put_blobs(&mut self, blobs: &[RawBlob]) -> Result<()> {
+        let at = self.describe();
+        let sqlite = |source| StorageError::Sqlite {
+            at: at.clone(),
+            source,
+        };
+        let conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        for b in blobs {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO blobs (hash, codec, size, data, base) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    b.hash.to_vec(),
+                    b.codec,
+                    b.size,
+                    b.data,
+                    b.base.map(|h| h.to_vec())
+                ])
+            })
+            .map_err(sqlite)?;
+        }
+        tx.commit().map_err(sqlite)
+    }
+
+    fn blobs_after(&mut self, after: Option<Hash>, limit: usize) -> Result<Vec<RawBlob>> {
+        let at = self.describe();
+        let sqlite = |source| StorageError::Sqlite {
+            at: at.clone(),
+            source,
+        };
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT hash, codec, size, data, base FROM blobs WHERE hash > ?1 ORDER BY hash LIMIT ?2",
+            )
+            .map_err(sqlite)?;
+        let after = after.map_or(Vec::new(), |h| h.to_vec());
+        let rows: Vec<BlobRow> = stmt
+            .query_map(params![after, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(sqlite)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(sqlite)?;
+        rows.into_iter()
+            .map(|(hash, codec, size, data, base)| {
+                Ok(RawBlob {
+                    hash: hash_of(&hash, &at, "blob hash")?,
+                    codec,
+                    size,
+                    data,
+                    base: base.map(|b| hash_of(&b, &at, "blob base")).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    fn blob(&mut self, hash: &Hash) -> Result<Option<RawBlob>> {
+        let at = self.describe();
+        let conn = self.conn()?;
+        let row: Option<BlobRow> = conn
+            .query_row(
+                "SELECT hash, codec, size, data, base FROM blobs WHERE hash = ?1",
+                [hash.to_vec()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(|source| StorageError::Sqlite {
+                at: at.clone(),
+                source,
+            })?;
+        row.map(|(_, codec, size, data, base)| {
+            Ok(RawBlob {
+                hash: *hash,
+                codec,
+                size,
+                data,
+                base: base.map(|b| hash_of(&b, &at, "blob base")).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The derived tables and tree nodes folded from the chain, as
+    /// `newsledger rebuild` does (the lock is handed over to it).
+    fn finish(&mut self) -> Result<()> {
+        if self.lock.is_none() {
+            return Ok(());
+        }
+        self.conn = None;
+        self.lock = None;
+        let at = self.describe();
+        let ledger = |source| StorageError::Ledger {
+            at: at.clone(),
+            source,
+        };
+        crate::ledger::rebuild(&self.path, false).map_err(ledger)?;
+        // Read on, as any reader does, while the ledger is the daemon's.
+        self.conn = Some(crate::ledger::open_read_only(&self.path).map_err(ledger)?);
+        Ok(())
+    }
+}
