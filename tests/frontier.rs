@@ -204,7 +204,8 @@ proptest! {
     fn batches_take_what_the_whole_list_gives(case in cases()) {
         let dir = tempfile::tempdir().unwrap();
         let (db, configured, t0) = build(dir.path(), &case);
-        let src = source(&db, &configured);
+        // Each configured URL listed twice: fetched once all the same.
+        let src = source(&db, &[configured.clone(), configured.clone()].concat());
         let now = t0 + Duration::minutes(i64::from(case.later_min));
         let (work, retired, largest) = drain(Frontier::new(
             db.clone(),
@@ -312,7 +313,9 @@ fn the_watch_list_is_paged_by_its_index() {
             newsledger::service::frontier::WATCHED_PAGE
         ))
         .unwrap()
-        .query_map(rusqlite::params!["s", 0, 10], |r| r.get::<_, String>(3))
+        .query_map(rusqlite::params!["s", 0, 100, 10], |r| {
+            r.get::<_, String>(3)
+        })
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -321,4 +324,45 @@ fn the_watch_list_is_paged_by_its_index() {
         first.contains("watchlist_live") && !plan.iter().any(|p| p.contains("TEMP B-TREE")),
         "{plan:#?}"
     );
+}
+
+/// A sitemap per host fills the watch list one host after another; a
+/// batch still holds many hosts (which fetch side by side), not a run of
+/// one host's URLs that would wait on its politeness one by one.
+#[test]
+fn a_batch_holds_many_hosts_when_discovery_listed_them_one_after_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let mut writer = Writer::open(&db).unwrap();
+    let t0 = Utc::now();
+    for h in 1..=8 {
+        let found: Vec<(String, String, Option<String>)> = (0..50)
+            .map(|i| {
+                (
+                    format!("http://127.0.0.{h}:9/a/{i}/"),
+                    format!("http://127.0.0.{h}:9/sitemap.xml"),
+                    None,
+                )
+            })
+            .collect();
+        writer.add_watch("s", &found, 1000, t0).unwrap();
+    }
+    drop(writer);
+    let mut f = Frontier::new(db.clone(), source(&db, &[]), t0, None, 16);
+    let first = f.next_batch().unwrap();
+    assert_eq!(first.work.len(), 16);
+    let hosts: BTreeSet<String> = first
+        .work
+        .iter()
+        .map(|w| newsledger::fetch::host_key_of(&w.url))
+        .collect();
+    assert_eq!(
+        hosts.len(),
+        8,
+        "one batch: {:?}",
+        first.work.iter().map(|w| &w.url).collect::<Vec<_>>()
+    );
+    let (work, _, largest) = drain(f);
+    assert_eq!(work.len() + 16, 400);
+    assert!(largest <= 16);
 }

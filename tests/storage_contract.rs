@@ -285,6 +285,93 @@ fn migrate_moves_a_real_ledger_there_and_back() {
         back.to_str().unwrap(),
     ]);
     assert_eq!(code, Some(2), "{err}");
+    // What the record does not hold is named, not silently dropped.
+    assert!(
+        there.contains("not copied (the daemon's working state"),
+        "{there}"
+    );
+    // A copy that never completed is never taken for a ledger: a SQLite
+    // one stays under `.partial`, a PostgreSQL one carries a marker.
+    let half = dir.path().join("half.db");
+    std::fs::write(dir.path().join("half.db.partial"), b"").unwrap();
+    let (code, _, err) = run(&[
+        "migrate",
+        "--from",
+        original.to_str().unwrap(),
+        "--to",
+        half.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("partial copy from an interrupted migrate"),
+        "{err}"
+    );
+    assert!(!half.exists());
+    let marked = server.database();
+    let (code, _, err) = run(&["migrate", "--from", back.to_str().unwrap(), "--to", &marked]);
+    assert_eq!(code, Some(0), "{err}");
+    let interrupted = server.database();
+    let mut c = postgres::Client::connect(&interrupted, postgres::NoTls).unwrap();
+    c.batch_execute(include_str!("../migrations/postgres/0001_contract.sql"))
+        .unwrap();
+    c.batch_execute("INSERT INTO migration VALUES (1, 'elsewhere.db', '2026-12-07T10:00:00.000Z')")
+        .unwrap();
+    let (code, _, err) = run(&[
+        "migrate",
+        "--from",
+        original.to_str().unwrap(),
+        "--to",
+        &interrupted,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("partial copy") && err.contains("elsewhere.db"),
+        "{err}"
+    );
+    // A file another application made is never written into.
+    let other = dir.path().join("contacts.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE contacts (name TEXT)")
+        .unwrap();
+    let before = std::fs::read(&other).unwrap();
+    let (code, _, err) = run(&[
+        "migrate",
+        "--from",
+        original.to_str().unwrap(),
+        "--to",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(std::fs::read(&other).unwrap(), before);
+    // A connection string that is not a postgres:// URL is not a path (a
+    // file named after its password), and a password is never printed.
+    for target in [
+        "host=127.0.0.1 user=newsledger password=hunter2 dbname=x",
+        "POSTGRES://newsledger:hunter2@127.0.0.1:1/x",
+        "postgres://newsledger:p@ss/word:hunter2@127.0.0.1:1/x",
+        "postgres://newsledger@127.0.0.1:1/x?password=hunter2",
+    ] {
+        let (code, out, err) = run(&[
+            "migrate",
+            "--from",
+            original.to_str().unwrap(),
+            "--to",
+            target,
+        ]);
+        assert_ne!(code, Some(0), "{target}: {out}{err}");
+        assert!(
+            !format!("{out}{err}").contains("hunter2"),
+            "{target}: {out}{err}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(".")
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().contains("hunter2")),
+        "a file was named after a password"
+    );
     // A source that does not exist: one clear line.
     let (code, _, err) = run(&[
         "migrate",

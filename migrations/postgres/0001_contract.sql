@@ -4,13 +4,13 @@
 CREATE TABLE IF NOT EXISTS ledger (
     seq           BIGINT PRIMARY KEY CHECK (seq >= 1),
     recorded_at   TEXT   NOT NULL,
-    kind          TEXT   NOT NULL,
+    kind          TEXT   NOT NULL CHECK (kind IN ('genesis', 'fetch', 'revision', 'gone', 'source', 'checkpoint', 'timestamp', 'cosignature', 'pruned')),
     url           TEXT,
     payload_json  TEXT,
     payload_bytes BYTEA,
     prev_hash     BYTEA  NOT NULL CHECK (octet_length(prev_hash) = 32),
     entry_hash    BYTEA  NOT NULL CHECK (octet_length(entry_hash) = 32),
-    ref_seq       BIGINT,
+    ref_seq       BIGINT CHECK (ref_seq IS NULL OR (ref_seq >= 1 AND ref_seq < seq)),
     CHECK ((payload_json IS NULL) <> (payload_bytes IS NULL))
 );
 CREATE INDEX IF NOT EXISTS ledger_url ON ledger (url, seq) WHERE url IS NOT NULL;
@@ -32,6 +32,14 @@ CREATE TABLE IF NOT EXISTS sequencer (
 INSERT INTO sequencer (id, head_seq, head_hash)
 VALUES (1, 0, decode(repeat('00', 32), 'hex'))
 ON CONFLICT (id) DO NOTHING;
+
+-- A copy `migrate` began and has not finished: while this row exists the
+-- database is not a ledger, and the next `migrate` says so.
+CREATE TABLE IF NOT EXISTS migration (
+    id         INT  PRIMARY KEY CHECK (id = 1),
+    source     TEXT NOT NULL,
+    started_at TEXT NOT NULL
+);
 
 CREATE OR REPLACE FUNCTION newsledger_append_only() RETURNS trigger AS $$
 BEGIN

@@ -47,6 +47,7 @@ pub(super) async fn migrate(cli: &Cli, out: &mut dyn Write) -> Result<u8, Failur
     .map_err(|e| Failure::runtime(format!("migrate: {e}")))?;
     let (m, from, to) = done.map_err(|e| match e {
         crate::ledger::storage::StorageError::NotEmpty { .. }
+        | crate::ledger::storage::StorageError::Partial { .. }
         | crate::ledger::storage::StorageError::Usage(_) => Failure::usage(e.to_string()),
         other => Failure::runtime(other),
     })?;
@@ -62,6 +63,18 @@ both: head {head}, Merkle root {} over {} entries",
         hex::encode(m.summary.root),
         m.summary.entries
     )?;
+    if !m.left_behind.is_empty() {
+        let list: Vec<String> = m
+            .left_behind
+            .iter()
+            .map(|(what, n)| format!("{n} {what}"))
+            .collect();
+        writeln!(
+            out,
+            "not copied (the daemon's working state, not the record): {}; a daemon on the copy rediscovers articles from the sources' feeds and sitemaps",
+            list.join(", ")
+        )?;
+    }
     Ok(0)
 }
 

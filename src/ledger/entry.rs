@@ -74,6 +74,24 @@ impl Kind {
             Kind::Pruned => "pruned",
         }
     }
+
+    /// Every kind, in the order the ledger's schema lists them.
+    pub const ALL: [Kind; 9] = [
+        Kind::Genesis,
+        Kind::Fetch,
+        Kind::Revision,
+        Kind::Gone,
+        Kind::Source,
+        Kind::Checkpoint,
+        Kind::Timestamp,
+        Kind::Cosignature,
+        Kind::Pruned,
+    ];
+
+    /// The kind a stored name stands for.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 /// One row of `ledger`, as stored.

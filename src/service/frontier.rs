@@ -9,7 +9,7 @@
 //! A resumed cycle (one a stop interrupted) takes only the URLs not fetched
 //! since it started.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -50,11 +50,12 @@ pub struct Frontier {
     size: usize,
     /// Configured URLs taken so far.
     configured_taken: usize,
-    /// The configured URLs, which the watch list does not repeat.
-    configured: HashSet<String>,
-    /// The last watch-list row taken (rowid: the order of discovery);
-    /// `None` once the watch list is read to its end.
-    watch_after: Option<i64>,
+    /// The configured URLs, each with the index of its first listing: the
+    /// watch list does not repeat them, nor does a second listing.
+    configured: HashMap<String, usize>,
+    /// Where the watch list is read: `None` before the first batch, then
+    /// its stripes ([`Stripe`]); all of them ended once it is read whole.
+    stripes: Option<Vec<Stripe>>,
     /// The ledger could not be read: the configured URLs are fetched
     /// without validators, the watch list waits for the next cycle.
     blind: bool,
@@ -71,7 +72,10 @@ impl Frontier {
         since: Option<String>,
         size: usize,
     ) -> Frontier {
-        let configured = source.urls.iter().map(|u| u.to_string()).collect();
+        let mut configured = HashMap::new();
+        for (i, u) in source.urls.iter().enumerate() {
+            configured.entry(u.to_string()).or_insert(i);
+        }
         Frontier {
             path,
             source,
@@ -80,7 +84,7 @@ impl Frontier {
             size: size.max(1),
             configured_taken: 0,
             configured,
-            watch_after: Some(0),
+            stripes: None,
             blind: false,
             conn: None,
         }
@@ -90,17 +94,32 @@ impl Frontier {
     /// URLs left, without validators; not the watch list.
     pub fn go_blind(&mut self) {
         self.blind = true;
-        self.watch_after = None;
+        self.stripes = Some(Vec::new());
     }
 
     /// True once every URL was taken.
     pub fn is_done(&self) -> bool {
-        self.configured_taken >= self.source.urls.len() && self.watch_after.is_none()
+        self.configured_taken >= self.source.urls.len()
+            && self
+                .stripes
+                .as_ref()
+                .is_some_and(|s| s.iter().all(Stripe::ended))
     }
 
     /// The next batch (empty when the frontier is done). Blocking: it
-    /// reads the ledger.
+    /// reads the ledger. A batch that cannot be read is not taken: the
+    /// frontier stays where it was, and nothing in the batch is lost.
     pub fn next_batch(&mut self) -> Result<Batch, LedgerError> {
+        let (taken, stripes) = (self.configured_taken, self.stripes.clone());
+        let batch = self.read_batch();
+        if batch.is_err() {
+            self.configured_taken = taken;
+            self.stripes = stripes;
+        }
+        batch
+    }
+
+    fn read_batch(&mut self) -> Result<Batch, LedgerError> {
         let mut batch = Batch::default();
         if self.is_done() {
             return Ok(batch);
@@ -126,7 +145,9 @@ impl Frontier {
                 None => Known::default(),
             };
             self.configured_taken += 1;
-            if self.fetched_since(known.last_fetch_at.as_deref()) {
+            // A URL the configuration lists twice is fetched once.
+            let first = self.configured.get(&url) == Some(&(self.configured_taken - 1));
+            if !first || self.fetched_since(known.last_fetch_at.as_deref()) {
                 continue;
             }
             batch.work.push(Work {
@@ -136,13 +157,40 @@ impl Frontier {
                 watched: false,
             });
         }
+        if let (None, Some(c)) = (&self.stripes, &conn) {
+            self.stripes = Some(stripes(c, &self.source.name, self.size).map_err(sqlite)?);
+        }
         while batch.work.len() < self.size
-            && let (Some(after), Some(conn)) = (self.watch_after, &conn)
+            && let Some(conn) = &conn
         {
-            // No more rows than the batch has room for: each may be due.
-            let room = self.size - batch.work.len();
-            let page = self.watched_page(conn, after, room).map_err(sqlite)?;
-            self.watch_after = page.last().map(|r| r.rowid);
+            // A few rows from each stripe still open: rows of one stripe
+            // are neighbours in discovery order, often one host's; rows of
+            // many stripes are many hosts, which fetch side by side.
+            let Some(stripes) = self.stripes.take() else {
+                break;
+            };
+            let open = stripes.iter().filter(|s| !s.ended()).count();
+            if open == 0 {
+                self.stripes = Some(stripes);
+                break;
+            }
+            let per = ((self.size - batch.work.len()) / open).max(1);
+            let mut page = Vec::new();
+            let mut read = Vec::with_capacity(stripes.len());
+            for mut st in stripes {
+                let room = self.size - batch.work.len() - page.len();
+                if !st.ended() && room > 0 {
+                    let want = per.min(room);
+                    let rows = self.watched_page(conn, &st, want).map_err(sqlite)?;
+                    st.after = match rows.last() {
+                        Some(r) if rows.len() == want => r.rowid,
+                        _ => st.end,
+                    };
+                    page.extend(rows);
+                }
+                read.push(st);
+            }
+            self.stripes = Some(read);
             for row in page {
                 let age = |t: Option<&str>| {
                     t.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
@@ -157,7 +205,7 @@ impl Frontier {
                     age(row.last_fetch_at.as_deref()),
                     age(row.changed_at.as_deref()),
                 );
-                if self.configured.contains(&row.url) {
+                if self.configured.contains_key(&row.url) {
                     continue;
                 }
                 if self.source.ladder.due(discovered, fetched, changed) {
@@ -199,15 +247,17 @@ impl Frontier {
         matches!((&self.since, last_fetch_at), (Some(s), Some(t)) if t >= s.as_str())
     }
 
-    /// The live watch-list rows after `after`, at most `room` of them.
+    /// The live watch-list rows of a stripe after its last one taken, at
+    /// most `room` of them.
     fn watched_page(
         &self,
         conn: &Connection,
-        after: i64,
+        stripe: &Stripe,
         room: usize,
     ) -> rusqlite::Result<Vec<WatchedRow>> {
         let mut stmt = conn.prepare_cached(WATCHED_PAGE)?;
-        let rows = stmt.query_map(params![self.source.name, after, room as i64], |r| {
+        let args = params![self.source.name, stripe.after, stripe.end, room as i64];
+        let rows = stmt.query_map(args, |r| {
             let last_fetch_at: Option<String> = r.get(3)?;
             Ok(WatchedRow {
                 rowid: r.get(0)?,
@@ -230,9 +280,10 @@ impl Frontier {
     }
 }
 
-/// A page of a source's live watch list after a row (`?1` the source, `?2`
-/// the last rowid taken, `?3` the page size), with what the ledger knows of
-/// each URL: read by the index of live rows, in the order of discovery.
+/// A page of a source's live watch list within a stripe (`?1` the source,
+/// `?2` the last rowid taken, `?3` the stripe's last rowid, `?4` the page
+/// size), with what the ledger knows of each URL: read by the index of
+/// live rows, in the order of discovery.
 pub const WATCHED_PAGE: &str = "SELECT w.rowid, w.url, w.discovered_at, f.last_fetch_at,
                     (SELECT MAX(r.first_seen) FROM revisions r WHERE r.url = f.article_url AND r.revision > 1),
                     f.source = w.source, f.etag, f.last_modified,
@@ -240,8 +291,49 @@ pub const WATCHED_PAGE: &str = "SELECT w.rowid, w.url, w.discovered_at, f.last_f
              FROM watchlist w
              LEFT JOIN fetch_state f ON f.url = w.url
              LEFT JOIN articles a ON a.url = f.article_url
-             WHERE w.source = ?1 AND w.retired_at IS NULL AND w.rowid > ?2
-             ORDER BY w.rowid LIMIT ?3";
+             WHERE w.source = ?1 AND w.retired_at IS NULL AND w.rowid > ?2 AND w.rowid <= ?3
+             ORDER BY w.rowid LIMIT ?4";
+
+/// A range of the watch list's rows (by rowid, the order of discovery),
+/// read from its start to its end a few rows a batch.
+#[derive(Debug, Clone)]
+struct Stripe {
+    /// The last rowid taken (the start, less one, before any).
+    after: i64,
+    /// The stripe's last rowid.
+    end: i64,
+}
+
+impl Stripe {
+    fn ended(&self) -> bool {
+        self.after >= self.end
+    }
+}
+
+/// Stripes a batch reads from: as many as a batch has URLs, up to 64.
+const STRIPES: i64 = 64;
+
+/// The live watch list of `source` cut into equal stripes of rowids (rows
+/// discovered later, during this cycle's fetches, wait for the next one).
+fn stripes(conn: &Connection, source: &str, batch: usize) -> rusqlite::Result<Vec<Stripe>> {
+    let (lo, hi): (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT MIN(rowid), MAX(rowid) FROM watchlist WHERE source = ?1 AND retired_at IS NULL",
+        [source],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return Ok(Vec::new());
+    };
+    let n = STRIPES.min(batch as i64).max(1);
+    let width = ((hi - lo + 1) + n - 1) / n;
+    Ok((0..n)
+        .map(|i| Stripe {
+            after: lo - 1 + i * width,
+            end: (lo - 1 + (i + 1) * width).min(hi),
+        })
+        .filter(|s| s.after < s.end)
+        .collect())
+}
 
 /// A watch-list row and what the ledger knows of its URL.
 struct WatchedRow {

@@ -1,10 +1,19 @@
 //! `newsledger migrate --from A --to B`: a ledger copied between storages
-//! (SQLite paths, PostgreSQL URLs), blobs first and then every entry in
-//! order through the target's checked append, into an empty target only;
-//! it ends by reading both back and comparing their heads and the Merkle
-//! roots computed from their entries.
+//! (SQLite paths, PostgreSQL URLs) into an empty target only. The source's
+//! head is fixed when the copy starts (the daemon may go on writing); each
+//! page of entries goes with the blobs it names (and their delta bases),
+//! the blobs first, so that the target never holds an entry whose blob is
+//! missing, and every entry passes the target's checked append. It ends by
+//! reading both back up to that head and comparing their heads and the
+//! Merkle roots computed from their entries.
+//!
+//! A copy that stops half-way is never taken for a ledger: a SQLite target
+//! is written under `PATH.partial` and renamed when complete; a PostgreSQL
+//! target carries a marker until then, which the next `migrate` names.
 
-use super::{PAGE, Result, Storage, StorageError, Summary, summarize};
+use std::collections::HashSet;
+
+use super::{Hash, PAGE, Payload, RawBlob, Result, Storage, StorageError, Summary, summarize_upto};
 
 /// What a migration copied, and what both ledgers hold after it.
 #[derive(Debug, Clone)]
@@ -12,46 +21,76 @@ pub struct Migrated {
     pub entries: i64,
     pub blobs: u64,
     pub summary: Summary,
+    /// What the source holds beside the record and was not copied.
+    pub left_behind: Vec<(&'static str, i64)>,
 }
 
-/// Blobs copied per page (captures are tens of KB each).
-const BLOB_PAGE: usize = 200;
+/// Blob bytes gathered before they are written (captures are tens of KB,
+/// a few are megabytes): the copy's memory does not grow with the ledger.
+const BLOB_BYTES: usize = 32 << 20;
 
 pub fn migrate(from: &mut dyn Storage, to: &mut dyn Storage) -> Result<Migrated> {
     let target = to.describe();
-    if let Some((head, _)) = to.head()? {
+    if let Some(what) = to.interrupted_copy()? {
+        return Err(StorageError::Partial { at: target, what });
+    }
+    if !to.is_empty()? {
+        let head = to.head()?.map_or(0, |(s, _)| s);
         return Err(StorageError::NotEmpty { at: target, head });
     }
-    if !to.blobs_after(None, 1)?.is_empty() {
-        return Err(StorageError::NotEmpty {
-            at: target,
-            head: 0,
-        });
-    }
-    // Blobs first: at no moment does the target hold an entry that names a
-    // blob it lacks.
+    let upto = from.head()?.map_or(0, |(s, _)| s);
+    to.begin_copy(&from.describe())?;
+    let mut copied: HashSet<Hash> = HashSet::new();
     let mut blobs = 0u64;
-    let mut after = None;
-    loop {
-        let page = from.blobs_after(after, BLOB_PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.hash);
-        to.put_blobs(&page)?;
-        blobs += page.len() as u64;
-    }
     let mut next = 1;
-    loop {
-        let page = from.entries(next, PAGE)?;
+    while next <= upto {
+        let room = usize::try_from(upto - next + 1).unwrap_or(PAGE).min(PAGE);
+        let page = from.entries(next, room)?;
         if page.is_empty() {
             break;
         }
+        // The blobs this page names, then the page.
+        let mut pending: Vec<RawBlob> = Vec::new();
+        let mut bytes = 0usize;
+        for e in &page {
+            let Payload::Json(text) = &e.payload else {
+                continue;
+            };
+            for name in crate::ledger::blobs::referenced_blobs(text) {
+                let Some(mut hash) = parse_hash(&name) else {
+                    continue;
+                };
+                // The blob, then the base its delta is made against, and so on.
+                while copied.insert(hash) {
+                    // A blob retention pruned is named but gone: the entry
+                    // that pruned it says so, in the source as in the copy.
+                    let Some(b) = from.blob(&hash)? else {
+                        break;
+                    };
+                    let base = b.base;
+                    blobs += 1;
+                    bytes += b.data.len();
+                    pending.push(b);
+                    if bytes >= BLOB_BYTES {
+                        to.put_blobs(&pending)?;
+                        pending.clear();
+                        bytes = 0;
+                    }
+                    match base {
+                        Some(h) => hash = h,
+                        None => break,
+                    }
+                }
+            }
+        }
+        to.put_blobs(&pending)?;
         to.append(&page)?;
         next += page.len() as i64;
     }
     to.finish()?;
-    let before = summarize(from)?;
-    let after = summarize(to)?;
-    if before != after {
+    let before = summarize_upto(from, upto)?;
+    let after = summarize_upto(to, upto)?;
+    if before != after || after.head.map_or(0, |(s, _)| s) != upto {
         let what = if before.head != after.head {
             format!(
                 "head {:?} against {:?}",
@@ -71,30 +110,14 @@ pub fn migrate(from: &mut dyn Storage, to: &mut dyn Storage) -> Result<Migrated>
             what,
         });
     }
-    let copied_blobs = count_blobs(to)?;
-    if copied_blobs != blobs {
-        return Err(StorageError::Differ {
-            from: from.describe(),
-            to: target,
-            what: format!("{blobs} blobs copied, {copied_blobs} stored"),
-        });
-    }
     Ok(Migrated {
         entries: next - 1,
         blobs,
         summary: after,
+        left_behind: from.left_behind()?,
     })
 }
 
-fn count_blobs(s: &mut dyn Storage) -> Result<u64> {
-    let mut n = 0;
-    let mut after = None;
-    loop {
-        let page = s.blobs_after(after, BLOB_PAGE)?;
-        let Some(last) = page.last() else {
-            return Ok(n);
-        };
-        after = Some(last.hash);
-        n += page.len() as u64;
-    }
+fn parse_hash(name: &str) -> Option<Hash> {
+    hex::decode(name).ok()?.try_into().ok()
 }

@@ -62,12 +62,8 @@ pub enum StorageError {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("{at}: {source}")]
-    Postgres {
-        at: String,
-        #[source]
-        source: ::postgres::Error,
-    },
+    #[error("{at}: {message}")]
+    Postgres { at: String, message: String },
     #[error("{at}: {source}")]
     Ledger {
         at: String,
@@ -84,6 +80,10 @@ pub enum StorageError {
         "{at} already holds a ledger (head at entry {head}) or blobs: migrate only into an empty one (a new SQLite path, or a new PostgreSQL database)"
     )]
     NotEmpty { at: String, head: i64 },
+    #[error(
+        "{at} holds a partial copy from an interrupted migrate ({what}): it is not a ledger; delete it (or drop and create the database again), then run migrate again"
+    )]
+    Partial { at: String, what: String },
     #[error(
         "after copying, {from} and {to} differ: {what}; the copy in {to} is not the same ledger"
     )]
@@ -117,15 +117,52 @@ pub trait Storage {
     fn blobs_after(&mut self, after: Option<Hash>, limit: usize) -> Result<Vec<RawBlob>>;
     /// One blob.
     fn blob(&mut self, hash: &Hash) -> Result<Option<RawBlob>>;
+    /// True when the storage holds no entry and no blob at all.
+    fn is_empty(&mut self) -> Result<bool>;
+    /// A copy that `migrate` began and did not finish, if there is one.
+    fn interrupted_copy(&mut self) -> Result<Option<String>>;
+    /// Marks the storage as a copy in progress, from `from`, until
+    /// [`Storage::finish`].
+    fn begin_copy(&mut self, from: &str) -> Result<()>;
     /// Brings what is derived from the log up to date after appends made
-    /// outside the writer (a migration).
+    /// outside the writer, and ends a copy in progress.
     fn finish(&mut self) -> Result<()>;
+    /// What the storage holds beside the record (the watch list, queued
+    /// notifications, the sources' cycle state), by name and count: what a
+    /// copy of the record leaves behind.
+    fn left_behind(&mut self) -> Result<Vec<(&'static str, i64)>> {
+        Ok(Vec::new())
+    }
+}
+
+/// A PostgreSQL error with its causes (the crate's own text is "db error").
+pub(crate) fn postgres_error(at: &str, e: &::postgres::Error) -> StorageError {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    StorageError::Postgres {
+        at: at.to_string(),
+        message,
+    }
 }
 
 /// The chain check of one entry appended after `head`: the next seq, the
 /// head's hash as `prev_hash`, and `entry_hash` as its encoding gives it.
 pub fn check_next(head: Option<(i64, Hash)>, e: &RawEntry) -> std::result::Result<(), String> {
     let (seq, prev) = head.unwrap_or((0, ZERO_HASH));
+    if entry::Kind::parse(&e.kind).is_none() {
+        return Err(format!("its kind `{}` is not one the ledger knows", e.kind));
+    }
+    if e.ref_seq.is_some_and(|r| r < 1 || r >= e.seq) {
+        return Err(format!(
+            "it repeats entry {:?}, which does not come before it",
+            e.ref_seq
+        ));
+    }
     if e.seq != seq + 1 {
         return Err(format!("it has seq {}, the next is {}", e.seq, seq + 1));
     }
@@ -191,12 +228,20 @@ pub struct Summary {
 pub const PAGE: usize = 1000;
 
 pub fn summarize(s: &mut dyn Storage) -> Result<Summary> {
+    let upto = s.head()?.map_or(0, |(seq, _)| seq);
+    summarize_upto(s, upto)
+}
+
+/// [`summarize`] of the entries up to seq `upto` (a log that may be growing
+/// while it is read).
+pub fn summarize_upto(s: &mut dyn Storage, upto: i64) -> Result<Summary> {
     let at = s.describe();
     let mut tree = Builder::default();
     let mut head = None;
     let mut from = 1;
-    loop {
-        let page = s.entries(from, PAGE)?;
+    while from <= upto {
+        let room = usize::try_from(upto - from + 1).unwrap_or(PAGE).min(PAGE);
+        let page = s.entries(from, room)?;
         if page.is_empty() {
             break;
         }
@@ -206,11 +251,14 @@ pub fn summarize(s: &mut dyn Storage) -> Result<Summary> {
         }
         from += page.len() as i64;
     }
-    if head != s.head()? {
+    if head.map_or(0, |(seq, _)| seq) != upto {
         return Err(StorageError::Chain {
             at,
             seq: from,
-            reason: "the head the storage names is not the last entry it returns".into(),
+            reason: format!(
+                "the storage names entry {upto} as its head but returns entries only up to {}",
+                from - 1
+            ),
         });
     }
     Ok(Summary {
@@ -222,22 +270,38 @@ pub fn summarize(s: &mut dyn Storage) -> Result<Summary> {
 
 /// A storage named on the command line or in the configuration: a
 /// `postgres://` or `postgresql://` URL, or a SQLite ledger's path.
+/// `writable`: a new ledger to copy into (a SQLite path that does not exist
+/// yet, or a PostgreSQL database the schema is made in); otherwise an
+/// existing ledger, read and never changed.
 pub fn open(target: &str, writable: bool) -> Result<Box<dyn Storage>> {
     if is_postgres(target) {
-        Ok(Box::new(postgres::PgStorage::connect(target)?))
-    } else {
-        let path = std::path::Path::new(target);
-        Ok(Box::new(if writable {
-            sqlite::SqliteStorage::create(path)?
+        return Ok(Box::new(if writable {
+            postgres::PgStorage::connect(target)?
         } else {
-            sqlite::SqliteStorage::open_read_only(path)?
-        }))
+            postgres::PgStorage::open_existing(target)?
+        }));
     }
+    // Anything else that looks like a connection string is not a path:
+    // taken as one, it would make a file named after its password.
+    let lower = target.to_ascii_lowercase();
+    if lower.contains("://") || lower.contains("password=") || lower.starts_with("host=") {
+        return Err(StorageError::Usage(format!(
+            "`{}` is neither a SQLite path nor a postgres:// URL (write postgres://USER@HOST:PORT/DB; give the password in PGPASSWORD)",
+            postgres::redact(target)
+        )));
+    }
+    let path = std::path::Path::new(target);
+    Ok(Box::new(if writable {
+        sqlite::SqliteStorage::create(path)?
+    } else {
+        sqlite::SqliteStorage::open_read_only(path)?
+    }))
 }
 
 /// True for a `postgres://` or `postgresql://` URL.
 pub fn is_postgres(target: &str) -> bool {
-    target.starts_with("postgres://") || target.starts_with("postgresql://")
+    let lower = target.to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
 fn hash_of(bytes: &[u8], at: &str, what: &str) -> Result<Hash> {

@@ -10,7 +10,9 @@
 
 use postgres::{Client, NoTls};
 
-use super::{Payload, RawBlob, RawEntry, Result, Storage, StorageError, check_batch, hash_of};
+use super::{
+    Payload, RawBlob, RawEntry, Result, Storage, StorageError, check_batch, hash_of, postgres_error,
+};
 use crate::ledger::merkle::Hash;
 
 const SCHEMA: &str = include_str!("../../../migrations/postgres/0001_contract.sql");
@@ -21,44 +23,94 @@ pub struct PgStorage {
     at: String,
 }
 
-/// A URL as it may be printed: the password, if any, replaced.
+/// A URL as it may be printed: the password, if any, replaced (in the
+/// user part, up to the last `@`, and as a `password=` parameter).
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, url),
     };
-    match rest.split_once('@') {
-        Some((user, host)) if user.contains(':') => {
-            let name = user.split(':').next().unwrap_or_default();
-            format!("{scheme}://{name}:***@{host}")
-        }
-        _ => url.to_string(),
+    // The authority ends at the first `/` after the last `@` (a password
+    // may hold `@` and `/`).
+    let rest = match rest.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => format!("{user}@{host}"),
+        },
+        None => rest.to_string(),
+    };
+    let mut out = match scheme {
+        Some(s) => format!("{s}://{rest}"),
+        None => rest,
+    };
+    // `?password=…`, `&password=…`, libpq's `password=…`.
+    let lower = out.to_ascii_lowercase();
+    if let Some(at) = lower.find("password=") {
+        let end = out[at..].find(['&', ' ']).map_or(out.len(), |e| at + e);
+        out.replace_range(at + "password=".len()..end, "***");
     }
+    out
 }
 
 impl PgStorage {
-    /// Connects (no TLS: a database on loopback or a private network) and
-    /// makes the schema if it is missing.
-    pub fn connect(url: &str) -> Result<PgStorage> {
+    fn config(url: &str) -> Result<(postgres::Config, String)> {
         let at = redact(url);
-        let pg = |source| StorageError::Postgres {
-            at: at.clone(),
-            source,
-        };
-        let mut client = Client::connect(url, NoTls).map_err(pg)?;
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            StorageError::Usage(format!("{at}: not a PostgreSQL URL: {e}"))
+        })?;
+        // The password may stay off the command line (and `ps`).
+        if config.get_password().is_none()
+            && let Ok(p) = std::env::var("PGPASSWORD")
+        {
+            config.password(p);
+        }
+        Ok((config, at))
+    }
+
+    /// Connects (no TLS: a database on loopback or a private network) to a
+    /// database to copy into, and makes the schema if it is missing (under
+    /// an advisory lock: two processes connecting at once do not race).
+    pub fn connect(url: &str) -> Result<PgStorage> {
+        let (config, at) = Self::config(url)?;
+        let mut client = config.connect(NoTls).map_err(|e| postgres_error(&at, &e))?;
+        let pg = |e: postgres::Error| postgres_error(&at, &e);
+        let mut tx = client.transaction().map_err(pg)?;
         // The schema's `IF NOT EXISTS` notices are not news.
-        client
-            .batch_execute("SET client_min_messages = warning")
-            .map_err(&pg)?;
-        client.batch_execute(SCHEMA).map_err(pg)?;
+        tx.batch_execute(
+            "SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(7437001)",
+        )
+        .map_err(pg)?;
+        let made: bool = tx
+            .query_one("SELECT to_regclass('sequencer') IS NOT NULL AND to_regclass('migration') IS NOT NULL", &[])
+            .map_err(pg)?
+            .get(0);
+        if !made {
+            tx.batch_execute(SCHEMA).map_err(pg)?;
+        }
+        tx.commit().map_err(pg)?;
+        Ok(PgStorage { client, at })
+    }
+
+    /// Connects to a database that holds a ledger, to read it: nothing is
+    /// created or changed in it.
+    pub fn open_existing(url: &str) -> Result<PgStorage> {
+        let (config, at) = Self::config(url)?;
+        let mut client = config.connect(NoTls).map_err(|e| postgres_error(&at, &e))?;
+        let made: bool = client
+            .query_one("SELECT to_regclass('sequencer') IS NOT NULL AND to_regclass('ledger') IS NOT NULL AND to_regclass('blobs') IS NOT NULL", &[])
+            .map_err(|e| postgres_error(&at, &e))?
+            .get(0);
+        if !made {
+            return Err(StorageError::Usage(format!(
+                "{at} holds no newsledger ledger (no ledger, blobs and sequencer tables)"
+            )));
+        }
         Ok(PgStorage { client, at })
     }
 
     fn pg(&self) -> impl Fn(postgres::Error) -> StorageError + use<> {
         let at = self.at.clone();
-        move |source| StorageError::Postgres {
-            at: at.clone(),
-            source,
-        }
+        move |e| postgres_error(&at, &e)
     }
 }
 
@@ -219,7 +271,48 @@ impl Storage for PgStorage {
         row.map(|r| blob_of(&r, &self.at)).transpose()
     }
 
+    fn is_empty(&mut self) -> Result<bool> {
+        let pg = self.pg();
+        let row = self
+            .client
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM ledger) AND NOT EXISTS (SELECT 1 FROM blobs)
+                        AND (SELECT head_seq FROM sequencer WHERE id = 1) = 0",
+                &[],
+            )
+            .map_err(pg)?;
+        Ok(row.get(0))
+    }
+
+    fn interrupted_copy(&mut self) -> Result<Option<String>> {
+        let pg = self.pg();
+        let row = self
+            .client
+            .query_opt("SELECT source, started_at FROM migration WHERE id = 1", &[])
+            .map_err(pg)?;
+        Ok(row.map(|r| {
+            let (source, at): (String, String) = (r.get(0), r.get(1));
+            format!("a copy of {source} begun at {at}")
+        }))
+    }
+
+    fn begin_copy(&mut self, from: &str) -> Result<()> {
+        let pg = self.pg();
+        let now = crate::ledger::timestamp(chrono::Utc::now());
+        self.client
+            .execute(
+                "INSERT INTO migration (id, source, started_at) VALUES (1, $1, $2)",
+                &[&from, &now],
+            )
+            .map_err(pg)?;
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<()> {
+        let pg = self.pg();
+        self.client
+            .execute("DELETE FROM migration WHERE id = 1", &[])
+            .map_err(pg)?;
         Ok(())
     }
 }

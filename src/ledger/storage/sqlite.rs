@@ -13,26 +13,68 @@ use super::{Payload, RawBlob, RawEntry, Result, Storage, StorageError, check_bat
 use crate::ledger::merkle::{self, Hash};
 
 pub struct SqliteStorage {
+    /// The ledger's path.
     path: PathBuf,
+    /// Where a copy is written until it is complete (`PATH.partial`), when
+    /// this storage is a copy being made.
+    partial: Option<PathBuf>,
     /// Read-only after `finish` (the rebuild takes the ledger itself).
     conn: Option<Connection>,
     /// The one-writer lock, held while writable.
     lock: Option<std::fs::File>,
 }
 
+/// The name a copy is written under until it is complete.
+fn partial_of(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.partial", path.display()))
+}
+
 impl SqliteStorage {
-    /// A ledger to append to: created (schema, no genesis) if absent, under
-    /// the one-writer lock.
+    /// A new ledger to copy into, written under `PATH.partial` (schema, no
+    /// genesis: the source's first entry is its genesis) and renamed to
+    /// `path` by [`Storage::finish`]. An existing `path` is refused: a copy
+    /// never lands beside another application's tables or another ledger.
     pub fn create(path: &Path) -> Result<SqliteStorage> {
         let at = path.display().to_string();
+        if path.is_dir() {
+            return Err(StorageError::Usage(format!(
+                "{at} is a directory: give the path of the new ledger file (e.g. {at}/ledger.db)"
+            )));
+        }
+        if path.exists() {
+            let head = crate::ledger::open_read_only(path)
+                .ok()
+                .and_then(|c| {
+                    c.query_row("SELECT MAX(seq) FROM ledger", [], |r| {
+                        r.get::<_, Option<i64>>(0)
+                    })
+                    .ok()
+                    .flatten()
+                })
+                .unwrap_or(0);
+            if head > 0 {
+                return Err(StorageError::NotEmpty { at, head });
+            }
+            return Err(StorageError::Usage(format!(
+                "{at} exists: migrate writes a new ledger; give a path that does not exist yet"
+            )));
+        }
+        let partial = partial_of(path);
+        if partial.exists() {
+            return Err(StorageError::Partial {
+                at: partial.display().to_string(),
+                what: "a SQLite copy that was never completed".into(),
+            });
+        }
         let ledger = |source| StorageError::Ledger {
             at: at.clone(),
             source,
         };
-        let lock = crate::ledger::lock_writer(path).map_err(ledger)?;
-        let conn = crate::ledger::open_schema(path).map_err(ledger)?;
+        let lock = crate::ledger::lock_writer(&partial).map_err(ledger)?;
+        let conn = crate::ledger::open_schema(&partial).map_err(ledger)?;
         Ok(SqliteStorage {
             path: path.to_path_buf(),
+            partial: Some(partial),
             conn: Some(conn),
             lock: Some(lock),
         })
@@ -46,6 +88,7 @@ impl SqliteStorage {
         })?;
         Ok(SqliteStorage {
             path: path.to_path_buf(),
+            partial: None,
             conn: Some(conn),
             lock: None,
         })
@@ -275,22 +318,85 @@ impl Storage for SqliteStorage {
         .transpose()
     }
 
+    fn is_empty(&mut self) -> Result<bool> {
+        let at = self.describe();
+        let conn = self.conn()?;
+        conn.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM ledger) AND NOT EXISTS (SELECT 1 FROM blobs)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|source| StorageError::Sqlite { at, source })
+    }
+
+    fn interrupted_copy(&mut self) -> Result<Option<String>> {
+        // A copy in progress is a `.partial` file, which `create` refuses.
+        Ok(None)
+    }
+
+    fn begin_copy(&mut self, _from: &str) -> Result<()> {
+        Ok(())
+    }
+
     /// The derived tables and tree nodes folded from the chain, as
-    /// `newsledger rebuild` does (the lock is handed over to it).
+    /// `newsledger rebuild` does (the lock is handed over to it); a copy
+    /// is then renamed to its own name: complete, or not there at all.
     fn finish(&mut self) -> Result<()> {
-        if self.lock.is_none() {
+        let Some(partial) = self.partial.take() else {
             return Ok(());
-        }
+        };
         self.conn = None;
-        self.lock = None;
         let at = self.describe();
         let ledger = |source| StorageError::Ledger {
             at: at.clone(),
             source,
         };
-        crate::ledger::rebuild(&self.path, false).map_err(ledger)?;
-        // Read on, as any reader does, while the ledger is the daemon's.
+        self.lock = None;
+        crate::ledger::rebuild(&partial, false).map_err(ledger)?;
+        let io = |e: std::io::Error| {
+            StorageError::Usage(format!(
+                "{at}: the complete copy could not be put in place: {e}"
+            ))
+        };
+        // The last connection closed cleanly: the WAL is checkpointed into
+        // the file and removed. Whatever is left moves with it.
+        for suffix in ["-wal", "-shm"] {
+            let from = PathBuf::from(format!("{}{suffix}", partial.display()));
+            if from.exists() {
+                std::fs::rename(&from, format!("{}{suffix}", self.path.display())).map_err(io)?;
+            }
+        }
+        std::fs::rename(&partial, &self.path).map_err(io)?;
+        let _ = std::fs::remove_file(format!("{}.lock", partial.display()));
         self.conn = Some(crate::ledger::open_read_only(&self.path).map_err(ledger)?);
         Ok(())
+    }
+
+    fn left_behind(&mut self) -> Result<Vec<(&'static str, i64)>> {
+        let at = self.describe();
+        let conn = self.conn()?;
+        let mut out = Vec::new();
+        for (name, sql) in [
+            (
+                "watch-list URLs",
+                "SELECT COUNT(*) FROM watchlist WHERE retired_at IS NULL",
+            ),
+            (
+                "queued webhook notifications",
+                "SELECT COUNT(*) FROM notifications WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+            ),
+            ("sources' cycle states", "SELECT COUNT(*) FROM source_state"),
+        ] {
+            let n: i64 =
+                conn.query_row(sql, [], |r| r.get(0))
+                    .map_err(|source| StorageError::Sqlite {
+                        at: at.clone(),
+                        source,
+                    })?;
+            if n > 0 {
+                out.push((name, n));
+            }
+        }
+        Ok(out)
     }
 }
