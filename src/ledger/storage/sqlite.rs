@@ -102,6 +102,23 @@ impl SqliteStorage {
     }
 }
 
+/// The last entry's seq and hash.
+fn head_in(conn: &Connection, at: &str) -> Result<Option<(i64, Hash)>> {
+    let head: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(|source| StorageError::Sqlite {
+            at: at.to_string(),
+            source,
+        })?;
+    head.map(|(seq, h)| Ok((seq, hash_of(&h, at, "entry hash")?)))
+        .transpose()
+}
+
 /// A `blobs` row: hash, codec, size, data, base.
 type BlobRow = (Vec<u8>, String, i64, Vec<u8>, Option<Vec<u8>>);
 
@@ -134,26 +151,11 @@ impl Storage for SqliteStorage {
 
     fn head(&mut self) -> Result<Option<(i64, Hash)>> {
         let at = self.describe();
-        let conn = self.conn()?;
-        let head: Option<(i64, Vec<u8>)> = conn
-            .query_row(
-                "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|source| StorageError::Sqlite {
-                at: at.clone(),
-                source,
-            })?;
-        head.map(|(seq, h)| Ok((seq, hash_of(&h, &at, "entry hash")?)))
-            .transpose()
+        head_in(self.conn()?, &at)
     }
 
     fn append(&mut self, entries: &[RawEntry]) -> Result<()> {
         let at = self.describe();
-        let head = self.head()?;
-        check_batch(&at, head, entries)?;
         let sqlite = |source| StorageError::Sqlite {
             at: at.clone(),
             source,
@@ -162,20 +164,9 @@ impl Storage for SqliteStorage {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite)?;
-        // The head again inside the transaction: the sequencer is the
+        // The head read inside the write transaction: the sequencer is the
         // write lock, and the chain is checked against what it holds.
-        let again: Option<(i64, Vec<u8>)> = tx
-            .query_row(
-                "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sqlite)?;
-        let again = again
-            .map(|(s, h)| Ok::<_, StorageError>((s, hash_of(&h, &at, "entry hash")?)))
-            .transpose()?;
-        check_batch(&at, again, entries)?;
+        check_batch(&at, head_in(&tx, &at)?, entries)?;
         for e in entries {
             let (text, bytes) = match &e.payload {
                 Payload::Json(t) => (Some(t.as_str()), None),
