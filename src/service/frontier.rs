@@ -200,17 +200,22 @@ impl Frontier {
                                 .unwrap_or_default()
                         })
                 };
-                let discovered = age(Some(&row.discovered_at)).unwrap_or_default();
-                let (fetched, changed) = (
-                    age(row.last_fetch_at.as_deref()),
-                    age(row.changed_at.as_deref()),
-                );
                 if self.configured.contains_key(&row.url) {
                     continue;
                 }
+                let discovered = age(Some(&row.discovered_at)).unwrap_or_default();
+                let (fetched, changed) = (
+                    age(row.known.last_fetch_at.as_deref()),
+                    age(row.changed_at.as_deref()),
+                );
                 if self.source.ladder.due(discovered, fetched, changed) {
-                    let own = row.known.filter(|_| row.same_source);
-                    let own = own.unwrap_or_default();
+                    // Validators and the current version only from this
+                    // source's own fetch state.
+                    let own = if row.same_source {
+                        row.known
+                    } else {
+                        Known::default()
+                    };
                     if self.fetched_since(own.last_fetch_at.as_deref()) {
                         continue;
                     }
@@ -258,22 +263,20 @@ impl Frontier {
         let mut stmt = conn.prepare_cached(WATCHED_PAGE)?;
         let args = params![self.source.name, stripe.after, stripe.end, room as i64];
         let rows = stmt.query_map(args, |r| {
-            let last_fetch_at: Option<String> = r.get(3)?;
             Ok(WatchedRow {
                 rowid: r.get(0)?,
                 url: r.get(1)?,
                 discovered_at: r.get(2)?,
-                last_fetch_at: last_fetch_at.clone(),
                 changed_at: r.get(4)?,
                 same_source: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
-                known: Some(Known {
+                known: Known {
                     conditional: Conditional {
                         etag: r.get(6)?,
                         last_modified: r.get(7)?,
                     },
-                    last_fetch_at,
+                    last_fetch_at: r.get(3)?,
                     hint: hint(r, 8)?,
-                }),
+                },
             })
         })?;
         rows.collect()
@@ -340,12 +343,13 @@ struct WatchedRow {
     rowid: i64,
     url: String,
     discovered_at: String,
-    last_fetch_at: Option<String>,
     /// When its article last changed (a revision after the first).
     changed_at: Option<String>,
     /// Its fetch state is this source's.
     same_source: bool,
-    known: Option<Known>,
+    /// Its fetch state (its last fetch counts for the ladder whichever
+    /// source made it).
+    known: Known,
 }
 
 /// What the ledger knows of a URL a source fetches.

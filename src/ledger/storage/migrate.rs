@@ -3,9 +3,10 @@
 //! head is fixed when the copy starts (the daemon may go on writing); each
 //! page of entries goes with the blobs it names (and their delta bases),
 //! the blobs first, so that the target never holds an entry whose blob is
-//! missing, and every entry passes the target's checked append. It ends by
-//! reading both back up to that head and comparing their heads and the
-//! Merkle roots computed from their entries.
+//! missing, and every entry passes the target's checked append. The source
+//! is read once: the head and Merkle root of what was copied are computed
+//! from the pages as they go, and compared at the end with the target's,
+//! read back from the target.
 //!
 //! A copy that stops half-way is never taken for a ledger: a SQLite target
 //! is written under `PATH.partial` and renamed when complete; a PostgreSQL
@@ -14,6 +15,7 @@
 use std::collections::HashSet;
 
 use super::{Hash, PAGE, Payload, RawBlob, Result, Storage, StorageError, Summary, summarize_upto};
+use crate::ledger::merkle::store::Builder;
 
 /// What a migration copied, and what both ledgers hold after it.
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub fn migrate(from: &mut dyn Storage, to: &mut dyn Storage) -> Result<Migrated>
     to.begin_copy(&from.describe())?;
     let mut copied: HashSet<Hash> = HashSet::new();
     let mut blobs = 0u64;
+    let mut tree = Builder::default();
+    let mut head = None;
     let mut next = 1;
     while next <= upto {
         let room = usize::try_from(upto - next + 1).unwrap_or(PAGE).min(PAGE);
@@ -84,11 +88,20 @@ pub fn migrate(from: &mut dyn Storage, to: &mut dyn Storage) -> Result<Migrated>
             }
         }
         to.put_blobs(&pending)?;
+        // The target's append checks the chain of these very bytes.
         to.append(&page)?;
+        for e in &page {
+            tree.push(e.entry_hash, |_, _, _| {});
+            head = Some((e.seq, e.entry_hash));
+        }
         next += page.len() as i64;
     }
     to.finish()?;
-    let before = summarize_upto(from, upto)?;
+    let before = Summary {
+        head,
+        entries: tree.size() as i64,
+        root: tree.root(),
+    };
     let after = summarize_upto(to, upto)?;
     if before != after || after.head.map_or(0, |(s, _)| s) != upto {
         let what = if before.head != after.head {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{Payload, RawBlob, RawEntry, Result, Storage, StorageError, check_batch, hash_of};
 use crate::ledger::merkle::{self, Hash};
@@ -94,11 +94,31 @@ impl SqliteStorage {
         })
     }
 
+    /// Runs `f` in one immediate (write) transaction and commits it.
+    fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>, &str) -> Result<T>) -> Result<T> {
+        let at = self.describe();
+        let tx = self
+            .conn()?
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&at))?;
+        let out = f(&tx, &at)?;
+        tx.commit().map_err(sqlite(&at))?;
+        Ok(out)
+    }
+
     fn conn(&mut self) -> Result<&mut Connection> {
         let at = self.describe();
         self.conn.as_mut().ok_or(StorageError::Usage(format!(
             "{at}: the storage was finished"
         )))
+    }
+}
+
+/// A SQLite error, said of the storage at `at`.
+fn sqlite(at: &str) -> impl Fn(rusqlite::Error) -> StorageError + Copy + '_ {
+    move |source| StorageError::Sqlite {
+        at: at.to_string(),
+        source,
     }
 }
 
@@ -111,10 +131,7 @@ fn head_in(conn: &Connection, at: &str) -> Result<Option<(i64, Hash)>> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
-        .map_err(|source| StorageError::Sqlite {
-            at: at.to_string(),
-            source,
-        })?;
+        .map_err(sqlite(at))?;
     head.map(|(seq, h)| Ok((seq, hash_of(&h, at, "entry hash")?)))
         .transpose()
 }
@@ -155,18 +172,11 @@ impl Storage for SqliteStorage {
     }
 
     fn append(&mut self, entries: &[RawEntry]) -> Result<()> {
-        let at = self.describe();
-        let sqlite = |source| StorageError::Sqlite {
-            at: at.clone(),
-            source,
-        };
-        let conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite)?;
+        self.write(|tx, at| {
+        let sqlite = sqlite(at);
         // The head read inside the write transaction: the sequencer is the
         // write lock, and the chain is checked against what it holds.
-        check_batch(&at, head_in(&tx, &at)?, entries)?;
+        check_batch(at, head_in(tx, at)?, entries)?;
         for e in entries {
             let (text, bytes) = match &e.payload {
                 Payload::Json(t) => (Some(t.as_str()), None),
@@ -190,17 +200,15 @@ impl Storage for SqliteStorage {
                 ])
             })
             .map_err(sqlite)?;
-            merkle::store::on_append(&tx, e.seq).map_err(sqlite)?;
+            merkle::store::on_append(tx, e.seq).map_err(sqlite)?;
         }
-        tx.commit().map_err(sqlite)
+        Ok(())
+        })
     }
 
     fn entries(&mut self, from: i64, limit: usize) -> Result<Vec<RawEntry>> {
         let at = self.describe();
-        let sqlite = |source| StorageError::Sqlite {
-            at: at.clone(),
-            source,
-        };
+        let sqlite = sqlite(&at);
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached(
@@ -223,15 +231,8 @@ impl Storage for SqliteStorage {
     }
 
     fn put_blobs(&mut self, blobs: &[RawBlob]) -> Result<()> {
-        let at = self.describe();
-        let sqlite = |source| StorageError::Sqlite {
-            at: at.clone(),
-            source,
-        };
-        let conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite)?;
+        self.write(|tx, at| {
+        let sqlite = sqlite(at);
         for b in blobs {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO blobs (hash, codec, size, data, base) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -247,15 +248,13 @@ impl Storage for SqliteStorage {
             })
             .map_err(sqlite)?;
         }
-        tx.commit().map_err(sqlite)
+        Ok(())
+        })
     }
 
     fn blobs_after(&mut self, after: Option<Hash>, limit: usize) -> Result<Vec<RawBlob>> {
         let at = self.describe();
-        let sqlite = |source| StorageError::Sqlite {
-            at: at.clone(),
-            source,
-        };
+        let sqlite = sqlite(&at);
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached(
@@ -293,10 +292,7 @@ impl Storage for SqliteStorage {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()
-            .map_err(|source| StorageError::Sqlite {
-                at: at.clone(),
-                source,
-            })?;
+            .map_err(sqlite(&at))?;
         row.map(|(_, codec, size, data, base)| {
             Ok(RawBlob {
                 hash: *hash,
@@ -317,7 +313,7 @@ impl Storage for SqliteStorage {
             [],
             |r| r.get(0),
         )
-        .map_err(|source| StorageError::Sqlite { at, source })
+        .map_err(sqlite(&at))
     }
 
     fn interrupted_copy(&mut self) -> Result<Option<String>> {
@@ -378,12 +374,7 @@ impl Storage for SqliteStorage {
             ),
             ("sources' cycle states", "SELECT COUNT(*) FROM source_state"),
         ] {
-            let n: i64 =
-                conn.query_row(sql, [], |r| r.get(0))
-                    .map_err(|source| StorageError::Sqlite {
-                        at: at.clone(),
-                        source,
-                    })?;
+            let n: i64 = conn.query_row(sql, [], |r| r.get(0)).map_err(sqlite(&at))?;
             if n > 0 {
                 out.push((name, n));
             }
