@@ -15,8 +15,8 @@ pub struct Cli {
     /// Configuration file [default: $NEWSLEDGER_CONFIG or ./newsledger.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub(super) config: Option<PathBuf>,
-    /// Ledger database, overriding the configuration's `ledger.path`
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Ledger: a SQLite path, or a postgres://USER@HOST:PORT/DB URL (password in PGPASSWORD), overriding the configuration's [ledger]
+    #[arg(long, global = true, value_name = "PATH|URL")]
     pub(super) db: Option<PathBuf>,
     /// Log format on stderr
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]

@@ -150,6 +150,7 @@ pub(super) async fn verify(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Fai
                 return Ok(if report.ok() { 0 } else { 1 });
             }
             // Not `open_ro`: verify reports a truncation itself.
+            let at = location::location(cli)?;
             let path = ledger_path(cli)?;
             let conn = ledger::open_read_only(&path)?;
             let progress = output::Progress::on_terminal();
@@ -186,6 +187,30 @@ pub(super) async fn verify(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Fai
                 i64::try_from(report.entries).unwrap_or(0),
                 *chain_only,
             );
+            if let location::Location::Shared { url, replica } = &at {
+                // PostgreSQL read whole, on its own bytes: a row changed
+                // there after the replica pulled it shows here.
+                let audited = std::thread::scope(|s| {
+                    s.spawn(|| crate::ledger::storage::replica::audit(url, replica))
+                        .join()
+                        .map_err(|_| Failure::runtime("verify: the thread panicked"))
+                })?
+                .map_err(location::failure)?;
+                if !*json {
+                    writeln!(
+                        out,
+                        "PostgreSQL {}: {} entries read from the database and checked on its own bytes; Merkle root {} (the replica's); {} blobs byte-identical to the replica's{}",
+                        crate::ledger::storage::postgres::redact(url),
+                        audited.shared.entries,
+                        hex::encode(audited.shared.root),
+                        audited.blobs_same,
+                        match audited.blobs_extra {
+                            0 => String::new(),
+                            n => format!(", {n} more that no entry names"),
+                        }
+                    )?;
+                }
+            }
             return Ok(if report.ok() { 0 } else { 1 });
         }
         _ => {}

@@ -76,7 +76,11 @@ pub(super) async fn serve(cli: &Cli, _out: &mut dyn Write) -> Result<u8, Failure
     else {
         return Ok(0);
     };
+    let at = location::location(cli)?;
     let ledger = ledger_path(cli)?;
+    if let location::Location::Shared { url, replica } = at {
+        keep_following(url, replica);
+    }
     if !ledger.exists() {
         return Err(Failure::usage(format!(
             "ledger {} does not exist (run `newsledger once` first, or pass --db PATH)",
@@ -101,4 +105,30 @@ pub(super) async fn serve(cli: &Cli, _out: &mut dyn Write) -> Result<u8, Failure
         .await
         .map_err(failure)?;
     Ok(0)
+}
+
+/// How often `serve` brings its replica up to the PostgreSQL ledger.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `serve` on a PostgreSQL ledger: its replica follows the shared log (a
+/// thread of its own; a failure is logged and tried again, the pages go on
+/// showing what the replica holds).
+fn keep_following(url: String, replica: std::path::PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("replica-follow".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(FOLLOW_EVERY);
+                match crate::ledger::storage::replica::follow(&url, &replica) {
+                    Ok(Some(r)) if r.pulled > 0 => {
+                        tracing::info!(pulled = r.pulled, head = r.head, "replica brought up to PostgreSQL")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not follow the PostgreSQL ledger; trying again"),
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "the replica will not follow PostgreSQL while serving");
+    }
 }

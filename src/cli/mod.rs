@@ -7,6 +7,7 @@ mod args;
 mod audit;
 mod daemon;
 mod journal;
+mod location;
 pub(crate) mod output;
 mod proofs;
 mod read;
@@ -173,9 +174,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
 fn load_config(cli: &Cli) -> Result<Config, Failure> {
     let path = cli.config.clone().unwrap_or_else(config::default_path);
     let mut cfg = Config::load(&path).map_err(|e| Failure::usage(e.to_string()))?;
-    if let Some(db) = &cli.db {
-        cfg.ledger_path = db.clone();
-    }
+    location::apply_db(cli.db.as_deref(), &mut cfg)?;
     Ok(cfg)
 }
 
@@ -193,15 +192,7 @@ fn load_watching_config(cli: &Cli) -> Result<Config, Failure> {
     Ok(cfg)
 }
 
-/// The ledger a read command uses: `--db`, else the configuration's.
-fn ledger_path(cli: &Cli) -> Result<PathBuf, Failure> {
-    if let Some(db) = &cli.db {
-        return Ok(db.clone());
-    }
-    load_config(cli)
-        .map(|c| c.ledger_path)
-        .map_err(|f| Failure::usage(format!("{} (or pass --db PATH)", f.message)))
-}
+use location::ledger_path;
 
 /// The ledger for a read command, refused when its chain ends before what
 /// was recorded of it ([`ledger::read::check_not_truncated`]).
@@ -241,8 +232,9 @@ fn reload_on_sighup(cli: &Cli) -> tokio::sync::mpsc::Receiver<Config> {
             tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
             match Config::load(&path) {
                 Ok(mut cfg) => {
-                    if let Some(db) = &db {
-                        cfg.ledger_path = db.clone();
+                    if let Err(f) = location::apply_db(db.as_deref(), &mut cfg) {
+                        tracing::error!(error = %f.message, "configuration reload refused; keeping the running configuration");
+                        continue;
                     }
                     if tx.send(cfg).await.is_err() {
                         return;

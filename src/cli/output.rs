@@ -20,7 +20,15 @@ fn print_json(out: &mut dyn Write, v: &impl serde::Serialize) -> io::Result<()> 
 
 pub fn check_config(out: &mut dyn Write, cfg: &Config) -> io::Result<()> {
     writeln!(out, "{}: OK", cfg.file.display())?;
-    writeln!(out, "ledger: {}", cfg.ledger_path.display())?;
+    match &cfg.ledger_url {
+        Some(url) => writeln!(
+            out,
+            "ledger: PostgreSQL {} (replica {})",
+            crate::ledger::storage::postgres::redact(url),
+            cfg.ledger_path.display()
+        )?,
+        None => writeln!(out, "ledger: {}", cfg.ledger_path.display())?,
+    }
     let now = chrono::Utc::now();
     for s in &cfg.sources {
         let next = s

@@ -35,7 +35,10 @@ pub struct ConfigError {
 pub struct Config {
     /// The file it was read from (for messages).
     pub file: PathBuf,
+    /// The SQLite ledger; with `ledger_url`, the replica of that one.
     pub ledger_path: PathBuf,
+    /// `[ledger] url`: the record is this PostgreSQL database's.
+    pub ledger_url: Option<String>,
     pub fetch: FetchConfig,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,

@@ -116,8 +116,26 @@ impl Validator<'_> {
         Ok(s.get_ref().clone())
     }
 
+    /// `[ledger] url`: a PostgreSQL URL (`postgres://USER@HOST:PORT/DB`).
+    fn postgres_url(&self, u: &Spanned<String>) -> Result<String, ConfigError> {
+        let url = u.get_ref().trim();
+        let lower = url.to_ascii_lowercase();
+        if !(lower.starts_with("postgres://") || lower.starts_with("postgresql://")) {
+            return Err(self.error(
+                u,
+                "ledger.url",
+                "must be a PostgreSQL URL such as \"postgres://newsledger@db.internal:5432/newsledger\" (give the password in PGPASSWORD, not here)",
+            ));
+        }
+        url.parse::<postgres::Config>()
+            .map_err(|e| self.error(u, "ledger.url", format!("is not a PostgreSQL URL: {e}")))?;
+        Ok(url.to_string())
+    }
+
     pub(super) fn validate(&self, raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
-        let ledger_path = match raw.ledger.and_then(|l| l.path) {
+        let (raw_path, raw_url) = raw.ledger.map_or((None, None), |l| (l.path, l.url));
+        let ledger_url = raw_url.as_ref().map(|u| self.postgres_url(u)).transpose()?;
+        let ledger_path = match raw_path {
             Some(p) if p.get_ref().trim().is_empty() => {
                 return Err(self.error(
                     &p,
@@ -346,11 +364,17 @@ impl Validator<'_> {
                         .collect::<Result<_, _>>()?,
                 },
                 keep_raw,
-                raw_max_age: s
-                    .raw_max_age
-                    .as_ref()
-                    .map(|d| self.duration(d, &format!("source.{name}.raw_max_age")))
-                    .transpose()?,
+                raw_max_age: match (&s.raw_max_age, &ledger_url) {
+                    (Some(d), Some(_)) => return Err(self.error(
+                        d,
+                        &format!("source.{name}.raw_max_age"),
+                        "retention is not yet available on a PostgreSQL ledger (its blobs are append-only there, so the captures would stay in the shared database); remove raw_max_age, or keep this source on a SQLite ledger",
+                    )),
+                    (d, _) => d
+                        .as_ref()
+                        .map(|d| self.duration(d, &format!("source.{name}.raw_max_age")))
+                        .transpose()?,
+                },
                 hosts,
                 ladder,
                 max_new_links: match &s.max_new_links {
@@ -419,6 +443,7 @@ impl Validator<'_> {
         Ok(Config {
             file: path.to_path_buf(),
             ledger_path,
+            ledger_url,
             fetch,
             metrics_listen,
             metrics_token,

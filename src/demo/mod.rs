@@ -67,6 +67,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
     Config {
         file: PathBuf::from("(demo)"),
         ledger_path: ledger_path.to_path_buf(),
+        ledger_url: None,
         fetch: FetchConfig {
             per_host_interval: Duration::ZERO,
             timeout: Duration::from_secs(10),

@@ -20,7 +20,7 @@ pub mod verify;
 pub mod writer;
 
 mod append;
-mod open;
+pub(crate) mod open;
 
 pub use append::{Appended, append, append_compact, append_entry, head};
 pub use open::{lock_writer, open_for_reading, open_read_only, open_schema, open_writable};
@@ -157,6 +157,13 @@ pub enum LedgerError {
     PrunedBlob { hash: String, seq: i64 },
     #[error("blob {hash} is corrupt: {reason}")]
     CorruptBlob { hash: String, reason: String },
+    /// The PostgreSQL ledger a replica records into failed or refused.
+    #[error("ledger {}: {source}", path.display())]
+    Shared {
+        path: PathBuf,
+        #[source]
+        source: Box<storage::StorageError>,
+    },
 }
 
 /// "ledger PATH: " when the path is known; queries made without it (read

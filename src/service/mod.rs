@@ -57,7 +57,8 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
     // rebuilds them: minutes on a ledger of years, past systemd's start
     // timeout unless it is told the start is still going.
     let busy = notifier.extend_while_busy(Duration::from_secs(10), "opening the ledger");
-    let (writer, writer_thread) = WriterHandle::spawn(&config.ledger_path)?;
+    let (writer, writer_thread) =
+        WriterHandle::spawn(&config.ledger_path, config.ledger_url.as_deref())?;
     let fetcher = Fetcher::new(&config.fetch).map_err(|e| ServiceError::Fetcher(e.to_string()))?;
     let (shutdown_tx, shutdown) = watch::channel(false);
     writer.set_webhooks(config.webhooks.clone()).await?;

@@ -42,11 +42,63 @@ pub fn migrate(from: &mut dyn Storage, to: &mut dyn Storage) -> Result<Migrated>
     }
     let upto = from.head()?.map_or(0, |(s, _)| s);
     to.begin_copy(&from.describe())?;
-    let mut copied: HashSet<Hash> = HashSet::new();
-    let mut blobs = 0u64;
     let mut tree = Builder::default();
     let mut head = None;
-    let mut next = 1;
+    let blobs = copy_range(from, to, 1, upto, &mut HashSet::new(), |e| {
+        tree.push(e.entry_hash, |_, _, _| {});
+        head = Some((e.seq, e.entry_hash));
+    })?;
+    to.finish()?;
+    let before = Summary {
+        head,
+        entries: tree.size() as i64,
+        root: tree.root(),
+    };
+    let after = summarize_upto(to, upto)?;
+    if before != after || after.head.map_or(0, |(s, _)| s) != upto {
+        let what = if before.head != after.head {
+            format!(
+                "head {:?} against {:?}",
+                before.head.map(|(s, h)| (s, hex::encode(h))),
+                after.head.map(|(s, h)| (s, hex::encode(h)))
+            )
+        } else {
+            format!(
+                "Merkle root {} against {}",
+                hex::encode(before.root),
+                hex::encode(after.root)
+            )
+        };
+        return Err(StorageError::Differ {
+            from: from.describe(),
+            to: target,
+            what,
+        });
+    }
+    Ok(Migrated {
+        entries: head.map_or(0, |(s, _)| s),
+        blobs,
+        summary: after,
+        left_behind: from.left_behind()?,
+    })
+}
+
+/// Copies entries `first..=upto` of `from` onto the end of `to`, a page at
+/// a time, each page after the blobs it names (and their delta bases, so a
+/// target never holds an entry whose blob is missing), through the target's
+/// checked append. `copied` holds blobs already copied (the target ignores
+/// one it holds anyway); `each` sees every entry copied. Returns the number
+/// of blobs copied.
+pub fn copy_range(
+    from: &mut dyn Storage,
+    to: &mut dyn Storage,
+    first: i64,
+    upto: i64,
+    copied: &mut HashSet<Hash>,
+    mut each: impl FnMut(&super::RawEntry),
+) -> Result<u64> {
+    let mut blobs = 0u64;
+    let mut next = first;
     while next <= upto {
         let room = usize::try_from(upto - next + 1).unwrap_or(PAGE).min(PAGE);
         let page = from.entries(next, room)?;
@@ -90,45 +142,10 @@ pub fn migrate(from: &mut dyn Storage, to: &mut dyn Storage) -> Result<Migrated>
         to.put_blobs(&pending)?;
         // The target's append checks the chain of these very bytes.
         to.append(&page)?;
-        for e in &page {
-            tree.push(e.entry_hash, |_, _, _| {});
-            head = Some((e.seq, e.entry_hash));
-        }
+        page.iter().for_each(&mut each);
         next += page.len() as i64;
     }
-    to.finish()?;
-    let before = Summary {
-        head,
-        entries: tree.size() as i64,
-        root: tree.root(),
-    };
-    let after = summarize_upto(to, upto)?;
-    if before != after || after.head.map_or(0, |(s, _)| s) != upto {
-        let what = if before.head != after.head {
-            format!(
-                "head {:?} against {:?}",
-                before.head.map(|(s, h)| (s, hex::encode(h))),
-                after.head.map(|(s, h)| (s, hex::encode(h)))
-            )
-        } else {
-            format!(
-                "Merkle root {} against {}",
-                hex::encode(before.root),
-                hex::encode(after.root)
-            )
-        };
-        return Err(StorageError::Differ {
-            from: from.describe(),
-            to: target,
-            what,
-        });
-    }
-    Ok(Migrated {
-        entries: next - 1,
-        blobs,
-        summary: after,
-        left_behind: from.left_behind()?,
-    })
+    Ok(blobs)
 }
 
 fn parse_hash(name: &str) -> Option<Hash> {

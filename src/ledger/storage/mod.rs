@@ -15,6 +15,7 @@
 
 pub mod migrate;
 pub mod postgres;
+pub mod replica;
 pub mod sqlite;
 
 use super::entry::{self, ZERO_HASH};
@@ -91,6 +92,23 @@ pub enum StorageError {
         from: String,
         to: String,
         what: String,
+    },
+    #[error(
+        "the replica {replica} and the PostgreSQL ledger {shared} differ at entry {seq}: the shared log was rewritten, or the replica follows another ledger; keep both as evidence, run `newsledger verify --db URL`, and give this process a new replica path"
+    )]
+    Fork {
+        replica: String,
+        shared: String,
+        seq: i64,
+    },
+    #[error(
+        "the PostgreSQL ledger {shared} ends at entry {shared_head} but its replica {replica} holds entries up to {replica_head}: the shared log lost entries (restored from an older backup?); start `newsledger run` with this replica to put them back, or verify the database"
+    )]
+    SharedBehind {
+        replica: String,
+        shared: String,
+        replica_head: i64,
+        shared_head: i64,
     },
     #[error("{0}")]
     Usage(String),

@@ -161,18 +161,36 @@ fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<(RawEntry, Vec<u8>, Vec<u
     ))
 }
 
-impl Storage for SqliteStorage {
+/// The contract on one SQLite connection, inside the caller's transaction
+/// when it writes: what [`SqliteStorage`] runs in its own transactions, and
+/// what the writer pushes from (and a replica pulls into) inside its own.
+pub struct SqliteTx<'c> {
+    conn: &'c Connection,
+    at: String,
+}
+
+impl<'c> SqliteTx<'c> {
+    /// `conn` must be in a write transaction for [`Storage::append`] and
+    /// [`Storage::put_blobs`] to be all-or-nothing.
+    pub fn new(conn: &'c Connection, at: &str) -> SqliteTx<'c> {
+        SqliteTx {
+            conn,
+            at: at.to_string(),
+        }
+    }
+}
+
+impl Storage for SqliteTx<'_> {
     fn describe(&self) -> String {
-        self.path.display().to_string()
+        self.at.clone()
     }
 
     fn head(&mut self) -> Result<Option<(i64, Hash)>> {
-        let at = self.describe();
-        head_in(self.conn()?, &at)
+        head_in(self.conn, &self.at)
     }
 
     fn append(&mut self, entries: &[RawEntry]) -> Result<()> {
-        self.write(|tx, at| {
+        let (tx, at) = (self.conn, self.at.as_str());
         let sqlite = sqlite(at);
         // The head read inside the write transaction: the sequencer is the
         // write lock, and the chain is checked against what it holds.
@@ -203,14 +221,13 @@ impl Storage for SqliteStorage {
             merkle::store::on_append(tx, e.seq).map_err(sqlite)?;
         }
         Ok(())
-        })
     }
 
     fn entries(&mut self, from: i64, limit: usize) -> Result<Vec<RawEntry>> {
-        let at = self.describe();
-        let sqlite = sqlite(&at);
-        let conn = self.conn()?;
-        let mut stmt = conn
+        let at = self.at.as_str();
+        let sqlite = sqlite(at);
+        let mut stmt = self
+            .conn
             .prepare_cached(
                 "SELECT seq, recorded_at, kind, url, payload, prev_hash, entry_hash, ref_seq
                  FROM ledger WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
@@ -223,40 +240,39 @@ impl Storage for SqliteStorage {
             .map_err(sqlite)?;
         rows.into_iter()
             .map(|(mut e, prev, hash)| {
-                e.prev_hash = hash_of(&prev, &at, "prev_hash")?;
-                e.entry_hash = hash_of(&hash, &at, "entry_hash")?;
+                e.prev_hash = hash_of(&prev, at, "prev_hash")?;
+                e.entry_hash = hash_of(&hash, at, "entry_hash")?;
                 Ok(e)
             })
             .collect()
     }
 
     fn put_blobs(&mut self, blobs: &[RawBlob]) -> Result<()> {
-        self.write(|tx, at| {
-        let sqlite = sqlite(at);
+        let sqlite = sqlite(&self.at);
         for b in blobs {
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO blobs (hash, codec, size, data, base) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    b.hash.to_vec(),
-                    b.codec,
-                    b.size,
-                    b.data,
-                    b.base.map(|h| h.to_vec())
-                ])
-            })
-            .map_err(sqlite)?;
+            self.conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO blobs (hash, codec, size, data, base) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        b.hash.to_vec(),
+                        b.codec,
+                        b.size,
+                        b.data,
+                        b.base.map(|h| h.to_vec())
+                    ])
+                })
+                .map_err(sqlite)?;
         }
         Ok(())
-        })
     }
 
     fn blobs_after(&mut self, after: Option<Hash>, limit: usize) -> Result<Vec<RawBlob>> {
-        let at = self.describe();
-        let sqlite = sqlite(&at);
-        let conn = self.conn()?;
-        let mut stmt = conn
+        let at = self.at.as_str();
+        let sqlite = sqlite(at);
+        let mut stmt = self
+            .conn
             .prepare_cached(
                 "SELECT hash, codec, size, data, base FROM blobs WHERE hash > ?1 ORDER BY hash LIMIT ?2",
             )
@@ -272,48 +288,127 @@ impl Storage for SqliteStorage {
         rows.into_iter()
             .map(|(hash, codec, size, data, base)| {
                 Ok(RawBlob {
-                    hash: hash_of(&hash, &at, "blob hash")?,
+                    hash: hash_of(&hash, at, "blob hash")?,
                     codec,
                     size,
                     data,
-                    base: base.map(|b| hash_of(&b, &at, "blob base")).transpose()?,
+                    base: base.map(|b| hash_of(&b, at, "blob base")).transpose()?,
                 })
             })
             .collect()
     }
 
     fn blob(&mut self, hash: &Hash) -> Result<Option<RawBlob>> {
-        let at = self.describe();
-        let conn = self.conn()?;
-        let row: Option<BlobRow> = conn
-            .query_row(
-                "SELECT hash, codec, size, data, base FROM blobs WHERE hash = ?1",
-                [hash.to_vec()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
-            .map_err(sqlite(&at))?;
+        let at = self.at.as_str();
+        let row: Option<BlobRow> = self
+            .conn
+            .prepare_cached("SELECT hash, codec, size, data, base FROM blobs WHERE hash = ?1")
+            .and_then(|mut s| {
+                s.query_row([hash.to_vec()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()
+            })
+            .map_err(sqlite(at))?;
         row.map(|(_, codec, size, data, base)| {
             Ok(RawBlob {
                 hash: *hash,
                 codec,
                 size,
                 data,
-                base: base.map(|b| hash_of(&b, &at, "blob base")).transpose()?,
+                base: base.map(|b| hash_of(&b, at, "blob base")).transpose()?,
             })
         })
         .transpose()
     }
 
     fn is_empty(&mut self) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM ledger) AND NOT EXISTS (SELECT 1 FROM blobs)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sqlite(&self.at))
+    }
+
+    fn interrupted_copy(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn begin_copy(&mut self, _from: &str) -> Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn left_behind(&mut self) -> Result<Vec<(&'static str, i64)>> {
+        let mut out = Vec::new();
+        for (name, sql) in [
+            (
+                "watch-list URLs",
+                "SELECT COUNT(*) FROM watchlist WHERE retired_at IS NULL",
+            ),
+            (
+                "queued webhook notifications",
+                "SELECT COUNT(*) FROM notifications WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+            ),
+            ("sources' cycle states", "SELECT COUNT(*) FROM source_state"),
+        ] {
+            let n: i64 = self
+                .conn
+                .query_row(sql, [], |r| r.get(0))
+                .map_err(sqlite(&self.at))?;
+            if n > 0 {
+                out.push((name, n));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SqliteStorage {
+    /// The contract on this storage's connection, outside a transaction
+    /// (reads) or inside one that [`SqliteStorage::write`] opened.
+    fn on(&mut self) -> Result<SqliteTx<'_>> {
         let at = self.describe();
-        let conn = self.conn()?;
-        conn.query_row(
-            "SELECT NOT EXISTS (SELECT 1 FROM ledger) AND NOT EXISTS (SELECT 1 FROM blobs)",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sqlite(&at))
+        Ok(SqliteTx::new(self.conn()?, &at))
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn head(&mut self) -> Result<Option<(i64, Hash)>> {
+        self.on()?.head()
+    }
+
+    fn append(&mut self, entries: &[RawEntry]) -> Result<()> {
+        self.write(|tx, at| SqliteTx::new(tx, at).append(entries))
+    }
+
+    fn entries(&mut self, from: i64, limit: usize) -> Result<Vec<RawEntry>> {
+        self.on()?.entries(from, limit)
+    }
+
+    fn put_blobs(&mut self, blobs: &[RawBlob]) -> Result<()> {
+        self.write(|tx, at| SqliteTx::new(tx, at).put_blobs(blobs))
+    }
+
+    fn blobs_after(&mut self, after: Option<Hash>, limit: usize) -> Result<Vec<RawBlob>> {
+        self.on()?.blobs_after(after, limit)
+    }
+
+    fn blob(&mut self, hash: &Hash) -> Result<Option<RawBlob>> {
+        self.on()?.blob(hash)
+    }
+
+    fn is_empty(&mut self) -> Result<bool> {
+        self.on()?.is_empty()
     }
 
     fn interrupted_copy(&mut self) -> Result<Option<String>> {
@@ -360,25 +455,6 @@ impl Storage for SqliteStorage {
     }
 
     fn left_behind(&mut self) -> Result<Vec<(&'static str, i64)>> {
-        let at = self.describe();
-        let conn = self.conn()?;
-        let mut out = Vec::new();
-        for (name, sql) in [
-            (
-                "watch-list URLs",
-                "SELECT COUNT(*) FROM watchlist WHERE retired_at IS NULL",
-            ),
-            (
-                "queued webhook notifications",
-                "SELECT COUNT(*) FROM notifications WHERE delivered_at IS NULL AND gave_up_at IS NULL",
-            ),
-            ("sources' cycle states", "SELECT COUNT(*) FROM source_state"),
-        ] {
-            let n: i64 = conn.query_row(sql, [], |r| r.get(0)).map_err(sqlite(&at))?;
-            if n > 0 {
-                out.push((name, n));
-            }
-        }
-        Ok(out)
+        self.on()?.left_behind()
     }
 }

@@ -80,15 +80,36 @@ fn writer_gone() -> LedgerError {
 }
 
 impl WriterHandle {
-    /// Opens the ledger and starts the writer on its own thread (SQLite
-    /// calls block; they must not run on the async reactor).
-    pub fn spawn(path: &Path) -> Result<(WriterHandle, std::thread::JoinHandle<()>)> {
-        let mut writer = Writer::open(path)?;
+    /// Opens the ledger (a replica of the PostgreSQL ledger at `shared`,
+    /// when given) and starts the writer on its own thread (SQLite and the
+    /// PostgreSQL client block; they must not run on the async reactor).
+    pub fn spawn(
+        path: &Path,
+        shared: Option<&str>,
+    ) -> Result<(WriterHandle, std::thread::JoinHandle<()>)> {
+        // Opened on the writer's thread: the PostgreSQL client runs a
+        // runtime of its own, which cannot start inside the caller's.
+        let (opened_tx, opened) = std::sync::mpsc::sync_channel::<Result<()>>(1);
+        let (path, shared) = (path.to_path_buf(), shared.map(str::to_string));
         // Bounded: a slow disk slows fetching instead of growing memory.
         let (tx, mut rx) = mpsc::channel::<Request>(64);
         let join = std::thread::Builder::new()
             .name("ledger-writer".into())
             .spawn(move || {
+                let opened = match &shared {
+                    Some(url) => Writer::open_replica(&path, url),
+                    None => Writer::open(&path),
+                };
+                let mut writer = match opened {
+                    Ok(w) => {
+                        let _ = opened_tx.send(Ok(()));
+                        w
+                    }
+                    Err(e) => {
+                        let _ = opened_tx.send(Err(e));
+                        return;
+                    }
+                };
                 // A request taken from the channel while a group was being
                 // gathered, served right after that group.
                 let mut held: Option<Request> = None;
@@ -203,9 +224,10 @@ impl WriterHandle {
                 }
             })
             .map_err(|e| LedgerError::Directory {
-                path: path.to_path_buf(),
+                path: PathBuf::from("(writer thread)"),
                 source: e,
             })?;
+        opened.recv().map_err(|_| writer_gone())??;
         Ok((WriterHandle { tx }, join))
     }
 

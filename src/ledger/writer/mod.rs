@@ -7,13 +7,14 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 mod apply;
 mod handle;
 mod notify;
 pub mod prepare;
 mod records;
+mod upstream;
 
 pub use handle::WriterHandle;
 
@@ -24,6 +25,7 @@ use crate::extract::Article;
 use apply::apply_in;
 use notify::enqueue;
 pub use notify::{MAX_ATTEMPTS, Pending, backoff};
+use upstream::{Committed, shared};
 
 /// A fetch and what extraction made of it, ready to be recorded.
 #[derive(Debug, Clone)]
@@ -163,6 +165,11 @@ pub struct Writer {
     _lock: std::fs::File,
     /// Webhooks that get a notification queued with each flagged change.
     webhooks: Vec<Webhook>,
+    /// The PostgreSQL ledger this one is a replica of, if it is one.
+    upstream: Option<crate::ledger::storage::replica::Upstream>,
+    /// The replica holds less than PostgreSQL (a commit failed after its
+    /// entries went up): it pulls them before the next write.
+    behind: bool,
 }
 
 impl Writer {
@@ -173,6 +180,8 @@ impl Writer {
             path: path.to_path_buf(),
             _lock: lock,
             webhooks: Vec::new(),
+            upstream: None,
+            behind: false,
         })
     }
 
@@ -180,20 +189,35 @@ impl Writer {
         self.webhooks = webhooks;
     }
 
-    /// Runs `f` in one immediate transaction and commits what it wrote.
-    fn in_tx<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+    /// Runs `f` in one immediate transaction and commits what it wrote
+    /// (run again, from the start, after PostgreSQL failed the commit).
+    fn in_tx<T>(
+        &mut self,
+        mut f: impl FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
         let path = self.path.clone();
-        let tx = self.begin()?;
-        let out = f(&tx).map_err(LedgerError::sqlite(&path))?;
-        tx.commit().map_err(LedgerError::sqlite(&path))?;
-        Ok(out)
-    }
-
-    fn begin(&mut self) -> Result<Transaction<'_>> {
-        let path = self.path.clone();
-        self.conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(LedgerError::sqlite(&path))
+        let (since, mut tries) = (std::time::Instant::now(), 0);
+        loop {
+            if self.behind
+                && let Err(e) = self.catch_up()
+            {
+                if self.again(&e, &mut tries, since) {
+                    continue;
+                }
+                return Err(shared(&path, e));
+            }
+            let tx = self.begin()?;
+            let out = f(&tx).map_err(LedgerError::sqlite(&path))?;
+            match tx.commit_as() {
+                Committed::Done => return Ok(out),
+                Committed::Local(e) => return Err(LedgerError::sqlite(&path)(e)),
+                Committed::Upstream(e) => {
+                    if !self.again(&e, &mut tries, since) {
+                        return Err(shared(&path, e));
+                    }
+                }
+            }
+        }
     }
 
     /// Records several fetches in one transaction, so that they share one
@@ -218,8 +242,16 @@ impl Writer {
         // The error of each report that failed, in an attempt rolled back.
         let mut failed: Vec<Option<LedgerError>> = reports.iter().map(|_| None).collect();
         let mut applied = Vec::new().into_iter();
+        let (since, mut tries) = (std::time::Instant::now(), 0);
         while failed.iter().any(Option::is_none) {
-            match self.attempt(reports, &failed, &webhooks) {
+            let outcome = match self.behind {
+                true => match self.catch_up() {
+                    Ok(_) => continue,
+                    Err(e) => Attempt::Upstream(e),
+                },
+                false => self.attempt(reports, &failed, &webhooks),
+            };
+            match outcome {
                 Attempt::Committed(a) => {
                     applied = a.into_iter();
                     break;
@@ -232,6 +264,18 @@ impl Writer {
                 Attempt::Refused(e) => {
                     for slot in failed.iter_mut().filter(|f| f.is_none()) {
                         *slot = Some(LedgerError::sqlite(&path)(copy_error(&e)));
+                    }
+                }
+                Attempt::Upstream(e) => {
+                    if self.again(&e, &mut tries, since) {
+                        continue;
+                    }
+                    // Not recorded anywhere: each fetch says why.
+                    for slot in failed.iter_mut().filter(|f| f.is_none()) {
+                        *slot = Some(shared(
+                            &path,
+                            crate::ledger::storage::StorageError::Usage(e.to_string()),
+                        ));
                     }
                 }
             }
@@ -257,12 +301,9 @@ impl Writer {
         failed: &[Option<LedgerError>],
         webhooks: &[Webhook],
     ) -> Attempt {
-        let tx = match self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-        {
+        let tx = match self.begin() {
             Ok(tx) => tx,
-            Err(e) => return Attempt::Refused(e),
+            Err(e) => return Attempt::Refused(unwrap_sqlite(e)),
         };
         let mut applied = Vec::with_capacity(reports.len());
         for (i, (report, _)) in reports
@@ -285,9 +326,10 @@ impl Writer {
                 Err(e) => return Attempt::Failed(i, e),
             }
         }
-        match tx.commit() {
-            Ok(()) => Attempt::Committed(applied),
-            Err(e) => Attempt::Refused(e),
+        match tx.commit_as() {
+            Committed::Done => Attempt::Committed(applied),
+            Committed::Local(e) => Attempt::Refused(e),
+            Committed::Upstream(e) => Attempt::Upstream(e),
         }
     }
 
@@ -342,6 +384,19 @@ enum Attempt {
     Failed(usize, rusqlite::Error),
     /// The transaction could not begin or commit: no report is recorded.
     Refused(rusqlite::Error),
+    /// PostgreSQL did not take the group's entries: no report is recorded.
+    Upstream(crate::ledger::storage::StorageError),
+}
+
+/// The SQLite error inside a ledger error (from beginning a transaction).
+fn unwrap_sqlite(e: LedgerError) -> rusqlite::Error {
+    match e {
+        LedgerError::Sqlite { source, .. } | LedgerError::NotWritable { source, .. } => source,
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
 }
 
 /// A copy of a SQLite error, for every fetch of a group that shares it.

