@@ -94,19 +94,21 @@ fn sqlite_summary(path: &Path) -> newsledger::ledger::storage::Summary {
     summarize(&mut SqliteStorage::open_read_only(path).unwrap()).unwrap()
 }
 
-/// `(url, count)` of the fetch entries PostgreSQL holds, per article URL.
+/// `(url, count)` of the fetch entries PostgreSQL holds, per article URL
+/// (none while the database is down or holds no ledger yet).
 fn fetches_per_url(url: &str) -> std::collections::BTreeMap<String, i64> {
     let url = url.to_string();
     std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        c.query(
-            "SELECT url, COUNT(*) FROM ledger WHERE kind = 'fetch' AND url IS NOT NULL GROUP BY url",
-            &[],
-        )
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
-        .collect()
+        let rows = postgres::Client::connect(&url, postgres::NoTls).and_then(|mut c| {
+            c.query(
+                "SELECT url, COUNT(*) FROM ledger WHERE kind = 'fetch' AND url IS NOT NULL GROUP BY url",
+                &[],
+            )
+        });
+        rows.unwrap_or_default()
+            .into_iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+            .collect()
     })
     .join()
     .unwrap()
@@ -282,4 +284,202 @@ async fn every_command_reads_a_postgres_ledger_as_it_reads_sqlite() {
             _ => same(from_sqlite, from_pg),
         }
     }
+}
+
+/// Waits for `child` (a `once`) with a limit; its output.
+async fn finish(child: tokio::process::Child, limit: Duration) -> Output {
+    tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .expect("the cycle ends")
+        .unwrap()
+}
+
+fn spawn_once(config: &Path) -> tokio::process::Child {
+    tokio::process::Command::new(common::bin())
+        .arg("--config")
+        .arg(config)
+        .arg("once")
+        .env("RUST_LOG", "info")
+        .env_remove("NEWSLEDGER_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// PostgreSQL SIGKILLed while a cycle records into it, and started again:
+/// the writer holds its fetches and tries again; every URL ends recorded
+/// once, whole, and the replica is the shared log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_mid_cycle_loses_nothing_and_records_nothing_twice() {
+    let Some(server) = off_runtime(pg::Postgres::start) else {
+        return;
+    };
+    let url = off_runtime(|| server.database());
+    let s = Setup::new().await;
+    let site = articles(4);
+    shared_setup(&s, &url, &site, Duration::from_millis(300));
+    let child = spawn_once(&s.config);
+    // Killed once the first articles are in.
+    let started = std::time::Instant::now();
+    let at_kill = loop {
+        let fetched: i64 = fetches_per_url(&url).values().sum();
+        if fetched >= 2 {
+            break fetched;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no fetch recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    off_runtime(|| server.kill());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    off_runtime(|| server.start_server());
+    let out = finish(child, Duration::from_secs(120)).await;
+    let log = common::stderr(&out);
+    assert!(out.status.success(), "once: {log}");
+    assert!(
+        log.contains("trying again"),
+        "the writer never saw PostgreSQL gone:\n{log}"
+    );
+
+    let fetched = fetches_per_url(&url);
+    assert!(at_kill < site.len() as i64, "the kill came after the cycle");
+    for a in &site {
+        let u = s.server.url(&a.path);
+        assert_eq!(
+            fetched.get(&u),
+            Some(&1),
+            "{u} recorded {:?} times",
+            fetched.get(&u)
+        );
+    }
+    assert_eq!(pg_summary(&url), sqlite_summary(&s.db));
+    let cache = tempfile::tempdir().unwrap();
+    ok(
+        &cli(cache.path(), None, &["--db", &url, "verify"]),
+        "verify",
+    );
+    ok(
+        &cli(cache.path(), Some(&s.config), &["verify"]),
+        "verify of the replica",
+    );
+}
+
+/// Two writers with replicas of their own record into one PostgreSQL
+/// ledger at once: their appends interleave through the sequencer, each
+/// one's refused appends are applied again on top of the other's, and the
+/// one log holds both, checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_record_into_one_ledger_at_once() {
+    let Some(server) = off_runtime(pg::Postgres::start) else {
+        return;
+    };
+    let url = off_runtime(|| server.database());
+    let (a, b) = (Setup::new().await, Setup::new().await);
+    let (site_a, site_b) = (articles(3), articles(3));
+    shared_setup(&a, &url, &site_a, Duration::from_millis(20));
+    shared_setup(&b, &url, &site_b, Duration::from_millis(20));
+    for round in 0..2 {
+        if round == 1 {
+            // Edits on both sites: revisions from both writers.
+            common::publish_quiet_edit(&a);
+            common::publish_quiet_edit(&b);
+        }
+        let (x, y) = (spawn_once(&a.config), spawn_once(&b.config));
+        let (x, y) = tokio::join!(
+            finish(x, Duration::from_secs(120)),
+            finish(y, Duration::from_secs(120))
+        );
+        assert!(x.status.success(), "writer a: {}", common::stderr(&x));
+        assert!(y.status.success(), "writer b: {}", common::stderr(&y));
+    }
+    let fetched = fetches_per_url(&url);
+    for (s, site) in [(&a, &site_a), (&b, &site_b)] {
+        for art in site {
+            let u = s.server.url(&art.path);
+            assert_eq!(fetched.get(&u), Some(&2), "{u}: {:?}", fetched.get(&u));
+        }
+    }
+    let shared = pg_summary(&url);
+    // Each replica follows the one log, and its derived tables are the
+    // fold of that log (verify checks them against the chain).
+    for s in [&a, &b] {
+        let cache = tempfile::tempdir().unwrap();
+        ok(&cli(cache.path(), Some(&s.config), &["verify"]), "verify");
+        assert_eq!(sqlite_summary(&s.db), shared);
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let changes = ok(
+        &cli(
+            cache.path(),
+            None,
+            &["--db", &url, "changes", "--kind", "changed", "--json"],
+        ),
+        "changes",
+    );
+    let v: serde_json::Value = serde_json::from_str(&changes).unwrap();
+    let rows = v["changes"].as_array().or_else(|| v.as_array()).unwrap();
+    assert_eq!(rows.len(), 2, "one edit on each site: {changes}");
+}
+
+/// A replica never follows a log other than the one it copied: pointed at
+/// another ledger's database it is refused, and a row rewritten in
+/// PostgreSQL after the replica pulled it fails `verify`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_or_different_shared_log_is_refused() {
+    let Some(server) = off_runtime(pg::Postgres::start) else {
+        return;
+    };
+    let (first, other) = off_runtime(|| (server.database(), server.database()));
+    let (s, t) = (Setup::new().await, Setup::new().await);
+    shared_setup(&s, &first, &articles(1), Duration::ZERO);
+    shared_setup(&t, &other, &articles(1), Duration::ZERO);
+    for x in [&s, &t] {
+        let out = x.cli(&["once"]).await;
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+    // The first ledger's replica, told the other database is its ledger.
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace(&first, &other);
+    let swapped = s.dir.path().join("swapped.toml");
+    std::fs::write(&swapped, text).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    for args in [&["articles"][..], &["once"][..]] {
+        let o = cli(cache.path(), Some(&swapped), args);
+        assert!(!o.status.success(), "{args:?} followed another ledger");
+        assert!(
+            common::stderr(&o).contains("differ at entry"),
+            "{args:?}: {}",
+            common::stderr(&o)
+        );
+    }
+    // A fetch entry's payload rewritten in PostgreSQL (its triggers off,
+    // as an administrator could), after the replica pulled it.
+    off_runtime(|| {
+        let mut c = postgres::Client::connect(&first, postgres::NoTls).unwrap();
+        c.batch_execute(
+            "ALTER TABLE ledger DISABLE TRIGGER ledger_append_only;
+             UPDATE ledger SET payload_json = replace(payload_json, '\"status\":200', '\"status\":203')
+              WHERE seq = (SELECT MIN(seq) FROM ledger WHERE kind = 'fetch');
+             ALTER TABLE ledger ENABLE TRIGGER ledger_append_only;",
+        )
+        .unwrap();
+    });
+    let o = cli(cache.path(), Some(&s.config), &["verify"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "verify: {}{}",
+        common::stdout(&o),
+        common::stderr(&o)
+    );
+    let said = format!("{}{}", common::stdout(&o), common::stderr(&o));
+    assert!(said.contains("not the hash of its encoding"), "{said}");
+    // A new reader refuses to copy the rewritten entry.
+    let fresh = tempfile::tempdir().unwrap();
+    let o = cli(fresh.path(), None, &["--db", &first, "articles"]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
 }

@@ -20,7 +20,7 @@ pub mod verify;
 pub mod writer;
 
 mod append;
-pub(crate) mod open;
+mod open;
 
 pub use append::{Appended, append, append_compact, append_entry, head};
 pub use open::{lock_writer, open_for_reading, open_read_only, open_schema, open_writable};

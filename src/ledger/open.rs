@@ -297,14 +297,20 @@ pub(super) fn ensure_genesis(conn: &mut Connection, path: &Path) -> Result<()> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(LedgerError::sqlite(path))?;
-    if head(&tx).map_err(LedgerError::sqlite(path))?.is_none() {
-        let payload = json!({
-            "format": entry::ENCODING_TAG,
-            "software": format!("newsledger {}", env!("CARGO_PKG_VERSION")),
-            "hash": "sha256",
-        });
-        append(&tx, Kind::Genesis, None, &payload, Utc::now())
-            .map_err(LedgerError::sqlite(path))?;
-    }
+    genesis_in(&tx).map_err(LedgerError::sqlite(path))?;
     tx.commit().map_err(LedgerError::sqlite(path))
+}
+
+/// Appends the genesis entry to an empty ledger, in the caller's
+/// transaction; its seq, when one was appended.
+pub(crate) fn genesis_in(tx: &Transaction<'_>) -> rusqlite::Result<Option<i64>> {
+    if head(tx)?.is_some() {
+        return Ok(None);
+    }
+    let payload = json!({
+        "format": entry::ENCODING_TAG,
+        "software": format!("newsledger {}", env!("CARGO_PKG_VERSION")),
+        "hash": "sha256",
+    });
+    append(tx, Kind::Genesis, None, &payload, Utc::now()).map(Some)
 }

@@ -12,6 +12,7 @@
 //! Invariant: nothing here reads a derived table. What the fold needs comes
 //! from the entries (their payloads and columns) and from its own state.
 
+pub mod appended;
 pub mod check;
 mod fetches;
 mod payload;

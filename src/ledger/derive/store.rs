@@ -166,6 +166,15 @@ pub fn load_fetch_state(conn: &Connection, requested_url: &str) -> rusqlite::Res
     Ok(replay)
 }
 
+/// Adds one fetched URL's state to a partial fold.
+pub fn load_fetch_state_into(
+    conn: &Connection,
+    requested_url: &str,
+    into: &mut Replay,
+) -> rusqlite::Result<()> {
+    load_fetch_states(conn, Some(requested_url), into)
+}
+
 /// Adds one article's row and revisions to a partial fold.
 pub fn load_article(conn: &Connection, url: &str, into: &mut Replay) -> rusqlite::Result<()> {
     load_articles(conn, Some(url), into)?;

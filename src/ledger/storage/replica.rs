@@ -76,6 +76,10 @@ impl Upstream {
     }
 }
 
+/// More entries than this pulled at once are folded by folding the whole
+/// chain again (streamed) rather than held and folded into their rows.
+const FOLD_WHOLE_AFTER: i64 = 20_000;
+
 /// What bringing a replica and its PostgreSQL ledger together did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reconciled {
@@ -124,10 +128,21 @@ pub fn reconcile(
     };
     if t > m {
         copy_range(pg, &mut local, m + 1, t, &mut HashSet::new(), |_| {})?;
-        crate::ledger::derive::store::rebuild(conn).map_err(|source| StorageError::Sqlite {
+        let sqlite = |source| StorageError::Sqlite {
             at: at.to_string(),
             source,
-        })?;
+        };
+        // A few entries are folded into the rows they touch; a new or far
+        // behind replica folds the chain whole (streamed, not held).
+        if m == 0 || t - m > FOLD_WHOLE_AFTER {
+            crate::ledger::derive::store::rebuild(conn).map_err(sqlite)?;
+        } else {
+            let anomalies =
+                crate::ledger::derive::appended::fold_appended(conn, m).map_err(sqlite)?;
+            for (seq, reason) in anomalies {
+                tracing::warn!(replica = %at, seq, %reason, "a pulled entry contradicts the ones before it; `newsledger verify` names it");
+            }
+        }
         done.pulled = t - m;
     } else if m > t {
         if !may_push {

@@ -189,12 +189,20 @@ impl Writer {
         self.webhooks = webhooks;
     }
 
-    /// Runs `f` in one immediate transaction and commits what it wrote
-    /// (run again, from the start, after PostgreSQL failed the commit).
+    /// Runs `f` in one immediate transaction and commits what it wrote.
     fn in_tx<T>(
         &mut self,
         mut f: impl FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
+        let path = self.path.clone();
+        self.recording(|tx| f(tx).map_err(LedgerError::sqlite(&path)))
+    }
+
+    /// Runs `f` in one immediate transaction and commits what it wrote; run
+    /// again from the start when PostgreSQL failed the commit (a lost
+    /// connection, or an append another process made first). Every write
+    /// that appends entries goes through here.
+    fn recording<T>(&mut self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
         let (since, mut tries) = (std::time::Instant::now(), 0);
         loop {
@@ -207,7 +215,7 @@ impl Writer {
                 return Err(shared(&path, e));
             }
             let tx = self.begin()?;
-            let out = f(&tx).map_err(LedgerError::sqlite(&path))?;
+            let out = f(&tx)?;
             match tx.commit_as() {
                 Committed::Done => return Ok(out),
                 Committed::Local(e) => return Err(LedgerError::sqlite(&path)(e)),

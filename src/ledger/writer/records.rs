@@ -64,25 +64,20 @@ impl Writer {
     ) -> Result<Option<crate::ledger::checkpoints::Made>> {
         use crate::ledger::checkpoints::{CheckpointError, make_checkpoint};
         let path = self.path.clone();
-        let tx = self.begin()?;
-        let made = match make_checkpoint(&tx, signer, origin, replaces, now) {
-            Ok(m) => m,
-            Err(CheckpointError::Sqlite(e)) => return Err(LedgerError::sqlite(&path)(e)),
-            Err(e @ CheckpointError::OriginChanged { .. }) => {
-                return Err(LedgerError::Declined {
-                    path,
+        self.recording(
+            |tx| match make_checkpoint(tx, signer, origin, replaces, now) {
+                Ok(m) => Ok(m),
+                Err(CheckpointError::Sqlite(e)) => Err(LedgerError::sqlite(&path)(e)),
+                Err(e @ CheckpointError::OriginChanged { .. }) => Err(LedgerError::Declined {
+                    path: path.clone(),
                     reason: e.to_string(),
-                });
-            }
-            Err(e) => {
-                return Err(LedgerError::Refused {
-                    path,
+                }),
+                Err(e) => Err(LedgerError::Refused {
+                    path: path.clone(),
                     reason: e.to_string(),
-                });
-            }
-        };
-        tx.commit()?;
-        Ok(made)
+                }),
+            },
+        )
     }
 
     /// Records a checked RFC 3161 reply for a checkpoint.
@@ -138,32 +133,32 @@ impl Writer {
         let canonical = crate::ledger::entry::canonical_json(config);
         let hash = blobs::hash_hex(canonical.as_bytes());
         let path = self.path.clone();
-        let tx = self.begin()?;
-        let known: Option<Option<String>> = tx
-            .query_row(
-                "SELECT config_hash FROM source_state WHERE name = ?1",
-                [name],
-                |r| r.get(0),
+        let sqlite = LedgerError::sqlite;
+        self.recording(|tx| {
+            let known: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT config_hash FROM source_state WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sqlite(&path))?;
+            if known.flatten().as_deref() == Some(hash.as_str()) {
+                return Ok(None);
+            }
+            let payload = json!({ "name": name, "config": config, "config_hash": hash });
+            let seq = append(tx, Kind::Source, None, &payload, now).map_err(sqlite(&path))?;
+            tx.execute(
+                "INSERT INTO source_state (name, config_hash) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET config_hash = excluded.config_hash",
+                params![name, hash],
             )
-            .optional()
-            .map_err(LedgerError::sqlite(&path))?;
-        if known.flatten().as_deref() == Some(hash.as_str()) {
-            return Ok(None);
-        }
-        let payload = json!({ "name": name, "config": config, "config_hash": hash });
-        let seq =
-            append(&tx, Kind::Source, None, &payload, now).map_err(LedgerError::sqlite(&path))?;
-        tx.execute(
-            "INSERT INTO source_state (name, config_hash) VALUES (?1, ?2)
-             ON CONFLICT(name) DO UPDATE SET config_hash = excluded.config_hash",
-            params![name, hash],
-        )
-        .map_err(LedgerError::sqlite(&path))?;
-        tx.commit()?;
-        Ok(Some(seq))
+            .map_err(sqlite(&path))?;
+            Ok(Some(seq))
+        })
     }
 
-    /// Notes that a source's cycle started (for resuming after a stop).
+    /// Records that a source's cycle started (its cycle state).
     pub fn cycle_started(&mut self, name: &str, at: DateTime<Utc>) -> Result<()> {
         let path = self.path.clone();
         self.conn

@@ -113,9 +113,13 @@ impl Writer {
             upstream: Some(Upstream::new(url, true)),
             behind: false,
         };
+        // Entries the shared log lacks (it was restored from an older
+        // backup) go back up; PostgreSQL's are pulled.
         writer.catch_up().map_err(|e| shared(path, e))?;
-        crate::ledger::open::ensure_genesis(&mut writer.conn, path)?;
-        writer.catch_up().map_err(|e| shared(path, e))?;
+        // A new ledger's genesis, through the sequencer like any entry: of
+        // two processes starting on an empty database, one genesis wins and
+        // the other process takes it.
+        writer.in_tx(|tx| crate::ledger::open::genesis_in(tx).map(|_| ()))?;
         Ok(writer)
     }
 
@@ -179,9 +183,15 @@ impl Writer {
         };
         if replica::is_transient(e) {
             up.reset();
-        }
-        tracing::warn!(shared = %up.describe(), error = %e, "PostgreSQL did not take the append; trying again");
-        if !replica::back_off(*tries, since) {
+            tracing::warn!(shared = %up.describe(), error = %e, "PostgreSQL did not take the append; trying again");
+            if !replica::back_off(*tries, since) {
+                return false;
+            }
+        } else if matches!(e, StorageError::Chain { .. }) && since.elapsed() < replica::RETRY_FOR {
+            // Another process appended first: take its entries and apply
+            // these again on top of them, at once.
+            tracing::debug!(shared = %up.describe(), "another process appended first; pulling its entries");
+        } else {
             return false;
         }
         *tries += 1;
