@@ -482,7 +482,7 @@ async fn a_fetch_takes_its_permit_only_when_its_hosts_turn_comes() {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let cond = Conditional::default();
     let (first, permit) = f
-        .fetch_in_turn(&a.url("/1"), &cond, None, &permits, &stop)
+        .fetch_in_turn(&a.url("/1"), &cond, None, &permits, &stop, None)
         .await;
     assert_eq!(class_of(&first), "ok");
     assert!(permit.is_some());
@@ -492,7 +492,7 @@ async fn a_fetch_takes_its_permit_only_when_its_hosts_turn_comes() {
         let (f, permits, stop) = (f.clone(), permits.clone(), stop.clone());
         tokio::spawn(async move {
             let (r, p) = f
-                .fetch_in_turn(&url, &Conditional::default(), None, &permits, &stop)
+                .fetch_in_turn(&url, &Conditional::default(), None, &permits, &stop, None)
                 .await;
             (class_of(&r), p.is_some(), Instant::now())
         })
@@ -506,7 +506,7 @@ async fn a_fetch_takes_its_permit_only_when_its_hosts_turn_comes() {
         "a fetch waiting for its host holds no permit"
     );
     let (other, permit) = f
-        .fetch_in_turn(&b.url("/1"), &cond, None, &permits, &stop)
+        .fetch_in_turn(&b.url("/1"), &cond, None, &permits, &stop, None)
         .await;
     let b_done = Instant::now();
     assert_eq!(class_of(&other), "ok");

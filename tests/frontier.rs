@@ -70,6 +70,7 @@ fn report(u: &str, body: &str, etag: &str) -> FetchReport {
         skipped: None,
         overrides,
         prepared: Default::default(),
+        vantage: None,
     }
 }
 

@@ -243,6 +243,7 @@ fn report(step: Step) -> FetchReport {
         skipped: None,
         overrides,
         prepared: Default::default(),
+        vantage: None,
     }
 }
 

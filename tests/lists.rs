@@ -105,6 +105,7 @@ fn report(i: usize, step: Step) -> FetchReport {
         skipped: None,
         overrides,
         prepared: Default::default(),
+        vantage: None,
     }
 }
 

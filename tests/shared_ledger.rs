@@ -483,3 +483,201 @@ async fn a_rewritten_or_different_shared_log_is_refused() {
     let o = cli(fresh.path(), None, &["--db", &first, "articles"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
 }
+
+/// A worker's configuration: the setup's site and PostgreSQL ledger, a
+/// replica, `[node]` and `[fetch]` settings of its own.
+fn worker_config(
+    s: &Setup,
+    name: &str,
+    schedule: &str,
+    fetch: &str,
+    node: &str,
+) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let replica = s.dir.path().join(format!("{name}.db"));
+    let text = text
+        .replace(&s.db.display().to_string(), &replica.display().to_string())
+        .replacen(
+            "schedule = \"0 0 1 1 *\"",
+            &format!("schedule = \"{schedule}\""),
+            1,
+        )
+        .replacen("[fetch]\n", &format!("[fetch]\n{fetch}\n"), 1);
+    let text = text.replacen(
+        "per_host_interval = \"0s\"\n",
+        "",
+        usize::from(fetch.contains("per_host_interval")),
+    );
+    let path = s.dir.path().join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!("{text}\n[node]\nname = \"{name}\"\n{node}\n"),
+    )
+    .unwrap();
+    path
+}
+
+/// The leases PostgreSQL holds: (url, holder, live and not done).
+fn leases(url: &str) -> Vec<(String, String, bool)> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        postgres::Client::connect(&url, postgres::NoTls)
+            .and_then(|mut c| {
+                c.query(
+                    "SELECT url, holder, done_at IS NULL AND until > clock_timestamp() FROM leases",
+                    &[],
+                )
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+/// A worker SIGKILLed while it holds leases: once they run out, another
+/// worker fetches its URLs; every URL ends recorded, the log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_holding_leases_has_its_urls_fetched_by_another() {
+    let Some(server) = off_runtime(pg::Postgres::start) else {
+        return;
+    };
+    let url = off_runtime(|| server.database());
+    let s = Setup::new().await;
+    let site = articles(2);
+    shared_setup(&s, &url, &site, Duration::from_millis(1500));
+    // Both on one schedule: a tick a few seconds from now, once a minute.
+    let tick = (chrono::Utc::now() + chrono::Duration::seconds(4))
+        .format("%S")
+        .to_string();
+    let schedule = format!(
+        "{} * * * * *",
+        tick.trim_start_matches('0').parse::<u32>().unwrap_or(0)
+    );
+    let a = worker_config(&s, "a", &schedule, "", "lease = \"10s\"");
+    let b = worker_config(&s, "b", &schedule, "", "lease = \"10s\"");
+    let mut worker_a = common::spawn_run(&a);
+    let mut worker_b = common::spawn_run(&b);
+    let started = std::time::Instant::now();
+    let held_by_a = loop {
+        let held: Vec<String> = leases(&url)
+            .into_iter()
+            .filter(|(_, h, live)| h == "a" && *live)
+            .map(|(u, _, _)| u)
+            .collect();
+        if !held.is_empty() {
+            break held;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "worker a never took a lease"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    worker_a.start_kill().unwrap();
+    let _ = worker_a.wait().await;
+    let killed_at = std::time::Instant::now();
+    // Every URL recorded, those a held included.
+    let want: Vec<String> = site.iter().map(|a| s.server.url(&a.path)).collect();
+    loop {
+        let fetched = fetches_per_url(&url);
+        if want.iter().all(|u| fetched.contains_key(u)) {
+            break;
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(90),
+            "not every URL was recorded after the kill: {fetched:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Not before a's leases ran out.
+    assert!(
+        killed_at.elapsed() >= Duration::from_secs(5),
+        "a's URLs were taken before its leases ran out"
+    );
+    let pid = worker_b.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = worker_b.wait().await.unwrap();
+    let log = common::stderr_of(&mut worker_b).await;
+    assert!(status.success(), "worker b: {log}");
+    let after = leases(&url);
+    for u in &held_by_a {
+        let holder = after
+            .iter()
+            .find(|(l, _, _)| l == u)
+            .map(|(_, h, _)| h.as_str());
+        assert_eq!(
+            holder,
+            Some("b"),
+            "{u}, leased by a when it died, ended with {holder:?}"
+        );
+    }
+    // Each URL once, but for at most one: recorded by a in the instant
+    // between its append and the end of its lease (ARCHITECTURE.md).
+    let fetched = fetches_per_url(&url);
+    let twice = want.iter().filter(|u| fetched.get(*u) != Some(&1)).count();
+    assert!(twice <= 1, "fetched more than once: {fetched:?}");
+    let cache = tempfile::tempdir().unwrap();
+    ok(
+        &cli(cache.path(), None, &["--db", &url, "verify"]),
+        "verify",
+    );
+}
+
+/// Three workers, one slow host: the gaps between the requests that reach
+/// the host, from all of them, are at least `per_host_interval`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_keep_one_hosts_interval_between_them() {
+    let Some(server) = off_runtime(pg::Postgres::start) else {
+        return;
+    };
+    let url = off_runtime(|| server.database());
+    let s = Setup::new().await;
+    let site = articles(2);
+    shared_setup(&s, &url, &site, Duration::from_millis(200));
+    let interval = Duration::from_millis(700);
+    let configs: Vec<_> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|n| {
+            let fetch = format!(
+                "per_host_interval = \"700ms\"\nuser_agent = \"newsledger-{n} (+https://example.org/test)\""
+            );
+            worker_config(&s, n, "0 0 1 1 *", &fetch, "")
+        })
+        .collect();
+    // The workers start together, as three machines on one schedule would.
+    let children: Vec<_> = configs.iter().map(|c| spawn_once(c)).collect();
+    for c in children {
+        let out = finish(c, Duration::from_secs(120)).await;
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+    let hits = s.server.hits();
+    let agents: std::collections::BTreeSet<&str> =
+        hits.iter().filter_map(|h| h.header("user-agent")).collect();
+    assert!(
+        agents.len() >= 2,
+        "the requests came from one worker: {agents:?}"
+    );
+    assert!(hits.len() >= site.len(), "{} requests", hits.len());
+    let mut times: Vec<std::time::Instant> = hits.iter().map(|h| h.at).collect();
+    times.sort();
+    let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    let shortest = gaps.iter().min().copied().unwrap();
+    eprintln!(
+        "{} requests from {} workers; shortest gap {shortest:?} (interval {interval:?})",
+        times.len(),
+        agents.len()
+    );
+    assert!(
+        shortest >= interval,
+        "two requests {shortest:?} apart (interval {interval:?}); gaps: {gaps:?}"
+    );
+}

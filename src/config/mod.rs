@@ -14,8 +14,11 @@ use url::Url;
 
 use crate::schedule::Schedule;
 
+mod node;
 mod raw;
 mod validate;
+
+pub use node::Node;
 
 use raw::RawConfig;
 use validate::Validator;
@@ -49,6 +52,8 @@ pub struct Config {
     pub sources: Vec<std::sync::Arc<Source>>,
     /// Signed checkpoints, timestamps and witnesses, when configured.
     pub proofs: Option<Proofs>,
+    /// `[node]`: this process among several recording into one database.
+    pub node: Node,
 }
 
 /// `[checkpoint]`, `[timestamp]` and `[[witness]]`.

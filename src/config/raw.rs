@@ -18,6 +18,7 @@ pub(super) struct RawConfig {
     pub(super) timestamp: Option<RawTimestamp>,
     #[serde(default)]
     pub(super) witness: Vec<RawWitness>,
+    pub(super) node: Option<super::node::RawNode>,
 }
 
 #[derive(Debug, Deserialize)]

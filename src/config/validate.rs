@@ -17,7 +17,12 @@ impl Validator<'_> {
             + 1
     }
 
-    fn error<T>(&self, span: &Spanned<T>, key: &str, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error<T>(
+        &self,
+        span: &Spanned<T>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.clone(),
             line: self.line_of(span.span().start),
@@ -48,7 +53,7 @@ impl Validator<'_> {
         }
     }
 
-    fn duration(&self, s: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
+    pub(super) fn duration(&self, s: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
         humantime::parse_duration(s.get_ref().trim()).map_err(|e| {
             self.error(
                 s,
@@ -440,6 +445,7 @@ impl Validator<'_> {
             webhooks.push(Webhook { url, events });
         }
         let proofs = self.proofs(raw.checkpoint, raw.timestamp, raw.witness, path)?;
+        let node = self.node(raw.node, fetch.timeout)?;
         Ok(Config {
             file: path.to_path_buf(),
             ledger_path,
@@ -450,6 +456,7 @@ impl Validator<'_> {
             webhooks,
             sources,
             proofs,
+            node,
         })
     }
 

@@ -68,6 +68,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
         file: PathBuf::from("(demo)"),
         ledger_path: ledger_path.to_path_buf(),
         ledger_url: None,
+        node: crate::config::Node::alone(Duration::from_secs(30)),
         fetch: FetchConfig {
             per_host_interval: Duration::ZERO,
             timeout: Duration::from_secs(10),

@@ -45,7 +45,18 @@ type Turn<'a> = (
     &'a Arc<tokio::sync::Semaphore>,
     tokio::sync::watch::Receiver<bool>,
     &'a mut Option<tokio::sync::OwnedSemaphorePermit>,
+    Option<&'a dyn Admission>,
 );
+
+/// Asked when a URL's turn at its host has come, before anything is sent:
+/// whether this process is the one to fetch it (workers sharing a ledger
+/// take a lease on each URL then, not while the URL waits its turn).
+pub trait Admission: Send + Sync {
+    fn admit<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
+}
 
 /// Validators from the last successful fetch, for a conditional request.
 #[derive(Debug, Clone, Default)]
@@ -79,6 +90,21 @@ pub struct Fetcher {
     agent: String,
     hosts: Arc<Mutex<HashMap<String, Arc<Mutex<HostState>>>>>,
     robots: Arc<Mutex<HashMap<String, Arc<robots::Cached>>>>,
+    /// The hosts' pace shared with other processes, when there are some.
+    pace: Option<Arc<dyn SharedPace>>,
+}
+
+/// A pace shared with other processes (workers on several machines that
+/// fetch the same sites): before each request the fetcher takes the host's
+/// next slot from it and waits for that slot, beside keeping its own pace.
+pub trait SharedPace: Send + Sync {
+    /// Takes the host's next slot, `interval` after the one before; how
+    /// long to wait for it.
+    fn reserve<'a>(
+        &'a self,
+        host: &'a str,
+        interval: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Duration> + Send + 'a>>;
 }
 
 /// Longest wait between two attempts; a longer Retry-After ends the retries.
@@ -151,7 +177,13 @@ impl Fetcher {
             agent: robots::agent_token(&cfg.user_agent),
             hosts: Arc::default(),
             robots: Arc::default(),
+            pace: None,
         })
+    }
+
+    /// Keeps each host's pace with other processes too.
+    pub fn share_pace(&mut self, pace: Arc<dyn SharedPace>) {
+        self.pace = Some(pace);
     }
 
     /// The addresses guarded requests may reach.
@@ -190,6 +222,15 @@ impl Fetcher {
         robots_url.set_query(None);
         robots_url.set_fragment(None);
         let policy = guarded.then_some(&self.policy);
+        // A request to the host like any other: in the pace shared with
+        // other processes, when there is one.
+        if let Some(pace) = self
+            .pace
+            .as_ref()
+            .filter(|_| !self.per_host_interval.is_zero())
+        {
+            tokio::time::sleep(pace.reserve(key, self.per_host_interval).await).await;
+        }
         let asked = tokio::time::timeout(
             self.timeout,
             self.client.get(
@@ -263,10 +304,16 @@ impl Fetcher {
         guard: Option<&guard::Guard>,
         permits: &Arc<tokio::sync::Semaphore>,
         stop: &tokio::sync::watch::Receiver<bool>,
+        admission: Option<&dyn Admission>,
     ) -> (FetchResult, Option<tokio::sync::OwnedSemaphorePermit>) {
         let mut permit = None;
         let result = self
-            .fetch_with(url, cond, guard, Some((permits, stop.clone(), &mut permit)))
+            .fetch_with(
+                url,
+                cond,
+                guard,
+                Some((permits, stop.clone(), &mut permit, admission)),
+            )
             .await;
         (result, permit)
     }
@@ -346,7 +393,7 @@ impl Fetcher {
             // The host's turn: once its interval has passed, and not while
             // queued for it, the fetch takes its share of the global
             // concurrency. Stopping ends the wait with nothing asked.
-            if let Some((permits, mut stop, held)) = turn.take() {
+            if let Some((permits, mut stop, held, admission)) = turn.take() {
                 let wait = async {
                     if let Some(t) = state.next_start {
                         tokio::time::sleep_until(t).await;
@@ -361,6 +408,17 @@ impl Fetcher {
                     result.response = Err(FetchError {
                         class: "interrupted",
                         message: "stopping before the host's turn came".into(),
+                    });
+                    result.finished_at = Utc::now();
+                    return result;
+                }
+                if let Some(a) = admission
+                    && !a.admit(url).await
+                {
+                    *held = None;
+                    result.response = Err(FetchError {
+                        class: "not_admitted",
+                        message: "another worker fetches this URL".into(),
                     });
                     result.finished_at = Utc::now();
                     return result;
@@ -385,6 +443,12 @@ impl Fetcher {
                     });
                     result.finished_at = Utc::now();
                     return result;
+                }
+            }
+            if let Some(pace) = self.pace.as_ref().filter(|_| !interval.is_zero()) {
+                let wait = pace.reserve(&key, interval).await;
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
                 }
             }
             let attempt_started = Utc::now();

@@ -22,6 +22,7 @@ use super::discovery::{run_discovery, source_guard};
 use super::frontier::{Frontier, Work};
 pub use super::record::{Context, CycleSummary, log_summary, status_line};
 use super::record::{note, prepare_in_place, prepared};
+use super::shared::{Claim, LeaseGate};
 use super::stopped;
 
 /// How long an in-flight fetch may still finish after shutdown was asked.
@@ -59,7 +60,16 @@ pub fn in_flight(concurrency: usize) -> usize {
 /// articles that are due (`resume: None`), or only the URLs an interrupted
 /// cycle that started at `resume` did not fetch (`Some`). The URLs are
 /// taken from the [`Frontier`] a batch at a time, as fetch tasks end.
-pub async fn run(ctx: &Context, source: &Source, resume: Option<String>) -> CycleSummary {
+///
+/// `tick` is when the cycle was due (the schedule's time, the same for
+/// every worker on that schedule): with workers sharing a PostgreSQL ledger,
+/// a URL another worker recorded since then is not fetched again.
+pub async fn run(
+    ctx: &Context,
+    source: &Source,
+    resume: Option<String>,
+    tick: chrono::DateTime<Utc>,
+) -> CycleSummary {
     let t0 = Instant::now();
     let mut summary = CycleSummary {
         source: source.name.clone(),
@@ -88,6 +98,10 @@ pub async fn run(ctx: &Context, source: &Source, resume: Option<String>) -> Cycl
         ctx.in_flight,
     ));
     let mut queue: VecDeque<Work> = VecDeque::new();
+    // URLs another worker held a lease on when their turn came: asked
+    // again once the frontier is done (or when many wait), until recorded
+    // by someone (theirs ran out when the holder died).
+    let mut waiting: Vec<Work> = Vec::new();
     let mut tasks = JoinSet::new();
     loop {
         // At most `in_flight` tasks at a time, the next URL started as one
@@ -95,7 +109,11 @@ pub async fn run(ctx: &Context, source: &Source, resume: Option<String>) -> Cycl
         // than they wait.
         while tasks.len() < ctx.in_flight && !*ctx.shutdown.borrow() {
             if queue.is_empty() {
-                queue.extend(next_batch(ctx, source, &mut frontier).await);
+                if waiting.len() >= ctx.in_flight {
+                    queue.extend(waiting.drain(..));
+                } else {
+                    queue.extend(next_batch(ctx, source, &mut frontier).await);
+                }
             }
             let Some(work) = queue.pop_front() else { break };
             let ctx = ctx.clone();
@@ -104,23 +122,56 @@ pub async fn run(ctx: &Context, source: &Source, resume: Option<String>) -> Cycl
             // they were discovered (the configuration may have changed since).
             let guard = work.watched.then(|| guard.clone());
             tasks.spawn(async move {
-                fetch_one(
+                // A worker sharing a ledger leases the URL when its turn at
+                // the host comes.
+                let gate = ctx.shared.clone().map(|s| LeaseGate::new(s, tick));
+                let retry = gate.is_some().then(|| work.clone());
+                let fetched = fetch_one(
                     &ctx,
                     &source,
                     work.url,
                     work.conditional,
                     work.hint,
                     guard.as_deref(),
+                    gate.as_ref(),
                 )
-                .await
+                .await;
+                let Some(gate) = gate else {
+                    return Turn::Fetched(fetched);
+                };
+                match (gate.claim(), retry) {
+                    (Some(Claim::Held), Some(work)) => Turn::Held(work),
+                    (Some(Claim::Done), _) => Turn::Elsewhere,
+                    (Some(Claim::Mine), _) => {
+                        let url = fetched.as_ref().map_or("", |f| match f {
+                            Ok(a) => a.requested_url.as_str(),
+                            Err((u, _)) => u.as_str(),
+                        });
+                        let recorded = matches!(fetched, Some(Ok(_)));
+                        if !url.is_empty() {
+                            gate.shared().release(url, recorded).await;
+                        }
+                        Turn::Fetched(fetched)
+                    }
+                    _ => Turn::Fetched(fetched),
+                }
             });
         }
         let Some(joined) = tasks.join_next().await else {
-            break;
+            if waiting.is_empty() || *ctx.shutdown.borrow() {
+                break;
+            }
+            let mut shutdown = ctx.shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(HELD_AGAIN) => {}
+                _ = stopped(&mut shutdown) => {}
+            }
+            queue.extend(waiting.drain(..));
+            continue;
         };
         match joined {
-            Ok(Some(Ok(applied))) => note(&mut summary, &source.name, applied),
-            Ok(Some(Err((url, e)))) => {
+            Ok(Turn::Fetched(Some(Ok(applied)))) => note(&mut summary, &source.name, applied),
+            Ok(Turn::Fetched(Some(Err((url, e))))) => {
                 // Not recorded is failed: counted, logged with its cause,
                 // and kept as the source's last error (health, `once`).
                 tracing::error!(source = %source.name, url = %url, error = %e, "fetch not recorded: the ledger refused it");
@@ -128,13 +179,18 @@ pub async fn run(ctx: &Context, source: &Source, resume: Option<String>) -> Cycl
                 summary.unrecorded += 1;
                 summary.last_error = Some(format!("{url}: not recorded: {e}"));
             }
-            Ok(None) => summary.interrupted = true,
+            Ok(Turn::Fetched(None)) => summary.interrupted = true,
+            Ok(Turn::Held(work)) => waiting.push(work),
+            Ok(Turn::Elsewhere) => summary.elsewhere += 1,
             Err(e) => {
                 // A panic in one fetch must not end the cycle or the daemon.
                 tracing::error!(source = %source.name, error = %e, "fetch task failed");
                 summary.last_error = Some(format!("internal error: {e}"));
             }
         }
+    }
+    if !waiting.is_empty() {
+        summary.interrupted = true;
     }
     if !queue.is_empty() || frontier.as_ref().is_some_and(|f| !f.is_done()) {
         summary.interrupted = true;
@@ -154,6 +210,19 @@ pub async fn run(ctx: &Context, source: &Source, resume: Option<String>) -> Cycl
     }
     summary.duration = t0.elapsed();
     summary
+}
+
+/// How long a cycle waits before asking again for URLs other workers held.
+const HELD_AGAIN: Duration = Duration::from_secs(1);
+
+/// How one URL's task ended.
+enum Turn {
+    /// Fetched (and recorded, or why not); `None` when shutdown abandoned it.
+    Fetched(Option<Result<Applied, (String, LedgerError)>>),
+    /// Another worker holds its lease: asked again later.
+    Held(Work),
+    /// Another worker recorded it this cycle.
+    Elsewhere,
 }
 
 /// The frontier's next batch, read off the reactor; the watched URLs the
@@ -203,6 +272,7 @@ async fn fetch_one(
     cond: Conditional,
     hint: Option<Hint>,
     guard: Option<&Guard>,
+    gate: Option<&LeaseGate>,
 ) -> Option<Result<Applied, (String, LedgerError)>> {
     let mut shutdown = ctx.shutdown.clone();
     if *shutdown.borrow_and_update() {
@@ -210,9 +280,14 @@ async fn fetch_one(
     }
     // The concurrency permit is taken when this URL's host is free and
     // kept until the fetch is recorded (bounding the responses in memory).
-    let fetch = ctx
-        .fetcher
-        .fetch_in_turn(&url, &cond, guard, &ctx.permits, &ctx.shutdown);
+    let fetch = ctx.fetcher.fetch_in_turn(
+        &url,
+        &cond,
+        guard,
+        &ctx.permits,
+        &ctx.shutdown,
+        gate.map(|g| g as &dyn crate::fetch::Admission),
+    );
     tokio::pin!(fetch);
     let (result, permit) = tokio::select! {
         r = &mut fetch => r,
@@ -223,6 +298,10 @@ async fn fetch_one(
     };
     // Stopped before this host's turn: nothing was asked, nothing to record.
     if permit.is_none() && *shutdown.borrow() {
+        return None;
+    }
+    // Another worker's URL: nothing was asked, nothing to record.
+    if gate.is_some_and(|g| g.claim() != Some(Claim::Mine)) {
         return None;
     }
     let seconds = (result.finished_at - result.started_at)
@@ -238,6 +317,7 @@ async fn fetch_one(
         skipped,
         overrides: source.overrides.clone(),
         prepared: Default::default(),
+        vantage: ctx.vantage.clone(),
     };
     // A report extracted and prepared, or why the response was not extracted.
     let done: Result<FetchReport, Option<String>> = match &result.response {

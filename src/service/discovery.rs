@@ -168,6 +168,7 @@ pub(super) async fn run_discovery(
             skipped: Some(format!("discovery {kind}: {n} links")),
             overrides: source.overrides.clone(),
             prepared: Default::default(),
+            vantage: ctx.vantage.clone(),
         };
         let Some(report) = super::record::prepared(&ctx.ledger_path, report, None).await else {
             watching.add(ctx, source, &url, candidates).await;

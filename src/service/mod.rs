@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod notify;
 pub mod proofs;
 pub mod record;
+pub mod shared;
 pub mod webhooks;
 
 use std::future::Future;
@@ -59,7 +60,17 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
     let busy = notifier.extend_while_busy(Duration::from_secs(10), "opening the ledger");
     let (writer, writer_thread) =
         WriterHandle::spawn(&config.ledger_path, config.ledger_url.as_deref())?;
-    let fetcher = Fetcher::new(&config.fetch).map_err(|e| ServiceError::Fetcher(e.to_string()))?;
+    let mut fetcher =
+        Fetcher::new(&config.fetch).map_err(|e| ServiceError::Fetcher(e.to_string()))?;
+    // With a PostgreSQL ledger, the leases and the hosts' pace are shared
+    // with every other worker recording into it.
+    let shared = config
+        .ledger_url
+        .as_deref()
+        .map(|url| shared::Shared::new(url, &config.node));
+    if let Some(s) = &shared {
+        fetcher.share_pace(s.clone());
+    }
     let (shutdown_tx, shutdown) = watch::channel(false);
     writer.set_webhooks(config.webhooks.clone()).await?;
     for s in &config.sources {
@@ -76,13 +87,17 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
             fetcher,
             writer,
             ledger_path: config.ledger_path.clone(),
+            // Signed by the node that holds the key and has the role.
             proofs: config
                 .proofs
                 .clone()
+                .filter(|_| config.node.sequence)
                 .map(|p| proofs::ProofWork::new(p, &config.fetch.user_agent, &config.ledger_path)),
             permits: Arc::new(Semaphore::new(config.fetch.concurrency)),
             in_flight: cycle::in_flight(config.fetch.concurrency),
             shutdown,
+            shared,
+            vantage: config.node.vantage.clone(),
         },
         shutdown_tx,
         writer_thread,
@@ -122,15 +137,16 @@ pub async fn once(config: &Config, only: Option<&str>) -> Result<Vec<CycleSummar
     }
     let started = start(config).await?;
     let mut set = JoinSet::new();
+    let tick = Utc::now();
     for s in config
         .sources
         .iter()
-        .filter(|s| only.is_none_or(|n| n == s.name))
+        .filter(|s| config.node.fetch && only.is_none_or(|n| n == s.name))
     {
         let ctx = started.ctx.clone();
         let s = s.clone();
         set.spawn(async move {
-            let summary = cycle::run(&ctx, &s, None).await;
+            let summary = cycle::run(&ctx, &s, None, tick).await;
             let next = s.schedule.next_after(Utc::now());
             record_end(&ctx, &s, &summary, next).await;
             summary
@@ -209,6 +225,10 @@ fn spawn_sources(
     config: &Config,
 ) -> JoinSet<()> {
     let mut set = JoinSet::new();
+    if !config.node.fetch {
+        info!(node = %config.node.name, "roles: this node does not fetch ([node] roles)");
+        return set;
+    }
     for s in &config.sources {
         let mut ctx = ctx.clone();
         ctx.shutdown = stop.clone();
@@ -390,7 +410,9 @@ async fn source_loop(ctx: cycle::Context, source: Arc<Source>) {
         .and_then(Result::ok)
         .unwrap_or(0);
         info!(source = %source.name, started = %started, pending, "resuming an interrupted cycle: the URLs not fetched since it started");
-        let summary = cycle::run(&ctx, &source, Some(started)).await;
+        let tick = chrono::DateTime::parse_from_rfc3339(&started)
+            .map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc));
+        let summary = cycle::run(&ctx, &source, Some(started), tick).await;
         let next = source.schedule.next_after(Utc::now());
         record_end(&ctx, &source, &summary, next).await;
         proofs_beside(&ctx);
@@ -405,7 +427,7 @@ async fn source_loop(ctx: cycle::Context, source: Arc<Source>) {
             _ = tokio::time::sleep(wait) => {}
             _ = stopped(&mut shutdown) => return,
         }
-        let summary = cycle::run(&ctx, &source, None).await;
+        let summary = cycle::run(&ctx, &source, None, next).await;
         let next = source.schedule.next_after(Utc::now());
         record_end(&ctx, &source, &summary, next).await;
         proofs_beside(&ctx);

@@ -34,6 +34,11 @@ pub struct Context {
     pub in_flight: usize,
     /// Becomes `true` when the service is asked to stop.
     pub shutdown: watch::Receiver<bool>,
+    /// Leases and the hosts' pace shared with the other workers of a
+    /// PostgreSQL ledger, when this is one of them.
+    pub shared: Option<Arc<super::shared::Shared>>,
+    /// Where this process fetches from (`[node] vantage`).
+    pub vantage: Option<String>,
 }
 
 /// The result of one cycle, for the summary line and `status`.
@@ -55,6 +60,8 @@ pub struct CycleSummary {
     /// Pages whose extracted text may not be the article
     /// ([`crate::extract::Weakness`]; also counted by their outcome).
     pub weak: u64,
+    /// URLs another worker recorded this cycle (a shared ledger).
+    pub elsewhere: u64,
 }
 
 impl CycleSummary {

@@ -16,6 +16,9 @@ use super::{
 use crate::ledger::merkle::Hash;
 
 const SCHEMA: &str = include_str!("../../../migrations/postgres/0001_contract.sql");
+/// The work that processes recording into one database share (leases, the
+/// hosts' pace): made with the schema, and in a database made before it.
+const WORK: &str = include_str!("../../../migrations/postgres/0002_work.sql");
 
 pub struct PgStorage {
     client: Client,
@@ -87,6 +90,7 @@ impl PgStorage {
         if !made {
             tx.batch_execute(SCHEMA).map_err(pg)?;
         }
+        tx.batch_execute(WORK).map_err(pg)?;
         tx.commit().map_err(pg)?;
         Ok(PgStorage { client, at })
     }

@@ -42,6 +42,9 @@ pub struct FetchReport {
     /// Hashes, packed blobs and the diff, done before the writer
     /// ([`prepare::prepare`]); what is missing the writer does itself.
     pub prepared: prepare::Prepared,
+    /// The vantage point the fetch was made from (`[node] vantage`),
+    /// recorded in the fetch entry when there is one.
+    pub vantage: Option<String>,
 }
 
 /// The outcome of a fetch, as recorded in its `fetch` entry.

@@ -174,6 +174,9 @@ impl<'a, 't> Fetch<'a, 't> {
         if !r.retries.is_empty() {
             payload.insert("retries".into(), json!(r.retries));
         }
+        if let Some(v) = &report.vantage {
+            payload.insert("vantage".into(), json!(v));
+        }
         let applied = Applied {
             outcome: Outcome::Failed,
             fetch_seq: 0,

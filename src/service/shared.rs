@@ -1,0 +1,231 @@
+//! Work shared with the other processes that record into one PostgreSQL
+//! ledger (`migrations/postgres/0002_work.sql`): a lease on each URL a
+//! worker fetches, so that each URL is fetched once a cycle by one of them
+//! (and by another once the lease runs out, when its holder died), and the
+//! pace of each host, so that politeness holds across all of them.
+//!
+//! None of it is evidence. When PostgreSQL cannot be reached, a worker
+//! fetches without a lease and keeps its own pace only (a URL may then be
+//! fetched twice, which the record shows as two fetches; nothing is lost).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::RwLock;
+use tracing::warn;
+
+use crate::config::Node;
+use crate::fetch::{Admission, SharedPace};
+
+/// Whose turn a URL is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This worker holds the lease: it fetches the URL.
+    Mine,
+    /// Another worker holds a live lease on it.
+    Held,
+    /// A worker recorded it since the cycle began.
+    Done,
+}
+
+pub struct Shared {
+    url: String,
+    node: String,
+    /// The vantage point, `""` for none: each URL is leased once per
+    /// vantage point.
+    vantage: String,
+    lease: Duration,
+    client: RwLock<Option<Arc<tokio_postgres::Client>>>,
+}
+
+/// Slots of one host are this much further apart than its interval, across
+/// processes: the time between taking a slot and the request reaching the
+/// server differs from one process to the next (a scheduler's delay, a new
+/// connection), and the interval is a floor.
+fn spacing(interval: Duration) -> Duration {
+    interval + (interval / 10).min(Duration::from_millis(100))
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Shared {
+    pub fn new(url: &str, node: &Node) -> Arc<Shared> {
+        Arc::new(Shared {
+            url: url.to_string(),
+            node: node.name.clone(),
+            vantage: node.vantage.clone().unwrap_or_default(),
+            lease: node.lease,
+            client: RwLock::new(None),
+        })
+    }
+
+    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, tokio_postgres::Error> {
+        if let Some(c) = self.client.read().await.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        let mut slot = self.client.write().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        let mut config: tokio_postgres::Config = self.url.parse()?;
+        if config.get_password().is_none()
+            && let Ok(p) = std::env::var("PGPASSWORD")
+        {
+            config.password(p);
+        }
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                warn!(error = %e, "the connection for leases and the hosts' pace ended");
+            }
+        });
+        let client = Arc::new(client);
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Takes the lease on `url` for this cycle, begun at `since` (the
+    /// schedule's tick: the same for every worker on that schedule).
+    pub async fn claim(&self, url: &str, since: DateTime<Utc>) -> Claim {
+        let since = crate::ledger::timestamp(since);
+        let asked = async {
+            let c = self.client().await?;
+            let taken = c
+                .query_opt(
+                    "INSERT INTO leases (url, vantage, holder, until)
+                     VALUES ($1, $2, $3, clock_timestamp() + $4::bigint * interval '1 millisecond')
+                     ON CONFLICT (url, vantage) DO UPDATE
+                        SET holder = EXCLUDED.holder, until = EXCLUDED.until, done_at = NULL
+                      WHERE (leases.done_at IS NULL OR leases.done_at < $5::text::timestamptz)
+                        AND (leases.until < clock_timestamp() OR leases.holder = EXCLUDED.holder)
+                     RETURNING 1",
+                    &[&url, &self.vantage, &self.node, &millis(self.lease), &since],
+                )
+                .await?;
+            if taken.is_some() {
+                return Ok(Claim::Mine);
+            }
+            let done: bool = c
+                .query_one(
+                    "SELECT COALESCE(done_at >= $3::text::timestamptz, false) FROM leases
+                      WHERE url = $1 AND vantage = $2",
+                    &[&url, &self.vantage, &since],
+                )
+                .await?
+                .get(0);
+            Ok::<_, tokio_postgres::Error>(if done { Claim::Done } else { Claim::Held })
+        };
+        match asked.await {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(url, error = %e, "no lease could be taken: fetching without one");
+                Claim::Mine
+            }
+        }
+    }
+
+    /// Ends this worker's lease on `url`: `recorded` (no other worker
+    /// fetches it again this cycle), or given back for another to take.
+    pub async fn release(&self, url: &str, recorded: bool) {
+        let sql = if recorded {
+            "UPDATE leases SET done_at = clock_timestamp(), until = clock_timestamp()
+              WHERE url = $1 AND vantage = $2 AND holder = $3"
+        } else {
+            "UPDATE leases SET until = clock_timestamp()
+              WHERE url = $1 AND vantage = $2 AND holder = $3 AND done_at IS NULL"
+        };
+        let asked = async {
+            let c = self.client().await?;
+            c.execute(sql, &[&url, &self.vantage, &self.node]).await
+        };
+        if let Err(e) = asked.await {
+            warn!(url, error = %e, "the lease could not be ended; it runs out by itself");
+        }
+    }
+
+    /// How long to wait for the host's next slot, taken now.
+    async fn take_slot(
+        &self,
+        host: &str,
+        interval: Duration,
+    ) -> Result<Duration, tokio_postgres::Error> {
+        let c = self.client().await?;
+        let wait: f64 = c
+            .query_one(
+                "INSERT INTO host_pace (host, next_at)
+                 VALUES ($1, clock_timestamp() + $2::bigint * interval '1 millisecond')
+                 ON CONFLICT (host) DO UPDATE
+                    SET next_at = GREATEST(host_pace.next_at, clock_timestamp())
+                                  + $2::bigint * interval '1 millisecond'
+                 RETURNING GREATEST(EXTRACT(EPOCH FROM next_at - $2::bigint * interval '1 millisecond'
+                                                   - clock_timestamp()), 0)::float8",
+                &[&host, &millis(spacing(interval))],
+            )
+            .await?
+            .get(0);
+        Ok(Duration::from_secs_f64(wait.clamp(0.0, 86_400.0)))
+    }
+}
+
+impl SharedPace for Shared {
+    fn reserve<'a>(
+        &'a self,
+        host: &'a str,
+        interval: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Duration> + Send + 'a>> {
+        Box::pin(async move {
+            match self.take_slot(host, interval).await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    warn!(host, error = %e, "the hosts' shared pace cannot be read: keeping this process's own");
+                    Duration::ZERO
+                }
+            }
+        })
+    }
+}
+
+/// One URL's lease, asked when its turn at its host comes
+/// ([`crate::fetch::Admission`]); what the claim said is kept for the cycle.
+pub struct LeaseGate {
+    shared: Arc<Shared>,
+    tick: DateTime<Utc>,
+    claim: std::sync::Mutex<Option<Claim>>,
+}
+
+impl LeaseGate {
+    pub fn new(shared: Arc<Shared>, tick: DateTime<Utc>) -> LeaseGate {
+        LeaseGate {
+            shared,
+            tick,
+            claim: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// What the claim said; `None` when the fetch ended before its turn.
+    pub fn claim(&self) -> Option<Claim> {
+        self.claim.lock().ok().and_then(|c| *c)
+    }
+
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl Admission for LeaseGate {
+    fn admit<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            let c = self.shared.claim(url, self.tick).await;
+            if let Ok(mut slot) = self.claim.lock() {
+                *slot = Some(c);
+            }
+            c == Claim::Mine
+        })
+    }
+}
