@@ -918,3 +918,80 @@ struct S;
     );
     assert!(r.test_lines >= 2, "{}", r.test_lines);
 }
+
+/// The writer's transactions: each one is begun in one place
+/// (`ledger/writer/upstream.rs`, `Writer::begin`), whose commit sends what
+/// the transaction appended through PostgreSQL's sequencer first when the
+/// ledger is a replica. A transaction begun anywhere else in the writer
+/// would commit entries the shared log never got: every call that begins
+/// one is found here, in every file of the writer, however it is spelled.
+#[test]
+fn the_writer_begins_every_transaction_in_one_place() {
+    use syn::visit::Visit;
+    const BEGINS: [&str; 5] = [
+        "transaction",
+        "transaction_with_behavior",
+        "unchecked_transaction",
+        "savepoint",
+        "savepoint_with_name",
+    ];
+    struct Calls(Vec<(String, usize)>);
+    impl<'a> Visit<'a> for Calls {
+        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+            let name = m.method.to_string();
+            if BEGINS.contains(&name.as_str()) {
+                self.0.push((name, m.method.span().start().line));
+            }
+            syn::visit::visit_expr_method_call(self, m);
+        }
+        fn visit_expr_path(&mut self, p: &'a syn::ExprPath) {
+            // `Connection::transaction(&mut c)`, `Transaction::new(..)`.
+            let names: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            if let Some(last) = names.last()
+                && (BEGINS.contains(&last.as_str())
+                    || names.ends_with(&["Transaction".into(), "new".into()])
+                    || names.ends_with(&["Transaction".into(), "new_unchecked".into()]))
+            {
+                self.0.push((names.join("::"), p.path.segments[0].ident.span().start().line));
+            }
+            syn::visit::visit_expr_path(self, p);
+        }
+        fn visit_macro(&mut self, m: &'a syn::Macro) {
+            // SQL that begins one by hand.
+            let text = m.tokens.to_string().to_ascii_uppercase();
+            if text.contains("BEGIN") || text.contains("SAVEPOINT") {
+                self.0.push(("BEGIN in a macro".into(), 0));
+            }
+            syn::visit::visit_macro(self, m);
+        }
+        // Doc comments are prose.
+        fn visit_attribute(&mut self, _: &'a syn::Attribute) {}
+        fn visit_lit_str(&mut self, s: &'a syn::LitStr) {
+            let text = s.value().to_ascii_uppercase();
+            if text.trim_start().starts_with("BEGIN") || text.contains("SAVEPOINT ") {
+                self.0.push((format!("SQL {:?}", s.value()), s.span().start().line));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    let mut writer_files = 0;
+    for f in library() {
+        if !f.rel.starts_with("src/ledger/writer/") {
+            continue;
+        }
+        writer_files += 1;
+        let mut calls = Calls(Vec::new());
+        calls.visit_file(&f.syntax);
+        if f.rel == "src/ledger/writer/upstream.rs" {
+            assert!(!calls.0.is_empty(), "upstream.rs no longer begins the writer's transactions");
+            continue;
+        }
+        found.extend(calls.0.into_iter().map(|(what, line)| format!("{}:{line}: {what}", f.rel)));
+    }
+    assert!(writer_files >= 8, "found only {writer_files} files of the writer");
+    assert!(
+        found.is_empty(),
+        "the writer begins a transaction outside `Writer::begin` (upstream.rs); use `self.begin()` or `self.recording(..)` so that its entries reach PostgreSQL before the replica commits:\n{}",
+        found.join("\n")
+    );
+}

@@ -4,20 +4,11 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use toml::Spanned;
 
 use super::ConfigError;
+use super::raw::RawNode;
 use super::validate::Validator;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawNode {
-    pub(super) name: Option<Spanned<String>>,
-    pub(super) vantage: Option<Spanned<String>>,
-    pub(super) roles: Option<Spanned<Vec<String>>>,
-    pub(super) lease: Option<Spanned<String>>,
-}
 
 /// What this process is and does.
 #[derive(Debug, Clone, PartialEq, Eq)]

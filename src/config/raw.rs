@@ -18,7 +18,7 @@ pub(super) struct RawConfig {
     pub(super) timestamp: Option<RawTimestamp>,
     #[serde(default)]
     pub(super) witness: Vec<RawWitness>,
-    pub(super) node: Option<super::node::RawNode>,
+    pub(super) node: Option<RawNode>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,4 +117,14 @@ pub(super) struct RawSource {
 pub(super) struct RawStep {
     pub(super) until: Spanned<String>,
     pub(super) every: Spanned<String>,
+}
+
+/// `[node]` ([`super::node`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNode {
+    pub(super) name: Option<Spanned<String>>,
+    pub(super) vantage: Option<Spanned<String>>,
+    pub(super) roles: Option<Spanned<Vec<String>>>,
+    pub(super) lease: Option<Spanned<String>>,
 }
