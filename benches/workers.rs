@@ -16,7 +16,6 @@
 #[allow(dead_code)]
 mod pg;
 #[path = "../tests/support/server.rs"]
-#[allow(dead_code)]
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -220,7 +219,11 @@ fn main() {
         .env("XDG_CACHE_HOME", dir.path().join("cache"))
         .output()
         .expect("verify");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let verify_s = t0.elapsed().as_secs_f64();
     println!(
         "`verify --db postgres://…` of that ledger ({} entries, {} blobs) from a new replica: {verify_s:.2} s; PostgreSQL read whole and compared: {audit_s:.2} s ({:.0} entries/s).",

@@ -946,13 +946,21 @@ fn the_writer_begins_every_transaction_in_one_place() {
         }
         fn visit_expr_path(&mut self, p: &'a syn::ExprPath) {
             // `Connection::transaction(&mut c)`, `Transaction::new(..)`.
-            let names: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let names: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
             if let Some(last) = names.last()
                 && (BEGINS.contains(&last.as_str())
                     || names.ends_with(&["Transaction".into(), "new".into()])
                     || names.ends_with(&["Transaction".into(), "new_unchecked".into()]))
             {
-                self.0.push((names.join("::"), p.path.segments[0].ident.span().start().line));
+                self.0.push((
+                    names.join("::"),
+                    p.path.segments[0].ident.span().start().line,
+                ));
             }
             syn::visit::visit_expr_path(self, p);
         }
@@ -969,7 +977,8 @@ fn the_writer_begins_every_transaction_in_one_place() {
         fn visit_lit_str(&mut self, s: &'a syn::LitStr) {
             let text = s.value().to_ascii_uppercase();
             if text.trim_start().starts_with("BEGIN") || text.contains("SAVEPOINT ") {
-                self.0.push((format!("SQL {:?}", s.value()), s.span().start().line));
+                self.0
+                    .push((format!("SQL {:?}", s.value()), s.span().start().line));
             }
         }
     }
@@ -983,12 +992,23 @@ fn the_writer_begins_every_transaction_in_one_place() {
         let mut calls = Calls(Vec::new());
         calls.visit_file(&f.syntax);
         if f.rel == "src/ledger/writer/upstream.rs" {
-            assert!(!calls.0.is_empty(), "upstream.rs no longer begins the writer's transactions");
+            assert!(
+                !calls.0.is_empty(),
+                "upstream.rs no longer begins the writer's transactions"
+            );
             continue;
         }
-        found.extend(calls.0.into_iter().map(|(what, line)| format!("{}:{line}: {what}", f.rel)));
+        found.extend(
+            calls
+                .0
+                .into_iter()
+                .map(|(what, line)| format!("{}:{line}: {what}", f.rel)),
+        );
     }
-    assert!(writer_files >= 8, "found only {writer_files} files of the writer");
+    assert!(
+        writer_files >= 8,
+        "found only {writer_files} files of the writer"
+    );
     assert!(
         found.is_empty(),
         "the writer begins a transaction outside `Writer::begin` (upstream.rs); use `self.begin()` or `self.recording(..)` so that its entries reach PostgreSQL before the replica commits:\n{}",

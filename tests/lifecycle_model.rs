@@ -30,14 +30,14 @@ use chrono::Utc;
 use common::response;
 use newsledger::config::{ExtractOverrides, KeepRaw};
 use newsledger::fetch::{FetchError, FetchResult};
+use newsledger::ledger::storage::postgres::PgStorage;
+use newsledger::ledger::storage::sqlite::SqliteStorage;
+use newsledger::ledger::storage::{replica, summarize};
 use newsledger::ledger::writer::prepare::{Hint, prepare};
 use newsledger::ledger::writer::{Applied, FetchReport, Writer};
 use newsledger::ledger::{self, Kind, read, verify};
 use newsledger::note::Signer;
 use proptest::prelude::*;
-use newsledger::ledger::storage::postgres::PgStorage;
-use newsledger::ledger::storage::sqlite::SqliteStorage;
-use newsledger::ledger::storage::{replica, summarize};
 use proptest::test_runner::TestCaseError;
 
 const URL: &str = "http://127.0.0.1:9/2026/11/model-article/";
@@ -405,6 +405,7 @@ proptest! {
 }
 
 #[path = "support/postgres.rs"]
+#[allow(dead_code)]
 mod pg;
 
 /// The same model, the ledger a replica of a PostgreSQL one: every step's
@@ -437,7 +438,9 @@ fn the_writer_records_what_the_model_says_into_postgres() {
         let url = server.database();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("replica.db");
-        follow_the_model(&path, steps, hints, &|p| Writer::open_replica(p, &url).unwrap())?;
+        follow_the_model(&path, steps, hints, &|p| {
+            Writer::open_replica(p, &url).unwrap()
+        })?;
         let shared = summarize(&mut PgStorage::open_existing(&url).unwrap()).unwrap();
         let replica = summarize(&mut SqliteStorage::open_read_only(&path).unwrap()).unwrap();
         prop_assert_eq!(&shared, &replica);
@@ -447,7 +450,11 @@ fn the_writer_records_what_the_model_says_into_postgres() {
         prop_assert_eq!(copied, shared);
         let conn = ledger::open_read_only(&fresh).unwrap();
         let report = ledger::verify::verify(&conn, None).unwrap();
-        prop_assert!(report.ok(), "a replica made from PostgreSQL does not verify: {:?}", report.first_break);
+        prop_assert!(
+            report.ok(),
+            "a replica made from PostgreSQL does not verify: {:?}",
+            report.first_break
+        );
         let r = ledger::rebuild(&path, false).unwrap();
         prop_assert_eq!(r.differed, 0);
         Ok(())
@@ -467,7 +474,10 @@ fn follow_the_model(
     open: &dyn Fn(&Path) -> Writer,
 ) -> Result<(), TestCaseError> {
     let mut writer = open(path);
-    let mut model = Model { dirty: true, ..Model::default() };
+    let mut model = Model {
+        dirty: true,
+        ..Model::default()
+    };
     let signer = Signer::generate("model.test/log").unwrap();
     let mut history: Vec<Option<Hint>> = Vec::new();
     for (i, step) in steps.into_iter().enumerate() {
@@ -491,7 +501,9 @@ fn follow_the_model(
                 None
             }
             Step::Checkpoint => {
-                let made = writer.checkpoint(&signer, "model.test/log", None, Utc::now()).unwrap();
+                let made = writer
+                    .checkpoint(&signer, "model.test/log", None, Utc::now())
+                    .unwrap();
                 prop_assert_eq!(made.is_some(), expected_new, "checkpoint after {:?}", model);
                 None
             }
