@@ -197,7 +197,8 @@ fn main() {
 
     // Appends through each storage's sequencer.
     let entries = chain(20_000);
-    let mut pg_store = PgStorage::connect(&pg.database()).expect("connect");
+    let appended_url = pg.database();
+    let mut pg_store = PgStorage::connect(&appended_url).expect("connect");
     let pg_rate = appends(&mut pg_store, &entries);
     let sqlite_path = dir.path().join("appends.db");
     let mut sqlite_store = SqliteStorage::create(&sqlite_path).expect("create");
@@ -206,6 +207,22 @@ fn main() {
         "\nChecked appends, 64 entries a call, {} entries: PostgreSQL {pg_rate:.0}/s, SQLite {sqlite_rate:.0}/s (PostgreSQL {:.2}x).",
         entries.len(),
         pg_rate / sqlite_rate
+    );
+
+    // A new replica of those entries (each checked as it is pulled, the
+    // chain folded), then PostgreSQL read whole and compared with it.
+    let pulled = dir.path().join("pulled.db");
+    let t0 = Instant::now();
+    replica::follow(&appended_url, &pulled).expect("follow");
+    let follow_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    replica::audit(&appended_url, &pulled).expect("audit");
+    let whole_s = t0.elapsed().as_secs_f64();
+    println!(
+        "Those {} entries: a new replica made from PostgreSQL in {follow_s:.2} s ({:.0} entries/s, each checked, the chain folded); PostgreSQL read whole and compared with it in {whole_s:.2} s ({:.0} entries/s).",
+        entries.len(),
+        entries.len() as f64 / follow_s,
+        entries.len() as f64 / whole_s
     );
 
     // verify on PostgreSQL: the ledger the one worker recorded, read whole.

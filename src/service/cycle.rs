@@ -102,6 +102,7 @@ pub async fn run(
     // again once the frontier is done (or when many wait), until recorded
     // by someone (theirs ran out when the holder died).
     let mut waiting: Vec<Work> = Vec::new();
+    let mut held_again = HELD_AGAIN;
     let mut tasks = JoinSet::new();
     loop {
         // At most `in_flight` tasks at a time, the next URL started as one
@@ -163,9 +164,10 @@ pub async fn run(
             }
             let mut shutdown = ctx.shutdown.clone();
             tokio::select! {
-                _ = tokio::time::sleep(HELD_AGAIN) => {}
+                _ = tokio::time::sleep(held_again) => {}
                 _ = stopped(&mut shutdown) => {}
             }
+            held_again = (held_again * 2).min(HELD_AGAIN_MAX);
             queue.extend(waiting.drain(..));
             continue;
         };
@@ -212,8 +214,12 @@ pub async fn run(
     summary
 }
 
-/// How long a cycle waits before asking again for URLs other workers held.
-const HELD_AGAIN: Duration = Duration::from_secs(1);
+/// How long a cycle first waits before asking again for URLs other workers
+/// held (most were in flight there and are recorded by then), doubling up
+/// to [`HELD_AGAIN_MAX`] while some stay held (a dead worker's, until its
+/// leases run out).
+const HELD_AGAIN: Duration = Duration::from_millis(250);
+const HELD_AGAIN_MAX: Duration = Duration::from_secs(5);
 
 /// How one URL's task ended.
 enum Turn {

@@ -58,8 +58,13 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
     // rebuilds them: minutes on a ledger of years, past systemd's start
     // timeout unless it is told the start is still going.
     let busy = notifier.extend_while_busy(Duration::from_secs(10), "opening the ledger");
-    let (writer, writer_thread) =
-        WriterHandle::spawn(&config.ledger_path, config.ledger_url.as_deref())?;
+    let upstream = config.ledger_url.as_deref().map(|url| {
+        crate::ledger::storage::replica::Upstream::new(url, true).holding_leases(
+            &config.node.name,
+            config.node.vantage.as_deref().unwrap_or_default(),
+        )
+    });
+    let (writer, writer_thread) = WriterHandle::spawn(&config.ledger_path, upstream)?;
     let mut fetcher =
         Fetcher::new(&config.fetch).map_err(|e| ServiceError::Fetcher(e.to_string()))?;
     // With a PostgreSQL ledger, the leases and the hosts' pace are shared

@@ -24,6 +24,18 @@ pub struct PgStorage {
     client: Client,
     /// The URL without its password.
     at: String,
+    /// Leases the next append ends, in its own transaction.
+    end_leases: Option<EndLeases>,
+}
+
+/// The leases of the URLs a writer's group fetched (`0002_work.sql`): ended
+/// by the append that records them, so that no worker takes over a URL
+/// whose fetch is already in the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndLeases {
+    pub urls: Vec<String>,
+    pub vantage: String,
+    pub holder: String,
 }
 
 /// A URL as it may be printed: the password, if any, replaced (in the
@@ -92,7 +104,11 @@ impl PgStorage {
         }
         tx.batch_execute(WORK).map_err(pg)?;
         tx.commit().map_err(pg)?;
-        Ok(PgStorage { client, at })
+        Ok(PgStorage {
+            client,
+            at,
+            end_leases: None,
+        })
     }
 
     /// Connects to a database that holds a ledger, to read it: nothing is
@@ -109,7 +125,16 @@ impl PgStorage {
                 "{at} holds no newsledger ledger (no ledger, blobs and sequencer tables)"
             )));
         }
-        Ok(PgStorage { client, at })
+        Ok(PgStorage {
+            client,
+            at,
+            end_leases: None,
+        })
+    }
+
+    /// Ends these leases in the next append's transaction.
+    pub fn end_leases_on_next_append(&mut self, end: EndLeases) {
+        self.end_leases = Some(end);
     }
 
     fn pg(&self) -> impl Fn(postgres::Error) -> StorageError + use<> {
@@ -149,6 +174,7 @@ impl Storage for PgStorage {
         }
         let pg = self.pg();
         let at = self.at.clone();
+        let end = self.end_leases.take();
         let mut tx = self.client.transaction().map_err(&pg)?;
         // The sequencer's row, locked until the commit: appends from every
         // process that shares the database take their turn here.
@@ -194,6 +220,14 @@ impl Storage for PgStorage {
             &[&new_seq, &new_hash.as_slice()],
         )
         .map_err(&pg)?;
+        if let Some(end) = end.filter(|e| !e.urls.is_empty()) {
+            tx.execute(
+                "UPDATE leases SET done_at = clock_timestamp(), until = clock_timestamp()
+                  WHERE url = ANY($1) AND vantage = $2 AND holder = $3",
+                &[&end.urls, &end.vantage, &end.holder],
+            )
+            .map_err(&pg)?;
+        }
         tx.commit().map_err(&pg)
     }
 

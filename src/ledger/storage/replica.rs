@@ -34,6 +34,10 @@ use super::{Hash, Result, Storage, StorageError};
 pub struct Upstream {
     url: String,
     at: String,
+    /// Whose leases (holder, vantage) the writer's appends end.
+    leases: Option<(String, String)>,
+    /// The URLs whose leases the next push ends.
+    ending: Vec<String>,
     /// Whether to make the schema in an empty database (the writer does; a
     /// reader never changes the database it reads).
     create: bool,
@@ -45,9 +49,23 @@ impl Upstream {
         Upstream {
             url: url.to_string(),
             at: super::postgres::redact(url),
+            leases: None,
+            ending: Vec::new(),
             create,
             pg: None,
         }
+    }
+
+    /// The writer of worker `holder` at `vantage` ends its leases with the
+    /// appends that record their fetches.
+    pub fn holding_leases(mut self, holder: &str, vantage: &str) -> Upstream {
+        self.leases = Some((holder.to_string(), vantage.to_string()));
+        self
+    }
+
+    /// The URLs whose leases the next push ends (a group's fetches).
+    pub fn end_leases_with_next_push(&mut self, urls: Vec<String>) {
+        self.ending = urls;
     }
 
     /// Where it is, without the password.
@@ -181,7 +199,16 @@ pub fn push(conn: &Connection, at: &str, upstream: &mut Upstream, after: i64) ->
     if upto <= after {
         return Ok(0);
     }
+    let ending = std::mem::take(&mut upstream.ending);
+    let leases = upstream.leases.clone();
     let pg = upstream.storage()?;
+    if let Some((holder, vantage)) = leases {
+        pg.end_leases_on_next_append(super::postgres::EndLeases {
+            urls: ending,
+            vantage,
+            holder,
+        });
+    }
     copy_range(&mut local, pg, after + 1, upto, &mut HashSet::new(), |_| {})?;
     Ok(upto - after)
 }

@@ -85,19 +85,19 @@ impl WriterHandle {
     /// PostgreSQL client block; they must not run on the async reactor).
     pub fn spawn(
         path: &Path,
-        shared: Option<&str>,
+        shared: Option<crate::ledger::storage::replica::Upstream>,
     ) -> Result<(WriterHandle, std::thread::JoinHandle<()>)> {
         // Opened on the writer's thread: the PostgreSQL client runs a
         // runtime of its own, which cannot start inside the caller's.
         let (opened_tx, opened) = std::sync::mpsc::sync_channel::<Result<()>>(1);
-        let (path, shared) = (path.to_path_buf(), shared.map(str::to_string));
+        let path = path.to_path_buf();
         // Bounded: a slow disk slows fetching instead of growing memory.
         let (tx, mut rx) = mpsc::channel::<Request>(64);
         let join = std::thread::Builder::new()
             .name("ledger-writer".into())
             .spawn(move || {
-                let opened = match &shared {
-                    Some(url) => Writer::open_replica(&path, url),
+                let opened = match shared {
+                    Some(upstream) => Writer::open_shared(&path, upstream),
                     None => Writer::open(&path),
                 };
                 let mut writer = match opened {

@@ -312,7 +312,7 @@ impl Writer {
         failed: &[Option<LedgerError>],
         webhooks: &[Webhook],
     ) -> Attempt {
-        let tx = match self.begin() {
+        let mut tx = match self.begin() {
             Ok(tx) => tx,
             Err(e) => return Attempt::Refused(unwrap_sqlite(e)),
         };
@@ -336,6 +336,17 @@ impl Writer {
                 // not already).
                 Err(e) => return Attempt::Failed(i, e),
             }
+        }
+        // The leases of these fetches end with the append that records them.
+        if let Some(up) = tx.upstream() {
+            up.end_leases_with_next_push(
+                reports
+                    .iter()
+                    .zip(failed)
+                    .filter(|(_, f)| f.is_none())
+                    .map(|(r, _)| r.result.requested_url.clone())
+                    .collect(),
+            );
         }
         match tx.commit_as() {
             Committed::Done => Attempt::Committed(applied),

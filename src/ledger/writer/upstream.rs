@@ -47,6 +47,11 @@ pub(super) enum Committed {
 }
 
 impl WriteTx<'_> {
+    /// The PostgreSQL ledger this transaction goes to, if any.
+    pub(super) fn upstream(&mut self) -> Option<&mut Upstream> {
+        self.upstream.as_mut()
+    }
+
     pub(super) fn commit_as(self) -> Committed {
         let WriteTx {
             tx,
@@ -103,6 +108,12 @@ impl Writer {
     /// (a new replica starts from the shared genesis), then a new ledger's
     /// genesis, or entries the shared log lost, go up.
     pub fn open_replica(path: &Path, url: &str) -> Result<Writer> {
+        Writer::open_shared(path, Upstream::new(url, true))
+    }
+
+    /// [`Writer::open_replica`], the writer of a worker whose leases its
+    /// appends end ([`Upstream::holding_leases`]).
+    pub fn open_shared(path: &Path, upstream: Upstream) -> Result<Writer> {
         let lock = crate::ledger::lock_writer(path)?;
         let conn = crate::ledger::open_schema(path)?;
         let mut writer = Writer {
@@ -110,7 +121,7 @@ impl Writer {
             path: path.to_path_buf(),
             _lock: lock,
             webhooks: Vec::new(),
-            upstream: Some(Upstream::new(url, true)),
+            upstream: Some(upstream),
             behind: false,
         };
         // Entries the shared log lacks (it was restored from an older
