@@ -28,6 +28,20 @@ pub struct PgStorage {
     end_leases: Option<EndLeases>,
 }
 
+/// A batch of entries, column by column (for `UNNEST`).
+#[derive(Default)]
+struct EntryColumns {
+    seq: Vec<i64>,
+    recorded_at: Vec<String>,
+    kind: Vec<String>,
+    url: Vec<Option<String>>,
+    json: Vec<Option<String>>,
+    bytes: Vec<Option<Vec<u8>>>,
+    prev: Vec<Vec<u8>>,
+    hash: Vec<Vec<u8>>,
+    ref_seq: Vec<Option<i64>>,
+}
+
 /// The leases of the URLs a writer's group fetched (`0002_work.sql`): ended
 /// by the append that records them, so that no worker takes over a URL
 /// whose fetch is already in the record.
@@ -188,33 +202,40 @@ impl Storage for PgStorage {
         let Some((new_seq, new_hash)) = check_batch(&at, head, entries)? else {
             return Ok(());
         };
-        let insert = tx
-            .prepare(
-                "INSERT INTO ledger (seq, recorded_at, kind, url, payload_json, payload_bytes, prev_hash, entry_hash, ref_seq)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .map_err(&pg)?;
+        // One statement for the batch (one round trip, not one per entry).
+        let mut cols = EntryColumns::default();
         for e in entries {
-            let (json, bytes): (Option<&str>, Option<&[u8]>) = match &e.payload {
-                Payload::Json(t) => (Some(t), None),
-                Payload::Compact(b) => (None, Some(b)),
+            let (json, bytes) = match &e.payload {
+                Payload::Json(t) => (Some(t.clone()), None),
+                Payload::Compact(b) => (None, Some(b.clone())),
             };
-            tx.execute(
-                &insert,
-                &[
-                    &e.seq,
-                    &e.recorded_at,
-                    &e.kind,
-                    &e.url,
-                    &json,
-                    &bytes,
-                    &e.prev_hash.as_slice(),
-                    &e.entry_hash.as_slice(),
-                    &e.ref_seq,
-                ],
-            )
-            .map_err(&pg)?;
+            cols.seq.push(e.seq);
+            cols.recorded_at.push(e.recorded_at.clone());
+            cols.kind.push(e.kind.clone());
+            cols.url.push(e.url.clone());
+            cols.json.push(json);
+            cols.bytes.push(bytes);
+            cols.prev.push(e.prev_hash.to_vec());
+            cols.hash.push(e.entry_hash.to_vec());
+            cols.ref_seq.push(e.ref_seq);
         }
+        tx.execute(
+            "INSERT INTO ledger (seq, recorded_at, kind, url, payload_json, payload_bytes, prev_hash, entry_hash, ref_seq)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                  $6::bytea[], $7::bytea[], $8::bytea[], $9::bigint[])",
+            &[
+                &cols.seq,
+                &cols.recorded_at,
+                &cols.kind,
+                &cols.url,
+                &cols.json,
+                &cols.bytes,
+                &cols.prev,
+                &cols.hash,
+                &cols.ref_seq,
+            ],
+        )
+        .map_err(&pg)?;
         tx.execute(
             "UPDATE sequencer SET head_seq = $1, head_hash = $2 WHERE id = 1",
             &[&new_seq, &new_hash.as_slice()],
@@ -267,20 +288,21 @@ impl Storage for PgStorage {
     fn put_blobs(&mut self, blobs: &[RawBlob]) -> Result<()> {
         let pg = self.pg();
         let mut tx = self.client.transaction().map_err(&pg)?;
-        let insert = tx
-            .prepare(
-                "INSERT INTO blobs (hash, codec, size, data, base) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (hash) DO NOTHING",
-            )
-            .map_err(&pg)?;
-        for b in blobs {
-            let base = b.base.as_ref().map(|h| h.as_slice());
-            tx.execute(
-                &insert,
-                &[&b.hash.as_slice(), &b.codec, &b.size, &b.data, &base],
-            )
-            .map_err(&pg)?;
-        }
+        let hash: Vec<&[u8]> = blobs.iter().map(|b| b.hash.as_slice()).collect();
+        let codec: Vec<&str> = blobs.iter().map(|b| b.codec.as_str()).collect();
+        let size: Vec<i64> = blobs.iter().map(|b| b.size).collect();
+        let data: Vec<&[u8]> = blobs.iter().map(|b| b.data.as_slice()).collect();
+        let base: Vec<Option<&[u8]>> = blobs
+            .iter()
+            .map(|b| b.base.as_ref().map(|h| h.as_slice()))
+            .collect();
+        tx.execute(
+            "INSERT INTO blobs (hash, codec, size, data, base)
+             SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::bigint[], $4::bytea[], $5::bytea[])
+             ON CONFLICT (hash) DO NOTHING",
+            &[&hash, &codec, &size, &data, &base],
+        )
+        .map_err(&pg)?;
         tx.commit().map_err(&pg)
     }
 
