@@ -451,7 +451,7 @@ async fn a_rewritten_or_different_shared_log_is_refused() {
         let o = cli(cache.path(), Some(&swapped), args);
         assert!(!o.status.success(), "{args:?} followed another ledger");
         assert!(
-            common::stderr(&o).contains("differ at entry"),
+            common::stderr(&o).contains("follows another ledger"),
             "{args:?}: {}",
             common::stderr(&o)
         );
@@ -482,6 +482,76 @@ async fn a_rewritten_or_different_shared_log_is_refused() {
     let fresh = tempfile::tempdir().unwrap();
     let o = cli(fresh.path(), None, &["--db", &first, "articles"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+
+    // The other ledger: a blob removed, then a row beyond the sequencer's
+    // head, each caught by verify; TRUNCATE refused.
+    let admin = |sql: &str| {
+        let (url, sql) = (other.clone(), sql.to_string());
+        off_runtime(move || {
+            postgres::Client::connect(&url, postgres::NoTls)
+                .unwrap()
+                .batch_execute(&sql)
+        })
+    };
+    assert!(
+        admin("TRUNCATE ledger").is_err(),
+        "TRUNCATE was not refused"
+    );
+    let verify_t = || cli(cache.path(), Some(&t.config), &["verify"]);
+    ok(&verify_t(), "verify before the damage");
+    admin(
+        "ALTER TABLE blobs DISABLE TRIGGER blobs_append_only;
+         DELETE FROM blobs WHERE hash = (SELECT hash FROM blobs ORDER BY hash LIMIT 1);
+         ALTER TABLE blobs ENABLE TRIGGER blobs_append_only;",
+    )
+    .unwrap();
+    let o = verify_t();
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("in the replica but not in PostgreSQL"),
+        "{}",
+        common::stderr(&o)
+    );
+    admin(
+        "INSERT INTO ledger (seq, recorded_at, kind, url, payload_json, prev_hash, entry_hash)
+         SELECT MAX(seq) + 1, '2026-12-07T00:00:00.000Z', 'fetch', NULL, '{}',
+                decode(repeat('00', 32), 'hex'), decode(repeat('11', 32), 'hex') FROM ledger",
+    )
+    .unwrap();
+    let o = verify_t();
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("around the sequencer"),
+        "{}",
+        common::stderr(&o)
+    );
+
+    // A ledger of its own (a SQLite file with history) pointed at an empty
+    // database is not pushed into it.
+    let empty = off_runtime(|| server.database());
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let own = s.dir.path().join("own.db");
+    std::fs::copy(&s.db, &own).unwrap();
+    let text = text
+        .replace(&first, &empty)
+        .replace(&s.db.display().to_string(), &own.display().to_string());
+    let _ = std::fs::remove_file(format!("{}.shared-id", own.display()));
+    let pointed = s.dir.path().join("pointed.toml");
+    std::fs::write(&pointed, text).unwrap();
+    let o = cli(cache.path(), Some(&pointed), &["once"]);
+    assert!(
+        !o.status.success(),
+        "a replica's history was pushed into an empty database"
+    );
+    assert!(
+        common::stderr(&o).contains("newsledger migrate"),
+        "{}",
+        common::stderr(&o)
+    );
+    assert!(
+        fetches_per_url(&empty).is_empty(),
+        "entries reached the empty database"
+    );
 }
 
 /// A worker's configuration: the setup's site and PostgreSQL ledger, a
@@ -680,5 +750,170 @@ async fn three_workers_keep_one_hosts_interval_between_them() {
     assert!(
         shortest >= interval,
         "two requests {shortest:?} apart (interval {interval:?}); gaps: {gaps:?}"
+    );
+}
+
+/// A TCP proxy to PostgreSQL that, once, lets through the COMMIT of a
+/// transaction that carried fetch entries and then cuts that connection:
+/// PostgreSQL commits, the writer never hears it. The flag says it cut.
+async fn proxy_cutting_after_commit(
+    pg_port: u16,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cut = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = cut.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", pg_port)).await else {
+                continue;
+            };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let flag = flag.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut armed = false;
+                loop {
+                    let Ok(n) = cr.read(&mut buf).await else {
+                        break;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    let chunk = &buf[..n];
+                    let has = |w: &[u8]| chunk.windows(w.len()).any(|x| x == w);
+                    if has(b"\"outcome\"") {
+                        armed = true;
+                    }
+                    if sw.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                    if armed && has(b"COMMIT") && !flag.swap(true, Ordering::SeqCst) {
+                        // Let PostgreSQL commit, then drop its answer.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        let _ = stop_tx.send(true);
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut stop = stop_rx;
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    tokio::select! {
+                        r = sr.read(&mut buf) => match r {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => if cw.write_all(&buf[..n]).await.is_err() { break },
+                        },
+                        _ = stop.changed() => break,
+                    }
+                }
+            });
+        }
+    });
+    (port, cut)
+}
+
+/// The connection lost after PostgreSQL committed a group's entries: the
+/// writer finds them in the shared log and does not record them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_is_lost_is_recorded_once() {
+    let Some(server) = off_runtime(pg::Postgres::start) else {
+        return;
+    };
+    let url = off_runtime(|| server.database());
+    let pg_port: u16 = url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (proxy, cut) = proxy_cutting_after_commit(pg_port).await;
+    let via_proxy = url.replace(&format!(":{pg_port}/"), &format!(":{proxy}/"));
+    let s = Setup::new().await;
+    let site = articles(1);
+    shared_setup(&s, &via_proxy, &site, Duration::ZERO);
+    let out = s.cli(&["once"]).await;
+    let log = common::stderr(&out);
+    assert!(out.status.success(), "once: {log}");
+    assert!(
+        cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy never cut a commit"
+    );
+    assert!(log.contains("trying again"), "{log}");
+    let fetched = fetches_per_url(&url);
+    for a in &site {
+        let u = s.server.url(&a.path);
+        assert_eq!(fetched.get(&u), Some(&1), "{u}: {fetched:?}");
+    }
+    assert_eq!(pg_summary(&url), sqlite_summary(&s.db));
+    let o = common::stdout(&out);
+    assert!(o.contains(&format!("{} new", site.len())), "{o}");
+}
+
+/// On a shared ledger a watched URL the guard refuses (its source's feed
+/// moved to another site name) is recorded as skipped, as on SQLite, and
+/// the cycle goes on: it is not taken for an interruption.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_watched_url_is_recorded_and_the_cycle_ends() {
+    let Some(server) = off_runtime(pg::Postgres::start) else {
+        return;
+    };
+    let url = off_runtime(|| server.database());
+    let s = Setup::new().await;
+    let site = articles(1);
+    // No configured URL: the source's one site is its feed's.
+    shared_setup(&s, &url, &[], Duration::ZERO);
+    for a in &site {
+        let page = site::render(a, &s.server.url(&a.path), &site::Chrome::visit(0));
+        s.server.set(&a.path, Page::html(page));
+    }
+    let items: String = site
+        .iter()
+        .map(|a| {
+            format!(
+                "<item><title>t</title><link>{}</link></item>",
+                s.server.url(&a.path)
+            )
+        })
+        .collect();
+    s.server.set(
+        "/feed.xml",
+        Page::html(format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>f</title>{items}</channel></rss>"))
+            .with_header("content-type", "application/rss+xml"),
+    );
+    let text = std::fs::read_to_string(&s.config).unwrap().replacen(
+        "[fetch]\n",
+        "[fetch]\nallow_private_networks = true\n",
+        1,
+    );
+    let with_feed = |host: &str| {
+        let feed = s.server.url("/feed.xml").replace("127.0.0.1", host);
+        text.replacen("urls = [", &format!("feeds = [\"{feed}\"]\nurls = ["), 1)
+    };
+    std::fs::write(&s.config, with_feed("127.0.0.1")).unwrap();
+    let first = s.cli(&["once"]).await;
+    assert!(first.status.success(), "{}", common::stderr(&first));
+    // The feed now at another name of the host: the watched links are
+    // another site's, refused when their turn comes.
+    std::fs::write(&s.config, with_feed("localhost")).unwrap();
+    let second = s.cli(&["once"]).await;
+    let (o, e) = (common::stdout(&second), common::stderr(&second));
+    assert!(second.status.success(), "{o}{e}");
+    assert!(
+        o.contains("skipped"),
+        "the refusals were not recorded: {o}\nfirst: {}\n{e}",
+        common::stdout(&first)
+    );
+    assert!(
+        e.contains("interrupted=false") && !e.contains("interrupted=true"),
+        "{e}"
     );
 }

@@ -100,9 +100,11 @@ pub(super) async fn verify(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Fai
                     }
                 },
             };
-            let (_, conn) = open_ro(cli)?;
+            let (at, path) = location::resolve(cli)?;
+            let conn = ledger::open_for_reading(&path)?;
             let code =
                 proofs::verify_signed(&mut out, &conn, std::path::Path::new(file), &key, *json)?;
+            audit_postgres(&at, &path, &mut out, *json)?;
             if *full {
                 let report = ledger::verify::verify(&conn, None)?;
                 output::verify(&mut out, &report, None, *json)?;
@@ -150,8 +152,7 @@ pub(super) async fn verify(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Fai
                 return Ok(if report.ok() { 0 } else { 1 });
             }
             // Not `open_ro`: verify reports a truncation itself.
-            let at = location::location(cli)?;
-            let path = ledger_path(cli)?;
+            let (at, path) = location::resolve(cli)?;
             let conn = ledger::open_read_only(&path)?;
             let progress = output::Progress::on_terminal();
             let show = |what: &str, done: u64, total: u64| progress.show(what, done, total);
@@ -187,35 +188,51 @@ pub(super) async fn verify(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Fai
                 i64::try_from(report.entries).unwrap_or(0),
                 *chain_only,
             );
-            if let location::Location::Shared { url, replica } = &at {
-                // PostgreSQL read whole, on its own bytes: a row changed
-                // there after the replica pulled it shows here.
-                let audited = std::thread::scope(|s| {
-                    s.spawn(|| crate::ledger::storage::replica::audit(url, replica))
-                        .join()
-                        .map_err(|_| Failure::runtime("verify: the thread panicked"))
-                })?
-                .map_err(location::failure)?;
-                if !*json {
-                    writeln!(
-                        out,
-                        "PostgreSQL {}: {} entries read from the database and checked on its own bytes; Merkle root {} (the replica's); {} blobs byte-identical to the replica's{}",
-                        crate::ledger::storage::postgres::redact(url),
-                        audited.shared.entries,
-                        hex::encode(audited.shared.root),
-                        audited.blobs_same,
-                        match audited.blobs_extra {
-                            0 => String::new(),
-                            n => format!(", {n} more that no entry names"),
-                        }
-                    )?;
-                }
-            }
+            audit_postgres(&at, &path, &mut out, *json)?;
             return Ok(if report.ok() { 0 } else { 1 });
         }
         _ => {}
     }
     Ok(0)
+}
+
+/// `verify` of a PostgreSQL ledger: PostgreSQL read up to the replica's
+/// head on its own bytes and compared with the replica (a row changed there
+/// after the replica pulled it shows here); nothing for a SQLite ledger.
+fn audit_postgres(
+    at: &location::Location,
+    replica: &std::path::Path,
+    out: &mut dyn Write,
+    json: bool,
+) -> Result<(), Failure> {
+    let location::Location::Shared { url, .. } = at else {
+        return Ok(());
+    };
+    let audited = std::thread::scope(|s| {
+        s.spawn(|| crate::ledger::storage::replica::audit(url, replica))
+            .join()
+            .map_err(|_| Failure::runtime("verify: the thread panicked"))
+    })?
+    .map_err(location::failure)?;
+    if !json {
+        writeln!(
+            out,
+            "PostgreSQL {}: {} entries read from the database and checked on its own bytes; Merkle root {} (the replica's); sequencer row and rows agree; {} blobs byte-identical to the replica's{}{}",
+            crate::ledger::storage::postgres::redact(url),
+            audited.shared.entries,
+            hex::encode(audited.shared.root),
+            audited.blobs_same,
+            match audited.blobs_extra {
+                0 => String::new(),
+                n => format!(", {n} more that no entry names"),
+            },
+            match audited.beyond {
+                0 => String::new(),
+                n => format!("; {n} entries appended since, not checked by this run"),
+            }
+        )?;
+    }
+    Ok(())
 }
 
 /// `newsledger health`.

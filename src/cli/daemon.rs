@@ -49,6 +49,12 @@ pub(super) async fn once(cli: &Cli, out: &mut dyn Write) -> Result<u8, Failure> 
 /// `newsledger demo`.
 pub(super) async fn demo(cli: &Cli, mut out: &mut dyn Write) -> Result<u8, Failure> {
     let path = match &cli.db {
+        // A connection string taken as a path would name a file after it.
+        Some(p) if crate::ledger::storage::is_postgres(&p.to_string_lossy()) => {
+            return Err(Failure::usage(
+                "demo writes a SQLite ledger of its own: give --db a file path (or none)",
+            ));
+        }
         Some(p) => p.clone(),
         None => crate::demo::default_ledger_path().map_err(Failure::runtime)?,
     };
@@ -76,10 +82,9 @@ pub(super) async fn serve(cli: &Cli, _out: &mut dyn Write) -> Result<u8, Failure
     else {
         return Ok(0);
     };
-    let at = location::location(cli)?;
-    let ledger = ledger_path(cli)?;
-    if let location::Location::Shared { url, replica } = at {
-        keep_following(url, replica);
+    let (at, ledger) = location::resolve(cli)?;
+    if let location::Location::Shared { url, .. } = at {
+        keep_following(url, ledger.clone());
     }
     if !ledger.exists() {
         return Err(Failure::usage(format!(

@@ -21,16 +21,6 @@ pub(super) enum Location {
     },
 }
 
-impl Location {
-    /// The SQLite file the commands open: the ledger, or the replica.
-    pub(super) fn path(&self) -> &Path {
-        match self {
-            Location::Sqlite(p) => p,
-            Location::Shared { replica, .. } => replica,
-        }
-    }
-}
-
 /// `--db` laid over a configuration: a path replaces `ledger.path` (and
 /// makes the ledger a SQLite one); a URL replaces `ledger.url`, with the
 /// configuration's replica path when it names the same database.
@@ -96,11 +86,29 @@ pub(super) fn location(cli: &Cli) -> Result<Location, Failure> {
 /// The SQLite file a command reads: the ledger, or a replica brought up to
 /// its PostgreSQL ledger's head.
 pub(super) fn ledger_path(cli: &Cli) -> Result<PathBuf, Failure> {
+    resolve(cli).map(|(_, path)| path)
+}
+
+/// Where the ledger is, and the SQLite file to read. A replica a running
+/// writer holds is brought up to PostgreSQL's head by that writer only
+/// when it appends; a reader on the same machine then reads a replica of
+/// its own (in the cache directory), brought up to the head now.
+pub(super) fn resolve(cli: &Cli) -> Result<(Location, PathBuf), Failure> {
     let at = location(cli)?;
-    if let Location::Shared { url, replica } = &at {
-        follow(url, replica)?;
-    }
-    Ok(at.path().to_path_buf())
+    let path = match &at {
+        Location::Sqlite(p) => p.clone(),
+        Location::Shared { url, replica } => match follow(url, replica)? {
+            Some(_) => replica.clone(),
+            None => {
+                let own = replica::default_path(url).map_err(failure)?;
+                match own != *replica && follow(url, &own)?.is_some() {
+                    true => own,
+                    false => replica.clone(),
+                }
+            }
+        },
+    };
+    Ok((at, path))
 }
 
 /// Brings a replica up to PostgreSQL's head, on a thread of its own (the
@@ -120,6 +128,7 @@ pub(super) fn follow(url: &str, replica: &Path) -> Result<Option<replica::Reconc
 pub(super) fn failure(e: StorageError) -> Failure {
     match e {
         StorageError::Fork { .. }
+        | StorageError::OtherLedger { .. }
         | StorageError::SharedBehind { .. }
         | StorageError::Differ { .. }
         | StorageError::Chain { .. } => Failure {

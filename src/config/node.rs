@@ -13,7 +13,8 @@ use super::validate::Validator;
 /// What this process is and does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    /// Names the process in leases and logs (default: the host's name).
+    /// Names the process in leases and logs (default: the host's name and
+    /// the process id); two processes must not share one.
     pub name: String,
     /// Where its fetches are made from, recorded in each fetch entry; none
     /// when not configured (a single machine).
@@ -31,10 +32,11 @@ pub struct Node {
 pub const ROLES: [&str; 2] = ["fetch", "sequence"];
 
 impl Node {
-    /// One process that does everything.
+    /// One process that does everything. Its name is the host's and the
+    /// process's: two workers on one host never hold each other's leases.
     pub fn alone(fetch_timeout: Duration) -> Node {
         Node {
-            name: host_name(),
+            name: format!("{}-{}", host_name(), std::process::id()),
             vantage: None,
             fetch: true,
             sequence: true,

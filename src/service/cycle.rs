@@ -86,6 +86,11 @@ pub async fn run(
     if resume.is_none() {
         run_discovery(ctx, source, &guard, &mut summary).await;
     }
+    // Leases compare the tick with what PostgreSQL's clock recorded.
+    let tick = match &ctx.shared {
+        Some(s) => s.on_database_clock(tick).await,
+        None => tick,
+    };
     // One shared copy: a source with 10,000 URLs cloned into 10,000 tasks
     // took gigabytes.
     let shared = Arc::new(source.clone());
@@ -143,15 +148,11 @@ pub async fn run(
                 match (gate.claim(), retry) {
                     (Some(Claim::Held), Some(work)) => Turn::Held(work),
                     (Some(Claim::Done), _) => Turn::Elsewhere,
-                    (Some(Claim::Mine), _) => {
-                        let url = fetched.as_ref().map_or("", |f| match f {
-                            Ok(a) => a.requested_url.as_str(),
-                            Err((u, _)) => u.as_str(),
-                        });
+                    (Some(Claim::Mine), Some(work)) => {
+                        // Ended with the append when recorded; given back
+                        // when not (another worker may take it at once).
                         let recorded = matches!(fetched, Some(Ok(_)));
-                        if !url.is_empty() {
-                            gate.shared().release(url, recorded).await;
-                        }
+                        gate.shared().release(&work.url, recorded).await;
                         Turn::Fetched(fetched)
                     }
                     _ => Turn::Fetched(fetched),
@@ -306,8 +307,10 @@ async fn fetch_one(
     if permit.is_none() && *shutdown.borrow() {
         return None;
     }
-    // Another worker's URL: nothing was asked, nothing to record.
-    if gate.is_some_and(|g| g.claim() != Some(Claim::Mine)) {
+    // Another worker's URL: nothing was asked, nothing to record. (A URL
+    // refused before its turn, by the guard or as invalid, was never
+    // claimed: its refusal is recorded as without a shared ledger.)
+    if gate.is_some_and(|g| matches!(g.claim(), Some(Claim::Held | Claim::Done))) {
         return None;
     }
     let seconds = (result.finished_at - result.started_at)

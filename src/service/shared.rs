@@ -87,6 +87,40 @@ impl Shared {
         Ok(client)
     }
 
+    /// `tick` (this machine's clock) on the database's clock, which the
+    /// leases' `done_at` is on: a worker whose clock is off by minutes must
+    /// neither skip URLs nor fetch them twice. Unchanged when the database
+    /// cannot be asked.
+    pub async fn on_database_clock(&self, tick: DateTime<Utc>) -> DateTime<Utc> {
+        let asked = async {
+            let c = self.client().await?;
+            let before = Utc::now();
+            let text: String = c
+                .query_one(
+                    "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+                    &[],
+                )
+                .await?
+                .get(0);
+            let after = Utc::now();
+            Ok::<_, tokio_postgres::Error>((text, before + (after - before) / 2))
+        };
+        let Ok((text, here)) = asked.await else {
+            return tick;
+        };
+        let Ok(there) = DateTime::parse_from_rfc3339(&text) else {
+            return tick;
+        };
+        let skew = there.with_timezone(&Utc) - here;
+        if skew.num_milliseconds().abs() > 2_000 {
+            warn!(
+                skew_ms = skew.num_milliseconds(),
+                "this machine's clock and PostgreSQL's differ: leases are kept on PostgreSQL's (keep clocks in sync with NTP)"
+            );
+        }
+        tick + skew
+    }
+
     /// Takes the lease on `url` for this cycle, begun at `since` (the
     /// schedule's tick: the same for every worker on that schedule).
     pub async fn claim(&self, url: &str, since: DateTime<Utc>) -> Claim {
@@ -125,6 +159,21 @@ impl Shared {
                 Claim::Mine
             }
         }
+    }
+
+    /// Extends this worker's live lease on `url` by a lease from now;
+    /// `false` when it holds none any more (recorded, or lost).
+    async fn renew(&self, url: &str) -> bool {
+        let asked = async {
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE leases SET until = clock_timestamp() + $4::bigint * interval '1 millisecond'
+                  WHERE url = $1 AND vantage = $2 AND holder = $3 AND done_at IS NULL",
+                &[&url, &self.vantage, &self.node, &millis(self.lease)],
+            )
+            .await
+        };
+        matches!(asked.await, Ok(n) if n > 0)
     }
 
     /// Ends this worker's lease on `url`: `recorded` (no other worker
@@ -194,6 +243,14 @@ pub struct LeaseGate {
     shared: Arc<Shared>,
     tick: DateTime<Utc>,
     claim: std::sync::Mutex<Option<Claim>>,
+    /// Set when the gate is dropped: the lease is no longer renewed.
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for LeaseGate {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl LeaseGate {
@@ -202,6 +259,7 @@ impl LeaseGate {
             shared,
             tick,
             claim: std::sync::Mutex::new(None),
+            done: Arc::default(),
         }
     }
 
@@ -224,6 +282,22 @@ impl Admission for LeaseGate {
             let c = self.shared.claim(url, self.tick).await;
             if let Ok(mut slot) = self.claim.lock() {
                 *slot = Some(c);
+            }
+            if c == Claim::Mine {
+                // Renewed while the fetch, its retries and its recording
+                // last: a slow fetch is not taken over by another worker.
+                let (shared, done, url) = (self.shared.clone(), self.done.clone(), url.to_string());
+                tokio::spawn(async move {
+                    let every = shared.lease / 3;
+                    loop {
+                        tokio::time::sleep(every).await;
+                        if done.load(std::sync::atomic::Ordering::Relaxed)
+                            || !shared.renew(&url).await
+                        {
+                            return;
+                        }
+                    }
+                });
             }
             c == Claim::Mine
         })

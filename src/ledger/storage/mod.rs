@@ -64,7 +64,13 @@ pub enum StorageError {
         source: rusqlite::Error,
     },
     #[error("{at}: {message}")]
-    Postgres { at: String, message: String },
+    Postgres {
+        at: String,
+        message: String,
+        /// The connection or the server's state, worth trying again
+        /// (not a refusal: a constraint, a permission, a bad statement).
+        transient: bool,
+    },
     #[error("{at}: {source}")]
     Ledger {
         at: String,
@@ -110,6 +116,10 @@ pub enum StorageError {
         replica_head: i64,
         shared_head: i64,
     },
+    #[error(
+        "the replica {replica} follows another ledger than the one in {shared} (its `{replica}.shared-id` names another, or it holds a history of its own and the database is empty): point it at its own database, or give this one a new replica path; to put an existing ledger into PostgreSQL use `newsledger migrate`"
+    )]
+    OtherLedger { replica: String, shared: String },
     #[error("{0}")]
     Usage(String),
 }
@@ -162,9 +172,16 @@ pub(crate) fn postgres_error(at: &str, e: &::postgres::Error) -> StorageError {
         message.push_str(&s.to_string());
         source = s.source();
     }
+    // SQLSTATE classes that pass: a lost connection (08), the server
+    // short of resources (53) or shutting down (57), a transaction rolled
+    // back (40), a system error (58); no code at all is the connection.
+    let transient = e
+        .code()
+        .is_none_or(|c| matches!(c.code().get(..2), Some("08" | "53" | "57" | "40" | "58")));
     StorageError::Postgres {
         at: at.to_string(),
         message,
+        transient,
     }
 }
 

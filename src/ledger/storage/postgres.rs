@@ -19,6 +19,9 @@ const SCHEMA: &str = include_str!("../../../migrations/postgres/0001_contract.sq
 /// The work that processes recording into one database share (leases, the
 /// hosts' pace): made with the schema, and in a database made before it.
 const WORK: &str = include_str!("../../../migrations/postgres/0002_work.sql");
+/// The ledger's identity and the TRUNCATE triggers, made with the schema
+/// and in a database made before them.
+const IDENTITY: &str = include_str!("../../../migrations/postgres/0003_identity.sql");
 
 pub struct PgStorage {
     client: Client,
@@ -117,6 +120,7 @@ impl PgStorage {
             tx.batch_execute(SCHEMA).map_err(pg)?;
         }
         tx.batch_execute(WORK).map_err(pg)?;
+        tx.batch_execute(IDENTITY).map_err(pg)?;
         tx.commit().map_err(pg)?;
         Ok(PgStorage {
             client,
@@ -144,6 +148,46 @@ impl PgStorage {
             at,
             end_leases: None,
         })
+    }
+
+    /// The sequencer's head, the number of rows in the ledger table and the
+    /// hash of the last of them (for `verify`: they must agree).
+    pub fn sequencer_and_rows(&mut self) -> Result<(Option<(i64, Hash)>, i64, Option<Hash>)> {
+        let pg = self.pg();
+        let row = self
+            .client
+            .query_one(
+                "SELECT s.head_seq, s.head_hash, (SELECT COUNT(*) FROM ledger),
+                        (SELECT entry_hash FROM ledger ORDER BY seq DESC LIMIT 1)
+                   FROM sequencer s WHERE s.id = 1",
+                &[],
+            )
+            .map_err(pg)?;
+        let head = head_of(&row, &self.at)?;
+        let last: Option<Vec<u8>> = row.get(3);
+        let last = last
+            .map(|h| hash_of(&h, &self.at, "entry hash"))
+            .transpose()?;
+        Ok((head, row.get(2), last))
+    }
+
+    /// The id of the ledger this database holds (`None` for a database
+    /// made before ids were).
+    pub fn ledger_id(&mut self) -> Result<Option<String>> {
+        let pg = self.pg();
+        let made: bool = self
+            .client
+            .query_one("SELECT to_regclass('ledger_identity') IS NOT NULL", &[])
+            .map_err(&pg)?
+            .get(0);
+        if !made {
+            return Ok(None);
+        }
+        Ok(self
+            .client
+            .query_opt("SELECT ledger_id FROM ledger_identity WHERE id = 1", &[])
+            .map_err(&pg)?
+            .map(|r| r.get(0)))
     }
 
     /// Ends these leases in the next append's transaction.

@@ -128,6 +128,28 @@ pub fn reconcile(
     let mine = local.head()?;
     let theirs = pg.head()?;
     let (m, t) = (mine.map_or(0, |h| h.0), theirs.map_or(0, |h| h.0));
+    // The ledger this replica follows, and the one the database holds.
+    let id_file = PathBuf::from(format!("{at}.shared-id"));
+    let followed = std::fs::read_to_string(&id_file)
+        .ok()
+        .map(|s| s.trim().to_string());
+    let held = pg.ledger_id()?;
+    if let (Some(f), Some(h)) = (&followed, &held)
+        && f != h
+    {
+        return Err(StorageError::OtherLedger {
+            replica: at.to_string(),
+            shared,
+        });
+    }
+    if followed.is_none() && t == 0 && m > 1 {
+        // A replica with a history of its own, pointed at an empty
+        // database: it is another ledger's copy, not this one's.
+        return Err(StorageError::OtherLedger {
+            replica: at.to_string(),
+            shared,
+        });
+    }
     let common = m.min(t);
     if common > 0 {
         let a = entry_hash_at(&mut local, common)?;
@@ -146,6 +168,16 @@ pub fn reconcile(
     };
     if t > m {
         copy_range(pg, &mut local, m + 1, t, &mut HashSet::new(), |_| {})?;
+        let got = local.head()?.map_or(0, |h| h.0);
+        if got != t {
+            return Err(StorageError::Chain {
+                at: shared,
+                seq: got + 1,
+                reason: format!(
+                    "its sequencer names entry {t} as the head, but it returns entries only up to {got}"
+                ),
+            });
+        }
         let sqlite = |source| StorageError::Sqlite {
             at: at.to_string(),
             source,
@@ -173,6 +205,11 @@ pub fn reconcile(
         }
         copy_range(&mut local, pg, t + 1, m, &mut HashSet::new(), |_| {})?;
         done.pushed = m - t;
+    }
+    if let (None, Some(h)) = (followed, held) {
+        std::fs::write(&id_file, format!("{h}\n")).map_err(|e| {
+            StorageError::Usage(format!("{}: cannot be written: {e}", id_file.display()))
+        })?;
     }
     Ok(done)
 }
@@ -217,7 +254,13 @@ pub fn push(conn: &Connection, at: &str, upstream: &mut Upstream, after: i64) ->
 /// (PostgreSQL restarting, the network) rather than the record. A refused
 /// append (another process appended first) is not: the replica must pull.
 pub fn is_transient(e: &StorageError) -> bool {
-    matches!(e, StorageError::Postgres { .. })
+    matches!(
+        e,
+        StorageError::Postgres {
+            transient: true,
+            ..
+        }
+    )
 }
 
 /// How long the writer keeps trying to reach PostgreSQL before it reports
@@ -298,64 +341,122 @@ pub fn follow(url: &str, path: &Path) -> Result<Option<Reconciled>> {
 /// What `verify` found comparing a PostgreSQL ledger with its replica.
 #[derive(Debug, Clone)]
 pub struct Audited {
-    /// PostgreSQL's log read whole, every entry checked against the one
-    /// before it: its head, length and Merkle root.
+    /// PostgreSQL's log up to the replica's head, read on its own bytes,
+    /// every entry checked against the one before it: head, length, root.
     pub shared: super::Summary,
-    /// Blobs PostgreSQL holds that the replica holds too, byte for byte.
+    /// Entries PostgreSQL holds beyond the replica's head (appended since
+    /// the replica was brought up to it).
+    pub beyond: i64,
+    /// Blobs both hold, byte for byte the same.
     pub blobs_same: u64,
     /// Blobs PostgreSQL holds that the replica does not (not named by an
     /// entry: an append that failed after its blobs went up).
     pub blobs_extra: u64,
 }
 
-/// Reads the PostgreSQL ledger at `url` whole: every entry's hash
-/// recomputed and linked (the chain checked on PostgreSQL's own bytes, not
-/// on the replica's copy), its Merkle root compared with the replica's over
-/// the same entries, and every blob compared byte for byte with the
-/// replica's. A row rewritten in PostgreSQL after a replica pulled it shows
-/// here.
+/// Reads the PostgreSQL ledger at `url` up to the replica's head: every
+/// entry's hash recomputed and linked on PostgreSQL's own bytes (not the
+/// replica's copy), the Merkle root compared with the replica's over the
+/// same entries, the sequencer row against the last row, and the blobs of
+/// both compared in both directions. A row rewritten or removed in
+/// PostgreSQL after a replica pulled it shows here.
 pub fn audit(url: &str, replica: &Path) -> Result<Audited> {
     let mut pg = PgStorage::open_existing(url)?;
-    let shared = super::summarize(&mut pg)?;
     let mut local = super::sqlite::SqliteStorage::open_read_only(replica)?;
-    let upto = shared.head.map_or(0, |h| h.0);
+    let (from, to) = (pg.describe(), local.describe());
+    let differ = |what: String| StorageError::Differ {
+        from: from.clone(),
+        to: to.clone(),
+        what,
+    };
+    let upto = local.head()?.map_or(0, |h| h.0);
+    let (head, rows, last_hash) = pg.sequencer_and_rows()?;
+    let head_seq = head.map_or(0, |h| h.0);
+    if head_seq != rows || head.map(|h| h.1) != last_hash {
+        return Err(differ(format!(
+            "PostgreSQL's sequencer names entry {head_seq} as its head, but its ledger table holds {rows} entries ending in another hash: rows were added or removed around the sequencer"
+        )));
+    }
+    if head_seq < upto {
+        return Err(differ(format!(
+            "PostgreSQL ends at entry {head_seq}, the replica at {upto}: entries were removed from the shared log (or it was restored from an older backup)"
+        )));
+    }
+    let shared = super::summarize_upto(&mut pg, upto)?;
     let mine = super::summarize_upto(&mut local, upto)?;
     if mine != shared {
-        return Err(StorageError::Differ {
-            from: pg.describe(),
-            to: local.describe(),
-            what: format!(
-                "PostgreSQL's {} entries have Merkle root {}, the replica's {} entries {}",
-                shared.entries,
-                hex::encode(shared.root),
-                mine.entries,
-                hex::encode(mine.root)
-            ),
-        });
+        return Err(differ(format!(
+            "PostgreSQL's first {} entries have Merkle root {}, the replica's {}",
+            shared.entries,
+            hex::encode(shared.root),
+            hex::encode(mine.root)
+        )));
     }
+    // Both blob lists in hash order, walked side by side.
     let (mut blobs_same, mut blobs_extra) = (0, 0);
-    let mut after = None;
+    let (mut theirs, mut ours) = (Pages::default(), Pages::default());
     loop {
-        let page = pg.blobs_after(after, 256)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.hash);
-        for b in &page {
-            match local.blob(&b.hash)? {
-                Some(mine) if mine == *b => blobs_same += 1,
-                Some(_) => {
-                    return Err(StorageError::Differ {
-                        from: pg.describe(),
-                        to: local.describe(),
-                        what: format!("blob {} is not the same bytes", hex::encode(b.hash)),
-                    });
+        let (t, o) = (theirs.peek(&mut pg)?, ours.peek(&mut local)?);
+        match (t, o) {
+            (None, None) => break,
+            (Some(t), Some(o)) if t.hash == o.hash => {
+                if t != o {
+                    return Err(differ(format!(
+                        "blob {} is not the same bytes",
+                        hex::encode(t.hash)
+                    )));
                 }
-                None => blobs_extra += 1,
+                blobs_same += 1;
+                theirs.next();
+                ours.next();
             }
+            (Some(t), o) if o.as_ref().is_none_or(|o| t.hash < o.hash) => {
+                blobs_extra += 1;
+                theirs.next();
+            }
+            (_, Some(o)) => {
+                return Err(differ(format!(
+                    "blob {} is in the replica but not in PostgreSQL",
+                    hex::encode(o.hash)
+                )));
+            }
+            (Some(_), None) => unreachable_pair()?,
         }
     }
     Ok(Audited {
+        beyond: head_seq - upto,
         shared,
         blobs_same,
         blobs_extra,
     })
+}
+
+fn unreachable_pair() -> Result<()> {
+    Err(StorageError::Usage(
+        "comparing blobs: an unexpected pair".into(),
+    ))
+}
+
+/// Blobs read a page at a time, in hash order.
+#[derive(Default)]
+struct Pages {
+    page: std::collections::VecDeque<super::RawBlob>,
+    after: Option<Hash>,
+    done: bool,
+}
+
+impl Pages {
+    fn peek(&mut self, s: &mut dyn Storage) -> Result<Option<super::RawBlob>> {
+        if self.page.is_empty() && !self.done {
+            let page = s.blobs_after(self.after, 256)?;
+            self.done = page.is_empty();
+            self.after = page.last().map(|b| b.hash).or(self.after);
+            self.page.extend(page);
+        }
+        Ok(self.page.front().cloned())
+    }
+
+    fn next(&mut self) {
+        self.page.pop_front();
+    }
 }

@@ -25,7 +25,7 @@ use crate::extract::Article;
 use apply::apply_in;
 use notify::enqueue;
 pub use notify::{MAX_ATTEMPTS, Pending, backoff};
-use upstream::{Committed, shared};
+use upstream::{Committed, Pushed, shared};
 
 /// A fetch and what extraction made of it, ready to be recorded.
 #[derive(Debug, Clone)]
@@ -208,22 +208,38 @@ impl Writer {
     fn recording<T>(&mut self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
         let (since, mut tries) = (std::time::Instant::now(), 0);
+        // A push whose outcome is unknown (the connection was lost), and
+        // what its transaction returned: looked for in PostgreSQL's log
+        // before anything is applied again.
+        let mut unsure: Option<(Pushed, T)> = None;
         loop {
-            if self.behind
-                && let Err(e) = self.catch_up()
-            {
-                if self.again(&e, &mut tries, since) {
-                    continue;
+            if self.behind || unsure.is_some() {
+                if let Err(e) = self.catch_up() {
+                    if self.again(&e, &mut tries, since) {
+                        continue;
+                    }
+                    return Err(shared(&path, e));
                 }
-                return Err(shared(&path, e));
+                if let Some((p, out)) = unsure.take()
+                    && self.landed(&p)
+                {
+                    return Ok(out);
+                }
             }
             let tx = self.begin()?;
             let out = f(&tx)?;
             match tx.commit_as() {
                 Committed::Done => return Ok(out),
                 Committed::Local(e) => return Err(LedgerError::sqlite(&path)(e)),
-                Committed::Upstream(e) => {
-                    if !self.again(&e, &mut tries, since) {
+                Committed::Upstream(e, sent) => {
+                    let retry = self.again(&e, &mut tries, since);
+                    if let Some(p) = sent {
+                        if self.landed(&p) {
+                            return Ok(out);
+                        }
+                        unsure = Some((p, out));
+                    }
+                    if !retry {
                         return Err(shared(&path, e));
                     }
                 }
@@ -254,11 +270,17 @@ impl Writer {
         let mut failed: Vec<Option<LedgerError>> = reports.iter().map(|_| None).collect();
         let mut applied = Vec::new().into_iter();
         let (since, mut tries) = (std::time::Instant::now(), 0);
+        // An attempt whose push has an unknown outcome: looked for in
+        // PostgreSQL's log before the group is applied again.
+        let mut unsure: Option<(Pushed, Vec<Applied>)> = None;
         while failed.iter().any(Option::is_none) {
-            let outcome = match self.behind {
+            let outcome = match self.behind || unsure.is_some() {
                 true => match self.catch_up() {
-                    Ok(_) => continue,
-                    Err(e) => Attempt::Upstream(e),
+                    Ok(_) => match unsure.take() {
+                        Some((p, a)) if self.landed(&p) => Attempt::Committed(a),
+                        _ => continue,
+                    },
+                    Err(e) => Attempt::Upstream(e, None),
                 },
                 false => self.attempt(reports, &failed, &webhooks),
             };
@@ -277,8 +299,16 @@ impl Writer {
                         *slot = Some(LedgerError::sqlite(&path)(copy_error(&e)));
                     }
                 }
-                Attempt::Upstream(e) => {
-                    if self.again(&e, &mut tries, since) {
+                Attempt::Upstream(e, sent) => {
+                    let retry = self.again(&e, &mut tries, since);
+                    if let Some((p, a)) = sent {
+                        if self.landed(&p) {
+                            applied = a.into_iter();
+                            break;
+                        }
+                        unsure = Some((p, a));
+                    }
+                    if retry {
                         continue;
                     }
                     // Not recorded anywhere: each fetch says why.
@@ -351,7 +381,7 @@ impl Writer {
         match tx.commit_as() {
             Committed::Done => Attempt::Committed(applied),
             Committed::Local(e) => Attempt::Refused(e),
-            Committed::Upstream(e) => Attempt::Upstream(e),
+            Committed::Upstream(e, sent) => Attempt::Upstream(e, sent.map(|p| (p, applied))),
         }
     }
 
@@ -406,8 +436,13 @@ enum Attempt {
     Failed(usize, rusqlite::Error),
     /// The transaction could not begin or commit: no report is recorded.
     Refused(rusqlite::Error),
-    /// PostgreSQL did not take the group's entries: no report is recorded.
-    Upstream(crate::ledger::storage::StorageError),
+    /// PostgreSQL did not take the group's entries: no report is recorded,
+    /// unless the push's outcome is unknown (the last entry sent, and what
+    /// the attempt applied).
+    Upstream(
+        crate::ledger::storage::StorageError,
+        Option<(Pushed, Vec<Applied>)>,
+    ),
 }
 
 /// The SQLite error inside a ledger error (from beginning a transaction).

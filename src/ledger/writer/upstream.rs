@@ -18,6 +18,13 @@ use crate::ledger::storage::StorageError;
 use crate::ledger::storage::replica::{self, Reconciled, Upstream};
 use crate::ledger::{LedgerError, Result};
 
+/// The last entry a transaction sent to PostgreSQL: its seq and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Pushed {
+    seq: i64,
+    hash: Vec<u8>,
+}
+
 /// One write transaction of the writer.
 pub(super) struct WriteTx<'w> {
     tx: Transaction<'w>,
@@ -39,8 +46,11 @@ impl<'w> std::ops::Deref for WriteTx<'w> {
 pub(super) enum Committed {
     /// Recorded (in PostgreSQL first, when there is one, then the replica).
     Done,
-    /// PostgreSQL refused or could not be reached: nothing is recorded.
-    Upstream(StorageError),
+    /// PostgreSQL refused or could not be reached. Nothing is recorded,
+    /// unless the connection was lost after PostgreSQL committed: `Pushed`
+    /// names the last entry sent, which the writer looks for in
+    /// PostgreSQL's log before it applies anything again ([`Writer::landed`]).
+    Upstream(StorageError, Option<Pushed>),
     /// The replica's own commit failed (before any push, or with nothing to
     /// push): nothing is recorded.
     Local(rusqlite::Error),
@@ -62,6 +72,11 @@ impl WriteTx<'_> {
         } = self;
         if let Some(up) = upstream.as_mut() {
             let at = path.display().to_string();
+            let sent = match crate::ledger::head(&tx) {
+                Ok(Some((seq, hash))) if seq > before => Some(Pushed { seq, hash }),
+                Ok(_) => None,
+                Err(e) => return Committed::Local(e),
+            };
             match replica::push(&tx, &at, up, before) {
                 Ok(0) => {}
                 Ok(_) => {
@@ -74,7 +89,7 @@ impl WriteTx<'_> {
                     }
                     return Committed::Done;
                 }
-                Err(e) => return Committed::Upstream(e),
+                Err(e) => return Committed::Upstream(e, sent),
             }
         }
         match tx.commit() {
@@ -88,7 +103,7 @@ impl WriteTx<'_> {
         let path = self.path.to_path_buf();
         match self.commit_as() {
             Committed::Done => Ok(()),
-            Committed::Upstream(e) => Err(shared(&path, e)),
+            Committed::Upstream(e, _) => Err(shared(&path, e)),
             Committed::Local(e) => Err(LedgerError::sqlite(&path)(e)),
         }
     }
@@ -200,8 +215,10 @@ impl Writer {
             }
         } else if matches!(e, StorageError::Chain { .. }) && since.elapsed() < replica::RETRY_FOR {
             // Another process appended first: take its entries and apply
-            // these again on top of them, at once.
+            // these again on top of them, after a pause that grows while
+            // the refusals go on (5 ms to 0.64 s).
             tracing::debug!(shared = %up.describe(), "another process appended first; pulling its entries");
+            std::thread::sleep(std::time::Duration::from_millis(5 << (*tries).min(7)));
         } else {
             return false;
         }
@@ -214,6 +231,21 @@ impl Writer {
             self.behind = true;
         }
         true
+    }
+
+    /// Whether entries a failed push sent are in PostgreSQL's log after all
+    /// (the connection was lost after its commit): the replica, brought up
+    /// to PostgreSQL's head, holds the same entry at the same seq.
+    pub(super) fn landed(&mut self, p: &Pushed) -> bool {
+        let found: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT entry_hash FROM ledger WHERE seq = ?1",
+                [p.seq],
+                |r| r.get(0),
+            )
+            .ok();
+        found.as_deref() == Some(p.hash.as_slice())
     }
 
     /// Where the ledger is.
