@@ -31,6 +31,16 @@ pub struct PgStorage {
     end_leases: Option<EndLeases>,
 }
 
+/// The sequencer's head beside what the ledger table holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequencerAndRows {
+    pub head: Option<(i64, Hash)>,
+    /// Rows in the ledger table.
+    pub rows: i64,
+    /// The hash of the row with the highest seq.
+    pub last: Option<Hash>,
+}
+
 /// A batch of entries, column by column (for `UNNEST`).
 #[derive(Default)]
 struct EntryColumns {
@@ -152,7 +162,7 @@ impl PgStorage {
 
     /// The sequencer's head, the number of rows in the ledger table and the
     /// hash of the last of them (for `verify`: they must agree).
-    pub fn sequencer_and_rows(&mut self) -> Result<(Option<(i64, Hash)>, i64, Option<Hash>)> {
+    pub fn sequencer_and_rows(&mut self) -> Result<SequencerAndRows> {
         let pg = self.pg();
         let row = self
             .client
@@ -168,7 +178,11 @@ impl PgStorage {
         let last = last
             .map(|h| hash_of(&h, &self.at, "entry hash"))
             .transpose()?;
-        Ok((head, row.get(2), last))
+        Ok(SequencerAndRows {
+            head,
+            rows: row.get(2),
+            last,
+        })
     }
 
     /// The id of the ledger this database holds (`None` for a database

@@ -370,7 +370,11 @@ pub fn audit(url: &str, replica: &Path) -> Result<Audited> {
         what,
     };
     let upto = local.head()?.map_or(0, |h| h.0);
-    let (head, rows, last_hash) = pg.sequencer_and_rows()?;
+    let super::postgres::SequencerAndRows {
+        head,
+        rows,
+        last: last_hash,
+    } = pg.sequencer_and_rows()?;
     let head_seq = head.map_or(0, |h| h.0);
     if head_seq != rows || head.map(|h| h.1) != last_hash {
         return Err(differ(format!(
