@@ -777,10 +777,7 @@ async fn proxy_cutting_after_commit(
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
                 let mut armed = false;
-                loop {
-                    let Ok(n) = cr.read(&mut buf).await else {
-                        break;
-                    };
+                while let Ok(n) = cr.read(&mut buf).await {
                     if n == 0 {
                         break;
                     }
