@@ -914,3 +914,56 @@ async fn a_refused_watched_url_is_recorded_and_the_cycle_ends() {
         "{e}"
     );
 }
+
+/// A source fetched from two vantage points: each URL once from each, the
+/// vantage in every fetch entry; a worker at a third vantage fetches none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_url_is_fetched_once_from_each_vantage_point() {
+    let Some(server) = off_runtime(pg::Postgres::start) else {
+        return;
+    };
+    let url = off_runtime(|| server.database());
+    let s = Setup::new().await;
+    let site = articles(1);
+    shared_setup(&s, &url, &site, Duration::from_millis(50));
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(&s.config, text.replacen("urls = [", "vantages = [\"istanbul\", \"berlin\"]\nurls = [", 1)).unwrap();
+    let configs: Vec<_> = [("w1", "istanbul"), ("w2", "berlin"), ("w3", "paris")]
+        .iter()
+        .map(|(n, v)| worker_config(&s, n, "0 0 1 1 *", "", &format!("vantage = \"{v}\"")))
+        .collect();
+    let children: Vec<_> = configs.iter().map(|c| spawn_once(c)).collect();
+    let mut outs = Vec::new();
+    for c in children {
+        let out = finish(c, Duration::from_secs(120)).await;
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        outs.push(out);
+    }
+    assert!(
+        common::stderr(&outs[2]).contains("not fetched from this node's vantage point"),
+        "{}",
+        common::stderr(&outs[2])
+    );
+    let seen: Vec<(String, Option<String>)> = off_runtime(|| {
+        postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap()
+            .query(
+                "SELECT url, payload_json::json->>'vantage' FROM ledger
+                  WHERE kind = 'fetch' AND url IS NOT NULL ORDER BY url, 2",
+                &[],
+            )
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    });
+    for a in &site {
+        let u = s.server.url(&a.path);
+        let from: Vec<Option<&str>> = seen
+            .iter()
+            .filter(|(x, _)| *x == u)
+            .map(|(_, v)| v.as_deref())
+            .collect();
+        assert_eq!(from, [Some("berlin"), Some("istanbul")], "{u}");
+    }
+}

@@ -283,6 +283,9 @@ pub struct Source {
     /// New links one discovery document may add to the watch list per cycle
     /// (a sitemap of a whole archive is taken in over several cycles).
     pub max_new_links: usize,
+    /// The vantage points each of its URLs is fetched from, once each: only
+    /// workers whose `[node] vantage` is listed fetch it. Empty: any worker.
+    pub vantages: Vec<String>,
 }
 
 impl Source {
@@ -315,7 +318,15 @@ impl Source {
                 json!(humantime::format_duration(d).to_string()),
             );
         }
+        if let (false, Some(obj)) = (self.vantages.is_empty(), v.as_object_mut()) {
+            obj.insert("vantages".into(), json!(self.vantages));
+        }
         v
+    }
+
+    /// Whether a worker at `vantage` fetches this source.
+    pub fn fetched_from(&self, vantage: Option<&str>) -> bool {
+        self.vantages.is_empty() || vantage.is_some_and(|v| self.vantages.iter().any(|x| x == v))
     }
 }
 

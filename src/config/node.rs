@@ -79,6 +79,28 @@ impl Validator<'_> {
         Ok(v.get_ref().clone())
     }
 
+    /// A source's `vantages`: labels, none twice.
+    pub(super) fn vantages(
+        &self,
+        raw: Option<&Spanned<Vec<String>>>,
+        source: &str,
+    ) -> Result<Vec<String>, ConfigError> {
+        let Some(list) = raw else { return Ok(Vec::new()) };
+        let key = format!("source.{source}.vantages");
+        let mut out: Vec<String> = Vec::new();
+        for v in list.get_ref() {
+            if !is_label(v) || out.contains(v) {
+                return Err(self.error(
+                    list,
+                    &key,
+                    format!("`{v}` is not a vantage name (1 to 64 letters, digits, '-', '_' or '.', each once), e.g. [\"istanbul\", \"berlin\"]"),
+                ));
+            }
+            out.push(v.clone());
+        }
+        Ok(out)
+    }
+
     pub(super) fn node(
         &self,
         raw: Option<RawNode>,

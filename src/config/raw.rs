@@ -110,6 +110,8 @@ pub(super) struct RawSource {
     pub(super) revisit: Option<Vec<RawStep>>,
     /// New links one discovery document may add per cycle.
     pub(super) max_new_links: Option<Spanned<i64>>,
+    /// The vantage points each URL is fetched from (`[node] vantage`).
+    pub(super) vantages: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -96,6 +96,7 @@ fn config(server: &Server, seeds: &[SeedArticle], ledger_path: &Path) -> Config 
             hosts: Default::default(),
             ladder: Default::default(),
             max_new_links: crate::config::DEFAULT_MAX_NEW_LINKS,
+            vantages: Vec::new(),
         })],
     }
 }

@@ -146,7 +146,11 @@ pub async fn once(config: &Config, only: Option<&str>) -> Result<Vec<CycleSummar
     for s in config
         .sources
         .iter()
-        .filter(|s| config.node.fetch && only.is_none_or(|n| n == s.name))
+        .filter(|s| {
+            config.node.fetch
+                && s.fetched_from(config.node.vantage.as_deref())
+                && only.is_none_or(|n| n == s.name)
+        })
     {
         let ctx = started.ctx.clone();
         let s = s.clone();
@@ -235,6 +239,10 @@ fn spawn_sources(
         return set;
     }
     for s in &config.sources {
+        if !s.fetched_from(config.node.vantage.as_deref()) {
+            info!(source = %s.name, vantages = ?s.vantages, node_vantage = ?config.node.vantage, "source not fetched from this node's vantage point");
+            continue;
+        }
         let mut ctx = ctx.clone();
         ctx.shutdown = stop.clone();
         let s = s.clone();
