@@ -927,7 +927,15 @@ async fn each_url_is_fetched_once_from_each_vantage_point() {
     let site = articles(1);
     shared_setup(&s, &url, &site, Duration::from_millis(50));
     let text = std::fs::read_to_string(&s.config).unwrap();
-    std::fs::write(&s.config, text.replacen("urls = [", "vantages = [\"istanbul\", \"berlin\"]\nurls = [", 1)).unwrap();
+    std::fs::write(
+        &s.config,
+        text.replacen(
+            "urls = [",
+            "vantages = [\"istanbul\", \"berlin\"]\nurls = [",
+            1,
+        ),
+    )
+    .unwrap();
     let configs: Vec<_> = [("w1", "istanbul"), ("w2", "berlin"), ("w3", "paris")]
         .iter()
         .map(|(n, v)| worker_config(&s, n, "0 0 1 1 *", "", &format!("vantage = \"{v}\"")))

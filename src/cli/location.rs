@@ -97,16 +97,18 @@ pub(super) fn resolve(cli: &Cli) -> Result<(Location, PathBuf), Failure> {
     let at = location(cli)?;
     let path = match &at {
         Location::Sqlite(p) => p.clone(),
-        Location::Shared { url, replica } => match follow(url, replica)? {
-            Some(_) => replica.clone(),
-            None => {
-                let own = replica::default_path(url).map_err(failure)?;
-                match own != *replica && follow(url, &own)?.is_some() {
-                    true => own,
-                    false => replica.clone(),
-                }
+        Location::Shared { url, replica } => {
+            let cache = replica::default_path(url).map_err(failure)?;
+            let followed = match *replica == cache {
+                true => follow_cache(url, &cache)?,
+                false => follow(url, replica)?,
+            };
+            match followed {
+                Some(_) => replica.clone(),
+                None if cache != *replica && follow_cache(url, &cache)?.is_some() => cache,
+                None => replica.clone(),
             }
-        },
+        }
     };
     Ok((at, path))
 }
@@ -121,6 +123,35 @@ pub(super) fn follow(url: &str, replica: &Path) -> Result<Option<replica::Reconc
             .map_err(|_| Failure::runtime("following the PostgreSQL ledger: the thread panicked"))
     })?
     .map_err(failure)
+}
+
+/// [`follow`] into a replica of the cache directory: one that follows
+/// another ledger (the database was dropped and made again) is nothing but a
+/// cache, and is made again. (A configured replica is never removed, and a
+/// fork is evidence: refused, kept.)
+fn follow_cache(url: &str, cache: &Path) -> Result<Option<replica::Reconciled>, Failure> {
+    match std::thread::scope(|s| {
+        s.spawn(|| replica::follow(url, cache))
+            .join()
+            .map_err(|_| Failure::runtime("following the PostgreSQL ledger: the thread panicked"))
+    })? {
+        Err(StorageError::OtherLedger { .. }) => {
+            tracing::warn!(replica = %cache.display(), "the database holds another ledger than this cached replica followed: making the replica again");
+            for suffix in [
+                "",
+                "-wal",
+                "-shm",
+                ".shared-id",
+                ".search",
+                ".verified",
+                ".lock",
+            ] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", cache.display()));
+            }
+            follow(url, cache)
+        }
+        other => other.map_err(failure),
+    }
 }
 
 /// A storage error as the command's failure: a record that cannot be

@@ -85,7 +85,9 @@ impl Validator<'_> {
         raw: Option<&Spanned<Vec<String>>>,
         source: &str,
     ) -> Result<Vec<String>, ConfigError> {
-        let Some(list) = raw else { return Ok(Vec::new()) };
+        let Some(list) = raw else {
+            return Ok(Vec::new());
+        };
         let key = format!("source.{source}.vantages");
         let mut out: Vec<String> = Vec::new();
         for v in list.get_ref() {

@@ -386,7 +386,7 @@ impl Validator<'_> {
                     Some(n) => self.positive(n, &format!("source.{name}.max_new_links"))? as usize,
                     None => DEFAULT_MAX_NEW_LINKS,
                 },
-                vantages: self.vantages(s.vantages.as_ref(), name)?,
+                vantages: self.vantages(s.vantages.as_ref(), &name)?,
             }));
         }
         let mut metrics_token = None;

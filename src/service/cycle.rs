@@ -152,6 +152,7 @@ pub async fn run(
                         // Ended with the append when recorded; given back
                         // when not (another worker may take it at once).
                         let recorded = matches!(fetched, Some(Ok(_)));
+                        gate.stop_renewing();
                         gate.shared().release(&work.url, recorded).await;
                         Turn::Fetched(fetched)
                     }

@@ -143,15 +143,13 @@ pub async fn once(config: &Config, only: Option<&str>) -> Result<Vec<CycleSummar
     let started = start(config).await?;
     let mut set = JoinSet::new();
     let tick = Utc::now();
-    for s in config
-        .sources
-        .iter()
-        .filter(|s| {
-            config.node.fetch
-                && s.fetched_from(config.node.vantage.as_deref())
-                && only.is_none_or(|n| n == s.name)
-        })
-    {
+    for s in config.sources.iter().filter(|s| {
+        let here = s.fetched_from(config.node.vantage.as_deref());
+        if !here {
+            info!(source = %s.name, vantages = ?s.vantages, node_vantage = ?config.node.vantage, "source not fetched from this node's vantage point");
+        }
+        config.node.fetch && here && only.is_none_or(|n| n == s.name)
+    }) {
         let ctx = started.ctx.clone();
         let s = s.clone();
         set.spawn(async move {

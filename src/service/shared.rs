@@ -76,6 +76,13 @@ impl Shared {
         {
             config.password(p);
         }
+        // As the writer's: no statement waits forever, a dead peer is seen.
+        let options = crate::ledger::storage::postgres::session_options(config.get_options());
+        config
+            .options(&options)
+            .connect_timeout(Duration::from_secs(10))
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30));
         let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -162,7 +169,8 @@ impl Shared {
     }
 
     /// Extends this worker's live lease on `url` by a lease from now;
-    /// `false` when it holds none any more (recorded, or lost).
+    /// `false` when it holds none any more (recorded, or lost). A database
+    /// that cannot be asked now may be next time: `true`.
     async fn renew(&self, url: &str) -> bool {
         let asked = async {
             let c = self.client().await?;
@@ -173,7 +181,7 @@ impl Shared {
             )
             .await
         };
-        matches!(asked.await, Ok(n) if n > 0)
+        !matches!(asked.await, Ok(0))
     }
 
     /// Ends this worker's lease on `url`: `recorded` (no other worker
@@ -270,6 +278,12 @@ impl LeaseGate {
 
     pub fn shared(&self) -> &Shared {
         &self.shared
+    }
+
+    /// Stops renewing the lease (before it is ended or given back, so that
+    /// no renewal takes it again after).
+    pub fn stop_renewing(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

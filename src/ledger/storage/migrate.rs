@@ -42,6 +42,9 @@ pub fn migrate(from: &mut dyn Storage, to: &mut dyn Storage) -> Result<Migrated>
     }
     let upto = from.head()?.map_or(0, |(s, _)| s);
     to.begin_copy(&from.describe())?;
+    if let Some(id) = from.identity()? {
+        to.take_identity(&id)?;
+    }
     let mut tree = Builder::default();
     let mut head = None;
     let blobs = copy_range(from, to, 1, upto, &mut HashSet::new(), |e| {

@@ -155,6 +155,16 @@ pub trait Storage {
     /// Brings what is derived from the log up to date after appends made
     /// outside the writer, and ends a copy in progress.
     fn finish(&mut self) -> Result<()>;
+    /// The id of the ledger the storage holds, when it keeps one
+    /// (PostgreSQL: `ledger_identity`, which replicas are bound to).
+    fn identity(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
+    /// Takes another storage's ledger id (a copy is the same ledger: the
+    /// replicas of the source follow the copy too).
+    fn take_identity(&mut self, _id: &str) -> Result<()> {
+        Ok(())
+    }
     /// What the storage holds beside the record (the watch list, queued
     /// notifications, the sources' cycle state), by name and count: what a
     /// copy of the record leaves behind.

@@ -27,6 +27,9 @@ pub struct PgStorage {
     client: Client,
     /// The URL without its password.
     at: String,
+    /// This connection's server process (ended by the next connection
+    /// after this one was lost: see [`PgStorage::end_backend`]).
+    pid: i32,
     /// Leases the next append ends, in its own transaction.
     end_leases: Option<EndLeases>,
 }
@@ -63,6 +66,18 @@ pub struct EndLeases {
     pub urls: Vec<String>,
     pub vantage: String,
     pub holder: String,
+}
+
+/// Session settings every newsledger connection runs with, after the URL's
+/// own `options`: no statement waits forever (a sequencer lock held by a
+/// stopped worker ends in an error the writer retries), a session idle in
+/// a transaction is ended by the server, and a dead client is noticed.
+pub fn session_options(existing: Option<&str>) -> String {
+    let ours = "-c statement_timeout=120s -c lock_timeout=30s -c idle_in_transaction_session_timeout=60s -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3";
+    match existing.map(str::trim).filter(|o| !o.is_empty()) {
+        Some(o) => format!("{ours} {o}"),
+        None => ours.to_string(),
+    }
 }
 
 /// A URL as it may be printed: the password, if any, replaced (in the
@@ -106,7 +121,42 @@ impl PgStorage {
         {
             config.password(p);
         }
+        let options = session_options(config.get_options());
+        config
+            .options(&options)
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(30));
         Ok((config, at))
+    }
+
+    /// This connection's server process id.
+    pub fn backend_pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Ends a server process of an earlier connection of ours, and waits
+    /// until it is gone: a push whose answer was lost has then either
+    /// committed or rolled back (and holds no lock), so that looking for
+    /// its entries gives the final answer.
+    pub fn end_backend(&mut self, pid: i32) {
+        let _ = self
+            .client
+            .query_one("SELECT pg_terminate_backend($1)", &[&pid]);
+        for _ in 0..100 {
+            let alive = self
+                .client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                    &[&pid],
+                )
+                .map(|r| r.get::<_, i64>(0) > 0)
+                .unwrap_or(false);
+            if !alive {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     /// Connects (no TLS: a database on loopback or a private network) to a
@@ -132,9 +182,14 @@ impl PgStorage {
         tx.batch_execute(WORK).map_err(pg)?;
         tx.batch_execute(IDENTITY).map_err(pg)?;
         tx.commit().map_err(pg)?;
+        let pid = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .map_err(|e| postgres_error(&at, &e))?
+            .get(0);
         Ok(PgStorage {
             client,
             at,
+            pid,
             end_leases: None,
         })
     }
@@ -153,9 +208,14 @@ impl PgStorage {
                 "{at} holds no newsledger ledger (no ledger, blobs and sequencer tables)"
             )));
         }
+        let pid = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .map_err(|e| postgres_error(&at, &e))?
+            .get(0);
         Ok(PgStorage {
             client,
             at,
+            pid,
             end_leases: None,
         })
     }
@@ -343,7 +403,25 @@ impl Storage for PgStorage {
             .collect()
     }
 
+    fn identity(&mut self) -> Result<Option<String>> {
+        self.ledger_id()
+    }
+
+    fn take_identity(&mut self, id: &str) -> Result<()> {
+        let pg = self.pg();
+        self.client
+            .execute(
+                "UPDATE ledger_identity SET ledger_id = $1 WHERE id = 1",
+                &[&id],
+            )
+            .map_err(pg)?;
+        Ok(())
+    }
+
     fn put_blobs(&mut self, blobs: &[RawBlob]) -> Result<()> {
+        if blobs.is_empty() {
+            return Ok(());
+        }
         let pg = self.pg();
         let mut tx = self.client.transaction().map_err(&pg)?;
         let hash: Vec<&[u8]> = blobs.iter().map(|b| b.hash.as_slice()).collect();

@@ -42,6 +42,9 @@ pub struct Upstream {
     /// reader never changes the database it reads).
     create: bool,
     pg: Option<PgStorage>,
+    /// The server process of a connection lost after an error: ended
+    /// before the next connection is used.
+    lost: Option<i32>,
 }
 
 impl Upstream {
@@ -53,6 +56,7 @@ impl Upstream {
             ending: Vec::new(),
             create,
             pg: None,
+            lost: None,
         }
     }
 
@@ -76,11 +80,15 @@ impl Upstream {
     /// The connection, made if there is none.
     pub fn storage(&mut self) -> Result<&mut PgStorage> {
         if self.pg.is_none() {
-            self.pg = Some(if self.create {
+            let mut pg = if self.create {
                 PgStorage::connect(&self.url)?
             } else {
                 PgStorage::open_existing(&self.url)?
-            });
+            };
+            if let Some(pid) = self.lost.take() {
+                pg.end_backend(pid);
+            }
+            self.pg = Some(pg);
         }
         self.pg
             .as_mut()
@@ -90,7 +98,9 @@ impl Upstream {
     /// Drops the connection after an error: the next use connects again
     /// (PostgreSQL may have restarted).
     pub fn reset(&mut self) {
-        self.pg = None;
+        if let Some(pg) = self.pg.take() {
+            self.lost = Some(pg.backend_pid());
+        }
     }
 }
 
@@ -170,11 +180,11 @@ pub fn reconcile(
         copy_range(pg, &mut local, m + 1, t, &mut HashSet::new(), |_| {})?;
         let got = local.head()?.map_or(0, |h| h.0);
         if got != t {
-            return Err(StorageError::Chain {
-                at: shared,
-                seq: got + 1,
-                reason: format!(
-                    "its sequencer names entry {t} as the head, but it returns entries only up to {got}"
+            return Err(StorageError::Differ {
+                from: shared,
+                to: at.to_string(),
+                what: format!(
+                    "PostgreSQL's sequencer names entry {t} as the head, but it returns entries only up to {got}"
                 ),
             });
         }

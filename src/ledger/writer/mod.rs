@@ -273,11 +273,18 @@ impl Writer {
         // An attempt whose push has an unknown outcome: looked for in
         // PostgreSQL's log before the group is applied again.
         let mut unsure: Option<(Pushed, Vec<Applied>)> = None;
+        // The group's entries reached PostgreSQL from an attempt whose
+        // transaction was rolled back: what it queued beside them is queued
+        // again.
+        let mut landed = false;
         while failed.iter().any(Option::is_none) {
             let outcome = match self.behind || unsure.is_some() {
                 true => match self.catch_up() {
                     Ok(_) => match unsure.take() {
-                        Some((p, a)) if self.landed(&p) => Attempt::Committed(a),
+                        Some((p, a)) if self.landed(&p) => {
+                            landed = true;
+                            Attempt::Committed(a)
+                        }
                         _ => continue,
                     },
                     Err(e) => Attempt::Upstream(e, None),
@@ -303,6 +310,7 @@ impl Writer {
                     let retry = self.again(&e, &mut tries, since);
                     if let Some((p, a)) = sent {
                         if self.landed(&p) {
+                            landed = true;
                             applied = a.into_iter();
                             break;
                         }
@@ -321,6 +329,19 @@ impl Writer {
                 }
             }
         }
+        if landed {
+            let recorded: Vec<&FetchReport> = reports
+                .iter()
+                .zip(&failed)
+                .filter(|(_, f)| f.is_none())
+                .map(|(r, _)| *r)
+                .collect();
+            let flags: Vec<(&FetchReport, Applied)> =
+                recorded.into_iter().zip(applied.clone()).collect();
+            if let Err(e) = self.queue_again(&flags, &webhooks) {
+                tracing::warn!(error = %e, "the notifications of a group recorded after a lost connection could not be queued");
+            }
+        }
         self.webhooks = webhooks;
         // The committed attempt applied exactly the reports that did not fail.
         failed
@@ -332,6 +353,25 @@ impl Writer {
                     .ok_or_else(|| LedgerError::sqlite(&path)(rusqlite::Error::InvalidQuery)),
             })
             .collect()
+    }
+
+    /// Queues the notifications of fetches whose entries are recorded but
+    /// whose transaction was rolled back (a push whose answer was lost).
+    fn queue_again(
+        &mut self,
+        done: &[(&FetchReport, Applied)],
+        webhooks: &[Webhook],
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        let now = Utc::now();
+        for (report, a) in done {
+            for flag in &a.flags {
+                enqueue(&tx, webhooks, &report.source, flag, now)
+                    .map_err(LedgerError::sqlite(&path))?;
+            }
+        }
+        tx.commit()
     }
 
     /// One transaction applying every report that has not failed, committed

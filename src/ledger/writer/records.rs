@@ -134,7 +134,7 @@ impl Writer {
         let hash = blobs::hash_hex(canonical.as_bytes());
         let path = self.path.clone();
         let sqlite = LedgerError::sqlite;
-        self.recording(|tx| {
+        let recorded = self.recording(|tx| {
             let known: Option<Option<String>> = tx
                 .query_row(
                     "SELECT config_hash FROM source_state WHERE name = ?1",
@@ -148,14 +148,20 @@ impl Writer {
             }
             let payload = json!({ "name": name, "config": config, "config_hash": hash });
             let seq = append(tx, Kind::Source, None, &payload, now).map_err(sqlite(&path))?;
-            tx.execute(
-                "INSERT INTO source_state (name, config_hash) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET config_hash = excluded.config_hash",
-                params![name, hash],
-            )
-            .map_err(sqlite(&path))?;
             Ok(Some(seq))
-        })
+        })?;
+        // Noted once the entry is recorded, outside its transaction: an
+        // entry recorded by a push whose answer was lost is noted too.
+        if recorded.is_some() {
+            self.conn
+                .execute(
+                    "INSERT INTO source_state (name, config_hash) VALUES (?1, ?2)
+                     ON CONFLICT(name) DO UPDATE SET config_hash = excluded.config_hash",
+                    params![name, hash],
+                )
+                .map_err(sqlite(&path))?;
+        }
+        Ok(recorded)
     }
 
     /// Records that a source's cycle started (its cycle state).
