@@ -130,6 +130,20 @@ impl PgStorage {
         Ok((config, at))
     }
 
+    /// The storage on a connection made, with its server process's id.
+    fn on(mut client: Client, at: String) -> Result<PgStorage> {
+        let pid = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .map_err(|e| postgres_error(&at, &e))?
+            .get(0);
+        Ok(PgStorage {
+            client,
+            at,
+            pid,
+            end_leases: None,
+        })
+    }
+
     /// This connection's server process id.
     pub fn backend_pid(&self) -> i32 {
         self.pid
@@ -182,16 +196,7 @@ impl PgStorage {
         tx.batch_execute(WORK).map_err(pg)?;
         tx.batch_execute(IDENTITY).map_err(pg)?;
         tx.commit().map_err(pg)?;
-        let pid = client
-            .query_one("SELECT pg_backend_pid()", &[])
-            .map_err(|e| postgres_error(&at, &e))?
-            .get(0);
-        Ok(PgStorage {
-            client,
-            at,
-            pid,
-            end_leases: None,
-        })
+        PgStorage::on(client, at)
     }
 
     /// Connects to a database that holds a ledger, to read it: nothing is
@@ -208,16 +213,7 @@ impl PgStorage {
                 "{at} holds no newsledger ledger (no ledger, blobs and sequencer tables)"
             )));
         }
-        let pid = client
-            .query_one("SELECT pg_backend_pid()", &[])
-            .map_err(|e| postgres_error(&at, &e))?
-            .get(0);
-        Ok(PgStorage {
-            client,
-            at,
-            pid,
-            end_leases: None,
-        })
+        PgStorage::on(client, at)
     }
 
     /// The sequencer's head, the number of rows in the ledger table and the
