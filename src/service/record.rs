@@ -269,6 +269,7 @@ pub fn log_summary(s: &CycleSummary, next_run: Option<DateTime<Utc>>) {
         not_modified = c("not_modified"), failed = c("failed"), gone = c("gone"), skipped = c("skipped"),
         discovery = c("discovery"), reverted = s.flagged(ChangeKind::Reverted),
         restored = s.flagged(ChangeKind::Restored),
+        by_other_workers = s.elsewhere,
         duration_ms = s.duration.as_millis() as u64,
         interrupted = s.interrupted,
         next_run = next_run.map(|t| t.to_rfc3339()).unwrap_or_default(),
