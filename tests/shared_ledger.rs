@@ -975,3 +975,40 @@ async fn each_url_is_fetched_once_from_each_vantage_point() {
         assert_eq!(from, [Some("berlin"), Some("istanbul")], "{u}");
     }
 }
+
+/// A session that holds the sequencer's lock (a worker stopped in the
+/// middle of an append) holds the others up for a while, not forever: the
+/// writer's wait ends at its lock timeout, and it tries again until the
+/// lock is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_sequencer_lock_delays_a_writer_and_does_not_stop_it() {
+    let Some(server) = off_runtime(pg::Postgres::start) else {
+        return;
+    };
+    let url = off_runtime(|| server.database());
+    let s = Setup::new().await;
+    let site = articles(1);
+    shared_setup(&s, &url, &site, Duration::ZERO);
+    let first = s.cli(&["once"]).await;
+    assert!(first.status.success(), "{}", common::stderr(&first));
+    common::publish_quiet_edit(&s);
+    // Held for longer than the writer's 30 s lock timeout.
+    let holder_url = url.clone();
+    let holder = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&holder_url, postgres::NoTls).unwrap();
+        let mut tx = c.transaction().unwrap();
+        tx.query("SELECT * FROM sequencer FOR UPDATE", &[]).unwrap();
+        std::thread::sleep(Duration::from_secs(34));
+        tx.commit().unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let out = finish(spawn_once(&s.config), Duration::from_secs(150)).await;
+    let log = common::stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(started.elapsed() >= Duration::from_secs(30), "the lock was not held");
+    assert!(log.contains("trying again"), "{log}");
+    holder.join().unwrap();
+    assert!(common::stdout(&out).contains("1 changed"), "{}", common::stdout(&out));
+    assert_eq!(pg_summary(&url), sqlite_summary(&s.db));
+}

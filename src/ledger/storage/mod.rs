@@ -183,11 +183,24 @@ pub(crate) fn postgres_error(at: &str, e: &::postgres::Error) -> StorageError {
         source = s.source();
     }
     // SQLSTATE classes that pass: a lost connection (08), the server
-    // short of resources (53) or shutting down (57), a transaction rolled
-    // back (40), a system error (58); no code at all is the connection.
-    let transient = e
-        .code()
-        .is_none_or(|c| matches!(c.code().get(..2), Some("08" | "53" | "57" | "40" | "58")));
+    // short of resources (53) or shutting down, or a statement cancelled by
+    // its timeout (57), a transaction rolled back (40), a lock not had in
+    // time (55P03), a system error (58). Without a code: the connection (a
+    // closed one, one that could not be made, a timeout), not a value that
+    // did not convert.
+    let transient = match e.code() {
+        Some(c) => {
+            matches!(c.code().get(..2), Some("08" | "53" | "57" | "40" | "58"))
+                || c.code() == "55P03"
+        }
+        None => {
+            let text = e.to_string();
+            e.is_closed()
+                || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+                || text.contains("connect")
+                || text.contains("timeout")
+        }
+    };
     StorageError::Postgres {
         at: at.to_string(),
         message,
