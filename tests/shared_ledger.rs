@@ -1006,9 +1006,16 @@ async fn a_held_sequencer_lock_delays_a_writer_and_does_not_stop_it() {
     let out = finish(spawn_once(&s.config), Duration::from_secs(150)).await;
     let log = common::stderr(&out);
     assert!(out.status.success(), "{log}");
-    assert!(started.elapsed() >= Duration::from_secs(30), "the lock was not held");
+    assert!(
+        started.elapsed() >= Duration::from_secs(30),
+        "the lock was not held"
+    );
     assert!(log.contains("trying again"), "{log}");
     holder.join().unwrap();
-    assert!(common::stdout(&out).contains("1 changed"), "{}", common::stdout(&out));
+    assert!(
+        common::stdout(&out).contains("1 changed"),
+        "{}",
+        common::stdout(&out)
+    );
     assert_eq!(pg_summary(&url), sqlite_summary(&s.db));
 }
