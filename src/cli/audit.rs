@@ -208,10 +208,8 @@ fn audit_postgres(
     let location::Location::Shared { url, .. } = at else {
         return Ok(());
     };
-    let audited = std::thread::scope(|s| {
-        s.spawn(|| crate::ledger::storage::replica::audit(url, replica))
-            .join()
-            .map_err(|_| Failure::runtime("verify: the thread panicked"))
+    let audited = location::off_runtime("verify", || {
+        crate::ledger::storage::replica::audit(url, replica)
     })?
     .map_err(location::failure)?;
     if !json {

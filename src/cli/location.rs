@@ -113,14 +113,20 @@ pub(super) fn resolve(cli: &Cli) -> Result<(Location, PathBuf), Failure> {
     Ok((at, path))
 }
 
-/// Brings a replica up to PostgreSQL's head, on a thread of its own (the
-/// PostgreSQL client runs a runtime of its own, which cannot start inside
-/// the command's).
-pub(super) fn follow(url: &str, replica: &Path) -> Result<Option<replica::Reconciled>, Failure> {
+/// Runs `f` on a thread of its own: the PostgreSQL client runs a runtime
+/// of its own, which cannot start inside the command's.
+pub(super) fn off_runtime<T: Send>(what: &str, f: impl FnOnce() -> T + Send) -> Result<T, Failure> {
     std::thread::scope(|s| {
-        s.spawn(|| replica::follow(url, replica))
+        s.spawn(f)
             .join()
-            .map_err(|_| Failure::runtime("following the PostgreSQL ledger: the thread panicked"))
+            .map_err(|_| Failure::runtime(format!("{what}: the thread panicked")))
+    })
+}
+
+/// Brings a replica up to PostgreSQL's head.
+pub(super) fn follow(url: &str, replica: &Path) -> Result<Option<replica::Reconciled>, Failure> {
+    off_runtime("following the PostgreSQL ledger", || {
+        replica::follow(url, replica)
     })?
     .map_err(failure)
 }
@@ -130,10 +136,8 @@ pub(super) fn follow(url: &str, replica: &Path) -> Result<Option<replica::Reconc
 /// cache, and is made again. (A configured replica is never removed, and a
 /// fork is evidence: refused, kept.)
 fn follow_cache(url: &str, cache: &Path) -> Result<Option<replica::Reconciled>, Failure> {
-    match std::thread::scope(|s| {
-        s.spawn(|| replica::follow(url, cache))
-            .join()
-            .map_err(|_| Failure::runtime("following the PostgreSQL ledger: the thread panicked"))
+    match off_runtime("following the PostgreSQL ledger", || {
+        replica::follow(url, cache)
     })? {
         Err(StorageError::OtherLedger { .. }) => {
             tracing::warn!(replica = %cache.display(), "the database holds another ledger than this cached replica followed: making the replica again");

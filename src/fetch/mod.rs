@@ -181,6 +181,17 @@ impl Fetcher {
         })
     }
 
+    /// Waits for the host's next slot in the pace shared with other
+    /// processes, when there is one (and an interval to keep).
+    async fn shared_turn(&self, host: &str, interval: Duration) {
+        if let Some(pace) = self.pace.as_ref().filter(|_| !interval.is_zero()) {
+            let wait = pace.reserve(host, interval).await;
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
     /// Keeps each host's pace with other processes too.
     pub fn share_pace(&mut self, pace: Arc<dyn SharedPace>) {
         self.pace = Some(pace);
@@ -222,15 +233,8 @@ impl Fetcher {
         robots_url.set_query(None);
         robots_url.set_fragment(None);
         let policy = guarded.then_some(&self.policy);
-        // A request to the host like any other: in the pace shared with
-        // other processes, when there is one.
-        if let Some(pace) = self
-            .pace
-            .as_ref()
-            .filter(|_| !self.per_host_interval.is_zero())
-        {
-            tokio::time::sleep(pace.reserve(key, self.per_host_interval).await).await;
-        }
+        // A request to the host like any other.
+        self.shared_turn(key, self.per_host_interval).await;
         let asked = tokio::time::timeout(
             self.timeout,
             self.client.get(
@@ -445,12 +449,7 @@ impl Fetcher {
                     return result;
                 }
             }
-            if let Some(pace) = self.pace.as_ref().filter(|_| !interval.is_zero()) {
-                let wait = pace.reserve(&key, interval).await;
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
-                }
-            }
+            self.shared_turn(&key, interval).await;
             let attempt_started = Utc::now();
             let outcome = self.exchange(&parsed, cond, guard).await;
             state.next_start = Some(Instant::now() + interval);

@@ -151,9 +151,10 @@ pub async fn run(
                     (Some(Claim::Mine), Some(work)) => {
                         // Ended with the append when recorded; given back
                         // when not (another worker may take it at once).
-                        let recorded = matches!(fetched, Some(Ok(_)));
                         gate.stop_renewing();
-                        gate.shared().release(&work.url, recorded).await;
+                        if !matches!(fetched, Some(Ok(_))) {
+                            gate.shared().give_back(&work.url).await;
+                        }
                         Turn::Fetched(fetched)
                     }
                     _ => Turn::Fetched(fetched),

@@ -72,7 +72,12 @@ async fn start(config: &Config) -> Result<Started, ServiceError> {
     let shared = config
         .ledger_url
         .as_deref()
-        .map(|url| shared::Shared::new(url, &config.node));
+        .map(|url| shared::Shared::new(url, &config.node))
+        .transpose()
+        .map_err(|e| LedgerError::Shared {
+            path: config.ledger_path.clone(),
+            source: Box::new(e),
+        })?;
     if let Some(s) = &shared {
         fetcher.share_pace(s.clone());
     }

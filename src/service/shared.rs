@@ -30,7 +30,8 @@ pub enum Claim {
 }
 
 pub struct Shared {
-    url: String,
+    /// How to connect ([`crate::ledger::storage::postgres::client_config`]).
+    config: tokio_postgres::Config,
     node: String,
     /// The vantage point, `""` for none: each URL is leased once per
     /// vantage point.
@@ -52,14 +53,18 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl Shared {
-    pub fn new(url: &str, node: &Node) -> Arc<Shared> {
-        Arc::new(Shared {
-            url: url.to_string(),
+    pub fn new(
+        url: &str,
+        node: &Node,
+    ) -> Result<Arc<Shared>, crate::ledger::storage::StorageError> {
+        let (config, _) = crate::ledger::storage::postgres::client_config(url)?;
+        Ok(Arc::new(Shared {
+            config,
             node: node.name.clone(),
             vantage: node.vantage.clone().unwrap_or_default(),
             lease: node.lease,
             client: RwLock::new(None),
-        })
+        }))
     }
 
     async fn client(&self) -> Result<Arc<tokio_postgres::Client>, tokio_postgres::Error> {
@@ -70,20 +75,7 @@ impl Shared {
         if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
-        let mut config: tokio_postgres::Config = self.url.parse()?;
-        if config.get_password().is_none()
-            && let Ok(p) = std::env::var("PGPASSWORD")
-        {
-            config.password(p);
-        }
-        // As the writer's: no statement waits forever, a dead peer is seen.
-        let options = crate::ledger::storage::postgres::session_options(config.get_options());
-        config
-            .options(&options)
-            .connect_timeout(Duration::from_secs(10))
-            .keepalives(true)
-            .keepalives_idle(Duration::from_secs(30));
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        let (client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 warn!(error = %e, "the connection for leases and the hosts' pace ended");
@@ -184,22 +176,22 @@ impl Shared {
         !matches!(asked.await, Ok(0))
     }
 
-    /// Ends this worker's lease on `url`: `recorded` (no other worker
-    /// fetches it again this cycle), or given back for another to take.
-    pub async fn release(&self, url: &str, recorded: bool) {
-        let sql = if recorded {
-            "UPDATE leases SET done_at = clock_timestamp(), until = clock_timestamp()
-              WHERE url = $1 AND vantage = $2 AND holder = $3"
-        } else {
-            "UPDATE leases SET until = clock_timestamp()
-              WHERE url = $1 AND vantage = $2 AND holder = $3 AND done_at IS NULL"
-        };
+    /// Gives this worker's lease on `url` back, for another to take at
+    /// once (its fetch was not recorded). A recorded fetch's lease ended in
+    /// the transaction of the append that recorded it
+    /// ([`crate::ledger::storage::postgres::EndLeases`]).
+    pub async fn give_back(&self, url: &str) {
         let asked = async {
             let c = self.client().await?;
-            c.execute(sql, &[&url, &self.vantage, &self.node]).await
+            c.execute(
+                "UPDATE leases SET until = clock_timestamp()
+                  WHERE url = $1 AND vantage = $2 AND holder = $3 AND done_at IS NULL",
+                &[&url, &self.vantage, &self.node],
+            )
+            .await
         };
         if let Err(e) = asked.await {
-            warn!(url, error = %e, "the lease could not be ended; it runs out by itself");
+            warn!(url, error = %e, "the lease could not be given back; it runs out by itself");
         }
     }
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::store::{load_article, load_fetch_state_into, save_changed, set_through_seq};
 use super::{Event, Payload, Replay};
@@ -97,10 +97,6 @@ fn anchor_of(tx: &Transaction<'_>, seq: i64) -> rusqlite::Result<Option<(String,
              FROM ledger WHERE seq = ?1 AND kind = 'fetch'",
         )?
         .query_row(params![seq], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
+        .optional()?;
     Ok(row.and_then(|(url, requested)| requested.map(|r| (r, url))))
 }

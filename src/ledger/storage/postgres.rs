@@ -72,12 +72,36 @@ pub struct EndLeases {
 /// own `options`: no statement waits forever (a sequencer lock held by a
 /// stopped worker ends in an error the writer retries), a session idle in
 /// a transaction is ended by the server, and a dead client is noticed.
-pub fn session_options(existing: Option<&str>) -> String {
+fn session_options(existing: Option<&str>) -> String {
     let ours = "-c statement_timeout=120s -c lock_timeout=30s -c idle_in_transaction_session_timeout=60s -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3";
     match existing.map(str::trim).filter(|o| !o.is_empty()) {
         Some(o) => format!("{ours} {o}"),
         None => ours.to_string(),
     }
+}
+
+/// How every newsledger connection to the database at `url` is made (the
+/// writer's and readers' synchronous ones, the workers' asynchronous one):
+/// the password from `PGPASSWORD` when the URL has none (it may stay off
+/// the command line and `ps`), [`session_options`], a connect timeout and
+/// TCP keepalives. With the URL as it may be printed.
+pub fn client_config(url: &str) -> Result<(tokio_postgres::Config, String)> {
+    let at = redact(url);
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+        StorageError::Usage(format!("{at}: not a PostgreSQL URL: {e}"))
+    })?;
+    if config.get_password().is_none()
+        && let Ok(p) = std::env::var("PGPASSWORD")
+    {
+        config.password(p);
+    }
+    let options = session_options(config.get_options());
+    config
+        .options(&options)
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .keepalives(true)
+        .keepalives_idle(std::time::Duration::from_secs(30));
+    Ok((config, at))
 }
 
 /// A URL as it may be printed: the password, if any, replaced (in the
@@ -111,23 +135,7 @@ pub fn redact(url: &str) -> String {
 
 impl PgStorage {
     fn config(url: &str) -> Result<(postgres::Config, String)> {
-        let at = redact(url);
-        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-            StorageError::Usage(format!("{at}: not a PostgreSQL URL: {e}"))
-        })?;
-        // The password may stay off the command line (and `ps`).
-        if config.get_password().is_none()
-            && let Ok(p) = std::env::var("PGPASSWORD")
-        {
-            config.password(p);
-        }
-        let options = session_options(config.get_options());
-        config
-            .options(&options)
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .keepalives(true)
-            .keepalives_idle(std::time::Duration::from_secs(30));
-        Ok((config, at))
+        client_config(url).map(|(c, at)| (postgres::Config::from(c), at))
     }
 
     /// The storage on a connection made, with its server process's id.

@@ -79,20 +79,21 @@ impl Upstream {
 
     /// The connection, made if there is none.
     pub fn storage(&mut self) -> Result<&mut PgStorage> {
-        if self.pg.is_none() {
-            let mut pg = if self.create {
-                PgStorage::connect(&self.url)?
-            } else {
-                PgStorage::open_existing(&self.url)?
-            };
-            if let Some(pid) = self.lost.take() {
-                pg.end_backend(pid);
+        let pg = match self.pg.take() {
+            Some(pg) => pg,
+            None => {
+                let mut pg = if self.create {
+                    PgStorage::connect(&self.url)?
+                } else {
+                    PgStorage::open_existing(&self.url)?
+                };
+                if let Some(pid) = self.lost.take() {
+                    pg.end_backend(pid);
+                }
+                pg
             }
-            self.pg = Some(pg);
-        }
-        self.pg
-            .as_mut()
-            .ok_or_else(|| StorageError::Usage(format!("{}: not connected", self.at)))
+        };
+        Ok(self.pg.insert(pg))
     }
 
     /// Drops the connection after an error: the next use connects again
@@ -188,10 +189,7 @@ pub fn reconcile(
                 ),
             });
         }
-        let sqlite = |source| StorageError::Sqlite {
-            at: at.to_string(),
-            source,
-        };
+        let sqlite = super::sqlite::sqlite(at);
         // A few entries are folded into the rows they touch; a new or far
         // behind replica folds the chain whole (streamed, not held).
         if m == 0 || t - m > FOLD_WHOLE_AFTER {
@@ -236,16 +234,18 @@ fn entry_hash_at(s: &mut dyn Storage, seq: i64) -> Result<Hash> {
         })
 }
 
-/// Pushes the entries the replica's open transaction appended after seq
-/// `after` (and the blobs they name) to PostgreSQL. Called before the
-/// replica commits: when this fails, the transaction is rolled back and
-/// nothing of it is recorded anywhere.
-pub fn push(conn: &Connection, at: &str, upstream: &mut Upstream, after: i64) -> Result<i64> {
+/// Pushes the entries the replica's open transaction appended, after seq
+/// `after` up to its head `upto` (and the blobs they name), to PostgreSQL.
+/// Called before the replica commits: when this fails, the transaction is
+/// rolled back and nothing of it is recorded anywhere.
+pub fn push(
+    conn: &Connection,
+    at: &str,
+    upstream: &mut Upstream,
+    after: i64,
+    upto: i64,
+) -> Result<()> {
     let mut local = SqliteTx::new(conn, at);
-    let upto = local.head()?.map_or(0, |h| h.0);
-    if upto <= after {
-        return Ok(0);
-    }
     let ending = std::mem::take(&mut upstream.ending);
     let leases = upstream.leases.clone();
     let pg = upstream.storage()?;
@@ -257,7 +257,7 @@ pub fn push(conn: &Connection, at: &str, upstream: &mut Upstream, after: i64) ->
         });
     }
     copy_range(&mut local, pg, after + 1, upto, &mut HashSet::new(), |_| {})?;
-    Ok(upto - after)
+    Ok(())
 }
 
 /// Whether a failed push or pull is worth trying again: the connection
@@ -334,17 +334,12 @@ pub fn follow(url: &str, path: &Path) -> Result<Option<Reconciled>> {
     // Reach PostgreSQL before a new replica file is made.
     upstream.storage()?;
     let mut conn = crate::ledger::open_schema(path).map_err(ledger)?;
+    let sqlite = super::sqlite::sqlite(&at);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|source| StorageError::Sqlite {
-            at: at.clone(),
-            source,
-        })?;
+        .map_err(sqlite)?;
     let done = reconcile(&tx, &at, &mut upstream, false)?;
-    tx.commit().map_err(|source| StorageError::Sqlite {
-        at: at.clone(),
-        source,
-    })?;
+    tx.commit().map_err(sqlite)?;
     Ok(Some(done))
 }
 
@@ -411,7 +406,7 @@ pub fn audit(url: &str, replica: &Path) -> Result<Audited> {
     let (mut theirs, mut ours) = (Pages::default(), Pages::default());
     loop {
         let (t, o) = (theirs.peek(&mut pg)?, ours.peek(&mut local)?);
-        match (t, o) {
+        let (next_theirs, next_ours) = match (t, o) {
             (None, None) => break,
             (Some(t), Some(o)) if t.hash == o.hash => {
                 if t != o {
@@ -421,20 +416,24 @@ pub fn audit(url: &str, replica: &Path) -> Result<Audited> {
                     )));
                 }
                 blobs_same += 1;
-                theirs.next();
-                ours.next();
+                (true, true)
             }
-            (Some(t), o) if o.as_ref().is_none_or(|o| t.hash < o.hash) => {
+            (Some(t), o) if o.is_none_or(|o| t.hash < o.hash) => {
                 blobs_extra += 1;
-                theirs.next();
+                (true, false)
             }
-            (_, Some(o)) => {
+            (_, o) => {
                 return Err(differ(format!(
                     "blob {} is in the replica but not in PostgreSQL",
-                    hex::encode(o.hash)
+                    o.map_or_else(String::new, |o| hex::encode(o.hash))
                 )));
             }
-            (Some(_), None) => unreachable_pair()?,
+        };
+        if next_theirs {
+            theirs.next();
+        }
+        if next_ours {
+            ours.next();
         }
     }
     Ok(Audited {
@@ -443,12 +442,6 @@ pub fn audit(url: &str, replica: &Path) -> Result<Audited> {
         blobs_same,
         blobs_extra,
     })
-}
-
-fn unreachable_pair() -> Result<()> {
-    Err(StorageError::Usage(
-        "comparing blobs: an unexpected pair".into(),
-    ))
 }
 
 /// Blobs read a page at a time, in hash order.
@@ -460,14 +453,14 @@ struct Pages {
 }
 
 impl Pages {
-    fn peek(&mut self, s: &mut dyn Storage) -> Result<Option<super::RawBlob>> {
+    fn peek(&mut self, s: &mut dyn Storage) -> Result<Option<&super::RawBlob>> {
         if self.page.is_empty() && !self.done {
             let page = s.blobs_after(self.after, 256)?;
             self.done = page.is_empty();
             self.after = page.last().map(|b| b.hash).or(self.after);
             self.page.extend(page);
         }
-        Ok(self.page.front().cloned())
+        Ok(self.page.front())
     }
 
     fn next(&mut self) {

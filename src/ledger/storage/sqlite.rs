@@ -115,7 +115,7 @@ impl SqliteStorage {
 }
 
 /// A SQLite error, said of the storage at `at`.
-fn sqlite(at: &str) -> impl Fn(rusqlite::Error) -> StorageError + Copy + '_ {
+pub(crate) fn sqlite(at: &str) -> impl Fn(rusqlite::Error) -> StorageError + Copy + '_ {
     move |source| StorageError::Sqlite {
         at: at.to_string(),
         source,

@@ -25,7 +25,7 @@ use crate::extract::Article;
 use apply::apply_in;
 use notify::enqueue;
 pub use notify::{MAX_ATTEMPTS, Pending, backoff};
-use upstream::{Committed, Pushed, shared};
+use upstream::{Committed, Next, Pushed, Unsure, shared};
 
 /// A fetch and what extraction made of it, ready to be recorded.
 #[derive(Debug, Clone)]
@@ -211,38 +211,27 @@ impl Writer {
         // A push whose outcome is unknown (the connection was lost), and
         // what its transaction returned: looked for in PostgreSQL's log
         // before anything is applied again.
-        let mut unsure: Option<(Pushed, T)> = None;
+        let mut unsure: Unsure<T> = None;
         loop {
-            if self.behind || unsure.is_some() {
-                if let Err(e) = self.catch_up() {
-                    if self.again(&e, &mut tries, since) {
-                        continue;
-                    }
-                    return Err(shared(&path, e));
-                }
-                if let Some((p, out)) = unsure.take()
-                    && self.landed(&p)
-                {
-                    return Ok(out);
-                }
-            }
-            let tx = self.begin()?;
-            let out = f(&tx)?;
-            match tx.commit_as() {
-                Committed::Done => return Ok(out),
-                Committed::Local(e) => return Err(LedgerError::sqlite(&path)(e)),
-                Committed::Upstream(e, sent) => {
-                    let retry = self.again(&e, &mut tries, since);
-                    if let Some(p) = sent {
-                        if self.landed(&p) {
-                            return Ok(out);
+            let next = match self.before_attempt(&mut unsure, &mut tries, since) {
+                Some(next) => next,
+                None => {
+                    let tx = self.begin()?;
+                    let out = f(&tx)?;
+                    match tx.commit_as() {
+                        Committed::Done => return Ok(out),
+                        Committed::Local(e) => return Err(LedgerError::sqlite(&path)(e)),
+                        Committed::Upstream(e, sent) => {
+                            let sent = sent.map(|p| (p, out));
+                            self.after_failed_push(e, sent, &mut unsure, &mut tries, since)
                         }
-                        unsure = Some((p, out));
-                    }
-                    if !retry {
-                        return Err(shared(&path, e));
                     }
                 }
+            };
+            match next {
+                Next::Landed(out) => return Ok(out),
+                Next::Again => {}
+                Next::GiveUp(e) => return Err(shared(&path, e)),
             }
         }
     }
@@ -268,57 +257,48 @@ impl Writer {
         let webhooks = std::mem::take(&mut self.webhooks);
         // The error of each report that failed, in an attempt rolled back.
         let mut failed: Vec<Option<LedgerError>> = reports.iter().map(|_| None).collect();
-        let mut applied = Vec::new().into_iter();
+        let mut applied: Vec<Applied> = Vec::new();
         let (since, mut tries) = (std::time::Instant::now(), 0);
         // An attempt whose push has an unknown outcome: looked for in
         // PostgreSQL's log before the group is applied again.
-        let mut unsure: Option<(Pushed, Vec<Applied>)> = None;
+        let mut unsure: Unsure<Vec<Applied>> = None;
         // The group's entries reached PostgreSQL from an attempt whose
         // transaction was rolled back: what it queued beside them is queued
         // again.
         let mut landed = false;
         while failed.iter().any(Option::is_none) {
-            let outcome = match self.behind || unsure.is_some() {
-                true => match self.catch_up() {
-                    Ok(_) => match unsure.take() {
-                        Some((p, a)) if self.landed(&p) => {
-                            landed = true;
-                            Attempt::Committed(a)
+            let next = match self.before_attempt(&mut unsure, &mut tries, since) {
+                Some(next) => next,
+                None => match self.attempt(reports, &failed, &webhooks) {
+                    Attempt::Committed(a) => {
+                        applied = a;
+                        break;
+                    }
+                    Attempt::Failed(i, e) => {
+                        if let Some(slot) = failed.get_mut(i) {
+                            *slot = Some(LedgerError::sqlite(&path)(e));
                         }
-                        _ => continue,
-                    },
-                    Err(e) => Attempt::Upstream(e, None),
-                },
-                false => self.attempt(reports, &failed, &webhooks),
-            };
-            match outcome {
-                Attempt::Committed(a) => {
-                    applied = a.into_iter();
-                    break;
-                }
-                Attempt::Failed(i, e) => {
-                    if let Some(slot) = failed.get_mut(i) {
-                        *slot = Some(LedgerError::sqlite(&path)(e));
-                    }
-                }
-                Attempt::Refused(e) => {
-                    for slot in failed.iter_mut().filter(|f| f.is_none()) {
-                        *slot = Some(LedgerError::sqlite(&path)(copy_error(&e)));
-                    }
-                }
-                Attempt::Upstream(e, sent) => {
-                    let retry = self.again(&e, &mut tries, since);
-                    if let Some((p, a)) = sent {
-                        if self.landed(&p) {
-                            landed = true;
-                            applied = a.into_iter();
-                            break;
-                        }
-                        unsure = Some((p, a));
-                    }
-                    if retry {
                         continue;
                     }
+                    Attempt::Refused(e) => {
+                        for slot in failed.iter_mut().filter(|f| f.is_none()) {
+                            *slot = Some(LedgerError::sqlite(&path)(copy_error(&e)));
+                        }
+                        continue;
+                    }
+                    Attempt::Upstream(e, sent) => {
+                        self.after_failed_push(e, sent, &mut unsure, &mut tries, since)
+                    }
+                },
+            };
+            match next {
+                Next::Landed(a) => {
+                    landed = true;
+                    applied = a;
+                    break;
+                }
+                Next::Again => {}
+                Next::GiveUp(e) => {
                     // Not recorded anywhere: each fetch says why.
                     for slot in failed.iter_mut().filter(|f| f.is_none()) {
                         *slot = Some(shared(
@@ -330,20 +310,17 @@ impl Writer {
             }
         }
         if landed {
-            let recorded: Vec<&FetchReport> = reports
-                .iter()
-                .zip(&failed)
-                .filter(|(_, f)| f.is_none())
-                .map(|(r, _)| *r)
-                .collect();
-            let flags: Vec<(&FetchReport, Applied)> =
-                recorded.into_iter().zip(applied.clone()).collect();
-            if let Err(e) = self.queue_again(&flags, &webhooks) {
+            // The attempt applied exactly the reports that did not fail.
+            let recorded = reports.iter().zip(&failed).filter(|(_, f)| f.is_none());
+            let done: Vec<(&FetchReport, &Applied)> =
+                recorded.map(|(r, _)| *r).zip(&applied).collect();
+            if let Err(e) = self.queue_again(&done, &webhooks) {
                 tracing::warn!(error = %e, "the notifications of a group recorded after a lost connection could not be queued");
             }
         }
         self.webhooks = webhooks;
         // The committed attempt applied exactly the reports that did not fail.
+        let mut applied = applied.into_iter();
         failed
             .into_iter()
             .map(|f| match f {
@@ -359,7 +336,7 @@ impl Writer {
     /// whose transaction was rolled back (a push whose answer was lost).
     fn queue_again(
         &mut self,
-        done: &[(&FetchReport, Applied)],
+        done: &[(&FetchReport, &Applied)],
         webhooks: &[Webhook],
     ) -> Result<()> {
         let path = self.path.clone();

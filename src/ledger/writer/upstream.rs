@@ -8,7 +8,7 @@
 //! A transaction that appends nothing commits locally only (the watch list,
 //! cycle state and outbox are each process's own).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use rusqlite::{Transaction, TransactionBehavior};
@@ -70,32 +70,26 @@ impl WriteTx<'_> {
             behind,
             before,
         } = self;
-        if let Some(up) = upstream.as_mut() {
-            let at = path.display().to_string();
-            let sent = match crate::ledger::head(&tx) {
-                Ok(Some((seq, hash))) if seq > before => Some(Pushed { seq, hash }),
-                Ok(_) => None,
-                Err(e) => return Committed::Local(e),
-            };
-            match replica::push(&tx, &at, up, before) {
-                Ok(0) => {}
-                Ok(_) => {
-                    // PostgreSQL holds them: they are recorded. A replica
-                    // that then fails to commit pulls them back before its
-                    // next write ([`Writer::catch_up`]).
-                    if let Err(e) = tx.commit() {
-                        tracing::warn!(ledger = %at, error = %e, "recorded in PostgreSQL, but the replica's commit failed; it pulls the entries before the next write");
-                        *behind = true;
-                    }
-                    return Committed::Done;
-                }
-                Err(e) => return Committed::Upstream(e, sent),
-            }
+        let Some(up) = upstream.as_mut() else {
+            return local_commit(tx);
+        };
+        let sent = match crate::ledger::head(&tx) {
+            Ok(Some((seq, hash))) if seq > before => Pushed { seq, hash },
+            Ok(_) => return local_commit(tx),
+            Err(e) => return Committed::Local(e),
+        };
+        let at = path.display().to_string();
+        if let Err(e) = replica::push(&tx, &at, up, before, sent.seq) {
+            return Committed::Upstream(e, Some(sent));
         }
-        match tx.commit() {
-            Ok(()) => Committed::Done,
-            Err(e) => Committed::Local(e),
+        // PostgreSQL holds them: they are recorded. A replica that then
+        // fails to commit pulls them back before its next write
+        // ([`Writer::catch_up`]).
+        if let Err(e) = tx.commit() {
+            tracing::warn!(ledger = %at, error = %e, "recorded in PostgreSQL, but the replica's commit failed; it pulls the entries before the next write");
+            *behind = true;
         }
+        Committed::Done
     }
 
     /// Commits; an error says why nothing was recorded.
@@ -108,6 +102,28 @@ impl WriteTx<'_> {
         }
     }
 }
+
+/// The replica's own commit, of a transaction that sends nothing.
+fn local_commit(tx: Transaction<'_>) -> Committed {
+    match tx.commit() {
+        Ok(()) => Committed::Done,
+        Err(e) => Committed::Local(e),
+    }
+}
+
+/// Where a write stands after PostgreSQL failed it, or before it is tried.
+pub(super) enum Next<T> {
+    /// What an earlier attempt returned: its entries are in PostgreSQL's
+    /// log after all (the connection was lost after its commit).
+    Landed(T),
+    /// Try again (apply from the start).
+    Again,
+    /// Stop: nothing of it is recorded.
+    GiveUp(StorageError),
+}
+
+/// A push whose outcome is unknown, with what its attempt returned.
+pub(super) type Unsure<T> = Option<(Pushed, T)>;
 
 /// A PostgreSQL error, said of the ledger it was recording for.
 pub(super) fn shared(path: &Path, e: StorageError) -> LedgerError {
@@ -175,10 +191,7 @@ impl Writer {
             return Ok(Reconciled::default());
         };
         let at = self.path.display().to_string();
-        let sqlite = |source| StorageError::Sqlite {
-            at: at.clone(),
-            source,
-        };
+        let sqlite = crate::ledger::storage::sqlite::sqlite(&at);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -233,6 +246,55 @@ impl Writer {
         true
     }
 
+    /// Before an attempt: a replica behind PostgreSQL, or a push whose
+    /// outcome is unknown, is brought up to PostgreSQL's head first, where
+    /// that push is looked for. `None`: go on with the attempt.
+    pub(super) fn before_attempt<T>(
+        &mut self,
+        unsure: &mut Unsure<T>,
+        tries: &mut u32,
+        since: Instant,
+    ) -> Option<Next<T>> {
+        if !self.behind && unsure.is_none() {
+            return None;
+        }
+        if let Err(e) = self.catch_up() {
+            return Some(match self.again(&e, tries, since) {
+                true => Next::Again,
+                false => Next::GiveUp(e),
+            });
+        }
+        match unsure.take() {
+            Some((p, out)) if self.landed(&p) => Some(Next::Landed(out)),
+            _ => None,
+        }
+    }
+
+    /// After PostgreSQL failed a push (`sent`: the last entry it sent,
+    /// with what the attempt returned): landed after all, try again, or
+    /// stop. An outcome still unknown is kept in `unsure`, looked for
+    /// before the next attempt.
+    pub(super) fn after_failed_push<T>(
+        &mut self,
+        e: StorageError,
+        sent: Unsure<T>,
+        unsure: &mut Unsure<T>,
+        tries: &mut u32,
+        since: Instant,
+    ) -> Next<T> {
+        let retry = self.again(&e, tries, since);
+        if let Some((p, out)) = sent {
+            if self.landed(&p) {
+                return Next::Landed(out);
+            }
+            *unsure = Some((p, out));
+        }
+        match retry {
+            true => Next::Again,
+            false => Next::GiveUp(e),
+        }
+    }
+
     /// Whether entries a failed push sent are in PostgreSQL's log after all
     /// (the connection was lost after its commit): the replica, brought up
     /// to PostgreSQL's head, holds the same entry at the same seq.
@@ -246,10 +308,5 @@ impl Writer {
             )
             .ok();
         found.as_deref() == Some(p.hash.as_slice())
-    }
-
-    /// Where the ledger is.
-    pub fn path(&self) -> PathBuf {
-        self.path.clone()
     }
 }
